@@ -1,0 +1,82 @@
+//! The malipo job contract: every background job's payload, its queue and its retry policy.
+//!
+//! Payloads are persisted in the queue table as JSON, so they must stay readable across deploys:
+//! fields are only ever added (with `#[serde(default)]`), never renamed or removed. The snapshot
+//! tests at the bottom of each job module pin the wire shape.
+
+mod payloads;
+mod policy;
+
+pub use payloads::*;
+pub use policy::RetryPolicy;
+
+/// A job kind: a payload type with a stable name, a queue and a retry policy.
+pub trait Job: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static {
+    /// Stable snake_case name stored with every job row; never change it once deployed.
+    const KIND: &'static str;
+    /// The queue the job runs on; workers subscribe per queue.
+    const QUEUE: &'static str;
+    /// How often and how far apart the queue retries a failing run.
+    const POLICY: RetryPolicy;
+
+    /// A key that makes a second enqueue of the same logical job a no-op, when the job has one.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Every job kind's name, queue and policy, for operators and for workers that route by kind.
+pub fn registry() -> Vec<(&'static str, &'static str, RetryPolicy)> {
+    vec![
+        (Noop::KIND, Noop::QUEUE, Noop::POLICY),
+        (
+            InitiateDeposit::KIND,
+            InitiateDeposit::QUEUE,
+            InitiateDeposit::POLICY,
+        ),
+        (
+            ConfirmDeposit::KIND,
+            ConfirmDeposit::QUEUE,
+            ConfirmDeposit::POLICY,
+        ),
+        (
+            ReleaseEscrow::KIND,
+            ReleaseEscrow::QUEUE,
+            ReleaseEscrow::POLICY,
+        ),
+        (Payout::KIND, Payout::QUEUE, Payout::POLICY),
+        (Refund::KIND, Refund::QUEUE, Refund::POLICY),
+        (
+            ProcessWebhook::KIND,
+            ProcessWebhook::QUEUE,
+            ProcessWebhook::POLICY,
+        ),
+        (
+            PollLightningInvoice::KIND,
+            PollLightningInvoice::QUEUE,
+            PollLightningInvoice::POLICY,
+        ),
+        (
+            ReconcileMpesa::KIND,
+            ReconcileMpesa::QUEUE,
+            ReconcileMpesa::POLICY,
+        ),
+    ]
+}
+
+/// Queue names. A queue is the unit of pause/resume and of worker subscription.
+pub mod queues {
+    /// Deposits: starting and confirming the buyer's payment.
+    pub const DEPOSITS: &str = "deposits";
+    /// Escrow release, payouts and refunds: the jobs that move money out.
+    pub const PAYOUTS: &str = "payouts";
+    /// Verified provider webhooks waiting for their effect.
+    pub const WEBHOOKS: &str = "webhooks";
+    /// Polling and reconciliation against providers.
+    pub const RECONCILE: &str = "reconcile";
+    /// Benchmarks and tests only.
+    pub const BENCH: &str = "bench";
+
+    /// Every production queue, in the order workers subscribe to them.
+    pub const ALL: [&str; 4] = [DEPOSITS, PAYOUTS, WEBHOOKS, RECONCILE];
+}

@@ -1,0 +1,253 @@
+//! Job payloads: small structs of ids, each with its idempotency rule.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Job, RetryPolicy, queues};
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+const fn mins(n: u64) -> Duration {
+    Duration::from_secs(n * 60)
+}
+
+/// Does nothing; used by the queue benchmark and tests.
+///
+/// Idempotency: trivially idempotent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Noop {
+    /// Free-form marker so tests can tell jobs apart.
+    #[serde(default)]
+    pub tag: String,
+}
+
+impl Job for Noop {
+    const KIND: &'static str = "noop";
+    const QUEUE: &'static str = queues::BENCH;
+    const POLICY: RetryPolicy = RetryPolicy::new(3, secs(1), mins(1));
+}
+
+/// Starts the provider side of a new intent (Paystack initialize, STK push, LNbits invoice).
+///
+/// Idempotency: runs only while the intent is `initiating`; the provider reference is derived
+/// from the intent id, so a re-run after an in-doubt call reuses it (Paystack answers
+/// "Duplicate Transaction Reference", which the handler resolves by verifying).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InitiateDeposit {
+    /// The intent to start.
+    pub intent_id: Uuid,
+}
+
+impl Job for InitiateDeposit {
+    const KIND: &'static str = "initiate_deposit";
+    const QUEUE: &'static str = queues::DEPOSITS;
+    const POLICY: RetryPolicy = RetryPolicy::new(8, secs(1), mins(5));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("initiate_deposit:{}", self.intent_id))
+    }
+}
+
+/// Confirms the buyer's payment with the provider and moves the funds into escrow.
+///
+/// Idempotency: the `awaiting_payment → held` transition is a guarded UPDATE; a second run finds
+/// the intent already held and ends without posting to the ledger again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfirmDeposit {
+    /// The intent whose deposit to confirm.
+    pub intent_id: Uuid,
+}
+
+impl Job for ConfirmDeposit {
+    const KIND: &'static str = "confirm_deposit";
+    const QUEUE: &'static str = queues::DEPOSITS;
+    const POLICY: RetryPolicy = RetryPolicy::new(10, secs(2), mins(10));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("confirm_deposit:{}", self.intent_id))
+    }
+}
+
+/// Splits a held intent into payee share and commission and creates its payouts.
+///
+/// Idempotency: runs only while the intent is `releasing`; the split, its ledger postings and the
+/// payout rows are written in one transaction with the `releasing → released` transition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReleaseEscrow {
+    /// The intent to release.
+    pub intent_id: Uuid,
+}
+
+impl Job for ReleaseEscrow {
+    const KIND: &'static str = "release_escrow";
+    const QUEUE: &'static str = queues::PAYOUTS;
+    const POLICY: RetryPolicy = RetryPolicy::new(10, secs(2), mins(10));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("release_escrow:{}", self.intent_id))
+    }
+}
+
+/// Sends one payout row (payee share, commission or refund) through its provider.
+///
+/// Idempotency: the provider reference is derived from the payout id; initiation is recorded
+/// before the call, and once recorded the job only ever queries the provider's status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Payout {
+    /// The payout row to send.
+    pub payout_id: Uuid,
+}
+
+impl Job for Payout {
+    const KIND: &'static str = "payout";
+    const QUEUE: &'static str = queues::PAYOUTS;
+    const POLICY: RetryPolicy = RetryPolicy::new(12, secs(5), mins(30));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("payout:{}", self.payout_id))
+    }
+}
+
+/// Returns a held intent's funds to the buyer.
+///
+/// Idempotency: runs only while the intent is `refunding`; the refund is a payout row of kind
+/// `refund`, so it inherits the payout's at-most-once initiation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Refund {
+    /// The intent to refund.
+    pub intent_id: Uuid,
+}
+
+impl Job for Refund {
+    const KIND: &'static str = "refund";
+    const QUEUE: &'static str = queues::PAYOUTS;
+    const POLICY: RetryPolicy = RetryPolicy::new(10, secs(2), mins(10));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("refund:{}", self.intent_id))
+    }
+}
+
+/// Applies the effect of one verified webhook stored in the inbox.
+///
+/// Idempotency: the inbox row is unique per provider event key and carries a processed mark;
+/// every effect it triggers is itself a guarded transition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProcessWebhook {
+    /// The inbox row.
+    pub inbox_id: Uuid,
+}
+
+impl Job for ProcessWebhook {
+    const KIND: &'static str = "process_webhook";
+    const QUEUE: &'static str = queues::WEBHOOKS;
+    const POLICY: RetryPolicy = RetryPolicy::new(10, secs(1), mins(10));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("process_webhook:{}", self.inbox_id))
+    }
+}
+
+/// Polls an LNbits invoice until it is paid or expired, snoozing between polls.
+///
+/// Idempotency: ends as soon as the intent is no longer `awaiting_payment`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PollLightningInvoice {
+    /// The Lightning intent.
+    pub intent_id: Uuid,
+    /// How many polls came before this one; drives the slowing schedule.
+    #[serde(default)]
+    pub polls: u32,
+}
+
+impl Job for PollLightningInvoice {
+    const KIND: &'static str = "poll_lightning_invoice";
+    const QUEUE: &'static str = queues::RECONCILE;
+    const POLICY: RetryPolicy = RetryPolicy::new(20, secs(2), mins(5));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("poll_lightning_invoice:{}", self.intent_id))
+    }
+}
+
+/// Reconciles M-Pesa STK pushes, C2B payments and B2C payouts with Daraja.
+///
+/// Idempotency: one run per window (the dedupe key is the window start); each correction is a
+/// guarded transition, so a second run over the same window changes nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReconcileMpesa {
+    /// Start of the window, RFC 3339.
+    pub window_start: String,
+}
+
+impl Job for ReconcileMpesa {
+    const KIND: &'static str = "reconcile_mpesa";
+    const QUEUE: &'static str = queues::RECONCILE;
+    const POLICY: RetryPolicy = RetryPolicy::new(5, secs(30), mins(10));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("reconcile_mpesa:{}", self.window_start))
+    }
+}
+
+#[cfg(test)]
+mod snapshots {
+    //! Persisted payloads must stay readable: these pin today's wire shape.
+    use super::*;
+
+    fn id() -> Uuid {
+        Uuid::parse_str("0193a6f2-7c1e-7a00-8000-000000000001").expect("literal uuid")
+    }
+
+    #[test]
+    fn payload_wire_shapes_are_stable() {
+        let cases = [
+            (
+                serde_json::to_string(&ConfirmDeposit { intent_id: id() }),
+                r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
+            ),
+            (
+                serde_json::to_string(&Payout { payout_id: id() }),
+                r#"{"payout_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
+            ),
+            (
+                serde_json::to_string(&ProcessWebhook { inbox_id: id() }),
+                r#"{"inbox_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
+            ),
+            (
+                serde_json::to_string(&PollLightningInvoice {
+                    intent_id: id(),
+                    polls: 2,
+                }),
+                r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001","polls":2}"#,
+            ),
+        ];
+        for (encoded, expected) in cases {
+            assert_eq!(encoded.expect("serializes"), expected);
+        }
+    }
+
+    #[test]
+    fn old_payloads_without_new_fields_still_decode() {
+        let old: PollLightningInvoice =
+            serde_json::from_str(r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#)
+                .expect("decodes");
+        assert_eq!(old.polls, 0);
+    }
+
+    #[test]
+    fn kinds_are_unique() {
+        let mut kinds: Vec<_> = crate::registry()
+            .into_iter()
+            .map(|(kind, _, _)| kind)
+            .collect();
+        let before = kinds.len();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), before);
+    }
+}
