@@ -2,3 +2,14 @@
 //! PostgreSQL job queue driving apalis workers, and the operator surface around them.
 
 pub mod domain;
+pub mod queue;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod bench;
+pub mod cli;
+pub mod clients;
+pub mod pg;
+pub mod startup;
+pub mod telemetry;
+pub mod worker;

@@ -1,1 +1,103 @@
-fn main() {}
+//! The `malipo` binary: parses the command line and runs one subcommand.
+
+use std::{process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use clap::Parser;
+use malipo::{
+    bench,
+    cli::{BenchCommand, Cli, ClientsCommand, Command, RoleArg},
+    clients,
+    config::Config,
+    http::AllProviders,
+    queue::backend::SHUTDOWN_GRACE,
+    startup::{self, Database},
+    telemetry,
+    worker::WorkerState,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("malipo: invalid configuration: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.json_logs);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("malipo: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Run { sandbox } => run_all(config, sandbox).await,
+        Command::Serve => serve(config).await,
+        Command::Work => work(config).await,
+        Command::Migrate => {
+            let database = Database::open(&config, true).await?;
+            println!("migrations applied");
+            database.close().await;
+            Ok(())
+        }
+        Command::Clients { action: ClientsCommand::Create { name, role, commission_bps } } => {
+            let database = Database::open(&config, false).await?;
+            let role = if role == RoleArg::Operator { "operator" } else { "client" };
+            let created = clients::create(&database.pool, &name, role, commission_bps).await;
+            database.close().await;
+            let created = created?;
+            println!("client id: {}\nrole:      {role}\napi key:   {}\n(the key is shown once; only its SHA-256 is stored)", created.id, created.key);
+            Ok(())
+        }
+        Command::Bench { which } => {
+            let database = Database::open(&config, true).await?;
+            let result = match which {
+                BenchCommand::Queue { jobs, backlog, latency_samples } => bench::queue::run(&database.pool, jobs, backlog, latency_samples).await,
+                BenchCommand::Intake { connections, requests } => bench::intake::run(&database.pool, &config, connections, requests).await,
+            };
+            database.close().await;
+            let report = result?;
+            println!("{}", serde_json::to_string_pretty(&report).context("failed to print the report")?);
+            Ok(())
+        }
+    }
+}
+
+async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
+    if sandbox {
+        anyhow::bail!("--sandbox needs the provider fakes, which are not wired into this build yet");
+    }
+    let database = Database::open(&config, true).await?;
+    let listener = startup::bind(&config).await?;
+    let runner = startup::start_workers(database.pool.clone(), &config, WorkerState { pool: database.pool.clone() }).await?;
+    let state = startup::app_state(database.pool.clone(), &config, Arc::new(AllProviders));
+    let served = startup::serve(listener, state, startup::shutdown_signal()).await;
+    runner.shutdown(SHUTDOWN_GRACE).await;
+    database.close().await;
+    served
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config, false).await?;
+    let listener = startup::bind(&config).await?;
+    let state = startup::app_state(database.pool.clone(), &config, Arc::new(AllProviders));
+    let served = startup::serve(listener, state, startup::shutdown_signal()).await;
+    database.close().await;
+    served
+}
+
+async fn work(config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config, false).await?;
+    let runner = startup::start_workers(database.pool.clone(), &config, WorkerState { pool: database.pool.clone() }).await?;
+    startup::shutdown_signal().await;
+    runner.shutdown(SHUTDOWN_GRACE).await;
+    database.close().await;
+    Ok(())
+}

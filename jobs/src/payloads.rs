@@ -18,7 +18,7 @@ const fn mins(n: u64) -> Duration {
 /// Does nothing; used by the queue benchmark and tests.
 ///
 /// Idempotency: trivially idempotent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Noop {
     /// Free-form marker so tests can tell jobs apart.
     #[serde(default)]

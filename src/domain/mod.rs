@@ -1,7 +1,13 @@
-//! The payment domain: money, intents and the ledger.
+//! The payment domain: money, the parties of an intent, and parsing requests into them.
 
 pub mod currency;
 pub mod money;
+pub mod new_intent;
+pub mod parties;
+pub mod validation;
 
 pub use currency::Currency;
 pub use money::{Money, MoneyError};
+pub use new_intent::NewIntent;
+pub use parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind};
+pub use validation::FieldError;

@@ -1,0 +1,93 @@
+//! The command line: one binary, subcommands for every role and operator action.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// malipo: escrow payment orchestration over M-Pesa, Paystack and Lightning.
+#[derive(Debug, Parser)]
+#[command(name = "malipo", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// HTTP front and workers in one process (a private PostgreSQL when DATABASE_URL is unset).
+    Run {
+        /// Wire malipo to in-process fake providers so a payment can be walked end to end.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// The HTTP front only.
+    Serve,
+    /// Workers only.
+    Work,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// API clients.
+    Clients {
+        /// Client action.
+        #[command(subcommand)]
+        action: ClientsCommand,
+    },
+    /// Benchmarks that print JSON.
+    Bench {
+        /// Which benchmark.
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+/// `malipo clients …`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create an API client and print its key once (only its SHA-256 is stored).
+    Create {
+        /// A name for the client.
+        #[arg(long)]
+        name: String,
+        /// What the key may do.
+        #[arg(long, value_enum, default_value_t = RoleArg::Client)]
+        role: RoleArg,
+        /// Default platform commission for this client's intents, in basis points.
+        #[arg(long, default_value_t = 0)]
+        commission_bps: i32,
+    },
+}
+
+/// A client's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Creates and manages intents.
+    Client,
+    /// Operates queues and jobs.
+    Operator,
+}
+
+/// `malipo bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Queue throughput, pickup latency and the SKIP LOCKED baseline.
+    Queue {
+        /// No-op jobs per processing run.
+        #[arg(long, default_value_t = 20_000)]
+        jobs: i64,
+        /// Jobs already queued (delayed, not runnable) to measure growth; e.g. 1000000.
+        #[arg(long, default_value_t = 0)]
+        backlog: i64,
+        /// Pickup-latency samples.
+        #[arg(long, default_value_t = 200)]
+        latency_samples: usize,
+    },
+    /// Intent-creation rate over HTTP.
+    Intake {
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Requests in total.
+        #[arg(long, default_value_t = 5_000)]
+        requests: usize,
+    },
+}

@@ -1,0 +1,136 @@
+//! Typed configuration from the environment, validated at startup; errors name the variable.
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+
+/// Everything malipo reads from its environment (providers read their own, see `providers`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`; unset means a private local cluster under `data_dir`.
+    pub database_url: Option<String>,
+    /// `MALIPO_DATA_DIR`: where the private cluster lives.
+    pub data_dir: PathBuf,
+    /// `MALIPO_HTTP_ADDR`: the HTTP front's listen address.
+    pub http_addr: SocketAddr,
+    /// `MALIPO_LOG_FORMAT=json` switches logs to JSON lines.
+    pub json_logs: bool,
+    /// `MALIPO_BODY_LIMIT_BYTES`: largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// `MALIPO_REQUEST_TIMEOUT_SECS`: a request taking longer is answered 503.
+    pub request_timeout: Duration,
+    /// `MALIPO_RATE_LIMIT_PER_SEC`: sustained requests per second per API client.
+    pub rate_limit_per_sec: u32,
+    /// `MALIPO_RATE_LIMIT_BURST`: requests an API client may burst above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// `MALIPO_DB_POOL_SIZE`: connections per process.
+    pub db_pool_size: u32,
+    /// `MALIPO_WORKER_CONCURRENCY`: jobs run at once per queue loop.
+    pub worker_concurrency: usize,
+    /// `MALIPO_JOB_LEASE`: how long a claimed job is held before another worker may rescue it.
+    pub job_lease: Duration,
+    /// `MALIPO_JOB_RETENTION`: how long done jobs are kept.
+    pub job_retention: Duration,
+    /// `MALIPO_QUEUES`: the queues `work`/`run` serve (comma-separated).
+    pub queues: Vec<String>,
+    /// `MALIPO_IDEMPOTENCY_TTL`: how long idempotency keys are kept (at least 24 h).
+    pub idempotency_ttl: Duration,
+}
+
+impl Config {
+    /// Reads and validates the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let parsed = |name: &str, default: &str| -> anyhow::Result<String> { Ok(get(name).unwrap_or_else(|| default.to_owned())) };
+        let idempotency_ttl = duration(&parsed("MALIPO_IDEMPOTENCY_TTL", "24h")?).context("MALIPO_IDEMPOTENCY_TTL")?;
+        if idempotency_ttl < Duration::from_secs(24 * 3600) {
+            bail!("MALIPO_IDEMPOTENCY_TTL must be at least 24h");
+        }
+        let queues: Vec<String> = parsed("MALIPO_QUEUES", &malipo_jobs::queues::ALL.join(","))?
+            .split(',')
+            .map(|queue| queue.trim().to_owned())
+            .filter(|queue| !queue.is_empty())
+            .collect();
+        Ok(Self {
+            database_url: get("DATABASE_URL"),
+            data_dir: PathBuf::from(parsed("MALIPO_DATA_DIR", "./.malipo")?),
+            http_addr: number("MALIPO_HTTP_ADDR", &parsed("MALIPO_HTTP_ADDR", "127.0.0.1:8080")?)?,
+            json_logs: get("MALIPO_LOG_FORMAT").is_some_and(|format| format.eq_ignore_ascii_case("json")),
+            body_limit_bytes: number("MALIPO_BODY_LIMIT_BYTES", &parsed("MALIPO_BODY_LIMIT_BYTES", "65536")?)?,
+            request_timeout: Duration::from_secs(number("MALIPO_REQUEST_TIMEOUT_SECS", &parsed("MALIPO_REQUEST_TIMEOUT_SECS", "30")?)?),
+            rate_limit_per_sec: positive("MALIPO_RATE_LIMIT_PER_SEC", &parsed("MALIPO_RATE_LIMIT_PER_SEC", "100")?)?,
+            rate_limit_burst: positive("MALIPO_RATE_LIMIT_BURST", &parsed("MALIPO_RATE_LIMIT_BURST", "200")?)?,
+            db_pool_size: positive("MALIPO_DB_POOL_SIZE", &parsed("MALIPO_DB_POOL_SIZE", "20")?)?,
+            worker_concurrency: positive::<u32>("MALIPO_WORKER_CONCURRENCY", &parsed("MALIPO_WORKER_CONCURRENCY", "32")?)? as usize,
+            job_lease: duration(&parsed("MALIPO_JOB_LEASE", "30s")?).context("MALIPO_JOB_LEASE")?,
+            job_retention: duration(&parsed("MALIPO_JOB_RETENTION", "7d")?).context("MALIPO_JOB_RETENTION")?,
+            queues,
+            idempotency_ttl,
+        })
+    }
+}
+
+fn number<T: FromStr>(name: &str, value: &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|error| anyhow::anyhow!("{name}={value:?} is invalid: {error}"))
+}
+
+fn positive<T: FromStr + PartialOrd + Default>(name: &str, value: &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let parsed: T = number(name, value)?;
+    if parsed <= T::default() {
+        bail!("{name} must be positive, got {value:?}");
+    }
+    Ok(parsed)
+}
+
+/// Parses `500ms`, `30s`, `5m`, `24h`, `7d` (or a bare number of seconds).
+pub fn duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: u64 = digits.parse().with_context(|| format!("`{text}` is not a duration like 30s, 5m, 24h or 7d"))?;
+    let seconds = |factor: u64| Duration::from_secs(value.saturating_mul(factor));
+    Ok(match unit {
+        "" | "s" => seconds(1),
+        "ms" => Duration::from_millis(value),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        "d" => seconds(86_400),
+        other => bail!("unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_errors_name_the_variable() {
+        let config = Config::from_lookup(|_| None).expect("defaults are valid");
+        assert_eq!(config.body_limit_bytes, 65_536);
+        assert_eq!(config.job_retention, Duration::from_secs(7 * 86_400));
+        let env = HashMap::from([("MALIPO_DB_POOL_SIZE", "zero")]);
+        let error = Config::from_lookup(|name| env.get(name).map(|v| (*v).to_owned())).expect_err("invalid");
+        assert!(error.to_string().contains("MALIPO_DB_POOL_SIZE"));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(duration("3m").ok(), Some(Duration::from_secs(180)));
+        assert_eq!(duration("0s").ok(), Some(Duration::ZERO));
+        assert_eq!(duration("250ms").ok(), Some(Duration::from_millis(250)));
+        assert!(duration("5 weeks").is_err());
+    }
+}

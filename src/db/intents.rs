@@ -1,0 +1,162 @@
+//! Intent rows, their event history, and the JSON view clients read.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::NewIntent;
+
+/// An intent as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntentView {
+    /// The intent id.
+    pub id: Uuid,
+    /// Lifecycle status.
+    pub status: String,
+    /// Decimal string in major units.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// Currency code.
+    pub currency: String,
+    /// Deposit provider.
+    pub provider: String,
+    /// The buyer as given.
+    pub buyer: Value,
+    /// The payee as given.
+    pub payee: Value,
+    /// Commission in basis points.
+    pub commission_bps: i32,
+    /// The client's reference.
+    pub reference: Option<String>,
+    /// The client's metadata.
+    pub metadata: Value,
+    /// What the buyer must do next (checkout URL, STK prompt, invoice); null until ready.
+    pub next_action: Option<Value>,
+    /// Payee, commission and refund payouts.
+    pub payouts: Vec<Value>,
+    /// Status history.
+    pub events: Vec<EventView>,
+    /// Why the intent failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One history entry.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct EventView {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    /// Status before.
+    #[serde(rename = "from")]
+    pub from_status: Option<String>,
+    /// Status after.
+    #[serde(rename = "to")]
+    pub to_status: Option<String>,
+    /// Details.
+    pub detail: Value,
+}
+
+/// Inserts a new intent in `initiating` with its `created` event.
+pub async fn insert(conn: &mut PgConnection, id: Uuid, client: Uuid, intent: &NewIntent) -> Result<(), sqlx::Error> {
+    let buyer = serde_json::to_value(&intent.buyer).unwrap_or(Value::Null);
+    let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
+    sqlx::query(
+        "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata)
+         VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(client)
+    .bind(intent.amount.amount())
+    .bind(intent.amount.currency().code())
+    .bind(intent.provider.as_str())
+    .bind(buyer)
+    .bind(payee)
+    .bind(intent.commission_bps)
+    .bind(&intent.reference)
+    .bind(Value::Object(intent.metadata.clone()))
+    .execute(&mut *conn)
+    .await?;
+    record_event(&mut *conn, id, "created", None, Some("initiating"), serde_json::json!({})).await
+}
+
+/// Appends a history entry.
+pub async fn record_event(conn: impl PgExecutor<'_>, intent: Uuid, kind: &str, from: Option<&str>, to: Option<&str>, detail: Value) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO intent_events (intent_id, type, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(intent)
+        .bind(kind)
+        .bind(from)
+        .bind(to)
+        .bind(detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct IntentRow {
+    id: Uuid,
+    status: String,
+    amount: Decimal,
+    currency: String,
+    provider: String,
+    buyer: Value,
+    payee: Value,
+    commission_bps: i32,
+    reference: Option<String>,
+    metadata: Value,
+    next_action: Option<Value>,
+    failure_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The intent `id` as `client` sees it; `None` if it does not exist or belongs to someone else.
+pub async fn view(conn: &mut PgConnection, client: Option<Uuid>, id: Uuid) -> Result<Option<IntentView>, sqlx::Error> {
+    let row: Option<IntentRow> = sqlx::query_as(
+        "SELECT id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata, next_action,
+                failure_reason, created_at, updated_at
+           FROM intents WHERE id = $1 AND ($2::uuid IS NULL OR client_id = $2)",
+    )
+    .bind(id)
+    .bind(client)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let events: Vec<EventView> =
+        sqlx::query_as("SELECT at, type, from_status, to_status, detail FROM intent_events WHERE intent_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut amount = row.amount;
+    let scale = row.currency.parse::<crate::domain::Currency>().map(|c| c.minor_units()).unwrap_or(2);
+    amount.rescale(scale);
+    Ok(Some(IntentView {
+        id: row.id,
+        status: row.status,
+        amount,
+        currency: row.currency,
+        provider: row.provider,
+        buyer: row.buyer,
+        payee: row.payee,
+        commission_bps: row.commission_bps,
+        reference: row.reference,
+        metadata: row.metadata,
+        next_action: row.next_action,
+        payouts: Vec::new(),
+        events,
+        failure_reason: row.failure_reason,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }))
+}

@@ -1,0 +1,51 @@
+//! Database access: connecting, migrating, and queries per aggregate.
+
+pub mod intents;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::{PgPool, postgres::PgPoolOptions};
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Opens a pool; connection attempts retry for a while so a process can start alongside its database.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(300));
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=10 {
+        match options.clone().connect(url).await {
+            Ok(pool) => return Ok(pool),
+            Err(error) if attempt < 10 => {
+                tracing::warn!(%error, attempt, "database not reachable yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(3));
+            }
+            Err(error) => return Err(error).context("failed to connect to PostgreSQL (check DATABASE_URL)"),
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// Applies pending migrations (forward-only).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("failed to run database migrations")
+}
+
+/// Whether every embedded migration is applied (readiness).
+pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .or_else(|error| match &error {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+            _ => Err(error),
+        })?;
+    Ok(applied.unwrap_or(0) >= latest)
+}

@@ -1,0 +1,317 @@
+//! Parsing a create-intent request into a `NewIntent`, collecting every field error at once.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::{
+    Currency, Money,
+    parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind, plausible_email},
+    validation::FieldError,
+};
+
+/// Largest serialized `metadata` object accepted.
+pub const MAX_METADATA_BYTES: usize = 4_096;
+/// Most keys `metadata` may have.
+pub const MAX_METADATA_KEYS: usize = 50;
+
+/// A valid request to create an intent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIntent {
+    /// What the buyer pays.
+    pub amount: Money,
+    /// Through which provider.
+    pub provider: ProviderKind,
+    /// Who pays.
+    pub buyer: Buyer,
+    /// Who is paid.
+    pub payee: Payee,
+    /// Platform commission in basis points of the amount.
+    pub commission_bps: i32,
+    /// The client's own reference.
+    pub reference: Option<String>,
+    /// Client metadata, bounded.
+    pub metadata: Map<String, Value>,
+}
+
+/// The `amount` as given: a decimal string, or a JSON number's exact text.
+///
+/// The number's text comes from the raw body (serde_json would round it through `f64`).
+pub fn parse_amount(raw_amount: Option<&str>) -> Result<Decimal, String> {
+    let raw = raw_amount.ok_or("is required")?.trim();
+    let text = if let Some(inner) = raw.strip_prefix('"') {
+        inner.strip_suffix('"').ok_or("is not a valid string")?
+    } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        raw
+    } else {
+        return Err("must be a decimal string like \"1500.00\"".to_owned());
+    };
+    let valid_shape = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && text.bytes().filter(|b| *b == b'.').count() <= 1
+        && !text.starts_with('.')
+        && !text.ends_with('.');
+    if !valid_shape {
+        return Err(format!("`{text}` is not a plain decimal amount like \"1500.00\""));
+    }
+    Decimal::from_str(text).map_err(|_| format!("`{text}` is out of range"))
+}
+
+impl NewIntent {
+    /// Validates `body` (with the amount's raw text, see [`parse_amount`]); `default_commission_bps`
+    /// applies when the body has none.
+    pub fn parse(body: &Map<String, Value>, raw_amount: Option<&str>, default_commission_bps: i32) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
+
+        for key in body.keys() {
+            if !["amount", "currency", "provider", "buyer", "payee", "commission_bps", "reference", "metadata"].contains(&key.as_str()) {
+                fail(key, "is not a known field".to_owned());
+            }
+        }
+
+        let currency = match body.get("currency") {
+            Some(Value::String(code)) => code.parse::<Currency>().map_err(|e| fail("currency", e.to_string())).ok(),
+            Some(_) => {
+                fail("currency", "must be a string like \"KES\"".to_owned());
+                None
+            }
+            None => {
+                fail("currency", "is required".to_owned());
+                None
+            }
+        };
+        let provider = match body.get("provider") {
+            Some(Value::String(name)) => {
+                ProviderKind::parse(name).or_else(|| {
+                    fail("provider", format!("unknown provider `{name}`; expected paystack, mpesa or lightning"));
+                    None
+                })
+            }
+            Some(_) => {
+                fail("provider", "must be a string".to_owned());
+                None
+            }
+            None => {
+                fail("provider", "is required".to_owned());
+                None
+            }
+        };
+        let amount = match parse_amount(raw_amount) {
+            Ok(amount) if amount <= Decimal::ZERO => {
+                fail("amount", "must be greater than zero".to_owned());
+                None
+            }
+            Ok(amount) => currency.and_then(|currency| Money::new(amount, currency).map_err(|e| fail("amount", e.to_string())).ok()),
+            Err(message) => {
+                fail("amount", message);
+                None
+            }
+        };
+
+        if let (Some(provider), Some(currency)) = (provider, currency) {
+            let allowed = match provider {
+                ProviderKind::Mpesa => currency == Currency::Kes,
+                ProviderKind::Lightning => currency == Currency::Sat,
+                ProviderKind::Paystack => currency != Currency::Sat,
+            };
+            if !allowed {
+                fail("currency", format!("{currency} is not supported by {provider}"));
+            }
+            if let (ProviderKind::Mpesa, Some(amount)) = (provider, amount) {
+                if !amount.is_whole() {
+                    fail("amount", "M-Pesa takes whole shillings".to_owned());
+                }
+            }
+        }
+
+        let buyer = provider.and_then(|provider| parse_buyer(body.get("buyer"), provider).map_err(|(f, m)| fail(f, m)).ok());
+        let payee = parse_payee(body.get("payee")).map_err(|(f, m)| fail(f, m)).ok();
+        if let (Some(payee), Some(currency)) = (&payee, currency) {
+            let payout_ok = match payee.payout.provider() {
+                ProviderKind::Mpesa => currency == Currency::Kes,
+                ProviderKind::Lightning => currency == Currency::Sat,
+                ProviderKind::Paystack => currency != Currency::Sat,
+            };
+            if !payout_ok {
+                fail("payee.payout.provider", format!("{} cannot pay out {currency}", payee.payout.provider()));
+            }
+        }
+
+        let commission_bps = match body.get("commission_bps") {
+            None | Some(Value::Null) => Some(default_commission_bps),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(bps) if (0..=10_000).contains(&bps) => Some(bps as i32),
+                _ => {
+                    fail("commission_bps", "must be an integer from 0 to 10000".to_owned());
+                    None
+                }
+            },
+            Some(_) => {
+                fail("commission_bps", "must be an integer from 0 to 10000".to_owned());
+                None
+            }
+        };
+        let reference = match body.get("reference") {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(text)) if !text.is_empty() && text.len() <= 128 && !text.chars().any(char::is_control) => Some(Some(text.clone())),
+            Some(_) => {
+                fail("reference", "must be a string of 1–128 printable characters".to_owned());
+                None
+            }
+        };
+        let metadata = match body.get("metadata") {
+            None | Some(Value::Null) => Some(Map::new()),
+            Some(Value::Object(map)) => {
+                let size = serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX);
+                if map.len() > MAX_METADATA_KEYS || size > MAX_METADATA_BYTES {
+                    fail("metadata", format!("must have at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes"));
+                    None
+                } else {
+                    Some(map.clone())
+                }
+            }
+            Some(_) => {
+                fail("metadata", "must be an object".to_owned());
+                None
+            }
+        };
+
+        match (amount, provider, buyer, payee, commission_bps, reference, metadata) {
+            (Some(amount), Some(provider), Some(buyer), Some(payee), Some(commission_bps), Some(reference), Some(metadata)) if errors.is_empty() => {
+                Ok(Self { amount, provider, buyer, payee, commission_bps, reference, metadata })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+fn parse_buyer(value: Option<&Value>, provider: ProviderKind) -> Result<Buyer, (&'static str, String)> {
+    let Some(Value::Object(buyer)) = value else {
+        return Err(("buyer", "is required and must be an object".to_owned()));
+    };
+    match provider {
+        ProviderKind::Paystack => match buyer.get("email") {
+            Some(Value::String(email)) if plausible_email(email) => Ok(Buyer::Email { email: email.clone() }),
+            _ => Err(("buyer.email", "must be the buyer's email address for paystack".to_owned())),
+        },
+        ProviderKind::Mpesa => match buyer.get("msisdn") {
+            Some(Value::String(msisdn)) => Msisdn::try_from(msisdn.clone()).map(|msisdn| Buyer::Msisdn { msisdn }).map_err(|m| ("buyer.msisdn", m)),
+            _ => Err(("buyer.msisdn", "is required for mpesa".to_owned())),
+        },
+        ProviderKind::Lightning => {
+            if buyer.is_empty() {
+                Ok(Buyer::Anonymous {})
+            } else {
+                Err(("buyer", "must be {} for lightning".to_owned()))
+            }
+        }
+    }
+}
+
+fn parse_payee(value: Option<&Value>) -> Result<Payee, (&'static str, String)> {
+    let Some(Value::Object(payee)) = value else {
+        return Err(("payee", "is required and must be an object".to_owned()));
+    };
+    let id = match payee.get("id") {
+        Some(Value::String(id)) if !id.is_empty() && id.len() <= 128 => id.clone(),
+        _ => return Err(("payee.id", "must be a string of 1–128 characters".to_owned())),
+    };
+    let Some(Value::Object(payout)) = payee.get("payout") else {
+        return Err(("payee.payout", "is required and must be an object".to_owned()));
+    };
+    let text = |field: &str| payout.get(field).and_then(Value::as_str).map(str::to_owned);
+    let destination = match text("provider").as_deref() {
+        Some("mpesa") => {
+            let msisdn = text("msisdn").ok_or(("payee.payout.msisdn", "is required for mpesa payouts".to_owned()))?;
+            PayoutDestination::Mpesa { msisdn: Msisdn::try_from(msisdn).map_err(|m| ("payee.payout.msisdn", m))? }
+        }
+        Some("paystack") => match text("recipient_code") {
+            Some(code) if code.starts_with("RCP_") && code.len() <= 64 => PayoutDestination::Paystack { recipient_code: code },
+            _ => return Err(("payee.payout.recipient_code", "must be a Paystack recipient code like RCP_…".to_owned())),
+        },
+        Some("lightning") => match payout.get("bolt11") {
+            None | Some(Value::Null) => PayoutDestination::Lightning { bolt11: None },
+            Some(Value::String(invoice)) if looks_like_bolt11(invoice) => PayoutDestination::Lightning { bolt11: Some(invoice.clone()) },
+            Some(_) => return Err(("payee.payout.bolt11", "must be a BOLT 11 invoice (lnbc…)".to_owned())),
+        },
+        _ => return Err(("payee.payout.provider", "must be mpesa, paystack or lightning".to_owned())),
+    };
+    Ok(Payee { id, payout: destination })
+}
+
+/// Whether `text` has the shape of a BOLT 11 invoice.
+pub fn looks_like_bolt11(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    (lower.starts_with("lnbc") || lower.starts_with("lntb") || lower.starts_with("lnbcrt")) && text.len() <= 2_048 && text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(body: Value) -> Result<NewIntent, Vec<FieldError>> {
+        let raw = body.get("amount").map(|a| a.to_string());
+        NewIntent::parse(body.as_object().expect("object"), raw.as_deref(), 0)
+    }
+
+    fn fields(result: Result<NewIntent, Vec<FieldError>>) -> Vec<String> {
+        result.err().unwrap_or_default().into_iter().map(|e| e.field).collect()
+    }
+
+    fn mpesa_body() -> Value {
+        json!({"amount":"1500.00","currency":"KES","provider":"mpesa","buyer":{"msisdn":"254708374149"},
+               "payee":{"id":"seller-42","payout":{"provider":"mpesa","msisdn":"254700000001"}},
+               "commission_bps":1000,"reference":"order-981","metadata":{"order":"981"}})
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let intent = parse(mpesa_body()).expect("valid");
+        assert_eq!(intent.amount.to_string(), "1500.00 KES");
+        assert_eq!(intent.commission_bps, 1000);
+    }
+
+    #[test]
+    fn amounts_are_exact_positive_and_fit_the_currency() {
+        let mut body = mpesa_body();
+        body["amount"] = json!("1500.50");
+        assert_eq!(fields(parse(body.clone())), ["amount"]);
+        body["amount"] = json!("0");
+        assert_eq!(fields(parse(body.clone())), ["amount"]);
+        body["amount"] = json!("-5");
+        assert_eq!(fields(parse(body.clone())), ["amount"]);
+        body["amount"] = json!(true);
+        assert_eq!(fields(parse(body.clone())), ["amount"]);
+        body["currency"] = json!("EUR");
+        body["amount"] = json!("10.005");
+        assert!(fields(parse(body)).contains(&"currency".to_owned()));
+        assert_eq!(parse_amount(Some("1500")).ok(), Decimal::from_str("1500").ok());
+        assert!(parse_amount(Some("1e3")).is_err());
+        assert!(parse_amount(Some("\"1,500\"")).is_err());
+    }
+
+    #[test]
+    fn providers_constrain_currency_and_buyer() {
+        let mut body = mpesa_body();
+        body["provider"] = json!("paystack");
+        assert_eq!(fields(parse(body.clone())), ["buyer.email"]);
+        body["provider"] = json!("bitpesa");
+        assert_eq!(fields(parse(body)), ["provider"]);
+        let lightning = json!({"amount":"2100","currency":"SAT","provider":"lightning","buyer":{},
+                               "payee":{"id":"p","payout":{"provider":"lightning"}}});
+        assert!(parse(lightning).is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_and_oversized_metadata_are_named() {
+        let mut body = mpesa_body();
+        body["surprise"] = json!(1);
+        body["metadata"] = json!({"blob": "x".repeat(MAX_METADATA_BYTES)});
+        let named = fields(parse(body));
+        assert!(named.contains(&"surprise".to_owned()) && named.contains(&"metadata".to_owned()));
+    }
+}

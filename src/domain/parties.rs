@@ -1,0 +1,170 @@
+//! The parties of an intent: provider, buyer, payee and payout destination, parsed at the edge.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A payment provider malipo drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Paystack (cards, bank, mobile money; NGN, GHS, ZAR, KES, USD).
+    Paystack,
+    /// Safaricom M-Pesa via Daraja (KES, whole shillings).
+    Mpesa,
+    /// Bitcoin Lightning via LNbits (SAT).
+    Lightning,
+}
+
+impl ProviderKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paystack => "paystack",
+            Self::Mpesa => "mpesa",
+            Self::Lightning => "lightning",
+        }
+    }
+
+    /// Parses a stored or requested name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "paystack" => Some(Self::Paystack),
+            "mpesa" => Some(Self::Mpesa),
+            "lightning" => Some(Self::Lightning),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Kenyan mobile number in Daraja's form, `2547XXXXXXXX` or `2541XXXXXXXX`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Msisdn(String);
+
+impl TryFrom<String> for Msisdn {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let valid = value.len() == 12
+            && value.bytes().all(|b| b.is_ascii_digit())
+            && (value.starts_with("2547") || value.starts_with("2541"));
+        if valid { Ok(Self(value)) } else { Err("must be a Kenyan MSISDN like 254708374149 (12 digits, 2547… or 2541…)".to_owned()) }
+    }
+}
+
+impl From<Msisdn> for String {
+    fn from(msisdn: Msisdn) -> Self {
+        msisdn.0
+    }
+}
+
+impl Msisdn {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For logs: never a full phone number.
+    pub fn masked(&self) -> String {
+        format!("{}****{}", &self.0[..4], &self.0[9..])
+    }
+}
+
+/// Who pays, in the form their provider needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Buyer {
+    /// Paystack needs the buyer's email.
+    Email {
+        /// The email address.
+        email: String,
+    },
+    /// M-Pesa pushes the STK prompt to this number.
+    Msisdn {
+        /// The phone number.
+        msisdn: Msisdn,
+    },
+    /// Lightning buyers pay an invoice; nothing is known about them.
+    Anonymous {},
+}
+
+/// Where a payee's (or the platform's) money goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum PayoutDestination {
+    /// M-Pesa B2C to a phone number.
+    Mpesa {
+        /// The receiving number.
+        msisdn: Msisdn,
+    },
+    /// Paystack transfer to a saved recipient.
+    Paystack {
+        /// Paystack's `RCP_…` code.
+        recipient_code: String,
+    },
+    /// A Lightning invoice, possibly given only at release.
+    Lightning {
+        /// BOLT 11 invoice.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bolt11: Option<String>,
+    },
+}
+
+impl PayoutDestination {
+    /// The provider the payout goes through.
+    pub fn provider(&self) -> ProviderKind {
+        match self {
+            Self::Mpesa { .. } => ProviderKind::Mpesa,
+            Self::Paystack { .. } => ProviderKind::Paystack,
+            Self::Lightning { .. } => ProviderKind::Lightning,
+        }
+    }
+}
+
+/// The seller being paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payee {
+    /// The marketplace's own id for the payee.
+    pub id: String,
+    /// Where their share goes.
+    pub payout: PayoutDestination,
+}
+
+/// Whether `text` looks like an email address (one `@`, something on each side, a dot after).
+pub fn plausible_email(text: &str) -> bool {
+    let mut parts = text.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && text.len() <= 254 && !text.chars().any(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msisdns_are_kenyan_and_masked_in_logs() {
+        let msisdn = Msisdn::try_from("254708374149".to_owned()).expect("valid");
+        assert_eq!(msisdn.masked(), "2547****149");
+        assert!(Msisdn::try_from("0708374149".to_owned()).is_err());
+        assert!(Msisdn::try_from("25470837414x".to_owned()).is_err());
+    }
+
+    #[test]
+    fn emails_are_plausible() {
+        assert!(plausible_email("demo@test.com"));
+        assert!(!plausible_email("demo@test"));
+        assert!(!plausible_email("a@b@c.com"));
+        assert!(!plausible_email("a b@c.com"));
+    }
+}

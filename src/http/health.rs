@@ -1,0 +1,22 @@
+//! Liveness and readiness probes.
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+
+use super::AppState;
+
+/// The process is up.
+pub async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok")
+}
+
+/// The database is reachable and fully migrated.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match crate::db::is_migrated(&state.pool).await {
+        Ok(true) => (StatusCode::OK, "ready"),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "database not migrated"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}

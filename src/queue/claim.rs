@@ -1,0 +1,135 @@
+//! Claiming jobs under a fenced lease, extending leases, rescuing expired ones, releasing on shutdown.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+/// A job this worker holds: its payload and the lease token that fences its completion.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    /// The job row.
+    pub id: i64,
+    /// Its queue.
+    pub queue: String,
+    /// Its kind (the payload's type).
+    pub kind: String,
+    /// The JSON payload.
+    pub payload: serde_json::Value,
+    /// Runs so far, this one included.
+    pub attempts: i32,
+    /// Runs allowed in total.
+    pub max_attempts: i32,
+    /// The fencing token of this claim.
+    pub lease_token: i64,
+}
+
+/// Claims up to `limit` runnable jobs of `queues` for `worker`, skipping rows other workers lock.
+///
+/// Paused queues are filtered here, in the claim itself, so a pause is honoured by every worker
+/// on its next claim without any cache to go stale.
+pub async fn claim(pool: &PgPool, queues: &[String], worker: &str, limit: i64, lease: Duration) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH next AS (
+             SELECT id FROM malipo_jobs
+             WHERE state = 'pending' AND queue = ANY($1) AND run_at <= now()
+               AND queue NOT IN (SELECT name FROM malipo_queues WHERE paused)
+             ORDER BY run_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE malipo_jobs AS j
+            SET state = 'running', attempts = j.attempts + 1, lease_token = j.lease_token + 1,
+                locked_by = $3, locked_until = now() + make_interval(secs => $4), updated_at = now()
+           FROM next
+          WHERE j.id = next.id
+         RETURNING j.id, j.queue, j.kind, j.payload, j.attempts, j.max_attempts, j.lease_token",
+    )
+    .bind(queues)
+    .bind(limit)
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
+/// Extends the lease of every job `worker` is running and records that the worker is alive.
+pub async fn heartbeat(pool: &PgPool, worker: &str, lease: Duration) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE malipo_workers SET last_seen_at = now() WHERE id = $1").bind(worker).execute(pool).await?;
+    let extended = sqlx::query(
+        "UPDATE malipo_jobs SET locked_until = now() + make_interval(secs => $2)
+          WHERE state = 'running' AND locked_by = $1",
+    )
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(extended.rows_affected())
+}
+
+/// Puts jobs whose lease expired (their worker died or stalled) back to pending, or to dead
+/// when that run was their last allowed attempt. Any live worker may run this.
+pub async fn rescue_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let rescued = sqlx::query(
+        "WITH expired AS (
+             SELECT id FROM malipo_jobs
+             WHERE state = 'running' AND locked_until < now()
+             LIMIT 1000
+             FOR UPDATE SKIP LOCKED
+         ), moved AS (
+             UPDATE malipo_jobs AS j
+                SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'pending' END,
+                    last_error = 'lease expired: worker ' || coalesce(j.locked_by, '?') || ' stopped answering',
+                    finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+                    run_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
+               FROM expired
+              WHERE j.id = expired.id
+             RETURNING j.id, j.attempts, j.last_error
+         )
+         INSERT INTO malipo_job_attempts (job_id, attempt, outcome, error)
+         SELECT id, attempts, 'lease_expired', last_error FROM moved",
+    )
+    .execute(pool)
+    .await?;
+    Ok(rescued.rows_affected())
+}
+
+/// Returns claimed but unstarted jobs to pending without spending their attempt (shutdown path).
+pub async fn release(pool: &PgPool, worker: &str, jobs: &[(i64, i64)]) -> Result<u64, sqlx::Error> {
+    let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
+    let tokens: Vec<i64> = jobs.iter().map(|(_, token)| *token).collect();
+    let released = sqlx::query(
+        "UPDATE malipo_jobs AS j
+            SET state = 'pending', attempts = greatest(j.attempts - 1, 0), locked_by = NULL,
+                locked_until = NULL, updated_at = now()
+           FROM unnest($2::bigint[], $3::bigint[]) AS r(id, token)
+          WHERE j.id = r.id AND j.lease_token = r.token AND j.state = 'running' AND j.locked_by = $1",
+    )
+    .bind(worker)
+    .bind(ids)
+    .bind(tokens)
+    .execute(pool)
+    .await?;
+    Ok(released.rows_affected())
+}
+
+/// Records a worker as alive for the queues it serves.
+pub async fn register_worker(pool: &PgPool, worker: &str, queues: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO malipo_workers (id, queues) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET queues = EXCLUDED.queues, last_seen_at = now()",
+    )
+    .bind(worker)
+    .bind(queues)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets workers not seen for `older_than`; their jobs are rescued by lease expiry anyway.
+pub async fn forget_stale_workers(pool: &PgPool, older_than: Duration) -> Result<u64, sqlx::Error> {
+    let removed = sqlx::query("DELETE FROM malipo_workers WHERE last_seen_at < now() - make_interval(secs => $1)")
+        .bind(older_than.as_secs_f64())
+        .execute(pool)
+        .await?;
+    Ok(removed.rows_affected())
+}

@@ -1,0 +1,161 @@
+//! Writing run results back: batched, fenced by lease token, retried through database outages.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use super::outcome::Resolution;
+
+/// One run's result, fenced by the claim's lease token.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The job row.
+    pub id: i64,
+    /// The token of the claim that ran it.
+    pub lease_token: i64,
+    /// What the row becomes.
+    pub resolution: Resolution,
+    /// The worker that ran it, recorded with failed attempts.
+    pub worker: String,
+}
+
+/// Writes a batch in one statement; returns the ids whose lease had been taken over (ignored).
+pub async fn write_batch(pool: &PgPool, batch: &[Completion]) -> Result<Vec<i64>, sqlx::Error> {
+    let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+    let tokens: Vec<i64> = batch.iter().map(|c| c.lease_token).collect();
+    let states: Vec<&str> = batch.iter().map(|c| c.resolution.state).collect();
+    let delays: Vec<f64> = batch.iter().map(|c| c.resolution.delay.as_secs_f64()).collect();
+    let errors: Vec<Option<String>> = batch.iter().map(|c| c.resolution.error.clone()).collect();
+    let labels: Vec<Option<&str>> = batch.iter().map(|c| c.resolution.attempt_label).collect();
+    let refunds: Vec<i32> = batch.iter().map(|c| i32::from(c.resolution.refund_attempt)).collect();
+    let workers: Vec<&str> = batch.iter().map(|c| c.worker.as_str()).collect();
+    // One statement: the fenced state update, and the attempt log for failed runs.
+    let applied: Vec<i64> = sqlx::query_scalar(
+        "WITH c AS (
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::int[], $8::text[])
+                 AS c(id, token, state, delay, error, label, refund, worker)
+         ), applied AS (
+             UPDATE malipo_jobs AS j
+                SET state = c.state,
+                    run_at = CASE WHEN c.state = 'pending' THEN now() + make_interval(secs => c.delay) ELSE j.run_at END,
+                    attempts = j.attempts - c.refund,
+                    last_error = coalesce(c.error, j.last_error),
+                    finished_at = CASE WHEN c.state IN ('done', 'dead') THEN now() END,
+                    locked_by = NULL, locked_until = NULL, updated_at = now()
+               FROM c
+              WHERE j.id = c.id AND j.lease_token = c.token AND j.state = 'running'
+             RETURNING j.id, j.attempts, c.error, c.label, c.worker
+         ), logged AS (
+             INSERT INTO malipo_job_attempts (job_id, attempt, outcome, error, worker)
+             SELECT id, attempts, label, error, worker FROM applied WHERE error IS NOT NULL
+         )
+         SELECT id FROM applied",
+    )
+    .bind(ids)
+    .bind(tokens)
+    .bind(states)
+    .bind(delays)
+    .bind(errors)
+    .bind(labels)
+    .bind(refunds)
+    .bind(workers)
+    .fetch_all(pool)
+    .await?;
+    let stale = batch.iter().map(|c| c.id).filter(|id| !applied.contains(id)).collect();
+    Ok(stale)
+}
+
+enum Message {
+    Complete(Completion),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A handle that queues completions for the process-wide writer task.
+#[derive(Clone)]
+pub struct CompletionSink {
+    sender: mpsc::UnboundedSender<Message>,
+}
+
+impl CompletionSink {
+    /// Starts the writer task: it gathers completions for up to `linger` (or `max_batch` of
+    /// them) and writes each gathering in one statement. Database errors keep the batch and retry
+    /// with backoff, so results survive an outage as long as the process does (and a crash only
+    /// means the lease expires and the job runs again, which jobs are written to tolerate).
+    pub fn spawn(pool: PgPool, max_batch: usize, linger: Duration) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(run_writer(pool, receiver, max_batch, linger));
+        Self { sender }
+    }
+
+    /// Queues one completion.
+    pub fn send(&self, completion: Completion) {
+        if self.sender.send(Message::Complete(completion)).is_err() {
+            warn!("completion writer is gone; the job's lease will expire and it will run again");
+        }
+    }
+
+    /// Waits until everything queued so far is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Message::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn run_writer(pool: PgPool, mut receiver: mpsc::UnboundedReceiver<Message>, max_batch: usize, linger: Duration) {
+    let mut batch: Vec<Completion> = Vec::with_capacity(max_batch);
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    loop {
+        let Some(first) = receiver.recv().await else { break };
+        absorb(first, &mut batch, &mut waiters);
+        let deadline = tokio::time::Instant::now() + linger;
+        while batch.len() < max_batch && waiters.is_empty() {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(message)) => absorb(message, &mut batch, &mut waiters),
+                _ => break,
+            }
+        }
+        while let Ok(message) = receiver.try_recv() {
+            absorb(message, &mut batch, &mut waiters);
+        }
+        write_with_retry(&pool, &mut batch).await;
+        for waiter in waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+    write_with_retry(&pool, &mut batch).await;
+}
+
+fn absorb(message: Message, batch: &mut Vec<Completion>, waiters: &mut Vec<oneshot::Sender<()>>) {
+    match message {
+        Message::Complete(completion) => batch.push(completion),
+        Message::Flush(waiter) => waiters.push(waiter),
+    }
+}
+
+async fn write_with_retry(pool: &PgPool, batch: &mut Vec<Completion>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match write_batch(pool, batch).await {
+            Ok(stale) => {
+                for id in stale {
+                    warn!(job_id = id, "late result discarded: the job's lease was taken over by another worker");
+                }
+                debug!(count = batch.len(), "completions written");
+                batch.clear();
+                return;
+            }
+            Err(error) => {
+                warn!(%error, pending = batch.len(), "failed to write job completions; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

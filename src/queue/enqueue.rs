@@ -1,0 +1,82 @@
+//! Transactional enqueue: a job row written by the caller's own transaction.
+
+use malipo_jobs::Job;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Where a job was enqueued: the new row, or the existing row with the same dedupe key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The job's id.
+    pub id: i64,
+    /// False when the dedupe key matched an existing job and nothing was inserted.
+    pub created: bool,
+}
+
+/// Options beyond the job's own contract.
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueOptions {
+    /// Run no earlier than this many seconds from now.
+    pub delay_secs: Option<f64>,
+    /// The intent the job works on, for operator filters.
+    pub intent_id: Option<Uuid>,
+}
+
+/// Enqueues `job` inside the caller's transaction (pass `&mut *tx`).
+///
+/// A job whose dedupe key is already present returns the existing id: `ON CONFLICT DO NOTHING`
+/// never raises, so the caller's transaction stays usable (a raised unique violation would abort it).
+pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, options: EnqueueOptions) -> Result<Enqueued, sqlx::Error> {
+    let payload = serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    let dedupe_key = job.dedupe_key();
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id, run_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+         ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+         RETURNING id",
+    )
+    .bind(J::QUEUE)
+    .bind(J::KIND)
+    .bind(payload)
+    .bind(J::POLICY.max_attempts as i32)
+    .bind(&dedupe_key)
+    .bind(options.intent_id)
+    .bind(options.delay_secs.unwrap_or(0.0))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok(Enqueued { id, created: true });
+    }
+    // The conflict waited for the other writer to commit, so the row is visible to this statement.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM malipo_jobs WHERE queue = $1 AND dedupe_key = $2")
+        .bind(J::QUEUE)
+        .bind(&dedupe_key)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Enqueued { id, created: false })
+}
+
+/// Enqueues many jobs of one kind in one statement; duplicates by dedupe key are skipped.
+///
+/// Returns how many rows were inserted.
+pub async fn enqueue_batch<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> Result<u64, sqlx::Error> {
+    let mut payloads = Vec::with_capacity(jobs.len());
+    let mut keys = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        payloads.push(serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?);
+        keys.push(job.dedupe_key());
+    }
+    let result = sqlx::query(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
+         SELECT $1, $2, p, $3, k FROM unnest($4::jsonb[], $5::text[]) AS t(p, k)
+         ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+    )
+    .bind(J::QUEUE)
+    .bind(J::KIND)
+    .bind(J::POLICY.max_attempts as i32)
+    .bind(payloads)
+    .bind(keys)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected())
+}

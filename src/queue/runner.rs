@@ -1,0 +1,136 @@
+//! Starting and stopping a process's workers: apalis loops per queue, the notification
+//! listener, the completion writer, heartbeats with lease rescue, and retention.
+
+use std::{sync::Arc, time::Duration};
+
+use apalis::prelude::WorkerBuilderExt;
+use apalis_core::worker::{builder::WorkerBuilder, context::WorkerContext};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::{
+    QueueSettings,
+    backend::MalipoBackend,
+    claim,
+    complete::CompletionSink,
+    handlers::{Dispatcher, Handlers},
+    persistence::PgPersistence,
+    retention,
+    wake::Wakers,
+};
+
+/// A running set of workers in this process.
+pub struct Runner {
+    worker_id: Arc<str>,
+    pool: PgPool,
+    contexts: Vec<WorkerContext>,
+    loops: Vec<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
+    sink: CompletionSink,
+}
+
+/// A worker id unique to this process, so a restart under any name never inherits leases.
+pub fn unique_worker_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &nonce[..8])
+}
+
+impl Runner {
+    /// Starts workers for `settings.queues`, dispatching to `handlers` with state `app`.
+    pub async fn start<C: Clone + Send + Sync + 'static>(pool: PgPool, settings: QueueSettings, handlers: Handlers<C>, app: C) -> anyhow::Result<Self> {
+        let worker_id: Arc<str> = Arc::from(unique_worker_id());
+        let wakers = Wakers::new(&settings.queues);
+        let sink = CompletionSink::spawn(pool.clone(), 512, Duration::from_millis(2));
+        let mut background = vec![wakers.spawn_listener(pool.clone())];
+        background.push(spawn_heartbeat(pool.clone(), worker_id.clone(), settings.clone()));
+        background.push(spawn_retention(pool.clone(), settings.retention));
+
+        let mut contexts = Vec::new();
+        let mut loops = Vec::new();
+        for queue in &settings.queues {
+            let loop_settings = Arc::new(QueueSettings { queues: vec![queue.clone()], ..settings.clone() });
+            for n in 0..settings.loops_per_queue.max(1) {
+                let persistence = PgPersistence::new(pool.clone(), loop_settings.clone(), worker_id.clone());
+                let backend = MalipoBackend::new(persistence, loop_settings.clone(), wakers.subscribe(queue), sink.clone(), worker_id.clone());
+                let context = WorkerContext::new(&format!("{worker_id}/{queue}/{n}"));
+                let worker = WorkerBuilder::new(&context)
+                    .backend(backend)
+                    .concurrency(settings.concurrency)
+                    .build(Dispatcher::new(handlers.clone(), app.clone()));
+                let name = context.name().to_owned();
+                loops.push(tokio::spawn(async move {
+                    if let Err(error) = worker.run().await {
+                        error!(worker = %name, %error, "worker loop stopped with an error");
+                    }
+                }));
+                contexts.push(context);
+            }
+        }
+        info!(worker = %worker_id, queues = ?settings.queues, "workers started");
+        Ok(Self { worker_id, pool, contexts, loops, background, sink })
+    }
+
+    /// This process's worker id (the `locked_by` of the jobs it holds).
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Stops claiming, lets in-flight jobs finish within `grace`, releases claimed but unstarted
+    /// jobs, and writes every pending completion. Jobs still running after `grace` keep their
+    /// lease and are rescued by another worker when it expires.
+    pub async fn shutdown(self, grace: Duration) {
+        for context in &self.contexts {
+            if let Err(error) = context.stop() {
+                warn!(%error, "worker loop was not running");
+            }
+        }
+        let finished = tokio::time::timeout(grace, futures::future::join_all(self.loops)).await;
+        if finished.is_err() {
+            warn!(?grace, "in-flight jobs did not finish in time; their leases will expire");
+        }
+        self.sink.flush().await;
+        for task in &self.background {
+            task.abort();
+        }
+        if let Err(error) = sqlx::query("DELETE FROM malipo_workers WHERE id = $1").bind(&*self.worker_id).execute(&self.pool).await {
+            warn!(%error, "could not deregister worker");
+        }
+        info!(worker = %self.worker_id, "workers stopped");
+    }
+}
+
+fn spawn_heartbeat(pool: PgPool, worker_id: Arc<str>, settings: QueueSettings) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(settings.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = claim::heartbeat(&pool, &worker_id, settings.lease).await {
+                warn!(%error, "heartbeat failed");
+                continue;
+            }
+            match claim::rescue_expired(&pool).await {
+                Ok(0) => {}
+                Ok(count) => warn!(count, "rescued jobs whose lease expired"),
+                Err(error) => warn!(%error, "lease rescue failed"),
+            }
+            let _ = claim::forget_stale_workers(&pool, settings.lease * 10).await;
+        }
+    })
+}
+
+fn spawn_retention(pool: PgPool, retention_period: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match retention::prune_all_done(&pool, retention_period, 5_000).await {
+                Ok(0) => {}
+                Ok(count) => info!(count, "pruned done jobs past retention"),
+                Err(error) => warn!(%error, "pruning done jobs failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,127 @@
+//! Building the application: the database (external or a private local cluster), the HTTP
+//! front on a listener (port 0 in tests), the workers, and graceful shutdown.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::{
+    config::Config,
+    db,
+    http::{self, AppState, ProviderGate},
+    pg::LocalCluster,
+    queue::{QueueSettings, Runner},
+    worker::{self, WorkerState},
+};
+
+/// The database this process uses, and the private cluster it started, if any.
+pub struct Database {
+    /// The pool.
+    pub pool: PgPool,
+    cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or to the private cluster under `MALIPO_DATA_DIR` (created
+    /// and started as needed); migrates when `migrate` is set or the cluster is private.
+    pub async fn open(config: &Config, migrate: bool) -> anyhow::Result<Self> {
+        let (url, cluster) = match &config.database_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let dir = config.data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || LocalCluster::ensure_running(&dir))
+                    .await
+                    .context("failed to start the private PostgreSQL")??;
+                info!(data_dir = %cluster.data_dir().display(), port = cluster.port(), "using the private PostgreSQL cluster");
+                (cluster.database_url(), Some(cluster))
+            }
+        };
+        let pool = db::connect(&url, config.db_pool_size).await?;
+        if migrate || cluster.is_some() {
+            db::migrate(&pool).await?;
+        }
+        Ok(Self { pool, cluster })
+    }
+
+    /// Closes the pool and stops the private cluster if this process started it.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(cluster) = self.cluster.filter(LocalCluster::started_by_us) {
+            match tokio::task::spawn_blocking(move || cluster.stop()).await {
+                Ok(Ok(())) => info!("private PostgreSQL stopped"),
+                Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "failed to stop the private PostgreSQL"),
+                Err(error) => tracing::warn!(%error, "failed to stop the private PostgreSQL"),
+            }
+        }
+    }
+}
+
+/// The queue settings a process's workers run with.
+pub fn queue_settings(config: &Config) -> QueueSettings {
+    QueueSettings {
+        queues: config.queues.clone(),
+        concurrency: config.worker_concurrency,
+        lease: config.job_lease,
+        heartbeat: (config.job_lease / 6).max(Duration::from_millis(200)),
+        retention: config.job_retention,
+        ..QueueSettings::default()
+    }
+}
+
+/// Starts the workers of this process.
+pub async fn start_workers(pool: PgPool, config: &Config, state: WorkerState) -> anyhow::Result<Runner> {
+    Runner::start(pool, queue_settings(config), worker::handlers(), state).await
+}
+
+/// Serves the HTTP front on `listener` until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let address = listener.local_addr().context("listener has no address")?;
+    info!(%address, "HTTP front listening");
+    spawn_idempotency_pruning(state.pool.clone(), state.config.idempotency_ttl);
+    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await.context("HTTP server failed")
+}
+
+/// Binds the configured HTTP address.
+pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.http_addr).await.with_context(|| format!("failed to bind MALIPO_HTTP_ADDR={}", config.http_addr))
+}
+
+/// Application state for the HTTP front.
+pub fn app_state(pool: PgPool, config: &Config, gate: Arc<dyn ProviderGate>) -> AppState {
+    AppState::new(pool, config.clone(), gate)
+}
+
+fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(error) = http::idempotency::prune(&pool, ttl).await {
+                tracing::warn!(%error, "pruning idempotency keys failed");
+            }
+        }
+    });
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    info!("shutdown requested");
+}

@@ -1,0 +1,34 @@
+//! `noop`: the benchmark and test job. An empty tag succeeds at once; other tags script a
+//! behaviour so tests can drive the queue through real worker processes:
+//! `sleep:<ms>`, `fail` (retryable), `permanent`, `snooze:<ms>`, `panic`.
+
+use std::time::Duration;
+
+use malipo_jobs::Noop;
+
+use super::WorkerState;
+use crate::queue::{JobContext, JobError};
+
+/// Does what the tag says.
+pub async fn run(job: Noop, context: JobContext<WorkerState>) -> Result<(), JobError> {
+    let (verb, argument) = job.tag.split_once(':').unwrap_or((job.tag.as_str(), ""));
+    let millis = || Duration::from_millis(argument.parse().unwrap_or(0));
+    match verb {
+        "" => Ok(()),
+        "sleep" => {
+            tokio::time::sleep(millis()).await;
+            // Record the run so tests can count executions per job.
+            sqlx::query("INSERT INTO malipo_job_attempts (job_id, attempt, outcome, error) VALUES ($1, $2, 'noop_ran', '')")
+                .bind(context.job_id)
+                .bind(context.attempt)
+                .execute(&context.app.pool)
+                .await?;
+            Ok(())
+        }
+        "fail" => Err(JobError::Retry(anyhow::anyhow!("scripted failure on attempt {}", context.attempt), None)),
+        "permanent" => Err(JobError::permanent("scripted permanent failure")),
+        "snooze" => Err(JobError::Snooze(millis())),
+        "panic" => panic!("scripted panic"),
+        other => Err(JobError::permanent(format!("unknown noop tag `{other}`"))),
+    }
+}
