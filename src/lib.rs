@@ -1,15 +1,16 @@
 //! malipo: payment orchestration for escrow marketplaces — intents, provider webhooks, a
 //! PostgreSQL job queue driving apalis workers, and the operator surface around them.
 
-pub mod domain;
-pub mod queue;
-pub mod config;
-pub mod db;
-pub mod http;
 pub mod bench;
 pub mod cli;
 pub mod clients;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
 pub mod pg;
+pub mod queue;
 pub mod startup;
 pub mod telemetry;
+pub mod testing;
 pub mod worker;

@@ -1,0 +1,4 @@
+//! The local PostgreSQL cluster and per-test databases, against real PostgreSQL binaries.
+
+mod cluster;
+mod test_database;
