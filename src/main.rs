@@ -59,8 +59,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
-                BenchCommand::Queue { jobs, backlog, latency_samples } => bench::queue::run(&database.pool, jobs, backlog, latency_samples).await,
-                BenchCommand::Intake { connections, requests } => bench::intake::run(&database.pool, &config, connections, requests).await,
+                BenchCommand::Queue { jobs, backlog, latency_samples } => bench::queue::run(&database.pool, jobs, backlog, latency_samples).await.and_then(|r| Ok(serde_json::to_value(r)?)),
+                BenchCommand::Intake { connections, requests } => bench::intake::run(&database.pool, &config, connections, requests).await.and_then(|r| Ok(serde_json::to_value(r)?)),
             };
             database.close().await;
             let report = result?;

@@ -24,8 +24,11 @@ pub struct QueueReport {
     pub processing: Vec<ProcessingRun>,
     /// The hand-written baseline on the same database.
     pub baseline: Vec<ProcessingRun>,
-    /// Best of ours over best baseline at the same claim-loop count.
+    /// Our best rate over the single-loop baseline (claim 100, one bulk done-UPDATE), the
+    /// baseline DESIGN.md measured.
     pub ratio_ours_to_baseline: f64,
+    /// Our best rate over the baseline's best (any loop count).
+    pub ratio_best_to_best: f64,
     /// Time from enqueue commit to handler start with idle workers.
     pub idle_pickup_latency: Latency,
     /// Processing rate with delayed jobs already queued.
@@ -67,17 +70,24 @@ pub async fn run(pool: &PgPool, jobs: i64, backlog: i64, latency_samples: usize)
 
     let mut processing = Vec::new();
     for (concurrency, loops) in [(16, 1), (64, 1), (64, 2), (64, 4)] {
-        processing.push(process_ours(pool, jobs, concurrency, loops, 0).await?);
+        let mut runs = Vec::new();
+        for _ in 0..REPEATS {
+            runs.push(process_ours(pool, jobs, concurrency, loops, 0).await?);
+        }
+        processing.push(median(runs));
     }
     let mut baseline = Vec::new();
     for loops in [1, 2, 4] {
-        baseline.push(process_baseline(pool, jobs, loops).await?);
+        let mut runs = Vec::new();
+        for _ in 0..REPEATS {
+            runs.push(process_baseline(pool, jobs, loops).await?);
+        }
+        baseline.push(median(runs));
     }
-    let best = |runs: &[ProcessingRun], loops: &str| runs.iter().filter(|r| r.label.ends_with(loops)).map(|r| r.jobs_per_sec).fold(0.0, f64::max);
-    let ratio = ["loops=1", "loops=2", "loops=4"]
-        .iter()
-        .map(|loops| best(&processing, loops) / best(&baseline, loops).max(1.0))
-        .fold(0.0, f64::max);
+    let best = |runs: &[ProcessingRun]| runs.iter().map(|r| r.jobs_per_sec).fold(0.0, f64::max);
+    let single_loop_baseline = baseline.first().map_or(1.0, |run| run.jobs_per_sec.max(1.0));
+    let ratio = best(&processing) / single_loop_baseline;
+    let ratio_best_to_best = best(&processing) / best(&baseline).max(1.0);
 
     let idle_pickup_latency = pickup_latency(pool, latency_samples).await?;
 
@@ -94,9 +104,19 @@ pub async fn run(pool: &PgPool, jobs: i64, backlog: i64, latency_samples: usize)
         processing,
         baseline,
         ratio_ours_to_baseline: round(ratio),
+        ratio_best_to_best: round(ratio_best_to_best),
         idle_pickup_latency,
         growth,
     })
+}
+
+/// Each processing figure is the median of this many runs (the machine has 2 cores; one stray
+/// compile skews a single run).
+const REPEATS: usize = 3;
+
+fn median(mut runs: Vec<ProcessingRun>) -> ProcessingRun {
+    runs.sort_by(|a, b| a.jobs_per_sec.total_cmp(&b.jobs_per_sec));
+    runs.swap_remove(runs.len() / 2)
 }
 
 async fn clear(pool: &PgPool) -> anyhow::Result<()> {

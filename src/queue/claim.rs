@@ -52,12 +52,21 @@ pub async fn claim(pool: &PgPool, queues: &[String], worker: &str, limit: i64, l
     .await
 }
 
-/// Extends the lease of every job `worker` is running and records that the worker is alive.
+/// Extends the leases of `worker`'s running jobs that are past half their lease, and records
+/// that the worker is alive.
+///
+/// Jobs that finish within half a lease are never touched, and rows locked by a completion in
+/// flight are skipped (`SKIP LOCKED`): a heartbeat must never queue behind — or block — the
+/// completion writer, which at thousands of jobs per second would convoy both.
 pub async fn heartbeat(pool: &PgPool, worker: &str, lease: Duration) -> Result<u64, sqlx::Error> {
     sqlx::query("UPDATE malipo_workers SET last_seen_at = now() WHERE id = $1").bind(worker).execute(pool).await?;
     let extended = sqlx::query(
         "UPDATE malipo_jobs SET locked_until = now() + make_interval(secs => $2)
-          WHERE state = 'running' AND locked_by = $1",
+          WHERE id IN (
+              SELECT id FROM malipo_jobs
+               WHERE state = 'running' AND locked_by = $1 AND locked_until < now() + make_interval(secs => $2 / 2)
+               FOR UPDATE SKIP LOCKED
+          )",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())
@@ -102,7 +111,7 @@ pub async fn release(pool: &PgPool, worker: &str, jobs: &[(i64, i64)]) -> Result
             SET state = 'pending', attempts = greatest(j.attempts - 1, 0), locked_by = NULL,
                 locked_until = NULL, updated_at = now()
            FROM unnest($2::bigint[], $3::bigint[]) AS r(id, token)
-          WHERE j.id = r.id AND j.lease_token = r.token AND j.state = 'running' AND j.locked_by = $1",
+          WHERE j.id = r.id AND j.lease_token = r.token AND j.locked_by = $1",
     )
     .bind(worker)
     .bind(ids)

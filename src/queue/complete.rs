@@ -1,4 +1,6 @@
 //! Writing run results back: batched, fenced by lease token, retried through database outages.
+//!
+//! A batch is at most two statements (successes; everything else), not one per job.
 
 use std::time::Duration;
 
@@ -21,8 +23,45 @@ pub struct Completion {
     pub worker: String,
 }
 
-/// Writes a batch in one statement; returns the ids whose lease had been taken over (ignored).
+/// Writes a batch — one statement for the successes, one for everything else — and returns the
+/// ids whose lease had been taken over (their results are discarded).
 pub async fn write_batch(pool: &PgPool, batch: &[Completion]) -> Result<Vec<i64>, sqlx::Error> {
+    let (done, other): (Vec<&Completion>, Vec<&Completion>) =
+        batch.iter().partition(|c| c.resolution.state == "done" && c.resolution.error.is_none() && !c.resolution.refund_attempt);
+    let mut applied = write_done(pool, &done).await?;
+    applied.extend(write_other(pool, &other).await?);
+    let stale = batch.iter().map(|c| c.id).filter(|id| !applied.contains(id)).collect();
+    Ok(stale)
+}
+
+/// The hot path: successes only, nothing to log.
+async fn write_done(pool: &PgPool, done: &[&Completion]) -> Result<Vec<i64>, sqlx::Error> {
+    if done.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = done.iter().map(|c| c.id).collect();
+    let tokens: Vec<i64> = done.iter().map(|c| c.lease_token).collect();
+    sqlx::query_scalar(
+        "UPDATE malipo_jobs AS j
+            SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
+           FROM unnest($1::bigint[], $2::bigint[]) AS c(id, token)
+          -- `locked_by IS NOT NULL` means running (every exit from running clears it) without
+          -- naming `state`, which would steer the planner to the running-rows partial index
+          -- and a join per row instead of primary-key lookups.
+          WHERE j.id = c.id AND j.lease_token = c.token AND j.locked_by IS NOT NULL
+         RETURNING j.id",
+    )
+    .bind(ids)
+    .bind(tokens)
+    .fetch_all(pool)
+    .await
+}
+
+/// Retries, snoozes and dead letters, with the attempt log for failed runs.
+async fn write_other(pool: &PgPool, batch: &[&Completion]) -> Result<Vec<i64>, sqlx::Error> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
     let tokens: Vec<i64> = batch.iter().map(|c| c.lease_token).collect();
     let states: Vec<&str> = batch.iter().map(|c| c.resolution.state).collect();
@@ -31,8 +70,7 @@ pub async fn write_batch(pool: &PgPool, batch: &[Completion]) -> Result<Vec<i64>
     let labels: Vec<Option<&str>> = batch.iter().map(|c| c.resolution.attempt_label).collect();
     let refunds: Vec<i32> = batch.iter().map(|c| i32::from(c.resolution.refund_attempt)).collect();
     let workers: Vec<&str> = batch.iter().map(|c| c.worker.as_str()).collect();
-    // One statement: the fenced state update, and the attempt log for failed runs.
-    let applied: Vec<i64> = sqlx::query_scalar(
+    sqlx::query_scalar(
         "WITH c AS (
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::int[], $8::text[])
                  AS c(id, token, state, delay, error, label, refund, worker)
@@ -45,7 +83,7 @@ pub async fn write_batch(pool: &PgPool, batch: &[Completion]) -> Result<Vec<i64>
                     finished_at = CASE WHEN c.state IN ('done', 'dead') THEN now() END,
                     locked_by = NULL, locked_until = NULL, updated_at = now()
                FROM c
-              WHERE j.id = c.id AND j.lease_token = c.token AND j.state = 'running'
+              WHERE j.id = c.id AND j.lease_token = c.token AND j.locked_by IS NOT NULL
              RETURNING j.id, j.attempts, c.error, c.label, c.worker
          ), logged AS (
              INSERT INTO malipo_job_attempts (job_id, attempt, outcome, error, worker)
@@ -62,9 +100,7 @@ pub async fn write_batch(pool: &PgPool, batch: &[Completion]) -> Result<Vec<i64>
     .bind(refunds)
     .bind(workers)
     .fetch_all(pool)
-    .await?;
-    let stale = batch.iter().map(|c| c.id).filter(|id| !applied.contains(id)).collect();
-    Ok(stale)
+    .await
 }
 
 enum Message {
