@@ -16,10 +16,19 @@ pub struct CreatedClient {
 }
 
 /// Creates a client with `role` (`client` or `operator`).
-pub async fn create(pool: &PgPool, name: &str, role: &str, commission_bps: i32) -> anyhow::Result<CreatedClient> {
+pub async fn create(
+    pool: &PgPool,
+    name: &str,
+    role: &str,
+    commission_bps: i32,
+) -> anyhow::Result<CreatedClient> {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
-    let prefix = if role == "operator" { "mlp_op_" } else { "mlp_live_" };
+    let prefix = if role == "operator" {
+        "mlp_op_"
+    } else {
+        "mlp_live_"
+    };
     let key = format!("{prefix}{}", hex::encode(secret));
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO api_clients (id, name, role, key_hash, key_prefix, commission_bps) VALUES ($1, $2, $3, $4, $5, $6)")

@@ -46,8 +46,11 @@ impl Config {
     /// Reads configuration through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let parsed = |name: &str, default: &str| -> anyhow::Result<String> { Ok(get(name).unwrap_or_else(|| default.to_owned())) };
-        let idempotency_ttl = duration(&parsed("MALIPO_IDEMPOTENCY_TTL", "24h")?).context("MALIPO_IDEMPOTENCY_TTL")?;
+        let parsed = |name: &str, default: &str| -> anyhow::Result<String> {
+            Ok(get(name).unwrap_or_else(|| default.to_owned()))
+        };
+        let idempotency_ttl = duration(&parsed("MALIPO_IDEMPOTENCY_TTL", "24h")?)
+            .context("MALIPO_IDEMPOTENCY_TTL")?;
         if idempotency_ttl < Duration::from_secs(24 * 3600) {
             bail!("MALIPO_IDEMPOTENCY_TTL must be at least 24h");
         }
@@ -59,16 +62,36 @@ impl Config {
         Ok(Self {
             database_url: get("DATABASE_URL"),
             data_dir: PathBuf::from(parsed("MALIPO_DATA_DIR", "./.malipo")?),
-            http_addr: number("MALIPO_HTTP_ADDR", &parsed("MALIPO_HTTP_ADDR", "127.0.0.1:8080")?)?,
-            json_logs: get("MALIPO_LOG_FORMAT").is_some_and(|format| format.eq_ignore_ascii_case("json")),
-            body_limit_bytes: number("MALIPO_BODY_LIMIT_BYTES", &parsed("MALIPO_BODY_LIMIT_BYTES", "65536")?)?,
-            request_timeout: Duration::from_secs(number("MALIPO_REQUEST_TIMEOUT_SECS", &parsed("MALIPO_REQUEST_TIMEOUT_SECS", "30")?)?),
-            rate_limit_per_sec: positive("MALIPO_RATE_LIMIT_PER_SEC", &parsed("MALIPO_RATE_LIMIT_PER_SEC", "100")?)?,
-            rate_limit_burst: positive("MALIPO_RATE_LIMIT_BURST", &parsed("MALIPO_RATE_LIMIT_BURST", "200")?)?,
+            http_addr: number(
+                "MALIPO_HTTP_ADDR",
+                &parsed("MALIPO_HTTP_ADDR", "127.0.0.1:8080")?,
+            )?,
+            json_logs: get("MALIPO_LOG_FORMAT")
+                .is_some_and(|format| format.eq_ignore_ascii_case("json")),
+            body_limit_bytes: number(
+                "MALIPO_BODY_LIMIT_BYTES",
+                &parsed("MALIPO_BODY_LIMIT_BYTES", "65536")?,
+            )?,
+            request_timeout: Duration::from_secs(number(
+                "MALIPO_REQUEST_TIMEOUT_SECS",
+                &parsed("MALIPO_REQUEST_TIMEOUT_SECS", "30")?,
+            )?),
+            rate_limit_per_sec: positive(
+                "MALIPO_RATE_LIMIT_PER_SEC",
+                &parsed("MALIPO_RATE_LIMIT_PER_SEC", "100")?,
+            )?,
+            rate_limit_burst: positive(
+                "MALIPO_RATE_LIMIT_BURST",
+                &parsed("MALIPO_RATE_LIMIT_BURST", "200")?,
+            )?,
             db_pool_size: positive("MALIPO_DB_POOL_SIZE", &parsed("MALIPO_DB_POOL_SIZE", "20")?)?,
-            worker_concurrency: positive::<u32>("MALIPO_WORKER_CONCURRENCY", &parsed("MALIPO_WORKER_CONCURRENCY", "32")?)? as usize,
+            worker_concurrency: positive::<u32>(
+                "MALIPO_WORKER_CONCURRENCY",
+                &parsed("MALIPO_WORKER_CONCURRENCY", "32")?,
+            )? as usize,
             job_lease: duration(&parsed("MALIPO_JOB_LEASE", "30s")?).context("MALIPO_JOB_LEASE")?,
-            job_retention: duration(&parsed("MALIPO_JOB_RETENTION", "7d")?).context("MALIPO_JOB_RETENTION")?,
+            job_retention: duration(&parsed("MALIPO_JOB_RETENTION", "7d")?)
+                .context("MALIPO_JOB_RETENTION")?,
             queues,
             idempotency_ttl,
         })
@@ -79,7 +102,10 @@ fn number<T: FromStr>(name: &str, value: &str) -> anyhow::Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    value.trim().parse().map_err(|error| anyhow::anyhow!("{name}={value:?} is invalid: {error}"))
+    value
+        .trim()
+        .parse()
+        .map_err(|error| anyhow::anyhow!("{name}={value:?} is invalid: {error}"))
 }
 
 fn positive<T: FromStr + PartialOrd + Default>(name: &str, value: &str) -> anyhow::Result<T>
@@ -96,9 +122,13 @@ where
 /// Parses `500ms`, `30s`, `5m`, `24h`, `7d` (or a bare number of seconds).
 pub fn duration(text: &str) -> anyhow::Result<Duration> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let value: u64 = digits.parse().with_context(|| format!("`{text}` is not a duration like 30s, 5m, 24h or 7d"))?;
+    let value: u64 = digits
+        .parse()
+        .with_context(|| format!("`{text}` is not a duration like 30s, 5m, 24h or 7d"))?;
     let seconds = |factor: u64| Duration::from_secs(value.saturating_mul(factor));
     Ok(match unit {
         "" | "s" => seconds(1),
@@ -122,7 +152,8 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 65_536);
         assert_eq!(config.job_retention, Duration::from_secs(7 * 86_400));
         let env = HashMap::from([("MALIPO_DB_POOL_SIZE", "zero")]);
-        let error = Config::from_lookup(|name| env.get(name).map(|v| (*v).to_owned())).expect_err("invalid");
+        let error = Config::from_lookup(|name| env.get(name).map(|v| (*v).to_owned()))
+            .expect_err("invalid");
         assert!(error.to_string().contains("MALIPO_DB_POOL_SIZE"));
     }
 

@@ -47,24 +47,52 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             database.close().await;
             Ok(())
         }
-        Command::Clients { action: ClientsCommand::Create { name, role, commission_bps } } => {
+        Command::Clients {
+            action:
+                ClientsCommand::Create {
+                    name,
+                    role,
+                    commission_bps,
+                },
+        } => {
             let database = Database::open(&config, false).await?;
-            let role = if role == RoleArg::Operator { "operator" } else { "client" };
+            let role = if role == RoleArg::Operator {
+                "operator"
+            } else {
+                "client"
+            };
             let created = clients::create(&database.pool, &name, role, commission_bps).await;
             database.close().await;
             let created = created?;
-            println!("client id: {}\nrole:      {role}\napi key:   {}\n(the key is shown once; only its SHA-256 is stored)", created.id, created.key);
+            println!(
+                "client id: {}\nrole:      {role}\napi key:   {}\n(the key is shown once; only its SHA-256 is stored)",
+                created.id, created.key
+            );
             Ok(())
         }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
-                BenchCommand::Queue { jobs, backlog, latency_samples } => bench::queue::run(&database.pool, jobs, backlog, latency_samples).await.and_then(|r| Ok(serde_json::to_value(r)?)),
-                BenchCommand::Intake { connections, requests } => bench::intake::run(&database.pool, &config, connections, requests).await.and_then(|r| Ok(serde_json::to_value(r)?)),
+                BenchCommand::Queue {
+                    jobs,
+                    backlog,
+                    latency_samples,
+                } => bench::queue::run(&database.pool, jobs, backlog, latency_samples)
+                    .await
+                    .and_then(|r| Ok(serde_json::to_value(r)?)),
+                BenchCommand::Intake {
+                    connections,
+                    requests,
+                } => bench::intake::run(&database.pool, &config, connections, requests)
+                    .await
+                    .and_then(|r| Ok(serde_json::to_value(r)?)),
             };
             database.close().await;
             let report = result?;
-            println!("{}", serde_json::to_string_pretty(&report).context("failed to print the report")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("failed to print the report")?
+            );
             Ok(())
         }
     }
@@ -72,11 +100,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
     if sandbox {
-        anyhow::bail!("--sandbox needs the provider fakes, which are not wired into this build yet");
+        anyhow::bail!(
+            "--sandbox needs the provider fakes, which are not wired into this build yet"
+        );
     }
     let database = Database::open(&config, true).await?;
     let listener = startup::bind(&config).await?;
-    let runner = startup::start_workers(database.pool.clone(), &config, WorkerState { pool: database.pool.clone() }).await?;
+    let runner = startup::start_workers(
+        database.pool.clone(),
+        &config,
+        WorkerState {
+            pool: database.pool.clone(),
+        },
+    )
+    .await?;
     let state = startup::app_state(database.pool.clone(), &config, Arc::new(AllProviders));
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     runner.shutdown(SHUTDOWN_GRACE).await;
@@ -95,7 +132,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn work(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
-    let runner = startup::start_workers(database.pool.clone(), &config, WorkerState { pool: database.pool.clone() }).await?;
+    let runner = startup::start_workers(
+        database.pool.clone(),
+        &config,
+        WorkerState {
+            pool: database.pool.clone(),
+        },
+    )
+    .await?;
     startup::shutdown_signal().await;
     runner.shutdown(SHUTDOWN_GRACE).await;
     database.close().await;

@@ -32,9 +32,10 @@ impl Database {
             Some(url) => (url.clone(), None),
             None => {
                 let dir = config.data_dir.clone();
-                let cluster = tokio::task::spawn_blocking(move || LocalCluster::ensure_running(&dir))
-                    .await
-                    .context("failed to start the private PostgreSQL")??;
+                let cluster =
+                    tokio::task::spawn_blocking(move || LocalCluster::ensure_running(&dir))
+                        .await
+                        .context("failed to start the private PostgreSQL")??;
                 info!(data_dir = %cluster.data_dir().display(), port = cluster.port(), "using the private PostgreSQL cluster");
                 (cluster.database_url(), Some(cluster))
             }
@@ -52,7 +53,10 @@ impl Database {
         if let Some(cluster) = self.cluster.filter(LocalCluster::started_by_us) {
             match tokio::task::spawn_blocking(move || cluster.stop()).await {
                 Ok(Ok(())) => info!("private PostgreSQL stopped"),
-                Ok(Err(error)) => tracing::warn!(error = format!("{error:#}"), "failed to stop the private PostgreSQL"),
+                Ok(Err(error)) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "failed to stop the private PostgreSQL"
+                ),
                 Err(error) => tracing::warn!(%error, "failed to stop the private PostgreSQL"),
             }
         }
@@ -72,21 +76,34 @@ pub fn queue_settings(config: &Config) -> QueueSettings {
 }
 
 /// Starts the workers of this process.
-pub async fn start_workers(pool: PgPool, config: &Config, state: WorkerState) -> anyhow::Result<Runner> {
+pub async fn start_workers(
+    pool: PgPool,
+    config: &Config,
+    state: WorkerState,
+) -> anyhow::Result<Runner> {
     Runner::start(pool, queue_settings(config), worker::handlers(), state).await
 }
 
 /// Serves the HTTP front on `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let address = listener.local_addr().context("listener has no address")?;
     info!(%address, "HTTP front listening");
     spawn_idempotency_pruning(state.pool.clone(), state.config.idempotency_ttl);
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await.context("HTTP server failed")
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server failed")
 }
 
 /// Binds the configured HTTP address.
 pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(config.http_addr).await.with_context(|| format!("failed to bind MALIPO_HTTP_ADDR={}", config.http_addr))
+    TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("failed to bind MALIPO_HTTP_ADDR={}", config.http_addr))
 }
 
 /// Application state for the HTTP front.

@@ -34,13 +34,20 @@ pub struct IntakeReport {
 }
 
 /// Sends `requests` intent creations over `connections` connections.
-pub async fn run(pool: &PgPool, config: &Config, connections: usize, requests: usize) -> anyhow::Result<IntakeReport> {
+pub async fn run(
+    pool: &PgPool,
+    config: &Config,
+    connections: usize,
+    requests: usize,
+) -> anyhow::Result<IntakeReport> {
     let mut config = config.clone();
     // The benchmark measures the service, not the per-client limiter.
     config.rate_limit_per_sec = 1_000_000;
     config.rate_limit_burst = 1_000_000;
     let client = clients::create(pool, "bench-intake", "client", 250).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("failed to bind a loopback port")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("failed to bind a loopback port")?;
     let address = listener.local_addr()?;
     let state = startup::app_state(pool.clone(), &config, Arc::new(AllProviders));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -48,7 +55,9 @@ pub async fn run(pool: &PgPool, config: &Config, connections: usize, requests: u
         let _ = stopped.await;
     }));
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
     let next = Arc::new(AtomicUsize::new(0));
     let url = format!("http://{address}/v1/intents");
     let started = Instant::now();

@@ -11,7 +11,9 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use super::stats::{Latency, round};
-use crate::queue::{EnqueueOptions, Handlers, JobContext, JobError, QueueSettings, Runner, enqueue, enqueue_batch};
+use crate::queue::{
+    EnqueueOptions, Handlers, JobContext, JobError, QueueSettings, Runner, enqueue, enqueue_batch,
+};
 
 /// The whole report.
 #[derive(Debug, Serialize)]
@@ -61,7 +63,12 @@ async fn bench_handler(_job: Noop, context: JobContext<BenchState>) -> Result<()
 }
 
 /// Runs every measurement; `backlog` > 0 adds a growth run with that many delayed jobs.
-pub async fn run(pool: &PgPool, jobs: i64, backlog: i64, latency_samples: usize) -> anyhow::Result<QueueReport> {
+pub async fn run(
+    pool: &PgPool,
+    jobs: i64,
+    backlog: i64,
+    latency_samples: usize,
+) -> anyhow::Result<QueueReport> {
     clear(pool).await?;
     let enqueue_single_per_sec = enqueue_single(pool, 4_000).await?;
     clear(pool).await?;
@@ -85,7 +92,9 @@ pub async fn run(pool: &PgPool, jobs: i64, backlog: i64, latency_samples: usize)
         baseline.push(median(runs));
     }
     let best = |runs: &[ProcessingRun]| runs.iter().map(|r| r.jobs_per_sec).fold(0.0, f64::max);
-    let single_loop_baseline = baseline.first().map_or(1.0, |run| run.jobs_per_sec.max(1.0));
+    let single_loop_baseline = baseline
+        .first()
+        .map_or(1.0, |run| run.jobs_per_sec.max(1.0));
     let ratio = best(&processing) / single_loop_baseline;
     let ratio_best_to_best = best(&processing) / best(&baseline).max(1.0);
 
@@ -120,8 +129,15 @@ fn median(mut runs: Vec<ProcessingRun>) -> ProcessingRun {
 }
 
 async fn clear(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM malipo_jobs WHERE queue = $1").bind(Noop::QUEUE).execute(pool).await.context("failed to clear the bench queue")?;
-    sqlx::query("VACUUM ANALYZE malipo_jobs").execute(pool).await.context("failed to vacuum")?;
+    sqlx::query("DELETE FROM malipo_jobs WHERE queue = $1")
+        .bind(Noop::QUEUE)
+        .execute(pool)
+        .await
+        .context("failed to clear the bench queue")?;
+    sqlx::query("VACUUM ANALYZE malipo_jobs")
+        .execute(pool)
+        .await
+        .context("failed to vacuum")?;
     Ok(())
 }
 
@@ -154,7 +170,9 @@ async fn enqueue_batched(pool: &PgPool, total: i64) -> anyhow::Result<f64> {
         enqueue_batch(&mut tx, &batch).await?;
         tx.commit().await?;
     }
-    Ok(round((total / 1_000 * 1_000) as f64 / started.elapsed().as_secs_f64()))
+    Ok(round(
+        (total / 1_000 * 1_000) as f64 / started.elapsed().as_secs_f64(),
+    ))
 }
 
 async fn fill(pool: &PgPool, jobs: i64, backlog: i64) -> anyhow::Result<()> {
@@ -184,7 +202,11 @@ async fn fill(pool: &PgPool, jobs: i64, backlog: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_until_done(pool: &PgPool, started: Instant, limit: Duration) -> anyhow::Result<Duration> {
+async fn wait_until_done(
+    pool: &PgPool,
+    started: Instant,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
     loop {
         let remaining: i64 = sqlx::query_scalar("SELECT count(*) FROM malipo_jobs WHERE queue = $1 AND state IN ('pending', 'running') AND run_at < now() + interval '1 day'")
             .bind(Noop::QUEUE)
@@ -200,7 +222,13 @@ async fn wait_until_done(pool: &PgPool, started: Instant, limit: Duration) -> an
     }
 }
 
-async fn process_ours(pool: &PgPool, jobs: i64, concurrency: usize, loops: usize, backlog: i64) -> anyhow::Result<ProcessingRun> {
+async fn process_ours(
+    pool: &PgPool,
+    jobs: i64,
+    concurrency: usize,
+    loops: usize,
+    backlog: i64,
+) -> anyhow::Result<ProcessingRun> {
     fill(pool, jobs, backlog).await?;
     let settings = QueueSettings {
         queues: vec![Noop::QUEUE.to_owned()],
@@ -211,7 +239,13 @@ async fn process_ours(pool: &PgPool, jobs: i64, concurrency: usize, loops: usize
     };
     let handlers = Handlers::default().register(bench_handler);
     let started = Instant::now();
-    let runner = Runner::start(pool.clone(), settings, handlers, BenchState { started: None }).await?;
+    let runner = Runner::start(
+        pool.clone(),
+        settings,
+        handlers,
+        BenchState { started: None },
+    )
+    .await?;
     let elapsed = wait_until_done(pool, started, Duration::from_secs(300)).await;
     runner.shutdown(Duration::from_secs(10)).await;
     let elapsed = elapsed?;
@@ -254,15 +288,32 @@ async fn process_baseline(pool: &PgPool, jobs: i64, loops: usize) -> anyhow::Res
         task.await.context("baseline loop panicked")??;
     }
     let elapsed = started.elapsed();
-    Ok(ProcessingRun { label: format!("baseline loops={loops}"), jobs, backlog: 0, jobs_per_sec: round(jobs as f64 / elapsed.as_secs_f64()) })
+    Ok(ProcessingRun {
+        label: format!("baseline loops={loops}"),
+        jobs,
+        backlog: 0,
+        jobs_per_sec: round(jobs as f64 / elapsed.as_secs_f64()),
+    })
 }
 
 async fn pickup_latency(pool: &PgPool, samples: usize) -> anyhow::Result<Latency> {
     clear(pool).await?;
     let (sender, mut receiver) = mpsc::unbounded_channel();
-    let settings = QueueSettings { queues: vec![Noop::QUEUE.to_owned()], concurrency: 16, ..QueueSettings::default() };
+    let settings = QueueSettings {
+        queues: vec![Noop::QUEUE.to_owned()],
+        concurrency: 16,
+        ..QueueSettings::default()
+    };
     let handlers = Handlers::default().register(bench_handler);
-    let runner = Runner::start(pool.clone(), settings, handlers, BenchState { started: Some(sender) }).await?;
+    let runner = Runner::start(
+        pool.clone(),
+        settings,
+        handlers,
+        BenchState {
+            started: Some(sender),
+        },
+    )
+    .await?;
     // Let the listener connect and the loops go idle.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut latencies = Vec::with_capacity(samples);
@@ -271,7 +322,9 @@ async fn pickup_latency(pool: &PgPool, samples: usize) -> anyhow::Result<Latency
         enqueue(&mut tx, &Noop::default(), EnqueueOptions::default()).await?;
         tx.commit().await?;
         let committed = Instant::now();
-        let started = tokio::time::timeout(Duration::from_secs(5), receiver.recv()).await.context("job was not picked up within 5 s")?;
+        let started = tokio::time::timeout(Duration::from_secs(5), receiver.recv())
+            .await
+            .context("job was not picked up within 5 s")?;
         if let Some(started) = started {
             latencies.push(started.saturating_duration_since(committed));
         }
@@ -280,4 +333,3 @@ async fn pickup_latency(pool: &PgPool, samples: usize) -> anyhow::Result<Latency
     runner.shutdown(Duration::from_secs(5)).await;
     Ok(Latency::of(latencies))
 }
-

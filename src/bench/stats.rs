@@ -28,7 +28,12 @@ impl Latency {
             let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
             samples[index].as_secs_f64() * 1_000.0
         };
-        Self { samples: samples.len(), p50_ms: round(at(0.50)), p99_ms: round(at(0.99)), max_ms: round(at(1.0)) }
+        Self {
+            samples: samples.len(),
+            p50_ms: round(at(0.50)),
+            p99_ms: round(at(0.99)),
+            max_ms: round(at(1.0)),
+        }
     }
 }
 

@@ -68,7 +68,12 @@ pub struct EventView {
 }
 
 /// Inserts a new intent in `initiating` with its `created` event.
-pub async fn insert(conn: &mut PgConnection, id: Uuid, client: Uuid, intent: &NewIntent) -> Result<(), sqlx::Error> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    client: Uuid,
+    intent: &NewIntent,
+) -> Result<(), sqlx::Error> {
     let buyer = serde_json::to_value(&intent.buyer).unwrap_or(Value::Null);
     let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
     sqlx::query(
@@ -87,11 +92,26 @@ pub async fn insert(conn: &mut PgConnection, id: Uuid, client: Uuid, intent: &Ne
     .bind(Value::Object(intent.metadata.clone()))
     .execute(&mut *conn)
     .await?;
-    record_event(&mut *conn, id, "created", None, Some("initiating"), serde_json::json!({})).await
+    record_event(
+        &mut *conn,
+        id,
+        "created",
+        None,
+        Some("initiating"),
+        serde_json::json!({}),
+    )
+    .await
 }
 
 /// Appends a history entry.
-pub async fn record_event(conn: impl PgExecutor<'_>, intent: Uuid, kind: &str, from: Option<&str>, to: Option<&str>, detail: Value) -> Result<(), sqlx::Error> {
+pub async fn record_event(
+    conn: impl PgExecutor<'_>,
+    intent: Uuid,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    detail: Value,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO intent_events (intent_id, type, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(intent)
         .bind(kind)
@@ -122,7 +142,11 @@ struct IntentRow {
 }
 
 /// The intent `id` as `client` sees it; `None` if it does not exist or belongs to someone else.
-pub async fn view(conn: &mut PgConnection, client: Option<Uuid>, id: Uuid) -> Result<Option<IntentView>, sqlx::Error> {
+pub async fn view(
+    conn: &mut PgConnection,
+    client: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<IntentView>, sqlx::Error> {
     let row: Option<IntentRow> = sqlx::query_as(
         "SELECT id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata, next_action,
                 failure_reason, created_at, updated_at
@@ -139,7 +163,11 @@ pub async fn view(conn: &mut PgConnection, client: Option<Uuid>, id: Uuid) -> Re
             .fetch_all(&mut *conn)
             .await?;
     let mut amount = row.amount;
-    let scale = row.currency.parse::<crate::domain::Currency>().map(|c| c.minor_units()).unwrap_or(2);
+    let scale = row
+        .currency
+        .parse::<crate::domain::Currency>()
+        .map(|c| c.minor_units())
+        .unwrap_or(2);
     amount.rescale(scale);
     Ok(Some(IntentView {
         id: row.id,

@@ -26,7 +26,9 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(3));
             }
-            Err(error) => return Err(error).context("failed to connect to PostgreSQL (check DATABASE_URL)"),
+            Err(error) => {
+                return Err(error).context("failed to connect to PostgreSQL (check DATABASE_URL)");
+            }
         }
     }
     unreachable!("the loop returns on its last attempt")
@@ -34,18 +36,22 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
 
 /// Applies pending migrations (forward-only).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("failed to run database migrations")
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("failed to run database migrations")
 }
 
 /// Whether every embedded migration is applied (readiness).
 pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-        .fetch_one(pool)
-        .await
-        .or_else(|error| match &error {
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
-            _ => Err(error),
-        })?;
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+            .or_else(|error| match &error {
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+                _ => Err(error),
+            })?;
     Ok(applied.unwrap_or(0) >= latest)
 }

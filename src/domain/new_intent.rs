@@ -48,12 +48,16 @@ pub fn parse_amount(raw_amount: Option<&str>) -> Result<Decimal, String> {
         return Err("must be a decimal string like \"1500.00\"".to_owned());
     };
     let valid_shape = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
         && text.bytes().filter(|b| *b == b'.').count() <= 1
         && !text.starts_with('.')
         && !text.ends_with('.');
     if !valid_shape {
-        return Err(format!("`{text}` is not a plain decimal amount like \"1500.00\""));
+        return Err(format!(
+            "`{text}` is not a plain decimal amount like \"1500.00\""
+        ));
     }
     Decimal::from_str(text).map_err(|_| format!("`{text}` is out of range"))
 }
@@ -61,18 +65,36 @@ pub fn parse_amount(raw_amount: Option<&str>) -> Result<Decimal, String> {
 impl NewIntent {
     /// Validates `body` (with the amount's raw text, see [`parse_amount`]); `default_commission_bps`
     /// applies when the body has none.
-    pub fn parse(body: &Map<String, Value>, raw_amount: Option<&str>, default_commission_bps: i32) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(
+        body: &Map<String, Value>,
+        raw_amount: Option<&str>,
+        default_commission_bps: i32,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
 
         for key in body.keys() {
-            if !["amount", "currency", "provider", "buyer", "payee", "commission_bps", "reference", "metadata"].contains(&key.as_str()) {
+            if ![
+                "amount",
+                "currency",
+                "provider",
+                "buyer",
+                "payee",
+                "commission_bps",
+                "reference",
+                "metadata",
+            ]
+            .contains(&key.as_str())
+            {
                 fail(key, "is not a known field".to_owned());
             }
         }
 
         let currency = match body.get("currency") {
-            Some(Value::String(code)) => code.parse::<Currency>().map_err(|e| fail("currency", e.to_string())).ok(),
+            Some(Value::String(code)) => code
+                .parse::<Currency>()
+                .map_err(|e| fail("currency", e.to_string()))
+                .ok(),
             Some(_) => {
                 fail("currency", "must be a string like \"KES\"".to_owned());
                 None
@@ -83,12 +105,13 @@ impl NewIntent {
             }
         };
         let provider = match body.get("provider") {
-            Some(Value::String(name)) => {
-                ProviderKind::parse(name).or_else(|| {
-                    fail("provider", format!("unknown provider `{name}`; expected paystack, mpesa or lightning"));
-                    None
-                })
-            }
+            Some(Value::String(name)) => ProviderKind::parse(name).or_else(|| {
+                fail(
+                    "provider",
+                    format!("unknown provider `{name}`; expected paystack, mpesa or lightning"),
+                );
+                None
+            }),
             Some(_) => {
                 fail("provider", "must be a string".to_owned());
                 None
@@ -103,7 +126,11 @@ impl NewIntent {
                 fail("amount", "must be greater than zero".to_owned());
                 None
             }
-            Ok(amount) => currency.and_then(|currency| Money::new(amount, currency).map_err(|e| fail("amount", e.to_string())).ok()),
+            Ok(amount) => currency.and_then(|currency| {
+                Money::new(amount, currency)
+                    .map_err(|e| fail("amount", e.to_string()))
+                    .ok()
+            }),
             Err(message) => {
                 fail("amount", message);
                 None
@@ -117,7 +144,10 @@ impl NewIntent {
                 ProviderKind::Paystack => currency != Currency::Sat,
             };
             if !allowed {
-                fail("currency", format!("{currency} is not supported by {provider}"));
+                fail(
+                    "currency",
+                    format!("{currency} is not supported by {provider}"),
+                );
             }
             if let (ProviderKind::Mpesa, Some(amount)) = (provider, amount) {
                 if !amount.is_whole() {
@@ -126,8 +156,14 @@ impl NewIntent {
             }
         }
 
-        let buyer = provider.and_then(|provider| parse_buyer(body.get("buyer"), provider).map_err(|(f, m)| fail(f, m)).ok());
-        let payee = parse_payee(body.get("payee")).map_err(|(f, m)| fail(f, m)).ok();
+        let buyer = provider.and_then(|provider| {
+            parse_buyer(body.get("buyer"), provider)
+                .map_err(|(f, m)| fail(f, m))
+                .ok()
+        });
+        let payee = parse_payee(body.get("payee"))
+            .map_err(|(f, m)| fail(f, m))
+            .ok();
         if let (Some(payee), Some(currency)) = (&payee, currency) {
             let payout_ok = match payee.payout.provider() {
                 ProviderKind::Mpesa => currency == Currency::Kes,
@@ -135,7 +171,10 @@ impl NewIntent {
                 ProviderKind::Paystack => currency != Currency::Sat,
             };
             if !payout_ok {
-                fail("payee.payout.provider", format!("{} cannot pay out {currency}", payee.payout.provider()));
+                fail(
+                    "payee.payout.provider",
+                    format!("{} cannot pay out {currency}", payee.payout.provider()),
+                );
             }
         }
 
@@ -144,29 +183,49 @@ impl NewIntent {
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(bps) if (0..=10_000).contains(&bps) => Some(bps as i32),
                 _ => {
-                    fail("commission_bps", "must be an integer from 0 to 10000".to_owned());
+                    fail(
+                        "commission_bps",
+                        "must be an integer from 0 to 10000".to_owned(),
+                    );
                     None
                 }
             },
             Some(_) => {
-                fail("commission_bps", "must be an integer from 0 to 10000".to_owned());
+                fail(
+                    "commission_bps",
+                    "must be an integer from 0 to 10000".to_owned(),
+                );
                 None
             }
         };
         let reference = match body.get("reference") {
             None | Some(Value::Null) => Some(None),
-            Some(Value::String(text)) if !text.is_empty() && text.len() <= 128 && !text.chars().any(char::is_control) => Some(Some(text.clone())),
+            Some(Value::String(text))
+                if !text.is_empty() && text.len() <= 128 && !text.chars().any(char::is_control) =>
+            {
+                Some(Some(text.clone()))
+            }
             Some(_) => {
-                fail("reference", "must be a string of 1–128 printable characters".to_owned());
+                fail(
+                    "reference",
+                    "must be a string of 1–128 printable characters".to_owned(),
+                );
                 None
             }
         };
         let metadata = match body.get("metadata") {
             None | Some(Value::Null) => Some(Map::new()),
             Some(Value::Object(map)) => {
-                let size = serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX);
+                let size = serde_json::to_vec(map)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
                 if map.len() > MAX_METADATA_KEYS || size > MAX_METADATA_BYTES {
-                    fail("metadata", format!("must have at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes"));
+                    fail(
+                        "metadata",
+                        format!(
+                            "must have at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes"
+                        ),
+                    );
                     None
                 } else {
                     Some(map.clone())
@@ -178,26 +237,58 @@ impl NewIntent {
             }
         };
 
-        match (amount, provider, buyer, payee, commission_bps, reference, metadata) {
-            (Some(amount), Some(provider), Some(buyer), Some(payee), Some(commission_bps), Some(reference), Some(metadata)) if errors.is_empty() => {
-                Ok(Self { amount, provider, buyer, payee, commission_bps, reference, metadata })
-            }
+        match (
+            amount,
+            provider,
+            buyer,
+            payee,
+            commission_bps,
+            reference,
+            metadata,
+        ) {
+            (
+                Some(amount),
+                Some(provider),
+                Some(buyer),
+                Some(payee),
+                Some(commission_bps),
+                Some(reference),
+                Some(metadata),
+            ) if errors.is_empty() => Ok(Self {
+                amount,
+                provider,
+                buyer,
+                payee,
+                commission_bps,
+                reference,
+                metadata,
+            }),
             _ => Err(errors),
         }
     }
 }
 
-fn parse_buyer(value: Option<&Value>, provider: ProviderKind) -> Result<Buyer, (&'static str, String)> {
+fn parse_buyer(
+    value: Option<&Value>,
+    provider: ProviderKind,
+) -> Result<Buyer, (&'static str, String)> {
     let Some(Value::Object(buyer)) = value else {
         return Err(("buyer", "is required and must be an object".to_owned()));
     };
     match provider {
         ProviderKind::Paystack => match buyer.get("email") {
-            Some(Value::String(email)) if plausible_email(email) => Ok(Buyer::Email { email: email.clone() }),
-            _ => Err(("buyer.email", "must be the buyer's email address for paystack".to_owned())),
+            Some(Value::String(email)) if plausible_email(email) => Ok(Buyer::Email {
+                email: email.clone(),
+            }),
+            _ => Err((
+                "buyer.email",
+                "must be the buyer's email address for paystack".to_owned(),
+            )),
         },
         ProviderKind::Mpesa => match buyer.get("msisdn") {
-            Some(Value::String(msisdn)) => Msisdn::try_from(msisdn.clone()).map(|msisdn| Buyer::Msisdn { msisdn }).map_err(|m| ("buyer.msisdn", m)),
+            Some(Value::String(msisdn)) => Msisdn::try_from(msisdn.clone())
+                .map(|msisdn| Buyer::Msisdn { msisdn })
+                .map_err(|m| ("buyer.msisdn", m)),
             _ => Err(("buyer.msisdn", "is required for mpesa".to_owned())),
         },
         ProviderKind::Lightning => {
@@ -216,35 +307,76 @@ fn parse_payee(value: Option<&Value>) -> Result<Payee, (&'static str, String)> {
     };
     let id = match payee.get("id") {
         Some(Value::String(id)) if !id.is_empty() && id.len() <= 128 => id.clone(),
-        _ => return Err(("payee.id", "must be a string of 1–128 characters".to_owned())),
+        _ => {
+            return Err((
+                "payee.id",
+                "must be a string of 1–128 characters".to_owned(),
+            ));
+        }
     };
     let Some(Value::Object(payout)) = payee.get("payout") else {
-        return Err(("payee.payout", "is required and must be an object".to_owned()));
+        return Err((
+            "payee.payout",
+            "is required and must be an object".to_owned(),
+        ));
     };
     let text = |field: &str| payout.get(field).and_then(Value::as_str).map(str::to_owned);
     let destination = match text("provider").as_deref() {
         Some("mpesa") => {
-            let msisdn = text("msisdn").ok_or(("payee.payout.msisdn", "is required for mpesa payouts".to_owned()))?;
-            PayoutDestination::Mpesa { msisdn: Msisdn::try_from(msisdn).map_err(|m| ("payee.payout.msisdn", m))? }
+            let msisdn = text("msisdn").ok_or((
+                "payee.payout.msisdn",
+                "is required for mpesa payouts".to_owned(),
+            ))?;
+            PayoutDestination::Mpesa {
+                msisdn: Msisdn::try_from(msisdn).map_err(|m| ("payee.payout.msisdn", m))?,
+            }
         }
         Some("paystack") => match text("recipient_code") {
-            Some(code) if code.starts_with("RCP_") && code.len() <= 64 => PayoutDestination::Paystack { recipient_code: code },
-            _ => return Err(("payee.payout.recipient_code", "must be a Paystack recipient code like RCP_…".to_owned())),
+            Some(code) if code.starts_with("RCP_") && code.len() <= 64 => {
+                PayoutDestination::Paystack {
+                    recipient_code: code,
+                }
+            }
+            _ => {
+                return Err((
+                    "payee.payout.recipient_code",
+                    "must be a Paystack recipient code like RCP_…".to_owned(),
+                ));
+            }
         },
         Some("lightning") => match payout.get("bolt11") {
             None | Some(Value::Null) => PayoutDestination::Lightning { bolt11: None },
-            Some(Value::String(invoice)) if looks_like_bolt11(invoice) => PayoutDestination::Lightning { bolt11: Some(invoice.clone()) },
-            Some(_) => return Err(("payee.payout.bolt11", "must be a BOLT 11 invoice (lnbc…)".to_owned())),
+            Some(Value::String(invoice)) if looks_like_bolt11(invoice) => {
+                PayoutDestination::Lightning {
+                    bolt11: Some(invoice.clone()),
+                }
+            }
+            Some(_) => {
+                return Err((
+                    "payee.payout.bolt11",
+                    "must be a BOLT 11 invoice (lnbc…)".to_owned(),
+                ));
+            }
         },
-        _ => return Err(("payee.payout.provider", "must be mpesa, paystack or lightning".to_owned())),
+        _ => {
+            return Err((
+                "payee.payout.provider",
+                "must be mpesa, paystack or lightning".to_owned(),
+            ));
+        }
     };
-    Ok(Payee { id, payout: destination })
+    Ok(Payee {
+        id,
+        payout: destination,
+    })
 }
 
 /// Whether `text` has the shape of a BOLT 11 invoice.
 pub fn looks_like_bolt11(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    (lower.starts_with("lnbc") || lower.starts_with("lntb") || lower.starts_with("lnbcrt")) && text.len() <= 2_048 && text.bytes().all(|b| b.is_ascii_alphanumeric())
+    (lower.starts_with("lnbc") || lower.starts_with("lntb") || lower.starts_with("lnbcrt"))
+        && text.len() <= 2_048
+        && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
@@ -259,7 +391,12 @@ mod tests {
     }
 
     fn fields(result: Result<NewIntent, Vec<FieldError>>) -> Vec<String> {
-        result.err().unwrap_or_default().into_iter().map(|e| e.field).collect()
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
     }
 
     fn mpesa_body() -> Value {
@@ -289,7 +426,10 @@ mod tests {
         body["currency"] = json!("EUR");
         body["amount"] = json!("10.005");
         assert!(fields(parse(body)).contains(&"currency".to_owned()));
-        assert_eq!(parse_amount(Some("1500")).ok(), Decimal::from_str("1500").ok());
+        assert_eq!(
+            parse_amount(Some("1500")).ok(),
+            Decimal::from_str("1500").ok()
+        );
         assert!(parse_amount(Some("1e3")).is_err());
         assert!(parse_amount(Some("\"1,500\"")).is_err());
     }

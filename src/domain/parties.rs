@@ -55,7 +55,11 @@ impl TryFrom<String> for Msisdn {
         let valid = value.len() == 12
             && value.bytes().all(|b| b.is_ascii_digit())
             && (value.starts_with("2547") || value.starts_with("2541"));
-        if valid { Ok(Self(value)) } else { Err("must be a Kenyan MSISDN like 254708374149 (12 digits, 2547… or 2541…)".to_owned()) }
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err("must be a Kenyan MSISDN like 254708374149 (12 digits, 2547… or 2541…)".to_owned())
+        }
     }
 }
 
@@ -142,7 +146,12 @@ pub fn plausible_email(text: &str) -> bool {
     let mut parts = text.split('@');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(local), Some(domain), None) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && text.len() <= 254 && !text.chars().any(char::is_whitespace)
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && text.len() <= 254
+                && !text.chars().any(char::is_whitespace)
         }
         _ => false,
     }

@@ -28,30 +28,35 @@ impl FromRequest<AppState> for JsonBody {
             .and_then(|value| value.split(';').next())
             .is_some_and(|media| {
                 let media = media.trim();
-                media.eq_ignore_ascii_case("application/json") || media.to_ascii_lowercase().ends_with("+json")
+                media.eq_ignore_ascii_case("application/json")
+                    || media.to_ascii_lowercase().ends_with("+json")
             });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
         let limit = state.config.body_limit_bytes;
-        let raw = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(limit)
-            } else {
-                ApiError::MalformedBody(format!("could not read the body: {rejection}"))
-            }
-        })?;
+        let raw = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(limit)
+                } else {
+                    ApiError::MalformedBody(format!("could not read the body: {rejection}"))
+                }
+            })?;
         parse_object(raw)
     }
 }
 
 /// Parses `raw` as one JSON object; anything else is a 400 naming the problem.
 pub fn parse_object(raw: Bytes) -> Result<JsonBody, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(&raw).map_err(|error| ApiError::MalformedBody(format!("the body is not valid JSON: {error}")))?;
+    let value: serde_json::Value = serde_json::from_slice(&raw)
+        .map_err(|error| ApiError::MalformedBody(format!("the body is not valid JSON: {error}")))?;
     match value {
         serde_json::Value::Object(object) => Ok(JsonBody { object, raw }),
-        _ => Err(ApiError::MalformedBody("the body must be a JSON object".to_owned())),
+        _ => Err(ApiError::MalformedBody(
+            "the body must be a JSON object".to_owned(),
+        )),
     }
 }
 
@@ -75,11 +80,14 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get("idempotency-key")
-            .ok_or_else(|| ApiError::BadHeader("the Idempotency-Key header is required on every POST under /v1".to_owned()))?;
-        let text = header.to_str().map_err(|_| ApiError::BadHeader("Idempotency-Key must be visible ASCII".to_owned()))?;
+        let header = parts.headers.get("idempotency-key").ok_or_else(|| {
+            ApiError::BadHeader(
+                "the Idempotency-Key header is required on every POST under /v1".to_owned(),
+            )
+        })?;
+        let text = header
+            .to_str()
+            .map_err(|_| ApiError::BadHeader("Idempotency-Key must be visible ASCII".to_owned()))?;
         IdempotencyKey::try_from(text)
     }
 }
@@ -100,8 +108,17 @@ mod tests {
     #[test]
     fn bodies_must_be_objects() {
         assert!(parse_object(Bytes::from_static(b"{\"a\":1}")).is_ok());
-        assert!(matches!(parse_object(Bytes::from_static(b"[1]")), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse_object(Bytes::from_static(b"{\"a\":")), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse_object(Bytes::from_static(b"{\"a\":\"\xff\"}")), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(
+            parse_object(Bytes::from_static(b"[1]")),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse_object(Bytes::from_static(b"{\"a\":")),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse_object(Bytes::from_static(b"{\"a\":\"\xff\"}")),
+            Err(ApiError::MalformedBody(_))
+        ));
     }
 }

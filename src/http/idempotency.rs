@@ -37,7 +37,14 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 }
 
 /// Claims `key` for this request, or explains why it cannot proceed.
-pub async fn claim(pool: &PgPool, client: Uuid, key: &str, method: &str, path: &str, hash: &str) -> Result<Claim, ApiError> {
+pub async fn claim(
+    pool: &PgPool,
+    client: Uuid,
+    key: &str,
+    method: &str,
+    path: &str,
+    hash: &str,
+) -> Result<Claim, ApiError> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (client_id, key, method, path, request_hash) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (client_id, key) DO UPDATE
@@ -77,7 +84,13 @@ pub async fn claim(pool: &PgPool, client: Uuid, key: &str, method: &str, path: &
 }
 
 /// Stores the response inside the business transaction that produced it.
-pub async fn store_response(conn: &mut PgConnection, client: Uuid, key: &str, status: StatusCode, body: &[u8]) -> Result<(), sqlx::Error> {
+pub async fn store_response(
+    conn: &mut PgConnection,
+    client: Uuid,
+    key: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE idempotency_keys SET response_status = $3, response_body = $4, completed_at = now()
           WHERE client_id = $1 AND key = $2",
@@ -116,10 +129,16 @@ pub async fn prune(pool: &PgPool, ttl: std::time::Duration) -> Result<u64, sqlx:
 }
 
 fn replay(status: i32, body: Vec<u8>) -> Response {
-    let status = u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }

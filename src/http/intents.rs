@@ -33,12 +33,23 @@ struct RawAmount<'a> {
 /// Creates an intent: the row, its first event, its first job and the idempotent response are
 /// written in one transaction; no provider is called here (the `initiate_deposit` job does it).
 #[tracing::instrument(skip_all, fields(client = %caller.id))]
-pub async fn create(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, body: JsonBody) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     // The amount's exact text: serde_json would round a JSON number through f64.
-    let raw_amount = serde_json::from_slice::<RawAmount<'_>>(&body.raw).ok().and_then(|raw| raw.amount.map(|a| a.get().to_owned()));
-    let intent = NewIntent::parse(&body.object, raw_amount.as_deref(), caller.commission_bps).map_err(ApiError::Validation)?;
+    let raw_amount = serde_json::from_slice::<RawAmount<'_>>(&body.raw)
+        .ok()
+        .and_then(|raw| raw.amount.map(|a| a.get().to_owned()));
+    let intent = NewIntent::parse(&body.object, raw_amount.as_deref(), caller.commission_bps)
+        .map_err(ApiError::Validation)?;
     if let Some(missing) = state.provider_gate.missing_setting(intent.provider) {
-        return Err(ApiError::Unprocessable(format!("provider {} is not configured on this server: set {missing}", intent.provider)));
+        return Err(ApiError::Unprocessable(format!(
+            "provider {} is not configured on this server: set {missing}",
+            intent.provider
+        )));
     }
 
     let hash = idempotency::request_hash("POST", "/v1/intents", &body.raw);
@@ -55,25 +66,51 @@ pub async fn create(State(state): State<AppState>, caller: Caller, key: Idempote
     }
 }
 
-async fn insert_intent(state: &AppState, caller: &Caller, key: &IdempotencyKey, intent: &NewIntent) -> Result<Response, ApiError> {
+async fn insert_intent(
+    state: &AppState,
+    caller: &Caller,
+    key: &IdempotencyKey,
+    intent: &NewIntent,
+) -> Result<Response, ApiError> {
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
     intents::insert(&mut tx, id, caller.id, intent).await?;
-    enqueue(&mut tx, &InitiateDeposit { intent_id: id }, EnqueueOptions { intent_id: Some(id), ..Default::default() }).await?;
-    let view = intents::view(&mut tx, Some(caller.id), id).await?.ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
+    enqueue(
+        &mut tx,
+        &InitiateDeposit { intent_id: id },
+        EnqueueOptions {
+            intent_id: Some(id),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let view = intents::view(&mut tx, Some(caller.id), id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
     let body = serde_json::to_vec(&view).map_err(anyhow::Error::from)?;
     idempotency::store_response(&mut tx, caller.id, &key.0, StatusCode::CREATED, &body).await?;
     tx.commit().await?;
     tracing::info!(intent_id = %id, provider = %intent.provider, "intent created");
-    Ok((StatusCode::CREATED, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// Reads one of the caller's intents.
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<intents::IntentView>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<intents::IntentView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no intent with id `{id}`"));
     let parsed = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let mut conn = state.pool.acquire().await?;
-    let view = intents::view(&mut conn, Some(caller.id), parsed).await?.ok_or_else(not_found)?;
+    let view = intents::view(&mut conn, Some(caller.id), parsed)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(Json(view))
 }

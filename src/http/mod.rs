@@ -55,8 +55,14 @@ pub struct AppState {
 impl AppState {
     /// State over `pool` with `config`.
     pub fn new(pool: PgPool, config: Config, provider_gate: Arc<dyn ProviderGate>) -> Self {
-        let rate_limit = rate_limit::ClientRateLimit::new(config.rate_limit_per_sec, config.rate_limit_burst);
-        Self { pool, config: Arc::new(config), rate_limit, provider_gate }
+        let rate_limit =
+            rate_limit::ClientRateLimit::new(config.rate_limit_per_sec, config.rate_limit_burst);
+        Self {
+            pool,
+            config: Arc::new(config),
+            rate_limit,
+            provider_gate,
+        }
     }
 }
 
@@ -70,10 +76,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/intents", post(intents::create))
         .route("/v1/intents/{id}", get(intents::get))
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
-        .method_not_allowed_fallback(|| async { (axum::http::StatusCode::METHOD_NOT_ALLOWED, ApiError::NotFound("method not allowed on this route".to_owned())).into_response() })
+        .method_not_allowed_fallback(|| async {
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                ApiError::NotFound("method not allowed on this route".to_owned()),
+            )
+                .into_response()
+        })
         .layer(
             ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async { ApiError::Timeout }))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::Timeout
+                }))
                 .timeout(timeout),
         )
         .layer(DefaultBodyLimit::max(body_limit))

@@ -22,7 +22,11 @@ impl ClientRateLimit {
     pub fn new(per_second: u32, burst: u32) -> Self {
         let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(NonZeroU32::MIN);
-        Self { limiter: Arc::new(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))) }
+        Self {
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            )),
+        }
     }
 
     /// Takes one token for `client`, or says when to come back.

@@ -46,8 +46,21 @@ pub struct MalipoBackend {
 
 impl MalipoBackend {
     /// A backend over `persistence`, woken by `wake` or every `settings.poll_interval`.
-    pub fn new(persistence: PgPersistence, settings: Arc<QueueSettings>, wake: watch::Receiver<u64>, sink: CompletionSink, worker_id: Arc<str>) -> Self {
-        Self { persisted: Persisted::new(persistence), settings, wake, wake_future: None, sink, worker_id }
+    pub fn new(
+        persistence: PgPersistence,
+        settings: Arc<QueueSettings>,
+        wake: watch::Receiver<u64>,
+        sink: CompletionSink,
+        worker_id: Arc<str>,
+    ) -> Self {
+        Self {
+            persisted: Persisted::new(persistence),
+            settings,
+            wake,
+            wake_future: None,
+            sink,
+            worker_id,
+        }
     }
 
     fn arm_wake(&mut self) -> &mut WakeFuture {
@@ -69,11 +82,20 @@ impl Backend for MalipoBackend {
     type Task = Task<ClaimedJob>;
     type Error = PersistenceError;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>, worker: &WorkerContext) -> Poll<Result<(), Self::Error>> {
-        self.persisted.poll_ready(cx, worker, self.settings.heartbeat)
+    fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+        worker: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
+        self.persisted
+            .poll_ready(cx, worker, self.settings.heartbeat)
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>, worker: &WorkerContext) -> Poll<Option<Result<Self::Task, Self::Error>>> {
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        worker: &WorkerContext,
+    ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
         loop {
             match self.persisted.poll_next(cx, worker) {
                 Poll::Ready(item) => return Poll::Ready(item),
@@ -97,7 +119,11 @@ impl Backend for MalipoBackend {
         }
     }
 
-    fn poll_close(&mut self, cx: &mut Context<'_>, worker: &WorkerContext) -> Poll<Result<(), Self::Error>> {
+    fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        worker: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
         self.persisted.poll_close(cx, worker)
     }
 }
@@ -114,7 +140,10 @@ impl BackendConfig for MalipoBackend {
     }
 
     fn middleware(&mut self, _worker: &mut WorkerContext) -> Self::Layer {
-        CompletionLayer { sink: self.sink.clone(), worker_id: self.worker_id.clone() }
+        CompletionLayer {
+            sink: self.sink.clone(),
+            worker_id: self.worker_id.clone(),
+        }
     }
 }
 
@@ -130,7 +159,11 @@ impl<S> Layer<S> for CompletionLayer {
     type Service = CompletionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CompletionService { inner, sink: self.sink.clone(), worker_id: self.worker_id.clone() }
+        CompletionService {
+            inner,
+            sink: self.sink.clone(),
+            worker_id: self.worker_id.clone(),
+        }
     }
 }
 
@@ -164,15 +197,31 @@ where
         Box::pin(async move {
             let outcome = match AssertUnwindSafe(run).catch_unwind().await {
                 Ok(Ok(outcome)) => outcome,
-                Ok(Err(error)) => JobOutcome::Retry { error: error.into().to_string(), after: None },
-                Err(panic) => JobOutcome::Retry { error: format!("handler panicked: {}", panic_message(&panic)), after: None },
+                Ok(Err(error)) => JobOutcome::Retry {
+                    error: error.into().to_string(),
+                    after: None,
+                },
+                Err(panic) => JobOutcome::Retry {
+                    error: format!("handler panicked: {}", panic_message(&panic)),
+                    after: None,
+                },
             };
             let policy = super::policy_for(&job.kind);
-            let resolution = outcome.resolve(job.attempts, job.max_attempts, &policy, rand::random::<f64>());
+            let resolution = outcome.resolve(
+                job.attempts,
+                job.max_attempts,
+                &policy,
+                rand::random::<f64>(),
+            );
             if resolution.state == "dead" {
                 tracing::warn!(job_id = job.id, kind = %job.kind, error = ?resolution.error, "job is dead");
             }
-            sink.send(Completion { id: job.id, lease_token: job.lease_token, resolution, worker });
+            sink.send(Completion {
+                id: job.id,
+                lease_token: job.lease_token,
+                resolution,
+                worker,
+            });
             Ok(())
         })
     }

@@ -27,7 +27,13 @@ pub struct ClaimedJob {
 ///
 /// Paused queues are filtered here, in the claim itself, so a pause is honoured by every worker
 /// on its next claim without any cache to go stale.
-pub async fn claim(pool: &PgPool, queues: &[String], worker: &str, limit: i64, lease: Duration) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+pub async fn claim(
+    pool: &PgPool,
+    queues: &[String],
+    worker: &str,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     sqlx::query_as(
         "WITH next AS (
              SELECT id FROM malipo_jobs
@@ -59,7 +65,10 @@ pub async fn claim(pool: &PgPool, queues: &[String], worker: &str, limit: i64, l
 /// flight are skipped (`SKIP LOCKED`): a heartbeat must never queue behind — or block — the
 /// completion writer, which at thousands of jobs per second would convoy both.
 pub async fn heartbeat(pool: &PgPool, worker: &str, lease: Duration) -> Result<u64, sqlx::Error> {
-    sqlx::query("UPDATE malipo_workers SET last_seen_at = now() WHERE id = $1").bind(worker).execute(pool).await?;
+    sqlx::query("UPDATE malipo_workers SET last_seen_at = now() WHERE id = $1")
+        .bind(worker)
+        .execute(pool)
+        .await?;
     let extended = sqlx::query(
         "UPDATE malipo_jobs SET locked_until = now() + make_interval(secs => $2)
           WHERE id IN (
@@ -122,7 +131,11 @@ pub async fn release(pool: &PgPool, worker: &str, jobs: &[(i64, i64)]) -> Result
 }
 
 /// Records a worker as alive for the queues it serves.
-pub async fn register_worker(pool: &PgPool, worker: &str, queues: &[String]) -> Result<(), sqlx::Error> {
+pub async fn register_worker(
+    pool: &PgPool,
+    worker: &str,
+    queues: &[String],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO malipo_workers (id, queues) VALUES ($1, $2)
          ON CONFLICT (id) DO UPDATE SET queues = EXCLUDED.queues, last_seen_at = now()",
@@ -136,9 +149,11 @@ pub async fn register_worker(pool: &PgPool, worker: &str, queues: &[String]) -> 
 
 /// Forgets workers not seen for `older_than`; their jobs are rescued by lease expiry anyway.
 pub async fn forget_stale_workers(pool: &PgPool, older_than: Duration) -> Result<u64, sqlx::Error> {
-    let removed = sqlx::query("DELETE FROM malipo_workers WHERE last_seen_at < now() - make_interval(secs => $1)")
-        .bind(older_than.as_secs_f64())
-        .execute(pool)
-        .await?;
+    let removed = sqlx::query(
+        "DELETE FROM malipo_workers WHERE last_seen_at < now() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(pool)
+    .await?;
     Ok(removed.rows_affected())
 }

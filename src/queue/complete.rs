@@ -26,11 +26,16 @@ pub struct Completion {
 /// Writes a batch — one statement for the successes, one for everything else — and returns the
 /// ids whose lease had been taken over (their results are discarded).
 pub async fn write_batch(pool: &PgPool, batch: &[Completion]) -> Result<Vec<i64>, sqlx::Error> {
-    let (done, other): (Vec<&Completion>, Vec<&Completion>) =
-        batch.iter().partition(|c| c.resolution.state == "done" && c.resolution.error.is_none() && !c.resolution.refund_attempt);
+    let (done, other): (Vec<&Completion>, Vec<&Completion>) = batch.iter().partition(|c| {
+        c.resolution.state == "done" && c.resolution.error.is_none() && !c.resolution.refund_attempt
+    });
     let mut applied = write_done(pool, &done).await?;
     applied.extend(write_other(pool, &other).await?);
-    let stale = batch.iter().map(|c| c.id).filter(|id| !applied.contains(id)).collect();
+    let stale = batch
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| !applied.contains(id))
+        .collect();
     Ok(stale)
 }
 
@@ -65,10 +70,16 @@ async fn write_other(pool: &PgPool, batch: &[&Completion]) -> Result<Vec<i64>, s
     let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
     let tokens: Vec<i64> = batch.iter().map(|c| c.lease_token).collect();
     let states: Vec<&str> = batch.iter().map(|c| c.resolution.state).collect();
-    let delays: Vec<f64> = batch.iter().map(|c| c.resolution.delay.as_secs_f64()).collect();
+    let delays: Vec<f64> = batch
+        .iter()
+        .map(|c| c.resolution.delay.as_secs_f64())
+        .collect();
     let errors: Vec<Option<String>> = batch.iter().map(|c| c.resolution.error.clone()).collect();
     let labels: Vec<Option<&str>> = batch.iter().map(|c| c.resolution.attempt_label).collect();
-    let refunds: Vec<i32> = batch.iter().map(|c| i32::from(c.resolution.refund_attempt)).collect();
+    let refunds: Vec<i32> = batch
+        .iter()
+        .map(|c| i32::from(c.resolution.refund_attempt))
+        .collect();
     let workers: Vec<&str> = batch.iter().map(|c| c.worker.as_str()).collect();
     sqlx::query_scalar(
         "WITH c AS (
@@ -141,11 +152,18 @@ impl CompletionSink {
     }
 }
 
-async fn run_writer(pool: PgPool, mut receiver: mpsc::UnboundedReceiver<Message>, max_batch: usize, linger: Duration) {
+async fn run_writer(
+    pool: PgPool,
+    mut receiver: mpsc::UnboundedReceiver<Message>,
+    max_batch: usize,
+    linger: Duration,
+) {
     let mut batch: Vec<Completion> = Vec::with_capacity(max_batch);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
-        let Some(first) = receiver.recv().await else { break };
+        let Some(first) = receiver.recv().await else {
+            break;
+        };
         absorb(first, &mut batch, &mut waiters);
         let deadline = tokio::time::Instant::now() + linger;
         while batch.len() < max_batch && waiters.is_empty() {
@@ -181,7 +199,10 @@ async fn write_with_retry(pool: &PgPool, batch: &mut Vec<Completion>) {
         match write_batch(pool, batch).await {
             Ok(stale) => {
                 for id in stale {
-                    warn!(job_id = id, "late result discarded: the job's lease was taken over by another worker");
+                    warn!(
+                        job_id = id,
+                        "late result discarded: the job's lease was taken over by another worker"
+                    );
                 }
                 debug!(count = batch.len(), "completions written");
                 batch.clear();

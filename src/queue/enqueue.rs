@@ -26,8 +26,13 @@ pub struct EnqueueOptions {
 ///
 /// A job whose dedupe key is already present returns the existing id: `ON CONFLICT DO NOTHING`
 /// never raises, so the caller's transaction stays usable (a raised unique violation would abort it).
-pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, options: EnqueueOptions) -> Result<Enqueued, sqlx::Error> {
-    let payload = serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+pub async fn enqueue<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    options: EnqueueOptions,
+) -> Result<Enqueued, sqlx::Error> {
+    let payload =
+        serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let dedupe_key = job.dedupe_key();
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id, run_at)
@@ -48,22 +53,27 @@ pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, options: EnqueueO
         return Ok(Enqueued { id, created: true });
     }
     // The conflict waited for the other writer to commit, so the row is visible to this statement.
-    let id: i64 = sqlx::query_scalar("SELECT id FROM malipo_jobs WHERE queue = $1 AND dedupe_key = $2")
-        .bind(J::QUEUE)
-        .bind(&dedupe_key)
-        .fetch_one(&mut *conn)
-        .await?;
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM malipo_jobs WHERE queue = $1 AND dedupe_key = $2")
+            .bind(J::QUEUE)
+            .bind(&dedupe_key)
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(Enqueued { id, created: false })
 }
 
 /// Enqueues many jobs of one kind in one statement; duplicates by dedupe key are skipped.
 ///
 /// Returns how many rows were inserted.
-pub async fn enqueue_batch<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> Result<u64, sqlx::Error> {
+pub async fn enqueue_batch<J: Job>(
+    conn: &mut PgConnection,
+    jobs: &[J],
+) -> Result<u64, sqlx::Error> {
     let mut payloads = Vec::with_capacity(jobs.len());
     let mut keys = Vec::with_capacity(jobs.len());
     for job in jobs {
-        payloads.push(serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?);
+        payloads
+            .push(serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?);
         keys.push(job.dedupe_key());
     }
     let result = sqlx::query(

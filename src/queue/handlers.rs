@@ -56,7 +56,11 @@ pub struct JobContext<C> {
     pub app: C,
 }
 
-type BoxedHandler<C> = Arc<dyn Fn(serde_json::Value, JobContext<C>) -> Pin<Box<dyn Future<Output = JobOutcome> + Send>> + Send + Sync>;
+type BoxedHandler<C> = Arc<
+    dyn Fn(serde_json::Value, JobContext<C>) -> Pin<Box<dyn Future<Output = JobOutcome> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Handlers by job kind.
 pub struct Handlers<C> {
@@ -65,13 +69,17 @@ pub struct Handlers<C> {
 
 impl<C> Clone for Handlers<C> {
     fn clone(&self) -> Self {
-        Self { by_kind: self.by_kind.clone() }
+        Self {
+            by_kind: self.by_kind.clone(),
+        }
     }
 }
 
 impl<C: Clone + Send + Sync + 'static> Default for Handlers<C> {
     fn default() -> Self {
-        Self { by_kind: HashMap::new() }
+        Self {
+            by_kind: HashMap::new(),
+        }
     }
 }
 
@@ -89,7 +97,11 @@ impl<C: Clone + Send + Sync + 'static> Handlers<C> {
             Box::pin(async move {
                 let job: J = match serde_json::from_value(payload) {
                     Ok(job) => job,
-                    Err(error) => return JobOutcome::Permanent { error: format!("payload does not decode as {}: {error}", J::KIND) },
+                    Err(error) => {
+                        return JobOutcome::Permanent {
+                            error: format!("payload does not decode as {}: {error}", J::KIND),
+                        };
+                    }
                 };
                 into_outcome(handler(job, context).await)
             })
@@ -101,10 +113,17 @@ impl<C: Clone + Send + Sync + 'static> Handlers<C> {
     /// Runs one claimed job.
     pub async fn run(&self, job: ClaimedJob, app: C) -> JobOutcome {
         let Some(handler) = self.by_kind.get(job.kind.as_str()).cloned() else {
-            return JobOutcome::Permanent { error: format!("no handler for job kind `{}` in this worker", job.kind) };
+            return JobOutcome::Permanent {
+                error: format!("no handler for job kind `{}` in this worker", job.kind),
+            };
         };
-        let span = tracing::info_span!("job", job_id = job.id, kind = %job.kind, attempt = job.attempts);
-        let context = JobContext { job_id: job.id, attempt: job.attempts, app };
+        let span =
+            tracing::info_span!("job", job_id = job.id, kind = %job.kind, attempt = job.attempts);
+        let context = JobContext {
+            job_id: job.id,
+            attempt: job.attempts,
+            app,
+        };
         tracing::Instrument::instrument(handler(job.payload, context), span).await
     }
 }
@@ -112,8 +131,13 @@ impl<C: Clone + Send + Sync + 'static> Handlers<C> {
 fn into_outcome(result: Result<(), JobError>) -> JobOutcome {
     match result {
         Ok(()) => JobOutcome::Done,
-        Err(JobError::Retry(error, after)) => JobOutcome::Retry { error: format!("{error:#}"), after },
-        Err(JobError::Permanent(error)) => JobOutcome::Permanent { error: format!("{error:#}") },
+        Err(JobError::Retry(error, after)) => JobOutcome::Retry {
+            error: format!("{error:#}"),
+            after,
+        },
+        Err(JobError::Permanent(error)) => JobOutcome::Permanent {
+            error: format!("{error:#}"),
+        },
         Err(JobError::Snooze(after)) => JobOutcome::Snooze { after },
     }
 }
@@ -126,7 +150,10 @@ pub struct Dispatcher<C> {
 
 impl<C: Clone> Clone for Dispatcher<C> {
     fn clone(&self) -> Self {
-        Self { handlers: self.handlers.clone(), app: self.app.clone() }
+        Self {
+            handlers: self.handlers.clone(),
+            app: self.app.clone(),
+        }
     }
 }
 

@@ -49,7 +49,10 @@ pub struct QueueSettings {
 impl Default for QueueSettings {
     fn default() -> Self {
         Self {
-            queues: malipo_jobs::queues::ALL.iter().map(|q| (*q).to_owned()).collect(),
+            queues: malipo_jobs::queues::ALL
+                .iter()
+                .map(|q| (*q).to_owned())
+                .collect(),
             batch_size: 50,
             concurrency: 32,
             loops_per_queue: 1,
@@ -67,5 +70,9 @@ pub fn policy_for(kind: &str) -> RetryPolicy {
         .into_iter()
         .find(|(name, _, _)| *name == kind)
         .map(|(_, _, policy)| policy)
-        .unwrap_or(RetryPolicy::new(5, Duration::from_secs(1), Duration::from_secs(60)))
+        .unwrap_or(RetryPolicy::new(
+            5,
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ))
 }

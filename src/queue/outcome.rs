@@ -50,10 +50,28 @@ pub const MAX_ERROR_LEN: usize = 2_000;
 impl JobOutcome {
     /// Resolves this outcome for a job that has now run `attempts` times under `policy`;
     /// `unit_sample` in `[0, 1)` draws the jitter.
-    pub fn resolve(&self, attempts: i32, max_attempts: i32, policy: &RetryPolicy, unit_sample: f64) -> Resolution {
+    pub fn resolve(
+        &self,
+        attempts: i32,
+        max_attempts: i32,
+        policy: &RetryPolicy,
+        unit_sample: f64,
+    ) -> Resolution {
         match self {
-            Self::Done => Resolution { state: "done", delay: Duration::ZERO, error: None, attempt_label: None, refund_attempt: false },
-            Self::Snooze { after } => Resolution { state: "pending", delay: *after, error: None, attempt_label: None, refund_attempt: true },
+            Self::Done => Resolution {
+                state: "done",
+                delay: Duration::ZERO,
+                error: None,
+                attempt_label: None,
+                refund_attempt: false,
+            },
+            Self::Snooze { after } => Resolution {
+                state: "pending",
+                delay: *after,
+                error: None,
+                attempt_label: None,
+                refund_attempt: true,
+            },
             Self::Permanent { error } => Resolution {
                 state: "dead",
                 delay: Duration::ZERO,
@@ -66,14 +84,22 @@ impl JobOutcome {
                     return Resolution {
                         state: "dead",
                         delay: Duration::ZERO,
-                        error: Some(bounded(&format!("attempts exhausted ({attempts}/{max_attempts}): {error}"))),
+                        error: Some(bounded(&format!(
+                            "attempts exhausted ({attempts}/{max_attempts}): {error}"
+                        ))),
                         attempt_label: Some("exhausted"),
                         refund_attempt: false,
                     };
                 }
                 let backoff = policy.delay(attempts.max(1) as u32, unit_sample);
                 let delay = after.map_or(backoff, |hint| hint.max(backoff));
-                Resolution { state: "pending", delay, error: Some(bounded(error)), attempt_label: Some("retry"), refund_attempt: false }
+                Resolution {
+                    state: "pending",
+                    delay,
+                    error: Some(bounded(error)),
+                    attempt_label: Some("retry"),
+                    refund_attempt: false,
+                }
             }
         }
     }
@@ -94,31 +120,56 @@ fn bounded(error: &str) -> String {
 mod tests {
     use super::*;
 
-    const POLICY: RetryPolicy = RetryPolicy::new(3, Duration::from_secs(2), Duration::from_secs(60));
+    const POLICY: RetryPolicy =
+        RetryPolicy::new(3, Duration::from_secs(2), Duration::from_secs(60));
 
     #[test]
     fn retry_backs_off_then_dies_when_exhausted() {
-        let retry = JobOutcome::Retry { error: "boom".into(), after: None };
+        let retry = JobOutcome::Retry {
+            error: "boom".into(),
+            after: None,
+        };
         let first = retry.resolve(1, 3, &POLICY, 0.5);
-        assert_eq!((first.state, first.delay), ("pending", Duration::from_secs(1)));
+        assert_eq!(
+            (first.state, first.delay),
+            ("pending", Duration::from_secs(1))
+        );
         let second = retry.resolve(2, 3, &POLICY, 0.5);
         assert_eq!(second.delay, Duration::from_secs(2));
         let last = retry.resolve(3, 3, &POLICY, 0.5);
         assert_eq!(last.state, "dead");
-        assert!(last.error.as_deref().is_some_and(|e| e.contains("exhausted") && e.contains("boom")));
+        assert!(
+            last.error
+                .as_deref()
+                .is_some_and(|e| e.contains("exhausted") && e.contains("boom"))
+        );
     }
 
     #[test]
     fn permanent_dies_at_once_and_snooze_refunds() {
-        assert_eq!(JobOutcome::Permanent { error: "no".into() }.resolve(1, 3, &POLICY, 0.1).state, "dead");
-        let snooze = JobOutcome::Snooze { after: Duration::from_secs(5) }.resolve(3, 3, &POLICY, 0.1);
+        assert_eq!(
+            JobOutcome::Permanent { error: "no".into() }
+                .resolve(1, 3, &POLICY, 0.1)
+                .state,
+            "dead"
+        );
+        let snooze = JobOutcome::Snooze {
+            after: Duration::from_secs(5),
+        }
+        .resolve(3, 3, &POLICY, 0.1);
         assert_eq!((snooze.state, snooze.refund_attempt), ("pending", true));
     }
 
     #[test]
     fn provider_hint_is_a_floor() {
-        let retry = JobOutcome::Retry { error: "429".into(), after: Some(Duration::from_secs(30)) };
-        assert_eq!(retry.resolve(1, 3, &POLICY, 0.0).delay, Duration::from_secs(30));
+        let retry = JobOutcome::Retry {
+            error: "429".into(),
+            after: Some(Duration::from_secs(30)),
+        };
+        assert_eq!(
+            retry.resolve(1, 3, &POLICY, 0.0).delay,
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -14,13 +14,21 @@ pub async fn set_paused(pool: &PgPool, queue: &str, paused: bool) -> Result<(), 
     .await?;
     if !paused {
         // Wake idle workers at once instead of at their next poll.
-        sqlx::query("SELECT pg_notify($1, $2)").bind(super::wake::CHANNEL).bind(queue).execute(pool).await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(super::wake::CHANNEL)
+            .bind(queue)
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }
 
 /// Whether `queue` is paused.
 pub async fn is_paused(pool: &PgPool, queue: &str) -> Result<bool, sqlx::Error> {
-    let paused: Option<bool> = sqlx::query_scalar("SELECT paused FROM malipo_queues WHERE name = $1").bind(queue).fetch_optional(pool).await?;
+    let paused: Option<bool> =
+        sqlx::query_scalar("SELECT paused FROM malipo_queues WHERE name = $1")
+            .bind(queue)
+            .fetch_optional(pool)
+            .await?;
     Ok(paused.unwrap_or(false))
 }

@@ -39,12 +39,18 @@ pub struct PgPersistence {
 impl PgPersistence {
     /// Persistence for the worker loops of this process.
     pub fn new(pool: PgPool, settings: Arc<QueueSettings>, worker_id: Arc<str>) -> Self {
-        Self { pool, settings, worker_id, failures: 0 }
+        Self {
+            pool,
+            settings,
+            worker_id,
+            failures: 0,
+        }
     }
 
     async fn back_off(&mut self, what: &str, error: &sqlx::Error) {
         self.failures = self.failures.saturating_add(1);
-        let pause = Duration::from_millis(100 * 2u64.saturating_pow(self.failures.min(6))).min(Duration::from_secs(5));
+        let pause = Duration::from_millis(100 * 2u64.saturating_pow(self.failures.min(6)))
+            .min(Duration::from_secs(5));
         warn!(%error, worker = %self.worker_id, ?pause, "queue {what} failed; retrying");
         tokio::time::sleep(pause).await;
     }
@@ -70,14 +76,26 @@ impl Persistence for PgPersistence {
     async fn heartbeat(&mut self, _worker: &WorkerContext) -> Result<(), Self::Error> {
         // The process-wide heartbeat task is the primary one (it runs even while every slot is
         // busy); this one is a cheap extra and must never fail the worker.
-        if let Err(error) = claim::heartbeat(&self.pool, &self.worker_id, self.settings.lease).await {
+        if let Err(error) = claim::heartbeat(&self.pool, &self.worker_id, self.settings.lease).await
+        {
             warn!(%error, "heartbeat failed; leases may expire and be rescued");
         }
         Ok(())
     }
 
-    async fn fetch_next(&mut self, _worker: &WorkerContext) -> Result<Vec<Task<ClaimedJob>>, Self::Error> {
-        match claim::claim(&self.pool, &self.settings.queues, &self.worker_id, self.settings.batch_size, self.settings.lease).await {
+    async fn fetch_next(
+        &mut self,
+        _worker: &WorkerContext,
+    ) -> Result<Vec<Task<ClaimedJob>>, Self::Error> {
+        match claim::claim(
+            &self.pool,
+            &self.settings.queues,
+            &self.worker_id,
+            self.settings.batch_size,
+            self.settings.lease,
+        )
+        .await
+        {
             Ok(jobs) => {
                 if self.failures > 0 {
                     info!(worker = %self.worker_id, "queue reachable again");
@@ -92,8 +110,15 @@ impl Persistence for PgPersistence {
         }
     }
 
-    async fn reenqueue_abandoned(&mut self, tasks: Vec<Task<ClaimedJob>>, _worker: &WorkerContext) -> Result<u64, Self::Error> {
-        let held: Vec<(i64, i64)> = tasks.iter().map(|task| (task.args.id, task.args.lease_token)).collect();
+    async fn reenqueue_abandoned(
+        &mut self,
+        tasks: Vec<Task<ClaimedJob>>,
+        _worker: &WorkerContext,
+    ) -> Result<u64, Self::Error> {
+        let held: Vec<(i64, i64)> = tasks
+            .iter()
+            .map(|task| (task.args.id, task.args.lease_token))
+            .collect();
         for _ in 0..5 {
             match claim::release(&self.pool, &self.worker_id, &held).await {
                 Ok(count) => return Ok(count),
@@ -104,7 +129,11 @@ impl Persistence for PgPersistence {
         Ok(0)
     }
 
-    async fn handle_events(&mut self, events: Vec<TaskEvent<JobOutcome>>, _worker: &WorkerContext) -> Result<(), Self::Error> {
+    async fn handle_events(
+        &mut self,
+        events: Vec<TaskEvent<JobOutcome>>,
+        _worker: &WorkerContext,
+    ) -> Result<(), Self::Error> {
         // Completions travel through the fenced `CompletionSink` (they need the lease token,
         // which apalis' events do not carry); nothing else needs persisting.
         if !events.is_empty() {
@@ -116,7 +145,8 @@ impl Persistence for PgPersistence {
     async fn push_tasks(&mut self, tasks: Vec<Task<ClaimedJob>>) -> Result<(), Self::Error> {
         let queues: Vec<String> = tasks.iter().map(|t| t.args.queue.clone()).collect();
         let kinds: Vec<String> = tasks.iter().map(|t| t.args.kind.clone()).collect();
-        let payloads: Vec<serde_json::Value> = tasks.iter().map(|t| t.args.payload.clone()).collect();
+        let payloads: Vec<serde_json::Value> =
+            tasks.iter().map(|t| t.args.payload.clone()).collect();
         let max_attempts: Vec<i32> = tasks.iter().map(|t| t.args.max_attempts).collect();
         sqlx::query(
             "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts)
@@ -137,5 +167,9 @@ fn into_task(job: ClaimedJob) -> Task<ClaimedJob> {
     // apalis counts the run it is about to start, so it gets the attempts before this claim.
     let previous = usize::try_from(job.attempts.saturating_sub(1)).unwrap_or_default();
     let max_attempts = usize::try_from(job.max_attempts).unwrap_or(1);
-    TaskBuilder::new(job).task_id(TaskId::Int(id)).attempt(previous).max_attempts(max_attempts).build()
+    TaskBuilder::new(job)
+        .task_id(TaskId::Int(id))
+        .attempt(previous)
+        .max_attempts(max_attempts)
+        .build()
 }

@@ -8,7 +8,11 @@ use sqlx::PgPool;
 ///
 /// Bounded batches keep each delete short, so pruning a backlog never holds long locks or
 /// bloats one transaction. Dead and discarded jobs are kept until an operator acts.
-pub async fn prune_done(pool: &PgPool, retention: Duration, batch: i64) -> Result<u64, sqlx::Error> {
+pub async fn prune_done(
+    pool: &PgPool,
+    retention: Duration,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
     let deleted = sqlx::query(
         "DELETE FROM malipo_jobs WHERE id IN (
              SELECT id FROM malipo_jobs
@@ -25,7 +29,11 @@ pub async fn prune_done(pool: &PgPool, retention: Duration, batch: i64) -> Resul
 }
 
 /// Prunes until fewer than a full batch remains.
-pub async fn prune_all_done(pool: &PgPool, retention: Duration, batch: i64) -> Result<u64, sqlx::Error> {
+pub async fn prune_all_done(
+    pool: &PgPool,
+    retention: Duration,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
         let deleted = prune_done(pool, retention, batch).await?;

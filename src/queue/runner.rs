@@ -39,21 +39,40 @@ pub fn unique_worker_id() -> String {
 
 impl Runner {
     /// Starts workers for `settings.queues`, dispatching to `handlers` with state `app`.
-    pub async fn start<C: Clone + Send + Sync + 'static>(pool: PgPool, settings: QueueSettings, handlers: Handlers<C>, app: C) -> anyhow::Result<Self> {
+    pub async fn start<C: Clone + Send + Sync + 'static>(
+        pool: PgPool,
+        settings: QueueSettings,
+        handlers: Handlers<C>,
+        app: C,
+    ) -> anyhow::Result<Self> {
         let worker_id: Arc<str> = Arc::from(unique_worker_id());
         let wakers = Wakers::new(&settings.queues);
         let sink = CompletionSink::spawn(pool.clone(), 512, Duration::from_millis(2));
         let mut background = vec![wakers.spawn_listener(pool.clone())];
-        background.push(spawn_heartbeat(pool.clone(), worker_id.clone(), settings.clone()));
+        background.push(spawn_heartbeat(
+            pool.clone(),
+            worker_id.clone(),
+            settings.clone(),
+        ));
         background.push(spawn_retention(pool.clone(), settings.retention));
 
         let mut contexts = Vec::new();
         let mut loops = Vec::new();
         for queue in &settings.queues {
-            let loop_settings = Arc::new(QueueSettings { queues: vec![queue.clone()], ..settings.clone() });
+            let loop_settings = Arc::new(QueueSettings {
+                queues: vec![queue.clone()],
+                ..settings.clone()
+            });
             for n in 0..settings.loops_per_queue.max(1) {
-                let persistence = PgPersistence::new(pool.clone(), loop_settings.clone(), worker_id.clone());
-                let backend = MalipoBackend::new(persistence, loop_settings.clone(), wakers.subscribe(queue), sink.clone(), worker_id.clone());
+                let persistence =
+                    PgPersistence::new(pool.clone(), loop_settings.clone(), worker_id.clone());
+                let backend = MalipoBackend::new(
+                    persistence,
+                    loop_settings.clone(),
+                    wakers.subscribe(queue),
+                    sink.clone(),
+                    worker_id.clone(),
+                );
                 let context = WorkerContext::new(&format!("{worker_id}/{queue}/{n}"));
                 let worker = WorkerBuilder::new(&context)
                     .backend(backend)
@@ -69,7 +88,14 @@ impl Runner {
             }
         }
         info!(worker = %worker_id, queues = ?settings.queues, "workers started");
-        Ok(Self { worker_id, pool, contexts, loops, background, sink })
+        Ok(Self {
+            worker_id,
+            pool,
+            contexts,
+            loops,
+            background,
+            sink,
+        })
     }
 
     /// This process's worker id (the `locked_by` of the jobs it holds).
@@ -88,13 +114,20 @@ impl Runner {
         }
         let finished = tokio::time::timeout(grace, futures::future::join_all(self.loops)).await;
         if finished.is_err() {
-            warn!(?grace, "in-flight jobs did not finish in time; their leases will expire");
+            warn!(
+                ?grace,
+                "in-flight jobs did not finish in time; their leases will expire"
+            );
         }
         self.sink.flush().await;
         for task in &self.background {
             task.abort();
         }
-        if let Err(error) = sqlx::query("DELETE FROM malipo_workers WHERE id = $1").bind(&*self.worker_id).execute(&self.pool).await {
+        if let Err(error) = sqlx::query("DELETE FROM malipo_workers WHERE id = $1")
+            .bind(&*self.worker_id)
+            .execute(&self.pool)
+            .await
+        {
             warn!(%error, "could not deregister worker");
         }
         info!(worker = %self.worker_id, "workers stopped");

@@ -19,8 +19,13 @@ pub struct Wakers {
 impl Wakers {
     /// Signals for the given queues.
     pub fn new(queues: &[String]) -> Self {
-        let map = queues.iter().map(|queue| (queue.clone(), watch::channel(0).0)).collect();
-        Self { queues: Arc::new(map) }
+        let map = queues
+            .iter()
+            .map(|queue| (queue.clone(), watch::channel(0).0))
+            .collect();
+        Self {
+            queues: Arc::new(map),
+        }
     }
 
     /// A receiver that changes whenever `queue` has new work.

@@ -25,7 +25,10 @@ pub async fn run(job: Noop, context: JobContext<WorkerState>) -> Result<(), JobE
                 .await?;
             Ok(())
         }
-        "fail" => Err(JobError::Retry(anyhow::anyhow!("scripted failure on attempt {}", context.attempt), None)),
+        "fail" => Err(JobError::Retry(
+            anyhow::anyhow!("scripted failure on attempt {}", context.attempt),
+            None,
+        )),
         "permanent" => Err(JobError::permanent("scripted permanent failure")),
         "snooze" => Err(JobError::Snooze(millis())),
         "panic" => panic!("scripted panic"),

@@ -13,16 +13,27 @@ use super::support::{bench_runner, eventually, job_state};
 
 async fn enqueue_tag(pool: &sqlx::PgPool, tag: &str) -> i64 {
     let mut conn = pool.acquire().await.expect("conn");
-    enqueue(&mut conn, &Noop { tag: tag.to_owned() }, EnqueueOptions::default()).await.expect("enqueue").id
+    enqueue(
+        &mut conn,
+        &Noop {
+            tag: tag.to_owned(),
+        },
+        EnqueueOptions::default(),
+    )
+    .await
+    .expect("enqueue")
+    .id
 }
 
 /// Seconds between the last write and `run_at`: the backoff the queue chose.
 async fn stored_delay(pool: &sqlx::PgPool, id: i64) -> f64 {
-    sqlx::query_scalar("SELECT extract(epoch FROM run_at - updated_at)::float8 FROM malipo_jobs WHERE id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .expect("delay")
+    sqlx::query_scalar(
+        "SELECT extract(epoch FROM run_at - updated_at)::float8 FROM malipo_jobs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("delay")
 }
 
 #[tokio::test]
@@ -41,23 +52,47 @@ async fn retries_are_spaced_by_the_policy_then_the_job_dies_with_every_error() {
         assert!(retried, "attempt {attempt} was retried");
         let delay = stored_delay(&db.pool, id).await;
         let ceiling = policy.ceiling(attempt).as_secs_f64();
-        assert!((0.0..=ceiling + 0.01).contains(&delay), "attempt {attempt}: delay {delay} outside [0, {ceiling}]");
+        assert!(
+            (0.0..=ceiling + 0.01).contains(&delay),
+            "attempt {attempt}: delay {delay} outside [0, {ceiling}]"
+        );
         // Fast-forward instead of sleeping through the backoff.
-        sqlx::query("UPDATE malipo_jobs SET run_at = now() WHERE id = $1").bind(id).execute(&db.pool).await.expect("fast-forward");
+        sqlx::query("UPDATE malipo_jobs SET run_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .expect("fast-forward");
     }
-    let dead = eventually(Duration::from_secs(5), || async { job_state(&db.pool, id).await.0 == "dead" }).await;
+    let dead = eventually(Duration::from_secs(5), || async {
+        job_state(&db.pool, id).await.0 == "dead"
+    })
+    .await;
     runner.shutdown(Duration::from_secs(5)).await;
     assert!(dead, "exhausted job is dead");
     let (_, attempts, error) = job_state(&db.pool, id).await;
     assert_eq!(attempts, policy.max_attempts as i32);
-    assert!(error.is_some_and(|e| e.contains("attempts exhausted") && e.contains("scripted failure")));
-    let errors: Vec<(i32, String)> = sqlx::query_as("SELECT attempt, error FROM malipo_job_attempts WHERE job_id = $1 ORDER BY attempt")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await
-        .expect("attempts");
-    assert_eq!(errors.iter().map(|(attempt, _)| *attempt).collect::<Vec<_>>(), (1..=policy.max_attempts as i32).collect::<Vec<_>>());
-    assert!(errors.iter().all(|(_, error)| error.contains("scripted failure")));
+    assert!(
+        error.is_some_and(|e| e.contains("attempts exhausted") && e.contains("scripted failure"))
+    );
+    let errors: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT attempt, error FROM malipo_job_attempts WHERE job_id = $1 ORDER BY attempt",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .expect("attempts");
+    assert_eq!(
+        errors
+            .iter()
+            .map(|(attempt, _)| *attempt)
+            .collect::<Vec<_>>(),
+        (1..=policy.max_attempts as i32).collect::<Vec<_>>()
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|(_, error)| error.contains("scripted failure"))
+    );
 }
 
 #[tokio::test]
@@ -68,7 +103,9 @@ async fn a_permanent_error_is_dead_after_one_attempt_and_a_panic_is_retried() {
     let panicking = enqueue_tag(&db.pool, "panic").await;
     let fine = enqueue_tag(&db.pool, "").await;
     let settled = eventually(Duration::from_secs(5), || async {
-        job_state(&db.pool, permanent).await.0 == "dead" && job_state(&db.pool, panicking).await.1 >= 1 && job_state(&db.pool, fine).await.0 == "done"
+        job_state(&db.pool, permanent).await.0 == "dead"
+            && job_state(&db.pool, panicking).await.1 >= 1
+            && job_state(&db.pool, fine).await.0 == "done"
     })
     .await;
     runner.shutdown(Duration::from_secs(5)).await;
@@ -77,7 +114,10 @@ async fn a_permanent_error_is_dead_after_one_attempt_and_a_panic_is_retried() {
     assert_eq!(attempts, 1);
     assert!(error.is_some_and(|e| e.contains("scripted permanent failure")));
     let (state, _, error) = job_state(&db.pool, panicking).await;
-    assert!(state == "pending" || state == "dead", "panic is a retryable failure, got {state}");
+    assert!(
+        state == "pending" || state == "dead",
+        "panic is a retryable failure, got {state}"
+    );
     assert!(error.is_some_and(|e| e.contains("panicked")));
 }
 
@@ -88,7 +128,10 @@ async fn workers_pick_up_new_jobs_quickly_when_idle() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     let id = enqueue_tag(&db.pool, "").await;
-    let done = eventually(Duration::from_secs(3), || async { job_state(&db.pool, id).await.0 == "done" }).await;
+    let done = eventually(Duration::from_secs(3), || async {
+        job_state(&db.pool, id).await.0 == "done"
+    })
+    .await;
     runner.shutdown(Duration::from_secs(5)).await;
     assert!(done && started.elapsed() < Duration::from_secs(2));
 }
@@ -105,12 +148,19 @@ async fn graceful_shutdown_releases_claimed_jobs_and_writes_results() {
         ids
     };
     let all_done = eventually(Duration::from_secs(5), || async {
-        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM malipo_jobs WHERE state = 'done'").fetch_one(&db.pool).await.expect("count");
+        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM malipo_jobs WHERE state = 'done'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
         done == ids.len() as i64
     })
     .await;
     runner.shutdown(Duration::from_secs(5)).await;
     assert!(all_done);
-    let running: i64 = sqlx::query_scalar("SELECT count(*) FROM malipo_jobs WHERE state = 'running'").fetch_one(&db.pool).await.expect("count");
+    let running: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM malipo_jobs WHERE state = 'running'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
     assert_eq!(running, 0);
 }

@@ -10,7 +10,11 @@ use sqlx::PgPool;
 
 /// A job row's state, attempts and last error.
 pub async fn job_state(pool: &PgPool, id: i64) -> (String, i32, Option<String>) {
-    sqlx::query_as("SELECT state, attempts, last_error FROM malipo_jobs WHERE id = $1").bind(id).fetch_one(pool).await.expect("job row")
+    sqlx::query_as("SELECT state, attempts, last_error FROM malipo_jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("job row")
 }
 
 /// Polls until `check` holds or `limit` passes; returns whether it held.
@@ -38,5 +42,12 @@ pub async fn bench_runner(pool: &PgPool, lease: Duration) -> Runner {
         poll_interval: Duration::from_millis(100),
         ..QueueSettings::default()
     };
-    Runner::start(pool.clone(), settings, worker::handlers(), WorkerState { pool: pool.clone() }).await.expect("workers start")
+    Runner::start(
+        pool.clone(),
+        settings,
+        worker::handlers(),
+        WorkerState { pool: pool.clone() },
+    )
+    .await
+    .expect("workers start")
 }
