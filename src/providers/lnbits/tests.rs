@@ -1,0 +1,1 @@
+//! HTTP-level tests of the lnbits client against canned answers on loopback.

@@ -1,0 +1,1 @@
+//! HTTP-level tests of the mpesa client against canned answers on loopback.

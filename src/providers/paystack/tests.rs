@@ -1,0 +1,1 @@
+//! HTTP-level tests of the paystack client against canned answers on loopback.
