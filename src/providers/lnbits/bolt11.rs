@@ -111,7 +111,7 @@ fn amount(hrp: &str) -> Result<Option<u64>, String> {
         Some('u') => number.checked_mul(MSAT_PER_BTC / 1_000_000),
         Some('n') => number.checked_mul(MSAT_PER_BTC / 1_000_000_000),
         // A pico-bitcoin is a tenth of a msat: only multiples of ten are valid.
-        Some('p') if number % 10 == 0 => Some(number / 10),
+        Some('p') if number.is_multiple_of(10) => Some(number / 10),
         _ => None,
     };
     msat.map(Some)
