@@ -200,7 +200,8 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Dur
     (at.with_timezone(&Utc) - now).to_std().ok()
 }
 
-/// The error and its causes on one line, without the URL (it can carry references).
+/// The error and its causes on one line. The URL stays in: keys travel in headers, never in
+/// our URLs.
 fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);

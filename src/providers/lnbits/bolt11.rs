@@ -20,6 +20,11 @@ pub struct Invoice {
     pub amount_msat: Option<u64>,
 }
 
+/// Whether `text` is a payment hash: 64 hex digits (safe to put in a URL path).
+pub fn is_payment_hash(text: &str) -> bool {
+    text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// Decodes `bolt11` (a `lightning:` prefix is allowed).
 pub fn decode(bolt11: &str) -> Result<Invoice, String> {
     let trimmed = bolt11.trim();

@@ -281,9 +281,9 @@ fn sats(amount: &Money) -> Result<i64, ProviderError> {
         .ok_or_else(|| ProviderError::permanent(format!("{amount} is not a payable amount")))
 }
 
-/// The hash goes into a URL path: 64 hex digits only.
+/// The hash goes into a URL path.
 fn check_hash(payment_hash: &str) -> Result<(), ProviderError> {
-    if payment_hash.len() == 64 && payment_hash.chars().all(|c| c.is_ascii_hexdigit()) {
+    if bolt11::is_payment_hash(payment_hash) {
         Ok(())
     } else {
         Err(ProviderError::permanent(format!(

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::bolt11::is_payment_hash;
 use crate::providers::payload::{PayloadError, json};
 
 /// A settled-invoice notice.
@@ -22,7 +23,7 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<LnbitsWebhook, PayloadError> {
         .get("payment_hash")
         .and_then(Value::as_str)
         .ok_or(PayloadError::Missing("payment_hash"))?;
-    if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !is_payment_hash(hash) {
         return Err(PayloadError::invalid("payment_hash", "not 64 hex digits"));
     }
     Ok(LnbitsWebhook {

@@ -9,6 +9,9 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     callbacks::unpaid_status,
+    fields::{
+        account_reference, check_conversation_id, remarks, transaction_desc, whole_shillings,
+    },
     msisdn::Msisdn,
     password::{stk_password, timestamp},
     token::{CachedToken, TokenFetch, TokenManager, TokenStore, credential_key},
@@ -18,12 +21,14 @@ use super::{
     },
 };
 use crate::{
-    domain::{Currency, Money},
+    domain::Money,
     providers::{
         Cidr, DepositRequest, DepositStatus, Destination, HttpSettings, NextAction, ProviderError,
         Secret, TransferRequest, TransferStatus,
         config::{MpesaCallbacks, MpesaConfig, MpesaInitiator},
-        http::{Effect, HttpClient, excerpt, per_second, retry_after, status_error, undecodable},
+        http::{
+            Effect, HttpClient, Reply, excerpt, per_second, retry_after, status_error, undecodable,
+        },
         ip_allowed,
         signature::callback_token_matches,
         types::Buyer,
@@ -35,10 +40,6 @@ const SUBSCRIBER_LOCK_WAIT: Duration = Duration::from_secs(60);
 /// Spike arrest clears within seconds; a quota needs longer.
 const SPIKE_ARREST_WAIT: Duration = Duration::from_secs(5);
 const QUOTA_WAIT: Duration = Duration::from_secs(60);
-/// Daraja's limits on STK Push fields.
-const ACCOUNT_REFERENCE_MAX: usize = 12;
-const TRANSACTION_DESC_MAX: usize = 13;
-const REMARKS_MAX: usize = 100;
 
 /// The acknowledgement of a Transaction Status query; the result arrives at the status
 /// callback, carrying `originator_conversation_id`.
@@ -78,6 +79,24 @@ struct Refusal {
     headers: HeaderMap,
     code: String,
     message: String,
+}
+
+impl From<Reply> for Refusal {
+    /// Reads Daraja's `{errorCode, errorMessage}`, falling back to an excerpt of the body.
+    fn from(reply: Reply) -> Self {
+        let error: GatewayError = serde_json::from_slice(&reply.body).unwrap_or_default();
+        let message = if error.message.is_empty() {
+            excerpt(&reply.body)
+        } else {
+            error.message
+        };
+        Self {
+            status: reply.status,
+            headers: reply.headers,
+            code: error.code,
+            message,
+        }
+    }
 }
 
 impl Refusal {
@@ -373,18 +392,7 @@ impl MpesaClient {
                 .map(Answer::Ok)
                 .map_err(|error| undecodable(effect, error));
         }
-        let error: GatewayError = serde_json::from_slice(&reply.body).unwrap_or_default();
-        let message = if error.message.is_empty() {
-            excerpt(&reply.body)
-        } else {
-            error.message
-        };
-        Ok(Answer::Refused(Refusal {
-            status: reply.status,
-            headers: reply.headers,
-            code: error.code,
-            message,
-        }))
+        Ok(Answer::Refused(Refusal::from(reply)))
     }
 
     fn fetcher(&self) -> TokenFetch<'_> {
@@ -407,18 +415,7 @@ impl MpesaClient {
         let effect = Effect::Repeatable;
         let reply = self.http.send(request, effect).await?;
         if !reply.status.is_success() {
-            let error: GatewayError = serde_json::from_slice(&reply.body).unwrap_or_default();
-            let refusal = Refusal {
-                status: reply.status,
-                headers: reply.headers,
-                message: if error.message.is_empty() {
-                    excerpt(&reply.body)
-                } else {
-                    error.message
-                },
-                code: error.code,
-            };
-            return Err(refusal.into_error(effect));
+            return Err(Refusal::from(reply).into_error(effect));
         }
         let answer: TokenAnswer =
             serde_json::from_slice(&reply.body).map_err(|error| undecodable(effect, error))?;
@@ -432,135 +429,5 @@ impl MpesaClient {
             access_token: Secret::new(answer.access_token),
             expires_at: Utc::now() + chrono::Duration::seconds(seconds),
         })
-    }
-}
-
-/// Whole shillings as Daraja takes them (`"10"`); M-Pesa moves no cents.
-fn whole_shillings(amount: &Money) -> Result<String, ProviderError> {
-    if amount.currency() != Currency::Kes {
-        return Err(ProviderError::permanent(format!(
-            "M-Pesa moves KES, not {}",
-            amount.currency()
-        )));
-    }
-    if !amount.is_whole() || !amount.is_positive() {
-        return Err(ProviderError::permanent(format!(
-            "{amount} is not a whole, positive number of shillings"
-        )));
-    }
-    let cents = amount
-        .minor_units()
-        .ok_or_else(|| ProviderError::permanent(format!("{amount} is too large")))?;
-    Ok((cents / 100).to_string())
-}
-
-/// `AccountReference` (≤ 12 characters, shown to the buyer): the last alphanumerics of our
-/// reference, where references derived from ids differ.
-fn account_reference(reference: &str) -> String {
-    let alphanumerics: Vec<char> = reference
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    let start = alphanumerics.len().saturating_sub(ACCOUNT_REFERENCE_MAX);
-    let tail: String = alphanumerics[start..].iter().collect();
-    if tail.is_empty() {
-        "malipo".into()
-    } else {
-        tail
-    }
-}
-
-/// `TransactionDesc` (≤ 13 characters): the description's letters, digits and spaces.
-fn transaction_desc(description: &str) -> String {
-    shortened(description, TRANSACTION_DESC_MAX).unwrap_or_else(|| "Payment".into())
-}
-
-/// B2C `Remarks` (2–100 characters).
-fn remarks(reason: &str) -> String {
-    shortened(reason, REMARKS_MAX)
-        .filter(|remarks| remarks.len() >= 2)
-        .unwrap_or_else(|| "Payout".into())
-}
-
-/// Letters, digits and single spaces of `text`, cut to `max` characters (on a character
-/// boundary, so never mid-UTF-8); `None` if nothing is left.
-fn shortened(text: &str, max: usize) -> Option<String> {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|word| {
-            word.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-        })
-        .filter(|word| !word.is_empty())
-        .collect();
-    let cut: String = words.join(" ").chars().take(max).collect();
-    let cut = cut.trim_end().to_owned();
-    (!cut.is_empty()).then_some(cut)
-}
-
-/// The transfer reference becomes `OriginatorConversationID`: printable and bounded.
-fn check_conversation_id(reference: &str) -> Result<(), ProviderError> {
-    let valid = (1..=64).contains(&reference.len())
-        && reference
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-    if valid {
-        Ok(())
-    } else {
-        Err(ProviderError::permanent(format!(
-            "`{reference}` cannot be an OriginatorConversationID (1-64 of A-Z, a-z, 0-9, - and _)"
-        )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use rust_decimal::Decimal;
-
-    use super::*;
-
-    #[test]
-    fn shillings_are_whole() {
-        let kes = |text: &str| {
-            Money::new(Decimal::from_str(text).expect("decimal"), Currency::Kes).expect("money")
-        };
-        assert_eq!(whole_shillings(&kes("10.00")), Ok("10".into()));
-        assert_eq!(whole_shillings(&kes("1")), Ok("1".into()));
-        assert!(whole_shillings(&kes("10.50")).is_err());
-        assert!(whole_shillings(&kes("0")).is_err());
-        assert!(whole_shillings(&Money::from_minor(1000, Currency::Ngn)).is_err());
-    }
-
-    #[test]
-    fn stk_fields_fit_daraja_limits() {
-        assert_eq!(
-            account_reference("dep_0190aa7b-5cbb-7d21-9f3e-3a1b2c4d5e6f"),
-            "3a1b2c4d5e6f"
-        );
-        assert_eq!(account_reference("order-42"), "order42");
-        assert_eq!(account_reference("---"), "malipo");
-        assert_eq!(
-            transaction_desc("Payment for order #42 (two mugs)"),
-            "Payment for o"
-        );
-        assert_eq!(
-            transaction_desc("Malipo ya chai ☕ na mandazi"),
-            "Malipo ya cha"
-        );
-        assert_eq!(transaction_desc("☕☕"), "Payment");
-        assert!(transaction_desc("x y z 1234567890123").chars().count() <= 13);
-        assert_eq!(remarks("!"), "Payout");
-        assert_eq!(remarks(&"a".repeat(300)).len(), 100);
-    }
-
-    #[test]
-    fn conversation_ids() {
-        assert!(check_conversation_id("payout_0190aa7b-5cbb-7d21").is_ok());
-        assert!(check_conversation_id("").is_err());
-        assert!(check_conversation_id("has space").is_err());
-        assert!(check_conversation_id(&"a".repeat(65)).is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod callbacks;
 mod client;
+mod fields;
 pub mod msisdn;
 pub mod password;
 pub mod token;

@@ -54,8 +54,10 @@ struct Refusal {
 }
 
 impl Refusal {
+    /// Whether Paystack refused the request itself (4xx, or `status: false`) with these words:
+    /// only such refusals are read for meaning; a 5xx is never a verdict.
     fn says(&self, words: &str) -> bool {
-        self.message.to_lowercase().contains(words)
+        !self.status.is_server_error() && self.message.to_lowercase().contains(words)
     }
 
     fn into_error(self, effect: Effect) -> ProviderError {

@@ -116,6 +116,10 @@ async fn verify(Path(reference): Path<String>) -> Response {
             tokio::time::sleep(TOO_SLOW).await;
             reply(StatusCode::OK, data("success"))
         }
+        "proxied" => reply(
+            StatusCode::BAD_GATEWAY,
+            json!({"status":false,"message":"upstream not found"}),
+        ),
         _ => reply(
             StatusCode::BAD_REQUEST,
             json!({"status":false,"message":"Transaction reference not found"}),
