@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod pg;
+pub mod providers;
 pub mod queue;
 pub mod startup;
 pub mod telemetry;

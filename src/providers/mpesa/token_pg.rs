@@ -1,0 +1,177 @@
+//! The Daraja token shared across processes through PostgreSQL (`mpesa_tokens`, migration
+//! 0050). A refresh runs inside a transaction holding an advisory lock on the credential set, so
+//! only one process fetches; the others wait on the lock and then read the stored token.
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use sqlx::{PgPool, Row};
+
+use super::token::{CachedToken, TokenFetch, TokenStore};
+use crate::providers::{ProviderError, Secret};
+
+/// Advisory-lock class for M-Pesa token refreshes (the first key of the two-key form), so the
+/// lock cannot collide with other advisory locks in the database.
+const LOCK_CLASS: i32 = 0x6d70_7361; // "mpsa"
+
+/// A [`TokenStore`] over the `mpesa_tokens` table.
+#[derive(Debug, Clone)]
+pub struct PgTokenStore {
+    pool: PgPool,
+}
+
+impl PgTokenStore {
+    /// A store using `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn refresh(
+        &self,
+        key: &str,
+        stale: Option<&str>,
+        fetch: TokenFetch<'_>,
+    ) -> Result<CachedToken, ProviderError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // A process stuck holding the lock is bounded by its HTTP timeouts; this bounds the
+        // waiters too.
+        sqlx::query("SET LOCAL lock_timeout = '30s'")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        // Locks the credential set even before its row exists (first fetch ever).
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(LOCK_CLASS)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let row = sqlx::query(
+            "SELECT access_token, expires_at FROM mpesa_tokens WHERE credential_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if let Some(row) = row {
+            let stored = CachedToken {
+                access_token: Secret::new(
+                    row.try_get::<String, _>("access_token").map_err(db_error)?,
+                ),
+                expires_at: row
+                    .try_get::<DateTime<Utc>, _>("expires_at")
+                    .map_err(db_error)?,
+            };
+            if stored.usable(Utc::now(), stale) {
+                tx.commit().await.map_err(db_error)?;
+                return Ok(stored);
+            }
+        }
+        // On a fetch error the transaction drops, rolling back and releasing the lock.
+        let token = fetch().await?;
+        sqlx::query(
+            "INSERT INTO mpesa_tokens (credential_key, access_token, expires_at) \
+             VALUES ($1, $2, $3) \
+             ON CONFLICT (credential_key) DO UPDATE \
+             SET access_token = EXCLUDED.access_token, expires_at = EXCLUDED.expires_at, \
+                 refreshed_at = now()",
+        )
+        .bind(key)
+        .bind(token.access_token.expose())
+        .bind(token.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(token)
+    }
+}
+
+impl TokenStore for PgTokenStore {
+    fn fresh_token<'a>(
+        &'a self,
+        key: &'a str,
+        stale: Option<&'a str>,
+        fetch: TokenFetch<'a>,
+    ) -> BoxFuture<'a, Result<CachedToken, ProviderError>> {
+        Box::pin(self.refresh(key, stale, fetch))
+    }
+}
+
+fn db_error(error: sqlx::Error) -> ProviderError {
+    // The database being away is temporary from a job's point of view; nothing was sent.
+    ProviderError::retryable(format!("token store: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Duration,
+    };
+
+    use super::*;
+
+    /// Runs against `MALIPO_TEST_DATABASE_URL` when set (the table is created if missing);
+    /// skipped otherwise, as unit tests must pass without a database.
+    #[tokio::test]
+    async fn single_flight_across_pools() {
+        let Ok(url) = std::env::var("MALIPO_TEST_DATABASE_URL") else {
+            eprintln!("MALIPO_TEST_DATABASE_URL unset; skipping");
+            return;
+        };
+        let migration = include_str!("../../../migrations/0050_mpesa_tokens.sql").replace(
+            "CREATE TABLE mpesa_tokens",
+            "CREATE TABLE IF NOT EXISTS mpesa_tokens",
+        );
+        let setup = PgPool::connect(&url).await.expect("connect");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(migration))
+            .execute(&setup)
+            .await
+            .expect("migrate");
+        let key = format!("test-{}", uuid::Uuid::new_v4());
+        // Two pools stand for two processes.
+        let stores = [
+            PgTokenStore::new(PgPool::connect(&url).await.expect("connect")),
+            PgTokenStore::new(PgPool::connect(&url).await.expect("connect")),
+        ];
+        let fetches = Arc::new(AtomicUsize::new(0));
+        fn fetch<'a>(fetches: Arc<AtomicUsize>) -> TokenFetch<'a> {
+            Box::new(move || {
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let n = fetches.fetch_add(1, Ordering::SeqCst) + 1;
+                    Ok(CachedToken {
+                        access_token: Secret::new(format!("t{n}")),
+                        expires_at: Utc::now() + chrono::Duration::seconds(3599),
+                    })
+                })
+            })
+        }
+        let results = futures::future::join_all(
+            (0..6).map(|i| stores[i % 2].fresh_token(&key, None, fetch(Arc::clone(&fetches)))),
+        )
+        .await;
+        for result in results {
+            assert_eq!(result.expect("token").access_token.expose(), "t1");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        let renewed = stores[1]
+            .fresh_token(&key, Some("t1"), fetch(Arc::clone(&fetches)))
+            .await
+            .expect("token");
+        assert_eq!(renewed.access_token.expose(), "t2");
+        let shared = stores[0]
+            .fresh_token(&key, Some("t1"), fetch(Arc::clone(&fetches)))
+            .await
+            .expect("token");
+        assert_eq!(
+            shared.access_token.expose(),
+            "t2",
+            "the other process takes the stored token"
+        );
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+}
