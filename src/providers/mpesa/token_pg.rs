@@ -114,23 +114,11 @@ mod tests {
 
     use super::*;
 
-    /// Runs against `MALIPO_TEST_DATABASE_URL` when set (the table is created if missing);
-    /// skipped otherwise, as unit tests must pass without a database.
+    /// Two pools on one migrated test database stand for two processes.
     #[tokio::test]
     async fn single_flight_across_pools() {
-        let Ok(url) = std::env::var("MALIPO_TEST_DATABASE_URL") else {
-            eprintln!("MALIPO_TEST_DATABASE_URL unset; skipping");
-            return;
-        };
-        let migration = include_str!("../../../migrations/0050_mpesa_tokens.sql").replace(
-            "CREATE TABLE mpesa_tokens",
-            "CREATE TABLE IF NOT EXISTS mpesa_tokens",
-        );
-        let setup = PgPool::connect(&url).await.expect("connect");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(migration))
-            .execute(&setup)
-            .await
-            .expect("migrate");
+        let db = crate::testing::test_database().await.expect("test database");
+        let url = db.url.clone();
         let key = format!("test-{}", uuid::Uuid::new_v4());
         // Two pools stand for two processes.
         let stores = [
