@@ -2,3 +2,4 @@
 //! PostgreSQL job queue driving apalis workers, and the operator surface around them.
 
 pub mod domain;
+pub mod sandbox;
