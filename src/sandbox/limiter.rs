@@ -62,3 +62,34 @@ impl Limiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admits_a_burst_of_rate_then_limits_per_provider() {
+        let limiter = Limiter::default();
+        for remaining in [1, 0] {
+            assert_eq!(
+                limiter.admit(Provider::Paystack, 2),
+                Admission::Allowed { remaining }
+            );
+        }
+        let Admission::Limited { retry_after } = limiter.admit(Provider::Paystack, 2) else {
+            panic!("the third request in a second is limited");
+        };
+        assert!(retry_after <= Duration::from_millis(500));
+        assert!(matches!(
+            limiter.admit(Provider::Mpesa, 2),
+            Admission::Allowed { .. }
+        ));
+        assert!(
+            matches!(
+                limiter.admit(Provider::Paystack, 3),
+                Admission::Allowed { .. }
+            ),
+            "a new rate starts afresh"
+        );
+    }
+}

@@ -130,3 +130,15 @@ pub(crate) async fn query(State(state): State<Arc<MpesaState>>, body: Bytes) -> 
     }))
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_kenyan_time_with_unpadded_hours() {
+        let parsed = parse_date("2020-08-04 8:36:00").unwrap();
+        assert_eq!(parsed.to_rfc3339(), "2020-08-04T05:36:00+00:00");
+        assert!(parse_date("2020-08-04T08:36:00").is_none());
+    }
+}
