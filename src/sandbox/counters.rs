@@ -13,8 +13,9 @@ pub struct CountersSnapshot {
     /// before faults are applied, so rejected and timed-out calls are included.
     pub requests: HashMap<String, u64>,
     /// Transfer initiations per idempotency key: the Paystack `reference`, the B2C
-    /// `OriginatorConversationID`, the LNbits `bolt11` paid. Every request that reaches the
-    /// handler counts, duplicates included, so `== 1` means "the client asked exactly once".
+    /// `OriginatorConversationID`, the LNbits `bolt11` paid. Every well-formed initiation
+    /// counts, rejected duplicates and timed-out calls included, so `== 1` means "the client
+    /// asked exactly once".
     pub transfers_per_reference: HashMap<String, u32>,
     /// Transfers actually created (a rejected duplicate is not one).
     pub transfers_created: u64,

@@ -135,7 +135,7 @@ async fn require_token(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if !presented.is_some_and(|token| state.token_is_current(token)) {
-        // The code says 404 but Daraja answers it with 401.
+        // Despite the code's 404 prefix, Daraja is reported to answer this one with 401.
         return error(
             &state.shared,
             StatusCode::UNAUTHORIZED,

@@ -2,6 +2,7 @@
 //! envelope, transactions, transfers, refunds, and webhooks signed over the raw body.
 
 mod charge;
+mod recipient;
 mod refund;
 mod transfer;
 mod webhook;
@@ -45,7 +46,7 @@ pub(crate) struct PaystackState {
 pub(crate) struct Store {
     transactions: HashMap<String, charge::Transaction>,
     access_codes: HashMap<String, String>,
-    recipients: HashMap<String, transfer::Recipient>,
+    recipients: HashMap<String, recipient::Recipient>,
     transfers: HashMap<String, transfer::Transfer>,
     refunds: HashMap<u64, refund::Refund>,
     pub(crate) transfer_script: Script<TransferOutcome>,
@@ -86,7 +87,7 @@ pub(crate) fn router(state: Arc<PaystackState>, faults: FaultContext) -> Router 
     let api = Router::new()
         .route("/transaction/initialize", post(charge::initialize))
         .route("/transaction/verify/{reference}", get(charge::verify))
-        .route("/transferrecipient", post(transfer::create_recipient))
+        .route("/transferrecipient", post(recipient::create_recipient))
         .route("/transfer", post(transfer::initiate))
         .route("/transfer/verify/{reference}", get(transfer::verify))
         .route("/refund", post(refund::create))

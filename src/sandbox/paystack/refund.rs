@@ -133,7 +133,7 @@ pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes)
         }
     };
     let shared = Arc::clone(&state.shared);
-    let refund = {
+    let (refund, data) = {
         let mut store = state.store();
         let Some(transaction) = store
             .transactions
@@ -189,16 +189,12 @@ pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes)
             created_at: now,
             updated_at: now,
         };
+        // The answer embeds the whole transaction where GET /refund has its id.
+        let mut data = refund.to_json();
+        data["transaction"] = transaction.to_json();
         store.refunds.insert(refund.id, refund.clone());
-        refund
+        (refund, data)
     };
-    let transaction = state
-        .store()
-        .transactions
-        .get(&refund.transaction_reference)
-        .map(|t| t.to_json());
-    let mut data = refund.to_json();
-    data["transaction"] = transaction.unwrap_or(Value::Null);
 
     webhook::send_event(
         &state,
