@@ -1,5 +1,5 @@
-//! Paystack transfers: recipients, initiation keyed by `reference`, verify, and the later
-//! `transfer.success|failed|reversed` webhooks (PROVIDERS.md §1.3, §1.4, §1.5).
+//! Paystack transfers: initiation keyed by `reference`, verify, and the later
+//! `transfer.success|failed|reversed` webhooks (PROVIDERS.md §1.4, §1.5).
 
 use std::sync::Arc;
 
@@ -10,13 +10,12 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::sandbox::faults::Provider;
-
 use super::recipient::Recipient;
 use super::{
     INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
     timestamp, webhook,
 };
+use crate::sandbox::faults::Provider;
 
 /// The answer to re-posting an existing transfer reference. Paystack documents retrying a
 /// non-conclusive transfer with the same reference but not the exact answer.
