@@ -11,6 +11,7 @@ pub mod http;
 pub mod pg;
 pub mod providers;
 pub mod queue;
+pub mod sandbox;
 pub mod startup;
 pub mod telemetry;
 pub mod testing;

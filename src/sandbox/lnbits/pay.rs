@@ -1,0 +1,107 @@
+//! Outgoing LNbits payments (PROVIDERS.md §3.3): admin key, `{"out":true,"bolt11":…}` → 201
+//! `success` or `pending`; `webhook` is ignored; no idempotency key, but a payment hash can
+//! only be paid once.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{TimeDelta, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::payment::{Payment, PaymentStatus};
+use super::{LnbitsState, OutgoingOutcome, bolt11, detail};
+
+/// LNbits' status for payment errors.
+fn payment_error(message: &str) -> Response {
+    let status = StatusCode::from_u16(520).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    detail(status, message)
+}
+
+pub(crate) fn pay(state: &Arc<LnbitsState>, body: &Value) -> Response {
+    let Some(invoice) = body
+        .get("bolt11")
+        .and_then(Value::as_str)
+        .filter(|b| !b.is_empty())
+    else {
+        return detail(StatusCode::BAD_REQUEST, "Missing BOLT11 invoice");
+    };
+    let Some(amount_msat) = bolt11::amount_msat(invoice) else {
+        return detail(StatusCode::BAD_REQUEST, "Bolt11 decoding failed.");
+    };
+    let shared = &state.shared;
+    shared.counters.transfer_attempt(invoice);
+    // A real invoice carries its hash; a fake one is named by the hash of its text.
+    let payment_hash = hex::encode(Sha256::digest(invoice.as_bytes()));
+    let now = Utc::now();
+    let (json, outcome) = {
+        let mut store = state.store();
+        if store
+            .payments
+            .values()
+            .any(|p| !p.is_outgoing() && p.bolt11 == invoice)
+        {
+            return payment_error(
+                "The sandbox does not pay its own invoices; use lnbits_pay_invoice.",
+            );
+        }
+        match store.payments.get(&payment_hash).map(|p| p.status) {
+            Some(PaymentStatus::Success) => return payment_error("Payment already paid."),
+            Some(PaymentStatus::Pending) => return payment_error("Payment is still pending."),
+            Some(PaymentStatus::Failed) | None => {}
+        }
+        let outcome = shared.with_rng(|rng| store.outgoing_script.next(rng));
+        let status = match outcome {
+            OutgoingOutcome::Success => PaymentStatus::Success,
+            OutgoingOutcome::Pending | OutgoingOutcome::PendingThenFailed => PaymentStatus::Pending,
+            OutgoingOutcome::Failed => PaymentStatus::Failed,
+        };
+        let amount = i64::try_from(amount_msat).unwrap_or(i64::MAX);
+        let payment = Payment {
+            payment_hash: payment_hash.clone(),
+            bolt11: invoice.to_owned(),
+            amount_msat: -amount,
+            // Routing fees are negative like the amount.
+            fee_msat: -(amount / 1000).max(1000),
+            memo: String::new(),
+            status,
+            preimage: shared.hex_bytes(32),
+            expiry: now + TimeDelta::hours(1),
+            webhook: None,
+            webhook_status: None,
+            extra: body.get("extra").cloned().unwrap_or_else(|| json!({})),
+            created_at: now,
+            updated_at: now,
+        };
+        let json = payment.to_json(&state.settings.wallet_id, status);
+        store.payments.insert(payment_hash.clone(), payment);
+        (json, outcome)
+    };
+    match outcome {
+        OutgoingOutcome::Failed => return payment_error("Payment failed: no route found"),
+        OutgoingOutcome::Pending | OutgoingOutcome::PendingThenFailed => {
+            let conclusion = if outcome == OutgoingOutcome::Pending {
+                PaymentStatus::Success
+            } else {
+                PaymentStatus::Failed
+            };
+            let task_state = Arc::clone(state);
+            shared.spawn(async move {
+                if task_state
+                    .shared
+                    .sleep(task_state.settings.outgoing_settle_delay)
+                    .await
+                    && let Some(payment) = task_state.store().payments.get_mut(&payment_hash)
+                {
+                    payment.status = conclusion;
+                    payment.updated_at = Utc::now();
+                }
+            });
+        }
+        OutgoingOutcome::Success => {}
+    }
+    shared.counters.bump(|c| c.transfers_created += 1);
+    (StatusCode::CREATED, Json(json)).into_response()
+}

@@ -1,0 +1,40 @@
+//! Faithful fake payment providers — Paystack, Safaricom M-Pesa Daraja and LNbits — served by
+//! an in-process axum server on loopback, for integration tests, `malipo run --sandbox`, the
+//! chaos suite and benchmarks. Wire shapes follow `PROVIDERS.md` §1–§3 and §6; fault knobs,
+//! outcome scripts and counters make the bad days reproducible.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use malipo::sandbox::{FakeProviders, SandboxSettings, StkOutcome, StkResult};
+//! let fakes = FakeProviders::start(SandboxSettings::default()).await?;
+//! fakes.mpesa_script_next_stk(StkOutcome::silent(StkResult::Success));
+//! let base = fakes.mpesa_base_url(); // point the Daraja client here
+//! # let _ = base; Ok(()) }
+//! ```
+
+mod counters;
+mod delivery;
+mod fault_layer;
+mod faults;
+mod hooks;
+mod limiter;
+mod lnbits;
+mod mpesa;
+mod paystack;
+mod script;
+mod server;
+mod settings;
+mod shared;
+#[cfg(test)]
+mod tests;
+
+pub use counters::CountersSnapshot;
+pub use faults::{FaultSettings, Faults, Provider};
+pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome};
+pub use mpesa::{B2cOutcome, B2cResult, C2bOutcome, C2bPayment, StkMatch, StkOutcome, StkResult};
+pub use paystack::{
+    ChargeOutcome, DuplicateTransferPolicy, RefundEventShape, RefundOutcome, TransferOutcome,
+    paystack_signature,
+};
+pub use server::FakeProviders;
+pub use settings::{LnbitsSettings, MpesaSettings, PaystackSettings, SandboxSettings};

@@ -1,0 +1,267 @@
+//! Paystack refunds: `POST /refund`, `GET /refund/{id}`, and the `refund.pending` then
+//! `refund.processed|failed` webhooks (PROVIDERS.md §1.6).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::charge::ChargeStatus;
+use super::{
+    INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
+    timestamp, webhook,
+};
+
+/// How a refund ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// `refund.processed`; a refund of the whole amount turns the transaction `reversed`.
+    Processed,
+    /// `refund.failed`; the amount becomes refundable again.
+    Failed,
+}
+
+/// How refund events point at their transaction: the real payload is unconfirmed, so clients
+/// must cope with either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundEventShape {
+    /// `data.transaction_reference`.
+    TransactionReference,
+    /// `data.transaction: {id, reference}`.
+    NestedTransaction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefundStatus {
+    Pending,
+    Processed,
+    Failed,
+}
+
+impl RefundStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Processed => "processed",
+            RefundStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Refund {
+    id: u64,
+    transaction_id: u64,
+    transaction_reference: String,
+    email: String,
+    amount: i64,
+    currency: String,
+    status: RefundStatus,
+    customer_note: String,
+    merchant_note: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl Refund {
+    fn to_json(&self) -> Value {
+        json!({
+            "integration": INTEGRATION_ID,
+            "transaction": self.transaction_id,
+            "dispute": null,
+            "settlement": null,
+            "id": self.id,
+            "domain": "test",
+            "currency": self.currency,
+            "amount": self.amount,
+            "status": self.status.as_str(),
+            "refunded_by": "sandbox@malipo.test",
+            "customer_note": self.customer_note,
+            "merchant_note": self.merchant_note,
+            "deducted_amount": if self.status == RefundStatus::Processed { self.amount } else { 0 },
+            "fully_deducted": self.status == RefundStatus::Processed,
+            "createdAt": timestamp(self.created_at),
+            "updatedAt": timestamp(self.updated_at),
+        })
+    }
+
+    fn event_json(&self, shape: RefundEventShape) -> Value {
+        let mut data = json!({
+            "status": self.status.as_str(),
+            "refund_reference": null,
+            "amount": self.amount,
+            "currency": self.currency,
+            "processor": "sandbox",
+            "customer": {"first_name": null, "last_name": null, "email": self.email},
+            "integration": INTEGRATION_ID,
+            "domain": "test",
+            "id": self.id,
+        });
+        if let Some(fields) = data.as_object_mut() {
+            let (key, value) = match shape {
+                RefundEventShape::TransactionReference => {
+                    ("transaction_reference", json!(self.transaction_reference))
+                }
+                RefundEventShape::NestedTransaction => (
+                    "transaction",
+                    json!({"id": self.transaction_id, "reference": self.transaction_reference}),
+                ),
+            };
+            fields.insert(key.to_owned(), value);
+        }
+        data
+    }
+}
+
+pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes) -> Response {
+    let Some(body) = parse_body(&body) else {
+        return invalid_json();
+    };
+    // `transaction` is a reference or an id, as a string or a number.
+    let wanted = match body.get("transaction") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "Transaction reference or id is required",
+            );
+        }
+    };
+    let shared = Arc::clone(&state.shared);
+    let (refund, data) = {
+        let mut store = state.store();
+        let Some(transaction) = store
+            .transactions
+            .values_mut()
+            .find(|t| t.reference == wanted || t.id.to_string() == wanted)
+        else {
+            return fail(StatusCode::NOT_FOUND, "Transaction not found");
+        };
+        match transaction.status {
+            ChargeStatus::Success => {}
+            ChargeStatus::Reversed => {
+                return fail(
+                    StatusCode::BAD_REQUEST,
+                    "Transaction has been fully reversed",
+                );
+            }
+            ChargeStatus::Abandoned | ChargeStatus::Failed => {
+                return fail(StatusCode::BAD_REQUEST, "Transaction has not been paid");
+            }
+        }
+        let refundable = transaction.amount - transaction.refunded;
+        let amount = match body.get("amount") {
+            None | Some(Value::Null) => refundable,
+            present => match minor_amount(present) {
+                Some(amount) => amount,
+                None => return fail(StatusCode::BAD_REQUEST, "Invalid amount"),
+            },
+        };
+        if amount <= 0 || amount > refundable {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "Refund amount cannot be greater than transaction amount",
+            );
+        }
+        if text(&body, "currency").is_some_and(|c| c != transaction.currency) {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "Currency does not match the transaction's",
+            );
+        }
+        transaction.refunded += amount;
+        let now = Utc::now();
+        let refund = Refund {
+            id: shared.numeric_id(),
+            transaction_id: transaction.id,
+            transaction_reference: transaction.reference.clone(),
+            email: transaction.email.clone(),
+            amount,
+            currency: transaction.currency.clone(),
+            status: RefundStatus::Pending,
+            customer_note: text(&body, "customer_note").unwrap_or_default().to_owned(),
+            merchant_note: text(&body, "merchant_note").unwrap_or_default().to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        // The answer embeds the whole transaction where GET /refund has its id.
+        let mut data = refund.to_json();
+        data["transaction"] = transaction.to_json();
+        store.refunds.insert(refund.id, refund.clone());
+        (refund, data)
+    };
+
+    webhook::send_event(
+        &state,
+        "refund.pending",
+        &refund.event_json(state.settings.refund_event_shape),
+    );
+    let task_state = Arc::clone(&state);
+    shared.spawn(async move {
+        if task_state
+            .shared
+            .sleep(task_state.settings.refund_settle_delay)
+            .await
+        {
+            task_state.settle_refund(refund.id);
+        }
+    });
+    ok(
+        StatusCode::OK,
+        "Refund has been queued for processing",
+        data,
+    )
+}
+
+impl PaystackState {
+    /// Concludes a pending refund by the scripted outcome and sends its event.
+    fn settle_refund(self: &Arc<Self>, id: u64) {
+        let (event, data) = {
+            let mut store = self.store();
+            let outcome = self.shared.with_rng(|rng| store.refund_script.next(rng));
+            let Some(refund) = store.refunds.get_mut(&id) else {
+                return;
+            };
+            refund.updated_at = Utc::now();
+            refund.status = match outcome {
+                RefundOutcome::Processed => RefundStatus::Processed,
+                RefundOutcome::Failed => RefundStatus::Failed,
+            };
+            let refund = refund.clone();
+            if let Some(transaction) = store.transactions.get_mut(&refund.transaction_reference) {
+                match outcome {
+                    RefundOutcome::Failed => transaction.refunded -= refund.amount,
+                    RefundOutcome::Processed if transaction.refunded >= transaction.amount => {
+                        transaction.status = ChargeStatus::Reversed;
+                    }
+                    RefundOutcome::Processed => {}
+                }
+            }
+            let event = match outcome {
+                RefundOutcome::Processed => "refund.processed",
+                RefundOutcome::Failed => "refund.failed",
+            };
+            (event, refund.event_json(self.settings.refund_event_shape))
+        };
+        webhook::send_event(self, event, &data);
+    }
+}
+
+pub(crate) async fn fetch(
+    State(state): State<Arc<PaystackState>>,
+    Path(id): Path<String>,
+) -> Response {
+    let refund = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| state.store().refunds.get(&id).cloned());
+    match refund {
+        Some(refund) => ok(StatusCode::OK, "Refund retrieved", refund.to_json()),
+        None => fail(StatusCode::NOT_FOUND, "Refund not found"),
+    }
+}

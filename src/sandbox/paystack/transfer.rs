@@ -1,0 +1,291 @@
+//! Paystack transfers: initiation keyed by `reference`, verify, and the later
+//! `transfer.success|failed|reversed` webhooks (PROVIDERS.md §1.4, §1.5).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::recipient::Recipient;
+use super::{
+    INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
+    timestamp, webhook,
+};
+use crate::sandbox::faults::Provider;
+
+/// The answer to re-posting an existing transfer reference. Paystack documents retrying a
+/// non-conclusive transfer with the same reference but not the exact answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuplicateTransferPolicy {
+    /// 400 `{"status":false,"message":"Duplicate Transfer Reference"}`; nothing is created.
+    /// The default: it forces the client to verify rather than trust the retry's answer.
+    Reject,
+    /// 200 with the existing transfer as it is now; the new body is ignored.
+    ReturnExisting,
+}
+
+/// How a transfer ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// `transfer.success`.
+    Success,
+    /// `transfer.failed`.
+    Failed,
+    /// `transfer.success`, then `transfer.reversed`.
+    Reversed,
+}
+
+impl TransferOutcome {
+    /// The conclusive statuses the transfer goes through, each with its event.
+    fn steps(self) -> &'static [(TransferStatus, &'static str)] {
+        const SUCCESS: (TransferStatus, &str) = (TransferStatus::Success, "transfer.success");
+        match self {
+            TransferOutcome::Success => &[SUCCESS],
+            TransferOutcome::Failed => &[(TransferStatus::Failed, "transfer.failed")],
+            TransferOutcome::Reversed => {
+                &[SUCCESS, (TransferStatus::Reversed, "transfer.reversed")]
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransferStatus {
+    Pending,
+    Success,
+    Failed,
+    Reversed,
+}
+
+impl TransferStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Pending => "pending",
+            TransferStatus::Success => "success",
+            TransferStatus::Failed => "failed",
+            TransferStatus::Reversed => "reversed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Transfer {
+    id: u64,
+    reference: String,
+    transfer_code: String,
+    amount: i64,
+    currency: String,
+    reason: String,
+    recipient: Recipient,
+    status: TransferStatus,
+    session_id: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    transferred_at: Option<DateTime<Utc>>,
+}
+
+impl Transfer {
+    /// The `POST /transfer` answer (§1.4): `recipient` is the recipient's id.
+    fn initiate_json(&self) -> Value {
+        json!({
+            "reference": self.reference,
+            "integration": INTEGRATION_ID,
+            "domain": "test",
+            "amount": self.amount,
+            "currency": self.currency,
+            "source": "balance",
+            "reason": self.reason,
+            "recipient": self.recipient.id,
+            "status": self.status.as_str(),
+            "transfer_code": self.transfer_code,
+            "id": self.id,
+            "failures": null,
+            "transferred_at": self.transferred_at.map(timestamp),
+            "createdAt": timestamp(self.created_at),
+            "updatedAt": timestamp(self.updated_at),
+        })
+    }
+
+    /// The `transfer.*` event data (§1.5), with snake_case dates.
+    fn event_json(&self) -> Value {
+        json!({
+            "amount": self.amount,
+            "currency": self.currency,
+            "domain": "test",
+            "failures": null,
+            "id": self.id,
+            "integration": {"id": INTEGRATION_ID, "is_live": false, "business_name": "Malipo Sandbox"},
+            "reason": self.reason,
+            "reference": self.reference,
+            "source": "balance",
+            "status": self.status.as_str(),
+            "transfer_code": self.transfer_code,
+            "transferred_at": self.transferred_at.map(timestamp),
+            "recipient": {
+                "recipient_code": self.recipient.code,
+                "type": self.recipient.kind,
+                "details": self.recipient.details(),
+            },
+            "session": {"provider": "nip", "id": self.session_id},
+            "created_at": timestamp(self.created_at),
+            "updated_at": timestamp(self.updated_at),
+        })
+    }
+
+    /// The verify answer: the event shape with the camelCase dates other samples use, so
+    /// clients meet both spellings.
+    fn verify_json(&self) -> Value {
+        let mut data = self.event_json();
+        if let Some(fields) = data.as_object_mut() {
+            for (snake, camel) in [("created_at", "createdAt"), ("updated_at", "updatedAt")] {
+                if let Some(value) = fields.remove(snake) {
+                    fields.insert(camel.to_owned(), value);
+                }
+            }
+        }
+        data
+    }
+}
+
+/// Transfer references: lowercase alphanumerics, `-` and `_`, at least 16 characters (§1.4).
+fn valid_reference(reference: &str) -> bool {
+    reference.len() >= 16
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
+}
+
+pub(crate) async fn initiate(State(state): State<Arc<PaystackState>>, body: Bytes) -> Response {
+    let Some(body) = parse_body(&body) else {
+        return invalid_json();
+    };
+    if text(&body, "source") != Some("balance") {
+        return fail(StatusCode::BAD_REQUEST, "Invalid transfer source");
+    }
+    let Some(amount) = minor_amount(body.get("amount")) else {
+        return fail(StatusCode::BAD_REQUEST, "Invalid amount");
+    };
+    let shared = Arc::clone(&state.shared);
+    let reference = match text(&body, "reference") {
+        Some(r) if valid_reference(r) => r.to_owned(),
+        Some(_) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "Invalid reference: use at least 16 lowercase alphanumerics, '-' or '_'",
+            );
+        }
+        None => shared.lower_alnum(20),
+    };
+    shared.counters.transfer_attempt(&reference);
+
+    let (data, outcome) = {
+        let mut store = state.store();
+        let recipient_code = text(&body, "recipient").unwrap_or_default();
+        let Some(recipient) = store.recipients.get(recipient_code).cloned() else {
+            return fail(StatusCode::BAD_REQUEST, "Recipient specified is invalid");
+        };
+        if let Some(existing) = store.transfers.get(&reference) {
+            return match state.settings.duplicate_transfer {
+                DuplicateTransferPolicy::Reject => {
+                    fail(StatusCode::BAD_REQUEST, "Duplicate Transfer Reference")
+                }
+                DuplicateTransferPolicy::ReturnExisting => ok(
+                    StatusCode::OK,
+                    "Transfer has been queued",
+                    existing.initiate_json(),
+                ),
+            };
+        }
+        let now = Utc::now();
+        let transfer = Transfer {
+            id: shared.numeric_id(),
+            reference: reference.clone(),
+            transfer_code: format!("TRF_{}", shared.lower_alnum(16)),
+            amount,
+            currency: text(&body, "currency")
+                .unwrap_or(&recipient.currency)
+                .to_owned(),
+            reason: text(&body, "reason").unwrap_or_default().to_owned(),
+            recipient,
+            status: TransferStatus::Pending,
+            session_id: shared.digits(30),
+            created_at: now,
+            updated_at: now,
+            transferred_at: None,
+        };
+        let data = transfer.initiate_json();
+        store.transfers.insert(reference.clone(), transfer);
+        let outcome = shared.with_rng(|rng| store.transfer_script.next(rng));
+        (data, outcome)
+    };
+    shared.counters.bump(|c| c.transfers_created += 1);
+
+    let faults = shared.faults.get(Provider::Paystack);
+    if shared.chance(faults.out_of_order_probability) {
+        settle_out_of_order(&state, &reference, outcome).await;
+    } else {
+        let task_state = Arc::clone(&state);
+        shared.spawn(async move { settle_in_order(&task_state, &reference, outcome).await });
+    }
+    ok(StatusCode::OK, "Transfer has been queued", data)
+}
+
+/// The normal course: each conclusive status after a delay, its webhook sent as it happens.
+async fn settle_in_order(state: &Arc<PaystackState>, reference: &str, outcome: TransferOutcome) {
+    for (status, event) in outcome.steps() {
+        if !state
+            .shared
+            .sleep(state.settings.transfer_settle_delay)
+            .await
+        {
+            return;
+        }
+        if let Some(data) = state.set_transfer_status(reference, *status) {
+            webhook::send_event(state, event, &data);
+        }
+    }
+}
+
+/// The out-of-order course: the transfer concludes at once and its webhooks are delivered,
+/// last first, before the `POST /transfer` answer leaves.
+async fn settle_out_of_order(state: &PaystackState, reference: &str, outcome: TransferOutcome) {
+    let events: Vec<(&str, Value)> = outcome
+        .steps()
+        .iter()
+        .filter_map(|(status, event)| {
+            Some((*event, state.set_transfer_status(reference, *status)?))
+        })
+        .collect();
+    for (event, data) in events.iter().rev() {
+        webhook::deliver_event(state, event, data).await;
+    }
+}
+
+impl PaystackState {
+    /// Moves a transfer to `status`; returns its event data.
+    fn set_transfer_status(&self, reference: &str, status: TransferStatus) -> Option<Value> {
+        let mut store = self.store();
+        let transfer = store.transfers.get_mut(reference)?;
+        let now = Utc::now();
+        transfer.status = status;
+        transfer.updated_at = now;
+        if status == TransferStatus::Success {
+            transfer.transferred_at = Some(now);
+        }
+        Some(transfer.event_json())
+    }
+}
+
+pub(crate) async fn verify(
+    State(state): State<Arc<PaystackState>>,
+    Path(reference): Path<String>,
+) -> Response {
+    match state.store().transfers.get(&reference) {
+        Some(transfer) => ok(StatusCode::OK, "Transfer retrieved", transfer.verify_json()),
+        None => fail(StatusCode::NOT_FOUND, "Transfer not found"),
+    }
+}
