@@ -149,10 +149,10 @@ impl NewIntent {
                     format!("{currency} is not supported by {provider}"),
                 );
             }
-            if let (ProviderKind::Mpesa, Some(amount)) = (provider, amount) {
-                if !amount.is_whole() {
-                    fail("amount", "M-Pesa takes whole shillings".to_owned());
-                }
+            if let (ProviderKind::Mpesa, Some(amount)) = (provider, amount)
+                && !amount.is_whole()
+            {
+                fail("amount", "M-Pesa takes whole shillings".to_owned());
             }
         }
 

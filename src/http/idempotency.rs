@@ -17,6 +17,9 @@ use super::problem::ApiError;
 /// An in-flight claim older than this is presumed abandoned (its process died) and taken over.
 const ABANDONED_AFTER_SECS: f64 = 60.0;
 
+/// A stored key: method, path, request hash, and the response once there is one.
+type StoredKey = (String, String, String, Option<i32>, Option<Vec<u8>>);
+
 /// What the key says about this request.
 pub enum Claim {
     /// First use: go ahead, and store the response with [`store_response`].
@@ -63,7 +66,7 @@ pub async fn claim(
     if inserted.rows_affected() == 1 {
         return Ok(Claim::Proceed);
     }
-    let existing: Option<(String, String, String, Option<i32>, Option<Vec<u8>>)> = sqlx::query_as(
+    let existing: Option<StoredKey> = sqlx::query_as(
         "SELECT method, path, request_hash, response_status, response_body FROM idempotency_keys WHERE client_id = $1 AND key = $2",
     )
     .bind(client)

@@ -13,6 +13,13 @@ pub struct WorkerState {
     pub pool: PgPool,
 }
 
+impl WorkerState {
+    /// The state every handler needs, built from the environment (provider configuration).
+    pub async fn from_env(pool: PgPool) -> anyhow::Result<Self> {
+        Ok(Self { pool })
+    }
+}
+
 /// Every job kind's handler.
 pub fn handlers() -> Handlers<WorkerState> {
     Handlers::default().register(noop::run)

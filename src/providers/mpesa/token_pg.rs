@@ -117,7 +117,9 @@ mod tests {
     /// Two pools on one migrated test database stand for two processes.
     #[tokio::test]
     async fn single_flight_across_pools() {
-        let db = crate::testing::test_database().await.expect("test database");
+        let db = crate::testing::test_database()
+            .await
+            .expect("test database");
         let url = db.url.clone();
         let key = format!("test-{}", uuid::Uuid::new_v4());
         // Two pools stand for two processes.
