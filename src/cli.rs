@@ -32,6 +32,12 @@ pub enum Command {
         #[command(subcommand)]
         action: ClientsCommand,
     },
+    /// The double-entry ledger.
+    Ledger {
+        /// Ledger action.
+        #[command(subcommand)]
+        action: LedgerCommand,
+    },
     /// Benchmarks that print JSON.
     Bench {
         /// Which benchmark.
@@ -55,6 +61,13 @@ pub enum ClientsCommand {
         #[arg(long, default_value_t = 0)]
         commission_bps: i32,
     },
+}
+
+/// `malipo ledger …`
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Verify every ledger invariant; exits non-zero on a violation.
+    Check,
 }
 
 /// A client's role.

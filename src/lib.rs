@@ -7,6 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod escrow;
 pub mod http;
 pub mod pg;
 pub mod providers;

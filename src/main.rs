@@ -6,10 +6,11 @@ use anyhow::Context;
 use clap::Parser;
 use malipo::{
     bench,
-    cli::{BenchCommand, Cli, ClientsCommand, Command, RoleArg},
+    cli::{BenchCommand, Cli, ClientsCommand, Command, LedgerCommand, RoleArg},
     clients,
     config::Config,
-    http::AllProviders,
+    providers::{HttpSettings, Providers, ProvidersConfig, mpesa::PgTokenStore},
+    sandbox::{FakeProviders, SandboxSettings},
     queue::backend::SHUTDOWN_GRACE,
     startup::{self, Database},
     telemetry,
@@ -70,6 +71,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Ledger { action: LedgerCommand::Check } => {
+            let database = Database::open(&config, false).await?;
+            let violations = malipo::db::ledger::check(&database.pool).await;
+            database.close().await;
+            let violations = violations.context("failed to check the ledger")?;
+            if violations.is_empty() {
+                println!("ledger ok: every transaction balances and every account agrees with its intent");
+                return Ok(());
+            }
+            for violation in &violations {
+                println!("VIOLATION {}: {} ({})", violation.rule, violation.subject, violation.detail);
+            }
+            anyhow::bail!("{} ledger invariant violation(s)", violations.len())
+        }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
@@ -99,32 +114,51 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
-    if sandbox {
-        anyhow::bail!(
-            "--sandbox needs the provider fakes, which are not wired into this build yet"
-        );
-    }
     let database = Database::open(&config, true).await?;
     let listener = startup::bind(&config).await?;
-    let runner = startup::start_workers(
-        database.pool.clone(),
-        &config,
-        WorkerState {
-            pool: database.pool.clone(),
-        },
-    )
-    .await?;
-    let state = startup::app_state(database.pool.clone(), &config, Arc::new(AllProviders));
+    let (providers_config, fakes) = if sandbox {
+        let address = listener.local_addr().context("listener has no address")?;
+        let public_url = format!("http://{address}");
+        let fakes = FakeProviders::start(SandboxSettings::default()).await?;
+        let providers = malipo::sandbox::wiring::providers_config(&fakes, &public_url, HttpSettings::default());
+        print_sandbox_banner(&fakes, &public_url);
+        (providers, Some(fakes))
+    } else {
+        (ProvidersConfig::from_env().context("invalid provider configuration")?, None)
+    };
+    let providers_config = Arc::new(providers_config);
+    let worker_state = if sandbox {
+        let providers = Providers::from_config(&providers_config, Arc::new(PgTokenStore::new(database.pool.clone())))?;
+        WorkerState::new(database.pool.clone(), providers, malipo::worker::commission_from(|name| std::env::var(name).ok())?)
+    } else {
+        WorkerState::from_env(database.pool.clone()).await?
+    };
+    let runner = startup::start_workers(database.pool.clone(), &config, worker_state).await?;
+    let state = startup::app_state_for(database.pool.clone(), &config, providers_config);
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     runner.shutdown(SHUTDOWN_GRACE).await;
+    if let Some(fakes) = fakes {
+        fakes.shutdown().await;
+    }
     database.close().await;
     served
+}
+
+fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
+    println!(
+        "malipo sandbox: API at {public_url}; fake Paystack {}, Daraja {}, LNbits {}\n\
+         create a key with `malipo clients create --name demo`, then see README.md (\"Walk a payment\").",
+        fakes.paystack_base_url(),
+        fakes.mpesa_base_url(),
+        fakes.lnbits_base_url()
+    );
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
     let listener = startup::bind(&config).await?;
-    let state = startup::app_state(database.pool.clone(), &config, Arc::new(AllProviders));
+    let providers = Arc::new(ProvidersConfig::from_env().context("invalid provider configuration")?);
+    let state = startup::app_state_for(database.pool.clone(), &config, providers);
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     database.close().await;
     served
@@ -132,14 +166,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn work(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
-    let runner = startup::start_workers(
-        database.pool.clone(),
-        &config,
-        WorkerState {
-            pool: database.pool.clone(),
-        },
-    )
-    .await?;
+    let runner = startup::start_workers(database.pool.clone(), &config, WorkerState::from_env(database.pool.clone()).await?).await?;
     startup::shutdown_signal().await;
     runner.shutdown(SHUTDOWN_GRACE).await;
     database.close().await;

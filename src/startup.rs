@@ -93,7 +93,9 @@ pub async fn serve(
     let address = listener.local_addr().context("listener has no address")?;
     info!(%address, "HTTP front listening");
     spawn_idempotency_pruning(state.pool.clone(), state.config.idempotency_ttl);
-    axum::serve(listener, http::router(state))
+    // Peer addresses feed the M-Pesa callback allow-list.
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server failed")
@@ -106,9 +108,15 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("failed to bind MALIPO_HTTP_ADDR={}", config.http_addr))
 }
 
-/// Application state for the HTTP front.
+/// Application state for the HTTP front, with every provider let through (benchmarks, tests).
 pub fn app_state(pool: PgPool, config: &Config, gate: Arc<dyn ProviderGate>) -> AppState {
-    AppState::new(pool, config.clone(), gate)
+    AppState::new(pool, config.clone(), gate, http::WebhookSecrets::default())
+}
+
+/// Application state for the HTTP front with the providers configured in `providers`.
+pub fn app_state_for(pool: PgPool, config: &Config, providers: Arc<crate::providers::ProvidersConfig>) -> AppState {
+    let secrets = http::WebhookSecrets::from_config(&providers);
+    AppState::new(pool, config.clone(), providers, secrets)
 }
 
 fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {

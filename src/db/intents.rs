@@ -181,10 +181,88 @@ pub async fn view(
         reference: row.reference,
         metadata: row.metadata,
         next_action: row.next_action,
-        payouts: Vec::new(),
+        payouts: super::payouts::views(&mut *conn, id).await?,
         events,
         failure_reason: row.failure_reason,
         created_at: row.created_at,
         updated_at: row.updated_at,
+    }))
+}
+
+/// An intent as the workers need it.
+#[derive(Debug, Clone)]
+pub struct IntentRecord {
+    /// The id.
+    pub id: Uuid,
+    /// Owning client.
+    pub client_id: Uuid,
+    /// Status.
+    pub status: String,
+    /// Amount held or to be held.
+    pub amount: crate::domain::Money,
+    /// Deposit provider.
+    pub provider: crate::domain::ProviderKind,
+    /// Buyer as stored.
+    pub buyer: crate::domain::Buyer,
+    /// Payee as stored.
+    pub payee: crate::domain::Payee,
+    /// Commission in basis points.
+    pub commission_bps: i32,
+    /// Client reference.
+    pub reference: Option<String>,
+    /// The provider's handle of the deposit (Paystack reference, CheckoutRequestID, payment hash).
+    pub provider_reference: Option<String>,
+    /// When the buyer's chance to pay lapses.
+    pub deposit_expires_at: Option<DateTime<Utc>>,
+    /// A Lightning invoice given at release.
+    pub release_bolt11: Option<String>,
+    /// A Lightning invoice given at refund.
+    pub refund_bolt11: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: Uuid,
+    client_id: Uuid,
+    status: String,
+    amount: Decimal,
+    currency: String,
+    provider: String,
+    buyer: Value,
+    payee: Value,
+    commission_bps: i32,
+    reference: Option<String>,
+    provider_reference: Option<String>,
+    deposit_expires_at: Option<DateTime<Utc>>,
+    release_bolt11: Option<String>,
+    refund_bolt11: Option<String>,
+}
+
+/// Loads intent `id` for a worker; `lock` takes its row lock for the transaction.
+pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> anyhow::Result<Option<IntentRecord>> {
+    let sql = if lock {
+        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
+                deposit_expires_at, release_bolt11, refund_bolt11 FROM intents WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
+                deposit_expires_at, release_bolt11, refund_bolt11 FROM intents WHERE id = $1"
+    };
+    let row: Option<RecordRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    let currency: crate::domain::Currency = row.currency.parse()?;
+    Ok(Some(IntentRecord {
+        id: row.id,
+        client_id: row.client_id,
+        status: row.status,
+        amount: crate::domain::Money::new(row.amount, currency)?,
+        provider: crate::domain::ProviderKind::parse(&row.provider).ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
+        buyer: serde_json::from_value(row.buyer)?,
+        payee: serde_json::from_value(row.payee)?,
+        commission_bps: row.commission_bps,
+        reference: row.reference,
+        provider_reference: row.provider_reference,
+        deposit_expires_at: row.deposit_expires_at,
+        release_bolt11: row.release_bolt11,
+        refund_bolt11: row.refund_bolt11,
     }))
 }

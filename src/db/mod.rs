@@ -1,6 +1,9 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
 pub mod intents;
+pub mod ledger;
+pub mod payouts;
+pub mod transitions;
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The payment domain: money, the parties of an intent, and parsing requests into them.
 
+pub mod commission;
 pub mod currency;
 pub mod money;
 pub mod new_intent;

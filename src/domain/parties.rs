@@ -17,6 +17,9 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// Every provider.
+    pub const ALL: [ProviderKind; 3] = [Self::Paystack, Self::Mpesa, Self::Lightning];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -4,9 +4,11 @@ pub mod auth;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod intent_actions;
 pub mod intents;
 pub mod problem;
 pub mod rate_limit;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,6 +32,37 @@ pub trait ProviderGate: Send + Sync {
     fn missing_setting(&self, provider: ProviderKind) -> Option<&'static str>;
 }
 
+impl ProviderGate for crate::providers::ProvidersConfig {
+    fn missing_setting(&self, provider: ProviderKind) -> Option<&'static str> {
+        crate::providers::ProvidersConfig::missing_setting(self, provider)
+    }
+}
+
+/// The secrets webhook endpoints verify deliveries with; a provider without one answers 404.
+#[derive(Debug, Default, Clone)]
+pub struct WebhookSecrets {
+    /// Paystack's secret key (HMAC-SHA512 of the raw body).
+    pub paystack_secret: Option<crate::providers::Secret>,
+    /// The token in Daraja callback URLs.
+    pub mpesa_token: Option<crate::providers::Secret>,
+    /// Daraja's callback addresses, when restricted.
+    pub mpesa_allowed_ips: Option<Vec<crate::providers::Cidr>>,
+    /// The token in LNbits webhook URLs.
+    pub lnbits_token: Option<crate::providers::Secret>,
+}
+
+impl WebhookSecrets {
+    /// The secrets of every configured provider.
+    pub fn from_config(config: &crate::providers::ProvidersConfig) -> Self {
+        Self {
+            paystack_secret: config.paystack.as_ref().ok().map(|p| p.secret_key.clone()),
+            mpesa_token: config.mpesa.as_ref().ok().map(|m| m.callbacks.token().clone()),
+            mpesa_allowed_ips: config.mpesa.as_ref().ok().and_then(|m| m.allowed_ips.clone()),
+            lnbits_token: config.lnbits.as_ref().ok().map(|l| l.webhook.token().clone()),
+        }
+    }
+}
+
 /// A gate that lets every provider through (tests of the API alone).
 pub struct AllProviders;
 
@@ -50,11 +83,18 @@ pub struct AppState {
     pub rate_limit: rate_limit::ClientRateLimit,
     /// Which providers are configured.
     pub provider_gate: Arc<dyn ProviderGate>,
+    /// Webhook verification secrets.
+    pub webhook_secrets: Arc<WebhookSecrets>,
 }
 
 impl AppState {
     /// State over `pool` with `config`.
-    pub fn new(pool: PgPool, config: Config, provider_gate: Arc<dyn ProviderGate>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        config: Config,
+        provider_gate: Arc<dyn ProviderGate>,
+        webhook_secrets: WebhookSecrets,
+    ) -> Self {
         let rate_limit =
             rate_limit::ClientRateLimit::new(config.rate_limit_per_sec, config.rate_limit_burst);
         Self {
@@ -62,6 +102,7 @@ impl AppState {
             config: Arc::new(config),
             rate_limit,
             provider_gate,
+            webhook_secrets: Arc::new(webhook_secrets),
         }
     }
 }
@@ -75,6 +116,17 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/v1/intents", post(intents::create))
         .route("/v1/intents/{id}", get(intents::get))
+        .route("/v1/intents/{id}/release", post(intent_actions::release))
+        .route("/v1/intents/{id}/refund", post(intent_actions::refund))
+        .route("/webhooks/paystack", post(webhooks::paystack::receive))
+        .route("/webhooks/lnbits/{token}", post(webhooks::lnbits::receive))
+        .route("/webhooks/mpesa/{token}/stk", post(webhooks::mpesa::stk))
+        .route("/webhooks/mpesa/{token}/c2b/validation", post(webhooks::mpesa::c2b_validation))
+        .route("/webhooks/mpesa/{token}/c2b/confirmation", post(webhooks::mpesa::c2b_confirmation))
+        .route("/webhooks/mpesa/{token}/b2c/result", post(webhooks::mpesa::b2c_result))
+        .route("/webhooks/mpesa/{token}/b2c/timeout", post(webhooks::mpesa::b2c_timeout))
+        .route("/webhooks/mpesa/{token}/status/result", post(webhooks::mpesa::status_result))
+        .route("/webhooks/mpesa/{token}/status/timeout", post(webhooks::mpesa::status_timeout))
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async {
             (

@@ -280,7 +280,7 @@ impl ProvidersConfig {
         let missing = match provider {
             ProviderKind::Paystack => self.paystack.as_ref().err(),
             ProviderKind::Mpesa => self.mpesa.as_ref().err(),
-            ProviderKind::Lnbits => self.lnbits.as_ref().err(),
+            ProviderKind::Lightning => self.lnbits.as_ref().err(),
         };
         missing.map(|MissingSetting(name)| *name)
     }
@@ -296,7 +296,7 @@ impl ProvidersConfig {
                 .ok()
                 .and_then(|mpesa| mpesa.initiator.as_ref().err())
                 .map(|MissingSetting(name)| *name),
-            ProviderKind::Lnbits => self
+            ProviderKind::Lightning => self
                 .lnbits
                 .as_ref()
                 .ok()

@@ -6,31 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::Money;
 
-/// The providers malipo talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// Paystack: cards and bank transfers (NGN, GHS, ZAR, KES, USD).
-    Paystack,
-    /// Safaricom M-Pesa through Daraja (KES).
-    Mpesa,
-    /// LNbits: Bitcoin Lightning (SAT).
-    Lnbits,
-}
-
-impl ProviderKind {
-    /// Every provider.
-    pub const ALL: [ProviderKind; 3] = [Self::Paystack, Self::Mpesa, Self::Lnbits];
-
-    /// The lower-case name used in URLs, logs and the database.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Paystack => "paystack",
-            Self::Mpesa => "mpesa",
-            Self::Lnbits => "lnbits",
-        }
-    }
-}
+pub use crate::domain::ProviderKind;
 
 /// How the provider reaches the buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,12 +25,13 @@ mod script;
 mod server;
 mod settings;
 mod shared;
+pub mod wiring;
 #[cfg(test)]
 mod tests;
 
 pub use counters::CountersSnapshot;
 pub use faults::{FaultSettings, Faults, Provider};
-pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome};
+pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome, bolt11::payee_invoice};
 pub use mpesa::{B2cOutcome, B2cResult, C2bOutcome, C2bPayment, StkMatch, StkOutcome, StkResult};
 pub use paystack::{
     ChargeOutcome, DuplicateTransferPolicy, RefundEventShape, RefundOutcome, TransferOutcome,

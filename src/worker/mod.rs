@@ -1,26 +1,29 @@
 //! Job handlers, one job per file, and the state they share.
 
+mod calls;
+mod confirm_deposit;
+mod initiate_deposit;
 mod noop;
+mod payout;
+pub mod poll_lightning_invoice;
+pub mod process_webhook;
+mod refund;
+mod release_escrow;
+mod state;
 
-use sqlx::PgPool;
+pub use state::{WorkerState, commission_from};
 
 use crate::queue::Handlers;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct WorkerState {
-    /// The database.
-    pub pool: PgPool,
-}
-
-impl WorkerState {
-    /// The state every handler needs, built from the environment (provider configuration).
-    pub async fn from_env(pool: PgPool) -> anyhow::Result<Self> {
-        Ok(Self { pool })
-    }
-}
-
 /// Every job kind's handler.
 pub fn handlers() -> Handlers<WorkerState> {
-    Handlers::default().register(noop::run)
+    Handlers::default()
+        .register(noop::run)
+        .register(initiate_deposit::run)
+        .register(confirm_deposit::run)
+        .register(release_escrow::run)
+        .register(payout::run)
+        .register(refund::run)
+        .register(process_webhook::run)
+        .register(poll_lightning_invoice::run)
 }

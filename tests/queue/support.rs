@@ -46,7 +46,7 @@ pub async fn bench_runner(pool: &PgPool, lease: Duration) -> Runner {
         pool.clone(),
         settings,
         worker::handlers(),
-        WorkerState { pool: pool.clone() },
+        WorkerState::new(pool.clone(), Default::default(), Default::default()),
     )
     .await
     .expect("workers start")

@@ -38,9 +38,7 @@ async fn workers_recover_from_a_40_second_outage_without_losing_a_job() {
         db.pool.clone(),
         settings,
         worker::handlers(),
-        WorkerState {
-            pool: db.pool.clone(),
-        },
+        WorkerState::new(db.pool.clone(), Default::default(), Default::default()),
     )
     .await
     .expect("workers");

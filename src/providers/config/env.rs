@@ -261,7 +261,7 @@ mod tests {
             Some("MPESA_CONSUMER_KEY")
         );
         assert_eq!(
-            config.missing_setting(ProviderKind::Lnbits),
+            config.missing_setting(ProviderKind::Lightning),
             Some("LNBITS_BASE_URL")
         );
     }
@@ -354,7 +354,7 @@ mod tests {
             "https://pay.example.com/webhooks/lnbits/ln_0123456789abcdef"
         );
         assert_eq!(
-            config.missing_payout_setting(ProviderKind::Lnbits),
+            config.missing_payout_setting(ProviderKind::Lightning),
             Some("LNBITS_ADMIN_KEY")
         );
         assert_eq!(

@@ -19,7 +19,7 @@ use super::{
 
 impl Provider for LnbitsClient {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Lnbits
+        ProviderKind::Lightning
     }
 
     async fn initiate_deposit(

@@ -6,20 +6,88 @@ use sha2::{Digest, Sha256};
 /// Bech32's data alphabet: no `1`, so the last `1` of an invoice is its separator.
 const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
-/// A mainnet-looking invoice for `amount_sat`, its data part derived from `payment_hash`.
-/// The amount uses the `n` multiplier (0.1 sat), e.g. 1000 sat is `lnbc10000n1…`.
+/// A structurally valid mainnet invoice for `amount_sat` (bech32 checksum, timestamp, the
+/// `p` payment-hash field, a filler signature), so real clients that decode invoices before
+/// paying them accept it. The amount uses the `n` multiplier (0.1 sat): 1000 sat is
+/// `lnbc10000n1…`.
 pub(crate) fn encode(amount_sat: u64, payment_hash: &[u8]) -> String {
-    let mut data = String::with_capacity(192);
-    let mut block = Sha256::digest(payment_hash);
-    for _ in 0..6 {
-        data.extend(
-            block
-                .iter()
-                .map(|b| char::from(CHARSET[usize::from(b & 31)])),
-        );
+    let hrp = format!("lnbc{}n", amount_sat.saturating_mul(10));
+    let mut data: Vec<u8> = Vec::with_capacity(180);
+    // Timestamp: 35 bits, big-endian 5-bit groups. A fixed one keeps invoices deterministic.
+    let timestamp: u64 = 1_700_000_000;
+    data.extend((0..7).rev().map(|i| ((timestamp >> (5 * i)) & 31) as u8));
+    // `p` (type 1), 52 groups long (1 × 32 + 20), then the 256-bit hash padded to 260 bits.
+    let mut hash = [0u8; 32];
+    let digest = Sha256::digest(payment_hash);
+    hash.copy_from_slice(if payment_hash.len() == 32 { payment_hash } else { digest.as_slice() });
+    data.extend([1, 1, 20]);
+    data.extend(to_five_bit(&hash));
+    // A 65-byte filler signature (104 groups): LNbits-side checks are not simulated.
+    let mut signature = Vec::with_capacity(65);
+    let mut block = Sha256::digest(hash);
+    while signature.len() < 65 {
+        signature.extend_from_slice(&block);
         block = Sha256::digest(block);
     }
-    format!("lnbc{}n1p{data}", amount_sat.saturating_mul(10))
+    signature.truncate(65);
+    data.extend(to_five_bit(&signature));
+    let checksum = checksum(&hrp, &data);
+    data.extend(checksum);
+    let body: String = data.iter().map(|v| char::from(CHARSET[usize::from(*v)])).collect();
+    format!("{hrp}1{body}")
+}
+
+fn to_five_bit(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() * 8 / 5 + 1);
+    let (mut accumulator, mut bits) = (0u32, 0u32);
+    for byte in bytes {
+        accumulator = (accumulator << 8) | u32::from(*byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(((accumulator >> bits) & 31) as u8);
+        }
+    }
+    if bits > 0 {
+        out.push(((accumulator << (5 - bits)) & 31) as u8);
+    }
+    out
+}
+
+fn polymod(values: &[u8]) -> u32 {
+    const GENERATOR: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    let mut check = 1u32;
+    for value in values {
+        let top = check >> 25;
+        check = ((check & 0x01ff_ffff) << 5) ^ u32::from(*value);
+        for (i, generator) in GENERATOR.iter().enumerate() {
+            if (top >> i) & 1 == 1 {
+                check ^= generator;
+            }
+        }
+    }
+    check
+}
+
+fn checksum(hrp: &str, data: &[u8]) -> [u8; 6] {
+    let mut values: Vec<u8> = hrp.bytes().map(|b| b >> 5).collect();
+    values.push(0);
+    values.extend(hrp.bytes().map(|b| b & 31));
+    values.extend_from_slice(data);
+    values.extend([0u8; 6]);
+    let modulus = polymod(&values) ^ 1;
+    let mut out = [0u8; 6];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = ((modulus >> (5 * (5 - i))) & 31) as u8;
+    }
+    out
+}
+
+/// A payee's invoice for `amount_sat`, as a Lightning wallet would hand one out (tests,
+/// the sandbox walk-through).
+pub fn payee_invoice(amount_sat: u64) -> String {
+    let nonce = uuid::Uuid::new_v4();
+    encode(amount_sat, &Sha256::digest(nonce.as_bytes()))
 }
 
 /// The amount an invoice asks for, in msat; `None` for amountless or unreadable invoices.

@@ -2,7 +2,7 @@
 //! invoices in sat with msat amounts out, key-dependent payment checks, outgoing payments,
 //! and the once-only, unsigned webhook whose body is a JSON string literal.
 
-mod bolt11;
+pub mod bolt11;
 mod invoice;
 mod pay;
 mod payment;

@@ -1,0 +1,210 @@
+//! The double-entry ledger: accounts, balanced postings, derived balances, and the invariant check.
+//!
+//! Debits are positive and credits negative. PostgreSQL enforces that every transaction balances
+//! per currency (a deferred constraint trigger) and that entries are immutable; this module also
+//! refuses unbalanced postings before they reach the database.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{Currency, ProviderKind};
+
+/// A ledger account, created on first use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    code: String,
+    kind: &'static str,
+    currency: Currency,
+    intent: Option<Uuid>,
+}
+
+impl Account {
+    /// Money held at a provider on the platform's behalf (debit-normal).
+    pub fn clearing(provider: ProviderKind, currency: Currency) -> Self {
+        Self { code: format!("clearing:{provider}:{currency}"), kind: "provider_clearing", currency, intent: None }
+    }
+
+    /// One intent's escrow (credit-normal: what the platform owes until release).
+    pub fn escrow(intent: Uuid, currency: Currency) -> Self {
+        Self { code: format!("escrow:{intent}"), kind: "escrow", currency, intent: Some(intent) }
+    }
+
+    /// What the platform owes one intent's payee after release.
+    pub fn payable(intent: Uuid, currency: Currency) -> Self {
+        Self { code: format!("payable:{intent}"), kind: "payee_payable", currency, intent: Some(intent) }
+    }
+
+    /// The platform's earned commission per currency.
+    pub fn commission(currency: Currency) -> Self {
+        Self { code: format!("commission:{currency}"), kind: "platform_commission", currency, intent: None }
+    }
+
+    /// Payouts initiated and not yet conclusive.
+    pub fn payouts_in_flight(currency: Currency) -> Self {
+        Self { code: format!("payouts_in_flight:{currency}"), kind: "payouts_in_flight", currency, intent: None }
+    }
+
+    /// Refunds initiated and not yet conclusive.
+    pub fn refunds_in_flight(currency: Currency) -> Self {
+        Self { code: format!("refunds_in_flight:{currency}"), kind: "refunds_in_flight", currency, intent: None }
+    }
+
+    /// The account's code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+}
+
+/// Why a posting was refused before reaching the database.
+#[derive(Debug, thiserror::Error)]
+pub enum PostingError {
+    /// Entries do not sum to zero in some currency.
+    #[error("posting `{key}` does not balance in {currency}: {total}")]
+    Unbalanced {
+        /// The posting's key.
+        key: String,
+        /// The currency.
+        currency: Currency,
+        /// The residue.
+        total: Decimal,
+    },
+    /// The database refused it.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Posts one balanced transaction; returns false (and writes nothing) when `key` was already
+/// posted, so re-running a job never posts twice.
+pub async fn post(conn: &mut PgConnection, key: &str, kind: &str, intent: Option<Uuid>, memo: &str, entries: &[(Account, Decimal)]) -> Result<bool, PostingError> {
+    let mut totals: BTreeMap<&str, (Currency, Decimal)> = BTreeMap::new();
+    for (account, amount) in entries {
+        let slot = totals.entry(account.currency.code()).or_insert((account.currency, Decimal::ZERO));
+        slot.1 += *amount;
+    }
+    if let Some((currency, total)) = totals.values().find(|(_, total)| !total.is_zero()) {
+        return Err(PostingError::Unbalanced { key: key.to_owned(), currency: *currency, total: *total });
+    }
+    let transaction: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (idempotency_key, kind, intent_id, memo) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(key)
+    .bind(kind)
+    .bind(intent)
+    .bind(memo)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(transaction) = transaction else { return Ok(false) };
+    for (account, amount) in entries.iter().filter(|(_, amount)| !amount.is_zero()) {
+        let account_id = ensure_account(conn, account).await?;
+        sqlx::query("INSERT INTO ledger_entries (transaction_id, account_id, currency, amount) VALUES ($1, $2, $3, $4)")
+            .bind(transaction)
+            .bind(account_id)
+            .bind(account.currency.code())
+            .bind(amount)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(true)
+}
+
+async fn ensure_account(conn: &mut PgConnection, account: &Account) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH created AS (
+             INSERT INTO ledger_accounts (code, kind, currency, intent_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (code) DO NOTHING RETURNING id
+         )
+         SELECT id FROM created UNION ALL SELECT id FROM ledger_accounts WHERE code = $1 LIMIT 1",
+    )
+    .bind(&account.code)
+    .bind(account.kind)
+    .bind(account.currency.code())
+    .bind(account.intent)
+    .fetch_one(conn)
+    .await
+}
+
+/// An account's balance (sum of its entries); zero for an account never used.
+pub async fn balance(conn: &mut PgConnection, account: &Account) -> Result<Decimal, sqlx::Error> {
+    let total: Option<Decimal> = sqlx::query_scalar(
+        "SELECT sum(e.amount) FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id WHERE a.code = $1",
+    )
+    .bind(&account.code)
+    .fetch_one(conn)
+    .await?;
+    Ok(total.unwrap_or(Decimal::ZERO))
+}
+
+/// One broken invariant.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Violation {
+    /// Which rule.
+    pub rule: String,
+    /// What breaks it.
+    pub subject: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// Every invariant the ledger must hold; an empty list means it is sound.
+pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
+    let checks: [(&str, &str); 6] = [
+        (
+            "transaction balances per currency",
+            "SELECT 'transaction balances per currency' AS rule, t.idempotency_key AS subject,
+                    e.currency || ' ' || sum(e.amount)::text AS detail
+               FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+              GROUP BY t.idempotency_key, e.currency HAVING sum(e.amount) <> 0",
+        ),
+        (
+            "transaction has entries",
+            "SELECT 'transaction has at least two entries' AS rule, t.idempotency_key AS subject,
+                    count(e.id)::text || ' entries' AS detail
+               FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+              GROUP BY t.idempotency_key HAVING count(e.id) < 2",
+        ),
+        (
+            "credit-normal accounts never go into debit",
+            "SELECT 'credit-normal account is not in debit' AS rule, a.code AS subject, sum(e.amount)::text AS detail
+               FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id
+              WHERE a.kind <> 'provider_clearing'
+              GROUP BY a.code HAVING sum(e.amount) > 0",
+        ),
+        (
+            "escrow matches intent status",
+            "SELECT 'escrow matches intent status' AS rule, i.id::text AS subject,
+                    i.status || ': escrow ' || coalesce(b.total, 0)::text || ' for amount ' || i.amount::text AS detail
+               FROM intents i
+               LEFT JOIN (SELECT a.intent_id, sum(e.amount) AS total FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id
+                           WHERE a.kind = 'escrow' GROUP BY a.intent_id) b ON b.intent_id = i.id
+              WHERE (i.status IN ('held', 'releasing') AND coalesce(b.total, 0) <> -i.amount)
+                 OR (i.status = 'refunding' AND coalesce(b.total, 0) NOT IN (0, -i.amount))
+                 OR (i.status IN ('initiating', 'awaiting_payment', 'failed', 'expired', 'cancelled', 'released', 'settled', 'refunded')
+                     AND coalesce(b.total, 0) <> 0)",
+        ),
+        (
+            "settled intents owe nothing",
+            "SELECT 'settled intent owes its payee nothing' AS rule, i.id::text AS subject, sum(e.amount)::text AS detail
+               FROM intents i JOIN ledger_accounts a ON a.intent_id = i.id AND a.kind = 'payee_payable'
+               JOIN ledger_entries e ON e.account_id = a.id
+              WHERE i.status = 'settled' GROUP BY i.id HAVING sum(e.amount) <> 0",
+        ),
+        (
+            "succeeded payouts are posted exactly once",
+            "SELECT 'succeeded payout is posted' AS rule, p.id::text AS subject, p.status AS detail
+               FROM payouts p
+              WHERE p.status = 'succeeded'
+                AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.idempotency_key = 'payout:' || p.id || ':succeeded')",
+        ),
+    ];
+    let mut violations = Vec::new();
+    for (_, sql) in checks {
+        let mut found: Vec<Violation> = sqlx::query_as(sql).fetch_all(pool).await?;
+        violations.append(&mut found);
+    }
+    Ok(violations)
+}

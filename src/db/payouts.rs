@@ -1,0 +1,158 @@
+//! Payout rows: created at release (or refund), sent at most once, settled by the provider's answer.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::{Currency, Money, PayoutDestination, ProviderKind};
+
+
+/// Where a payout's money goes: a payout destination, or back through the deposit itself
+/// (Paystack refunds go through its Refund API against the original transaction).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum PayoutTarget {
+    /// Refund the deposit with this provider reference.
+    Refund {
+        /// The deposit's reference at the provider.
+        refund_of: String,
+    },
+    /// Send to a destination.
+    Destination(PayoutDestination),
+}
+
+/// A payout as stored.
+#[derive(Debug, Clone)]
+pub struct PayoutRecord {
+    /// The id.
+    pub id: Uuid,
+    /// The intent it belongs to.
+    pub intent_id: Uuid,
+    /// `payee`, `commission` or `refund`.
+    pub kind: String,
+    /// How much.
+    pub amount: Money,
+    /// Through which provider.
+    pub provider: ProviderKind,
+    /// Where to.
+    pub target: PayoutTarget,
+    /// The provider-side idempotency key.
+    pub reference: String,
+    /// `pending`, `in_flight`, `succeeded`, `failed`, `reversed`.
+    pub status: String,
+    /// When initiation was recorded (before the provider call).
+    pub initiated_at: Option<DateTime<Utc>>,
+}
+
+/// The provider reference for payout `id`: lowercase alphanumerics and `_`, 35 characters —
+/// valid as a Paystack transfer reference and as a Daraja `OriginatorConversationID`.
+pub fn reference_for(id: Uuid) -> String {
+    format!("po_{}", id.simple())
+}
+
+/// Inserts a payout row (status `pending`); a second insert for the same intent and kind is a
+/// no-op that returns the existing id.
+pub async fn insert(conn: &mut PgConnection, intent: Uuid, kind: &str, amount: Money, provider: ProviderKind, target: &PayoutTarget) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
+         ON CONFLICT (intent_id, kind) DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(intent)
+    .bind(kind)
+    .bind(amount.amount())
+    .bind(amount.currency().code())
+    .bind(provider.as_str())
+    .bind(serde_json::to_value(target).unwrap_or(Value::Null))
+    .bind(reference_for(id))
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => sqlx::query_scalar("SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2").bind(intent).bind(kind).fetch_one(conn).await,
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    intent_id: Uuid,
+    kind: String,
+    amount: Decimal,
+    currency: String,
+    provider: String,
+    destination: Value,
+    reference: String,
+    status: String,
+    initiated_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at";
+
+fn record(row: Row) -> anyhow::Result<PayoutRecord> {
+    let currency: Currency = row.currency.parse()?;
+    Ok(PayoutRecord {
+        id: row.id,
+        intent_id: row.intent_id,
+        kind: row.kind,
+        amount: Money::new(row.amount, currency)?,
+        provider: ProviderKind::parse(&row.provider).ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
+        target: serde_json::from_value(row.destination)?,
+        reference: row.reference,
+        status: row.status,
+        initiated_at: row.initiated_at,
+    })
+}
+
+/// Loads payout `id`, locking its row when `lock` is set.
+pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> anyhow::Result<Option<PayoutRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM payouts WHERE id = $1{}", if lock { " FOR UPDATE" } else { "" });
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    row.map(record).transpose()
+}
+
+/// Finds a payout by its provider reference.
+pub async fn by_reference(conn: &mut PgConnection, reference: &str) -> anyhow::Result<Option<PayoutRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM payouts WHERE reference = $1");
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(conn).await?;
+    row.map(record).transpose()
+}
+
+/// An intent's payouts as the API shows them.
+pub async fn views(conn: &mut PgConnection, intent: Uuid) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT jsonb_build_object('id', id, 'kind', kind, 'amount', amount::text, 'currency', currency, 'provider', provider,
+                                   'reference', reference, 'status', status, 'failure_reason', failure_reason)
+           FROM payouts WHERE intent_id = $1 ORDER BY created_at, kind",
+    )
+    .bind(intent)
+    .fetch_all(conn)
+    .await
+}
+
+/// Moves a payout between statuses under a guard; returns whether it moved.
+pub async fn set_status(conn: &mut PgConnection, id: Uuid, from: &[&str], to: &str, provider_ref: Option<&str>, reason: Option<&str>) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE payouts SET status = $3, provider_ref = coalesce($4, provider_ref), failure_reason = coalesce($5, failure_reason),
+                initiated_at = CASE WHEN $3 = 'in_flight' THEN coalesce(initiated_at, now()) ELSE initiated_at END,
+                updated_at = now()
+          WHERE id = $1 AND status = ANY($2)",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(provider_ref)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
+/// Statuses of all payouts of `intent` of the given kinds.
+pub async fn statuses(conn: &mut PgConnection, intent: Uuid, kinds: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM payouts WHERE intent_id = $1 AND kind = ANY($2)").bind(intent).bind(kinds).fetch_all(conn).await
+}

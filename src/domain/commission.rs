@@ -1,0 +1,70 @@
+//! Splitting a held amount into the payee's share and the platform's commission.
+//!
+//! Rule: commission = `amount × bps / 10 000`, rounded half away from zero to the currency's
+//! minor unit, plus the optional fixed fee, capped at the amount; the payee gets exactly the
+//! rest. So payee share + commission = held amount, always, with no rounding residue anywhere.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::{Money, MoneyError};
+
+/// The two shares of a released intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// What the payee receives.
+    pub payee: Money,
+    /// What the platform keeps.
+    pub commission: Money,
+}
+
+/// Splits `held` by `commission_bps` (0–10 000) plus `fixed_fee` (same currency).
+pub fn split(held: Money, commission_bps: i32, fixed_fee: Option<Money>) -> Result<Split, MoneyError> {
+    let currency = held.currency();
+    let bps = Decimal::from(commission_bps.clamp(0, 10_000));
+    let proportional = (held.amount() * bps / Decimal::from(10_000))
+        .round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+    let mut commission = Money::new(proportional, currency)?;
+    if let Some(fee) = fixed_fee {
+        commission = commission.checked_add(fee)?;
+    }
+    if commission.amount() > held.amount() {
+        commission = held;
+    }
+    let payee = held.checked_sub(commission)?;
+    Ok(Split { payee, commission })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::Currency;
+
+    #[test]
+    fn ten_percent_of_1500_kes() {
+        let split = split(Money::from_minor(150_000, Currency::Kes), 1_000, None).expect("split");
+        assert_eq!(split.commission, Money::from_minor(15_000, Currency::Kes));
+        assert_eq!(split.payee, Money::from_minor(135_000, Currency::Kes));
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero_and_the_fee_is_capped() {
+        // 2.5% of 0.10 = 0.0025 → 0.00; 2.5% of 0.20 = 0.005 → 0.01.
+        assert_eq!(split(Money::from_minor(20, Currency::Ngn), 250, None).expect("split").commission, Money::from_minor(1, Currency::Ngn));
+        let capped = split(Money::from_minor(50, Currency::Ngn), 100, Some(Money::from_minor(100, Currency::Ngn))).expect("split");
+        assert_eq!((capped.commission, capped.payee), (Money::from_minor(50, Currency::Ngn), Money::zero(Currency::Ngn)));
+    }
+
+    proptest! {
+        #[test]
+        fn shares_always_sum_to_the_held_amount(minor in 1i64..10_000_000_000_000, bps in 0i32..=10_000, fee in proptest::option::of(0i64..100_000), sat in any::<bool>()) {
+            let currency = if sat { Currency::Sat } else { Currency::Kes };
+            let held = Money::from_minor(minor, currency);
+            let split = split(held, bps, fee.map(|f| Money::from_minor(f, currency))).expect("split");
+            prop_assert_eq!(split.payee.checked_add(split.commission).expect("same currency"), held);
+            prop_assert!(split.payee.amount() >= Decimal::ZERO && split.commission.amount() >= Decimal::ZERO);
+            prop_assert!(split.commission.minor_units().is_some());
+        }
+    }
+}

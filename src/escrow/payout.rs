@@ -1,0 +1,166 @@
+//! A payout's money movements: recorded as in flight before the provider call (so it is never
+//! initiated twice), then settled as succeeded, failed or reversed by the provider's answer.
+
+use serde_json::json;
+use sqlx::PgConnection;
+
+use crate::{
+    db::{
+        ledger::{self, Account},
+        payouts::{self, PayoutRecord},
+        transitions::transition,
+    },
+    domain::Money,
+    providers::{RefundStatus, TransferStatus},
+};
+
+/// The account a payout's money comes from.
+fn source(payout: &PayoutRecord) -> Account {
+    let currency = payout.amount.currency();
+    match payout.kind.as_str() {
+        "commission" => Account::commission(currency),
+        "refund" => Account::escrow(payout.intent_id, currency),
+        _ => Account::payable(payout.intent_id, currency),
+    }
+}
+
+/// Where in-flight money waits for the provider's answer.
+fn in_flight(payout: &PayoutRecord) -> Account {
+    if payout.kind == "refund" { Account::refunds_in_flight(payout.amount.currency()) } else { Account::payouts_in_flight(payout.amount.currency()) }
+}
+
+fn entries(from: Account, to: Account, amount: Money) -> [(Account, rust_decimal::Decimal); 2] {
+    [(from, amount.amount()), (to, -amount.amount())]
+}
+
+/// Marks a pending payout in flight and posts source → in flight. Returns true only for the
+/// caller that made the move: that caller, and only it, may call the provider to initiate.
+pub async fn begin(conn: &mut PgConnection, payout: &PayoutRecord) -> anyhow::Result<bool> {
+    if !payouts::set_status(conn, payout.id, &["pending"], "in_flight", None, None).await? {
+        return Ok(false);
+    }
+    ledger::post(
+        conn,
+        &format!("payout:{}:sent", payout.id),
+        "payout_sent",
+        Some(payout.intent_id),
+        &format!("{} payout {}", payout.kind, payout.reference),
+        &entries(source(payout), in_flight(payout), payout.amount),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// What applying a provider answer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayoutEffect {
+    /// Not conclusive; check again later.
+    Pending,
+    /// Conclusive, applied now.
+    Settled,
+    /// Already applied before (duplicate or late event).
+    Unchanged,
+}
+
+/// Applies a transfer status to a payout (locked by the caller in this transaction).
+pub async fn apply_transfer(conn: &mut PgConnection, payout: &PayoutRecord, status: &TransferStatus) -> anyhow::Result<PayoutEffect> {
+    match status {
+        TransferStatus::Pending => Ok(PayoutEffect::Pending),
+        TransferStatus::NotFound => Ok(PayoutEffect::Pending),
+        TransferStatus::Succeeded { provider_ref } => succeed(conn, payout, provider_ref).await,
+        TransferStatus::Failed { reason } => fail(conn, payout, reason).await,
+        TransferStatus::Reversed { reason } => {
+            // A reversal may arrive before (or instead of) the success it undoes.
+            succeed(conn, payout, "reversed").await?;
+            reverse(conn, payout, reason).await
+        }
+    }
+}
+
+/// Applies a refund status to a refund payout (locked by the caller).
+pub async fn apply_refund(conn: &mut PgConnection, payout: &PayoutRecord, status: &RefundStatus) -> anyhow::Result<PayoutEffect> {
+    match status {
+        RefundStatus::Pending { provider_ref } => {
+            sqlx::query("UPDATE payouts SET provider_ref = $2 WHERE id = $1 AND provider_ref IS NULL").bind(payout.id).bind(provider_ref).execute(&mut *conn).await?;
+            Ok(PayoutEffect::Pending)
+        }
+        RefundStatus::NotFound => Ok(PayoutEffect::Pending),
+        RefundStatus::Succeeded { provider_ref } => succeed(conn, payout, provider_ref).await,
+        RefundStatus::Failed { reason } => fail(conn, payout, reason).await,
+    }
+}
+
+async fn succeed(conn: &mut PgConnection, payout: &PayoutRecord, provider_ref: &str) -> anyhow::Result<PayoutEffect> {
+    if !payouts::set_status(conn, payout.id, &["in_flight"], "succeeded", Some(provider_ref), None).await? {
+        return Ok(PayoutEffect::Unchanged);
+    }
+    ledger::post(
+        conn,
+        &format!("payout:{}:succeeded", payout.id),
+        "payout_succeeded",
+        Some(payout.intent_id),
+        &format!("{} payout {} delivered ({provider_ref})", payout.kind, payout.reference),
+        &entries(in_flight(payout), Account::clearing(payout.provider, payout.amount.currency()), payout.amount),
+    )
+    .await?;
+    if payout.kind == "refund" {
+        transition(conn, payout.intent_id, &["refunding"], "refunded", "refunded", json!({"payout": payout.id, "provider_ref": provider_ref})).await?;
+    } else {
+        let statuses = payouts::statuses(conn, payout.intent_id, &["payee", "commission"]).await?;
+        if statuses.iter().all(|status| status == "succeeded") {
+            transition(conn, payout.intent_id, &["released"], "settled", "settled", json!({"payouts": statuses.len()})).await?;
+        }
+    }
+    Ok(PayoutEffect::Settled)
+}
+
+async fn fail(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -> anyhow::Result<PayoutEffect> {
+    if !payouts::set_status(conn, payout.id, &["in_flight", "pending"], "failed", None, Some(reason)).await? {
+        return Ok(PayoutEffect::Unchanged);
+    }
+    // Only money that went in flight comes back.
+    if payout.initiated_at.is_some() || payout.status == "in_flight" {
+        ledger::post(
+            conn,
+            &format!("payout:{}:failed", payout.id),
+            "payout_failed",
+            Some(payout.intent_id),
+            &format!("{} payout {} failed: {reason}", payout.kind, payout.reference),
+            &entries(in_flight(payout), source(payout), payout.amount),
+        )
+        .await?;
+    }
+    let flag = format!("{} payout failed: {reason}", payout.kind);
+    if payout.kind == "refund" {
+        transition(conn, payout.intent_id, &["refunding"], "held", "refund_failed", json!({"payout": payout.id, "reason": reason})).await?;
+    } else {
+        crate::db::intents::record_event(&mut *conn, payout.intent_id, "payout_failed", None, None, json!({"payout": payout.id, "reason": reason})).await?;
+    }
+    flag_intent(conn, payout, &flag).await?;
+    Ok(PayoutEffect::Settled)
+}
+
+async fn reverse(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -> anyhow::Result<PayoutEffect> {
+    if !payouts::set_status(conn, payout.id, &["succeeded"], "reversed", None, Some(reason)).await? {
+        return Ok(PayoutEffect::Unchanged);
+    }
+    // The money is back at the provider and owed to the payee again.
+    ledger::post(
+        conn,
+        &format!("payout:{}:reversed", payout.id),
+        "payout_reversed",
+        Some(payout.intent_id),
+        &format!("{} payout {} reversed: {reason}", payout.kind, payout.reference),
+        &entries(Account::clearing(payout.provider, payout.amount.currency()), source(payout), payout.amount),
+    )
+    .await?;
+    transition(conn, payout.intent_id, &["settled"], "released", "payout_reversed", json!({"payout": payout.id, "reason": reason})).await?;
+    flag_intent(conn, payout, &format!("{} payout reversed: {reason}", payout.kind)).await?;
+    Ok(PayoutEffect::Settled)
+}
+
+async fn flag_intent(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1").bind(payout.intent_id).bind(reason).execute(conn).await?;
+    Ok(())
+}
+

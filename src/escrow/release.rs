@@ -1,0 +1,77 @@
+//! Releasing escrow: split into payee share and commission, post them, create the payouts.
+
+use std::collections::HashMap;
+
+use malipo_jobs::Payout;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        intents::IntentRecord,
+        ledger::{self, Account},
+        payouts::{self, PayoutTarget},
+        transitions::transition,
+    },
+    domain::{Currency, PayoutDestination, commission},
+    queue::{EnqueueOptions, enqueue},
+};
+
+/// Where each currency's commission is paid out (`MALIPO_COMMISSION_PAYOUT_<CURRENCY>`); a
+/// currency without one keeps its commission in the platform account.
+pub type CommissionDestinations = HashMap<Currency, PayoutDestination>;
+
+/// Releases a `releasing` intent (locked by the caller): posts escrow → payable + commission,
+/// creates and enqueues the payouts, and moves it to `released` (or straight to `settled` when
+/// nothing is left to pay out). Returns false when the intent was not `releasing`.
+pub async fn release(conn: &mut PgConnection, intent: &IntentRecord, destinations: &CommissionDestinations) -> anyhow::Result<bool> {
+    if intent.status != "releasing" {
+        return Ok(false);
+    }
+    let held = intent.amount;
+    let currency = held.currency();
+    let split = commission::split(held, intent.commission_bps, None)?;
+    ledger::post(
+        conn,
+        &format!("release:{}", intent.id),
+        "release",
+        Some(intent.id),
+        &format!("release: payee {} commission {}", split.payee, split.commission),
+        &[
+            (Account::escrow(intent.id, currency), held.amount()),
+            (Account::payable(intent.id, currency), -split.payee.amount()),
+            (Account::commission(currency), -split.commission.amount()),
+        ],
+    )
+    .await?;
+
+    let mut created: Vec<Uuid> = Vec::new();
+    if split.payee.is_positive() {
+        let mut destination = intent.payee.payout.clone();
+        if let PayoutDestination::Lightning { bolt11 } = &mut destination
+            && bolt11.is_none()
+        {
+            bolt11.clone_from(&intent.release_bolt11);
+        }
+        let provider = destination.provider();
+        created.push(payouts::insert(conn, intent.id, "payee", split.payee, provider, &PayoutTarget::Destination(destination)).await?);
+    }
+    let commission_kept = match destinations.get(&currency) {
+        Some(destination) if split.commission.is_positive() => {
+            created.push(payouts::insert(conn, intent.id, "commission", split.commission, destination.provider(), &PayoutTarget::Destination(destination.clone())).await?);
+            false
+        }
+        _ => split.commission.is_positive(),
+    };
+    for payout in &created {
+        enqueue(conn, &Payout { payout_id: *payout }, EnqueueOptions { intent_id: Some(intent.id), ..Default::default() }).await?;
+    }
+    let detail = json!({"payee": split.payee.amount().to_string(), "commission": split.commission.amount().to_string(),
+                        "commission_kept_in_platform_account": commission_kept});
+    transition(conn, intent.id, &["releasing"], "released", "escrow_released", detail).await?;
+    if created.is_empty() {
+        transition(conn, intent.id, &["released"], "settled", "settled", json!({"payouts": 0})).await?;
+    }
+    Ok(true)
+}

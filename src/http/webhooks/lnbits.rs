@@ -1,0 +1,45 @@
+//! `POST /webhooks/lnbits/{token}`: unsigned and sent once, so authenticated by the URL token;
+//! the body (a JSON string containing JSON since LNbits 1.1) only names the payment hash — the
+//! worker re-checks the payment with LNbits before anything moves.
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    http::StatusCode,
+};
+
+use super::{count, store_event, store_inert};
+use crate::{
+    http::{AppState, ApiError},
+    providers::{lnbits, signature::callback_token_matches},
+    worker::process_webhook::endpoints,
+};
+
+/// Verifies the token, stores the event keyed by payment hash, answers 200.
+#[tracing::instrument(skip_all, fields(provider = "lnbits"))]
+pub async fn receive(State(state): State<AppState>, Path(token): Path<String>, body: Bytes) -> Result<StatusCode, ApiError> {
+    let Some(expected) = state.webhook_secrets.lnbits_token.as_ref() else {
+        return Err(ApiError::NotFound("LNbits is not configured on this server".to_owned()));
+    };
+    if !callback_token_matches(expected.expose(), &token) {
+        count("lnbits", "bad_token");
+        return Err(ApiError::Unauthorized("unknown webhook token"));
+    }
+    let hook = match lnbits::parse_webhook(&body) {
+        Ok(hook) => hook,
+        Err(error) => {
+            store_inert(&state.pool, "lnbits", endpoints::LNBITS, "rejected", &error.to_string(), &body).await?;
+            return Err(ApiError::MalformedBody(format!("unreadable LNbits webhook: {error}")));
+        }
+    };
+    let issued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'lightning' AND provider_reference = $1)")
+        .bind(&hook.payment_hash)
+        .fetch_one(&state.pool)
+        .await?;
+    if issued {
+        store_event(&state.pool, "lnbits", endpoints::LNBITS, &format!("paid:{}", hook.payment_hash), &body).await?;
+    } else {
+        store_inert(&state.pool, "lnbits", endpoints::LNBITS, "ignored", &format!("unknown payment hash {}", hook.payment_hash), &body).await?;
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,44 @@
+//! Pointing malipo's provider clients at the fakes: the configuration `malipo run --sandbox`,
+//! the flow tests and the end-to-end benchmark use.
+
+use rand::RngCore;
+
+use super::FakeProviders;
+use crate::providers::{
+    HttpSettings, ProvidersConfig, Secret,
+    config::{LnbitsConfig, LnbitsWebhook, MpesaCallbacks, MpesaConfig, MpesaInitiator, PaystackConfig},
+};
+
+/// Provider settings for every fake, with callback URLs under `public_url` (malipo's own HTTP
+/// front) and fresh random callback tokens. Paystack's webhook URL is set on the fakes too.
+pub fn providers_config(fakes: &FakeProviders, public_url: &str, http: HttpSettings) -> ProvidersConfig {
+    let paystack = PaystackConfig::new(&fakes.paystack_base_url(), Secret::new(fakes.paystack_secret_key().to_owned()));
+    fakes.set_paystack_webhook_url(Some(format!("{}/webhooks/paystack", public_url.trim_end_matches('/'))));
+
+    let (consumer_key, consumer_secret) = fakes.mpesa_consumer_credentials();
+    let (shortcode, passkey) = fakes.mpesa_shortcode_and_passkey();
+    let mut mpesa = MpesaConfig::new(
+        &fakes.mpesa_base_url(),
+        Secret::new(consumer_key.to_owned()),
+        Secret::new(consumer_secret.to_owned()),
+        shortcode.parse().unwrap_or(174_379),
+        Secret::new(passkey.to_owned()),
+        MpesaCallbacks::new(public_url, Secret::new(token())),
+    );
+    mpesa.initiator = Ok(MpesaInitiator { name: "sandboxapi".to_owned(), security_credential: Secret::new("c2FuZGJveA==".to_owned()) });
+
+    let mut lnbits = LnbitsConfig::new(
+        &fakes.lnbits_base_url(),
+        Secret::new(fakes.lnbits_invoice_key().to_owned()),
+        LnbitsWebhook::new(public_url, Secret::new(token())),
+    );
+    lnbits.admin_key = Some(Secret::new(fakes.lnbits_admin_key().to_owned()));
+    ProvidersConfig::new(http, Some(paystack), Some(mpesa), Some(lnbits))
+}
+
+/// A 32-character URL-safe random token.
+fn token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}

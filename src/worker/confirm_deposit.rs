@@ -1,0 +1,49 @@
+//! `confirm_deposit`: asks the provider whether the buyer paid, checks amount and currency,
+//! and moves the funds into escrow.
+
+use std::time::Duration;
+
+use malipo_jobs::ConfirmDeposit;
+
+use super::{WorkerState, calls};
+use crate::{
+    db::intents,
+    escrow::{
+        deposit::{self, DepositEffect},
+        deposit_reference,
+    },
+    providers::DepositCheck,
+    queue::{JobContext, JobError},
+};
+
+/// Runs while the intent is `awaiting_payment`; a second run finds it settled and ends.
+#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
+pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
+    let state = &context.app;
+    let mut conn = state.pool.acquire().await?;
+    let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
+        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+    };
+    drop(conn);
+    if intent.status != "awaiting_payment" {
+        return Ok(());
+    }
+    let check = DepositCheck {
+        reference: deposit_reference(intent.id),
+        provider_handle: intent.provider_reference.clone(),
+        expected: intent.amount,
+        expires_at: intent.deposit_expires_at,
+    };
+    let status = calls::check_deposit(&state.providers, intent.provider, &check).await.map_err(calls::retry)?;
+    let mut tx = state.pool.begin().await?;
+    let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
+        return Err(JobError::permanent("intent vanished"));
+    };
+    let effect = deposit::apply(&mut tx, &locked, &status).await?;
+    tx.commit().await?;
+    match effect {
+        DepositEffect::Pending => Err(JobError::Retry(anyhow::anyhow!("deposit still pending at {}", intent.provider), Some(Duration::from_secs(5)))),
+        DepositEffect::Mismatch(reason) => Err(JobError::permanent(reason)),
+        DepositEffect::Held | DepositEffect::Closed | DepositEffect::AlreadySettled => Ok(()),
+    }
+}

@@ -1,0 +1,80 @@
+//! `poll_lightning_invoice`: polls an LNbits invoice until it is paid or lapses, on a schedule
+//! that starts fast and slows down, snoozing between polls (no attempt spent). A webhook that
+//! arrives first settles the intent and the next poll simply ends.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use malipo_jobs::PollLightningInvoice;
+
+use super::{WorkerState, calls};
+use crate::{
+    db::intents,
+    escrow::{deposit, deposit_reference},
+    providers::{DepositCheck, DepositStatus},
+    queue::{JobContext, JobError},
+};
+
+/// The wait before the next poll, given how long the invoice has been open: 2 s, 5 s, 10 s,
+/// 30 s, then every minute.
+pub fn next_poll(open_for: Duration) -> Duration {
+    let secs = match open_for.as_secs() {
+        0..10 => 2,
+        10..30 => 5,
+        30..120 => 10,
+        120..300 => 30,
+        _ => 60,
+    };
+    Duration::from_secs(secs)
+}
+
+/// One poll.
+#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
+pub async fn run(job: PollLightningInvoice, context: JobContext<WorkerState>) -> Result<(), JobError> {
+    let state = &context.app;
+    let mut conn = state.pool.acquire().await?;
+    let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
+        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+    };
+    let opened_at: chrono::DateTime<Utc> = sqlx::query_scalar("SELECT created_at FROM intents WHERE id = $1").bind(intent.id).fetch_one(&mut *conn).await?;
+    drop(conn);
+    if intent.status != "awaiting_payment" {
+        return Ok(());
+    }
+    let check = DepositCheck {
+        reference: deposit_reference(intent.id),
+        provider_handle: intent.provider_reference.clone(),
+        expected: intent.amount,
+        expires_at: intent.deposit_expires_at,
+    };
+    let mut status = calls::check_deposit(&state.providers, intent.provider, &check).await.map_err(calls::retry)?;
+    // LNbits may keep an unpaid invoice "pending" forever; past its expiry it is expired for us.
+    if status == DepositStatus::Pending && intent.deposit_expires_at.is_some_and(|expiry| expiry < Utc::now()) {
+        status = DepositStatus::Expired;
+    }
+    if status == DepositStatus::Pending {
+        let open_for = (Utc::now() - opened_at).to_std().unwrap_or_default();
+        return Err(JobError::Snooze(next_poll(open_for)));
+    }
+    let mut tx = state.pool.begin().await?;
+    let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
+        return Err(JobError::permanent("intent vanished"));
+    };
+    let effect = deposit::apply(&mut tx, &locked, &status).await?;
+    tx.commit().await?;
+    match effect {
+        deposit::DepositEffect::Mismatch(reason) => Err(JobError::permanent(reason)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_start_fast_and_slow_down() {
+        let waits: Vec<u64> = [0, 15, 60, 200, 900].into_iter().map(|s| next_poll(Duration::from_secs(s)).as_secs()).collect();
+        assert_eq!(waits, [2, 5, 10, 30, 60]);
+    }
+}

@@ -1,0 +1,24 @@
+//! `release_escrow`: splits a releasing intent into payee share and commission and creates
+//! its payouts, all in one transaction with the `releasing → released` transition.
+
+use malipo_jobs::ReleaseEscrow;
+
+use super::WorkerState;
+use crate::{
+    db::intents,
+    escrow::release,
+    queue::{JobContext, JobError},
+};
+
+/// Runs while the intent is `releasing`.
+#[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
+pub async fn run(job: ReleaseEscrow, context: JobContext<WorkerState>) -> Result<(), JobError> {
+    let state = &context.app;
+    let mut tx = state.pool.begin().await?;
+    let Some(intent) = intents::load(&mut tx, job.intent_id, true).await? else {
+        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+    };
+    release::release(&mut tx, &intent, &state.commission).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Escrow lifecycles end to end: the real HTTP front and workers against a real PostgreSQL and
+//! the provider fakes (PROVIDERS.md), over loopback.
+
+mod escrow;
+mod faults;
+mod support;
+mod webhooks;

@@ -1,0 +1,149 @@
+//! A whole malipo (API + workers) wired to fresh provider fakes.
+
+use std::{sync::Arc, time::Duration};
+
+use malipo::{
+    clients,
+    config::Config,
+    db::ledger,
+    providers::{HttpSettings, Providers, mpesa::MemoryTokenStore},
+    queue::{QueueSettings, Runner},
+    sandbox::{FakeProviders, SandboxSettings, wiring},
+    startup,
+    testing::test_database,
+    worker::{self, WorkerState},
+};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+/// Everything a flow test drives.
+pub struct Harness {
+    /// API base URL.
+    pub base: String,
+    /// The database.
+    pub pool: PgPool,
+    /// A client key.
+    pub key: String,
+    /// The fakes.
+    pub fakes: FakeProviders,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    runner: Option<Runner>,
+}
+
+/// Options for [`Harness::start_with`].
+pub struct Options {
+    /// Provider read timeout (short for in-doubt tests).
+    pub read_timeout: Duration,
+    /// Where KES commission goes, when anywhere.
+    pub commission_kes: Option<&'static str>,
+    /// Fake settings.
+    pub sandbox: SandboxSettings,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { read_timeout: Duration::from_secs(5), commission_kes: Some("mpesa:254700000099"), sandbox: SandboxSettings::default() }
+    }
+}
+
+impl Harness {
+    /// Starts with default options.
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts API, workers and fakes.
+    pub async fn start_with(options: Options) -> Self {
+        let db = test_database().await.expect("database");
+        let config = Config::from_lookup(|_| None).expect("config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let fakes = FakeProviders::start(options.sandbox).await.expect("fakes");
+        let http_settings = HttpSettings { connect_timeout: Duration::from_secs(2), read_timeout: options.read_timeout };
+        let providers_config = Arc::new(wiring::providers_config(&fakes, &base, http_settings));
+        let providers = Providers::from_config(&providers_config, Arc::new(MemoryTokenStore::default())).expect("providers");
+        let commission = worker::commission_from(|name| (name == "MALIPO_COMMISSION_PAYOUT_KES").then(|| options.commission_kes.map(str::to_owned)).flatten()).expect("commission");
+        let state = WorkerState::new(db.pool.clone(), providers, commission);
+        let settings = QueueSettings { poll_interval: Duration::from_millis(100), ..QueueSettings::default() };
+        let runner = Runner::start(db.pool.clone(), settings, worker::handlers(), state).await.expect("workers");
+        let app = startup::app_state_for(db.pool.clone(), &config, providers_config);
+        tokio::spawn(startup::serve(listener, app, std::future::pending()));
+        let key = clients::create(&db.pool, "flows", "client", 0).await.expect("client").key;
+        Self { base, pool: db.pool, key, fakes, http: reqwest::Client::new(), runner: Some(runner) }
+    }
+
+    /// Stops the workers (tests that re-run jobs by hand).
+    pub async fn stop_workers(&mut self) {
+        if let Some(runner) = self.runner.take() {
+            runner.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+
+    /// POST with the client key and an idempotency key.
+    pub async fn post(&self, path: &str, body: &Value, idempotency_key: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", "application/json")
+            .header("idempotency-key", idempotency_key)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates an intent, returning its JSON.
+    pub async fn create(&self, body: Value) -> Value {
+        let response = self.post("/v1/intents", &body, &uuid::Uuid::new_v4().to_string()).await;
+        assert_eq!(response.status(), 201, "create intent");
+        response.json().await.expect("json")
+    }
+
+    /// Reads an intent.
+    pub async fn get(&self, id: &str) -> Value {
+        self.http.get(format!("{}/v1/intents/{id}", self.base)).bearer_auth(&self.key).send().await.expect("get").json().await.expect("json")
+    }
+
+    /// Waits until the intent's status is `status` (panics after `limit`).
+    pub async fn wait_for(&self, id: &str, status: &str, limit: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let intent = self.get(id).await;
+            if intent["status"] == status {
+                return intent;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "intent {id} never reached {status}; it is {intent}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Releases a held intent.
+    pub async fn release(&self, id: &str, body: Value) -> reqwest::Response {
+        self.post(&format!("/v1/intents/{id}/release"), &body, &uuid::Uuid::new_v4().to_string()).await
+    }
+
+    /// Asserts the ledger holds every invariant.
+    pub async fn assert_ledger_sound(&self) {
+        let violations = ledger::check(&self.pool).await.expect("ledger check");
+        assert!(violations.is_empty(), "ledger violations: {violations:?}");
+    }
+}
+
+/// An M-Pesa intent for `amount` KES.
+pub fn mpesa_intent(amount: &str) -> Value {
+    json!({"amount": amount, "currency": "KES", "provider": "mpesa", "buyer": {"msisdn": "254708374149"},
+           "payee": {"id": "seller-1", "payout": {"provider": "mpesa", "msisdn": "254700000001"}}, "commission_bps": 1000})
+}
+
+/// A Paystack intent for `amount` NGN paid out by Paystack transfer.
+pub fn paystack_intent(amount: &str) -> Value {
+    json!({"amount": amount, "currency": "NGN", "provider": "paystack", "buyer": {"email": "buyer@example.com"},
+           "payee": {"id": "seller-2", "payout": {"provider": "paystack", "recipient_code": "RCP_sandboxpayee01"}}, "commission_bps": 250})
+}
+
+/// A Lightning intent for `sats`, payee invoice given at release.
+pub fn lightning_intent(sats: &str) -> Value {
+    json!({"amount": sats, "currency": "SAT", "provider": "lightning", "buyer": {},
+           "payee": {"id": "seller-3", "payout": {"provider": "lightning"}}, "commission_bps": 0})
+}
