@@ -10,8 +10,8 @@ use malipo::{
     clients,
     config::Config,
     providers::{HttpSettings, Providers, ProvidersConfig, mpesa::PgTokenStore},
-    sandbox::{FakeProviders, SandboxSettings},
     queue::backend::SHUTDOWN_GRACE,
+    sandbox::{FakeProviders, SandboxSettings},
     startup::{self, Database},
     telemetry,
     worker::WorkerState,
@@ -71,17 +71,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Ledger { action: LedgerCommand::Check } => {
+        Command::Ledger {
+            action: LedgerCommand::Check,
+        } => {
             let database = Database::open(&config, false).await?;
             let violations = malipo::db::ledger::check(&database.pool).await;
             database.close().await;
             let violations = violations.context("failed to check the ledger")?;
             if violations.is_empty() {
-                println!("ledger ok: every transaction balances and every account agrees with its intent");
+                println!(
+                    "ledger ok: every transaction balances and every account agrees with its intent"
+                );
                 return Ok(());
             }
             for violation in &violations {
-                println!("VIOLATION {}: {} ({})", violation.rule, violation.subject, violation.detail);
+                println!(
+                    "VIOLATION {}: {} ({})",
+                    violation.rule, violation.subject, violation.detail
+                );
             }
             anyhow::bail!("{} ledger invariant violation(s)", violations.len())
         }
@@ -120,16 +127,27 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
         let address = listener.local_addr().context("listener has no address")?;
         let public_url = format!("http://{address}");
         let fakes = FakeProviders::start(SandboxSettings::default()).await?;
-        let providers = malipo::sandbox::wiring::providers_config(&fakes, &public_url, HttpSettings::default());
+        let providers =
+            malipo::sandbox::wiring::providers_config(&fakes, &public_url, HttpSettings::default());
         print_sandbox_banner(&fakes, &public_url);
         (providers, Some(fakes))
     } else {
-        (ProvidersConfig::from_env().context("invalid provider configuration")?, None)
+        (
+            ProvidersConfig::from_env().context("invalid provider configuration")?,
+            None,
+        )
     };
     let providers_config = Arc::new(providers_config);
     let worker_state = if sandbox {
-        let providers = Providers::from_config(&providers_config, Arc::new(PgTokenStore::new(database.pool.clone())))?;
-        WorkerState::new(database.pool.clone(), providers, malipo::worker::commission_from(|name| std::env::var(name).ok())?)
+        let providers = Providers::from_config(
+            &providers_config,
+            Arc::new(PgTokenStore::new(database.pool.clone())),
+        )?;
+        WorkerState::new(
+            database.pool.clone(),
+            providers,
+            malipo::worker::commission_from(|name| std::env::var(name).ok())?,
+        )
     } else {
         WorkerState::from_env(database.pool.clone()).await?
     };
@@ -157,7 +175,8 @@ fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
     let listener = startup::bind(&config).await?;
-    let providers = Arc::new(ProvidersConfig::from_env().context("invalid provider configuration")?);
+    let providers =
+        Arc::new(ProvidersConfig::from_env().context("invalid provider configuration")?);
     let state = startup::app_state_for(database.pool.clone(), &config, providers);
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     database.close().await;
@@ -166,7 +185,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn work(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
-    let runner = startup::start_workers(database.pool.clone(), &config, WorkerState::from_env(database.pool.clone()).await?).await?;
+    let runner = startup::start_workers(
+        database.pool.clone(),
+        &config,
+        WorkerState::from_env(database.pool.clone()).await?,
+    )
+    .await?;
     startup::shutdown_signal().await;
     runner.shutdown(SHUTDOWN_GRACE).await;
     database.close().await;

@@ -114,7 +114,11 @@ pub fn app_state(pool: PgPool, config: &Config, gate: Arc<dyn ProviderGate>) -> 
 }
 
 /// Application state for the HTTP front with the providers configured in `providers`.
-pub fn app_state_for(pool: PgPool, config: &Config, providers: Arc<crate::providers::ProvidersConfig>) -> AppState {
+pub fn app_state_for(
+    pool: PgPool,
+    config: &Config,
+    providers: Arc<crate::providers::ProvidersConfig>,
+) -> AppState {
     let secrets = http::WebhookSecrets::from_config(&providers);
     AppState::new(pool, config.clone(), providers, secrets)
 }

@@ -239,7 +239,11 @@ struct RecordRow {
 }
 
 /// Loads intent `id` for a worker; `lock` takes its row lock for the transaction.
-pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> anyhow::Result<Option<IntentRecord>> {
+pub async fn load(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lock: bool,
+) -> anyhow::Result<Option<IntentRecord>> {
     let sql = if lock {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
                 deposit_expires_at, release_bolt11, refund_bolt11 FROM intents WHERE id = $1 FOR UPDATE"
@@ -247,7 +251,10 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> anyhow::Resu
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
                 deposit_expires_at, release_bolt11, refund_bolt11 FROM intents WHERE id = $1"
     };
-    let row: Option<RecordRow> = sqlx::query_as(sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<RecordRow> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let currency: crate::domain::Currency = row.currency.parse()?;
     Ok(Some(IntentRecord {
@@ -255,7 +262,8 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> anyhow::Resu
         client_id: row.client_id,
         status: row.status,
         amount: crate::domain::Money::new(row.amount, currency)?,
-        provider: crate::domain::ProviderKind::parse(&row.provider).ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
+        provider: crate::domain::ProviderKind::parse(&row.provider)
+            .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
         buyer: serde_json::from_value(row.buyer)?,
         payee: serde_json::from_value(row.payee)?,
         commission_bps: row.commission_bps,

@@ -25,32 +25,62 @@ pub struct Account {
 impl Account {
     /// Money held at a provider on the platform's behalf (debit-normal).
     pub fn clearing(provider: ProviderKind, currency: Currency) -> Self {
-        Self { code: format!("clearing:{provider}:{currency}"), kind: "provider_clearing", currency, intent: None }
+        Self {
+            code: format!("clearing:{provider}:{currency}"),
+            kind: "provider_clearing",
+            currency,
+            intent: None,
+        }
     }
 
     /// One intent's escrow (credit-normal: what the platform owes until release).
     pub fn escrow(intent: Uuid, currency: Currency) -> Self {
-        Self { code: format!("escrow:{intent}"), kind: "escrow", currency, intent: Some(intent) }
+        Self {
+            code: format!("escrow:{intent}"),
+            kind: "escrow",
+            currency,
+            intent: Some(intent),
+        }
     }
 
     /// What the platform owes one intent's payee after release.
     pub fn payable(intent: Uuid, currency: Currency) -> Self {
-        Self { code: format!("payable:{intent}"), kind: "payee_payable", currency, intent: Some(intent) }
+        Self {
+            code: format!("payable:{intent}"),
+            kind: "payee_payable",
+            currency,
+            intent: Some(intent),
+        }
     }
 
     /// The platform's earned commission per currency.
     pub fn commission(currency: Currency) -> Self {
-        Self { code: format!("commission:{currency}"), kind: "platform_commission", currency, intent: None }
+        Self {
+            code: format!("commission:{currency}"),
+            kind: "platform_commission",
+            currency,
+            intent: None,
+        }
     }
 
     /// Payouts initiated and not yet conclusive.
     pub fn payouts_in_flight(currency: Currency) -> Self {
-        Self { code: format!("payouts_in_flight:{currency}"), kind: "payouts_in_flight", currency, intent: None }
+        Self {
+            code: format!("payouts_in_flight:{currency}"),
+            kind: "payouts_in_flight",
+            currency,
+            intent: None,
+        }
     }
 
     /// Refunds initiated and not yet conclusive.
     pub fn refunds_in_flight(currency: Currency) -> Self {
-        Self { code: format!("refunds_in_flight:{currency}"), kind: "refunds_in_flight", currency, intent: None }
+        Self {
+            code: format!("refunds_in_flight:{currency}"),
+            kind: "refunds_in_flight",
+            currency,
+            intent: None,
+        }
     }
 
     /// The account's code.
@@ -79,14 +109,27 @@ pub enum PostingError {
 
 /// Posts one balanced transaction; returns false (and writes nothing) when `key` was already
 /// posted, so re-running a job never posts twice.
-pub async fn post(conn: &mut PgConnection, key: &str, kind: &str, intent: Option<Uuid>, memo: &str, entries: &[(Account, Decimal)]) -> Result<bool, PostingError> {
+pub async fn post(
+    conn: &mut PgConnection,
+    key: &str,
+    kind: &str,
+    intent: Option<Uuid>,
+    memo: &str,
+    entries: &[(Account, Decimal)],
+) -> Result<bool, PostingError> {
     let mut totals: BTreeMap<&str, (Currency, Decimal)> = BTreeMap::new();
     for (account, amount) in entries {
-        let slot = totals.entry(account.currency.code()).or_insert((account.currency, Decimal::ZERO));
+        let slot = totals
+            .entry(account.currency.code())
+            .or_insert((account.currency, Decimal::ZERO));
         slot.1 += *amount;
     }
     if let Some((currency, total)) = totals.values().find(|(_, total)| !total.is_zero()) {
-        return Err(PostingError::Unbalanced { key: key.to_owned(), currency: *currency, total: *total });
+        return Err(PostingError::Unbalanced {
+            key: key.to_owned(),
+            currency: *currency,
+            total: *total,
+        });
     }
     let transaction: Option<i64> = sqlx::query_scalar(
         "INSERT INTO ledger_transactions (idempotency_key, kind, intent_id, memo) VALUES ($1, $2, $3, $4)
@@ -98,7 +141,9 @@ pub async fn post(conn: &mut PgConnection, key: &str, kind: &str, intent: Option
     .bind(memo)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(transaction) = transaction else { return Ok(false) };
+    let Some(transaction) = transaction else {
+        return Ok(false);
+    };
     for (account, amount) in entries.iter().filter(|(_, amount)| !amount.is_zero()) {
         let account_id = ensure_account(conn, account).await?;
         sqlx::query("INSERT INTO ledger_entries (transaction_id, account_id, currency, amount) VALUES ($1, $2, $3, $4)")

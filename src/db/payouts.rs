@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use crate::domain::{Currency, Money, PayoutDestination, ProviderKind};
 
-
 /// Where a payout's money goes: a payout destination, or back through the deposit itself
 /// (Paystack refunds go through its Refund API against the original transaction).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -54,7 +53,14 @@ pub fn reference_for(id: Uuid) -> String {
 
 /// Inserts a payout row (status `pending`); a second insert for the same intent and kind is a
 /// no-op that returns the existing id.
-pub async fn insert(conn: &mut PgConnection, intent: Uuid, kind: &str, amount: Money, provider: ProviderKind, target: &PayoutTarget) -> Result<Uuid, sqlx::Error> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    intent: Uuid,
+    kind: &str,
+    amount: Money,
+    provider: ProviderKind,
+    target: &PayoutTarget,
+) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status)
@@ -73,7 +79,13 @@ pub async fn insert(conn: &mut PgConnection, intent: Uuid, kind: &str, amount: M
     .await?;
     match inserted {
         Some(id) => Ok(id),
-        None => sqlx::query_scalar("SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2").bind(intent).bind(kind).fetch_one(conn).await,
+        None => {
+            sqlx::query_scalar("SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2")
+                .bind(intent)
+                .bind(kind)
+                .fetch_one(conn)
+                .await
+        }
     }
 }
 
@@ -91,7 +103,8 @@ struct Row {
     initiated_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at";
+const COLUMNS: &str =
+    "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at";
 
 fn record(row: Row) -> anyhow::Result<PayoutRecord> {
     let currency: Currency = row.currency.parse()?;
@@ -100,7 +113,8 @@ fn record(row: Row) -> anyhow::Result<PayoutRecord> {
         intent_id: row.intent_id,
         kind: row.kind,
         amount: Money::new(row.amount, currency)?,
-        provider: ProviderKind::parse(&row.provider).ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
+        provider: ProviderKind::parse(&row.provider)
+            .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
         target: serde_json::from_value(row.destination)?,
         reference: row.reference,
         status: row.status,
@@ -109,16 +123,32 @@ fn record(row: Row) -> anyhow::Result<PayoutRecord> {
 }
 
 /// Loads payout `id`, locking its row when `lock` is set.
-pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> anyhow::Result<Option<PayoutRecord>> {
-    let sql = format!("SELECT {COLUMNS} FROM payouts WHERE id = $1{}", if lock { " FOR UPDATE" } else { "" });
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+pub async fn load(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lock: bool,
+) -> anyhow::Result<Option<PayoutRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payouts WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.map(record).transpose()
 }
 
 /// Finds a payout by its provider reference.
-pub async fn by_reference(conn: &mut PgConnection, reference: &str) -> anyhow::Result<Option<PayoutRecord>> {
+pub async fn by_reference(
+    conn: &mut PgConnection,
+    reference: &str,
+) -> anyhow::Result<Option<PayoutRecord>> {
     let sql = format!("SELECT {COLUMNS} FROM payouts WHERE reference = $1");
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(reference).fetch_optional(conn).await?;
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(reference)
+        .fetch_optional(conn)
+        .await?;
     row.map(record).transpose()
 }
 
@@ -135,7 +165,14 @@ pub async fn views(conn: &mut PgConnection, intent: Uuid) -> Result<Vec<Value>, 
 }
 
 /// Moves a payout between statuses under a guard; returns whether it moved.
-pub async fn set_status(conn: &mut PgConnection, id: Uuid, from: &[&str], to: &str, provider_ref: Option<&str>, reason: Option<&str>) -> Result<bool, sqlx::Error> {
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    provider_ref: Option<&str>,
+    reason: Option<&str>,
+) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query(
         "UPDATE payouts SET status = $3, provider_ref = coalesce($4, provider_ref), failure_reason = coalesce($5, failure_reason),
                 initiated_at = CASE WHEN $3 = 'in_flight' THEN coalesce(initiated_at, now()) ELSE initiated_at END,
@@ -153,6 +190,14 @@ pub async fn set_status(conn: &mut PgConnection, id: Uuid, from: &[&str], to: &s
 }
 
 /// Statuses of all payouts of `intent` of the given kinds.
-pub async fn statuses(conn: &mut PgConnection, intent: Uuid, kinds: &[&str]) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM payouts WHERE intent_id = $1 AND kind = ANY($2)").bind(intent).bind(kinds).fetch_all(conn).await
+pub async fn statuses(
+    conn: &mut PgConnection,
+    intent: Uuid,
+    kinds: &[&str],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM payouts WHERE intent_id = $1 AND kind = ANY($2)")
+        .bind(intent)
+        .bind(kinds)
+        .fetch_all(conn)
+        .await
 }

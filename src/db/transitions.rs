@@ -9,7 +9,14 @@ use super::intents::record_event;
 /// Moves intent `id` from one of `from` to `to`, recording `event`; returns the previous status,
 /// or `None` (and changes nothing) when the intent was not in any of `from` — the guard that
 /// makes concurrent and repeated runs harmless.
-pub async fn transition(conn: &mut PgConnection, id: Uuid, from: &[&str], to: &str, event: &str, detail: Value) -> Result<Option<String>, sqlx::Error> {
+pub async fn transition(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    event: &str,
+    detail: Value,
+) -> Result<Option<String>, sqlx::Error> {
     let previous: Option<String> = sqlx::query_scalar(
         "WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE)
          UPDATE intents AS i SET status = $3, updated_at = now()
@@ -30,5 +37,8 @@ pub async fn transition(conn: &mut PgConnection, id: Uuid, from: &[&str], to: &s
 
 /// The intent's current status, locking its row for the rest of the transaction.
 pub async fn lock_status(conn: &mut PgConnection, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM intents WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(conn).await
+    sqlx::query_scalar("SELECT status FROM intents WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }

@@ -18,11 +18,17 @@ pub struct Split {
 }
 
 /// Splits `held` by `commission_bps` (0–10 000) plus `fixed_fee` (same currency).
-pub fn split(held: Money, commission_bps: i32, fixed_fee: Option<Money>) -> Result<Split, MoneyError> {
+pub fn split(
+    held: Money,
+    commission_bps: i32,
+    fixed_fee: Option<Money>,
+) -> Result<Split, MoneyError> {
     let currency = held.currency();
     let bps = Decimal::from(commission_bps.clamp(0, 10_000));
-    let proportional = (held.amount() * bps / Decimal::from(10_000))
-        .round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+    let proportional = (held.amount() * bps / Decimal::from(10_000)).round_dp_with_strategy(
+        currency.minor_units(),
+        RoundingStrategy::MidpointAwayFromZero,
+    );
     let mut commission = Money::new(proportional, currency)?;
     if let Some(fee) = fixed_fee {
         commission = commission.checked_add(fee)?;
@@ -51,9 +57,25 @@ mod tests {
     #[test]
     fn rounding_is_half_away_from_zero_and_the_fee_is_capped() {
         // 2.5% of 0.10 = 0.0025 → 0.00; 2.5% of 0.20 = 0.005 → 0.01.
-        assert_eq!(split(Money::from_minor(20, Currency::Ngn), 250, None).expect("split").commission, Money::from_minor(1, Currency::Ngn));
-        let capped = split(Money::from_minor(50, Currency::Ngn), 100, Some(Money::from_minor(100, Currency::Ngn))).expect("split");
-        assert_eq!((capped.commission, capped.payee), (Money::from_minor(50, Currency::Ngn), Money::zero(Currency::Ngn)));
+        assert_eq!(
+            split(Money::from_minor(20, Currency::Ngn), 250, None)
+                .expect("split")
+                .commission,
+            Money::from_minor(1, Currency::Ngn)
+        );
+        let capped = split(
+            Money::from_minor(50, Currency::Ngn),
+            100,
+            Some(Money::from_minor(100, Currency::Ngn)),
+        )
+        .expect("split");
+        assert_eq!(
+            (capped.commission, capped.payee),
+            (
+                Money::from_minor(50, Currency::Ngn),
+                Money::zero(Currency::Ngn)
+            )
+        );
     }
 
     proptest! {

@@ -26,7 +26,11 @@ fn source(payout: &PayoutRecord) -> Account {
 
 /// Where in-flight money waits for the provider's answer.
 fn in_flight(payout: &PayoutRecord) -> Account {
-    if payout.kind == "refund" { Account::refunds_in_flight(payout.amount.currency()) } else { Account::payouts_in_flight(payout.amount.currency()) }
+    if payout.kind == "refund" {
+        Account::refunds_in_flight(payout.amount.currency())
+    } else {
+        Account::payouts_in_flight(payout.amount.currency())
+    }
 }
 
 fn entries(from: Account, to: Account, amount: Money) -> [(Account, rust_decimal::Decimal); 2] {
@@ -63,7 +67,11 @@ pub enum PayoutEffect {
 }
 
 /// Applies a transfer status to a payout (locked by the caller in this transaction).
-pub async fn apply_transfer(conn: &mut PgConnection, payout: &PayoutRecord, status: &TransferStatus) -> anyhow::Result<PayoutEffect> {
+pub async fn apply_transfer(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    status: &TransferStatus,
+) -> anyhow::Result<PayoutEffect> {
     match status {
         TransferStatus::Pending => Ok(PayoutEffect::Pending),
         TransferStatus::NotFound => Ok(PayoutEffect::Pending),
@@ -78,10 +86,20 @@ pub async fn apply_transfer(conn: &mut PgConnection, payout: &PayoutRecord, stat
 }
 
 /// Applies a refund status to a refund payout (locked by the caller).
-pub async fn apply_refund(conn: &mut PgConnection, payout: &PayoutRecord, status: &RefundStatus) -> anyhow::Result<PayoutEffect> {
+pub async fn apply_refund(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    status: &RefundStatus,
+) -> anyhow::Result<PayoutEffect> {
     match status {
         RefundStatus::Pending { provider_ref } => {
-            sqlx::query("UPDATE payouts SET provider_ref = $2 WHERE id = $1 AND provider_ref IS NULL").bind(payout.id).bind(provider_ref).execute(&mut *conn).await?;
+            sqlx::query(
+                "UPDATE payouts SET provider_ref = $2 WHERE id = $1 AND provider_ref IS NULL",
+            )
+            .bind(payout.id)
+            .bind(provider_ref)
+            .execute(&mut *conn)
+            .await?;
             Ok(PayoutEffect::Pending)
         }
         RefundStatus::NotFound => Ok(PayoutEffect::Pending),
@@ -90,8 +108,21 @@ pub async fn apply_refund(conn: &mut PgConnection, payout: &PayoutRecord, status
     }
 }
 
-async fn succeed(conn: &mut PgConnection, payout: &PayoutRecord, provider_ref: &str) -> anyhow::Result<PayoutEffect> {
-    if !payouts::set_status(conn, payout.id, &["in_flight"], "succeeded", Some(provider_ref), None).await? {
+async fn succeed(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    provider_ref: &str,
+) -> anyhow::Result<PayoutEffect> {
+    if !payouts::set_status(
+        conn,
+        payout.id,
+        &["in_flight"],
+        "succeeded",
+        Some(provider_ref),
+        None,
+    )
+    .await?
+    {
         return Ok(PayoutEffect::Unchanged);
     }
     ledger::post(
@@ -99,23 +130,59 @@ async fn succeed(conn: &mut PgConnection, payout: &PayoutRecord, provider_ref: &
         &format!("payout:{}:succeeded", payout.id),
         "payout_succeeded",
         Some(payout.intent_id),
-        &format!("{} payout {} delivered ({provider_ref})", payout.kind, payout.reference),
-        &entries(in_flight(payout), Account::clearing(payout.provider, payout.amount.currency()), payout.amount),
+        &format!(
+            "{} payout {} delivered ({provider_ref})",
+            payout.kind, payout.reference
+        ),
+        &entries(
+            in_flight(payout),
+            Account::clearing(payout.provider, payout.amount.currency()),
+            payout.amount,
+        ),
     )
     .await?;
     if payout.kind == "refund" {
-        transition(conn, payout.intent_id, &["refunding"], "refunded", "refunded", json!({"payout": payout.id, "provider_ref": provider_ref})).await?;
+        transition(
+            conn,
+            payout.intent_id,
+            &["refunding"],
+            "refunded",
+            "refunded",
+            json!({"payout": payout.id, "provider_ref": provider_ref}),
+        )
+        .await?;
     } else {
         let statuses = payouts::statuses(conn, payout.intent_id, &["payee", "commission"]).await?;
         if statuses.iter().all(|status| status == "succeeded") {
-            transition(conn, payout.intent_id, &["released"], "settled", "settled", json!({"payouts": statuses.len()})).await?;
+            transition(
+                conn,
+                payout.intent_id,
+                &["released"],
+                "settled",
+                "settled",
+                json!({"payouts": statuses.len()}),
+            )
+            .await?;
         }
     }
     Ok(PayoutEffect::Settled)
 }
 
-async fn fail(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -> anyhow::Result<PayoutEffect> {
-    if !payouts::set_status(conn, payout.id, &["in_flight", "pending"], "failed", None, Some(reason)).await? {
+async fn fail(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    reason: &str,
+) -> anyhow::Result<PayoutEffect> {
+    if !payouts::set_status(
+        conn,
+        payout.id,
+        &["in_flight", "pending"],
+        "failed",
+        None,
+        Some(reason),
+    )
+    .await?
+    {
         return Ok(PayoutEffect::Unchanged);
     }
     // Only money that went in flight comes back.
@@ -125,23 +192,55 @@ async fn fail(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -> a
             &format!("payout:{}:failed", payout.id),
             "payout_failed",
             Some(payout.intent_id),
-            &format!("{} payout {} failed: {reason}", payout.kind, payout.reference),
+            &format!(
+                "{} payout {} failed: {reason}",
+                payout.kind, payout.reference
+            ),
             &entries(in_flight(payout), source(payout), payout.amount),
         )
         .await?;
     }
     let flag = format!("{} payout failed: {reason}", payout.kind);
     if payout.kind == "refund" {
-        transition(conn, payout.intent_id, &["refunding"], "held", "refund_failed", json!({"payout": payout.id, "reason": reason})).await?;
+        transition(
+            conn,
+            payout.intent_id,
+            &["refunding"],
+            "held",
+            "refund_failed",
+            json!({"payout": payout.id, "reason": reason}),
+        )
+        .await?;
     } else {
-        crate::db::intents::record_event(&mut *conn, payout.intent_id, "payout_failed", None, None, json!({"payout": payout.id, "reason": reason})).await?;
+        crate::db::intents::record_event(
+            &mut *conn,
+            payout.intent_id,
+            "payout_failed",
+            None,
+            None,
+            json!({"payout": payout.id, "reason": reason}),
+        )
+        .await?;
     }
     flag_intent(conn, payout, &flag).await?;
     Ok(PayoutEffect::Settled)
 }
 
-async fn reverse(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -> anyhow::Result<PayoutEffect> {
-    if !payouts::set_status(conn, payout.id, &["succeeded"], "reversed", None, Some(reason)).await? {
+async fn reverse(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    reason: &str,
+) -> anyhow::Result<PayoutEffect> {
+    if !payouts::set_status(
+        conn,
+        payout.id,
+        &["succeeded"],
+        "reversed",
+        None,
+        Some(reason),
+    )
+    .await?
+    {
         return Ok(PayoutEffect::Unchanged);
     }
     // The money is back at the provider and owed to the payee again.
@@ -150,17 +249,44 @@ async fn reverse(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -
         &format!("payout:{}:reversed", payout.id),
         "payout_reversed",
         Some(payout.intent_id),
-        &format!("{} payout {} reversed: {reason}", payout.kind, payout.reference),
-        &entries(Account::clearing(payout.provider, payout.amount.currency()), source(payout), payout.amount),
+        &format!(
+            "{} payout {} reversed: {reason}",
+            payout.kind, payout.reference
+        ),
+        &entries(
+            Account::clearing(payout.provider, payout.amount.currency()),
+            source(payout),
+            payout.amount,
+        ),
     )
     .await?;
-    transition(conn, payout.intent_id, &["settled"], "released", "payout_reversed", json!({"payout": payout.id, "reason": reason})).await?;
-    flag_intent(conn, payout, &format!("{} payout reversed: {reason}", payout.kind)).await?;
+    transition(
+        conn,
+        payout.intent_id,
+        &["settled"],
+        "released",
+        "payout_reversed",
+        json!({"payout": payout.id, "reason": reason}),
+    )
+    .await?;
+    flag_intent(
+        conn,
+        payout,
+        &format!("{} payout reversed: {reason}", payout.kind),
+    )
+    .await?;
     Ok(PayoutEffect::Settled)
 }
 
-async fn flag_intent(conn: &mut PgConnection, payout: &PayoutRecord, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1").bind(payout.intent_id).bind(reason).execute(conn).await?;
+async fn flag_intent(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1")
+        .bind(payout.intent_id)
+        .bind(reason)
+        .execute(conn)
+        .await?;
     Ok(())
 }
-

@@ -25,7 +25,11 @@ pub type CommissionDestinations = HashMap<Currency, PayoutDestination>;
 /// Releases a `releasing` intent (locked by the caller): posts escrow → payable + commission,
 /// creates and enqueues the payouts, and moves it to `released` (or straight to `settled` when
 /// nothing is left to pay out). Returns false when the intent was not `releasing`.
-pub async fn release(conn: &mut PgConnection, intent: &IntentRecord, destinations: &CommissionDestinations) -> anyhow::Result<bool> {
+pub async fn release(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    destinations: &CommissionDestinations,
+) -> anyhow::Result<bool> {
     if intent.status != "releasing" {
         return Ok(false);
     }
@@ -37,7 +41,10 @@ pub async fn release(conn: &mut PgConnection, intent: &IntentRecord, destination
         &format!("release:{}", intent.id),
         "release",
         Some(intent.id),
-        &format!("release: payee {} commission {}", split.payee, split.commission),
+        &format!(
+            "release: payee {} commission {}",
+            split.payee, split.commission
+        ),
         &[
             (Account::escrow(intent.id, currency), held.amount()),
             (Account::payable(intent.id, currency), -split.payee.amount()),
@@ -55,23 +62,67 @@ pub async fn release(conn: &mut PgConnection, intent: &IntentRecord, destination
             bolt11.clone_from(&intent.release_bolt11);
         }
         let provider = destination.provider();
-        created.push(payouts::insert(conn, intent.id, "payee", split.payee, provider, &PayoutTarget::Destination(destination)).await?);
+        created.push(
+            payouts::insert(
+                conn,
+                intent.id,
+                "payee",
+                split.payee,
+                provider,
+                &PayoutTarget::Destination(destination),
+            )
+            .await?,
+        );
     }
     let commission_kept = match destinations.get(&currency) {
         Some(destination) if split.commission.is_positive() => {
-            created.push(payouts::insert(conn, intent.id, "commission", split.commission, destination.provider(), &PayoutTarget::Destination(destination.clone())).await?);
+            created.push(
+                payouts::insert(
+                    conn,
+                    intent.id,
+                    "commission",
+                    split.commission,
+                    destination.provider(),
+                    &PayoutTarget::Destination(destination.clone()),
+                )
+                .await?,
+            );
             false
         }
         _ => split.commission.is_positive(),
     };
     for payout in &created {
-        enqueue(conn, &Payout { payout_id: *payout }, EnqueueOptions { intent_id: Some(intent.id), ..Default::default() }).await?;
+        enqueue(
+            conn,
+            &Payout { payout_id: *payout },
+            EnqueueOptions {
+                intent_id: Some(intent.id),
+                ..Default::default()
+            },
+        )
+        .await?;
     }
     let detail = json!({"payee": split.payee.amount().to_string(), "commission": split.commission.amount().to_string(),
                         "commission_kept_in_platform_account": commission_kept});
-    transition(conn, intent.id, &["releasing"], "released", "escrow_released", detail).await?;
+    transition(
+        conn,
+        intent.id,
+        &["releasing"],
+        "released",
+        "escrow_released",
+        detail,
+    )
+    .await?;
     if created.is_empty() {
-        transition(conn, intent.id, &["released"], "settled", "settled", json!({"payouts": 0})).await?;
+        transition(
+            conn,
+            intent.id,
+            &["released"],
+            "settled",
+            "settled",
+            json!({"payouts": 0}),
+        )
+        .await?;
     }
     Ok(true)
 }

@@ -41,17 +41,36 @@ impl Action {
 
 /// Releases a held intent to its payee (minus commission).
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
-pub async fn release(state: State<AppState>, caller: Caller, Path(id): Path<String>, key: IdempotencyKey, body: JsonBody) -> Result<Response, ApiError> {
+pub async fn release(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    key: IdempotencyKey,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     act(state, caller, id, key, body, Action::Release).await
 }
 
 /// Refunds a held intent to its buyer.
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
-pub async fn refund(state: State<AppState>, caller: Caller, Path(id): Path<String>, key: IdempotencyKey, body: JsonBody) -> Result<Response, ApiError> {
+pub async fn refund(
+    state: State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    key: IdempotencyKey,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     act(state, caller, id, key, body, Action::Refund).await
 }
 
-async fn act(State(state): State<AppState>, caller: Caller, id: String, key: IdempotencyKey, body: JsonBody, action: Action) -> Result<Response, ApiError> {
+async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: String,
+    key: IdempotencyKey,
+    body: JsonBody,
+    action: Action,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no intent with id `{id}`"));
     let intent_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let bolt11 = parse_body(&body.object)?;
@@ -82,50 +101,136 @@ fn parse_body(body: &serde_json::Map<String, Value>) -> Result<Option<String>, A
         None | Some(Value::Null) => None,
         Some(Value::String(invoice)) if looks_like_bolt11(invoice) => Some(invoice.clone()),
         Some(_) => {
-            errors.push(FieldError::new("bolt11", "must be a BOLT 11 invoice (lnbc…)"));
+            errors.push(FieldError::new(
+                "bolt11",
+                "must be a BOLT 11 invoice (lnbc…)",
+            ));
             None
         }
     };
-    if errors.is_empty() { Ok(bolt11) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(bolt11)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
-async fn apply(state: &AppState, caller: &Caller, key: &IdempotencyKey, id: Uuid, bolt11: Option<String>, action: Action) -> Result<Response, ApiError> {
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    key: &IdempotencyKey,
+    id: Uuid,
+    bolt11: Option<String>,
+    action: Action,
+) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let intent = intents::load(&mut tx, id, true).await?.filter(|intent| intent.client_id == caller.id).ok_or_else(|| ApiError::NotFound(String::new()))?;
+    let intent = intents::load(&mut tx, id, true)
+        .await?
+        .filter(|intent| intent.client_id == caller.id)
+        .ok_or_else(|| ApiError::NotFound(String::new()))?;
     if intent.status != "held" {
-        return Err(ApiError::Conflict(format!("cannot {} an intent that is `{}`; only `held` intents can be {}d", action.name(), intent.status, action.name())));
+        return Err(ApiError::Conflict(format!(
+            "cannot {} an intent that is `{}`; only `held` intents can be {}d",
+            action.name(),
+            intent.status,
+            action.name()
+        )));
     }
     match action {
         Action::Release => {
-            let payee_needs_invoice = matches!(intent.payee.payout, PayoutDestination::Lightning { bolt11: None });
+            let payee_needs_invoice = matches!(
+                intent.payee.payout,
+                PayoutDestination::Lightning { bolt11: None }
+            );
             if payee_needs_invoice && bolt11.is_none() {
-                return Err(ApiError::Validation(vec![FieldError::new("bolt11", "the payee has no Lightning invoice on file; give one to release")]));
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "bolt11",
+                    "the payee has no Lightning invoice on file; give one to release",
+                )]));
             }
-            if bolt11.is_some() && !matches!(intent.payee.payout, PayoutDestination::Lightning { .. }) {
-                return Err(ApiError::Validation(vec![FieldError::new("bolt11", "only a Lightning payee takes an invoice")]));
+            if bolt11.is_some()
+                && !matches!(intent.payee.payout, PayoutDestination::Lightning { .. })
+            {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "bolt11",
+                    "only a Lightning payee takes an invoice",
+                )]));
             }
-            sqlx::query("UPDATE intents SET release_bolt11 = $2 WHERE id = $1").bind(id).bind(&bolt11).execute(&mut *tx).await?;
-            transition(&mut tx, id, &["held"], "releasing", "release_requested", json!({})).await?;
-            enqueue(&mut tx, &ReleaseEscrow { intent_id: id }, EnqueueOptions { intent_id: Some(id), ..Default::default() }).await?;
+            sqlx::query("UPDATE intents SET release_bolt11 = $2 WHERE id = $1")
+                .bind(id)
+                .bind(&bolt11)
+                .execute(&mut *tx)
+                .await?;
+            transition(
+                &mut tx,
+                id,
+                &["held"],
+                "releasing",
+                "release_requested",
+                json!({}),
+            )
+            .await?;
+            enqueue(
+                &mut tx,
+                &ReleaseEscrow { intent_id: id },
+                EnqueueOptions {
+                    intent_id: Some(id),
+                    ..Default::default()
+                },
+            )
+            .await?;
         }
         Action::Refund => {
             match (intent.provider, &bolt11) {
                 (ProviderKind::Lightning, None) => {
-                    return Err(ApiError::Validation(vec![FieldError::new("bolt11", "a Lightning refund needs the buyer's invoice")]));
+                    return Err(ApiError::Validation(vec![FieldError::new(
+                        "bolt11",
+                        "a Lightning refund needs the buyer's invoice",
+                    )]));
                 }
                 (ProviderKind::Paystack | ProviderKind::Mpesa, Some(_)) => {
-                    return Err(ApiError::Validation(vec![FieldError::new("bolt11", "only Lightning refunds take an invoice")]));
+                    return Err(ApiError::Validation(vec![FieldError::new(
+                        "bolt11",
+                        "only Lightning refunds take an invoice",
+                    )]));
                 }
                 _ => {}
             }
-            sqlx::query("UPDATE intents SET refund_bolt11 = $2 WHERE id = $1").bind(id).bind(&bolt11).execute(&mut *tx).await?;
-            transition(&mut tx, id, &["held"], "refunding", "refund_requested", json!({})).await?;
-            enqueue(&mut tx, &Refund { intent_id: id }, EnqueueOptions { intent_id: Some(id), ..Default::default() }).await?;
+            sqlx::query("UPDATE intents SET refund_bolt11 = $2 WHERE id = $1")
+                .bind(id)
+                .bind(&bolt11)
+                .execute(&mut *tx)
+                .await?;
+            transition(
+                &mut tx,
+                id,
+                &["held"],
+                "refunding",
+                "refund_requested",
+                json!({}),
+            )
+            .await?;
+            enqueue(
+                &mut tx,
+                &Refund { intent_id: id },
+                EnqueueOptions {
+                    intent_id: Some(id),
+                    ..Default::default()
+                },
+            )
+            .await?;
         }
     }
-    let view = intents::view(&mut tx, Some(caller.id), id).await?.ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
+    let view = intents::view(&mut tx, Some(caller.id), id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
     let body = serde_json::to_vec(&view).map_err(anyhow::Error::from)?;
     idempotency::store_response(&mut tx, caller.id, &key.0, StatusCode::ACCEPTED, &body).await?;
     tx.commit().await?;
-    Ok((StatusCode::ACCEPTED, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }

@@ -56,9 +56,21 @@ impl WebhookSecrets {
     pub fn from_config(config: &crate::providers::ProvidersConfig) -> Self {
         Self {
             paystack_secret: config.paystack.as_ref().ok().map(|p| p.secret_key.clone()),
-            mpesa_token: config.mpesa.as_ref().ok().map(|m| m.callbacks.token().clone()),
-            mpesa_allowed_ips: config.mpesa.as_ref().ok().and_then(|m| m.allowed_ips.clone()),
-            lnbits_token: config.lnbits.as_ref().ok().map(|l| l.webhook.token().clone()),
+            mpesa_token: config
+                .mpesa
+                .as_ref()
+                .ok()
+                .map(|m| m.callbacks.token().clone()),
+            mpesa_allowed_ips: config
+                .mpesa
+                .as_ref()
+                .ok()
+                .and_then(|m| m.allowed_ips.clone()),
+            lnbits_token: config
+                .lnbits
+                .as_ref()
+                .ok()
+                .map(|l| l.webhook.token().clone()),
         }
     }
 }
@@ -121,12 +133,30 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/paystack", post(webhooks::paystack::receive))
         .route("/webhooks/lnbits/{token}", post(webhooks::lnbits::receive))
         .route("/webhooks/mpesa/{token}/stk", post(webhooks::mpesa::stk))
-        .route("/webhooks/mpesa/{token}/c2b/validation", post(webhooks::mpesa::c2b_validation))
-        .route("/webhooks/mpesa/{token}/c2b/confirmation", post(webhooks::mpesa::c2b_confirmation))
-        .route("/webhooks/mpesa/{token}/b2c/result", post(webhooks::mpesa::b2c_result))
-        .route("/webhooks/mpesa/{token}/b2c/timeout", post(webhooks::mpesa::b2c_timeout))
-        .route("/webhooks/mpesa/{token}/status/result", post(webhooks::mpesa::status_result))
-        .route("/webhooks/mpesa/{token}/status/timeout", post(webhooks::mpesa::status_timeout))
+        .route(
+            "/webhooks/mpesa/{token}/c2b/validation",
+            post(webhooks::mpesa::c2b_validation),
+        )
+        .route(
+            "/webhooks/mpesa/{token}/c2b/confirmation",
+            post(webhooks::mpesa::c2b_confirmation),
+        )
+        .route(
+            "/webhooks/mpesa/{token}/b2c/result",
+            post(webhooks::mpesa::b2c_result),
+        )
+        .route(
+            "/webhooks/mpesa/{token}/b2c/timeout",
+            post(webhooks::mpesa::b2c_timeout),
+        )
+        .route(
+            "/webhooks/mpesa/{token}/status/result",
+            post(webhooks::mpesa::status_result),
+        )
+        .route(
+            "/webhooks/mpesa/{token}/status/timeout",
+            post(webhooks::mpesa::status_timeout),
+        )
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async {
             (

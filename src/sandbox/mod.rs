@@ -25,9 +25,9 @@ mod script;
 mod server;
 mod settings;
 mod shared;
-pub mod wiring;
 #[cfg(test)]
 mod tests;
+pub mod wiring;
 
 pub use counters::CountersSnapshot;
 pub use faults::{FaultSettings, Faults, Provider};

@@ -6,14 +6,26 @@ use rand::RngCore;
 use super::FakeProviders;
 use crate::providers::{
     HttpSettings, ProvidersConfig, Secret,
-    config::{LnbitsConfig, LnbitsWebhook, MpesaCallbacks, MpesaConfig, MpesaInitiator, PaystackConfig},
+    config::{
+        LnbitsConfig, LnbitsWebhook, MpesaCallbacks, MpesaConfig, MpesaInitiator, PaystackConfig,
+    },
 };
 
 /// Provider settings for every fake, with callback URLs under `public_url` (malipo's own HTTP
 /// front) and fresh random callback tokens. Paystack's webhook URL is set on the fakes too.
-pub fn providers_config(fakes: &FakeProviders, public_url: &str, http: HttpSettings) -> ProvidersConfig {
-    let paystack = PaystackConfig::new(&fakes.paystack_base_url(), Secret::new(fakes.paystack_secret_key().to_owned()));
-    fakes.set_paystack_webhook_url(Some(format!("{}/webhooks/paystack", public_url.trim_end_matches('/'))));
+pub fn providers_config(
+    fakes: &FakeProviders,
+    public_url: &str,
+    http: HttpSettings,
+) -> ProvidersConfig {
+    let paystack = PaystackConfig::new(
+        &fakes.paystack_base_url(),
+        Secret::new(fakes.paystack_secret_key().to_owned()),
+    );
+    fakes.set_paystack_webhook_url(Some(format!(
+        "{}/webhooks/paystack",
+        public_url.trim_end_matches('/')
+    )));
 
     let (consumer_key, consumer_secret) = fakes.mpesa_consumer_credentials();
     let (shortcode, passkey) = fakes.mpesa_shortcode_and_passkey();
@@ -25,7 +37,10 @@ pub fn providers_config(fakes: &FakeProviders, public_url: &str, http: HttpSetti
         Secret::new(passkey.to_owned()),
         MpesaCallbacks::new(public_url, Secret::new(token())),
     );
-    mpesa.initiator = Ok(MpesaInitiator { name: "sandboxapi".to_owned(), security_credential: Secret::new("c2FuZGJveA==".to_owned()) });
+    mpesa.initiator = Ok(MpesaInitiator {
+        name: "sandboxapi".to_owned(),
+        security_credential: Secret::new("c2FuZGJveA==".to_owned()),
+    });
 
     let mut lnbits = LnbitsConfig::new(
         &fakes.lnbits_base_url(),

@@ -3,7 +3,10 @@
 
 use crate::{
     domain::ProviderKind,
-    providers::{DepositCheck, DepositInitiation, DepositRequest, DepositStatus, Provider, ProviderError, Providers, RefundRequest, RefundStatus, TransferRequest, TransferStatus},
+    providers::{
+        DepositCheck, DepositInitiation, DepositRequest, DepositStatus, Provider, ProviderError,
+        Providers, RefundRequest, RefundStatus, TransferRequest, TransferStatus,
+    },
 };
 
 fn disabled(kind: ProviderKind) -> ProviderError {
@@ -30,39 +33,65 @@ macro_rules! dispatch {
 }
 
 /// Starts a deposit.
-pub async fn initiate_deposit(providers: &Providers, kind: ProviderKind, request: &DepositRequest) -> Result<DepositInitiation, ProviderError> {
+pub async fn initiate_deposit(
+    providers: &Providers,
+    kind: ProviderKind,
+    request: &DepositRequest,
+) -> Result<DepositInitiation, ProviderError> {
     dispatch!(providers, kind, |client| client.initiate_deposit(request))
 }
 
 /// Checks a deposit.
-pub async fn check_deposit(providers: &Providers, kind: ProviderKind, check: &DepositCheck) -> Result<DepositStatus, ProviderError> {
+pub async fn check_deposit(
+    providers: &Providers,
+    kind: ProviderKind,
+    check: &DepositCheck,
+) -> Result<DepositStatus, ProviderError> {
     dispatch!(providers, kind, |client| client.check_deposit(check))
 }
 
 /// Initiates a transfer.
-pub async fn initiate_transfer(providers: &Providers, kind: ProviderKind, request: &TransferRequest) -> Result<TransferStatus, ProviderError> {
+pub async fn initiate_transfer(
+    providers: &Providers,
+    kind: ProviderKind,
+    request: &TransferRequest,
+) -> Result<TransferStatus, ProviderError> {
     dispatch!(providers, kind, |client| client.initiate_transfer(request))
 }
 
 /// Checks a transfer.
-pub async fn check_transfer(providers: &Providers, kind: ProviderKind, request: &TransferRequest) -> Result<TransferStatus, ProviderError> {
+pub async fn check_transfer(
+    providers: &Providers,
+    kind: ProviderKind,
+    request: &TransferRequest,
+) -> Result<TransferStatus, ProviderError> {
     dispatch!(providers, kind, |client| client.check_transfer(request))
 }
 
 /// Starts a refund.
-pub async fn refund(providers: &Providers, kind: ProviderKind, request: &RefundRequest) -> Result<RefundStatus, ProviderError> {
+pub async fn refund(
+    providers: &Providers,
+    kind: ProviderKind,
+    request: &RefundRequest,
+) -> Result<RefundStatus, ProviderError> {
     dispatch!(providers, kind, |client| client.refund(request))
 }
 
 /// Checks a refund.
-pub async fn check_refund(providers: &Providers, kind: ProviderKind, provider_ref: &str) -> Result<RefundStatus, ProviderError> {
+pub async fn check_refund(
+    providers: &Providers,
+    kind: ProviderKind,
+    provider_ref: &str,
+) -> Result<RefundStatus, ProviderError> {
     dispatch!(providers, kind, |client| client.check_refund(provider_ref))
 }
 
 /// A provider error as the job's outcome: retry later (honouring the provider's hint).
 pub fn retry(error: ProviderError) -> crate::queue::JobError {
     match error {
-        ProviderError::Retryable { retry_after, .. } => crate::queue::JobError::Retry(anyhow::anyhow!("{error}"), retry_after),
+        ProviderError::Retryable { retry_after, .. } => {
+            crate::queue::JobError::Retry(anyhow::anyhow!("{error}"), retry_after)
+        }
         other => crate::queue::JobError::Retry(anyhow::anyhow!("{other}"), None),
     }
 }

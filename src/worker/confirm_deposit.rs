@@ -22,7 +22,10 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
     let state = &context.app;
     let mut conn = state.pool.acquire().await?;
     let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
-        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+        return Err(JobError::permanent(format!(
+            "intent {} does not exist",
+            job.intent_id
+        )));
     };
     drop(conn);
     if intent.status != "awaiting_payment" {
@@ -34,7 +37,9 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
         expected: intent.amount,
         expires_at: intent.deposit_expires_at,
     };
-    let status = calls::check_deposit(&state.providers, intent.provider, &check).await.map_err(calls::retry)?;
+    let status = calls::check_deposit(&state.providers, intent.provider, &check)
+        .await
+        .map_err(calls::retry)?;
     let mut tx = state.pool.begin().await?;
     let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
         return Err(JobError::permanent("intent vanished"));
@@ -42,7 +47,10 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
     let effect = deposit::apply(&mut tx, &locked, &status).await?;
     tx.commit().await?;
     match effect {
-        DepositEffect::Pending => Err(JobError::Retry(anyhow::anyhow!("deposit still pending at {}", intent.provider), Some(Duration::from_secs(5)))),
+        DepositEffect::Pending => Err(JobError::Retry(
+            anyhow::anyhow!("deposit still pending at {}", intent.provider),
+            Some(Duration::from_secs(5)),
+        )),
         DepositEffect::Mismatch(reason) => Err(JobError::permanent(reason)),
         DepositEffect::Held | DepositEffect::Closed | DepositEffect::AlreadySettled => Ok(()),
     }

@@ -1,7 +1,6 @@
 //! `initiate_deposit`: starts the provider side of a new intent and stores what the buyer must
 //! do next (checkout URL, STK prompt, Lightning invoice).
 
-
 use malipo_jobs::{ConfirmDeposit, InitiateDeposit, PollLightningInvoice};
 use serde_json::json;
 
@@ -20,7 +19,10 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     let state = &context.app;
     let mut conn = state.pool.acquire().await?;
     let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
-        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+        return Err(JobError::permanent(format!(
+            "intent {} does not exist",
+            job.intent_id
+        )));
     };
     drop(conn);
     if intent.status != "initiating" {
@@ -35,7 +37,10 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             Buyer::Msisdn { msisdn } => providers::Buyer::Msisdn(msisdn.as_str().to_owned()),
             Buyer::Anonymous {} => providers::Buyer::None,
         },
-        description: intent.reference.clone().unwrap_or_else(|| format!("payment {}", &intent.id.simple().to_string()[..12])),
+        description: intent
+            .reference
+            .clone()
+            .unwrap_or_else(|| format!("payment {}", &intent.id.simple().to_string()[..12])),
     };
     let answer = calls::initiate_deposit(&state.providers, intent.provider, &request).await;
     let mut tx = state.pool.begin().await?;
@@ -49,28 +54,82 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
                 .bind(action.expires_at())
                 .execute(&mut *tx)
                 .await?;
-            if transition(&mut tx, intent.id, &["initiating"], "awaiting_payment", "deposit_initiated", json!({"provider_reference": handle})).await?.is_some()
+            if transition(
+                &mut tx,
+                intent.id,
+                &["initiating"],
+                "awaiting_payment",
+                "deposit_initiated",
+                json!({"provider_reference": handle}),
+            )
+            .await?
+            .is_some()
                 && intent.provider == ProviderKind::Lightning
             {
-                let poll = PollLightningInvoice { intent_id: intent.id, polls: 0 };
-                enqueue(&mut tx, &poll, EnqueueOptions { intent_id: Some(intent.id), delay_secs: Some(2.0) }).await?;
+                let poll = PollLightningInvoice {
+                    intent_id: intent.id,
+                    polls: 0,
+                };
+                enqueue(
+                    &mut tx,
+                    &poll,
+                    EnqueueOptions {
+                        intent_id: Some(intent.id),
+                        delay_secs: Some(2.0),
+                    },
+                )
+                .await?;
             }
         }
         Ok(DepositInitiation::AlreadyInitiated { status }) => {
             // A re-run after a lost answer: the deposit exists; let confirmation settle it.
-            let moved = transition(&mut tx, intent.id, &["initiating"], "awaiting_payment", "deposit_initiated", json!({"already_initiated": format!("{status:?}")})).await?;
+            let moved = transition(
+                &mut tx,
+                intent.id,
+                &["initiating"],
+                "awaiting_payment",
+                "deposit_initiated",
+                json!({"already_initiated": format!("{status:?}")}),
+            )
+            .await?;
             if moved.is_some() {
-                enqueue(&mut tx, &ConfirmDeposit { intent_id: intent.id }, EnqueueOptions { intent_id: Some(intent.id), delay_secs: Some(1.0) }).await?;
+                enqueue(
+                    &mut tx,
+                    &ConfirmDeposit {
+                        intent_id: intent.id,
+                    },
+                    EnqueueOptions {
+                        intent_id: Some(intent.id),
+                        delay_secs: Some(1.0),
+                    },
+                )
+                .await?;
             }
         }
         Err(ProviderError::Permanent { reason }) => {
-            deposit::fail(&mut tx, intent.id, &["initiating"], "failed", "deposit_rejected", &format!("{} refused the deposit: {reason}", intent.provider)).await?;
+            deposit::fail(
+                &mut tx,
+                intent.id,
+                &["initiating"],
+                "failed",
+                "deposit_rejected",
+                &format!("{} refused the deposit: {reason}", intent.provider),
+            )
+            .await?;
         }
         Err(ProviderError::InDoubt { reason }) if intent.provider == ProviderKind::Mpesa => {
             // A second STK push would prompt the buyer twice, and without Daraja's answer there is
             // no CheckoutRequestID to query: close the intent; a payment that still arrives shows
             // up in reconciliation as unmatched.
-            deposit::fail(&mut tx, intent.id, &["initiating"], "failed", "deposit_in_doubt", &format!("M-Pesa did not answer the STK push: {reason}")).await?;
+            deposit::fail(
+                &mut tx,
+                intent.id,
+                &["initiating"],
+                "failed",
+                "deposit_in_doubt",
+                &format!("M-Pesa did not answer the STK push: {reason}"),
+            )
+            .await?;
         }
         Err(error) => {
             tx.rollback().await?;
@@ -80,4 +139,3 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     tx.commit().await?;
     Ok(())
 }
-

@@ -17,7 +17,9 @@ use crate::{
     db::payouts::{self, PayoutRecord, PayoutTarget},
     domain::PayoutDestination,
     escrow::payout::{self as effects, PayoutEffect},
-    providers::{Destination, ProviderError, RefundRequest, RefundStatus, TransferRequest, TransferStatus},
+    providers::{
+        Destination, ProviderError, RefundRequest, RefundStatus, TransferRequest, TransferStatus,
+    },
     queue::{JobContext, JobError},
 };
 
@@ -37,7 +39,10 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
     let state = &context.app;
     let mut conn = state.pool.acquire().await?;
     let Some(payout) = payouts::load(&mut conn, job.payout_id, false).await? else {
-        return Err(JobError::permanent(format!("payout {} does not exist", job.payout_id)));
+        return Err(JobError::permanent(format!(
+            "payout {} does not exist",
+            job.payout_id
+        )));
     };
     drop(conn);
     let (answer, initiated_now) = match payout.status.as_str() {
@@ -45,7 +50,11 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
             let mut tx = state.pool.begin().await?;
             let mine = effects::begin(&mut tx, &payout).await?;
             tx.commit().await?;
-            if mine { (initiate(state, &payout).await, true) } else { (check(state, &payout).await, false) }
+            if mine {
+                (initiate(state, &payout).await, true)
+            } else {
+                (check(state, &payout).await, false)
+            }
         }
         "in_flight" => (check(state, &payout).await, false),
         _ => return Ok(()),
@@ -56,7 +65,12 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
             // Refused at initiation: nothing moved.
             Answer::Transfer(TransferStatus::Failed { reason })
         }
-        Err(ProviderError::Permanent { reason }) => return Err(JobError::permanent(format!("provider refused to report on payout {}: {reason}", payout.reference))),
+        Err(ProviderError::Permanent { reason }) => {
+            return Err(JobError::permanent(format!(
+                "provider refused to report on payout {}: {reason}",
+                payout.reference
+            )));
+        }
         Err(error) => return Err(calls::retry(error)),
     };
     let mut tx = state.pool.begin().await?;
@@ -72,7 +86,10 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
         PayoutEffect::Pending => {
             let in_flight_since = current.initiated_at.unwrap_or_else(Utc::now);
             if Utc::now() - in_flight_since > GIVE_UP_AFTER {
-                return Err(JobError::permanent(format!("payout {} still not conclusive after 24 h; check it with the provider", current.reference)));
+                return Err(JobError::permanent(format!(
+                    "payout {} still not conclusive after 24 h; check it with the provider",
+                    current.reference
+                )));
             }
             Err(JobError::Snooze(CHECK_AGAIN))
         }
@@ -83,12 +100,21 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
 async fn initiate(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, ProviderError> {
     match &payout.target {
         PayoutTarget::Refund { refund_of } => {
-            let request = RefundRequest { reference: payout.reference.clone(), deposit_ref: refund_of.clone(), amount: payout.amount, reason: "escrow refund".to_owned() };
-            calls::refund(&state.providers, payout.provider, &request).await.map(Answer::Refund)
+            let request = RefundRequest {
+                reference: payout.reference.clone(),
+                deposit_ref: refund_of.clone(),
+                amount: payout.amount,
+                reason: "escrow refund".to_owned(),
+            };
+            calls::refund(&state.providers, payout.provider, &request)
+                .await
+                .map(Answer::Refund)
         }
         PayoutTarget::Destination(destination) => {
             let request = transfer_request(payout, destination)?;
-            calls::initiate_transfer(&state.providers, payout.provider, &request).await.map(Answer::Transfer)
+            calls::initiate_transfer(&state.providers, payout.provider, &request)
+                .await
+                .map(Answer::Transfer)
         }
     }
 }
@@ -96,13 +122,18 @@ async fn initiate(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, 
 async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, ProviderError> {
     match &payout.target {
         PayoutTarget::Refund { .. } => {
-            let provider_ref: Option<String> = sqlx::query_scalar("SELECT provider_ref FROM payouts WHERE id = $1")
-                .bind(payout.id)
-                .fetch_one(&state.pool)
-                .await
-                .map_err(|error| ProviderError::retryable(format!("database: {error}")))?;
+            let provider_ref: Option<String> =
+                sqlx::query_scalar("SELECT provider_ref FROM payouts WHERE id = $1")
+                    .bind(payout.id)
+                    .fetch_one(&state.pool)
+                    .await
+                    .map_err(|error| ProviderError::retryable(format!("database: {error}")))?;
             match provider_ref {
-                Some(provider_ref) => calls::check_refund(&state.providers, payout.provider, &provider_ref).await.map(Answer::Refund),
+                Some(provider_ref) => {
+                    calls::check_refund(&state.providers, payout.provider, &provider_ref)
+                        .await
+                        .map(Answer::Refund)
+                }
                 // The refund call's answer was lost, so its id is unknown: the refund webhook
                 // (correlated by the deposit reference) settles it.
                 None => Ok(Answer::Refund(RefundStatus::NotFound)),
@@ -113,19 +144,41 @@ async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, Pro
             match calls::check_transfer(&state.providers, payout.provider, &request).await? {
                 // Never seen by the provider: the earlier initiation did not arrive. The same
                 // reference makes a second attempt safe (the provider rejects duplicates).
-                TransferStatus::NotFound => calls::initiate_transfer(&state.providers, payout.provider, &request).await.map(Answer::Transfer),
+                TransferStatus::NotFound => {
+                    calls::initiate_transfer(&state.providers, payout.provider, &request)
+                        .await
+                        .map(Answer::Transfer)
+                }
                 other => Ok(Answer::Transfer(other)),
             }
         }
     }
 }
 
-fn transfer_request(payout: &PayoutRecord, destination: &PayoutDestination) -> Result<TransferRequest, ProviderError> {
+fn transfer_request(
+    payout: &PayoutRecord,
+    destination: &PayoutDestination,
+) -> Result<TransferRequest, ProviderError> {
     let destination = match destination {
-        PayoutDestination::Mpesa { msisdn } => Destination::Mpesa { msisdn: msisdn.as_str().to_owned() },
-        PayoutDestination::Paystack { recipient_code } => Destination::Paystack { recipient_code: recipient_code.clone() },
-        PayoutDestination::Lightning { bolt11: Some(bolt11) } => Destination::Lightning { bolt11: bolt11.clone() },
-        PayoutDestination::Lightning { bolt11: None } => return Err(ProviderError::permanent("no Lightning invoice to pay")),
+        PayoutDestination::Mpesa { msisdn } => Destination::Mpesa {
+            msisdn: msisdn.as_str().to_owned(),
+        },
+        PayoutDestination::Paystack { recipient_code } => Destination::Paystack {
+            recipient_code: recipient_code.clone(),
+        },
+        PayoutDestination::Lightning {
+            bolt11: Some(bolt11),
+        } => Destination::Lightning {
+            bolt11: bolt11.clone(),
+        },
+        PayoutDestination::Lightning { bolt11: None } => {
+            return Err(ProviderError::permanent("no Lightning invoice to pay"));
+        }
     };
-    Ok(TransferRequest { reference: payout.reference.clone(), amount: payout.amount, destination, reason: format!("malipo {} payout", payout.kind) })
+    Ok(TransferRequest {
+        reference: payout.reference.clone(),
+        amount: payout.amount,
+        destination,
+        reason: format!("malipo {} payout", payout.kind),
+    })
 }

@@ -30,13 +30,23 @@ pub fn next_poll(open_for: Duration) -> Duration {
 
 /// One poll.
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
-pub async fn run(job: PollLightningInvoice, context: JobContext<WorkerState>) -> Result<(), JobError> {
+pub async fn run(
+    job: PollLightningInvoice,
+    context: JobContext<WorkerState>,
+) -> Result<(), JobError> {
     let state = &context.app;
     let mut conn = state.pool.acquire().await?;
     let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
-        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+        return Err(JobError::permanent(format!(
+            "intent {} does not exist",
+            job.intent_id
+        )));
     };
-    let opened_at: chrono::DateTime<Utc> = sqlx::query_scalar("SELECT created_at FROM intents WHERE id = $1").bind(intent.id).fetch_one(&mut *conn).await?;
+    let opened_at: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT created_at FROM intents WHERE id = $1")
+            .bind(intent.id)
+            .fetch_one(&mut *conn)
+            .await?;
     drop(conn);
     if intent.status != "awaiting_payment" {
         return Ok(());
@@ -47,9 +57,15 @@ pub async fn run(job: PollLightningInvoice, context: JobContext<WorkerState>) ->
         expected: intent.amount,
         expires_at: intent.deposit_expires_at,
     };
-    let mut status = calls::check_deposit(&state.providers, intent.provider, &check).await.map_err(calls::retry)?;
+    let mut status = calls::check_deposit(&state.providers, intent.provider, &check)
+        .await
+        .map_err(calls::retry)?;
     // LNbits may keep an unpaid invoice "pending" forever; past its expiry it is expired for us.
-    if status == DepositStatus::Pending && intent.deposit_expires_at.is_some_and(|expiry| expiry < Utc::now()) {
+    if status == DepositStatus::Pending
+        && intent
+            .deposit_expires_at
+            .is_some_and(|expiry| expiry < Utc::now())
+    {
         status = DepositStatus::Expired;
     }
     if status == DepositStatus::Pending {
@@ -74,7 +90,10 @@ mod tests {
 
     #[test]
     fn polls_start_fast_and_slow_down() {
-        let waits: Vec<u64> = [0, 15, 60, 200, 900].into_iter().map(|s| next_poll(Duration::from_secs(s)).as_secs()).collect();
+        let waits: Vec<u64> = [0, 15, 60, 200, 900]
+            .into_iter()
+            .map(|s| next_poll(Duration::from_secs(s)).as_secs())
+            .collect();
         assert_eq!(waits, [2, 5, 10, 30, 60]);
     }
 }

@@ -12,8 +12,7 @@ use crate::{
     domain::ProviderKind,
     escrow::{deposit, payout as effects},
     providers::{
-        RefundStatus, TransferRequest, TransferStatus,
-        lnbits,
+        RefundStatus, TransferRequest, TransferStatus, lnbits,
         mpesa::callbacks,
         paystack::{self, PaystackEventKind},
     },
@@ -43,9 +42,15 @@ pub mod endpoints {
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
     let row: Option<(String, String, Vec<u8>)> =
-        sqlx::query_as("SELECT endpoint, status, body FROM webhook_inbox WHERE id = $1").bind(job.inbox_id).fetch_optional(&state.pool).await?;
+        sqlx::query_as("SELECT endpoint, status, body FROM webhook_inbox WHERE id = $1")
+            .bind(job.inbox_id)
+            .fetch_optional(&state.pool)
+            .await?;
     let Some((endpoint, status, body)) = row else {
-        return Err(JobError::permanent(format!("inbox row {} does not exist", job.inbox_id)));
+        return Err(JobError::permanent(format!(
+            "inbox row {} does not exist",
+            job.inbox_id
+        )));
     };
     if status != "received" {
         return Ok(());
@@ -54,21 +59,30 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
         endpoints::PAYSTACK => paystack_event(state, &body).await?,
         endpoints::MPESA_STK => mpesa_stk(state, &body).await?,
         endpoints::MPESA_B2C_RESULT => {
-            let result = callbacks::parse_b2c_result(&body).map_err(|e| JobError::permanent(e.to_string()))?;
-            apply_transfer_by_reference(state, &result.originator_conversation_id, &result.status()).await?
+            let result = callbacks::parse_b2c_result(&body)
+                .map_err(|e| JobError::permanent(e.to_string()))?;
+            apply_transfer_by_reference(state, &result.originator_conversation_id, &result.status())
+                .await?
         }
         endpoints::MPESA_STATUS_RESULT => {
-            let result = callbacks::parse_transaction_status_result(&body).map_err(|e| JobError::permanent(e.to_string()))?;
-            let reference = result.occasion.clone().unwrap_or_else(|| result.originator_conversation_id.clone());
+            let result = callbacks::parse_transaction_status_result(&body)
+                .map_err(|e| JobError::permanent(e.to_string()))?;
+            let reference = result
+                .occasion
+                .clone()
+                .unwrap_or_else(|| result.originator_conversation_id.clone());
             match result.transfer_status() {
                 Some(status) => apply_transfer_by_reference(state, &reference, &status).await?,
                 None => Note::Ignored("transaction status result is not conclusive".to_owned()),
             }
         }
-        endpoints::MPESA_B2C_TIMEOUT => Note::Ignored("queue timeout: the payout job keeps checking the transfer's status".to_owned()),
+        endpoints::MPESA_B2C_TIMEOUT => Note::Ignored(
+            "queue timeout: the payout job keeps checking the transfer's status".to_owned(),
+        ),
         endpoints::MPESA_C2B_CONFIRMATION => mpesa_c2b(state, &body).await?,
         endpoints::LNBITS => {
-            let hook = lnbits::parse_webhook(&body).map_err(|e| JobError::permanent(e.to_string()))?;
+            let hook =
+                lnbits::parse_webhook(&body).map_err(|e| JobError::permanent(e.to_string()))?;
             confirm_by_handle(state, ProviderKind::Lightning, &hook.payment_hash).await?
         }
         other => Note::Ignored(format!("unknown endpoint {other}")),
@@ -95,11 +109,15 @@ async fn paystack_event(state: &WorkerState, body: &[u8]) -> Result<Note, JobErr
     let event = paystack::parse_webhook(body).map_err(|e| JobError::permanent(e.to_string()))?;
     match event.kind {
         // The webhook only says "look": verify decides (and checks amount and currency).
-        PaystackEventKind::ChargeSuccess { reference, .. } => confirm_by_handle(state, ProviderKind::Paystack, &reference).await,
+        PaystackEventKind::ChargeSuccess { reference, .. } => {
+            confirm_by_handle(state, ProviderKind::Paystack, &reference).await
+        }
         PaystackEventKind::Transfer { reference, .. } => {
             let mut conn = state.pool.acquire().await?;
             let Some(payout) = payouts::by_reference(&mut conn, &reference).await? else {
-                return Ok(Note::Ignored(format!("no payout with reference {reference}")));
+                return Ok(Note::Ignored(format!(
+                    "no payout with reference {reference}"
+                )));
             };
             drop(conn);
             let crate::db::payouts::PayoutTarget::Destination(destination) = &payout.target else {
@@ -111,27 +129,47 @@ async fn paystack_event(state: &WorkerState, body: &[u8]) -> Result<Note, JobErr
                 reference: payout.reference.clone(),
                 amount: payout.amount,
                 destination: match destination {
-                    crate::domain::PayoutDestination::Paystack { recipient_code } => crate::providers::Destination::Paystack { recipient_code: recipient_code.clone() },
-                    _ => return Ok(Note::Ignored("paystack event for a non-paystack payout".to_owned())),
+                    crate::domain::PayoutDestination::Paystack { recipient_code } => {
+                        crate::providers::Destination::Paystack {
+                            recipient_code: recipient_code.clone(),
+                        }
+                    }
+                    _ => {
+                        return Ok(Note::Ignored(
+                            "paystack event for a non-paystack payout".to_owned(),
+                        ));
+                    }
                 },
                 reason: String::new(),
             };
-            let status = calls::check_transfer(&state.providers, ProviderKind::Paystack, &request).await.map_err(calls::retry)?;
+            let status = calls::check_transfer(&state.providers, ProviderKind::Paystack, &request)
+                .await
+                .map_err(calls::retry)?;
             apply_transfer_by_reference(state, &reference, &status).await
         }
-        PaystackEventKind::Refund { status, transaction_reference, refund_id } => {
+        PaystackEventKind::Refund {
+            status,
+            transaction_reference,
+            refund_id,
+        } => {
             let mut conn = state.pool.acquire().await?;
-            let payout: Option<Uuid> = sqlx::query_scalar("SELECT id FROM payouts WHERE kind = 'refund' AND destination->>'refund_of' = $1")
-                .bind(&transaction_reference)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let payout: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM payouts WHERE kind = 'refund' AND destination->>'refund_of' = $1",
+            )
+            .bind(&transaction_reference)
+            .fetch_optional(&mut *conn)
+            .await?;
             let Some(payout) = payout else {
-                return Ok(Note::Ignored(format!("no refund for transaction {transaction_reference}")));
+                return Ok(Note::Ignored(format!(
+                    "no refund for transaction {transaction_reference}"
+                )));
             };
             let provider_ref = refund_id.unwrap_or_default();
             let refund = match status.as_str() {
                 "processed" => RefundStatus::Succeeded { provider_ref },
-                "failed" => RefundStatus::Failed { reason: "Paystack reported the refund failed".to_owned() },
+                "failed" => RefundStatus::Failed {
+                    reason: "Paystack reported the refund failed".to_owned(),
+                },
                 _ => RefundStatus::Pending { provider_ref },
             };
             let mut tx = state.pool.begin().await?;
@@ -141,15 +179,24 @@ async fn paystack_event(state: &WorkerState, body: &[u8]) -> Result<Note, JobErr
             tx.commit().await?;
             Ok(Note::Applied)
         }
-        PaystackEventKind::Other => Ok(Note::Ignored(format!("event {} needs no action", event.event))),
+        PaystackEventKind::Other => Ok(Note::Ignored(format!(
+            "event {} needs no action",
+            event.event
+        ))),
     }
 }
 
 async fn mpesa_stk(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
-    let callback = callbacks::parse_stk_callback(body).map_err(|e| JobError::permanent(e.to_string()))?;
+    let callback =
+        callbacks::parse_stk_callback(body).map_err(|e| JobError::permanent(e.to_string()))?;
     let mut tx = state.pool.begin().await?;
-    let Some(id) = intent_by_handle(&mut tx, ProviderKind::Mpesa, &callback.checkout_request_id).await? else {
-        return Ok(Note::Ignored(format!("unknown CheckoutRequestID {}", callback.checkout_request_id)));
+    let Some(id) =
+        intent_by_handle(&mut tx, ProviderKind::Mpesa, &callback.checkout_request_id).await?
+    else {
+        return Ok(Note::Ignored(format!(
+            "unknown CheckoutRequestID {}",
+            callback.checkout_request_id
+        )));
     };
     let Some(intent) = intents::load(&mut tx, id, true).await? else {
         return Ok(Note::Ignored("intent vanished".to_owned()));
@@ -159,7 +206,9 @@ async fn mpesa_stk(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
     let effect = deposit::apply(&mut tx, &intent, &callback.status()).await?;
     tx.commit().await?;
     Ok(match effect {
-        deposit::DepositEffect::AlreadySettled => Note::Ignored("intent already settled".to_owned()),
+        deposit::DepositEffect::AlreadySettled => {
+            Note::Ignored("intent already settled".to_owned())
+        }
         _ => Note::Applied,
     })
 }
@@ -182,24 +231,52 @@ async fn mpesa_c2b(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
     Ok(Note::Applied)
 }
 
-async fn intent_by_handle(conn: &mut PgConnection, provider: ProviderKind, handle: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM intents WHERE provider = $1 AND provider_reference = $2").bind(provider.as_str()).bind(handle).fetch_optional(conn).await
+async fn intent_by_handle(
+    conn: &mut PgConnection,
+    provider: ProviderKind,
+    handle: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM intents WHERE provider = $1 AND provider_reference = $2")
+        .bind(provider.as_str())
+        .bind(handle)
+        .fetch_optional(conn)
+        .await
 }
 
-async fn confirm_by_handle(state: &WorkerState, provider: ProviderKind, handle: &str) -> Result<Note, JobError> {
+async fn confirm_by_handle(
+    state: &WorkerState,
+    provider: ProviderKind,
+    handle: &str,
+) -> Result<Note, JobError> {
     let mut tx = state.pool.begin().await?;
     let Some(id) = intent_by_handle(&mut tx, provider, handle).await? else {
-        return Ok(Note::Ignored(format!("no {provider} intent with reference {handle}")));
+        return Ok(Note::Ignored(format!(
+            "no {provider} intent with reference {handle}"
+        )));
     };
-    enqueue(&mut tx, &ConfirmDeposit { intent_id: id }, EnqueueOptions { intent_id: Some(id), ..Default::default() }).await?;
+    enqueue(
+        &mut tx,
+        &ConfirmDeposit { intent_id: id },
+        EnqueueOptions {
+            intent_id: Some(id),
+            ..Default::default()
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Note::Applied)
 }
 
-async fn apply_transfer_by_reference(state: &WorkerState, reference: &str, status: &TransferStatus) -> Result<Note, JobError> {
+async fn apply_transfer_by_reference(
+    state: &WorkerState,
+    reference: &str,
+    status: &TransferStatus,
+) -> Result<Note, JobError> {
     let mut tx = state.pool.begin().await?;
     let Some(found) = payouts::by_reference(&mut tx, reference).await? else {
-        return Ok(Note::Ignored(format!("no payout with reference {reference}")));
+        return Ok(Note::Ignored(format!(
+            "no payout with reference {reference}"
+        )));
     };
     let Some(payout) = payouts::load(&mut tx, found.id, true).await? else {
         return Ok(Note::Ignored("payout vanished".to_owned()));

@@ -20,22 +20,55 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
     let state = &context.app;
     let mut tx = state.pool.begin().await?;
     let Some(intent) = intents::load(&mut tx, job.intent_id, true).await? else {
-        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+        return Err(JobError::permanent(format!(
+            "intent {} does not exist",
+            job.intent_id
+        )));
     };
     if intent.status != "refunding" {
         return Ok(());
     }
     let target = match (intent.provider, &intent.buyer) {
-        (ProviderKind::Paystack, _) => PayoutTarget::Refund { refund_of: deposit_reference(intent.id) },
-        (ProviderKind::Mpesa, Buyer::Msisdn { msisdn }) => PayoutTarget::Destination(PayoutDestination::Mpesa { msisdn: msisdn.clone() }),
-        (ProviderKind::Lightning, _) => match &intent.refund_bolt11 {
-            Some(bolt11) => PayoutTarget::Destination(PayoutDestination::Lightning { bolt11: Some(bolt11.clone()) }),
-            None => return Err(JobError::permanent("a Lightning refund needs the buyer's invoice")),
+        (ProviderKind::Paystack, _) => PayoutTarget::Refund {
+            refund_of: deposit_reference(intent.id),
         },
-        (ProviderKind::Mpesa, _) => return Err(JobError::permanent("M-Pesa intent without a buyer MSISDN")),
+        (ProviderKind::Mpesa, Buyer::Msisdn { msisdn }) => {
+            PayoutTarget::Destination(PayoutDestination::Mpesa {
+                msisdn: msisdn.clone(),
+            })
+        }
+        (ProviderKind::Lightning, _) => match &intent.refund_bolt11 {
+            Some(bolt11) => PayoutTarget::Destination(PayoutDestination::Lightning {
+                bolt11: Some(bolt11.clone()),
+            }),
+            None => {
+                return Err(JobError::permanent(
+                    "a Lightning refund needs the buyer's invoice",
+                ));
+            }
+        },
+        (ProviderKind::Mpesa, _) => {
+            return Err(JobError::permanent("M-Pesa intent without a buyer MSISDN"));
+        }
     };
-    let payout = payouts::insert(&mut tx, intent.id, "refund", intent.amount, intent.provider, &target).await?;
-    enqueue(&mut tx, &Payout { payout_id: payout }, EnqueueOptions { intent_id: Some(intent.id), ..Default::default() }).await?;
+    let payout = payouts::insert(
+        &mut tx,
+        intent.id,
+        "refund",
+        intent.amount,
+        intent.provider,
+        &target,
+    )
+    .await?;
+    enqueue(
+        &mut tx,
+        &Payout { payout_id: payout },
+        EnqueueOptions {
+            intent_id: Some(intent.id),
+            ..Default::default()
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

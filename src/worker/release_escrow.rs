@@ -16,7 +16,10 @@ pub async fn run(job: ReleaseEscrow, context: JobContext<WorkerState>) -> Result
     let state = &context.app;
     let mut tx = state.pool.begin().await?;
     let Some(intent) = intents::load(&mut tx, job.intent_id, true).await? else {
-        return Err(JobError::permanent(format!("intent {} does not exist", job.intent_id)));
+        return Err(JobError::permanent(format!(
+            "intent {} does not exist",
+            job.intent_id
+        )));
     };
     release::release(&mut tx, &intent, &state.commission).await?;
     tx.commit().await?;

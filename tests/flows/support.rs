@@ -22,6 +22,8 @@ pub struct Harness {
     pub base: String,
     /// The database.
     pub pool: PgPool,
+    /// Its URL, for child processes.
+    pub database_url: String,
     /// A client key.
     pub key: String,
     /// The fakes.
@@ -43,7 +45,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { read_timeout: Duration::from_secs(5), commission_kes: Some("mpesa:254700000099"), sandbox: SandboxSettings::default() }
+        Self {
+            read_timeout: Duration::from_secs(5),
+            commission_kes: Some("mpesa:254700000099"),
+            sandbox: SandboxSettings::default(),
+        }
     }
 }
 
@@ -57,20 +63,48 @@ impl Harness {
     pub async fn start_with(options: Options) -> Self {
         let db = test_database().await.expect("database");
         let config = Config::from_lookup(|_| None).expect("config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let fakes = FakeProviders::start(options.sandbox).await.expect("fakes");
-        let http_settings = HttpSettings { connect_timeout: Duration::from_secs(2), read_timeout: options.read_timeout };
+        let http_settings = HttpSettings {
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: options.read_timeout,
+        };
         let providers_config = Arc::new(wiring::providers_config(&fakes, &base, http_settings));
-        let providers = Providers::from_config(&providers_config, Arc::new(MemoryTokenStore::default())).expect("providers");
-        let commission = worker::commission_from(|name| (name == "MALIPO_COMMISSION_PAYOUT_KES").then(|| options.commission_kes.map(str::to_owned)).flatten()).expect("commission");
+        let providers =
+            Providers::from_config(&providers_config, Arc::new(MemoryTokenStore::default()))
+                .expect("providers");
+        let commission = worker::commission_from(|name| {
+            (name == "MALIPO_COMMISSION_PAYOUT_KES")
+                .then(|| options.commission_kes.map(str::to_owned))
+                .flatten()
+        })
+        .expect("commission");
         let state = WorkerState::new(db.pool.clone(), providers, commission);
-        let settings = QueueSettings { poll_interval: Duration::from_millis(100), ..QueueSettings::default() };
-        let runner = Runner::start(db.pool.clone(), settings, worker::handlers(), state).await.expect("workers");
+        let settings = QueueSettings {
+            poll_interval: Duration::from_millis(100),
+            ..QueueSettings::default()
+        };
+        let runner = Runner::start(db.pool.clone(), settings, worker::handlers(), state)
+            .await
+            .expect("workers");
         let app = startup::app_state_for(db.pool.clone(), &config, providers_config);
         tokio::spawn(startup::serve(listener, app, std::future::pending()));
-        let key = clients::create(&db.pool, "flows", "client", 0).await.expect("client").key;
-        Self { base, pool: db.pool, key, fakes, http: reqwest::Client::new(), runner: Some(runner) }
+        let key = clients::create(&db.pool, "flows", "client", 0)
+            .await
+            .expect("client")
+            .key;
+        Self {
+            base,
+            pool: db.pool,
+            database_url: db.url,
+            key,
+            fakes,
+            http: reqwest::Client::new(),
+            runner: Some(runner),
+        }
     }
 
     /// Stops the workers (tests that re-run jobs by hand).
@@ -95,14 +129,24 @@ impl Harness {
 
     /// Creates an intent, returning its JSON.
     pub async fn create(&self, body: Value) -> Value {
-        let response = self.post("/v1/intents", &body, &uuid::Uuid::new_v4().to_string()).await;
+        let response = self
+            .post("/v1/intents", &body, &uuid::Uuid::new_v4().to_string())
+            .await;
         assert_eq!(response.status(), 201, "create intent");
         response.json().await.expect("json")
     }
 
     /// Reads an intent.
     pub async fn get(&self, id: &str) -> Value {
-        self.http.get(format!("{}/v1/intents/{id}", self.base)).bearer_auth(&self.key).send().await.expect("get").json().await.expect("json")
+        self.http
+            .get(format!("{}/v1/intents/{id}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// Waits until the intent's status is `status` (panics after `limit`).
@@ -113,14 +157,42 @@ impl Harness {
             if intent["status"] == status {
                 return intent;
             }
-            assert!(tokio::time::Instant::now() < deadline, "intent {id} never reached {status}; it is {intent}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "intent {id} never reached {status}; it is {intent}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// Releases a held intent.
     pub async fn release(&self, id: &str, body: Value) -> reqwest::Response {
-        self.post(&format!("/v1/intents/{id}/release"), &body, &uuid::Uuid::new_v4().to_string()).await
+        self.post(
+            &format!("/v1/intents/{id}/release"),
+            &body,
+            &uuid::Uuid::new_v4().to_string(),
+        )
+        .await
+    }
+
+    /// Registers a transfer recipient at the fake Paystack, as a marketplace does when a seller
+    /// adds a bank account; returns its `RCP_…` code.
+    pub async fn paystack_recipient(&self) -> String {
+        let answer: Value = self
+            .http
+            .post(format!("{}/transferrecipient", self.fakes.paystack_base_url()))
+            .bearer_auth(self.fakes.paystack_secret_key())
+            .json(&json!({"type": "nuban", "name": "Seller Two", "account_number": "0123456789", "bank_code": "058", "currency": "NGN"}))
+            .send()
+            .await
+            .expect("recipient")
+            .json()
+            .await
+            .expect("json");
+        answer["data"]["recipient_code"]
+            .as_str()
+            .expect("recipient code")
+            .to_owned()
     }
 
     /// Asserts the ledger holds every invariant.

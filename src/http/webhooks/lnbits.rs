@@ -10,16 +10,22 @@ use axum::{
 
 use super::{count, store_event, store_inert};
 use crate::{
-    http::{AppState, ApiError},
+    http::{ApiError, AppState},
     providers::{lnbits, signature::callback_token_matches},
     worker::process_webhook::endpoints,
 };
 
 /// Verifies the token, stores the event keyed by payment hash, answers 200.
 #[tracing::instrument(skip_all, fields(provider = "lnbits"))]
-pub async fn receive(State(state): State<AppState>, Path(token): Path<String>, body: Bytes) -> Result<StatusCode, ApiError> {
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
     let Some(expected) = state.webhook_secrets.lnbits_token.as_ref() else {
-        return Err(ApiError::NotFound("LNbits is not configured on this server".to_owned()));
+        return Err(ApiError::NotFound(
+            "LNbits is not configured on this server".to_owned(),
+        ));
     };
     if !callback_token_matches(expected.expose(), &token) {
         count("lnbits", "bad_token");
@@ -28,8 +34,18 @@ pub async fn receive(State(state): State<AppState>, Path(token): Path<String>, b
     let hook = match lnbits::parse_webhook(&body) {
         Ok(hook) => hook,
         Err(error) => {
-            store_inert(&state.pool, "lnbits", endpoints::LNBITS, "rejected", &error.to_string(), &body).await?;
-            return Err(ApiError::MalformedBody(format!("unreadable LNbits webhook: {error}")));
+            store_inert(
+                &state.pool,
+                "lnbits",
+                endpoints::LNBITS,
+                "rejected",
+                &error.to_string(),
+                &body,
+            )
+            .await?;
+            return Err(ApiError::MalformedBody(format!(
+                "unreadable LNbits webhook: {error}"
+            )));
         }
     };
     let issued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'lightning' AND provider_reference = $1)")
@@ -37,9 +53,24 @@ pub async fn receive(State(state): State<AppState>, Path(token): Path<String>, b
         .fetch_one(&state.pool)
         .await?;
     if issued {
-        store_event(&state.pool, "lnbits", endpoints::LNBITS, &format!("paid:{}", hook.payment_hash), &body).await?;
+        store_event(
+            &state.pool,
+            "lnbits",
+            endpoints::LNBITS,
+            &format!("paid:{}", hook.payment_hash),
+            &body,
+        )
+        .await?;
     } else {
-        store_inert(&state.pool, "lnbits", endpoints::LNBITS, "ignored", &format!("unknown payment hash {}", hook.payment_hash), &body).await?;
+        store_inert(
+            &state.pool,
+            "lnbits",
+            endpoints::LNBITS,
+            "ignored",
+            &format!("unknown payment hash {}", hook.payment_hash),
+            &body,
+        )
+        .await?;
     }
     Ok(StatusCode::OK)
 }

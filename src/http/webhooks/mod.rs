@@ -25,7 +25,13 @@ pub enum Stored {
 }
 
 /// Stores a verified event and queues its processing, atomically.
-pub async fn store_event(pool: &PgPool, provider: &str, endpoint: &str, event_key: &str, body: &[u8]) -> Result<Stored, sqlx::Error> {
+pub async fn store_event(
+    pool: &PgPool,
+    provider: &str,
+    endpoint: &str,
+    event_key: &str,
+    body: &[u8],
+) -> Result<Stored, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let id = Uuid::now_v7();
     let inserted: Option<Uuid> = sqlx::query_scalar(
@@ -41,7 +47,12 @@ pub async fn store_event(pool: &PgPool, provider: &str, endpoint: &str, event_ke
     .await?;
     let stored = match inserted {
         Some(id) => {
-            enqueue(&mut tx, &ProcessWebhook { inbox_id: id }, EnqueueOptions::default()).await?;
+            enqueue(
+                &mut tx,
+                &ProcessWebhook { inbox_id: id },
+                EnqueueOptions::default(),
+            )
+            .await?;
             Stored::Queued
         }
         None => Stored::Duplicate,
@@ -53,7 +64,14 @@ pub async fn store_event(pool: &PgPool, provider: &str, endpoint: &str, event_ke
 
 /// Stores an authenticated delivery that will have no effect (`rejected` or `ignored`), with
 /// the reason; identical deliveries are stored once.
-pub async fn store_inert(pool: &PgPool, provider: &str, endpoint: &str, status: &str, reason: &str, body: &[u8]) -> Result<Stored, sqlx::Error> {
+pub async fn store_inert(
+    pool: &PgPool,
+    provider: &str,
+    endpoint: &str,
+    status: &str,
+    reason: &str,
+    body: &[u8],
+) -> Result<Stored, sqlx::Error> {
     let key = format!("{status}:{}", hex::encode(Sha256::digest(body)));
     sqlx::query(
         "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, body, status, reason, processed_at)
@@ -69,7 +87,13 @@ pub async fn store_inert(pool: &PgPool, provider: &str, endpoint: &str, status: 
     .execute(pool)
     .await?;
     record(provider, Stored::Recorded);
-    tracing::info!(provider, endpoint, status, reason, "webhook stored without effect");
+    tracing::info!(
+        provider,
+        endpoint,
+        status,
+        reason,
+        "webhook stored without effect"
+    );
     Ok(Stored::Recorded)
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{Stored, count, store_event, store_inert};
 use crate::{
-    http::{AppState, ApiError},
+    http::{ApiError, AppState},
     providers::{ip_allowed, mpesa::callbacks, signature::callback_token_matches},
     worker::process_webhook::endpoints,
 };
@@ -21,7 +21,9 @@ use crate::{
 fn authenticate(state: &AppState, token: &str, peer: SocketAddr) -> Result<(), ApiError> {
     let secrets = &state.webhook_secrets;
     let Some(expected) = secrets.mpesa_token.as_ref() else {
-        return Err(ApiError::NotFound("M-Pesa is not configured on this server".to_owned()));
+        return Err(ApiError::NotFound(
+            "M-Pesa is not configured on this server".to_owned(),
+        ));
     };
     if !callback_token_matches(expected.expose(), token) {
         count("mpesa", "bad_token");
@@ -31,7 +33,9 @@ fn authenticate(state: &AppState, token: &str, peer: SocketAddr) -> Result<(), A
         && !ip_allowed(allowed, peer.ip())
     {
         count("mpesa", "ip_refused");
-        return Err(ApiError::Forbidden("callback from an address outside MPESA_ALLOWED_IPS"));
+        return Err(ApiError::Forbidden(
+            "callback from an address outside MPESA_ALLOWED_IPS",
+        ));
     }
     Ok(())
 }
@@ -41,100 +45,248 @@ fn accepted() -> Json<Value> {
 }
 
 async fn known(state: &AppState, sql: &'static str, id: &str) -> Result<bool, ApiError> {
-    Ok(sqlx::query_scalar::<_, bool>(sql).bind(id).fetch_one(&state.pool).await?)
+    Ok(sqlx::query_scalar::<_, bool>(sql)
+        .bind(id)
+        .fetch_one(&state.pool)
+        .await?)
 }
 
 /// STK callback: stored when it names a CheckoutRequestID malipo issued.
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
-pub async fn stk(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn stk(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let callback = match callbacks::parse_stk_callback(&body) {
         Ok(callback) => callback,
-        Err(error) => return rejected(&state, endpoints::MPESA_STK, &error.to_string(), &body).await,
+        Err(error) => {
+            return rejected(&state, endpoints::MPESA_STK, &error.to_string(), &body).await;
+        }
     };
     let issued = known(&state, "SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'mpesa' AND provider_reference = $1)", &callback.checkout_request_id).await?;
     if issued {
-        store_event(&state.pool, "mpesa", endpoints::MPESA_STK, &callback.dedupe_key, &body).await?;
+        store_event(
+            &state.pool,
+            "mpesa",
+            endpoints::MPESA_STK,
+            &callback.dedupe_key,
+            &body,
+        )
+        .await?;
     } else {
-        store_inert(&state.pool, "mpesa", endpoints::MPESA_STK, "ignored", &format!("unknown CheckoutRequestID {}", callback.checkout_request_id), &body).await?;
+        store_inert(
+            &state.pool,
+            "mpesa",
+            endpoints::MPESA_STK,
+            "ignored",
+            &format!("unknown CheckoutRequestID {}", callback.checkout_request_id),
+            &body,
+        )
+        .await?;
     }
     Ok(accepted())
 }
 
 /// B2C result: stored when it names a payout reference malipo issued.
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
-pub async fn b2c_result(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn b2c_result(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let result = match callbacks::parse_b2c_result(&body) {
         Ok(result) => result,
-        Err(error) => return rejected(&state, endpoints::MPESA_B2C_RESULT, &error.to_string(), &body).await,
+        Err(error) => {
+            return rejected(
+                &state,
+                endpoints::MPESA_B2C_RESULT,
+                &error.to_string(),
+                &body,
+            )
+            .await;
+        }
     };
-    payout_event(&state, endpoints::MPESA_B2C_RESULT, &result.originator_conversation_id, &result.dedupe_key, &body).await
+    payout_event(
+        &state,
+        endpoints::MPESA_B2C_RESULT,
+        &result.originator_conversation_id,
+        &result.dedupe_key,
+        &body,
+    )
+    .await
 }
 
 /// B2C queue timeout: recorded; the payout job keeps checking the transfer.
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
-pub async fn b2c_timeout(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn b2c_timeout(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let timeout = match callbacks::parse_b2c_timeout(&body) {
         Ok(timeout) => timeout,
-        Err(error) => return rejected(&state, endpoints::MPESA_B2C_TIMEOUT, &error.to_string(), &body).await,
+        Err(error) => {
+            return rejected(
+                &state,
+                endpoints::MPESA_B2C_TIMEOUT,
+                &error.to_string(),
+                &body,
+            )
+            .await;
+        }
     };
-    payout_event(&state, endpoints::MPESA_B2C_TIMEOUT, &timeout.originator_conversation_id, &timeout.dedupe_key, &body).await
+    payout_event(
+        &state,
+        endpoints::MPESA_B2C_TIMEOUT,
+        &timeout.originator_conversation_id,
+        &timeout.dedupe_key,
+        &body,
+    )
+    .await
 }
 
 /// Transaction Status result (asked by the payout job or reconciliation).
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
-pub async fn status_result(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn status_result(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let result = match callbacks::parse_transaction_status_result(&body) {
         Ok(result) => result,
-        Err(error) => return rejected(&state, endpoints::MPESA_STATUS_RESULT, &error.to_string(), &body).await,
+        Err(error) => {
+            return rejected(
+                &state,
+                endpoints::MPESA_STATUS_RESULT,
+                &error.to_string(),
+                &body,
+            )
+            .await;
+        }
     };
-    let reference = result.occasion.clone().unwrap_or_else(|| result.originator_conversation_id.clone());
-    payout_event(&state, endpoints::MPESA_STATUS_RESULT, &reference, &result.dedupe_key, &body).await
+    let reference = result
+        .occasion
+        .clone()
+        .unwrap_or_else(|| result.originator_conversation_id.clone());
+    payout_event(
+        &state,
+        endpoints::MPESA_STATUS_RESULT,
+        &reference,
+        &result.dedupe_key,
+        &body,
+    )
+    .await
 }
 
 /// Transaction Status queue timeout: nothing to do; the payout job asks again.
-pub async fn status_timeout(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn status_timeout(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     Ok(accepted())
 }
 
 /// C2B validation: must answer within ~8 s; malipo accepts and reconciles on confirmation.
-pub async fn c2b_validation(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn c2b_validation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     if callbacks::parse_c2b(&body).is_err() {
-        return Ok(Json(json!({"ResultCode": "C2B00016", "ResultDesc": "Rejected"})));
+        return Ok(Json(
+            json!({"ResultCode": "C2B00016", "ResultDesc": "Rejected"}),
+        ));
     }
     Ok(Json(json!({"ResultCode": "0", "ResultDesc": "Accepted"})))
 }
 
 /// C2B confirmation: stored, deduped on the receipt (`TransID`).
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
-pub async fn c2b_confirmation(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(token): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn c2b_confirmation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     match callbacks::parse_c2b(&body) {
         Ok(payment) => {
-            store_event(&state.pool, "mpesa", endpoints::MPESA_C2B_CONFIRMATION, &payment.dedupe_key, &body).await?;
+            store_event(
+                &state.pool,
+                "mpesa",
+                endpoints::MPESA_C2B_CONFIRMATION,
+                &payment.dedupe_key,
+                &body,
+            )
+            .await?;
             Ok(Json(json!({"ResultCode": 0, "ResultDesc": "Success"})))
         }
-        Err(error) => rejected(&state, endpoints::MPESA_C2B_CONFIRMATION, &error.to_string(), &body).await,
+        Err(error) => {
+            rejected(
+                &state,
+                endpoints::MPESA_C2B_CONFIRMATION,
+                &error.to_string(),
+                &body,
+            )
+            .await
+        }
     }
 }
 
-async fn payout_event(state: &AppState, endpoint: &str, reference: &str, dedupe_key: &str, body: &[u8]) -> Result<Json<Value>, ApiError> {
-    let issued = known(state, "SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1)", reference).await?;
+async fn payout_event(
+    state: &AppState,
+    endpoint: &str,
+    reference: &str,
+    dedupe_key: &str,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
+    let issued = known(
+        state,
+        "SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1)",
+        reference,
+    )
+    .await?;
     let stored = if issued {
         store_event(&state.pool, "mpesa", endpoint, dedupe_key, body).await?
     } else {
-        store_inert(&state.pool, "mpesa", endpoint, "ignored", &format!("unknown payout reference {reference}"), body).await?
+        store_inert(
+            &state.pool,
+            "mpesa",
+            endpoint,
+            "ignored",
+            &format!("unknown payout reference {reference}"),
+            body,
+        )
+        .await?
     };
-    debug_assert!(matches!(stored, Stored::Queued | Stored::Duplicate | Stored::Recorded));
+    debug_assert!(matches!(
+        stored,
+        Stored::Queued | Stored::Duplicate | Stored::Recorded
+    ));
     Ok(accepted())
 }
 
-async fn rejected(state: &AppState, endpoint: &str, reason: &str, body: &[u8]) -> Result<Json<Value>, ApiError> {
+async fn rejected(
+    state: &AppState,
+    endpoint: &str,
+    reason: &str,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
     store_inert(&state.pool, "mpesa", endpoint, "rejected", reason, body).await?;
-    Err(ApiError::MalformedBody(format!("unreadable M-Pesa callback: {reason}")))
+    Err(ApiError::MalformedBody(format!(
+        "unreadable M-Pesa callback: {reason}"
+    )))
 }

@@ -19,7 +19,11 @@ pub(crate) fn encode(amount_sat: u64, payment_hash: &[u8]) -> String {
     // `p` (type 1), 52 groups long (1 × 32 + 20), then the 256-bit hash padded to 260 bits.
     let mut hash = [0u8; 32];
     let digest = Sha256::digest(payment_hash);
-    hash.copy_from_slice(if payment_hash.len() == 32 { payment_hash } else { digest.as_slice() });
+    hash.copy_from_slice(if payment_hash.len() == 32 {
+        payment_hash
+    } else {
+        digest.as_slice()
+    });
     data.extend([1, 1, 20]);
     data.extend(to_five_bit(&hash));
     // A 65-byte filler signature (104 groups): LNbits-side checks are not simulated.
@@ -33,7 +37,10 @@ pub(crate) fn encode(amount_sat: u64, payment_hash: &[u8]) -> String {
     data.extend(to_five_bit(&signature));
     let checksum = checksum(&hrp, &data);
     data.extend(checksum);
-    let body: String = data.iter().map(|v| char::from(CHARSET[usize::from(*v)])).collect();
+    let body: String = data
+        .iter()
+        .map(|v| char::from(CHARSET[usize::from(*v)]))
+        .collect();
     format!("{hrp}1{body}")
 }
 
@@ -55,7 +62,13 @@ fn to_five_bit(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn polymod(values: &[u8]) -> u32 {
-    const GENERATOR: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    const GENERATOR: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
     let mut check = 1u32;
     for value in values {
         let top = check >> 25;
