@@ -1,6 +1,8 @@
 //! The Daraja HTTP client: OAuth, STK Push and Query, B2C and Transaction Status. Amounts leave
 //! as whole shillings written as strings.
 
+mod pull;
+
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use chrono::Utc;
