@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod ops;
 pub mod pg;
 pub mod providers;
 pub mod queue;

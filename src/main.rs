@@ -10,6 +10,7 @@ use malipo::{
     clients,
     config::Config,
     http::AllProviders,
+    ops,
     queue::backend::SHUTDOWN_GRACE,
     startup::{self, Database},
     telemetry,
@@ -69,6 +70,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 created.id, created.key
             );
             Ok(())
+        }
+        command @ (Command::Jobs { .. } | Command::Queues { .. } | Command::Audit { .. }) => {
+            let database = Database::open(&config, false).await?;
+            let result = ops::console::run(command, &database.pool, &config).await;
+            database.close().await;
+            result
         }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;

@@ -98,6 +98,11 @@ impl Runner {
         })
     }
 
+    /// The outcomes these workers have written so far.
+    pub fn tally(&self) -> Arc<super::tally::Tally> {
+        self.sink.tally()
+    }
+
     /// This process's worker id (the `locked_by` of the jobs it holds).
     pub fn worker_id(&self) -> &str {
         &self.worker_id
