@@ -27,7 +27,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.json_logs);
+    let answers_on_stdout = matches!(
+        cli.command,
+        Command::Jobs { .. }
+            | Command::Queues { .. }
+            | Command::Audit { .. }
+            | Command::Bench { .. }
+    );
+    telemetry::init(config.json_logs, answers_on_stdout);
+    ops::metrics::install();
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -112,6 +120,7 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
         );
     }
     let database = Database::open(&config, true).await?;
+    spawn_metrics_listener(&config, &database);
     let listener = startup::bind(&config).await?;
     let runner = startup::start_workers(
         database.pool.clone(),
@@ -130,6 +139,7 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
+    spawn_metrics_listener(&config, &database);
     let listener = startup::bind(&config).await?;
     let state = startup::app_state(database.pool.clone(), &config, Arc::new(AllProviders));
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
@@ -139,6 +149,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn work(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
+    spawn_metrics_listener(&config, &database);
     let runner = startup::start_workers(
         database.pool.clone(),
         &config,
@@ -151,4 +162,17 @@ async fn work(config: Config) -> anyhow::Result<()> {
     runner.shutdown(SHUTDOWN_GRACE).await;
     database.close().await;
     Ok(())
+}
+
+/// Serves `/metrics` without a key on `MALIPO_METRICS_ADDR` when it is set (every role: a
+/// `work` process has job metrics the web processes never see).
+fn spawn_metrics_listener(config: &Config, database: &Database) {
+    if let Some(address) = config.metrics_addr {
+        let pool = database.pool.clone();
+        tokio::spawn(async move {
+            if let Err(error) = malipo::http::metrics::serve_standalone(address, pool).await {
+                tracing::error!(error = format!("{error:#}"), "metrics listener stopped");
+            }
+        });
+    }
 }

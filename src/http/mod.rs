@@ -5,6 +5,9 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod intents;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
 pub mod problem;
 pub mod rate_limit;
 
@@ -14,6 +17,7 @@ use axum::{
     Router,
     error_handling::HandleErrorLayer,
     extract::DefaultBodyLimit,
+    middleware,
     response::IntoResponse,
     routing::{get, post},
 };
@@ -70,11 +74,15 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit_bytes;
+    crate::ops::metrics::install();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/intents", post(intents::create))
         .route("/v1/intents/{id}", get(intents::get))
+        .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(openapi::document))
+        .merge(ops::routes())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async {
             (
@@ -92,5 +100,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(middleware::from_fn(metrics::track))
         .with_state(state)
 }
