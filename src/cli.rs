@@ -1,6 +1,10 @@
 //! The command line: one binary, subcommands for every role and operator action.
 
+mod ops;
+
 use clap::{Parser, Subcommand, ValueEnum};
+
+pub use ops::{AuditCommand, FilterArgs, JobsCommand, QueuesCommand};
 
 /// malipo: escrow payment orchestration over M-Pesa, Paystack and Lightning.
 #[derive(Debug, Parser)]
@@ -37,6 +41,24 @@ pub enum Command {
         /// Ledger action.
         #[command(subcommand)]
         action: LedgerCommand,
+    },
+    /// Inspect, retry and discard jobs.
+    Jobs {
+        /// Job action.
+        #[command(subcommand)]
+        action: JobsCommand,
+    },
+    /// Queue overview, pause, resume, drain.
+    Queues {
+        /// Queue action.
+        #[command(subcommand)]
+        action: QueuesCommand,
+    },
+    /// The operator audit log.
+    Audit {
+        /// Audit action.
+        #[command(subcommand)]
+        action: AuditCommand,
     },
     /// Benchmarks that print JSON.
     Bench {

@@ -35,6 +35,8 @@ pub struct Config {
     pub queues: Vec<String>,
     /// `MALIPO_IDEMPOTENCY_TTL`: how long idempotency keys are kept (at least 24 h).
     pub idempotency_ttl: Duration,
+    /// `MALIPO_METRICS_ADDR`: when set, `/metrics` is also served there, without an API key.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -94,6 +96,9 @@ impl Config {
                 .context("MALIPO_JOB_RETENTION")?,
             queues,
             idempotency_ttl,
+            metrics_addr: get("MALIPO_METRICS_ADDR")
+                .map(|addr| number("MALIPO_METRICS_ADDR", &addr))
+                .transpose()?,
         })
     }
 }

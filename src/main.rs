@@ -9,6 +9,7 @@ use malipo::{
     cli::{BenchCommand, Cli, ClientsCommand, Command, LedgerCommand, RoleArg},
     clients,
     config::Config,
+    ops,
     providers::{HttpSettings, Providers, ProvidersConfig, mpesa::PgTokenStore},
     queue::backend::SHUTDOWN_GRACE,
     sandbox::{FakeProviders, SandboxSettings},
@@ -27,7 +28,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.json_logs);
+    let answers_on_stdout = matches!(
+        cli.command,
+        Command::Jobs { .. }
+            | Command::Queues { .. }
+            | Command::Audit { .. }
+            | Command::Bench { .. }
+    );
+    telemetry::init(config.json_logs, answers_on_stdout);
+    ops::metrics::install();
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -92,6 +101,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             anyhow::bail!("{} ledger invariant violation(s)", violations.len())
         }
+        command @ (Command::Jobs { .. } | Command::Queues { .. } | Command::Audit { .. }) => {
+            let database = Database::open(&config, false).await?;
+            let result = ops::console::run(command, &database.pool, &config).await;
+            database.close().await;
+            result
+        }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
@@ -122,6 +137,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
     let database = Database::open(&config, true).await?;
+    spawn_metrics_listener(&config, &database);
     let listener = startup::bind(&config).await?;
     let (providers_config, fakes) = if sandbox {
         let address = listener.local_addr().context("listener has no address")?;
@@ -174,6 +190,7 @@ fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
+    spawn_metrics_listener(&config, &database);
     let listener = startup::bind(&config).await?;
     let providers =
         Arc::new(ProvidersConfig::from_env().context("invalid provider configuration")?);
@@ -185,6 +202,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn work(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
+    spawn_metrics_listener(&config, &database);
     let runner = startup::start_workers(
         database.pool.clone(),
         &config,
@@ -195,4 +213,17 @@ async fn work(config: Config) -> anyhow::Result<()> {
     runner.shutdown(SHUTDOWN_GRACE).await;
     database.close().await;
     Ok(())
+}
+
+/// Serves `/metrics` without a key on `MALIPO_METRICS_ADDR` when it is set (every role: a
+/// `work` process has job metrics the web processes never see).
+fn spawn_metrics_listener(config: &Config, database: &Database) {
+    if let Some(address) = config.metrics_addr {
+        let pool = database.pool.clone();
+        tokio::spawn(async move {
+            if let Err(error) = malipo::http::metrics::serve_standalone(address, pool).await {
+                tracing::error!(error = format!("{error:#}"), "metrics listener stopped");
+            }
+        });
+    }
 }

@@ -2,8 +2,16 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-/// Installs the global subscriber; call once at startup.
-pub fn init(json: bool) {
+/// Installs the global subscriber; call once at startup. Logs go to stdout, or to stderr when
+/// `to_stderr` (commands whose stdout is their answer, such as `malipo jobs list --json`).
+pub fn init(json: bool, to_stderr: bool) {
+    let writer = move || -> Box<dyn std::io::Write> {
+        if to_stderr {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        }
+    };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,apalis=warn,apalis_core=warn"));
     let registry = tracing_subscriber::registry().with(filter);
@@ -11,13 +19,16 @@ pub fn init(json: bool) {
         registry
             .with(
                 fmt::layer()
+                    .with_writer(writer)
                     .json()
                     .flatten_event(true)
                     .with_current_span(true),
             )
             .try_init()
     } else {
-        registry.with(fmt::layer().with_target(false)).try_init()
+        registry
+            .with(fmt::layer().with_writer(writer).with_target(false))
+            .try_init()
     };
     if installed.is_err() {
         // Already installed (tests start several apps in one process).

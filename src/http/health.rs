@@ -5,11 +5,14 @@ use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use super::AppState;
 
 /// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "ok")))]
 pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok")
 }
 
 /// The database is reachable and fully migrated.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "ready"), (status = 503, description = "database unreachable or not migrated")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match crate::db::is_migrated(&state.pool).await {
         Ok(true) => (StatusCode::OK, "ready"),

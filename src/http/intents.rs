@@ -32,6 +32,14 @@ struct RawAmount<'a> {
 
 /// Creates an intent: the row, its first event, its first job and the idempotent response are
 /// written in one transaction; no provider is called here (the `initiate_deposit` job does it).
+#[utoipa::path(post, path = "/v1/intents", tag = "intents",
+    params(("Idempotency-Key" = String, Header, description = "1–255 visible ASCII characters; a repeat replays the first answer")),
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "amount (decimal string), currency, provider, buyer, payee, optional commission_bps, reference, metadata"),
+    responses((status = 201, description = "the intent", body = serde_json::Value),
+        (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem),
+        (status = 409, body = super::openapi::Problem), (status = 422, body = super::openapi::Problem)),
+    security(("client_key" = [])))]
 #[tracing::instrument(skip_all, fields(client = %caller.id))]
 pub async fn create(
     State(state): State<AppState>,
@@ -100,6 +108,10 @@ async fn insert_intent(
 }
 
 /// Reads one of the caller's intents.
+#[utoipa::path(get, path = "/v1/intents/{id}", tag = "intents", params(("id" = String, Path, description = "intent id (UUID)")),
+    responses((status = 200, description = "the intent", body = serde_json::Value),
+        (status = 404, body = super::openapi::Problem)),
+    security(("client_key" = [])))]
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
 pub async fn get(
     State(state): State<AppState>,

@@ -6,6 +6,9 @@ pub mod health;
 pub mod idempotency;
 pub mod intent_actions;
 pub mod intents;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
 pub mod problem;
 pub mod rate_limit;
 pub mod webhooks;
@@ -16,6 +19,7 @@ use axum::{
     Router,
     error_handling::HandleErrorLayer,
     extract::DefaultBodyLimit,
+    middleware,
     response::IntoResponse,
     routing::{get, post},
 };
@@ -123,6 +127,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit_bytes;
+    crate::ops::metrics::install();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -157,6 +162,9 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/mpesa/{token}/status/timeout",
             post(webhooks::mpesa::status_timeout),
         )
+        .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(openapi::document))
+        .merge(ops::routes())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async {
             (
@@ -174,5 +182,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(middleware::from_fn(metrics::track))
         .with_state(state)
 }

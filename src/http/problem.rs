@@ -23,6 +23,9 @@ pub enum ApiError {
     /// The body is JSON but its fields are wrong.
     #[error("the request body has invalid fields")]
     Validation(Vec<FieldError>),
+    /// A query parameter, filter or cursor that does not parse or is out of range.
+    #[error("{0}")]
+    BadRequest(String),
     /// A required header is missing or invalid.
     #[error("{0}")]
     BadHeader(String),
@@ -70,7 +73,9 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::MalformedBody(_) | Self::BadHeader(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedBody(_) | Self::BadHeader(_) | Self::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Validation(_) | Self::IdempotencyMismatch | Self::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -92,6 +97,7 @@ impl ApiError {
             Self::MalformedBody(_) => "malformed-body",
             Self::Validation(_) => "validation",
             Self::BadHeader(_) => "bad-header",
+            Self::BadRequest(_) => "bad-request",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::NotFound(_) => "not-found",

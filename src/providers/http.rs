@@ -65,11 +65,17 @@ pub(crate) struct Reply {
 pub(crate) struct HttpClient {
     client: reqwest::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
+    /// The provider's name in metrics.
+    provider: &'static str,
 }
 
 impl HttpClient {
-    /// A client with the settings' timeouts, allowing `quota` calls.
-    pub fn new(settings: &HttpSettings, quota: Quota) -> Result<Self, reqwest::Error> {
+    /// A client for `provider` with the settings' timeouts, allowing `quota` calls.
+    pub fn new(
+        provider: &'static str,
+        settings: &HttpSettings,
+        quota: Quota,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
@@ -83,6 +89,7 @@ impl HttpClient {
         Ok(Self {
             client,
             limiter: Arc::new(RateLimiter::direct(quota)),
+            provider,
         })
     }
 
@@ -98,16 +105,25 @@ impl HttpClient {
         effect: Effect,
     ) -> Result<Reply, ProviderError> {
         self.limiter.until_ready().await;
-        let response = request
-            .send()
-            .await
-            .map_err(|error| transport_error(&error, effect))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error, effect))?;
+        // Timed after the rate-limit wait: the metric is the provider's latency, not ours.
+        let started = std::time::Instant::now();
+        let read = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .await;
+        let outcome = match &read {
+            Ok((status, _, _)) if status.is_success() => "2xx",
+            Ok((status, _, _)) if status.is_client_error() => "4xx",
+            Ok((status, _, _)) if status.is_server_error() => "5xx",
+            Ok(_) => "other_status",
+            Err(_) => "transport_error",
+        };
+        crate::ops::metrics::provider_call(self.provider, outcome, started.elapsed());
+        let (status, headers, body) = read.map_err(|error| transport_error(&error, effect))?;
         Ok(Reply {
             status,
             headers,

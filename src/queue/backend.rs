@@ -7,7 +7,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use apalis_core::{
@@ -195,6 +195,7 @@ where
         let sink = self.sink.clone();
         let worker = self.worker_id.to_string();
         Box::pin(async move {
+            let started = Instant::now();
             let outcome = match AssertUnwindSafe(run).catch_unwind().await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(error)) => JobOutcome::Retry {
@@ -212,6 +213,12 @@ where
                 job.max_attempts,
                 &policy,
                 rand::random::<f64>(),
+            );
+            crate::ops::metrics::job_finished(
+                &job.kind,
+                resolution.label(),
+                started.elapsed(),
+                job.attempts,
             );
             if resolution.state == "dead" {
                 tracing::warn!(job_id = job.id, kind = %job.kind, error = ?resolution.error, "job is dead");

@@ -2,13 +2,13 @@
 //!
 //! A batch is at most two statements (successes; everything else), not one per job.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use super::outcome::Resolution;
+use super::{outcome::Resolution, tally::Tally};
 
 /// One run's result, fenced by the claim's lease token.
 #[derive(Debug, Clone)]
@@ -123,6 +123,7 @@ enum Message {
 #[derive(Clone)]
 pub struct CompletionSink {
     sender: mpsc::UnboundedSender<Message>,
+    tally: Arc<Tally>,
 }
 
 impl CompletionSink {
@@ -132,8 +133,14 @@ impl CompletionSink {
     /// means the lease expires and the job runs again, which jobs are written to tolerate).
     pub fn spawn(pool: PgPool, max_batch: usize, linger: Duration) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run_writer(pool, receiver, max_batch, linger));
-        Self { sender }
+        let tally = Arc::new(Tally::default());
+        tokio::spawn(run_writer(pool, receiver, max_batch, linger, tally.clone()));
+        Self { sender, tally }
+    }
+
+    /// The outcomes this writer has written so far.
+    pub fn tally(&self) -> Arc<Tally> {
+        self.tally.clone()
     }
 
     /// Queues one completion.
@@ -157,6 +164,7 @@ async fn run_writer(
     mut receiver: mpsc::UnboundedReceiver<Message>,
     max_batch: usize,
     linger: Duration,
+    tally: Arc<Tally>,
 ) {
     let mut batch: Vec<Completion> = Vec::with_capacity(max_batch);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
@@ -175,12 +183,12 @@ async fn run_writer(
         while let Ok(message) = receiver.try_recv() {
             absorb(message, &mut batch, &mut waiters);
         }
-        write_with_retry(&pool, &mut batch).await;
+        write_with_retry(&pool, &mut batch, &tally).await;
         for waiter in waiters.drain(..) {
             let _ = waiter.send(());
         }
     }
-    write_with_retry(&pool, &mut batch).await;
+    write_with_retry(&pool, &mut batch, &tally).await;
 }
 
 fn absorb(message: Message, batch: &mut Vec<Completion>, waiters: &mut Vec<oneshot::Sender<()>>) {
@@ -190,7 +198,7 @@ fn absorb(message: Message, batch: &mut Vec<Completion>, waiters: &mut Vec<onesh
     }
 }
 
-async fn write_with_retry(pool: &PgPool, batch: &mut Vec<Completion>) {
+async fn write_with_retry(pool: &PgPool, batch: &mut Vec<Completion>, tally: &Tally) {
     if batch.is_empty() {
         return;
     }
@@ -198,6 +206,9 @@ async fn write_with_retry(pool: &PgPool, batch: &mut Vec<Completion>) {
     loop {
         match write_batch(pool, batch).await {
             Ok(stale) => {
+                for completion in batch.iter().filter(|c| !stale.contains(&c.id)) {
+                    tally.record(&completion.resolution);
+                }
                 for id in stale {
                     warn!(
                         job_id = id,

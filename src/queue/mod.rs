@@ -15,6 +15,7 @@ pub mod pause;
 pub mod persistence;
 pub mod retention;
 pub mod runner;
+pub mod tally;
 pub mod wake;
 
 use std::time::Duration;

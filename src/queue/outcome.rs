@@ -44,6 +44,18 @@ pub struct Resolution {
     pub refund_attempt: bool,
 }
 
+impl Resolution {
+    /// The outcome's name in metrics and reports: `done`, `retried`, `snoozed` or `dead`.
+    pub fn label(&self) -> &'static str {
+        match (self.state, self.refund_attempt) {
+            ("done", _) => "done",
+            ("dead", _) => "dead",
+            (_, true) => "snoozed",
+            _ => "retried",
+        }
+    }
+}
+
 /// Longest error text kept per attempt; provider bodies can be large.
 pub const MAX_ERROR_LEN: usize = 2_000;
 

@@ -45,6 +45,8 @@ impl Runner {
         handlers: Handlers<C>,
         app: C,
     ) -> anyhow::Result<Self> {
+        // Job metrics are recorded from here on; without a recorder they would be dropped.
+        crate::ops::metrics::install();
         let worker_id: Arc<str> = Arc::from(unique_worker_id());
         let wakers = Wakers::new(&settings.queues);
         let sink = CompletionSink::spawn(pool.clone(), 512, Duration::from_millis(2));
@@ -96,6 +98,11 @@ impl Runner {
             background,
             sink,
         })
+    }
+
+    /// The outcomes these workers have written so far.
+    pub fn tally(&self) -> Arc<super::tally::Tally> {
+        self.sink.tally()
     }
 
     /// This process's worker id (the `locked_by` of the jobs it holds).

@@ -37,7 +37,7 @@ impl LnbitsClient {
     /// A client for the configured wallet.
     pub fn new(config: &LnbitsConfig, http: &HttpSettings) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: HttpClient::new(http, per_second(config.rate_per_sec))?,
+            http: HttpClient::new("lnbits", http, per_second(config.rate_per_sec))?,
             base_url: config.base_url.clone(),
             invoice_key: config.invoice_key.clone(),
             admin_key: config.admin_key.clone(),

@@ -142,7 +142,7 @@ impl MpesaClient {
     ) -> Result<Self, reqwest::Error> {
         let key = credential_key(&config.base_url, &config.consumer_key);
         Ok(Self {
-            http: HttpClient::new(http, per_second(config.rate_per_sec))?,
+            http: HttpClient::new("mpesa", http, per_second(config.rate_per_sec))?,
             config: config.clone(),
             token: TokenManager::new(store, key),
         })

@@ -78,7 +78,7 @@ impl PaystackClient {
     /// A client for the configured account.
     pub fn new(config: &PaystackConfig, http: &HttpSettings) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: HttpClient::new(http, per_minute(config.rate_per_min))?,
+            http: HttpClient::new("paystack", http, per_minute(config.rate_per_min))?,
             base_url: config.base_url.clone(),
             secret_key: config.secret_key.clone(),
         })

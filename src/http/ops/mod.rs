@@ -1,0 +1,53 @@
+//! `/ops`: the operator API (operator-role keys only). Thin handlers over [`crate::ops`], which
+//! the CLI shares; this module maps their errors to problem+json.
+
+pub mod audit;
+pub mod jobs;
+pub mod queues;
+
+use axum::{
+    Router,
+    extract::rejection::QueryRejection,
+    routing::{get, post},
+};
+
+use super::{AppState, auth::Operator, problem::ApiError};
+use crate::ops::{Actor, OpsError};
+
+/// The `/ops` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ops/queues", get(queues::overview))
+        .route("/ops/queues/{queue}/pause", post(queues::pause))
+        .route("/ops/queues/{queue}/resume", post(queues::resume))
+        .route("/ops/queues/{queue}/drain", post(queues::drain))
+        .route("/ops/jobs", get(jobs::list))
+        .route("/ops/jobs/retry", post(jobs::retry_matching))
+        .route("/ops/jobs/discard", post(jobs::discard_matching))
+        .route("/ops/jobs/{id}", get(jobs::show))
+        .route("/ops/jobs/{id}/retry", post(jobs::retry))
+        .route("/ops/jobs/{id}/discard", post(jobs::discard))
+        .route("/ops/audit", get(audit::list))
+}
+
+impl From<OpsError> for ApiError {
+    fn from(error: OpsError) -> Self {
+        match error {
+            OpsError::Invalid(message) => Self::BadRequest(message),
+            OpsError::NotFound(message) => Self::NotFound(message),
+            OpsError::Conflict(message) => Self::Conflict(message),
+            OpsError::Database(error) => error.into(),
+            OpsError::Internal(error) => Self::Internal(error),
+        }
+    }
+}
+
+/// The audit actor of an operator key.
+fn actor(operator: &Operator) -> Actor {
+    Actor::Key(operator.0.id)
+}
+
+/// A query string that failed to parse, as a 400 naming the problem.
+fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest(format!("invalid query string: {}", rejection.body_text()))
+}

@@ -1,0 +1,126 @@
+//! The operator audit log: one row per action, written in the action's own transaction so the
+//! change and its record commit together; listable newest first.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use super::{Actor, OpsError, cursor};
+
+/// What is being recorded.
+#[derive(Debug, Clone)]
+pub struct Action<'a> {
+    /// Who.
+    pub actor: &'a Actor,
+    /// What: `job.retry`, `jobs.discard`, `queue.pause`, …
+    pub action: &'static str,
+    /// The job, for single-job actions.
+    pub job_id: Option<i64>,
+    /// The queue, for queue actions.
+    pub queue: Option<&'a str>,
+    /// The filter of a bulk action.
+    pub filter: serde_json::Value,
+    /// Whether it only counted.
+    pub dry_run: bool,
+    /// Rows affected (or that would be, for a dry run).
+    pub affected: i64,
+    /// Anything else the action reported.
+    pub detail: serde_json::Value,
+}
+
+/// A recorded action.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// The row id.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `key:<api client id>` or `cli:<os user>`.
+    pub actor: String,
+    /// The operator key's client id.
+    pub client_id: Option<Uuid>,
+    /// What was done.
+    pub action: String,
+    /// The job acted on.
+    pub job_id: Option<i64>,
+    /// The queue acted on.
+    pub queue: Option<String>,
+    /// The filter of a bulk action.
+    pub filter: serde_json::Value,
+    /// Whether it only counted.
+    pub dry_run: bool,
+    /// Rows affected.
+    pub affected: i64,
+    /// What else the action reported.
+    pub detail: serde_json::Value,
+}
+
+/// One page of the audit log.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    /// Entries, newest first.
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Writes `action` (pass the action's transaction).
+pub async fn record<'c>(
+    executor: impl PgExecutor<'c>,
+    action: &Action<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO malipo_ops_audit (actor, client_id, action, job_id, queue, filter, dry_run, affected, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(action.actor.label())
+    .bind(action.actor.client_id())
+    .bind(action.action)
+    .bind(action.job_id)
+    .bind(action.queue)
+    .bind(&action.filter)
+    .bind(action.dry_run)
+    .bind(action.affected)
+    .bind(&action.detail)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+const COLUMNS: &str =
+    "id, at, actor, client_id, action, job_id, queue, filter, dry_run, affected, detail";
+
+/// The log after `cursor`, newest first, at most `limit` entries.
+pub async fn list(pool: &PgPool, cursor: Option<&str>, limit: i64) -> Result<AuditPage, OpsError> {
+    let before = cursor.map(|c| cursor::decode("audit", c)).transpose()?;
+    let mut entries: Vec<AuditEntry> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM malipo_ops_audit WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(before)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?;
+    let next_cursor = if entries.len() as i64 > limit {
+        entries.truncate(limit as usize);
+        entries
+            .last()
+            .map(|entry| cursor::encode("audit", entry.id))
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        entries,
+        next_cursor,
+    })
+}
+
+/// Every action on job `id`, oldest first.
+pub async fn for_job(pool: &PgPool, id: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM malipo_ops_audit WHERE job_id = $1 ORDER BY id"
+    )))
+    .bind(id)
+    .fetch_all(pool)
+    .await
+}

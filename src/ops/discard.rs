@@ -1,0 +1,112 @@
+//! Discarding jobs an operator gives up on: one job, or every pending or dead job matching a
+//! filter. The row stays (state `discarded`) as the record, with its attempt log.
+
+use sqlx::PgPool;
+
+use super::{
+    Actor, JobFilter, JobState, OpsError,
+    audit::{self, Action},
+    filter::{bind_filter, job_filter_sql},
+    retry::BulkOutcome,
+    row,
+};
+
+macro_rules! discard_set {
+    () => {
+        "state = 'discarded', finished_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()"
+    };
+}
+
+/// Discards job `id` (pending or dead).
+pub async fn discard_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), OpsError> {
+    let mut tx = pool.begin().await?;
+    let from =
+        row::lock_in_state(&mut tx, id, "discard", &[JobState::Pending, JobState::Dead]).await?;
+    sqlx::query(concat!(
+        "UPDATE malipo_jobs SET ",
+        discard_set!(),
+        " WHERE id = $1"
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        &Action {
+            actor,
+            action: "job.discard",
+            job_id: Some(id),
+            queue: None,
+            filter: serde_json::Value::Null,
+            dry_run: false,
+            affected: 1,
+            detail: serde_json::json!({ "from_state": from }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Discards every pending or dead job matching `filter` (or counts them when `dry_run`).
+///
+/// An empty filter is refused: discarding every waiting job in every queue is never what an
+/// operator means by leaving the filter out.
+pub async fn discard_matching(
+    pool: &PgPool,
+    actor: &Actor,
+    filter: &JobFilter,
+    dry_run: bool,
+) -> Result<BulkOutcome, OpsError> {
+    if filter.is_empty() {
+        return Err(OpsError::Invalid(
+            "refusing to discard every job: give at least one of queue, kind, state, intent_id, from, to".to_owned(),
+        ));
+    }
+    if filter
+        .state
+        .is_some_and(|state| !matches!(state, JobState::Pending | JobState::Dead))
+    {
+        return Err(OpsError::Invalid(
+            "only pending or dead jobs can be discarded: give state=pending, state=dead or leave state out"
+                .to_owned(),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let affected = if dry_run {
+        let query = sqlx::query_scalar::<_, i64>(concat!(
+            "SELECT count(*) FROM malipo_jobs WHERE state IN ('pending', 'dead') AND ",
+            job_filter_sql!()
+        ));
+        bind_filter!(query, filter).fetch_one(&mut *tx).await?
+    } else {
+        // SKIP LOCKED: a pending job a worker is claiming right now is left to run.
+        let query = sqlx::query(concat!(
+            "UPDATE malipo_jobs SET ",
+            discard_set!(),
+            " WHERE id IN (SELECT id FROM malipo_jobs WHERE state IN ('pending', 'dead') AND ",
+            job_filter_sql!(),
+            " FOR UPDATE SKIP LOCKED)"
+        ));
+        bind_filter!(query, filter)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64
+    };
+    audit::record(
+        &mut *tx,
+        &Action {
+            actor,
+            action: "jobs.discard",
+            job_id: None,
+            queue: filter.queue.as_deref(),
+            filter: filter.to_json(),
+            dry_run,
+            affected,
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(BulkOutcome { affected, dry_run })
+}

@@ -1,0 +1,163 @@
+//! Draining a queue: this process runs the real handlers on that one queue until nothing in it
+//! is runnable, a limit of runs is reached, or a timeout passes, then reports what happened.
+//! It needs no worker process, so it works with every worker stopped.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::{
+    Actor, OpsError,
+    audit::{self, Action},
+    known_queue,
+};
+use crate::queue::{Handlers, QueueSettings, Runner, backend::SHUTDOWN_GRACE, pause};
+
+/// How far a drain may go.
+#[derive(Debug, Clone, Copy)]
+pub struct DrainOptions {
+    /// Stop claiming after this many runs. Runs already claimed still finish, so the count may
+    /// pass the limit by up to the worker's concurrency.
+    pub limit: Option<u64>,
+    /// Stop claiming after this long.
+    pub timeout: Duration,
+}
+
+/// Why a drain stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainStop {
+    /// Nothing runnable was left in the queue.
+    Empty,
+    /// The run limit was reached.
+    Limit,
+    /// The timeout passed.
+    Timeout,
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DrainReport {
+    /// The queue.
+    pub queue: String,
+    /// Runs that finished their job.
+    pub done: u64,
+    /// Failed runs put back with backoff.
+    pub retried: u64,
+    /// Runs that asked to run again later.
+    pub snoozed: u64,
+    /// Runs that left their job dead.
+    pub dead: u64,
+    /// Why it stopped.
+    pub stopped: DrainStop,
+    /// Jobs still due now (0 after an `empty` stop unless new ones arrived).
+    pub remaining_runnable: i64,
+    /// Jobs still pending, due now or later (retries in backoff, delayed jobs).
+    pub remaining_pending: i64,
+    /// How long it took, in seconds.
+    pub elapsed_secs: f64,
+}
+
+/// Drains `queue` with `handlers` and state `app`, under `base` settings (queues replaced).
+pub async fn drain<C: Clone + Send + Sync + 'static>(
+    pool: &PgPool,
+    actor: &Actor,
+    queue: &str,
+    options: DrainOptions,
+    base: QueueSettings,
+    handlers: Handlers<C>,
+    app: C,
+) -> Result<DrainReport, OpsError> {
+    let queue = known_queue(queue)?;
+    if pause::is_paused(pool, queue).await? {
+        // The claim skips paused queues, so the drain would only wait out its timeout.
+        return Err(OpsError::Conflict(format!(
+            "queue `{queue}` is paused; resume it before draining"
+        )));
+    }
+    let cap = |n: i64| {
+        options.limit.map_or(n, |limit| {
+            n.min(i64::try_from(limit).unwrap_or(i64::MAX)).max(1)
+        })
+    };
+    let settings = QueueSettings {
+        queues: vec![queue.to_owned()],
+        batch_size: cap(base.batch_size),
+        concurrency: usize::try_from(cap(base.concurrency as i64)).unwrap_or(1),
+        loops_per_queue: 1,
+        ..base
+    };
+    let started = Instant::now();
+    let runner = Runner::start(pool.clone(), settings, handlers, app).await?;
+    let tally = runner.tally();
+    let worker = runner.worker_id().to_owned();
+    let stopped = loop {
+        if options
+            .limit
+            .is_some_and(|limit| tally.snapshot().total() >= limit)
+        {
+            break DrainStop::Limit;
+        }
+        if started.elapsed() >= options.timeout {
+            break DrainStop::Timeout;
+        }
+        match left_to_run(pool, queue, &worker).await {
+            Ok(0) => break DrainStop::Empty,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "drain progress check failed; retrying"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Shutdown lets claimed jobs finish and flushes their completions, so the tally is final.
+    runner.shutdown(SHUTDOWN_GRACE).await;
+    let counts = tally.snapshot();
+    let (remaining_runnable, remaining_pending): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE run_at <= now()), count(*)
+           FROM malipo_jobs WHERE queue = $1 AND state = 'pending'",
+    )
+    .bind(queue)
+    .fetch_one(pool)
+    .await?;
+    let report = DrainReport {
+        queue: queue.to_owned(),
+        done: counts.done,
+        retried: counts.retried,
+        snoozed: counts.snoozed,
+        dead: counts.dead,
+        stopped,
+        remaining_runnable,
+        remaining_pending,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    };
+    audit::record(
+        pool,
+        &Action {
+            actor,
+            action: "queue.drain",
+            job_id: None,
+            queue: Some(queue),
+            filter: serde_json::json!({
+                "limit": options.limit,
+                "timeout_secs": options.timeout.as_secs_f64(),
+            }),
+            dry_run: false,
+            affected: i64::try_from(counts.total()).unwrap_or(i64::MAX),
+            detail: serde_json::to_value(&report).unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok(report)
+}
+
+/// Jobs of `queue` due now, plus those this drain holds (their result is not written yet).
+async fn left_to_run(pool: &PgPool, queue: &str, worker: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM malipo_jobs
+          WHERE queue = $1 AND ((state = 'pending' AND run_at <= now()) OR (state = 'running' AND locked_by = $2))",
+    )
+    .bind(queue)
+    .bind(worker)
+    .fetch_one(pool)
+    .await
+}

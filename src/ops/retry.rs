@@ -1,0 +1,120 @@
+//! Retrying jobs: one job (dead, discarded, or pending in backoff), or every dead job matching
+//! a filter. A retried job runs now with its attempts reset to 0, so its retry policy applies
+//! afresh; its attempt log and last error stay as history.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::{
+    Actor, JobFilter, JobState, OpsError,
+    audit::{self, Action},
+    filter::{bind_filter, job_filter_sql},
+    row,
+};
+
+/// What a bulk action did, or would do on a dry run.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct BulkOutcome {
+    /// Jobs changed, or that would be changed on a dry run.
+    pub affected: i64,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+}
+
+/// The columns a retry resets: runnable now, no lease, not finished, attempts from 0.
+macro_rules! retry_set {
+    () => {
+        "state = 'pending', attempts = 0, run_at = now(), finished_at = NULL,
+         locked_by = NULL, locked_until = NULL, updated_at = now()"
+    };
+}
+
+/// Puts job `id` back to run now.
+pub async fn retry_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), OpsError> {
+    let mut tx = pool.begin().await?;
+    let from = row::lock_in_state(
+        &mut tx,
+        id,
+        "retry",
+        &[JobState::Dead, JobState::Discarded, JobState::Pending],
+    )
+    .await?;
+    sqlx::query(concat!(
+        "UPDATE malipo_jobs SET ",
+        retry_set!(),
+        " WHERE id = $1"
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        &Action {
+            actor,
+            action: "job.retry",
+            job_id: Some(id),
+            queue: None,
+            filter: serde_json::Value::Null,
+            dry_run: false,
+            affected: 1,
+            detail: serde_json::json!({ "from_state": from }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Retries every dead job matching `filter` (whose state, if given, must be `dead`), or only
+/// counts them when `dry_run`.
+pub async fn retry_dead(
+    pool: &PgPool,
+    actor: &Actor,
+    filter: &JobFilter,
+    dry_run: bool,
+) -> Result<BulkOutcome, OpsError> {
+    if filter.state.is_some_and(|state| state != JobState::Dead) {
+        return Err(OpsError::Invalid(
+            "bulk retry applies to dead jobs only: give state=dead or leave state out".to_owned(),
+        ));
+    }
+    let filter = JobFilter {
+        state: Some(JobState::Dead),
+        ..filter.clone()
+    };
+    let mut tx = pool.begin().await?;
+    let affected = if dry_run {
+        let query = sqlx::query_scalar::<_, i64>(concat!(
+            "SELECT count(*) FROM malipo_jobs WHERE ",
+            job_filter_sql!()
+        ));
+        bind_filter!(query, filter).fetch_one(&mut *tx).await?
+    } else {
+        let query = sqlx::query(concat!(
+            "UPDATE malipo_jobs SET ",
+            retry_set!(),
+            " WHERE ",
+            job_filter_sql!()
+        ));
+        bind_filter!(query, filter)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64
+    };
+    audit::record(
+        &mut *tx,
+        &Action {
+            actor,
+            action: "jobs.retry",
+            job_id: None,
+            queue: filter.queue.as_deref(),
+            filter: filter.to_json(),
+            dry_run,
+            affected,
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(BulkOutcome { affected, dry_run })
+}
