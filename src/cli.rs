@@ -60,6 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Reconciliation with providers.
+    Reconcile {
+        /// Reconciliation action.
+        #[command(subcommand)]
+        action: ReconcileCommand,
+    },
     /// Benchmarks that print JSON.
     Bench {
         /// Which benchmark.
@@ -82,6 +88,28 @@ pub enum ClientsCommand {
         /// Default platform commission for this client's intents, in basis points.
         #[arg(long, default_value_t = 0)]
         commission_bps: i32,
+    },
+}
+
+/// `malipo reconcile …`
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// Reconcile M-Pesa now, in this process, and print the report's summary.
+    Mpesa {
+        /// Reconcile from this time (RFC 3339); default one reconciliation period ago.
+        #[arg(long)]
+        since: Option<String>,
+        /// Pushes and payouts older than this count as missing their callback (e.g. 3m, 0s).
+        #[arg(long)]
+        pending_after: Option<String>,
+    },
+    /// Print a stored report.
+    Show {
+        /// The report id.
+        id: uuid::Uuid,
+        /// As CSV instead of JSON.
+        #[arg(long)]
+        csv: bool,
     },
 }
 

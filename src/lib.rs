@@ -13,6 +13,7 @@ pub mod ops;
 pub mod pg;
 pub mod providers;
 pub mod queue;
+pub mod reconcile;
 pub mod sandbox;
 pub mod startup;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use malipo::{
     bench,
-    cli::{BenchCommand, Cli, ClientsCommand, Command, LedgerCommand, RoleArg},
+    cli::{BenchCommand, Cli, ClientsCommand, Command, LedgerCommand, ReconcileCommand, RoleArg},
     clients,
     config::Config,
     ops,
@@ -107,6 +107,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             database.close().await;
             result
         }
+        Command::Reconcile { action } => reconcile(action, &config).await,
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
@@ -133,6 +134,63 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn reconcile(action: ReconcileCommand, config: &Config) -> anyhow::Result<()> {
+    let database = Database::open(config, false).await?;
+    let result = match action {
+        ReconcileCommand::Mpesa {
+            since,
+            pending_after,
+        } => {
+            let mut job = malipo_jobs::ReconcileMpesa {
+                window_start: chrono::Utc::now().to_rfc3339(),
+                since,
+                pending_after_secs: None,
+            };
+            if let Some(text) = pending_after {
+                job.pending_after_secs = Some(
+                    malipo::config::duration(&text)
+                        .context("--pending-after")?
+                        .as_secs(),
+                );
+            }
+            let options = malipo::worker::reconcile_mpesa::options(
+                &job,
+                malipo::worker::reconcile_mpesa::default_period(),
+            )
+            .map_err(|error| anyhow::anyhow!("{error:?}"))?;
+            let state = WorkerState::from_env(database.pool.clone()).await?;
+            malipo::reconcile::mpesa::run(&state, options)
+                .await
+                .map(|report| {
+                    println!(
+                        "report {}  ({} → {})",
+                        report.id,
+                        report.window_start.to_rfc3339(),
+                        report.window_end.to_rfc3339()
+                    );
+                    for (class, count) in &report.summary {
+                        println!("  {class:<20} {count}");
+                    }
+                })
+        }
+        ReconcileCommand::Show { id, csv } => {
+            match malipo::reconcile::load(&database.pool, id).await? {
+                Some(report) if csv => {
+                    print!("{}", malipo::reconcile::to_csv(&report));
+                    Ok(())
+                }
+                Some(report) => {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    Ok(())
+                }
+                None => Err(anyhow::anyhow!("no reconciliation report {id}")),
+            }
+        }
+    };
+    database.close().await;
+    result
 }
 
 async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {

@@ -75,13 +75,52 @@ pub fn queue_settings(config: &Config) -> QueueSettings {
     }
 }
 
-/// Starts the workers of this process.
+/// Starts the workers of this process, and the periodic M-Pesa reconciliation when M-Pesa is
+/// configured and this process serves the reconcile queue.
 pub async fn start_workers(
     pool: PgPool,
     config: &Config,
     state: WorkerState,
 ) -> anyhow::Result<Runner> {
+    if config
+        .queues
+        .iter()
+        .any(|q| q == malipo_jobs::queues::RECONCILE)
+        && state.providers.mpesa().is_some()
+    {
+        spawn_reconciliation_schedule(pool.clone(), worker::reconcile_mpesa::default_period());
+    }
     Runner::start(pool, queue_settings(config), worker::handlers(), state).await
+}
+
+/// Enqueues one `reconcile_mpesa` per period; its dedupe key is the period's start, so however
+/// many workers run this, each window is reconciled once.
+fn spawn_reconciliation_schedule(pool: PgPool, period: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30).min(period));
+        loop {
+            tick.tick().await;
+            let period_secs = period.as_secs().max(1) as i64;
+            let now = chrono::Utc::now().timestamp();
+            let Some(slot) = chrono::DateTime::from_timestamp(now - now.rem_euclid(period_secs), 0)
+            else {
+                continue;
+            };
+            let job = malipo_jobs::ReconcileMpesa {
+                window_start: slot.to_rfc3339(),
+                since: None,
+                pending_after_secs: None,
+            };
+            let enqueued = async {
+                let mut conn = pool.acquire().await?;
+                crate::queue::enqueue(&mut conn, &job, crate::queue::EnqueueOptions::default())
+                    .await
+            };
+            if let Err(error) = enqueued.await {
+                tracing::warn!(%error, "could not schedule M-Pesa reconciliation");
+            }
+        }
+    });
 }
 
 /// Serves the HTTP front on `listener` until `shutdown` resolves.

@@ -180,8 +180,15 @@ impl Job for PollLightningInvoice {
 /// guarded transition, so a second run over the same window changes nothing.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReconcileMpesa {
-    /// Start of the window, RFC 3339.
+    /// Start of the window, RFC 3339: the periodic run's slot (its dedupe key), and the
+    /// earliest time reconciled unless `since` says otherwise.
     pub window_start: String,
+    /// Reconcile from this time (RFC 3339) instead of one period before `window_start`.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Treat STK pushes and B2C payouts as missing their callback after this many seconds.
+    #[serde(default)]
+    pub pending_after_secs: Option<u64>,
 }
 
 impl Job for ReconcileMpesa {

@@ -1,8 +1,10 @@
 //! Splitting a held amount into the payee's share and the platform's commission.
 //!
-//! Rule: commission = `amount × bps / 10 000`, rounded half away from zero to the currency's
-//! minor unit, plus the optional fixed fee, capped at the amount; the payee gets exactly the
-//! rest. So payee share + commission = held amount, always, with no rounding residue anywhere.
+//! Rule: commission = `amount × bps / 10 000`, rounded half away from zero to the payout's
+//! smallest unit (the currency's minor unit, or whole shillings when a share leaves through
+//! M-Pesa B2C, which pays whole KES only), plus the optional fixed fee, capped at the amount;
+//! the payee gets exactly the rest. So payee share + commission = held amount, always, with no
+//! rounding residue anywhere.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -17,18 +19,34 @@ pub struct Split {
     pub commission: Money,
 }
 
-/// Splits `held` by `commission_bps` (0–10 000) plus `fixed_fee` (same currency).
+/// Splits `held` by `commission_bps` (0–10 000) plus `fixed_fee` (same currency), rounding the
+/// commission to the currency's minor unit.
 pub fn split(
     held: Money,
     commission_bps: i32,
     fixed_fee: Option<Money>,
 ) -> Result<Split, MoneyError> {
+    split_to(
+        held,
+        commission_bps,
+        fixed_fee,
+        held.currency().minor_units(),
+    )
+}
+
+/// Like [`split`], rounding the commission to `decimal_places` (0 when the shares are paid in
+/// whole units). With a whole `held` amount both shares are then whole too.
+pub fn split_to(
+    held: Money,
+    commission_bps: i32,
+    fixed_fee: Option<Money>,
+    decimal_places: u32,
+) -> Result<Split, MoneyError> {
     let currency = held.currency();
     let bps = Decimal::from(commission_bps.clamp(0, 10_000));
-    let proportional = (held.amount() * bps / Decimal::from(10_000)).round_dp_with_strategy(
-        currency.minor_units(),
-        RoundingStrategy::MidpointAwayFromZero,
-    );
+    let places = decimal_places.min(currency.minor_units());
+    let proportional = (held.amount() * bps / Decimal::from(10_000))
+        .round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
     let mut commission = Money::new(proportional, currency)?;
     if let Some(fee) = fixed_fee {
         commission = commission.checked_add(fee)?;
@@ -78,7 +96,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn whole_unit_splits_stay_whole() {
+        let split =
+            split_to(Money::from_minor(10_100, Currency::Kes), 1_000, None, 0).expect("split");
+        assert_eq!(
+            (split.commission, split.payee),
+            (
+                Money::from_minor(1_000, Currency::Kes),
+                Money::from_minor(9_100, Currency::Kes)
+            )
+        );
+    }
+
     proptest! {
+        #[test]
+        fn whole_amounts_split_into_whole_shares(whole in 1i64..1_000_000_000, bps in 0i32..=10_000) {
+            let held = Money::from_minor(whole * 100, Currency::Kes);
+            let split = split_to(held, bps, None, 0).expect("split");
+            prop_assert!(split.payee.is_whole() && split.commission.is_whole());
+            prop_assert_eq!(split.payee.checked_add(split.commission).expect("same currency"), held);
+        }
+
         #[test]
         fn shares_always_sum_to_the_held_amount(minor in 1i64..10_000_000_000_000, bps in 0i32..=10_000, fee in proptest::option::of(0i64..100_000), sat in any::<bool>()) {
             let currency = if sat { Currency::Sat } else { Currency::Kes };

@@ -164,6 +164,15 @@ impl NewIntent {
         let payee = parse_payee(body.get("payee"))
             .map_err(|(f, m)| fail(f, m))
             .ok();
+        if let (Some(payee), Some(amount)) = (&payee, amount)
+            && payee.payout.provider() == ProviderKind::Mpesa
+            && !amount.is_whole()
+        {
+            fail(
+                "amount",
+                "an M-Pesa payee is paid in whole shillings; the amount must be whole".to_owned(),
+            );
+        }
         if let (Some(payee), Some(currency)) = (&payee, currency) {
             let payout_ok = match payee.payout.provider() {
                 ProviderKind::Mpesa => currency == Currency::Kes,

@@ -113,6 +113,9 @@ async fn succeed(
     payout: &PayoutRecord,
     provider_ref: &str,
 ) -> anyhow::Result<PayoutEffect> {
+    // Lock the intent first: two payouts of one intent succeeding at once must not each see the
+    // other still in flight (write skew) and both skip settling it.
+    crate::db::transitions::lock_status(conn, payout.intent_id).await?;
     if !payouts::set_status(
         conn,
         payout.id,

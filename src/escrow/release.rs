@@ -35,7 +35,15 @@ pub async fn release(
     }
     let held = intent.amount;
     let currency = held.currency();
-    let split = commission::split(held, intent.commission_bps, None)?;
+    // M-Pesa B2C pays whole shillings only: round the split to whole units when a share leaves
+    // that way (the API only accepts whole amounts for M-Pesa payees).
+    let via_mpesa = matches!(intent.payee.payout, PayoutDestination::Mpesa { .. })
+        || matches!(
+            destinations.get(&currency),
+            Some(PayoutDestination::Mpesa { .. })
+        );
+    let places = if via_mpesa { 0 } else { currency.minor_units() };
+    let split = commission::split_to(held, intent.commission_bps, None, places)?;
     ledger::post(
         conn,
         &format!("release:{}", intent.id),

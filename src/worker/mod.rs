@@ -1,12 +1,13 @@
 //! Job handlers, one job per file, and the state they share.
 
-mod calls;
+pub mod calls;
 mod confirm_deposit;
 mod initiate_deposit;
 mod noop;
 mod payout;
 pub mod poll_lightning_invoice;
 pub mod process_webhook;
+pub mod reconcile_mpesa;
 mod refund;
 mod release_escrow;
 mod state;
@@ -26,4 +27,5 @@ pub fn handlers() -> Handlers<WorkerState> {
         .register(refund::run)
         .register(process_webhook::run)
         .register(poll_lightning_invoice::run)
+        .register(reconcile_mpesa::run)
 }

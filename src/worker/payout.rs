@@ -141,7 +141,13 @@ async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, Pro
         }
         PayoutTarget::Destination(destination) => {
             let request = transfer_request(payout, destination)?;
-            match calls::check_transfer(&state.providers, payout.provider, &request).await? {
+            let status = if payout.provider == crate::domain::ProviderKind::Mpesa {
+                calls::query_mpesa_transfer(&state.pool, &state.providers, &payout.reference)
+                    .await?
+            } else {
+                calls::check_transfer(&state.providers, payout.provider, &request).await?
+            };
+            match status {
                 // Never seen by the provider: the earlier initiation did not arrive. The same
                 // reference makes a second attempt safe (the provider rejects duplicates).
                 TransferStatus::NotFound => {

@@ -67,10 +67,21 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
         endpoints::MPESA_STATUS_RESULT => {
             let result = callbacks::parse_transaction_status_result(&body)
                 .map_err(|e| JobError::permanent(e.to_string()))?;
-            let reference = result
-                .occasion
-                .clone()
-                .unwrap_or_else(|| result.originator_conversation_id.clone());
+            let mut conn = state.pool.acquire().await?;
+            let queried =
+                calls::status_query_reference(&mut conn, &result.originator_conversation_id)
+                    .await?;
+            drop(conn);
+            let Some(reference) = queried.or_else(|| result.occasion.clone()) else {
+                // The query is recorded right after Daraja's ack; its result can overtake it.
+                return Err(JobError::Retry(
+                    anyhow::anyhow!(
+                        "no status query {} recorded yet",
+                        result.originator_conversation_id
+                    ),
+                    Some(std::time::Duration::from_secs(1)),
+                ));
+            };
             match result.transfer_status() {
                 Some(status) => apply_transfer_by_reference(state, &reference, &status).await?,
                 None => Note::Ignored("transaction status result is not conclusive".to_owned()),
@@ -215,20 +226,23 @@ async fn mpesa_stk(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
 
 async fn mpesa_c2b(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
     let payment = callbacks::parse_c2b(body).map_err(|e| JobError::permanent(e.to_string()))?;
-    // C2B payments are not tied to a push we made: record them for reconciliation, which
-    // credits one only when its account reference matches an intent exactly.
-    sqlx::query(
-        "INSERT INTO unmatched_payments (provider, receipt, amount, currency, account_ref, detail)
-         VALUES ('mpesa', $1, $2, $3, $4, $5) ON CONFLICT (provider, receipt) DO NOTHING",
+    // C2B payments are not tied to a push we made: record the receipt, and credit it only when
+    // its account reference names an intent awaiting exactly this amount (see `reconcile`).
+    let mut tx = state.pool.begin().await?;
+    crate::reconcile::c2b::record(
+        &mut tx,
+        &payment.trans_id,
+        Some(payment.amount),
+        &payment.bill_ref_number,
+        "confirmation",
     )
-    .bind(&payment.trans_id)
-    .bind(payment.amount.amount())
-    .bind(payment.amount.currency().code())
-    .bind(&payment.bill_ref_number)
-    .bind(serde_json::json!({"transaction_type": payment.transaction_type, "shortcode": payment.business_shortcode}))
-    .execute(&state.pool)
     .await?;
-    Ok(Note::Applied)
+    let credit = crate::reconcile::c2b::credit(&mut tx, &payment.trans_id).await?;
+    tx.commit().await?;
+    Ok(match credit {
+        Some(crate::reconcile::c2b::Credit::Credited(_)) => Note::Applied,
+        other => Note::Ignored(format!("C2B payment recorded: {other:?}")),
+    })
 }
 
 async fn intent_by_handle(

@@ -3,5 +3,6 @@
 
 mod escrow;
 mod faults;
+mod reconcile;
 mod support;
 mod webhooks;

@@ -30,6 +30,8 @@ pub struct Harness {
     pub fakes: FakeProviders,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The workers' state (for running jobs' logic directly).
+    pub worker_state: WorkerState,
     runner: Option<Runner>,
 }
 
@@ -87,7 +89,7 @@ impl Harness {
             poll_interval: Duration::from_millis(100),
             ..QueueSettings::default()
         };
-        let runner = Runner::start(db.pool.clone(), settings, worker::handlers(), state)
+        let runner = Runner::start(db.pool.clone(), settings, worker::handlers(), state.clone())
             .await
             .expect("workers");
         let app = startup::app_state_for(db.pool.clone(), &config, providers_config);
@@ -103,6 +105,7 @@ impl Harness {
             key,
             fakes,
             http: reqwest::Client::new(),
+            worker_state: state,
             runner: Some(runner),
         }
     }

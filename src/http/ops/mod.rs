@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod jobs;
 pub mod queues;
+pub mod reconciliations;
 
 use axum::{
     Router,
@@ -28,6 +29,11 @@ pub fn routes() -> Router<AppState> {
         .route("/ops/jobs/{id}/retry", post(jobs::retry))
         .route("/ops/jobs/{id}/discard", post(jobs::discard))
         .route("/ops/audit", get(audit::list))
+        .route(
+            "/ops/reconciliations/mpesa",
+            post(reconciliations::queue_mpesa),
+        )
+        .route("/ops/reconciliations/{id}", get(reconciliations::show))
 }
 
 impl From<OpsError> for ApiError {

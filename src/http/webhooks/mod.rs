@@ -110,4 +110,5 @@ pub fn record(provider: &str, stored: Stored) {
 /// Counts a webhook event outcome.
 pub fn count(provider: &str, outcome: &str) {
     tracing::debug!(provider, outcome, "webhook");
+    crate::ops::metrics::webhook_event(provider, outcome);
 }

@@ -173,18 +173,17 @@ pub async fn status_result(
             .await;
         }
     };
-    let reference = result
-        .occasion
-        .clone()
-        .unwrap_or_else(|| result.originator_conversation_id.clone());
-    payout_event(
-        &state,
+    // The result names only the query's own id, which is recorded a moment after Daraja's
+    // ack: store it; processing correlates it (waiting briefly for the record if needed).
+    store_event(
+        &state.pool,
+        "mpesa",
         endpoints::MPESA_STATUS_RESULT,
-        &reference,
         &result.dedupe_key,
         &body,
     )
-    .await
+    .await?;
+    Ok(accepted())
 }
 
 /// Transaction Status queue timeout: nothing to do; the payout job asks again.

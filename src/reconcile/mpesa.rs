@@ -1,0 +1,241 @@
+//! `reconcile_mpesa`: STK pushes without callbacks, C2B payments via Pull Transactions, and
+//! B2C payouts without results, in one run that stores a report.
+
+use std::{collections::HashSet, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    Item, Report,
+    c2b::{self, Credit},
+};
+use crate::{
+    db::intents,
+    escrow::deposit::{self, DepositEffect},
+    providers::MpesaClient,
+    worker::WorkerState,
+};
+
+/// What to reconcile.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// From.
+    pub since: DateTime<Utc>,
+    /// Until.
+    pub until: DateTime<Utc>,
+    /// A push or payout older than this without its callback counts as missing it.
+    pub pending_after: Duration,
+}
+
+/// The number Safaricom notifies about Pull registration (any valid MSISDN of the business).
+const NOMINATED_NUMBER: &str = "254700000000";
+
+/// Daraja's Pull keeps 48 hours.
+const PULL_WINDOW: chrono::Duration = chrono::Duration::hours(48);
+
+/// Runs one reconciliation and stores its report.
+pub async fn run(state: &WorkerState, options: Options) -> anyhow::Result<Report> {
+    let Some(client) = state.providers.mpesa() else {
+        anyhow::bail!("M-Pesa is not configured (MPESA_CONSUMER_KEY …): nothing to reconcile");
+    };
+    let pending_after = chrono::Duration::from_std(options.pending_after).unwrap_or_default();
+    let cutoff = Utc::now() - pending_after;
+    let mut items = Vec::new();
+    items.extend(stk(state, client, &options, cutoff).await?);
+    items.extend(deposit_mismatches(state, &options).await?);
+    items.extend(c2b_payments(state, client, &options).await?);
+    items.extend(b2c(state, cutoff).await?);
+    let report = Report::new("mpesa", options.since, options.until, items);
+    report.store(&state.pool).await?;
+    tracing::info!(report = %report.id, summary = ?report.summary, "M-Pesa reconciliation stored");
+    Ok(report)
+}
+
+async fn stk(
+    state: &WorkerState,
+    client: &MpesaClient,
+    options: &Options,
+    cutoff: DateTime<Utc>,
+) -> anyhow::Result<Vec<Item>> {
+    let waiting: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM intents WHERE provider = 'mpesa' AND status = 'awaiting_payment' AND provider_reference IS NOT NULL
+            AND created_at BETWEEN $1 AND $2 AND updated_at <= $3 ORDER BY created_at",
+    )
+    .bind(options.since)
+    .bind(options.until)
+    .bind(cutoff)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut items = Vec::new();
+    for id in waiting {
+        let mut conn = state.pool.acquire().await?;
+        let Some(intent) = intents::load(&mut conn, id, false).await? else {
+            continue;
+        };
+        drop(conn);
+        let Some(checkout) = intent.provider_reference.clone() else {
+            continue;
+        };
+        let status = match client.stk_query(&checkout, intent.amount).await {
+            Ok(status) => status,
+            Err(error) => {
+                items.push(Item::new(
+                    "status_mismatch",
+                    "stk",
+                    id.to_string(),
+                    json!({"checkout_request_id": checkout, "query_failed": error.to_string()}),
+                ));
+                continue;
+            }
+        };
+        let mut tx = state.pool.begin().await?;
+        let Some(locked) = intents::load(&mut tx, id, true).await? else {
+            continue;
+        };
+        let effect = deposit::apply(&mut tx, &locked, &status).await?;
+        tx.commit().await?;
+        let detail =
+            json!({"checkout_request_id": checkout, "provider_status": format!("{status:?}")});
+        items.push(match effect {
+            DepositEffect::Pending => Item::new(
+                "matched",
+                "stk",
+                id.to_string(),
+                json!({"checkout_request_id": checkout, "note": "still in progress at M-Pesa"}),
+            ),
+            DepositEffect::Held | DepositEffect::Closed => {
+                Item::new("resolved", "stk", id.to_string(), detail)
+            }
+            DepositEffect::Mismatch(reason) => Item::new(
+                "amount_mismatch",
+                "stk",
+                id.to_string(),
+                json!({"reason": reason}),
+            ),
+            DepositEffect::AlreadySettled => Item::new("matched", "stk", id.to_string(), detail),
+        });
+    }
+    Ok(items)
+}
+
+async fn deposit_mismatches(state: &WorkerState, options: &Options) -> anyhow::Result<Vec<Item>> {
+    let rows: Vec<(Uuid, serde_json::Value)> = sqlx::query_as(
+        "SELECT e.intent_id, e.detail FROM intent_events e JOIN intents i ON i.id = e.intent_id
+          WHERE i.provider = 'mpesa' AND e.type = 'deposit_mismatch' AND e.at BETWEEN $1 AND $2",
+    )
+    .bind(options.since)
+    .bind(options.until)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, detail)| Item::new("amount_mismatch", "deposit", id.to_string(), detail))
+        .collect())
+}
+
+async fn c2b_payments(
+    state: &WorkerState,
+    client: &MpesaClient,
+    options: &Options,
+) -> anyhow::Result<Vec<Item>> {
+    let from = options.since.max(Utc::now() - PULL_WINDOW);
+    // Pull needs the shortcode registered once; "already registered" is success.
+    if let Err(error) = client.pull_register(NOMINATED_NUMBER).await {
+        tracing::warn!(%error, "Pull Transactions registration failed; trying the query anyway");
+    }
+    let pulled = match client.pull_transactions(from, options.until).await {
+        Ok(pulled) => pulled,
+        Err(error) => {
+            return Ok(vec![Item::new(
+                "status_mismatch",
+                "c2b",
+                "pull",
+                json!({"pull_failed": error.to_string()}),
+            )]);
+        }
+    };
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    for payment in &pulled {
+        seen.insert(payment.receipt.clone());
+        let mut tx = state.pool.begin().await?;
+        let new = c2b::record(
+            &mut tx,
+            &payment.receipt,
+            payment.amount,
+            &payment.bill_reference,
+            "pull",
+        )
+        .await?;
+        let credit = c2b::credit(&mut tx, &payment.receipt).await?;
+        tx.commit().await?;
+        let detail = json!({"amount": payment.amount.map(|a| a.to_string()), "account_reference": payment.bill_reference});
+        items.push(match (new, credit) {
+            (_, Some(Credit::Credited(intent))) => Item::new(
+                "resolved",
+                "c2b",
+                &payment.receipt,
+                json!({"credited_to": intent, "payment": detail}),
+            ),
+            (_, Some(Credit::Mismatch(reason))) => Item::new(
+                "amount_mismatch",
+                "c2b",
+                &payment.receipt,
+                json!({"reason": reason, "payment": detail}),
+            ),
+            (true, _) => Item::new(
+                "missing_internal",
+                "c2b",
+                &payment.receipt,
+                json!({"note": "payment never confirmed to malipo; recorded", "payment": detail}),
+            ),
+            (false, _) => Item::new("matched", "c2b", &payment.receipt, detail),
+        });
+    }
+    let confirmed: Vec<String> = sqlx::query_scalar(
+        "SELECT receipt FROM unmatched_payments WHERE provider = 'mpesa' AND source = 'confirmation' AND created_at BETWEEN $1 AND $2",
+    )
+    .bind(from)
+    .bind(options.until)
+    .fetch_all(&state.pool)
+    .await?;
+    for receipt in confirmed.into_iter().filter(|r| !seen.contains(r)) {
+        items.push(Item::new(
+            "missing_at_provider",
+            "c2b",
+            receipt,
+            json!({"note": "confirmed to malipo but absent from Pull Transactions"}),
+        ));
+    }
+    Ok(items)
+}
+
+async fn b2c(state: &WorkerState, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<Item>> {
+    let stuck: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, reference FROM payouts WHERE provider = 'mpesa' AND status = 'in_flight' AND initiated_at <= $1 ORDER BY initiated_at",
+    )
+    .bind(cutoff)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut items = Vec::new();
+    for (id, reference) in stuck {
+        // Transaction Status answers asynchronously: its result completes the payout through the
+        // normal callback path.
+        let detail = match crate::worker::calls::query_mpesa_transfer(
+            &state.pool,
+            &state.providers,
+            &reference,
+        )
+        .await
+        {
+            Ok(_) => {
+                json!({"reference": reference, "action": "transaction status queried; the result completes the payout"})
+            }
+            Err(error) => json!({"reference": reference, "query_failed": error.to_string()}),
+        };
+        items.push(Item::new("status_mismatch", "b2c", id.to_string(), detail));
+    }
+    Ok(items)
+}
