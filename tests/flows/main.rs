@@ -3,6 +3,7 @@
 
 mod escrow;
 mod faults;
+mod lightning;
 mod reconcile;
 mod support;
 mod webhooks;

@@ -43,6 +43,8 @@ pub struct Options {
     pub commission_kes: Option<&'static str>,
     /// Fake settings.
     pub sandbox: SandboxSettings,
+    /// Lifetime of the Lightning invoices malipo asks for.
+    pub lnbits_invoice_expiry: Option<Duration>,
 }
 
 impl Default for Options {
@@ -51,6 +53,7 @@ impl Default for Options {
             read_timeout: Duration::from_secs(5),
             commission_kes: Some("mpesa:254700000099"),
             sandbox: SandboxSettings::default(),
+            lnbits_invoice_expiry: None,
         }
     }
 }
@@ -74,7 +77,14 @@ impl Harness {
             connect_timeout: Duration::from_secs(2),
             read_timeout: options.read_timeout,
         };
-        let providers_config = Arc::new(wiring::providers_config(&fakes, &base, http_settings));
+        let mut providers_config = wiring::providers_config(&fakes, &base, http_settings);
+        if let (Some(expiry), Ok(lnbits)) = (
+            options.lnbits_invoice_expiry,
+            providers_config.lnbits.as_mut(),
+        ) {
+            lnbits.invoice_expiry = expiry;
+        }
+        let providers_config = Arc::new(providers_config);
         let providers =
             Providers::from_config(&providers_config, Arc::new(MemoryTokenStore::default()))
                 .expect("providers");
