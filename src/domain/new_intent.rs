@@ -47,19 +47,49 @@ pub fn parse_amount(raw_amount: Option<&str>) -> Result<Decimal, String> {
     } else {
         return Err("must be a decimal string like \"1500.00\"".to_owned());
     };
-    let valid_shape = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-        && text.bytes().filter(|b| *b == b'.').count() <= 1
-        && !text.starts_with('.')
-        && !text.ends_with('.');
-    if !valid_shape {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (unsigned.contains('.') && !digits(fraction)) {
         return Err(format!(
             "`{text}` is not a plain decimal amount like \"1500.00\""
         ));
     }
-    Decimal::from_str(text).map_err(|_| format!("`{text}` is out of range"))
+    let amount = Decimal::from_str(text).map_err(|_| format!("`{text}` is out of range"))?;
+    // `Decimal::from_str` rounds away digits it cannot hold (past 28 places, or past a 96-bit
+    // mantissa) instead of failing; an amount must be exactly what the client sent.
+    let places = fraction.trim_end_matches('0').len();
+    if amount.normalize().scale() as usize != places {
+        return Err(format!("`{text}` has more digits than an amount can hold"));
+    }
+    Ok(amount)
+}
+
+/// Whether `money` fits where it is kept: minor units in an `i64`, and the `numeric(20, 2)`
+/// amount columns (below 10^18).
+fn storable(money: &Money) -> bool {
+    money.minor_units().is_some() && money.amount() < Decimal::from(10_i64.pow(18))
+}
+
+/// Whether `value` holds U+0000 in any string or key. PostgreSQL's text and jsonb cannot store
+/// it, so such a request would fail at the insert. Iterative: no input depth can overflow the
+/// stack.
+fn contains_nul(value: &Value) -> bool {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                if map.keys().any(|key| key.contains('\0')) {
+                    return true;
+                }
+                pending.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 impl NewIntent {
@@ -73,7 +103,7 @@ impl NewIntent {
         let mut errors = Vec::new();
         let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
 
-        for key in body.keys() {
+        for (key, value) in body {
             if ![
                 "amount",
                 "currency",
@@ -87,6 +117,11 @@ impl NewIntent {
             .contains(&key.as_str())
             {
                 fail(key, "is not a known field".to_owned());
+            } else if contains_nul(value) {
+                fail(
+                    key,
+                    "must not contain the NUL character (U+0000)".to_owned(),
+                );
             }
         }
 
@@ -126,10 +161,16 @@ impl NewIntent {
                 fail("amount", "must be greater than zero".to_owned());
                 None
             }
-            Ok(amount) => currency.and_then(|currency| {
-                Money::new(amount, currency)
-                    .map_err(|e| fail("amount", e.to_string()))
-                    .ok()
+            Ok(amount) => currency.and_then(|currency| match Money::new(amount, currency) {
+                Ok(money) if storable(&money) => Some(money),
+                Ok(_) => {
+                    fail("amount", "is too large".to_owned());
+                    None
+                }
+                Err(e) => {
+                    fail("amount", e.to_string());
+                    None
+                }
             }),
             Err(message) => {
                 fail("amount", message);
@@ -440,6 +481,8 @@ mod tests {
             Decimal::from_str("1500").ok()
         );
         assert!(parse_amount(Some("1e3")).is_err());
+        // rust_decimal would round this to 1; it must be refused instead.
+        assert!(parse_amount(Some("1.0000000000000000000000000000001")).is_err());
         assert!(parse_amount(Some("\"1,500\"")).is_err());
     }
 

@@ -1,9 +1,9 @@
-//! Request extractors that fail with problem+json: the JSON body (raw bytes kept for hashing)
-//! and the `Idempotency-Key` header.
+//! Request extractors that fail with problem+json: the raw body (bounded), the JSON body (raw
+//! bytes kept for hashing), a path parameter, and the `Idempotency-Key` header.
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request},
+    extract::{FromRequest, FromRequestParts, Path, Request},
     http::{header, request::Parts},
 };
 
@@ -34,7 +34,29 @@ impl FromRequest<AppState> for JsonBody {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
+        let RawBody(raw) = RawBody::from_request(request, state).await?;
+        parse_object(raw)
+    }
+}
+
+/// The body's bytes, at most the configured limit.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.config.body_limit_bytes;
+        // A declared length over the limit is refused before reading: otherwise a client that
+        // claims megabytes and sends nothing holds the request open until the timeout (a 503).
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
         let raw = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
@@ -44,7 +66,24 @@ impl FromRequest<AppState> for JsonBody {
                     ApiError::MalformedBody(format!("could not read the body: {rejection}"))
                 }
             })?;
-        parse_object(raw)
+        Ok(Self(raw))
+    }
+}
+
+/// A route's single path parameter (an intent id, a callback token). Percent-escapes that do
+/// not decode to UTF-8 cannot name anything malipo issued: 404, as for an unknown route.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| {
+                ApiError::NotFound(format!("no such route: {}", rejection.body_text()))
+            })
     }
 }
 

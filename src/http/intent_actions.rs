@@ -3,7 +3,7 @@
 //! does the work, and the idempotent 202.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     AppState,
     auth::Caller,
-    extract::{IdempotencyKey, JsonBody},
+    extract::{IdempotencyKey, JsonBody, PathParam},
     idempotency::{self, Claim},
     problem::{ApiError, FieldError},
 };
@@ -44,7 +44,7 @@ impl Action {
 pub async fn release(
     state: State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -56,7 +56,7 @@ pub async fn release(
 pub async fn refund(
     state: State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<Response, ApiError> {

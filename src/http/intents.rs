@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     AppState,
     auth::Caller,
-    extract::{IdempotencyKey, JsonBody},
+    extract::{IdempotencyKey, JsonBody, PathParam},
     idempotency::{self, Claim},
     problem::ApiError,
 };
@@ -116,7 +116,7 @@ async fn insert_intent(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<intents::IntentView>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no intent with id `{id}`"));
     let parsed = Uuid::parse_str(&id).map_err(|_| not_found())?;

@@ -39,13 +39,20 @@ pub(crate) fn json(raw_body: &[u8]) -> Result<Value, PayloadError> {
     serde_json::from_slice(raw_body).map_err(|error| PayloadError::Json(error.to_string()))
 }
 
-/// A string, or a number written as text; `None` for null, booleans, arrays and objects.
+/// Longest text read from a provider field. Real ids and descriptions are far shorter, and ids
+/// become keys of the inbox's unique index, whose entries hold about 2.7 kB at most.
+const MAX_TEXT_BYTES: usize = 512;
+
+/// A string, or a number written as text; `None` for null, booleans, arrays and objects, and
+/// for text that cannot be stored: longer than [`MAX_TEXT_BYTES`] or holding U+0000, which
+/// PostgreSQL's text refuses (storing it would fail the insert and answer the provider 500).
 pub(crate) fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => return None,
+    };
+    (text.len() <= MAX_TEXT_BYTES && !text.contains('\0')).then_some(text)
 }
 
 /// A decimal from a number or numeric string (`1`, `1.00`, `"5.00"`), read from its decimal
@@ -83,5 +90,7 @@ mod tests {
         assert_eq!(decimal(&json!("5.00")), Decimal::from_str("5.00").ok());
         assert_eq!(decimal(&json!(10.5)), Decimal::from_str("10.5").ok());
         assert_eq!(decimal(&json!("abc")), None);
+        assert_eq!(text(&json!("ws_CO_\u{0}1")), None);
+        assert_eq!(text(&json!("x".repeat(MAX_TEXT_BYTES + 1))), None);
     }
 }

@@ -2,15 +2,14 @@
 //! the body (a JSON string containing JSON since LNbits 1.1) only names the payment hash — the
 //! worker re-checks the payment with LNbits before anything moves.
 
-use axum::{
-    body::Bytes,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 
 use super::{count, store_event, store_inert};
 use crate::{
-    http::{ApiError, AppState},
+    http::{
+        ApiError, AppState,
+        extract::{PathParam, RawBody},
+    },
     providers::{lnbits, signature::callback_token_matches},
     worker::process_webhook::endpoints,
 };
@@ -19,8 +18,8 @@ use crate::{
 #[tracing::instrument(skip_all, fields(provider = "lnbits"))]
 pub async fn receive(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    body: Bytes,
+    PathParam(token): PathParam,
+    RawBody(body): RawBody,
 ) -> Result<StatusCode, ApiError> {
     let Some(expected) = state.webhook_secrets.lnbits_token.as_ref() else {
         return Err(ApiError::NotFound(

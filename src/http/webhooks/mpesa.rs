@@ -6,14 +6,16 @@ use std::net::SocketAddr;
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{ConnectInfo, Path, State},
+    extract::{ConnectInfo, State},
 };
 use serde_json::{Value, json};
 
 use super::{Stored, count, store_event, store_inert};
 use crate::{
-    http::{ApiError, AppState},
+    http::{
+        ApiError, AppState,
+        extract::{PathParam, RawBody},
+    },
     providers::{ip_allowed, mpesa::callbacks, signature::callback_token_matches},
     worker::process_webhook::endpoints,
 };
@@ -56,8 +58,8 @@ async fn known(state: &AppState, sql: &'static str, id: &str) -> Result<bool, Ap
 pub async fn stk(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
-    body: Bytes,
+    PathParam(token): PathParam,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let callback = match callbacks::parse_stk_callback(&body) {
@@ -95,8 +97,8 @@ pub async fn stk(
 pub async fn b2c_result(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
-    body: Bytes,
+    PathParam(token): PathParam,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let result = match callbacks::parse_b2c_result(&body) {
@@ -126,8 +128,8 @@ pub async fn b2c_result(
 pub async fn b2c_timeout(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
-    body: Bytes,
+    PathParam(token): PathParam,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let timeout = match callbacks::parse_b2c_timeout(&body) {
@@ -157,8 +159,8 @@ pub async fn b2c_timeout(
 pub async fn status_result(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
-    body: Bytes,
+    PathParam(token): PathParam,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     let result = match callbacks::parse_transaction_status_result(&body) {
@@ -190,7 +192,7 @@ pub async fn status_result(
 pub async fn status_timeout(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
+    PathParam(token): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     Ok(accepted())
@@ -200,8 +202,8 @@ pub async fn status_timeout(
 pub async fn c2b_validation(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
-    body: Bytes,
+    PathParam(token): PathParam,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     if callbacks::parse_c2b(&body).is_err() {
@@ -217,8 +219,8 @@ pub async fn c2b_validation(
 pub async fn c2b_confirmation(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
-    body: Bytes,
+    PathParam(token): PathParam,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
     match callbacks::parse_c2b(&body) {

@@ -1,14 +1,13 @@
 //! `POST /webhooks/paystack`: HMAC-SHA512 of the raw body with the secret key, constant time.
 
 use axum::{
-    body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
 };
 
 use super::{count, store_event, store_inert};
 use crate::{
-    http::{ApiError, AppState},
+    http::{ApiError, AppState, extract::RawBody},
     providers::{paystack, signature::verify_paystack},
     worker::process_webhook::endpoints,
 };
@@ -18,7 +17,7 @@ use crate::{
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<StatusCode, ApiError> {
     let Some(secret) = state.webhook_secrets.paystack_secret.as_ref() else {
         return Err(ApiError::NotFound(
