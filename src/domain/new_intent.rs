@@ -205,8 +205,10 @@ impl NewIntent {
         let payee = parse_payee(body.get("payee"))
             .map_err(|(f, m)| fail(f, m))
             .ok();
+        // (An M-Pesa deposit is already refused above when not whole.)
         if let (Some(payee), Some(amount)) = (&payee, amount)
             && payee.payout.provider() == ProviderKind::Mpesa
+            && provider != Some(ProviderKind::Mpesa)
             && !amount.is_whole()
         {
             fail(

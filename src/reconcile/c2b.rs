@@ -13,6 +13,14 @@ use crate::{
     providers::DepositStatus,
 };
 
+/// A recorded payment: amount, currency, account reference, resolution.
+type RecordedPayment = (
+    Option<Decimal>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// What became of a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credit {
@@ -49,7 +57,7 @@ pub async fn record(
 /// Credits an unresolved recorded payment to the intent it references, when the rule allows;
 /// stores the resolution so a second pass does nothing.
 pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Option<Credit>> {
-    let row: Option<(Option<Decimal>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+    let row: Option<RecordedPayment> = sqlx::query_as(
         "SELECT amount, currency, account_ref, resolution FROM unmatched_payments WHERE provider = 'mpesa' AND receipt = $1 FOR UPDATE",
     )
     .bind(receipt)
