@@ -144,6 +144,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         latency_samples: usize,
     },
+    /// Paystack webhook acknowledgement rate and latency over HTTP.
+    Webhooks {
+        /// Concurrent senders.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Deliveries in total.
+        #[arg(long, default_value_t = 10_000)]
+        deliveries: usize,
+    },
     /// Intent-creation rate over HTTP.
     Intake {
         /// Concurrent connections.

@@ -124,6 +124,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 } => bench::intake::run(&database.pool, &config, connections, requests)
                     .await
                     .and_then(|r| Ok(serde_json::to_value(r)?)),
+                BenchCommand::Webhooks {
+                    connections,
+                    deliveries,
+                } => bench::webhooks::run(&database.pool, &config, connections, deliveries)
+                    .await
+                    .and_then(|r| Ok(serde_json::to_value(r)?)),
             };
             database.close().await;
             let report = result?;

@@ -3,3 +3,4 @@
 pub mod intake;
 pub mod queue;
 mod stats;
+pub mod webhooks;

@@ -1,0 +1,123 @@
+//! `malipo bench webhooks`: Paystack webhook acknowledgements per second and their latency at
+//! a given number of concurrent senders — signature check, inbox insert and job enqueue in one
+//! transaction, through the real router on a loopback listener.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::stats::{Latency, round};
+use crate::{
+    config::Config,
+    http::{AllProviders, AppState, WebhookSecrets},
+    providers::{Secret, signature::paystack_signature},
+    startup,
+};
+
+/// The webhook report.
+#[derive(Debug, Serialize)]
+pub struct WebhookReport {
+    /// Concurrent senders.
+    pub connections: usize,
+    /// Deliveries sent.
+    pub deliveries: usize,
+    /// Answered 200.
+    pub acknowledged: usize,
+    /// Other answers.
+    pub failed: usize,
+    /// Acknowledgements per second.
+    pub acks_per_sec: f64,
+    /// Time to acknowledgement.
+    pub latency: Latency,
+}
+
+const SECRET: &str = "sk_test_bench";
+
+/// Sends `deliveries` distinct signed `charge.success` events over `connections` senders.
+pub async fn run(
+    pool: &PgPool,
+    config: &Config,
+    connections: usize,
+    deliveries: usize,
+) -> anyhow::Result<WebhookReport> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("failed to bind a loopback port")?;
+    let address = listener.local_addr()?;
+    let secrets = WebhookSecrets {
+        paystack_secret: Some(Secret::new(SECRET.to_owned())),
+        ..WebhookSecrets::default()
+    };
+    let state = AppState::new(
+        pool.clone(),
+        config.clone(),
+        Arc::new(AllProviders),
+        secrets,
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(startup::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let url = format!("http://{address}/webhooks/paystack");
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (http, url, next, run_id) = (http.clone(), url.clone(), next.clone(), run_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failed = 0usize;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= deliveries {
+                    return (latencies, failed);
+                }
+                let body = format!(
+                    r#"{{"event":"charge.success","data":{{"id":{n},"reference":"bench-{run_id}-{n}","amount":10000,"currency":"NGN","status":"success"}}}}"#
+                );
+                let signature = paystack_signature(SECRET, body.as_bytes());
+                let sent = Instant::now();
+                match http.post(&url).header("x-paystack-signature", signature).body(body).send().await {
+                    Ok(response) if response.status().is_success() => latencies.push(sent.elapsed()),
+                    _ => failed += 1,
+                }
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        let (mut samples, failures) = task.await.context("sender panicked")?;
+        latencies.append(&mut samples);
+        failed += failures;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    // Leave no work behind for a worker that starts on this database later.
+    sqlx::query("DELETE FROM malipo_jobs WHERE kind = 'process_webhook' AND payload->>'inbox_id' IN (SELECT id::text FROM webhook_inbox WHERE convert_from(body, 'UTF8') LIKE '%bench-' || $1 || '%')")
+        .bind(&run_id)
+        .execute(pool)
+        .await?;
+    let acknowledged = latencies.len();
+    Ok(WebhookReport {
+        connections,
+        deliveries,
+        acknowledged,
+        failed,
+        acks_per_sec: round(acknowledged as f64 / elapsed.as_secs_f64()),
+        latency: Latency::of(latencies),
+    })
+}
