@@ -144,6 +144,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         latency_samples: usize,
     },
+    /// Full escrow lifecycles per second with two worker processes against the fakes.
+    E2e {
+        /// Lifecycles in total.
+        #[arg(long, default_value_t = 2_000)]
+        lifecycles: usize,
+        /// Lifecycles in flight at once.
+        #[arg(long, default_value_t = 128)]
+        concurrency: usize,
+    },
     /// Paystack webhook acknowledgement rate and latency over HTTP.
     Webhooks {
         /// Concurrent senders.

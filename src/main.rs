@@ -124,6 +124,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 } => bench::intake::run(&database.pool, &config, connections, requests)
                     .await
                     .and_then(|r| Ok(serde_json::to_value(r)?)),
+                BenchCommand::E2e {
+                    lifecycles,
+                    concurrency,
+                } => bench::e2e::run(
+                    &database.pool,
+                    &database.url,
+                    &config,
+                    lifecycles,
+                    concurrency,
+                )
+                .await
+                .and_then(|r| Ok(serde_json::to_value(r)?)),
                 BenchCommand::Webhooks {
                     connections,
                     deliveries,

@@ -21,6 +21,8 @@ use crate::{
 pub struct Database {
     /// The pool.
     pub pool: PgPool,
+    /// Its URL (for child processes such as benchmark workers).
+    pub url: String,
     cluster: Option<LocalCluster>,
 }
 
@@ -44,7 +46,7 @@ impl Database {
         if migrate || cluster.is_some() {
             db::migrate(&pool).await?;
         }
-        Ok(Self { pool, cluster })
+        Ok(Self { pool, url, cluster })
     }
 
     /// Closes the pool and stops the private cluster if this process started it.

@@ -1,5 +1,6 @@
 //! Benchmarks behind `malipo bench …`: they print JSON reports, they assert nothing.
 
+pub mod e2e;
 pub mod intake;
 pub mod queue;
 mod stats;

@@ -54,7 +54,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
                 .bind(action.expires_at())
                 .execute(&mut *tx)
                 .await?;
-            if transition(
+            let moved = transition(
                 &mut tx,
                 intent.id,
                 &["initiating"],
@@ -63,9 +63,11 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
                 json!({"provider_reference": handle}),
             )
             .await?
-            .is_some()
-                && intent.provider == ProviderKind::Lightning
-            {
+            .is_some();
+            if moved && intent.provider == ProviderKind::Mpesa {
+                requeue_early_callbacks(&mut tx, &handle).await?;
+            }
+            if moved && intent.provider == ProviderKind::Lightning {
                 let poll = PollLightningInvoice {
                     intent_id: intent.id,
                     polls: 0,
@@ -137,5 +139,33 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Daraja may deliver the STK callback before this job has committed the CheckoutRequestID it
+/// was answered with; the endpoint then kept the callback as `ignored` (an id nobody issued).
+/// Now that the id is ours, such a callback is queued for processing after all.
+async fn requeue_early_callbacks(
+    tx: &mut sqlx::PgConnection,
+    checkout_request_id: &str,
+) -> Result<(), sqlx::Error> {
+    let early: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "UPDATE webhook_inbox SET status = 'received', reason = NULL, processed_at = NULL
+          WHERE provider = 'mpesa' AND endpoint = 'mpesa/stk' AND status = 'ignored'
+            AND received_at > now() - interval '15 minutes'
+            AND position(convert_to($1, 'UTF8') IN body) > 0
+          RETURNING id",
+    )
+    .bind(checkout_request_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for inbox_id in early {
+        enqueue(
+            &mut *tx,
+            &malipo_jobs::ProcessWebhook { inbox_id },
+            EnqueueOptions::default(),
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -62,12 +62,13 @@ pub async fn stk(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
-    let callback = match callbacks::parse_stk_callback(&body) {
-        Ok(callback) => callback,
-        Err(error) => {
-            return rejected(&state, endpoints::MPESA_STK, &error.to_string(), &body).await;
-        }
-    };
+    let callback = parsed(
+        &state,
+        endpoints::MPESA_STK,
+        &body,
+        callbacks::parse_stk_callback,
+    )
+    .await?;
     let issued = known(&state, "SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'mpesa' AND provider_reference = $1)", &callback.checkout_request_id).await?;
     if issued {
         store_event(
@@ -101,18 +102,13 @@ pub async fn b2c_result(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
-    let result = match callbacks::parse_b2c_result(&body) {
-        Ok(result) => result,
-        Err(error) => {
-            return rejected(
-                &state,
-                endpoints::MPESA_B2C_RESULT,
-                &error.to_string(),
-                &body,
-            )
-            .await;
-        }
-    };
+    let result = parsed(
+        &state,
+        endpoints::MPESA_B2C_RESULT,
+        &body,
+        callbacks::parse_b2c_result,
+    )
+    .await?;
     payout_event(
         &state,
         endpoints::MPESA_B2C_RESULT,
@@ -132,18 +128,13 @@ pub async fn b2c_timeout(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
-    let timeout = match callbacks::parse_b2c_timeout(&body) {
-        Ok(timeout) => timeout,
-        Err(error) => {
-            return rejected(
-                &state,
-                endpoints::MPESA_B2C_TIMEOUT,
-                &error.to_string(),
-                &body,
-            )
-            .await;
-        }
-    };
+    let timeout = parsed(
+        &state,
+        endpoints::MPESA_B2C_TIMEOUT,
+        &body,
+        callbacks::parse_b2c_timeout,
+    )
+    .await?;
     payout_event(
         &state,
         endpoints::MPESA_B2C_TIMEOUT,
@@ -163,18 +154,13 @@ pub async fn status_result(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
-    let result = match callbacks::parse_transaction_status_result(&body) {
-        Ok(result) => result,
-        Err(error) => {
-            return rejected(
-                &state,
-                endpoints::MPESA_STATUS_RESULT,
-                &error.to_string(),
-                &body,
-            )
-            .await;
-        }
-    };
+    let result = parsed(
+        &state,
+        endpoints::MPESA_STATUS_RESULT,
+        &body,
+        callbacks::parse_transaction_status_result,
+    )
+    .await?;
     // The result names only the query's own id, which is recorded a moment after Daraja's
     // ack: store it; processing correlates it (waiting briefly for the record if needed).
     store_event(
@@ -235,15 +221,13 @@ pub async fn c2b_confirmation(
             .await?;
             Ok(Json(json!({"ResultCode": 0, "ResultDesc": "Success"})))
         }
-        Err(error) => {
-            rejected(
-                &state,
-                endpoints::MPESA_C2B_CONFIRMATION,
-                &error.to_string(),
-                &body,
-            )
-            .await
-        }
+        Err(error) => Err(rejected(
+            &state,
+            endpoints::MPESA_C2B_CONFIRMATION,
+            &error.to_string(),
+            &body,
+        )
+        .await),
     }
 }
 
@@ -280,14 +264,23 @@ async fn payout_event(
     Ok(accepted())
 }
 
-async fn rejected(
+/// Parses an authenticated callback; an unreadable one is stored as `rejected` and answered 400.
+async fn parsed<T, E: std::fmt::Display>(
     state: &AppState,
     endpoint: &str,
-    reason: &str,
     body: &[u8],
-) -> Result<Json<Value>, ApiError> {
-    store_inert(&state.pool, "mpesa", endpoint, "rejected", reason, body).await?;
-    Err(ApiError::MalformedBody(format!(
-        "unreadable M-Pesa callback: {reason}"
-    )))
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    match parse(body) {
+        Ok(value) => Ok(value),
+        Err(error) => Err(rejected(state, endpoint, &error.to_string(), body).await),
+    }
+}
+
+/// Stores an unreadable callback as `rejected` and gives the 400 to answer with.
+async fn rejected(state: &AppState, endpoint: &str, reason: &str, body: &[u8]) -> ApiError {
+    match store_inert(&state.pool, "mpesa", endpoint, "rejected", reason, body).await {
+        Ok(_) => ApiError::MalformedBody(format!("unreadable M-Pesa callback: {reason}")),
+        Err(error) => error.into(),
+    }
 }

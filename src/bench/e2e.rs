@@ -1,0 +1,224 @@
+//! `malipo bench e2e`: full escrow lifecycles per second — create → deposit confirmed → release
+//! → payouts settled — against the provider fakes with no added latency, with the HTTP front in
+//! this process and two `malipo work` processes doing the jobs.
+
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::stats::{Latency, round};
+use crate::{
+    clients,
+    config::Config,
+    providers::ProvidersConfig,
+    sandbox::{FakeProviders, MpesaSettings, SandboxSettings},
+    startup,
+};
+
+/// The end-to-end report.
+#[derive(Debug, Serialize)]
+pub struct E2eReport {
+    /// Lifecycles attempted.
+    pub lifecycles: usize,
+    /// Lifecycles that reached `settled`.
+    pub settled: usize,
+    /// Settled lifecycles per second over the whole run.
+    pub lifecycles_per_sec: f64,
+    /// Creation to settled.
+    pub creation_to_settled: Latency,
+    /// Worker processes.
+    pub worker_processes: usize,
+    /// Lifecycles in flight at once.
+    pub concurrency: usize,
+}
+
+/// Kills the worker processes however the benchmark ends.
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Runs `lifecycles` M-Pesa escrows, `concurrency` at a time, against `database_url`.
+pub async fn run(
+    pool: &PgPool,
+    database_url: &str,
+    config: &Config,
+    lifecycles: usize,
+    concurrency: usize,
+) -> anyhow::Result<E2eReport> {
+    let settings = SandboxSettings {
+        mpesa: MpesaSettings {
+            callback_delay: Duration::ZERO,
+            ..MpesaSettings::default()
+        },
+        ..SandboxSettings::default()
+    };
+    let fakes = FakeProviders::start(settings).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("failed to bind a loopback port")?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (consumer_key, consumer_secret) = fakes.mpesa_consumer_credentials();
+    let (shortcode, passkey) = fakes.mpesa_shortcode_and_passkey();
+    let env: HashMap<&str, String> = HashMap::from([
+        ("MPESA_BASE_URL", fakes.mpesa_base_url()),
+        ("MPESA_CONSUMER_KEY", consumer_key.to_owned()),
+        ("MPESA_CONSUMER_SECRET", consumer_secret.to_owned()),
+        ("MPESA_SHORTCODE", shortcode.to_owned()),
+        ("MPESA_PASSKEY", passkey.to_owned()),
+        ("MPESA_CALLBACK_TOKEN", token()),
+        ("MPESA_INITIATOR_NAME", "benchapi".to_owned()),
+        ("MPESA_SECURITY_CREDENTIAL", "YmVuY2g=".to_owned()),
+        // The fakes answer at once; the benchmark measures malipo, not a provider's quota.
+        ("MPESA_RATE_PER_SEC", "100000".to_owned()),
+        ("MALIPO_PUBLIC_URL", base.clone()),
+        (
+            "MALIPO_COMMISSION_PAYOUT_KES",
+            "mpesa:254700000099".to_owned(),
+        ),
+    ]);
+    let providers = ProvidersConfig::from_lookup(|name| env.get(name).cloned())
+        .context("bench provider settings")?;
+
+    let mut config = config.clone();
+    config.rate_limit_per_sec = 1_000_000;
+    config.rate_limit_burst = 1_000_000;
+    let state = startup::app_state_for(pool.clone(), &config, Arc::new(providers));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(startup::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let exe = std::env::current_exe().context("cannot find the malipo binary")?;
+    let mut workers = Workers(Vec::new());
+    for _ in 0..2 {
+        let mut command = Command::new(&exe);
+        command
+            .arg("work")
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (name, value) in &env {
+            command.env(name, value);
+        }
+        workers.0.push(
+            command
+                .spawn()
+                .context("failed to start a worker process")?,
+        );
+    }
+    let key = clients::create(pool, "bench-e2e", "client", 1_000)
+        .await?
+        .key;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+
+    let started = Instant::now();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = Vec::new();
+    for n in 0..lifecycles {
+        let permit = semaphore.clone().acquire_owned().await?;
+        let (http, base, key) = (http.clone(), base.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            lifecycle(&http, &base, &key, n).await
+        }));
+    }
+    let mut durations = Vec::new();
+    for task in tasks {
+        if let Ok(Ok(duration)) = task.await {
+            durations.push(duration);
+        }
+    }
+    let elapsed = started.elapsed();
+    drop(workers);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    fakes.shutdown().await;
+    let settled = durations.len();
+    Ok(E2eReport {
+        lifecycles,
+        settled,
+        lifecycles_per_sec: round(settled as f64 / elapsed.as_secs_f64()),
+        creation_to_settled: Latency::of(durations),
+        worker_processes: 2,
+        concurrency,
+    })
+}
+
+async fn lifecycle(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    n: usize,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let body = json!({"amount": format!("{}", 100 + n % 900), "currency": "KES", "provider": "mpesa", "buyer": {"msisdn": "254708374149"},
+                      "payee": {"id": format!("seller-{n}"), "payout": {"provider": "mpesa", "msisdn": "254700000001"}}});
+    let created: Value = http
+        .post(format!("{base}/v1/intents"))
+        .bearer_auth(key)
+        .header("idempotency-key", format!("e2e-{n}"))
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["id"].as_str().context("no intent id")?.to_owned();
+    wait_for(http, base, key, &id, "held").await?;
+    http.post(format!("{base}/v1/intents/{id}/release"))
+        .bearer_auth(key)
+        .header("idempotency-key", format!("e2e-release-{n}"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
+    wait_for(http, base, key, &id, "settled").await?;
+    Ok(started.elapsed())
+}
+
+async fn wait_for(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    status: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let intent: Value = http
+            .get(format!("{base}/v1/intents/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if intent["status"] == status {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("intent {id} did not reach {status}")
+}
