@@ -55,3 +55,70 @@ async fn a_payout_whose_initiation_timed_out_but_succeeded_is_not_sent_again() {
     );
     harness.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn the_outbound_rate_limit_holds_under_a_burst() {
+    use malipo::providers::{DepositCheck, LnbitsClient, Provider as _};
+    let mut harness = Harness::start().await;
+    let created = harness
+        .create(super::support::lightning_intent("1000"))
+        .await;
+    let waiting = harness
+        .wait_for(
+            created["id"].as_str().expect("id"),
+            "awaiting_payment",
+            Duration::from_secs(20),
+        )
+        .await;
+    let hash = waiting["next_action"]["payment_hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+
+    // Only this client talks to LNbits from here on (the poll job would share the fake's quota).
+    harness.stop_workers().await;
+    // The fake refuses more than 5 requests a second with 429; a client held below that by its
+    // governor limiter must never see one, however many calls it makes at once.
+    harness.fakes.faults().update(Provider::Lnbits, |faults| {
+        faults.max_requests_per_second = Some(5)
+    });
+    let mut providers = malipo::sandbox::wiring::providers_config(
+        &harness.fakes,
+        &harness.base,
+        malipo::providers::HttpSettings::default(),
+    );
+    let config = providers.lnbits.as_mut().expect("lnbits configured");
+    // Like the defaults, the client's quota sits below the provider's.
+    config.rate_per_sec = std::num::NonZeroU32::new(4).expect("non-zero");
+    let http = providers.http.clone();
+    let config = config.clone();
+    let client = std::sync::Arc::new(LnbitsClient::new(&config, &http).expect("client"));
+    let before = harness.fakes.counters();
+    let started = std::time::Instant::now();
+    let checks = (0..20).map(|_| {
+        let (client, hash) = (client.clone(), hash.clone());
+        tokio::spawn(async move {
+            let check = DepositCheck {
+                reference: String::new(),
+                provider_handle: Some(hash),
+                expected: malipo::domain::Money::from_minor(1000, malipo::domain::Currency::Sat),
+                expires_at: None,
+            };
+            client.check_deposit(&check).await
+        })
+    });
+    for check in futures::future::join_all(checks).await {
+        let answer = check.expect("task");
+        assert!(answer.is_ok(), "every call succeeds: {answer:?}");
+    }
+    let after = harness.fakes.counters();
+    assert_eq!(
+        after.rate_limited, before.rate_limited,
+        "no 429 from the provider"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "20 calls at 4/s take about 4 s, took {:?}",
+        started.elapsed()
+    );
+}
