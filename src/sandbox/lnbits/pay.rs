@@ -33,8 +33,12 @@ pub(crate) fn pay(state: &Arc<LnbitsState>, body: &Value) -> Response {
     };
     let shared = &state.shared;
     shared.counters.transfer_attempt(invoice);
-    // A real invoice carries its hash; a fake one is named by the hash of its text.
-    let payment_hash = hex::encode(Sha256::digest(invoice.as_bytes()));
+    // LNbits files an outgoing payment under its invoice's payment hash, which is what a client
+    // checking on it asks for; only an invoice without a readable one is named by its text.
+    let payment_hash = crate::providers::lnbits::bolt11::decode(invoice).map_or_else(
+        |_| hex::encode(Sha256::digest(invoice.as_bytes())),
+        |decoded| decoded.payment_hash,
+    );
     let now = Utc::now();
     let (json, outcome) = {
         let mut store = state.store();
