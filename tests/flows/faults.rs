@@ -90,7 +90,7 @@ async fn the_outbound_rate_limit_holds_under_a_burst() {
     let config = providers.lnbits.as_mut().expect("lnbits configured");
     // Like the defaults, the client's quota sits below the provider's.
     config.rate_per_sec = std::num::NonZeroU32::new(4).expect("non-zero");
-    let http = providers.http.clone();
+    let http = providers.http;
     let config = config.clone();
     let client = std::sync::Arc::new(LnbitsClient::new(&config, &http).expect("client"));
     let before = harness.fakes.counters();
