@@ -32,7 +32,11 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
         return Ok(());
     }
     let check = DepositCheck {
-        reference: deposit_reference(intent.id),
+        // Paystack verifies by the reference its checkout was opened with.
+        reference: intent
+            .provider_reference
+            .clone()
+            .unwrap_or_else(|| deposit_reference(intent.id)),
         provider_handle: intent.provider_reference.clone(),
         expected: intent.amount,
         expires_at: intent.deposit_expires_at,

@@ -42,7 +42,20 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             .clone()
             .unwrap_or_else(|| format!("payment {}", &intent.id.simple().to_string()[..12])),
     };
-    let answer = calls::initiate_deposit(&state.providers, intent.provider, &request).await;
+    let mut answer = calls::initiate_deposit(&state.providers, intent.provider, &request).await;
+    if let Ok(DepositInitiation::AlreadyInitiated { status }) = &answer
+        && intent.provider == ProviderKind::Paystack
+        && !matches!(status, crate::providers::DepositStatus::Succeeded { .. })
+    {
+        // An earlier initialize reached Paystack but its answer — the checkout link — was
+        // lost, and nobody can pay a checkout nobody can open: start a fresh one under a new
+        // reference (the stale one is never shown to anyone, so it cannot be paid).
+        let retry = DepositRequest {
+            reference: format!("{}-{}", request.reference, context.attempt),
+            ..request.clone()
+        };
+        answer = calls::initiate_deposit(&state.providers, intent.provider, &retry).await;
+    }
     let mut tx = state.pool.begin().await?;
     match answer {
         Ok(DepositInitiation::Started { action }) => {

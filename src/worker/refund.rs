@@ -30,7 +30,10 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
     }
     let target = match (intent.provider, &intent.buyer) {
         (ProviderKind::Paystack, _) => PayoutTarget::Refund {
-            refund_of: deposit_reference(intent.id),
+            refund_of: intent
+                .provider_reference
+                .clone()
+                .unwrap_or_else(|| deposit_reference(intent.id)),
         },
         (ProviderKind::Mpesa, Buyer::Msisdn { msisdn }) => {
             PayoutTarget::Destination(PayoutDestination::Mpesa {

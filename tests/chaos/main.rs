@@ -76,9 +76,9 @@ async fn progress(pool: &sqlx::PgPool, started: Instant, driven: usize) {
     );
 }
 
-// Ignored until the bugs it found are fixed (it fails on them, rightly; see the chaos report):
-// Paystack deposits whose `initialize` answer was lost go `awaiting_payment` with no checkout
-// URL, so nobody can pay and `confirm_deposit` dies; M-Pesa and Paystack-refund payouts stay
+// Ignored until the bugs it found are fixed (it fails on them, rightly; see the chaos report).
+// Fixed since: Paystack deposits whose `initialize` answer was lost (now reopened under a fresh
+// reference). Still open: M-Pesa and Paystack-refund payouts stay
 // `in_flight` (status results "no status query recorded yet" go dead; refund webhooks seen
 // before the in-doubt refund is recorded are ignored). Run: `cargo test --test chaos -- --ignored`.
 #[ignore = "fails on open malipo bugs it found; see the comment above"]

@@ -122,3 +122,60 @@ async fn the_outbound_rate_limit_holds_under_a_burst() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_paystack_checkout_whose_answer_was_lost_is_opened_again_under_a_new_reference() {
+    use malipo::sandbox::ChargeOutcome;
+    let harness = Harness::start_with(Options {
+        read_timeout: Duration::from_millis(700),
+        ..Options::default()
+    })
+    .await;
+    let mut intent = super::support::paystack_intent("5000.00");
+    intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
+    // Paystack creates the transaction but answers after the client gave up.
+    harness.fakes.faults().update(Provider::Paystack, |faults| {
+        faults.timeout_probability = 1.0;
+        faults.timeout_hold = Duration::from_millis(1_500);
+        faults.timeout_performs_action = true;
+    });
+    let created = harness.create(intent).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while harness
+        .fakes
+        .counters()
+        .requests_to("POST /paystack/transaction/initialize")
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "initialize never attempted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    harness.fakes.faults().update(Provider::Paystack, |faults| {
+        faults.timeout_probability = 0.0
+    });
+
+    let waiting = harness
+        .wait_for(&id, "awaiting_payment", Duration::from_secs(20))
+        .await;
+    let reference = waiting["next_action"]["reference"]
+        .as_str()
+        .expect("a checkout the buyer can open")
+        .to_owned();
+    assert!(waiting["next_action"]["authorization_url"].is_string());
+    assert_eq!(
+        reference.matches('-').count(),
+        2,
+        "a fresh reference `dp-<intent>-<attempt>`, got {reference}"
+    );
+    harness
+        .fakes
+        .paystack_complete_charge(&reference, ChargeOutcome::Success)
+        .expect("buyer pays the fresh checkout");
+    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+    harness.assert_ledger_sound().await;
+}
