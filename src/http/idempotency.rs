@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::problem::ApiError;
@@ -144,4 +144,49 @@ fn replay(status: i32, body: Vec<u8>) -> Response {
     );
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
+}
+
+/// Runs a POST once per (client, key): a repeat replays the stored answer; otherwise the key is
+/// claimed, `work` runs (storing its answer with [`commit_answer`] in its own transaction), and
+/// the key is freed again if `work` fails, so a refused request leaves nothing behind.
+pub async fn once<Fut>(
+    pool: &PgPool,
+    client: Uuid,
+    key: &str,
+    path: &str,
+    raw_body: &[u8],
+    work: impl FnOnce() -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: std::future::Future<Output = Result<Response, ApiError>>,
+{
+    let hash = request_hash("POST", path, raw_body);
+    if let Claim::Replay(response) = claim(pool, client, key, "POST", path, &hash).await? {
+        return Ok(response);
+    }
+    let result = work().await;
+    if result.is_err() {
+        release(pool, client, key).await;
+    }
+    result
+}
+
+/// Stores `answer` as the key's response inside `tx`, commits, and returns it: the effect and
+/// its stored answer commit together or not at all.
+pub async fn commit_answer(
+    mut tx: Transaction<'_, Postgres>,
+    client: Uuid,
+    key: &str,
+    status: StatusCode,
+    answer: &impl serde::Serialize,
+) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(answer).map_err(anyhow::Error::from)?;
+    store_response(&mut tx, client, key, status, &body).await?;
+    tx.commit().await?;
+    Ok((
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }

@@ -2,11 +2,7 @@
 //! request's own transaction (so a second action under a new key is 409 at once), the job that
 //! does the work, and the idempotent 202.
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, http::StatusCode, response::Response};
 use malipo_jobs::{Refund, ReleaseEscrow};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -15,7 +11,7 @@ use super::{
     AppState,
     auth::Caller,
     extract::{IdempotencyKey, JsonBody, PathParam},
-    idempotency::{self, Claim},
+    idempotency,
     problem::{ApiError, FieldError},
 };
 use crate::{
@@ -75,21 +71,14 @@ async fn act(
     let intent_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let bolt11 = parse_body(&body.object)?;
     let path = format!("/v1/intents/{intent_id}/{}", action.name());
-    let hash = idempotency::request_hash("POST", &path, &body.raw);
-    match idempotency::claim(&state.pool, caller.id, &key.0, "POST", &path, &hash).await? {
-        Claim::Replay(response) => return Ok(response),
-        Claim::Proceed => {}
-    }
-    match apply(&state, &caller, &key, intent_id, bolt11, action).await {
-        Ok(response) => Ok(response),
-        Err(error) => {
-            idempotency::release(&state.pool, caller.id, &key.0).await;
-            Err(match error {
-                ApiError::NotFound(_) => not_found(),
-                other => other,
-            })
-        }
-    }
+    idempotency::once(&state.pool, caller.id, &key.0, &path, &body.raw, || {
+        apply(&state, &caller, &key, intent_id, bolt11, action)
+    })
+    .await
+    .map_err(|error| match error {
+        ApiError::NotFound(_) => not_found(),
+        other => other,
+    })
 }
 
 fn parse_body(body: &serde_json::Map<String, Value>) -> Result<Option<String>, ApiError> {
@@ -224,13 +213,5 @@ async fn apply(
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
-    let body = serde_json::to_vec(&view).map_err(anyhow::Error::from)?;
-    idempotency::store_response(&mut tx, caller.id, &key.0, StatusCode::ACCEPTED, &body).await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
+    idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
 }

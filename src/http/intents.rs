@@ -1,11 +1,6 @@
 //! `POST /v1/intents` and `GET /v1/intents/{id}`.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use malipo_jobs::InitiateDeposit;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -15,7 +10,7 @@ use super::{
     AppState,
     auth::Caller,
     extract::{IdempotencyKey, JsonBody, PathParam},
-    idempotency::{self, Claim},
+    idempotency,
     problem::ApiError,
 };
 use crate::{
@@ -60,18 +55,15 @@ pub async fn create(
         )));
     }
 
-    let hash = idempotency::request_hash("POST", "/v1/intents", &body.raw);
-    match idempotency::claim(&state.pool, caller.id, &key.0, "POST", "/v1/intents", &hash).await? {
-        Claim::Replay(response) => return Ok(response),
-        Claim::Proceed => {}
-    }
-    match insert_intent(&state, &caller, &key, &intent).await {
-        Ok(response) => Ok(response),
-        Err(error) => {
-            idempotency::release(&state.pool, caller.id, &key.0).await;
-            Err(error)
-        }
-    }
+    idempotency::once(
+        &state.pool,
+        caller.id,
+        &key.0,
+        "/v1/intents",
+        &body.raw,
+        || insert_intent(&state, &caller, &key, &intent),
+    )
+    .await
 }
 
 async fn insert_intent(
@@ -95,16 +87,10 @@ async fn insert_intent(
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
-    let body = serde_json::to_vec(&view).map_err(anyhow::Error::from)?;
-    idempotency::store_response(&mut tx, caller.id, &key.0, StatusCode::CREATED, &body).await?;
-    tx.commit().await?;
+    let response =
+        idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::CREATED, &view).await?;
     tracing::info!(intent_id = %id, provider = %intent.provider, "intent created");
-    Ok((
-        StatusCode::CREATED,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
+    Ok(response)
 }
 
 /// Reads one of the caller's intents.
