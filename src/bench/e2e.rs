@@ -15,7 +15,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::stats::{Latency, round};
+use super::{
+    loopback::Port,
+    stats::{Latency, round},
+};
 use crate::{
     clients,
     config::Config,
@@ -75,10 +78,8 @@ pub async fn run(
         ..SandboxSettings::default()
     };
     let fakes = FakeProviders::start(settings).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("failed to bind a loopback port")?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let port = Port::bind().await?;
+    let base = port.base.clone();
     let (consumer_key, consumer_secret) = fakes.mpesa_consumer_credentials();
     let (shortcode, passkey) = fakes.mpesa_shortcode_and_passkey();
     let env: HashMap<&str, String> = HashMap::from([
@@ -105,10 +106,7 @@ pub async fn run(
     config.rate_limit_per_sec = 1_000_000;
     config.rate_limit_burst = 1_000_000;
     let state = startup::app_state_for(pool.clone(), &config, Arc::new(providers));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(startup::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let front = port.serve(state);
     let exe = std::env::current_exe().context("cannot find the malipo binary")?;
     let mut workers = Workers(Vec::new());
     for _ in 0..2 {
@@ -154,8 +152,7 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     drop(workers);
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    front.stop().await;
     fakes.shutdown().await;
     let settled = durations.len();
     Ok(E2eReport {

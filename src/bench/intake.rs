@@ -6,14 +6,17 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::Context;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::stats::{Latency, round};
+use super::{
+    loopback::Port,
+    stats::{Latency, round},
+};
 use crate::{clients, config::Config, http::AllProviders, startup};
 
 /// The intake report.
@@ -45,21 +48,18 @@ pub async fn run(
     config.rate_limit_per_sec = 1_000_000;
     config.rate_limit_burst = 1_000_000;
     let client = clients::create(pool, "bench-intake", "client", 250).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("failed to bind a loopback port")?;
-    let address = listener.local_addr()?;
-    let state = startup::app_state(pool.clone(), &config, Arc::new(AllProviders));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(startup::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let port = Port::bind().await?;
+    let url = format!("{}/v1/intents", port.base);
+    let front = port.serve(startup::app_state(
+        pool.clone(),
+        &config,
+        Arc::new(AllProviders),
+    ));
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
     let next = Arc::new(AtomicUsize::new(0));
-    let url = format!("http://{address}/v1/intents");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
@@ -100,8 +100,7 @@ pub async fn run(
         failed += failures;
     }
     let elapsed = started.elapsed();
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    front.stop().await;
     // Leave no work behind for a worker that starts on this database later.
     sqlx::query("DELETE FROM malipo_jobs WHERE kind = 'initiate_deposit' AND intent_id IN (SELECT id FROM intents WHERE client_id = $1)")
         .bind(client.id)

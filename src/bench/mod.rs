@@ -2,6 +2,7 @@
 
 pub mod e2e;
 pub mod intake;
+mod loopback;
 pub mod queue;
 mod stats;
 pub mod webhooks;

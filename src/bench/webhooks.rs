@@ -7,19 +7,21 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::Context;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::stats::{Latency, round};
+use super::{
+    loopback::Port,
+    stats::{Latency, round},
+};
 use crate::{
     config::Config,
     http::{AllProviders, AppState, WebhookSecrets},
     providers::{Secret, signature::paystack_signature},
-    startup,
 };
 
 /// The webhook report.
@@ -48,10 +50,8 @@ pub async fn run(
     connections: usize,
     deliveries: usize,
 ) -> anyhow::Result<WebhookReport> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("failed to bind a loopback port")?;
-    let address = listener.local_addr()?;
+    let port = Port::bind().await?;
+    let url = format!("{}/webhooks/paystack", port.base);
     let secrets = WebhookSecrets {
         paystack_secret: Some(Secret::new(SECRET.to_owned())),
         ..WebhookSecrets::default()
@@ -62,14 +62,10 @@ pub async fn run(
         Arc::new(AllProviders),
         secrets,
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(startup::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let front = port.serve(state);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
-    let url = format!("http://{address}/webhooks/paystack");
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -104,8 +100,7 @@ pub async fn run(
         failed += failures;
     }
     let elapsed = started.elapsed();
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    front.stop().await;
     // Leave no work behind for a worker that starts on this database later.
     sqlx::query("DELETE FROM malipo_jobs WHERE kind = 'process_webhook' AND payload->>'inbox_id' IN (SELECT id::text FROM webhook_inbox WHERE convert_from(body, 'UTF8') LIKE '%bench-' || $1 || '%')")
         .bind(&run_id)

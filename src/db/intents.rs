@@ -218,6 +218,8 @@ pub struct IntentRecord {
     pub release_bolt11: Option<String>,
     /// A Lightning invoice given at refund.
     pub refund_bolt11: Option<String>,
+    /// When the intent was created.
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -236,6 +238,7 @@ struct RecordRow {
     deposit_expires_at: Option<DateTime<Utc>>,
     release_bolt11: Option<String>,
     refund_bolt11: Option<String>,
+    created_at: DateTime<Utc>,
 }
 
 /// Loads intent `id` for a worker; `lock` takes its row lock for the transaction.
@@ -246,10 +249,10 @@ pub async fn load(
 ) -> anyhow::Result<Option<IntentRecord>> {
     let sql = if lock {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
-                deposit_expires_at, release_bolt11, refund_bolt11 FROM intents WHERE id = $1 FOR UPDATE"
+                deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1 FOR UPDATE"
     } else {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
-                deposit_expires_at, release_bolt11, refund_bolt11 FROM intents WHERE id = $1"
+                deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1"
     };
     let row: Option<RecordRow> = sqlx::query_as(sql)
         .bind(id)
@@ -272,5 +275,6 @@ pub async fn load(
         deposit_expires_at: row.deposit_expires_at,
         release_bolt11: row.release_bolt11,
         refund_bolt11: row.refund_bolt11,
+        created_at: row.created_at,
     }))
 }

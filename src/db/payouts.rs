@@ -43,6 +43,8 @@ pub struct PayoutRecord {
     pub status: String,
     /// When initiation was recorded (before the provider call).
     pub initiated_at: Option<DateTime<Utc>>,
+    /// The provider's id for it (transfer code, receipt, refund id), once known.
+    pub provider_ref: Option<String>,
 }
 
 /// The provider reference for payout `id`: lowercase alphanumerics and `_`, 35 characters —
@@ -101,10 +103,10 @@ struct Row {
     reference: String,
     status: String,
     initiated_at: Option<DateTime<Utc>>,
+    provider_ref: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at";
+const COLUMNS: &str = "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at, provider_ref";
 
 fn record(row: Row) -> anyhow::Result<PayoutRecord> {
     let currency: Currency = row.currency.parse()?;
@@ -119,6 +121,7 @@ fn record(row: Row) -> anyhow::Result<PayoutRecord> {
         reference: row.reference,
         status: row.status,
         initiated_at: row.initiated_at,
+        provider_ref: row.provider_ref,
     })
 }
 
@@ -139,12 +142,16 @@ pub async fn load(
     row.map(record).transpose()
 }
 
-/// Finds a payout by its provider reference.
+/// Finds a payout by its provider reference, locking its row when `lock` is set.
 pub async fn by_reference(
     conn: &mut PgConnection,
     reference: &str,
+    lock: bool,
 ) -> anyhow::Result<Option<PayoutRecord>> {
-    let sql = format!("SELECT {COLUMNS} FROM payouts WHERE reference = $1");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payouts WHERE reference = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(reference)
         .fetch_optional(conn)

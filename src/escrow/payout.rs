@@ -188,8 +188,8 @@ async fn fail(
     {
         return Ok(PayoutEffect::Unchanged);
     }
-    // Only money that went in flight comes back.
-    if payout.initiated_at.is_some() || payout.status == "in_flight" {
+    // Only money that went in flight comes back (`begin` moved it there).
+    if payout.status == "in_flight" {
         ledger::post(
             conn,
             &format!("payout:{}:failed", payout.id),

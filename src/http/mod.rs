@@ -20,7 +20,6 @@ use axum::{
     error_handling::HandleErrorLayer,
     extract::DefaultBodyLimit,
     middleware,
-    response::IntoResponse,
     routing::{get, post},
 };
 use sqlx::PgPool;
@@ -166,13 +165,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .merge(ops::routes())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
-        .method_not_allowed_fallback(|| async {
-            (
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                ApiError::NotFound("method not allowed on this route".to_owned()),
-            )
-                .into_response()
-        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {

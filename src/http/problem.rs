@@ -38,6 +38,9 @@ pub enum ApiError {
     /// No such resource (or not visible to this client).
     #[error("{0}")]
     NotFound(String),
+    /// The route exists but not for this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     /// The resource is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
@@ -82,6 +85,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::IdempotencyInFlight => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -101,6 +105,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::NotFound(_) => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict(_) => "conflict",
             Self::IdempotencyInFlight => "idempotency-in-flight",
             Self::IdempotencyMismatch => "idempotency-mismatch",

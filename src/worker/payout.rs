@@ -122,15 +122,9 @@ async fn initiate(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, 
 async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, ProviderError> {
     match &payout.target {
         PayoutTarget::Refund { .. } => {
-            let provider_ref: Option<String> =
-                sqlx::query_scalar("SELECT provider_ref FROM payouts WHERE id = $1")
-                    .bind(payout.id)
-                    .fetch_one(&state.pool)
-                    .await
-                    .map_err(|error| ProviderError::retryable(format!("database: {error}")))?;
-            match provider_ref {
+            match &payout.provider_ref {
                 Some(provider_ref) => {
-                    calls::check_refund(&state.providers, payout.provider, &provider_ref)
+                    calls::check_refund(&state.providers, payout.provider, provider_ref)
                         .await
                         .map(Answer::Refund)
                 }

@@ -42,11 +42,6 @@ pub async fn run(
             job.intent_id
         )));
     };
-    let opened_at: chrono::DateTime<Utc> =
-        sqlx::query_scalar("SELECT created_at FROM intents WHERE id = $1")
-            .bind(intent.id)
-            .fetch_one(&mut *conn)
-            .await?;
     drop(conn);
     if intent.status != "awaiting_payment" {
         return Ok(());
@@ -69,7 +64,9 @@ pub async fn run(
         status = DepositStatus::Expired;
     }
     if status == DepositStatus::Pending {
-        let open_for = (Utc::now() - opened_at).to_std().unwrap_or_default();
+        let open_for = (Utc::now() - intent.created_at)
+            .to_std()
+            .unwrap_or_default();
         return Err(JobError::Snooze(next_poll(open_for)));
     }
     let mut tx = state.pool.begin().await?;

@@ -125,7 +125,7 @@ async fn paystack_event(state: &WorkerState, body: &[u8]) -> Result<Note, JobErr
         }
         PaystackEventKind::Transfer { reference, .. } => {
             let mut conn = state.pool.acquire().await?;
-            let Some(payout) = payouts::by_reference(&mut conn, &reference).await? else {
+            let Some(payout) = payouts::by_reference(&mut conn, &reference, false).await? else {
                 return Ok(Note::Ignored(format!(
                     "no payout with reference {reference}"
                 )));
@@ -287,13 +287,10 @@ async fn apply_transfer_by_reference(
     status: &TransferStatus,
 ) -> Result<Note, JobError> {
     let mut tx = state.pool.begin().await?;
-    let Some(found) = payouts::by_reference(&mut tx, reference).await? else {
+    let Some(payout) = payouts::by_reference(&mut tx, reference, true).await? else {
         return Ok(Note::Ignored(format!(
             "no payout with reference {reference}"
         )));
-    };
-    let Some(payout) = payouts::load(&mut tx, found.id, true).await? else {
-        return Ok(Note::Ignored("payout vanished".to_owned()));
     };
     let effect = effects::apply_transfer(&mut tx, &payout, status).await?;
     tx.commit().await?;
