@@ -130,6 +130,20 @@ pub async fn release(pool: &PgPool, worker: &str, jobs: &[(i64, i64)]) -> Result
     Ok(released.rows_affected())
 }
 
+/// Returns every job `worker` still holds to pending without spending an attempt. Only for a
+/// worker that has stopped running handlers (end of graceful shutdown).
+pub async fn release_all(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error> {
+    let released = sqlx::query(
+        "UPDATE malipo_jobs SET state = 'pending', attempts = greatest(attempts - 1, 0), locked_by = NULL,
+                locked_until = NULL, updated_at = now()
+          WHERE state = 'running' AND locked_by = $1",
+    )
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(released.rows_affected())
+}
+
 /// Records a worker as alive for the queues it serves.
 pub async fn register_worker(
     pool: &PgPool,

@@ -127,6 +127,18 @@ impl Runner {
             );
         }
         self.sink.flush().await;
+        if finished.is_ok() {
+            // Every handler has returned and its completion is written, so anything this worker
+            // still holds was claimed and never started — e.g. by a claim apalis abandoned in
+            // flight when the loop stopped. Hand it back now rather than at lease expiry.
+            match claim::release_all(&self.pool, &self.worker_id).await {
+                Ok(0) => {}
+                Ok(count) => info!(count, "released claimed but unstarted jobs"),
+                Err(error) => {
+                    warn!(%error, "could not release held jobs; their leases will expire")
+                }
+            }
+        }
         for task in &self.background {
             task.abort();
         }
