@@ -70,15 +70,15 @@ impl FromRequest<AppState> for RawBody {
     }
 }
 
-/// A route's single path parameter (an intent id, a callback token). Percent-escapes that do
-/// not decode to UTF-8 cannot name anything malipo issued: 404, as for an unknown route.
-pub struct PathParam(pub String);
+/// A route's path parameters: one (an intent id, a callback token) or a tuple. Percent-escapes
+/// that do not decode to UTF-8 cannot name anything malipo issued: 404, as for an unknown route.
+pub struct PathParam<T = String>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<String>::from_request_parts(parts, state)
+        Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| Self(value))
             .map_err(|rejection| {

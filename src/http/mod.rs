@@ -158,6 +158,10 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::mpesa::status_result),
         )
         .route(
+            "/webhooks/mpesa/{token}/status/result/{reference}",
+            post(webhooks::mpesa::status_result_about),
+        )
+        .route(
             "/webhooks/mpesa/{token}/status/timeout",
             post(webhooks::mpesa::status_timeout),
         )

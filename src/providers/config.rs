@@ -128,9 +128,15 @@ impl MpesaCallbacks {
         self.url("b2c/timeout")
     }
 
-    /// Transaction Status results.
+    /// Transaction Status results (also the Pull registration's callback).
     pub fn status_result(&self) -> String {
         self.url("status/result")
+    }
+
+    /// The ResultURL of a Transaction Status query about the payout `reference`: the result
+    /// names only the query's own ids, so the URL carries what it is about.
+    pub fn status_result_about(&self, reference: &str) -> String {
+        self.url(&format!("status/result/{reference}"))
     }
 
     /// Transaction Status queries that timed out in Daraja's queue (Daraja requires a URL).

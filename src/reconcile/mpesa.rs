@@ -223,12 +223,8 @@ async fn b2c(state: &WorkerState, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<I
     for (id, reference) in stuck {
         // Transaction Status answers asynchronously: its result completes the payout through the
         // normal callback path.
-        let detail = match crate::worker::calls::query_mpesa_transfer(
-            &state.pool,
-            &state.providers,
-            &reference,
-        )
-        .await
+        let detail = match crate::worker::calls::query_mpesa_transfer(&state.providers, &reference)
+            .await
         {
             Ok(_) => {
                 json!({"reference": reference, "action": "transaction status queried; the result completes the payout"})

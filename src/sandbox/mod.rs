@@ -35,7 +35,7 @@ pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome, bolt1
 pub use mpesa::{B2cOutcome, B2cResult, C2bOutcome, C2bPayment, StkMatch, StkOutcome, StkResult};
 pub use paystack::{
     ChargeOutcome, DuplicateTransferPolicy, RefundEventShape, RefundOutcome, TransferOutcome,
-    paystack_signature,
+    paystack_signature, refund_key,
 };
 pub use server::FakeProviders;
 pub use settings::{LnbitsSettings, MpesaSettings, PaystackSettings, SandboxSettings};

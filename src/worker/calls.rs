@@ -96,35 +96,26 @@ pub fn retry(error: ProviderError) -> crate::queue::JobError {
     }
 }
 
-/// Asks Daraja where a B2C payout stands (Transaction Status, answered asynchronously) and
-/// remembers the query's id, which is all its result callback names.
+/// Finds a Paystack refund whose initiation answer (and so its id) was lost, by its transaction.
+pub async fn find_paystack_refund(
+    providers: &Providers,
+    deposit_ref: &str,
+) -> Result<RefundStatus, ProviderError> {
+    let Some(client) = providers.paystack() else {
+        return Err(disabled(ProviderKind::Paystack));
+    };
+    client.find_refund(deposit_ref).await
+}
+
+/// Asks Daraja where a B2C payout stands (Transaction Status). The answer comes later, at a
+/// ResultURL naming the payout, so this is always `Pending`.
 pub async fn query_mpesa_transfer(
-    pool: &sqlx::PgPool,
     providers: &Providers,
     reference: &str,
 ) -> Result<TransferStatus, ProviderError> {
     let Some(client) = providers.mpesa() else {
         return Err(disabled(ProviderKind::Mpesa));
     };
-    let ack = client.transaction_status(reference, None).await?;
-    sqlx::query("INSERT INTO mpesa_status_queries (originator_conversation_id, payout_reference) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(&ack.originator_conversation_id)
-        .bind(reference)
-        .execute(pool)
-        .await
-        .map_err(|error| ProviderError::retryable(format!("could not record the status query: {error}")))?;
+    client.transaction_status(reference, None).await?;
     Ok(TransferStatus::Pending)
-}
-
-/// The payout a Transaction Status result is about.
-pub async fn status_query_reference(
-    conn: &mut sqlx::PgConnection,
-    originator_conversation_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT payout_reference FROM mpesa_status_queries WHERE originator_conversation_id = $1",
-    )
-    .bind(originator_conversation_id)
-    .fetch_optional(conn)
-    .await
 }

@@ -25,6 +25,8 @@ use crate::{
 
 /// How often an in-flight payout is re-checked when no webhook has settled it.
 const CHECK_AGAIN: Duration = Duration::from_secs(15);
+/// How long after a payout's (re)initiation a provider's "never seen" is taken at its word.
+const UNSEEN_GRACE: Duration = Duration::from_secs(20);
 /// After this long in flight a payout goes to an operator instead of being polled forever.
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
@@ -121,23 +123,26 @@ async fn initiate(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, 
 
 async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, ProviderError> {
     match &payout.target {
-        PayoutTarget::Refund { .. } => {
-            match &payout.provider_ref {
+        PayoutTarget::Refund { refund_of } => {
+            let status = match &payout.provider_ref {
                 Some(provider_ref) => {
-                    calls::check_refund(&state.providers, payout.provider, provider_ref)
-                        .await
-                        .map(Answer::Refund)
+                    calls::check_refund(&state.providers, payout.provider, provider_ref).await?
                 }
-                // The refund call's answer was lost, so its id is unknown: the refund webhook
-                // (correlated by the deposit reference) settles it.
-                None => Ok(Answer::Refund(RefundStatus::NotFound)),
+                // The refund call's answer was lost, so its id is unknown: look it up by the
+                // transaction it refunds.
+                None => calls::find_paystack_refund(&state.providers, refund_of).await?,
+            };
+            match status {
+                // Never reached Paystack: ask again. Paystack refuses to refund more than the
+                // transaction's amount, so this cannot refund twice.
+                RefundStatus::NotFound => initiate(state, payout).await,
+                other => Ok(Answer::Refund(other)),
             }
         }
         PayoutTarget::Destination(destination) => {
             let request = transfer_request(payout, destination)?;
             let status = if payout.provider == crate::domain::ProviderKind::Mpesa {
-                calls::query_mpesa_transfer(&state.pool, &state.providers, &payout.reference)
-                    .await?
+                calls::query_mpesa_transfer(&state.providers, &payout.reference).await?
             } else {
                 calls::check_transfer(&state.providers, payout.provider, &request).await?
             };
@@ -152,6 +157,44 @@ async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, Pro
                 other => Ok(Answer::Transfer(other)),
             }
         }
+    }
+}
+
+/// Sends again a payout whose provider says it never received it (its initiation was lost on
+/// the way), answering with the new initiation's status — or `None` when the payout is not in
+/// flight or was (re)sent within [`UNSEEN_GRACE`]: a B2C can still be in Daraja's queue when a
+/// status query overtakes it. Moving `initiated_at` forward claims the re-send, so concurrent
+/// "never seen" answers send it once; the provider's dedupe on the reference guards the rest.
+pub async fn resend_unseen(
+    state: &WorkerState,
+    reference: &str,
+) -> Result<Option<TransferStatus>, JobError> {
+    let mut conn = state.pool.acquire().await?;
+    let claimed: Option<uuid::Uuid> = sqlx::query_scalar(
+        "UPDATE payouts SET initiated_at = now()
+          WHERE reference = $1 AND status = 'in_flight' AND initiated_at < now() - make_interval(secs => $2)
+          RETURNING id",
+    )
+    .bind(reference)
+    .bind(UNSEEN_GRACE.as_secs_f64())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = claimed else {
+        return Ok(None);
+    };
+    let Some(payout) = payouts::load(&mut conn, id, false).await? else {
+        return Ok(None);
+    };
+    drop(conn);
+    let PayoutTarget::Destination(destination) = &payout.target else {
+        return Err(JobError::permanent("a refund has no transfer to send again"));
+    };
+    tracing::warn!(reference, "provider never received the payout; sending it again");
+    let request = transfer_request(&payout, destination).map_err(calls::retry)?;
+    match calls::initiate_transfer(&state.providers, payout.provider, &request).await {
+        Ok(status) => Ok(Some(status)),
+        Err(ProviderError::Permanent { reason }) => Ok(Some(TransferStatus::Failed { reason })),
+        Err(error) => Err(calls::retry(error)),
     }
 }
 

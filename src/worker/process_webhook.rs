@@ -41,12 +41,13 @@ pub mod endpoints {
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let row: Option<(String, String, Vec<u8>)> =
-        sqlx::query_as("SELECT endpoint, status, body FROM webhook_inbox WHERE id = $1")
-            .bind(job.inbox_id)
-            .fetch_optional(&state.pool)
-            .await?;
-    let Some((endpoint, status, body)) = row else {
+    let row: Option<(String, String, Option<String>, Vec<u8>)> = sqlx::query_as(
+        "SELECT endpoint, status, subject, body FROM webhook_inbox WHERE id = $1",
+    )
+    .bind(job.inbox_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some((endpoint, status, subject, body)) = row else {
         return Err(JobError::permanent(format!(
             "inbox row {} does not exist",
             job.inbox_id
@@ -67,22 +68,22 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
         endpoints::MPESA_STATUS_RESULT => {
             let result = callbacks::parse_transaction_status_result(&body)
                 .map_err(|e| JobError::permanent(e.to_string()))?;
-            let mut conn = state.pool.acquire().await?;
-            let queried =
-                calls::status_query_reference(&mut conn, &result.originator_conversation_id)
-                    .await?;
-            drop(conn);
-            let Some(reference) = queried.or_else(|| result.occasion.clone()) else {
-                // The query is recorded right after Daraja's ack; its result can overtake it.
-                return Err(JobError::Retry(
-                    anyhow::anyhow!(
-                        "no status query {} recorded yet",
-                        result.originator_conversation_id
-                    ),
-                    Some(std::time::Duration::from_secs(1)),
-                ));
+            // The endpoint stores a result only with the payout it is about (from its URL).
+            let Some(reference) = subject.or(result.occasion.clone()) else {
+                return Err(JobError::permanent("status result names no payout"));
             };
             match result.transfer_status() {
+                Some(TransferStatus::NotFound) => {
+                    match super::payout::resend_unseen(state, &reference).await? {
+                        Some(status) => {
+                            apply_transfer_by_reference(state, &reference, &status).await?
+                        }
+                        None => Note::Ignored(
+                            "Daraja does not know the payout yet; too early to send it again"
+                                .to_owned(),
+                        ),
+                    }
+                }
                 Some(status) => apply_transfer_by_reference(state, &reference, &status).await?,
                 None => Note::Ignored("transaction status result is not conclusive".to_owned()),
             }

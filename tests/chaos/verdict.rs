@@ -3,7 +3,10 @@
 
 use std::{collections::BTreeMap, fmt::Write};
 
-use malipo::{db::ledger, sandbox::CountersSnapshot};
+use malipo::{
+    db::ledger,
+    sandbox::{CountersSnapshot, refund_key},
+};
 use sqlx::PgPool;
 
 /// Intent states a finished storm may leave: terminal ones. `released` is allowed only with a
@@ -28,31 +31,27 @@ pub async fn misplaced_intents(pool: &PgPool) -> Vec<(String, String, String, Op
 
 /// Every broken promise about money: ledger violations, payouts initiated more than once,
 /// succeeded payouts not initiated exactly once, intents acted on twice.
-pub async fn money_violations(pool: &PgPool, counters: &CountersSnapshot) -> (Vec<String>, u32) {
+pub async fn money_violations(pool: &PgPool, counters: &CountersSnapshot) -> Vec<String> {
     let mut violations: Vec<String> = ledger::check(pool)
         .await
         .expect("ledger check")
         .into_iter()
         .map(|v| format!("ledger: {v:?}"))
         .collect();
-    let payouts: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT reference, provider, kind, status, destination->>'bolt11' FROM payouts",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("payouts");
-    let mut uncounted = 0;
-    for (reference, provider, kind, status, bolt11) in payouts {
-        // Paystack refunds are not transfers: the fake counts no initiations for them.
-        if provider == "paystack" && kind == "refund" {
-            uncounted += 1;
-            continue;
-        }
-        // LNbits payments are keyed by the invoice paid.
-        let key = if provider == "lightning" {
-            bolt11.unwrap_or(reference.clone())
-        } else {
-            reference.clone()
+    let payouts: Vec<(String, String, String, String, Option<String>, Option<String>)> =
+        sqlx::query_as(
+            "SELECT reference, provider, kind, status, destination->>'bolt11', destination->>'refund_of'
+               FROM payouts",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("payouts");
+    for (reference, provider, kind, status, bolt11, refund_of) in payouts {
+        // LNbits payments are keyed by the invoice paid, Paystack refunds by the transaction.
+        let key = match (bolt11, refund_of) {
+            (Some(bolt11), _) if provider == "lightning" => bolt11,
+            (_, Some(transaction)) if provider == "paystack" => refund_key(&transaction),
+            _ => reference.clone(),
         };
         let initiations = counters.transfers_for(&key);
         if initiations > 1 {
@@ -77,7 +76,7 @@ pub async fn money_violations(pool: &PgPool, counters: &CountersSnapshot) -> (Ve
     for (id, n) in twice {
         violations.push(format!("intent {id} was released/refunded {n} times"));
     }
-    (violations, uncounted)
+    violations
 }
 
 /// Dead jobs: `(id, kind, last_error)`.

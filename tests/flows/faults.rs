@@ -179,3 +179,157 @@ async fn a_paystack_checkout_whose_answer_was_lost_is_opened_again_under_a_new_r
     harness.wait_for(&id, "held", Duration::from_secs(20)).await;
     harness.assert_ledger_sound().await;
 }
+
+/// Waits until `done` holds for the fake's counters.
+async fn until_counted(
+    harness: &Harness,
+    what: &str,
+    done: impl Fn(&malipo::sandbox::CountersSnapshot) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(&harness.fakes.counters()) {
+        assert!(tokio::time::Instant::now() < deadline, "{what} never seen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_silent_b2c_settles_by_status_results_whose_acknowledgements_were_all_lost() {
+    use malipo::sandbox::{B2cOutcome, B2cResult};
+    let harness = Harness::start_with(Options {
+        read_timeout: Duration::from_millis(700),
+        commission_kes: None,
+        ..Options::default()
+    })
+    .await;
+    let created = harness.create(mpesa_intent("2000")).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+
+    // The B2C's own result never comes, and Daraja acts on every call but answers none in
+    // time: only a Transaction Status result, correlated by its URL, can settle the payout.
+    harness
+        .fakes
+        .mpesa_script_next_b2c(B2cOutcome::silent(B2cResult::Success));
+    harness.fakes.faults().update(Provider::Mpesa, |faults| {
+        faults.timeout_probability = 1.0;
+        faults.timeout_hold = Duration::from_millis(1_000);
+        faults.timeout_performs_action = true;
+    });
+    assert_eq!(harness.release(&id, json!({})).await.status(), 202);
+    let settled = harness
+        .wait_for(&id, "settled", Duration::from_secs(60))
+        .await;
+    let reference = settled["payouts"][0]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    let counters = harness.fakes.counters();
+    assert_eq!(counters.transfers_for(&reference), 1, "asked exactly once");
+    assert!(counters.requests_to("POST /mpesa/mpesa/transactionstatus/v1/query") >= 1);
+    harness.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn a_b2c_daraja_never_received_is_sent_again_once_status_says_unknown() {
+    let harness = Harness::start_with(Options {
+        commission_kes: None,
+        ..Options::default()
+    })
+    .await;
+    let created = harness.create(mpesa_intent("2000")).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+
+    // The first B2C dies with a 5xx before Daraja records it: in doubt for malipo, unknown to
+    // Daraja. Transaction Status then says "does not exist", and the payout is sent again.
+    harness
+        .fakes
+        .faults()
+        .update(Provider::Mpesa, |faults| faults.server_error_probability = 1.0);
+    assert_eq!(harness.release(&id, json!({})).await.status(), 202);
+    until_counted(&harness, "the B2C attempt", |c| {
+        c.requests_to("POST /mpesa/mpesa/b2c/v3/paymentrequest") >= 1
+    })
+    .await;
+    harness
+        .fakes
+        .faults()
+        .update(Provider::Mpesa, |faults| faults.server_error_probability = 0.0);
+
+    let settled = harness
+        .wait_for(&id, "settled", Duration::from_secs(90))
+        .await;
+    let reference = settled["payouts"][0]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    let counters = harness.fakes.counters();
+    assert_eq!(
+        counters.transfers_for(&reference),
+        1,
+        "sent once it was known to be missing, and only once"
+    );
+    assert_eq!(counters.transfers_created, 1);
+    harness.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn a_paystack_refund_whose_answer_was_lost_is_found_by_its_transaction() {
+    use malipo::sandbox::{ChargeOutcome, refund_key};
+    let harness = Harness::start_with(Options {
+        read_timeout: Duration::from_millis(700),
+        ..Options::default()
+    })
+    .await;
+    let mut intent = super::support::paystack_intent("5000.00");
+    intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
+    let created = harness.create(intent).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let waiting = harness
+        .wait_for(&id, "awaiting_payment", Duration::from_secs(20))
+        .await;
+    let reference = waiting["next_action"]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    harness
+        .fakes
+        .paystack_complete_charge(&reference, ChargeOutcome::Success)
+        .expect("buyer pays");
+    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+
+    // The refund is made but its answer lost, and no refund webhook ever arrives: only a
+    // lookup by the transaction can find it.
+    harness.fakes.set_paystack_webhook_url(None);
+    harness.fakes.faults().update(Provider::Paystack, |faults| {
+        faults.timeout_probability = 1.0;
+        faults.timeout_hold = Duration::from_millis(1_000);
+        faults.timeout_performs_action = true;
+    });
+    let refund = harness
+        .post(&format!("/v1/intents/{id}/refund"), &json!({}), "refund-lost")
+        .await;
+    assert_eq!(refund.status(), 202);
+    until_counted(&harness, "the refund", |c| {
+        c.transfers_for(&refund_key(&reference)) >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    harness
+        .fakes
+        .faults()
+        .update(Provider::Paystack, |faults| faults.timeout_probability = 0.0);
+
+    let refunded = harness
+        .wait_for(&id, "refunded", Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        harness.fakes.counters().transfers_for(&refund_key(&reference)),
+        1,
+        "refunded once"
+    );
+    let payout = &refunded["payouts"][0];
+    assert_eq!(payout["status"], "succeeded", "{refunded}");
+    harness.assert_ledger_sound().await;
+}

@@ -32,16 +32,41 @@ pub async fn store_event(
     event_key: &str,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
+    store_with_subject(pool, provider, endpoint, event_key, None, body).await
+}
+
+/// [`store_event`] for an event whose callback URL named what it is about (`subject`), which
+/// its body does not say.
+pub async fn store_event_about(
+    pool: &PgPool,
+    provider: &str,
+    endpoint: &str,
+    event_key: &str,
+    subject: &str,
+    body: &[u8],
+) -> Result<Stored, sqlx::Error> {
+    store_with_subject(pool, provider, endpoint, event_key, Some(subject), body).await
+}
+
+async fn store_with_subject(
+    pool: &PgPool,
+    provider: &str,
+    endpoint: &str,
+    event_key: &str,
+    subject: Option<&str>,
+    body: &[u8],
+) -> Result<Stored, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let id = Uuid::now_v7();
     let inserted: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, body, status) VALUES ($1, $2, $3, $4, $5, 'received')
+        "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status) VALUES ($1, $2, $3, $4, $5, $6, 'received')
          ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
     )
     .bind(id)
     .bind(provider)
     .bind(endpoint)
     .bind(event_key)
+    .bind(subject)
     .bind(body)
     .fetch_optional(&mut *tx)
     .await?;

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{count, store_event, store_inert};
+use super::{count, store_event, store_event_about, store_inert};
 use crate::{
     http::{
         ApiError, AppState,
@@ -145,7 +145,21 @@ pub async fn b2c_timeout(
     .await
 }
 
-/// Transaction Status result (asked by the payout job or reconciliation).
+/// Transaction Status result at the URL of a query about one payout (asked by the payout job
+/// or reconciliation): the URL names the payout, since the result names only the query.
+#[tracing::instrument(skip_all, fields(provider = "mpesa"))]
+pub async fn status_result_about(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    PathParam((token, reference)): PathParam<(String, String)>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    authenticate(&state, &token, peer)?;
+    status_event(&state, Some(&reference), &body).await
+}
+
+/// Transaction Status result at the bare URL: usable only if it echoes the payout reference
+/// in its `Occasion`.
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
 pub async fn status_result(
     State(state): State<AppState>,
@@ -154,24 +168,28 @@ pub async fn status_result(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
+    status_event(&state, None, &body).await
+}
+
+async fn status_event(
+    state: &AppState,
+    about: Option<&str>,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
+    let endpoint = endpoints::MPESA_STATUS_RESULT;
     let result = parsed(
-        &state,
-        endpoints::MPESA_STATUS_RESULT,
-        &body,
+        state,
+        endpoint,
+        body,
         callbacks::parse_transaction_status_result,
     )
     .await?;
-    // The result names only the query's own id, which is recorded a moment after Daraja's
-    // ack: store it; processing correlates it (waiting briefly for the record if needed).
-    store_event(
-        &state.pool,
-        "mpesa",
-        endpoints::MPESA_STATUS_RESULT,
-        &result.dedupe_key,
-        &body,
-    )
-    .await?;
-    Ok(accepted())
+    let Some(reference) = about.or(result.occasion.as_deref()) else {
+        let reason = "transaction status result names no payout (no reference in its URL or Occasion)";
+        store_inert(&state.pool, "mpesa", endpoint, "ignored", reason, body).await?;
+        return Ok(accepted());
+    };
+    payout_event(state, endpoint, reference, &result.dedupe_key, body).await
 }
 
 /// Transaction Status queue timeout: nothing to do; the payout job asks again.
@@ -245,7 +263,7 @@ async fn payout_event(
     )
     .await?;
     if issued {
-        store_event(&state.pool, "mpesa", endpoint, dedupe_key, body).await?;
+        store_event_about(&state.pool, "mpesa", endpoint, dedupe_key, reference, body).await?;
     } else {
         store_inert(
             &state.pool,

@@ -317,10 +317,10 @@ impl MpesaClient {
             original_conversation_id: reference,
             party_a: self.config.b2c_shortcode.to_string(),
             identifier_type: "4",
-            result_url: self.config.callbacks.status_result(),
+            result_url: self.config.callbacks.status_result_about(reference),
             queue_timeout_url: self.config.callbacks.status_timeout(),
             remarks: "status",
-            // Echoed in ReferenceData when Daraja obliges, to correlate the result.
+            // Echoed in ReferenceData when Daraja obliges; the ResultURL names the reference too.
             occasion: reference,
         };
         let effect = Effect::Repeatable;

@@ -473,7 +473,7 @@ async fn transaction_status_is_asynchronous() {
     assert_eq!(body["IdentifierType"], "4");
     assert_eq!(
         body["ResultURL"],
-        format!("https://pay.example.com/webhooks/mpesa/{TOKEN}/status/result")
+        format!("https://pay.example.com/webhooks/mpesa/{TOKEN}/status/result/payout_0190aa7b")
     );
     assert_eq!(
         client.check_transfer(&payout("payout_0190aa7b")).await,

@@ -299,6 +299,34 @@ impl PaystackClient {
         }
     }
 
+    /// Finds the refund of the transaction `deposit_ref` when the refund's own answer (its id)
+    /// was lost: verify gives the transaction's id, List Refunds (`GET /refund?transaction=`)
+    /// its refunds. malipo makes at most one live refund per transaction, so a live one (pending
+    /// or processed) is it; only failed ones → the last failure; none → `NotFound`.
+    #[tracing::instrument(skip_all, fields(provider = "paystack", transaction = %deposit_ref))]
+    pub async fn find_refund(&self, deposit_ref: &str) -> Result<RefundStatus, ProviderError> {
+        check_transaction_reference(deposit_ref)?;
+        let effect = Effect::Repeatable;
+        let call = self.request(Method::GET, &format!("/transaction/verify/{deposit_ref}"));
+        let transaction = match self.call::<Transaction>(call, effect).await? {
+            Answer::Data(_, transaction) => transaction,
+            Answer::Refused(refusal) => return Err(refusal.into_error(effect)),
+        };
+        let call = self
+            .request(Method::GET, "/refund")
+            .query(&[("transaction", transaction.id.as_str())]);
+        let mut refunds = match self.call::<Vec<RefundData>>(call, effect).await? {
+            Answer::Data(_, refunds) => refunds,
+            Answer::Refused(refusal) => return Err(refusal.into_error(effect)),
+        };
+        // Listed newest first.
+        let chosen = match refunds.iter().position(|refund| refund.status != "failed") {
+            Some(live) => Some(refunds.swap_remove(live)),
+            None => refunds.into_iter().next(),
+        };
+        Ok(chosen.map_or(RefundStatus::NotFound, refund_status))
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
             .client()

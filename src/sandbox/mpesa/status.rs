@@ -114,13 +114,16 @@ impl MpesaState {
         conversation_id: String,
     ) -> serde_json::Result<ResultBody> {
         let store = self.store();
-        // A settled B2C payment named by its OriginatorConversationID or its TransactionID.
-        let b2c = store.b2c.iter().find_map(|(key, record)| {
-            let settled = record.settled.as_ref()?;
-            let named = lookup.original_conversation_id.as_deref() == Some(key.as_str())
-                || lookup.transaction_id.as_deref() == Some(settled.transaction_id.as_str());
-            named.then_some(settled)
+        // A B2C payment named by its OriginatorConversationID, or a settled one by its
+        // TransactionID; one still in the queue is reported pending, not unknown.
+        let named = store.b2c.iter().find(|(key, record)| {
+            lookup.original_conversation_id.as_deref() == Some(key.as_str())
+                || record.settled.as_ref().is_some_and(|settled| {
+                    lookup.transaction_id.as_deref() == Some(settled.transaction_id.as_str())
+                })
         });
+        let b2c = named.and_then(|(_, record)| record.settled.as_ref());
+        let queued = named.is_some() && b2c.is_none();
         let receipt_no = match (&lookup.transaction_id, b2c) {
             (_, Some(settled)) => Some(settled.transaction_id.clone()),
             (Some(id), None) => Some(id.clone()),
@@ -144,8 +147,20 @@ impl MpesaState {
             body.result_desc = "The service request is processed successfully.".to_owned();
             body.result_parameters = Some(completed_parameters(receipt_no, receipt)?);
         } else if let Some(settled) = b2c.filter(|s| s.result != B2cResult::Success) {
-            body.result_code = settled.result.code();
-            body.result_desc = settled.result.description().to_owned();
+            // The query succeeded; the transaction it found did not.
+            body.result_code = 0;
+            body.result_desc = "The service request is processed successfully.".to_owned();
+            body.result_parameters = Some(Parameters::new(vec![
+                result::text("TransactionStatus", "Failed")?,
+                result::text("ReasonType", settled.result.description())?,
+            ]));
+        } else if queued {
+            body.result_code = 0;
+            body.result_desc = "The service request is processed successfully.".to_owned();
+            body.result_parameters = Some(Parameters::new(vec![result::text(
+                "TransactionStatus",
+                "Pending",
+            )?]));
         }
         Ok(body)
     }

@@ -27,7 +27,7 @@ use super::settings::PaystackSettings;
 use super::shared::{Shared, lock};
 
 pub use charge::ChargeOutcome;
-pub use refund::{RefundEventShape, RefundOutcome};
+pub use refund::{RefundEventShape, RefundOutcome, refund_key};
 pub use transfer::{DuplicateTransferPolicy, TransferOutcome};
 pub use webhook::paystack_signature;
 
@@ -90,7 +90,7 @@ pub(crate) fn router(state: Arc<PaystackState>, faults: FaultContext) -> Router 
         .route("/transferrecipient", post(recipient::create_recipient))
         .route("/transfer", post(transfer::initiate))
         .route("/transfer/verify/{reference}", get(transfer::verify))
-        .route("/refund", post(refund::create))
+        .route("/refund", post(refund::create).get(refund::list))
         .route("/refund/{id}", get(refund::fetch))
         .route_layer(from_fn_with_state(Arc::clone(&state), require_secret_key))
         .route_layer(from_fn_with_state(faults, apply_faults));

@@ -1,10 +1,11 @@
-//! Paystack refunds: `POST /refund`, `GET /refund/{id}`, and the `refund.pending` then
+//! Paystack refunds: `POST /refund`, `GET /refund/{id}`, `GET /refund?transaction=…` (Paystack's
+//! List Refunds, how a refund whose answer was lost is found), and the `refund.pending` then
 //! `refund.processed|failed` webhooks (PROVIDERS.md §1.6).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -154,6 +155,9 @@ pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes)
                 return fail(StatusCode::BAD_REQUEST, "Transaction has not been paid");
             }
         }
+        shared
+            .counters
+            .transfer_attempt(&refund_key(&transaction.reference));
         let refundable = transaction.amount - transaction.refunded;
         let amount = match body.get("amount") {
             None | Some(Value::Null) => refundable,
@@ -250,6 +254,45 @@ impl PaystackState {
         };
         webhook::send_event(self, event, &data);
     }
+}
+
+/// The key refunds of one transaction are counted under in the transfer counters.
+pub fn refund_key(transaction_reference: &str) -> String {
+    format!("refund:{transaction_reference}")
+}
+
+/// `GET /refund` filters (Paystack's List Refunds; `transaction` is the id, the reference is
+/// accepted too).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ListFilter {
+    transaction: Option<String>,
+    currency: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(state): State<Arc<PaystackState>>,
+    Query(filter): Query<ListFilter>,
+) -> Response {
+    let store = state.store();
+    let mut refunds: Vec<&Refund> = store
+        .refunds
+        .values()
+        .filter(|refund| {
+            filter.transaction.as_deref().is_none_or(|wanted| {
+                refund.transaction_reference == wanted
+                    || refund.transaction_id.to_string() == wanted
+            }) && filter
+                .currency
+                .as_deref()
+                .is_none_or(|currency| refund.currency == currency)
+        })
+        .collect();
+    refunds.sort_by_key(|refund| std::cmp::Reverse((refund.created_at, refund.id)));
+    let data: Vec<Value> = refunds.iter().map(|refund| refund.to_json()).collect();
+    let meta = json!({"total": data.len(), "skipped": 0, "perPage": 50, "page": 1, "pageCount": 1});
+    axum::response::IntoResponse::into_response(axum::Json(json!({
+        "status": true, "message": "Refunds retrieved", "data": data, "meta": meta,
+    })))
 }
 
 pub(crate) async fn fetch(

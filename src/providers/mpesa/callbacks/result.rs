@@ -75,6 +75,10 @@ pub struct B2cTimeout {
     pub dedupe_key: String,
 }
 
+/// Transaction Status's "The transaction receipt number does not exist." (third-party
+/// reports; the fake answers it for a reference it never received).
+const TRANSACTION_UNKNOWN: &str = "2032";
+
 /// A Transaction Status result posted to the ResultURL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionStatusResult {
@@ -104,8 +108,12 @@ pub struct TransactionStatusResult {
 
 impl TransactionStatusResult {
     /// The queried transfer's status, or `None` when the query itself failed (a non-zero
-    /// result code describes the query, not the transfer).
+    /// result code describes the query, not the transfer) — except "does not exist", which
+    /// says Daraja never received the transfer.
     pub fn transfer_status(&self) -> Option<TransferStatus> {
+        if self.result_code == TRANSACTION_UNKNOWN {
+            return Some(TransferStatus::NotFound);
+        }
         if self.result_code != "0" {
             return None;
         }

@@ -1,0 +1,8 @@
+-- What a callback's URL says it is about. An M-Pesa Transaction Status result names only the
+-- query's own ids, so each query's ResultURL ends in the payout reference it asks about; the
+-- reference is kept here for `process_webhook`.
+ALTER TABLE webhook_inbox ADD COLUMN subject text;
+
+-- Superseded by `subject`: correlating a result through the query's acknowledged id failed
+-- whenever that acknowledgement was lost (found by the chaos suite).
+DROP TABLE mpesa_status_queries;
