@@ -35,7 +35,13 @@ async fn main() -> ExitCode {
             | Command::Audit { .. }
             | Command::Bench { .. }
     );
-    telemetry::init(config.json_logs, answers_on_stdout);
+    // A benchmark's own per-request logging would be part of what it measures.
+    let default_filter = if matches!(cli.command, Command::Bench { .. }) {
+        "warn"
+    } else {
+        telemetry::DEFAULT_FILTER
+    };
+    telemetry::init(config.json_logs, answers_on_stdout, default_filter);
     ops::metrics::install();
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,

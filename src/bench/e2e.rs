@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use super::{
     loopback::Port,
     stats::{Latency, round},
+    watch::Watcher,
 };
 use crate::{
     clients,
@@ -42,7 +43,12 @@ pub struct E2eReport {
     pub worker_processes: usize,
     /// Lifecycles in flight at once.
     pub concurrency: usize,
+    /// Why lifecycles did not settle (the first few).
+    pub failures: Vec<String>,
 }
+
+/// How long one lifecycle may take before it counts as failed.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Kills the worker processes however the benchmark ends.
 struct Workers(Vec<Child>);
@@ -133,24 +139,30 @@ pub async fn run(
         .pool_max_idle_per_host(concurrency)
         .build()?;
 
+    let watcher = Watcher::start(pool.clone());
     let started = Instant::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut tasks = Vec::new();
     for n in 0..lifecycles {
         let permit = semaphore.clone().acquire_owned().await?;
-        let (http, base, key) = (http.clone(), base.clone(), key.clone());
+        let (http, base, key, watcher) = (http.clone(), base.clone(), key.clone(), watcher.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permit;
-            lifecycle(&http, &base, &key, n).await
+            lifecycle(&http, &base, &key, &watcher, n).await
         }));
     }
     let mut durations = Vec::new();
+    let mut failures = Vec::new();
     for task in tasks {
-        if let Ok(Ok(duration)) = task.await {
-            durations.push(duration);
+        match task.await {
+            Ok(Ok(duration)) => durations.push(duration),
+            Ok(Err(error)) if failures.len() < 10 => failures.push(format!("{error:#}")),
+            Err(error) if failures.len() < 10 => failures.push(error.to_string()),
+            _ => {}
         }
     }
     let elapsed = started.elapsed();
+    watcher.stop();
     drop(workers);
     front.stop().await;
     fakes.shutdown().await;
@@ -162,6 +174,7 @@ pub async fn run(
         creation_to_settled: Latency::of(durations),
         worker_processes: 2,
         concurrency,
+        failures,
     })
 }
 
@@ -169,6 +182,7 @@ async fn lifecycle(
     http: &reqwest::Client,
     base: &str,
     key: &str,
+    watcher: &Watcher,
     n: usize,
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
@@ -183,39 +197,31 @@ async fn lifecycle(
         .await?
         .json()
         .await?;
-    let id = created["id"].as_str().context("no intent id")?.to_owned();
-    wait_for(http, base, key, &id, "held").await?;
-    http.post(format!("{base}/v1/intents/{id}/release"))
+    let id: uuid::Uuid = created["id"]
+        .as_str()
+        .context("no intent id")?
+        .parse()
+        .context("intent id is not a UUID")?;
+    watcher
+        .until(id, "held", PATIENCE)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let released = http
+        .post(format!("{base}/v1/intents/{id}/release"))
         .bearer_auth(key)
         .header("idempotency-key", format!("e2e-release-{n}"))
         .header("content-type", "application/json")
         .body("{}")
         .send()
         .await?;
-    wait_for(http, base, key, &id, "settled").await?;
+    anyhow::ensure!(
+        released.status() == reqwest::StatusCode::ACCEPTED,
+        "release of {id} answered {}",
+        released.status()
+    );
+    watcher
+        .until(id, "settled", PATIENCE)
+        .await
+        .map_err(anyhow::Error::msg)?;
     Ok(started.elapsed())
-}
-
-async fn wait_for(
-    http: &reqwest::Client,
-    base: &str,
-    key: &str,
-    id: &str,
-    status: &str,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        let intent: Value = http
-            .get(format!("{base}/v1/intents/{id}"))
-            .bearer_auth(key)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if intent["status"] == status {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("intent {id} did not reach {status}")
 }

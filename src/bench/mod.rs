@@ -5,4 +5,5 @@ pub mod intake;
 mod loopback;
 pub mod queue;
 mod stats;
+mod watch;
 pub mod webhooks;

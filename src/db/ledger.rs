@@ -102,6 +102,13 @@ pub enum PostingError {
         /// The residue.
         total: Decimal,
     },
+    /// An account it needs was created by a concurrent transaction after this statement
+    /// began, so it could not be seen; the caller's transaction must roll back and retry.
+    #[error("posting `{key}`: an account was created concurrently; retry")]
+    ConcurrentAccount {
+        /// The posting's key.
+        key: String,
+    },
     /// The database refused it.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -131,46 +138,56 @@ pub async fn post(
             total: *total,
         });
     }
-    let transaction: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO ledger_transactions (idempotency_key, kind, intent_id, memo) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    let entries: Vec<&(Account, Decimal)> = entries
+        .iter()
+        .filter(|(_, amount)| !amount.is_zero())
+        .collect();
+    // One round trip (postings sit on every job's path): the transaction row, the accounts
+    // it touches for the first time, and its entries. Nothing more is written when `key` was
+    // posted before. The balance is checked by the deferred trigger at commit.
+    let (inserted, written): (i64, i64) = sqlx::query_as(
+        "WITH tx AS (
+             INSERT INTO ledger_transactions (idempotency_key, kind, intent_id, memo) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+         ), wanted AS (
+             SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::uuid[], $9::numeric[])
+                 WITH ORDINALITY AS w (code, kind, currency, intent_id, amount, n)
+         ), created AS (
+             INSERT INTO ledger_accounts (code, kind, currency, intent_id)
+             SELECT DISTINCT ON (code) code, kind, currency, intent_id FROM wanted WHERE EXISTS (SELECT 1 FROM tx)
+             ON CONFLICT (code) DO NOTHING RETURNING id, code
+         ), accounts AS (
+             SELECT id, code FROM created
+             UNION ALL
+             SELECT a.id, a.code FROM ledger_accounts a WHERE a.code IN (SELECT code FROM wanted)
+         ), written AS (
+             INSERT INTO ledger_entries (transaction_id, account_id, currency, amount)
+             SELECT tx.id, accounts.id, w.currency, w.amount
+               FROM tx, wanted w JOIN accounts USING (code) ORDER BY w.n
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM tx), (SELECT count(*) FROM written)",
     )
     .bind(key)
     .bind(kind)
     .bind(intent)
     .bind(memo)
-    .fetch_optional(&mut *conn)
+    .bind(entries.iter().map(|(a, _)| a.code.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|(a, _)| a.kind).collect::<Vec<_>>())
+    .bind(entries.iter().map(|(a, _)| a.currency.code()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|(a, _)| a.intent).collect::<Vec<_>>())
+    .bind(entries.iter().map(|(_, amount)| *amount).collect::<Vec<_>>())
+    .fetch_one(&mut *conn)
     .await?;
-    let Some(transaction) = transaction else {
+    if inserted == 0 {
         return Ok(false);
-    };
-    for (account, amount) in entries.iter().filter(|(_, amount)| !amount.is_zero()) {
-        let account_id = ensure_account(conn, account).await?;
-        sqlx::query("INSERT INTO ledger_entries (transaction_id, account_id, currency, amount) VALUES ($1, $2, $3, $4)")
-            .bind(transaction)
-            .bind(account_id)
-            .bind(account.currency.code())
-            .bind(amount)
-            .execute(&mut *conn)
-            .await?;
+    }
+    if usize::try_from(written).ok() != Some(entries.len()) {
+        return Err(PostingError::ConcurrentAccount {
+            key: key.to_owned(),
+        });
     }
     Ok(true)
-}
-
-async fn ensure_account(conn: &mut PgConnection, account: &Account) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH created AS (
-             INSERT INTO ledger_accounts (code, kind, currency, intent_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (code) DO NOTHING RETURNING id
-         )
-         SELECT id FROM created UNION ALL SELECT id FROM ledger_accounts WHERE code = $1 LIMIT 1",
-    )
-    .bind(&account.code)
-    .bind(account.kind)
-    .bind(account.currency.code())
-    .bind(account.intent)
-    .fetch_one(conn)
-    .await
 }
 
 /// An account's balance (sum of its entries); zero for an account never used.

@@ -187,9 +187,14 @@ pub async fn resend_unseen(
     };
     drop(conn);
     let PayoutTarget::Destination(destination) = &payout.target else {
-        return Err(JobError::permanent("a refund has no transfer to send again"));
+        return Err(JobError::permanent(
+            "a refund has no transfer to send again",
+        ));
     };
-    tracing::warn!(reference, "provider never received the payout; sending it again");
+    tracing::warn!(
+        reference,
+        "provider never received the payout; sending it again"
+    );
     let request = transfer_request(&payout, destination).map_err(calls::retry)?;
     match calls::initiate_transfer(&state.providers, payout.provider, &request).await {
         Ok(status) => Ok(Some(status)),

@@ -41,12 +41,11 @@ pub mod endpoints {
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let row: Option<(String, String, Option<String>, Vec<u8>)> = sqlx::query_as(
-        "SELECT endpoint, status, subject, body FROM webhook_inbox WHERE id = $1",
-    )
-    .bind(job.inbox_id)
-    .fetch_optional(&state.pool)
-    .await?;
+    let row: Option<(String, String, Option<String>, Vec<u8>)> =
+        sqlx::query_as("SELECT endpoint, status, subject, body FROM webhook_inbox WHERE id = $1")
+            .bind(job.inbox_id)
+            .fetch_optional(&state.pool)
+            .await?;
     let Some((endpoint, status, subject, body)) = row else {
         return Err(JobError::permanent(format!(
             "inbox row {} does not exist",

@@ -243,19 +243,17 @@ async fn a_b2c_daraja_never_received_is_sent_again_once_status_says_unknown() {
 
     // The first B2C dies with a 5xx before Daraja records it: in doubt for malipo, unknown to
     // Daraja. Transaction Status then says "does not exist", and the payout is sent again.
-    harness
-        .fakes
-        .faults()
-        .update(Provider::Mpesa, |faults| faults.server_error_probability = 1.0);
+    harness.fakes.faults().update(Provider::Mpesa, |faults| {
+        faults.server_error_probability = 1.0
+    });
     assert_eq!(harness.release(&id, json!({})).await.status(), 202);
     until_counted(&harness, "the B2C attempt", |c| {
         c.requests_to("POST /mpesa/mpesa/b2c/v3/paymentrequest") >= 1
     })
     .await;
-    harness
-        .fakes
-        .faults()
-        .update(Provider::Mpesa, |faults| faults.server_error_probability = 0.0);
+    harness.fakes.faults().update(Provider::Mpesa, |faults| {
+        faults.server_error_probability = 0.0
+    });
 
     let settled = harness
         .wait_for(&id, "settled", Duration::from_secs(90))
@@ -308,7 +306,11 @@ async fn a_paystack_refund_whose_answer_was_lost_is_found_by_its_transaction() {
         faults.timeout_performs_action = true;
     });
     let refund = harness
-        .post(&format!("/v1/intents/{id}/refund"), &json!({}), "refund-lost")
+        .post(
+            &format!("/v1/intents/{id}/refund"),
+            &json!({}),
+            "refund-lost",
+        )
         .await;
     assert_eq!(refund.status(), 202);
     until_counted(&harness, "the refund", |c| {
@@ -316,16 +318,18 @@ async fn a_paystack_refund_whose_answer_was_lost_is_found_by_its_transaction() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    harness
-        .fakes
-        .faults()
-        .update(Provider::Paystack, |faults| faults.timeout_probability = 0.0);
+    harness.fakes.faults().update(Provider::Paystack, |faults| {
+        faults.timeout_probability = 0.0
+    });
 
     let refunded = harness
         .wait_for(&id, "refunded", Duration::from_secs(60))
         .await;
     assert_eq!(
-        harness.fakes.counters().transfers_for(&refund_key(&reference)),
+        harness
+            .fakes
+            .counters()
+            .transfers_for(&refund_key(&reference)),
         1,
         "refunded once"
     );

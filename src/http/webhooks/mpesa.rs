@@ -185,7 +185,8 @@ async fn status_event(
     )
     .await?;
     let Some(reference) = about.or(result.occasion.as_deref()) else {
-        let reason = "transaction status result names no payout (no reference in its URL or Occasion)";
+        let reason =
+            "transaction status result names no payout (no reference in its URL or Occasion)";
         store_inert(&state.pool, "mpesa", endpoint, "ignored", reason, body).await?;
         return Ok(accepted());
     };
