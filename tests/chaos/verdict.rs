@@ -9,6 +9,17 @@ use malipo::{
 };
 use sqlx::PgPool;
 
+/// A payout as checked against the fakes: reference, provider, kind, status, the Lightning
+/// invoice paid and the Paystack transaction refunded.
+type PayoutRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 /// Intent states a finished storm may leave: terminal ones. `released` is allowed only with a
 /// payout the provider failed or reversed, and the intent flagged for an operator.
 const TERMINAL: [&str; 5] = ["settled", "refunded", "failed", "expired", "cancelled"];
@@ -38,7 +49,7 @@ pub async fn money_violations(pool: &PgPool, counters: &CountersSnapshot) -> Vec
         .into_iter()
         .map(|v| format!("ledger: {v:?}"))
         .collect();
-    let payouts: Vec<(String, String, String, String, Option<String>, Option<String>)> =
+    let payouts: Vec<PayoutRow> =
         sqlx::query_as(
             "SELECT reference, provider, kind, status, destination->>'bolt11', destination->>'refund_of'
                FROM payouts",
