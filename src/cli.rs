@@ -161,6 +161,9 @@ pub enum BenchCommand {
         /// Deliveries in total.
         #[arg(long, default_value_t = 10_000)]
         deliveries: usize,
+        /// Earlier events put in the inbox first, to measure growth; e.g. 1000000.
+        #[arg(long, default_value_t = 0)]
+        preload: i64,
     },
     /// Intent-creation rate over HTTP.
     Intake {
@@ -170,5 +173,8 @@ pub enum BenchCommand {
         /// Requests in total.
         #[arg(long, default_value_t = 5_000)]
         requests: usize,
+        /// Earlier intents put in the tables first, to measure growth; e.g. 1000000.
+        #[arg(long, default_value_t = 0)]
+        preload: i64,
     },
 }

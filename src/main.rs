@@ -127,7 +127,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 BenchCommand::Intake {
                     connections,
                     requests,
-                } => bench::intake::run(&database.pool, &config, connections, requests)
+                    preload,
+                } => bench::intake::run(&database.pool, &config, connections, requests, preload)
                     .await
                     .and_then(|r| Ok(serde_json::to_value(r)?)),
                 BenchCommand::E2e {
@@ -145,9 +146,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 BenchCommand::Webhooks {
                     connections,
                     deliveries,
-                } => bench::webhooks::run(&database.pool, &config, connections, deliveries)
-                    .await
-                    .and_then(|r| Ok(serde_json::to_value(r)?)),
+                    preload,
+                } => {
+                    bench::webhooks::run(&database.pool, &config, connections, deliveries, preload)
+                        .await
+                        .and_then(|r| Ok(serde_json::to_value(r)?))
+                }
             };
             database.close().await;
             let report = result?;

@@ -34,20 +34,25 @@ pub struct IntakeReport {
     pub intents_per_sec: f64,
     /// Request latency.
     pub latency: Latency,
+    /// Intents (with their events, keys and jobs) already in the tables.
+    pub preloaded: i64,
 }
 
-/// Sends `requests` intent creations over `connections` connections.
+/// Sends `requests` intent creations over `connections` connections, after adding `preload`
+/// earlier intents to the tables.
 pub async fn run(
     pool: &PgPool,
     config: &Config,
     connections: usize,
     requests: usize,
+    preload: i64,
 ) -> anyhow::Result<IntakeReport> {
     let mut config = config.clone();
     // The benchmark measures the service, not the per-client limiter.
     config.rate_limit_per_sec = 1_000_000;
     config.rate_limit_burst = 1_000_000;
     let client = clients::create(pool, "bench-intake", "client", 250).await?;
+    super::preload::intents(pool, client.id, preload).await?;
     let port = Port::bind().await?;
     let url = format!("{}/v1/intents", port.base);
     let front = port.serve(startup::app_state(
@@ -114,5 +119,6 @@ pub async fn run(
         failed,
         intents_per_sec: round(created as f64 / elapsed.as_secs_f64()),
         latency: Latency::of(latencies),
+        preloaded: preload,
     })
 }

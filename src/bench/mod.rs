@@ -3,6 +3,7 @@
 pub mod e2e;
 pub mod intake;
 mod loopback;
+mod preload;
 pub mod queue;
 mod stats;
 mod watch;

@@ -39,17 +39,22 @@ pub struct WebhookReport {
     pub acks_per_sec: f64,
     /// Time to acknowledgement.
     pub latency: Latency,
+    /// Inbox rows (with their jobs) already in the tables.
+    pub preloaded: i64,
 }
 
 const SECRET: &str = "sk_test_bench";
 
-/// Sends `deliveries` distinct signed `charge.success` events over `connections` senders.
+/// Sends `deliveries` distinct signed `charge.success` events over `connections` senders, after
+/// adding `preload` earlier events to the inbox.
 pub async fn run(
     pool: &PgPool,
     config: &Config,
     connections: usize,
     deliveries: usize,
+    preload: i64,
 ) -> anyhow::Result<WebhookReport> {
+    super::preload::webhooks(pool, preload).await?;
     let port = Port::bind().await?;
     let url = format!("{}/webhooks/paystack", port.base);
     let secrets = WebhookSecrets {
@@ -114,5 +119,6 @@ pub async fn run(
         failed,
         acks_per_sec: round(acknowledged as f64 / elapsed.as_secs_f64()),
         latency: Latency::of(latencies),
+        preloaded: preload,
     })
 }
