@@ -132,9 +132,8 @@ pub async fn run(
                 .context("failed to start a worker process")?,
         );
     }
-    let key = clients::create(pool, "bench-e2e", "client", 1_000)
-        .await?
-        .key;
+    let client = clients::create(pool, "bench-e2e", "client", 1_000).await?;
+    let key = client.key.clone();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
@@ -163,6 +162,15 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     watcher.stop();
+    // Payout jobs snooze to check again after their webhook settled them; leave nothing for
+    // the next run's workers on this database.
+    sqlx::query(
+        "DELETE FROM malipo_jobs WHERE state IN ('pending', 'running')
+            AND intent_id IN (SELECT id FROM intents WHERE client_id = $1)",
+    )
+    .bind(client.id)
+    .execute(pool)
+    .await?;
     drop(workers);
     front.stop().await;
     fakes.shutdown().await;

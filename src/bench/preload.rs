@@ -12,22 +12,25 @@ const BATCH: i64 = 100_000;
 /// Adds `rows` settled intents of `client` — each with two events, its idempotency key and a
 /// finished job — as the intake endpoint would have left them.
 pub async fn intents(pool: &PgPool, client: Uuid, rows: i64) -> anyhow::Result<()> {
+    let run = run_tag();
     for start in (0..rows).step_by(BATCH as usize) {
         let end = (start + BATCH).min(rows);
         let mut tx = pool.begin().await?;
         sqlx::query(
             "CREATE TEMP TABLE preload_ids ON COMMIT DROP AS
-             SELECT n, gen_random_uuid() AS id FROM generate_series($1::bigint, $2::bigint - 1) AS n",
+             SELECT n, gen_random_uuid() AS id, $3 || '-' || n AS tag
+               FROM generate_series($1::bigint, $2::bigint - 1) AS n",
         )
         .bind(start)
         .bind(end)
+        .bind(&run)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             r#"INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference)
                SELECT id, $1, 'settled', 100 + n % 5000, 'KES', 'mpesa', '{"msisdn":"254708374149"}',
                       jsonb_build_object('id', 'seller-' || n, 'payout', '{"provider":"mpesa","msisdn":"254700000001"}'::jsonb),
-                      250, 'preload-' || n
+                      250, tag
                  FROM preload_ids"#,
         )
         .bind(client)
@@ -42,7 +45,7 @@ pub async fn intents(pool: &PgPool, client: Uuid, rows: i64) -> anyhow::Result<(
         .await?;
         sqlx::query(
             "INSERT INTO idempotency_keys (client_id, key, method, path, request_hash, response_status, response_body, completed_at)
-             SELECT $1, 'preload-' || n, 'POST', '/v1/intents', md5(n::text), 201, '\\x7b7d', now() FROM preload_ids",
+             SELECT $1, tag, 'POST', '/v1/intents', md5(n::text), 201, '\\x7b7d', now() FROM preload_ids",
         )
         .bind(client)
         .execute(&mut *tx)
@@ -64,21 +67,24 @@ pub async fn intents(pool: &PgPool, client: Uuid, rows: i64) -> anyhow::Result<(
 /// Adds `rows` processed Paystack inbox rows (and their finished jobs), as the webhook
 /// endpoint would have left them.
 pub async fn webhooks(pool: &PgPool, rows: i64) -> anyhow::Result<()> {
+    let run = run_tag();
     for start in (0..rows).step_by(BATCH as usize) {
         let end = (start + BATCH).min(rows);
         let mut tx = pool.begin().await?;
         sqlx::query(
             "CREATE TEMP TABLE preload_ids ON COMMIT DROP AS
-             SELECT n, gen_random_uuid() AS id FROM generate_series($1::bigint, $2::bigint - 1) AS n",
+             SELECT n, gen_random_uuid() AS id, $3 || '-' || n AS tag
+               FROM generate_series($1::bigint, $2::bigint - 1) AS n",
         )
         .bind(start)
         .bind(end)
+        .bind(&run)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             r#"INSERT INTO webhook_inbox (id, provider, endpoint, event_key, body, status, processed_at)
-               SELECT id, 'paystack', 'paystack', 'charge.success:preload-' || n,
-                      convert_to('{"event":"charge.success","data":{"reference":"preload-' || n || '"}}', 'UTF8'),
+               SELECT id, 'paystack', 'paystack', 'charge.success:' || tag,
+                      convert_to('{"event":"charge.success","data":{"reference":"' || tag || '"}}', 'UTF8'),
                       'processed', now()
                  FROM preload_ids"#,
         )
@@ -95,6 +101,11 @@ pub async fn webhooks(pool: &PgPool, rows: i64) -> anyhow::Result<()> {
         tx.commit().await?;
     }
     analyze(pool).await
+}
+
+/// Keeps one run's references and keys apart from an earlier run's on the same database.
+fn run_tag() -> String {
+    format!("preload-{}", Uuid::new_v4().simple())
 }
 
 /// Fresh planner statistics, as autovacuum would have gathered them by then.

@@ -278,3 +278,19 @@ pub async fn load(
         created_at: row.created_at,
     }))
 }
+
+/// Serialises, until the transaction ends, everyone deciding whether `handle` (a provider's id
+/// for a deposit, e.g. a CheckoutRequestID) is one malipo issued: the job recording it and a
+/// callback naming it, which can arrive first. Whichever comes second sees the other's work.
+pub async fn lock_provider_handle(
+    conn: &mut PgConnection,
+    provider: &str,
+    handle: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))")
+        .bind(provider)
+        .bind(handle)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

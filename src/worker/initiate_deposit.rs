@@ -157,11 +157,14 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
 
 /// Daraja may deliver the STK callback before this job has committed the CheckoutRequestID it
 /// was answered with; the endpoint then kept the callback as `ignored` (an id nobody issued).
-/// Now that the id is ours, such a callback is queued for processing after all.
+/// Now that the id is ours, such a callback is queued for processing after all. The handle's
+/// lock, held to commit, closes the gap where the endpoint checked before this commit but
+/// stored after this scan.
 async fn requeue_early_callbacks(
     tx: &mut sqlx::PgConnection,
     checkout_request_id: &str,
 ) -> Result<(), sqlx::Error> {
+    crate::db::intents::lock_provider_handle(&mut *tx, "mpesa", checkout_request_id).await?;
     let early: Vec<uuid::Uuid> = sqlx::query_scalar(
         "UPDATE webhook_inbox SET status = 'received', reason = NULL, processed_at = NULL
           WHERE provider = 'mpesa' AND endpoint = 'mpesa/stk' AND status = 'ignored'

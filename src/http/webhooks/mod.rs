@@ -8,7 +8,7 @@ pub mod paystack;
 
 use malipo_jobs::ProcessWebhook;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::queue::{EnqueueOptions, enqueue};
@@ -57,6 +57,22 @@ async fn store_with_subject(
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let stored = store_in(&mut tx, provider, endpoint, event_key, subject, body).await?;
+    tx.commit().await?;
+    record(provider, stored);
+    Ok(stored)
+}
+
+/// [`store_event`] inside the caller's transaction (which must commit it); counted by the
+/// caller with [`record`].
+pub async fn store_in(
+    tx: &mut PgConnection,
+    provider: &str,
+    endpoint: &str,
+    event_key: &str,
+    subject: Option<&str>,
+    body: &[u8],
+) -> Result<Stored, sqlx::Error> {
     let id = Uuid::now_v7();
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status) VALUES ($1, $2, $3, $4, $5, $6, 'received')
@@ -73,7 +89,7 @@ async fn store_with_subject(
     let stored = match inserted {
         Some(id) => {
             enqueue(
-                &mut tx,
+                &mut *tx,
                 &ProcessWebhook { inbox_id: id },
                 EnqueueOptions::default(),
             )
@@ -82,15 +98,13 @@ async fn store_with_subject(
         }
         None => Stored::Duplicate,
     };
-    tx.commit().await?;
-    record(provider, stored);
     Ok(stored)
 }
 
 /// Stores an authenticated delivery that will have no effect (`rejected` or `ignored`), with
 /// the reason; identical deliveries are stored once.
 pub async fn store_inert(
-    pool: &PgPool,
+    pool: impl sqlx::PgExecutor<'_>,
     provider: &str,
     endpoint: &str,
     status: &str,

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{count, store_event, store_event_about, store_inert};
+use super::{count, record, store_event, store_event_about, store_in, store_inert};
 use crate::{
     http::{
         ApiError, AppState,
@@ -69,26 +69,34 @@ pub async fn stk(
         callbacks::parse_stk_callback,
     )
     .await?;
-    let issued = known(&state, "SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'mpesa' AND provider_reference = $1)", &callback.checkout_request_id).await?;
+    // The callback can overtake the job that records this CheckoutRequestID: decided under the
+    // id's lock, so either this sees it issued or the job sees the callback kept as ignored.
+    let checkout = &callback.checkout_request_id;
+    let mut tx = state.pool.begin().await?;
+    crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
+    let issued: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'mpesa' AND provider_reference = $1)",
+    )
+    .bind(checkout)
+    .fetch_one(&mut *tx)
+    .await?;
+    let endpoint = endpoints::MPESA_STK;
     if issued {
-        store_event(
-            &state.pool,
+        let stored = store_in(
+            &mut tx,
             "mpesa",
-            endpoints::MPESA_STK,
+            endpoint,
             &callback.dedupe_key,
+            None,
             &body,
         )
         .await?;
+        tx.commit().await?;
+        record("mpesa", stored);
     } else {
-        store_inert(
-            &state.pool,
-            "mpesa",
-            endpoints::MPESA_STK,
-            "ignored",
-            &format!("unknown CheckoutRequestID {}", callback.checkout_request_id),
-            &body,
-        )
-        .await?;
+        let reason = format!("unknown CheckoutRequestID {checkout}");
+        store_inert(&mut *tx, "mpesa", endpoint, "ignored", &reason, &body).await?;
+        tx.commit().await?;
     }
     Ok(accepted())
 }
