@@ -45,6 +45,9 @@ pub struct E2eReport {
     pub concurrency: usize,
     /// Why lifecycles did not settle (the first few).
     pub failures: Vec<String>,
+    /// Callbacks the fakes could not deliver (no answer within their delivery timeout, or an
+    /// error answer). Daraja does not retry, so each one leaves its lifecycle to reconciliation.
+    pub callback_deliveries_failed: u64,
 }
 
 /// How long one lifecycle may take before it counts as failed.
@@ -173,6 +176,7 @@ pub async fn run(
     .await?;
     drop(workers);
     front.stop().await;
+    let callback_deliveries_failed = fakes.counters().webhook_failures;
     fakes.shutdown().await;
     let settled = durations.len();
     Ok(E2eReport {
@@ -183,6 +187,7 @@ pub async fn run(
         worker_processes: 2,
         concurrency,
         failures,
+        callback_deliveries_failed,
     })
 }
 

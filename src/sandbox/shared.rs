@@ -20,6 +20,11 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub(crate) struct Shared {
     rng: Mutex<StdRng>,
+    /// Ids (receipts, transaction ids, hashes) come from their own generator, seeded by the OS:
+    /// a provider never issues the same id twice, even across restarts of the fakes against one
+    /// database (same-seeded ids collided with the last run's, and malipo rightly dropped the
+    /// callbacks carrying them as duplicates). Outcomes stay reproducible from the seed.
+    ids: Mutex<StdRng>,
     pub(crate) counters: Counters,
     pub(crate) faults: Faults,
     pub(crate) limiter: Limiter,
@@ -36,6 +41,7 @@ impl Shared {
     ) -> Self {
         Self {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            ids: Mutex::new(StdRng::from_os_rng()),
             counters: Counters::default(),
             faults,
             limiter: Limiter::default(),
@@ -70,13 +76,12 @@ impl Shared {
         lo + Duration::from_micros(self.with_rng(|rng| rng.random_range(0..=span)))
     }
 
-    /// Random characters drawn from `alphabet`.
+    /// Random characters drawn from `alphabet` (for ids).
     pub(crate) fn random_from(&self, alphabet: &[u8], len: usize) -> String {
-        self.with_rng(|rng| {
-            (0..len)
-                .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
-                .collect()
-        })
+        let rng = &mut *lock(&self.ids);
+        (0..len)
+            .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+            .collect()
     }
 
     /// Lowercase letters and digits, like Paystack references and access codes.
@@ -96,13 +101,14 @@ impl Shared {
 
     /// `n` random bytes as lowercase hex.
     pub(crate) fn hex_bytes(&self, n: usize) -> String {
-        let bytes: Vec<u8> = self.with_rng(|rng| (0..n).map(|_| rng.random()).collect());
+        let rng = &mut *lock(&self.ids);
+        let bytes: Vec<u8> = (0..n).map(|_| rng.random()).collect();
         hex::encode(bytes)
     }
 
     /// A numeric id in Paystack's range.
     pub(crate) fn numeric_id(&self) -> u64 {
-        self.with_rng(|rng| rng.random_range(100_000_000..5_000_000_000))
+        lock(&self.ids).random_range(100_000_000..5_000_000_000)
     }
 
     /// Sleeps, returning false early if the fakes shut down meanwhile.
@@ -124,5 +130,32 @@ impl Shared {
                 _ = shutdown.wait_for(|stopped| *stopped) => {}
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::FaultSettings;
+
+    fn shared(seed: u64) -> Shared {
+        let delivery = Delivery::new(Duration::from_secs(1), 0, Duration::ZERO).expect("client");
+        let (_, shutdown) = watch::channel(false);
+        Shared::new(
+            seed,
+            Faults::new(FaultSettings::default()),
+            delivery,
+            shutdown,
+        )
+    }
+
+    #[test]
+    fn same_seed_repeats_outcomes_but_never_ids() {
+        let (first, second) = (shared(7), shared(7));
+        let draws = |s: &Shared| (0..64).map(|_| s.chance(0.5)).collect::<Vec<_>>();
+        assert_eq!(draws(&first), draws(&second), "outcomes follow the seed");
+        let ids = |s: &Shared| (0..8).map(|_| s.upper_alnum(10)).collect::<Vec<_>>();
+        assert_ne!(ids(&first), ids(&second), "ids are fresh per instance");
+        assert_ne!(first.numeric_id(), second.numeric_id());
     }
 }
