@@ -29,6 +29,9 @@ pub struct IntentView {
     pub payee: Value,
     /// Commission in basis points.
     pub commission_bps: i32,
+    /// The commission's fixed part, a decimal string ("0.00" when none).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub commission_fixed_fee: Decimal,
     /// The client's reference.
     pub reference: Option<String>,
     /// The client's metadata.
@@ -77,8 +80,9 @@ pub async fn insert(
     let buyer = serde_json::to_value(&intent.buyer).unwrap_or(Value::Null);
     let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
     sqlx::query(
-        "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata)
-         VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
+                              commission_fixed_fee)
+         VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(id)
     .bind(client)
@@ -90,6 +94,7 @@ pub async fn insert(
     .bind(intent.commission_bps)
     .bind(&intent.reference)
     .bind(Value::Object(intent.metadata.clone()))
+    .bind(intent.commission_fixed_fee.amount())
     .execute(&mut *conn)
     .await?;
     record_event(
@@ -133,6 +138,7 @@ struct IntentRow {
     buyer: Value,
     payee: Value,
     commission_bps: i32,
+    commission_fixed_fee: Decimal,
     reference: Option<String>,
     metadata: Value,
     next_action: Option<Value>,
@@ -148,8 +154,8 @@ pub async fn view(
     id: Uuid,
 ) -> Result<Option<IntentView>, sqlx::Error> {
     let row: Option<IntentRow> = sqlx::query_as(
-        "SELECT id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata, next_action,
-                failure_reason, created_at, updated_at
+        "SELECT id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee, reference,
+                metadata, next_action, failure_reason, created_at, updated_at
            FROM intents WHERE id = $1 AND ($2::uuid IS NULL OR client_id = $2)",
     )
     .bind(id)
@@ -169,6 +175,8 @@ pub async fn view(
         .map(|c| c.minor_units())
         .unwrap_or(2);
     amount.rescale(scale);
+    let mut commission_fixed_fee = row.commission_fixed_fee;
+    commission_fixed_fee.rescale(scale);
     Ok(Some(IntentView {
         id: row.id,
         status: row.status,
@@ -178,6 +186,7 @@ pub async fn view(
         buyer: row.buyer,
         payee: row.payee,
         commission_bps: row.commission_bps,
+        commission_fixed_fee,
         reference: row.reference,
         metadata: row.metadata,
         next_action: row.next_action,
@@ -208,6 +217,8 @@ pub struct IntentRecord {
     pub payee: crate::domain::Payee,
     /// Commission in basis points.
     pub commission_bps: i32,
+    /// The commission's fixed part (zero when none).
+    pub commission_fixed_fee: crate::domain::Money,
     /// Client reference.
     pub reference: Option<String>,
     /// The provider's handle of the deposit (Paystack reference, CheckoutRequestID, payment hash).
@@ -233,6 +244,7 @@ struct RecordRow {
     buyer: Value,
     payee: Value,
     commission_bps: i32,
+    commission_fixed_fee: Decimal,
     reference: Option<String>,
     provider_reference: Option<String>,
     deposit_expires_at: Option<DateTime<Utc>>,
@@ -248,11 +260,11 @@ pub async fn load(
     lock: bool,
 ) -> anyhow::Result<Option<IntentRecord>> {
     let sql = if lock {
-        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
-                deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1 FOR UPDATE"
+        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1 FOR UPDATE"
     } else {
-        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, provider_reference,
-                deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1"
+        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1"
     };
     let row: Option<RecordRow> = sqlx::query_as(sql)
         .bind(id)
@@ -270,6 +282,7 @@ pub async fn load(
         buyer: serde_json::from_value(row.buyer)?,
         payee: serde_json::from_value(row.payee)?,
         commission_bps: row.commission_bps,
+        commission_fixed_fee: crate::domain::Money::new(row.commission_fixed_fee, currency)?,
         reference: row.reference,
         provider_reference: row.provider_reference,
         deposit_expires_at: row.deposit_expires_at,

@@ -68,6 +68,11 @@ impl Money {
         Self::from_minor(0, currency)
     }
 
+    /// Whether the amount is zero.
+    pub fn is_zero(&self) -> bool {
+        self.amount.is_zero()
+    }
+
     /// The decimal amount in major units, at the currency's scale.
     pub fn amount(&self) -> Decimal {
         self.amount

@@ -29,6 +29,8 @@ pub struct NewIntent {
     pub payee: Payee,
     /// Platform commission in basis points of the amount.
     pub commission_bps: i32,
+    /// A fixed part of the commission, added to the basis points (zero when none).
+    pub commission_fixed_fee: Money,
     /// The client's own reference.
     pub reference: Option<String>,
     /// Client metadata, bounded.
@@ -111,6 +113,7 @@ impl NewIntent {
                 "buyer",
                 "payee",
                 "commission_bps",
+                "commission_fixed_fee",
                 "reference",
                 "metadata",
             ]
@@ -250,6 +253,52 @@ impl NewIntent {
                 None
             }
         };
+        let commission_fixed_fee = match (body.get("commission_fixed_fee"), amount) {
+            (None | Some(Value::Null), Some(amount)) => Some(Money::zero(amount.currency())),
+            (Some(Value::String(text)), Some(amount)) => {
+                match parse_amount(Some(&format!("\"{text}\""))) {
+                    Ok(fee) if fee < Decimal::ZERO => {
+                        fail("commission_fixed_fee", "must not be negative".to_owned());
+                        None
+                    }
+                    Ok(fee) if fee > amount.amount() => {
+                        fail(
+                            "commission_fixed_fee",
+                            "must not be more than the amount".to_owned(),
+                        );
+                        None
+                    }
+                    Ok(fee)
+                        if !fee.fract().is_zero()
+                            && payee.as_ref().is_some_and(|payee| {
+                                payee.payout.provider() == ProviderKind::Mpesa
+                            }) =>
+                    {
+                        fail(
+                            "commission_fixed_fee",
+                            "an M-Pesa payee is paid in whole shillings; the fee must be whole"
+                                .to_owned(),
+                        );
+                        None
+                    }
+                    Ok(fee) => Money::new(fee, amount.currency())
+                        .map_err(|e| fail("commission_fixed_fee", e.to_string()))
+                        .ok(),
+                    Err(message) => {
+                        fail("commission_fixed_fee", message);
+                        None
+                    }
+                }
+            }
+            (Some(Value::String(_)) | None | Some(Value::Null), None) => None,
+            (Some(_), _) => {
+                fail(
+                    "commission_fixed_fee",
+                    "must be a decimal string in the intent's currency, like \"10.00\"".to_owned(),
+                );
+                None
+            }
+        };
         let reference = match body.get("reference") {
             None | Some(Value::Null) => Some(None),
             Some(Value::String(text))
@@ -294,7 +343,7 @@ impl NewIntent {
             provider,
             buyer,
             payee,
-            commission_bps,
+            (commission_bps, commission_fixed_fee),
             reference,
             metadata,
         ) {
@@ -303,7 +352,7 @@ impl NewIntent {
                 Some(provider),
                 Some(buyer),
                 Some(payee),
-                Some(commission_bps),
+                (Some(commission_bps), Some(commission_fixed_fee)),
                 Some(reference),
                 Some(metadata),
             ) if errors.is_empty() => Ok(Self {
@@ -312,6 +361,7 @@ impl NewIntent {
                 buyer,
                 payee,
                 commission_bps,
+                commission_fixed_fee,
                 reference,
                 metadata,
             }),
@@ -486,6 +536,39 @@ mod tests {
         // rust_decimal would round this to 1; it must be refused instead.
         assert!(parse_amount(Some("1.0000000000000000000000000000001")).is_err());
         assert!(parse_amount(Some("\"1,500\"")).is_err());
+    }
+
+    #[test]
+    fn a_fixed_fee_is_an_exact_string_within_the_amount() {
+        let mut body = mpesa_body();
+        assert!(
+            parse(body.clone())
+                .expect("valid")
+                .commission_fixed_fee
+                .is_zero()
+        );
+        body["commission_fixed_fee"] = json!("25");
+        assert_eq!(
+            parse(body.clone())
+                .expect("valid")
+                .commission_fixed_fee
+                .to_string(),
+            "25.00 KES"
+        );
+        for bad in [
+            json!(25),
+            json!("-1"),
+            json!("1500.01"),
+            json!("2.50"),
+            json!("1e2"),
+        ] {
+            body["commission_fixed_fee"] = bad.clone();
+            assert_eq!(
+                fields(parse(body.clone())),
+                ["commission_fixed_fee"],
+                "{bad}"
+            );
+        }
     }
 
     #[test]

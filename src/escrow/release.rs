@@ -43,7 +43,8 @@ pub async fn release(
             Some(PayoutDestination::Mpesa { .. })
         );
     let places = if via_mpesa { 0 } else { currency.minor_units() };
-    let split = commission::split_to(held, intent.commission_bps, None, places)?;
+    let fee = Some(intent.commission_fixed_fee).filter(|fee| !fee.is_zero());
+    let split = commission::split_to(held, intent.commission_bps, fee, places)?;
     ledger::post(
         conn,
         &format!("release:{}", intent.id),

@@ -50,6 +50,23 @@ async fn an_mpesa_intent_is_held_released_split_and_settled() {
 }
 
 #[tokio::test]
+async fn a_fixed_fee_is_fixed_at_creation_and_added_to_the_commission() {
+    let harness = Harness::start().await;
+    let mut intent = mpesa_intent("1500");
+    intent["commission_fixed_fee"] = json!("25");
+    let created = harness.create(intent).await;
+    assert_eq!(created["commission_fixed_fee"], "25.00");
+    let id = created["id"].as_str().expect("id");
+    harness.wait_for(id, "held", LIMIT).await;
+    assert_eq!(harness.release(id, json!({})).await.status(), 202);
+    let settled = harness.wait_for(id, "settled", LIMIT).await;
+    // 10% of 1 500 plus 25.
+    assert_eq!(payout(&settled, "commission")["amount"], "175.00");
+    assert_eq!(payout(&settled, "payee")["amount"], "1325.00");
+    harness.assert_ledger_sound().await;
+}
+
+#[tokio::test]
 async fn a_paystack_intent_settles_through_checkout_and_transfer_webhooks() {
     let harness = Harness::start().await;
     let mut intent = paystack_intent("25000.00");
