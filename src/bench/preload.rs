@@ -16,16 +16,7 @@ pub async fn intents(pool: &PgPool, client: Uuid, rows: i64) -> anyhow::Result<(
     for start in (0..rows).step_by(BATCH as usize) {
         let end = (start + BATCH).min(rows);
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "CREATE TEMP TABLE preload_ids ON COMMIT DROP AS
-             SELECT n, gen_random_uuid() AS id, $3 || '-' || n AS tag
-               FROM generate_series($1::bigint, $2::bigint - 1) AS n",
-        )
-        .bind(start)
-        .bind(end)
-        .bind(&run)
-        .execute(&mut *tx)
-        .await?;
+        batch_ids(&mut tx, &run, start, end).await?;
         sqlx::query(
             r#"INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference)
                SELECT id, $1, 'settled', 100 + n % 5000, 'KES', 'mpesa', '{"msisdn":"254708374149"}',
@@ -71,16 +62,7 @@ pub async fn webhooks(pool: &PgPool, rows: i64) -> anyhow::Result<()> {
     for start in (0..rows).step_by(BATCH as usize) {
         let end = (start + BATCH).min(rows);
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "CREATE TEMP TABLE preload_ids ON COMMIT DROP AS
-             SELECT n, gen_random_uuid() AS id, $3 || '-' || n AS tag
-               FROM generate_series($1::bigint, $2::bigint - 1) AS n",
-        )
-        .bind(start)
-        .bind(end)
-        .bind(&run)
-        .execute(&mut *tx)
-        .await?;
+        batch_ids(&mut tx, &run, start, end).await?;
         sqlx::query(
             r#"INSERT INTO webhook_inbox (id, provider, endpoint, event_key, body, status, processed_at)
                SELECT id, 'paystack', 'paystack', 'charge.success:' || tag,
@@ -101,6 +83,26 @@ pub async fn webhooks(pool: &PgPool, rows: i64) -> anyhow::Result<()> {
         tx.commit().await?;
     }
     analyze(pool).await
+}
+
+/// `preload_ids` (row number, id, tag) for rows `start..end`, until the transaction commits.
+async fn batch_ids(
+    tx: &mut sqlx::PgConnection,
+    run: &str,
+    start: i64,
+    end: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "CREATE TEMP TABLE preload_ids ON COMMIT DROP AS
+         SELECT n, gen_random_uuid() AS id, $3 || '-' || n AS tag
+           FROM generate_series($1::bigint, $2::bigint - 1) AS n",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(run)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Keeps one run's references and keys apart from an earlier run's on the same database.

@@ -15,9 +15,7 @@ async fn a_payout_whose_initiation_timed_out_but_succeeded_is_not_sent_again() {
         ..Options::default()
     })
     .await;
-    let created = harness.create(mpesa_intent("2000")).await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+    let id = held_mpesa_intent(&harness).await;
 
     // Daraja now performs every call but answers after the client has given up.
     harness.fakes.faults().update(Provider::Mpesa, |faults| {
@@ -41,13 +39,7 @@ async fn a_payout_whose_initiation_timed_out_but_succeeded_is_not_sent_again() {
         .faults()
         .update(Provider::Mpesa, |faults| faults.timeout_probability = 0.0);
 
-    let settled = harness
-        .wait_for(&id, "settled", Duration::from_secs(40))
-        .await;
-    let reference = settled["payouts"][0]["reference"]
-        .as_str()
-        .expect("reference")
-        .to_owned();
+    let reference = settled_payout_reference(&harness, &id, Duration::from_secs(40)).await;
     assert_eq!(
         harness.fakes.counters().transfers_for(&reference),
         1,
@@ -180,6 +172,23 @@ async fn a_paystack_checkout_whose_answer_was_lost_is_opened_again_under_a_new_r
     harness.assert_ledger_sound().await;
 }
 
+/// A held KES 2,000 M-Pesa intent's id.
+async fn held_mpesa_intent(harness: &Harness) -> String {
+    let created = harness.create(mpesa_intent("2000")).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+    id
+}
+
+/// Waits for `id` to settle; the reference of its (only) payout.
+async fn settled_payout_reference(harness: &Harness, id: &str, limit: Duration) -> String {
+    let settled = harness.wait_for(id, "settled", limit).await;
+    settled["payouts"][0]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned()
+}
+
 /// Waits until `done` holds for the fake's counters.
 async fn until_counted(
     harness: &Harness,
@@ -202,9 +211,7 @@ async fn a_silent_b2c_settles_by_status_results_whose_acknowledgements_were_all_
         ..Options::default()
     })
     .await;
-    let created = harness.create(mpesa_intent("2000")).await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+    let id = held_mpesa_intent(&harness).await;
 
     // The B2C's own result never comes, and Daraja acts on every call but answers none in
     // time: only a Transaction Status result, correlated by its URL, can settle the payout.
@@ -217,13 +224,7 @@ async fn a_silent_b2c_settles_by_status_results_whose_acknowledgements_were_all_
         faults.timeout_performs_action = true;
     });
     assert_eq!(harness.release(&id, json!({})).await.status(), 202);
-    let settled = harness
-        .wait_for(&id, "settled", Duration::from_secs(60))
-        .await;
-    let reference = settled["payouts"][0]["reference"]
-        .as_str()
-        .expect("reference")
-        .to_owned();
+    let reference = settled_payout_reference(&harness, &id, Duration::from_secs(60)).await;
     let counters = harness.fakes.counters();
     assert_eq!(counters.transfers_for(&reference), 1, "asked exactly once");
     assert!(counters.requests_to("POST /mpesa/mpesa/transactionstatus/v1/query") >= 1);
@@ -237,9 +238,7 @@ async fn a_b2c_daraja_never_received_is_sent_again_once_status_says_unknown() {
         ..Options::default()
     })
     .await;
-    let created = harness.create(mpesa_intent("2000")).await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+    let id = held_mpesa_intent(&harness).await;
 
     // The first B2C dies with a 5xx before Daraja records it: in doubt for malipo, unknown to
     // Daraja. Transaction Status then says "does not exist", and the payout is sent again.
@@ -255,13 +254,7 @@ async fn a_b2c_daraja_never_received_is_sent_again_once_status_says_unknown() {
         faults.server_error_probability = 0.0
     });
 
-    let settled = harness
-        .wait_for(&id, "settled", Duration::from_secs(90))
-        .await;
-    let reference = settled["payouts"][0]["reference"]
-        .as_str()
-        .expect("reference")
-        .to_owned();
+    let reference = settled_payout_reference(&harness, &id, Duration::from_secs(90)).await;
     let counters = harness.fakes.counters();
     assert_eq!(
         counters.transfers_for(&reference),
