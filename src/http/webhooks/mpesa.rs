@@ -267,7 +267,7 @@ async fn payout_event(
 ) -> Result<Json<Value>, ApiError> {
     let issued = known(
         state,
-        "SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1)",
+        "SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1 AND provider = 'mpesa')",
         reference,
     )
     .await?;
