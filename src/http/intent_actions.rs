@@ -145,11 +145,13 @@ async fn apply(
                     "only a Lightning payee takes an invoice",
                 )]));
             }
-            sqlx::query("UPDATE intents SET release_bolt11 = $2 WHERE id = $1")
-                .bind(id)
-                .bind(&bolt11)
-                .execute(&mut *tx)
-                .await?;
+            if bolt11.is_some() {
+                sqlx::query("UPDATE intents SET release_bolt11 = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(&bolt11)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             transition(
                 &mut tx,
                 id,
