@@ -6,3 +6,7 @@ ALTER TABLE webhook_inbox ADD COLUMN subject text;
 -- Superseded by `subject`: correlating a result through the query's acknowledged id failed
 -- whenever that acknowledgement was lost (found by the chaos suite).
 DROP TABLE mpesa_status_queries;
+
+-- When a payout the provider said it never received was sent again (at most once; the first
+-- `initiated_at` stays, so the 24 h give-up still counts from the first send).
+ALTER TABLE payouts ADD COLUMN resent_at timestamptz;

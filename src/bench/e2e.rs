@@ -165,6 +165,8 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     watcher.stop();
+    drop(workers);
+    front.stop().await;
     // Payout jobs snooze to check again after their webhook settled them; leave nothing for
     // the next run's workers on this database.
     sqlx::query(
@@ -174,8 +176,7 @@ pub async fn run(
     .bind(client.id)
     .execute(pool)
     .await?;
-    drop(workers);
-    front.stop().await;
+
     let callback_deliveries_failed = fakes.counters().webhook_failures;
     fakes.shutdown().await;
     let settled = durations.len();

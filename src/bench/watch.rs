@@ -61,7 +61,11 @@ impl Watcher {
             Ok(Ok(seen)) if seen == status => Ok(()),
             Ok(Ok(seen)) => Err(format!("intent {id} ended {seen}, not {status}")),
             Ok(Err(_)) => Err("the watcher stopped".to_owned()),
-            Err(_) => Err(format!("intent {id} did not reach {status} in {limit:?}")),
+            Err(_) => {
+                // Stop reading an intent nobody waits for any more.
+                self.lock().remove(&id);
+                Err(format!("intent {id} did not reach {status} in {limit:?}"))
+            }
         }
     }
 

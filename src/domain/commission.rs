@@ -2,8 +2,8 @@
 //!
 //! Rule: commission = `amount × bps / 10 000`, rounded half away from zero to the payout's
 //! smallest unit (the currency's minor unit, or whole shillings when a share leaves through
-//! M-Pesa B2C, which pays whole KES only), plus the optional fixed fee (rounded the same way),
-//! capped at the amount;
+//! M-Pesa B2C, which pays whole KES only), plus the optional fixed fee (exact: intents take
+//! only whole-shilling KES fees), capped at the amount;
 //! the payee gets exactly the rest. So payee share + commission = held amount, always, with no
 //! rounding residue anywhere.
 
@@ -50,10 +50,7 @@ pub fn split_to(
         .round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
     let mut commission = Money::new(proportional, currency)?;
     if let Some(fee) = fixed_fee {
-        let rounded = fee
-            .amount()
-            .round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
-        commission = commission.checked_add(Money::new(rounded, fee.currency())?)?;
+        commission = commission.checked_add(fee)?;
     }
     if commission.amount() > held.amount() {
         commission = held;
@@ -101,22 +98,18 @@ mod tests {
     }
 
     #[test]
-    fn a_fixed_fee_is_rounded_like_the_rest_when_shares_are_whole() {
-        let fee = Some(Money::from_minor(1_050, Currency::Kes));
-        let whole =
-            split_to(Money::from_minor(100_000, Currency::Kes), 100, fee, 0).expect("split");
-        // 1% of 1 000 = 10, plus 10.50 → 11: 21 and 979, both whole.
+    fn a_fixed_fee_is_added_exactly_and_must_share_the_currency() {
+        let fee = Some(Money::from_minor(1_050, Currency::Ngn));
+        let split_ngn = split(Money::from_minor(100_000, Currency::Ngn), 100, fee).expect("split");
+        // 1% of 1 000.00 = 10.00, plus 10.50.
         assert_eq!(
-            (whole.commission, whole.payee),
+            (split_ngn.commission, split_ngn.payee),
             (
-                Money::from_minor(2_100, Currency::Kes),
-                Money::from_minor(97_900, Currency::Kes)
+                Money::from_minor(2_050, Currency::Ngn),
+                Money::from_minor(97_950, Currency::Ngn)
             )
         );
-        let exact = split(Money::from_minor(100_000, Currency::Kes), 100, fee).expect("split");
-        assert_eq!(exact.commission, Money::from_minor(2_050, Currency::Kes));
-        let other = Some(Money::from_minor(100, Currency::Ngn));
-        assert!(split(Money::from_minor(100_000, Currency::Kes), 100, other).is_err());
+        assert!(split(Money::from_minor(100_000, Currency::Kes), 100, fee).is_err());
     }
 
     #[test]
@@ -136,7 +129,8 @@ mod tests {
         #[test]
         fn whole_amounts_split_into_whole_shares(whole in 1i64..1_000_000_000, bps in 0i32..=10_000, fee in proptest::option::of(0i64..100_000)) {
             let held = Money::from_minor(whole * 100, Currency::Kes);
-            let split = split_to(held, bps, fee.map(|f| Money::from_minor(f, Currency::Kes)), 0).expect("split");
+            let fee = fee.map(|shillings| Money::from_minor(shillings * 100, Currency::Kes));
+            let split = split_to(held, bps, fee, 0).expect("split");
             prop_assert!(split.payee.is_whole() && split.commission.is_whole());
             prop_assert_eq!(split.payee.checked_add(split.commission).expect("same currency"), held);
         }

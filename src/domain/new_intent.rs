@@ -268,16 +268,13 @@ impl NewIntent {
                         );
                         None
                     }
-                    Ok(fee)
-                        if !fee.fract().is_zero()
-                            && payee.as_ref().is_some_and(|payee| {
-                                payee.payout.provider() == ProviderKind::Mpesa
-                            }) =>
-                    {
+                    // Either share of a KES intent may leave by M-Pesa B2C (whole shillings only),
+                    // and the commission's destination is the platform's setting, not the
+                    // request's: a fractional fee could not be kept exactly as agreed.
+                    Ok(fee) if !fee.fract().is_zero() && amount.currency() == Currency::Kes => {
                         fail(
                             "commission_fixed_fee",
-                            "an M-Pesa payee is paid in whole shillings; the fee must be whole"
-                                .to_owned(),
+                            "must be whole shillings (KES shares may be paid by M-Pesa)".to_owned(),
                         );
                         None
                     }

@@ -25,8 +25,8 @@ use crate::{
 
 /// How often an in-flight payout is re-checked when no webhook has settled it.
 const CHECK_AGAIN: Duration = Duration::from_secs(15);
-/// How long after a payout's (re)initiation a provider's "never seen" is taken at its word.
-const UNSEEN_GRACE: Duration = Duration::from_secs(20);
+/// How long after a payout's initiation a provider's "never seen" is taken at its word.
+const UNSEEN_GRACE: Duration = Duration::from_secs(30);
 /// After this long in flight a payout goes to an operator instead of being polled forever.
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
@@ -124,20 +124,12 @@ async fn initiate(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, 
 async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, ProviderError> {
     match &payout.target {
         PayoutTarget::Refund { refund_of } => {
-            let status = match &payout.provider_ref {
-                Some(provider_ref) => {
-                    calls::check_refund(&state.providers, payout.provider, provider_ref).await?
-                }
-                // The refund call's answer was lost, so its id is unknown: look it up by the
-                // transaction it refunds.
-                None => calls::find_paystack_refund(&state.providers, refund_of).await?,
+            let Some(provider_ref) = &payout.provider_ref else {
+                return check_lost_refund(state, payout, refund_of).await;
             };
-            match status {
-                // Never reached Paystack: ask again. Paystack refuses to refund more than the
-                // transaction's amount, so this cannot refund twice.
-                RefundStatus::NotFound => initiate(state, payout).await,
-                other => Ok(Answer::Refund(other)),
-            }
+            calls::check_refund(&state.providers, payout.provider, provider_ref)
+                .await
+                .map(Answer::Refund)
         }
         PayoutTarget::Destination(destination) => {
             let request = transfer_request(payout, destination)?;
@@ -160,19 +152,47 @@ async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, Pro
     }
 }
 
-/// Sends again a payout whose provider says it never received it (its initiation was lost on
+/// A refund whose initiation answer (and so its id) was lost: looked up by the transaction it
+/// refunds. Found nowhere once [`UNSEEN_GRACE`] has passed, it never reached Paystack and is
+/// asked for again; a refusal then (Paystack will not refund more than the transaction, so one
+/// that exists after all is refused) only means "look again later".
+async fn check_lost_refund(
+    state: &WorkerState,
+    payout: &PayoutRecord,
+    refund_of: &str,
+) -> Result<Answer, ProviderError> {
+    let found = calls::find_paystack_refund(&state.providers, refund_of).await?;
+    let sent_long_ago = payout.initiated_at.is_some_and(|at| {
+        Utc::now() - at > chrono::Duration::from_std(UNSEEN_GRACE).unwrap_or_default()
+    });
+    match found {
+        RefundStatus::NotFound if sent_long_ago => match initiate(state, payout).await {
+            Err(ProviderError::Permanent { reason }) => {
+                tracing::warn!(%reason, "refund asked again and refused; checking again later");
+                Ok(Answer::Refund(RefundStatus::NotFound))
+            }
+            answer => answer,
+        },
+        other => Ok(Answer::Refund(other)),
+    }
+}
+
+/// Sends an M-Pesa payout again when Daraja says it never received it (the B2C was lost on
 /// the way), answering with the new initiation's status — or `None` when the payout is not in
-/// flight or was (re)sent within [`UNSEEN_GRACE`]: a B2C can still be in Daraja's queue when a
-/// status query overtakes it. Moving `initiated_at` forward claims the re-send, so concurrent
-/// "never seen" answers send it once; the provider's dedupe on the reference guards the rest.
+/// flight, was sent within [`UNSEEN_GRACE`] (a B2C can still be in Daraja's queue when a status
+/// query overtakes it), or was already sent again: at most one re-send, claimed by setting
+/// `resent_at`, so concurrent or replayed "never seen" answers send nothing more. Daraja's own
+/// duplicate check on the OriginatorConversationID guards the re-send itself; a payout still
+/// unseen after it waits for the 24 h give-up and an operator.
 pub async fn resend_unseen(
     state: &WorkerState,
     reference: &str,
 ) -> Result<Option<TransferStatus>, JobError> {
     let mut conn = state.pool.acquire().await?;
     let claimed: Option<uuid::Uuid> = sqlx::query_scalar(
-        "UPDATE payouts SET initiated_at = now()
-          WHERE reference = $1 AND status = 'in_flight' AND initiated_at < now() - make_interval(secs => $2)
+        "UPDATE payouts SET resent_at = now()
+          WHERE reference = $1 AND provider = 'mpesa' AND status = 'in_flight' AND resent_at IS NULL
+            AND initiated_at < now() - make_interval(secs => $2)
           RETURNING id",
     )
     .bind(reference)
@@ -195,10 +215,15 @@ pub async fn resend_unseen(
         reference,
         "provider never received the payout; sending it again"
     );
-    let request = transfer_request(&payout, destination).map_err(calls::retry)?;
+    let request = transfer_request(&payout, destination)
+        .map_err(|error| JobError::permanent(error.to_string()))?;
     match calls::initiate_transfer(&state.providers, payout.provider, &request).await {
         Ok(status) => Ok(Some(status)),
-        Err(ProviderError::Permanent { reason }) => Ok(Some(TransferStatus::Failed { reason })),
+        // Not proof that nothing moves (the first send may yet surface): the payout stays in
+        // flight for its checks, and this event's job records why it stopped.
+        Err(ProviderError::Permanent { reason }) => Err(JobError::permanent(format!(
+            "re-send of {reference} refused: {reason}"
+        ))),
         Err(error) => Err(calls::retry(error)),
     }
 }
