@@ -7,6 +7,6 @@ ALTER TABLE webhook_inbox ADD COLUMN subject text;
 -- whenever that acknowledgement was lost (found by the chaos suite).
 DROP TABLE mpesa_status_queries;
 
--- When a payout the provider said it never received was sent again (at most once; the first
--- `initiated_at` stays, so the 24 h give-up still counts from the first send).
+-- When a payout the provider said it never received was last sent again (`initiated_at` keeps
+-- the first send, which the 24 h give-up counts from).
 ALTER TABLE payouts ADD COLUMN resent_at timestamptz;

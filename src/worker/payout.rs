@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use malipo_jobs::Payout;
 
 use super::{WorkerState, calls};
@@ -179,23 +179,26 @@ async fn check_lost_refund(
 
 /// Sends an M-Pesa payout again when Daraja says it never received it (the B2C was lost on
 /// the way), answering with the new initiation's status — or `None` when the payout is not in
-/// flight, was sent within [`UNSEEN_GRACE`] (a B2C can still be in Daraja's queue when a status
-/// query overtakes it), or was already sent again: at most one re-send, claimed by setting
-/// `resent_at`, so concurrent or replayed "never seen" answers send nothing more. Daraja's own
-/// duplicate check on the OriginatorConversationID guards the re-send itself; a payout still
-/// unseen after it waits for the 24 h give-up and an operator.
+/// flight, or the "never seen" answer arrived within [`UNSEEN_GRACE`] of the last send (a B2C
+/// can still be in Daraja's queue when a status query overtakes it; an answer from before a
+/// re-send says nothing about it). Setting `resent_at` claims the re-send, so concurrent
+/// answers send it once per grace window; Daraja's own duplicate check on the
+/// OriginatorConversationID guards each re-send, and `initiated_at` keeps counting toward the
+/// 24 h give-up.
 pub async fn resend_unseen(
     state: &WorkerState,
     reference: &str,
+    answered_at: DateTime<Utc>,
 ) -> Result<Option<TransferStatus>, JobError> {
     let mut conn = state.pool.acquire().await?;
     let claimed: Option<uuid::Uuid> = sqlx::query_scalar(
         "UPDATE payouts SET resent_at = now()
-          WHERE reference = $1 AND provider = 'mpesa' AND status = 'in_flight' AND resent_at IS NULL
-            AND initiated_at < now() - make_interval(secs => $2)
+          WHERE reference = $1 AND provider = 'mpesa' AND status = 'in_flight'
+            AND $2 > coalesce(resent_at, initiated_at) + make_interval(secs => $3)
           RETURNING id",
     )
     .bind(reference)
+    .bind(answered_at)
     .bind(UNSEEN_GRACE.as_secs_f64())
     .fetch_optional(&mut *conn)
     .await?;

@@ -2,6 +2,7 @@
 //! the webhook endpoint; here it is parsed again and its effect runs through the same guarded
 //! transitions as the polling jobs, so duplicates and late events change nothing.
 
+use chrono::{DateTime, Utc};
 use malipo_jobs::{ConfirmDeposit, ProcessWebhook};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -37,16 +38,20 @@ pub mod endpoints {
     pub const LNBITS: &str = "lnbits";
 }
 
+/// An inbox row as processing reads it: endpoint, status, subject, body, arrival.
+type InboxRow = (String, String, Option<String>, Vec<u8>, DateTime<Utc>);
+
 /// Applies the event once; the inbox row's status records what happened.
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let row: Option<(String, String, Option<String>, Vec<u8>)> =
-        sqlx::query_as("SELECT endpoint, status, subject, body FROM webhook_inbox WHERE id = $1")
-            .bind(job.inbox_id)
-            .fetch_optional(&state.pool)
-            .await?;
-    let Some((endpoint, status, subject, body)) = row else {
+    let row: Option<InboxRow> = sqlx::query_as(
+        "SELECT endpoint, status, subject, body, received_at FROM webhook_inbox WHERE id = $1",
+    )
+    .bind(job.inbox_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some((endpoint, status, subject, body, received_at)) = row else {
         return Err(JobError::permanent(format!(
             "inbox row {} does not exist",
             job.inbox_id
@@ -73,7 +78,7 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
             };
             match result.transfer_status() {
                 Some(TransferStatus::NotFound) => {
-                    match super::payout::resend_unseen(state, &reference).await? {
+                    match super::payout::resend_unseen(state, &reference, received_at).await? {
                         Some(status) => {
                             apply_transfer_by_reference(state, &reference, &status).await?
                         }
