@@ -267,28 +267,13 @@ async fn a_b2c_daraja_never_received_is_sent_again_once_status_says_unknown() {
 
 #[tokio::test]
 async fn a_paystack_refund_whose_answer_was_lost_is_found_by_its_transaction() {
-    use malipo::sandbox::{ChargeOutcome, refund_key};
+    use malipo::sandbox::refund_key;
     let harness = Harness::start_with(Options {
         read_timeout: Duration::from_millis(700),
         ..Options::default()
     })
     .await;
-    let mut intent = super::support::paystack_intent("5000.00");
-    intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
-    let created = harness.create(intent).await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    let waiting = harness
-        .wait_for(&id, "awaiting_payment", Duration::from_secs(20))
-        .await;
-    let reference = waiting["next_action"]["reference"]
-        .as_str()
-        .expect("reference")
-        .to_owned();
-    harness
-        .fakes
-        .paystack_complete_charge(&reference, ChargeOutcome::Success)
-        .expect("buyer pays");
-    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+    let (id, reference) = held_paystack_intent(&harness).await;
 
     // The refund is made but its answer lost, and no refund webhook ever arrives: only a
     // lookup by the transaction can find it.
@@ -329,4 +314,98 @@ async fn a_paystack_refund_whose_answer_was_lost_is_found_by_its_transaction() {
     let payout = &refunded["payouts"][0];
     assert_eq!(payout["status"], "succeeded", "{refunded}");
     harness.assert_ledger_sound().await;
+}
+
+/// A held NGN 5,000 Paystack intent: its id and its transaction reference.
+async fn held_paystack_intent(harness: &Harness) -> (String, String) {
+    use malipo::sandbox::ChargeOutcome;
+    let mut intent = super::support::paystack_intent("5000.00");
+    intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
+    let created = harness.create(intent).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let waiting = harness
+        .wait_for(&id, "awaiting_payment", Duration::from_secs(20))
+        .await;
+    let reference = waiting["next_action"]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    harness
+        .fakes
+        .paystack_complete_charge(&reference, ChargeOutcome::Success)
+        .expect("buyer pays");
+    harness.wait_for(&id, "held", Duration::from_secs(20)).await;
+    (id, reference)
+}
+
+#[tokio::test]
+async fn a_refund_paystack_cannot_find_by_its_id_is_not_asked_for_again() {
+    use malipo::sandbox::refund_key;
+    let harness = Harness::start().await;
+    let (id, reference) = held_paystack_intent(&harness).await;
+    harness.fakes.set_paystack_webhook_url(None);
+    let refund = harness
+        .post(
+            &format!("/v1/intents/{id}/refund"),
+            &json!({}),
+            "refund-unknown-id",
+        )
+        .await;
+    assert_eq!(refund.status(), 202);
+
+    // Once the refund's id is on file, make it one Paystack does not know (a wrong id, or
+    // Paystack lagging) and run the next check at once.
+    let intent_id: uuid::Uuid = id.parse().expect("uuid");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let known: Option<String> = sqlx::query_scalar(
+            "SELECT provider_ref FROM payouts WHERE intent_id = $1 AND kind = 'refund'",
+        )
+        .bind(intent_id)
+        .fetch_optional(&harness.pool)
+        .await
+        .expect("payout")
+        .flatten();
+        if known.is_some() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no refund id on file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::query(
+        "UPDATE payouts SET provider_ref = '4999999999' WHERE intent_id = $1 AND kind = 'refund'",
+    )
+    .bind(intent_id)
+    .execute(&harness.pool)
+    .await
+    .expect("bogus id");
+    sqlx::query("UPDATE malipo_jobs SET run_at = now() WHERE kind = 'payout' AND intent_id = $1 AND state = 'pending'")
+        .bind(intent_id)
+        .execute(&harness.pool)
+        .await
+        .expect("run now");
+    until_counted(&harness, "the check by id", |c| {
+        c.requests_to("GET /paystack/refund/{id}") >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    assert_eq!(
+        harness
+            .fakes
+            .counters()
+            .transfers_for(&refund_key(&reference)),
+        1,
+        "a refund with an id on file is only ever checked, never asked for again"
+    );
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM payouts WHERE intent_id = $1 AND kind = 'refund'")
+            .bind(intent_id)
+            .fetch_one(&harness.pool)
+            .await
+            .expect("status");
+    assert_eq!(status, "in_flight");
 }
