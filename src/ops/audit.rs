@@ -29,6 +29,42 @@ pub struct Action<'a> {
     pub detail: serde_json::Value,
 }
 
+impl<'a> Action<'a> {
+    /// `action` on job `id`, which was in state `from`.
+    pub fn on_job(actor: &'a Actor, action: &'static str, id: i64, from: super::JobState) -> Self {
+        Self {
+            actor,
+            action,
+            job_id: Some(id),
+            queue: None,
+            filter: serde_json::Value::Null,
+            dry_run: false,
+            affected: 1,
+            detail: serde_json::json!({ "from_state": from }),
+        }
+    }
+
+    /// `action` on the jobs matching `filter`.
+    pub fn on_matching(
+        actor: &'a Actor,
+        action: &'static str,
+        filter: &'a super::JobFilter,
+        dry_run: bool,
+        affected: i64,
+    ) -> Self {
+        Self {
+            actor,
+            action,
+            job_id: None,
+            queue: filter.queue.as_deref(),
+            filter: filter.to_json(),
+            dry_run,
+            affected,
+            detail: serde_json::Value::Null,
+        }
+    }
+}
+
 /// A recorded action.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEntry {

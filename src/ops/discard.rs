@@ -30,20 +30,7 @@ pub async fn discard_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), Op
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut *tx,
-        &Action {
-            actor,
-            action: "job.discard",
-            job_id: Some(id),
-            queue: None,
-            filter: serde_json::Value::Null,
-            dry_run: false,
-            affected: 1,
-            detail: serde_json::json!({ "from_state": from }),
-        },
-    )
-    .await?;
+    audit::record(&mut *tx, &Action::on_job(actor, "job.discard", id, from)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -93,20 +80,8 @@ pub async fn discard_matching(
             .await?
             .rows_affected() as i64
     };
-    audit::record(
-        &mut *tx,
-        &Action {
-            actor,
-            action: "jobs.discard",
-            job_id: None,
-            queue: filter.queue.as_deref(),
-            filter: filter.to_json(),
-            dry_run,
-            affected,
-            detail: serde_json::Value::Null,
-        },
-    )
-    .await?;
+    let action = Action::on_matching(actor, "jobs.discard", &filter, dry_run, affected);
+    audit::record(&mut *tx, &action).await?;
     tx.commit().await?;
     Ok(BulkOutcome { affected, dry_run })
 }

@@ -47,20 +47,7 @@ pub async fn retry_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), OpsE
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut *tx,
-        &Action {
-            actor,
-            action: "job.retry",
-            job_id: Some(id),
-            queue: None,
-            filter: serde_json::Value::Null,
-            dry_run: false,
-            affected: 1,
-            detail: serde_json::json!({ "from_state": from }),
-        },
-    )
-    .await?;
+    audit::record(&mut *tx, &Action::on_job(actor, "job.retry", id, from)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -101,20 +88,8 @@ pub async fn retry_dead(
             .await?
             .rows_affected() as i64
     };
-    audit::record(
-        &mut *tx,
-        &Action {
-            actor,
-            action: "jobs.retry",
-            job_id: None,
-            queue: filter.queue.as_deref(),
-            filter: filter.to_json(),
-            dry_run,
-            affected,
-            detail: serde_json::Value::Null,
-        },
-    )
-    .await?;
+    let action = Action::on_matching(actor, "jobs.retry", &filter, dry_run, affected);
+    audit::record(&mut *tx, &action).await?;
     tx.commit().await?;
     Ok(BulkOutcome { affected, dry_run })
 }
