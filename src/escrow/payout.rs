@@ -10,7 +10,6 @@ use crate::{
         payouts::{self, PayoutRecord},
         transitions::transition,
     },
-    domain::Money,
     providers::{RefundStatus, TransferStatus},
 };
 
@@ -33,8 +32,27 @@ fn in_flight(payout: &PayoutRecord) -> Account {
     }
 }
 
-fn entries(from: Account, to: Account, amount: Money) -> [(Account, rust_decimal::Decimal); 2] {
-    [(from, amount.amount()), (to, -amount.amount())]
+/// Posts a payout's `event` (`sent`, `succeeded`, …) once: its amount moves from `from` to `to`
+/// (debit `from`, credit `to`); `what` ends the memo.
+async fn post_move(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    event: &str,
+    what: &str,
+    from: Account,
+    to: Account,
+) -> anyhow::Result<()> {
+    let amount = payout.amount.amount();
+    ledger::post(
+        conn,
+        &format!("payout:{}:{event}", payout.id),
+        &format!("payout_{event}"),
+        Some(payout.intent_id),
+        &format!("{} payout {}{what}", payout.kind, payout.reference),
+        &[(from, amount), (to, -amount)],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Marks a pending payout in flight and posts source → in flight. Returns true only for the
@@ -43,15 +61,7 @@ pub async fn begin(conn: &mut PgConnection, payout: &PayoutRecord) -> anyhow::Re
     if !payouts::set_status(conn, payout.id, &["pending"], "in_flight", None, None).await? {
         return Ok(false);
     }
-    ledger::post(
-        conn,
-        &format!("payout:{}:sent", payout.id),
-        "payout_sent",
-        Some(payout.intent_id),
-        &format!("{} payout {}", payout.kind, payout.reference),
-        &entries(source(payout), in_flight(payout), payout.amount),
-    )
-    .await?;
+    post_move(conn, payout, "sent", "", source(payout), in_flight(payout)).await?;
     Ok(true)
 }
 
@@ -128,20 +138,15 @@ async fn succeed(
     {
         return Ok(PayoutEffect::Unchanged);
     }
-    ledger::post(
+    let clearing = Account::clearing(payout.provider, payout.amount.currency());
+    let what = format!(" delivered ({provider_ref})");
+    post_move(
         conn,
-        &format!("payout:{}:succeeded", payout.id),
-        "payout_succeeded",
-        Some(payout.intent_id),
-        &format!(
-            "{} payout {} delivered ({provider_ref})",
-            payout.kind, payout.reference
-        ),
-        &entries(
-            in_flight(payout),
-            Account::clearing(payout.provider, payout.amount.currency()),
-            payout.amount,
-        ),
+        payout,
+        "succeeded",
+        &what,
+        in_flight(payout),
+        clearing,
     )
     .await?;
     if payout.kind == "refund" {
@@ -190,16 +195,14 @@ async fn fail(
     }
     // Only money that went in flight comes back (`begin` moved it there).
     if payout.status == "in_flight" {
-        ledger::post(
+        let what = format!(" failed: {reason}");
+        post_move(
             conn,
-            &format!("payout:{}:failed", payout.id),
-            "payout_failed",
-            Some(payout.intent_id),
-            &format!(
-                "{} payout {} failed: {reason}",
-                payout.kind, payout.reference
-            ),
-            &entries(in_flight(payout), source(payout), payout.amount),
+            payout,
+            "failed",
+            &what,
+            in_flight(payout),
+            source(payout),
         )
         .await?;
     }
@@ -247,22 +250,9 @@ async fn reverse(
         return Ok(PayoutEffect::Unchanged);
     }
     // The money is back at the provider and owed to the payee again.
-    ledger::post(
-        conn,
-        &format!("payout:{}:reversed", payout.id),
-        "payout_reversed",
-        Some(payout.intent_id),
-        &format!(
-            "{} payout {} reversed: {reason}",
-            payout.kind, payout.reference
-        ),
-        &entries(
-            Account::clearing(payout.provider, payout.amount.currency()),
-            source(payout),
-            payout.amount,
-        ),
-    )
-    .await?;
+    let clearing = Account::clearing(payout.provider, payout.amount.currency());
+    let what = format!(" reversed: {reason}");
+    post_move(conn, payout, "reversed", &what, clearing, source(payout)).await?;
     transition(
         conn,
         payout.intent_id,

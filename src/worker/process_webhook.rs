@@ -30,7 +30,7 @@ pub mod endpoints {
     pub const MPESA_C2B_CONFIRMATION: &str = "mpesa/c2b/confirmation";
     /// Daraja B2C result.
     pub const MPESA_B2C_RESULT: &str = "mpesa/b2c/result";
-    /// Daraja B2C queue timeout.
+    /// Daraja B2C queue timeout (stored for the record only).
     pub const MPESA_B2C_TIMEOUT: &str = "mpesa/b2c/timeout";
     /// Daraja Transaction Status result.
     pub const MPESA_STATUS_RESULT: &str = "mpesa/status/result";
@@ -92,9 +92,6 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
                 None => Note::Ignored("transaction status result is not conclusive".to_owned()),
             }
         }
-        endpoints::MPESA_B2C_TIMEOUT => Note::Ignored(
-            "queue timeout: the payout job keeps checking the transfer's status".to_owned(),
-        ),
         endpoints::MPESA_C2B_CONFIRMATION => mpesa_c2b(state, &body).await?,
         endpoints::LNBITS => {
             let hook =

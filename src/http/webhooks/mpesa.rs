@@ -127,7 +127,8 @@ pub async fn b2c_result(
     .await
 }
 
-/// B2C queue timeout: recorded; the payout job keeps checking the transfer.
+/// B2C queue timeout: kept for the record with no job to run — it changes nothing, since the
+/// payout job keeps checking the transfer's status until it is conclusive.
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
 pub async fn b2c_timeout(
     State(state): State<AppState>,
@@ -136,21 +137,14 @@ pub async fn b2c_timeout(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &token, peer)?;
-    let timeout = parsed(
-        &state,
-        endpoints::MPESA_B2C_TIMEOUT,
-        &body,
-        callbacks::parse_b2c_timeout,
-    )
-    .await?;
-    payout_event(
-        &state,
-        endpoints::MPESA_B2C_TIMEOUT,
-        &timeout.originator_conversation_id,
-        &timeout.dedupe_key,
-        &body,
-    )
-    .await
+    let endpoint = endpoints::MPESA_B2C_TIMEOUT;
+    let timeout = parsed(&state, endpoint, &body, callbacks::parse_b2c_timeout).await?;
+    let reason = format!(
+        "queue timeout for {}: the payout job keeps checking the transfer's status",
+        timeout.originator_conversation_id
+    );
+    store_inert(&state.pool, "mpesa", endpoint, "ignored", &reason, &body).await?;
+    Ok(accepted())
 }
 
 /// Transaction Status result at the URL of a query about one payout (asked by the payout job
