@@ -20,17 +20,10 @@ use crate::{
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let mut conn = state.pool.acquire().await?;
-    let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
-        return Err(JobError::permanent(format!(
-            "intent {} does not exist",
-            job.intent_id
-        )));
-    };
-    drop(conn);
-    if intent.status != "awaiting_payment" {
+    let Some(intent) = super::job_intent::still(state, job.intent_id, "awaiting_payment").await?
+    else {
         return Ok(());
-    }
+    };
     let check = DepositCheck {
         // Paystack verifies by the reference its checkout was opened with.
         reference: intent

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{WorkerState, calls};
 use crate::{
-    db::{intents, transitions::transition},
+    db::transitions::transition,
     domain::{Buyer, ProviderKind},
     escrow::{deposit, deposit_reference},
     providers::{self, DepositInitiation, DepositRequest, ProviderError},
@@ -17,17 +17,9 @@ use crate::{
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let mut conn = state.pool.acquire().await?;
-    let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
-        return Err(JobError::permanent(format!(
-            "intent {} does not exist",
-            job.intent_id
-        )));
-    };
-    drop(conn);
-    if intent.status != "initiating" {
+    let Some(intent) = super::job_intent::still(state, job.intent_id, "initiating").await? else {
         return Ok(());
-    }
+    };
     let request = DepositRequest {
         intent_id: intent.id,
         reference: deposit_reference(intent.id),

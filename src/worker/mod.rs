@@ -3,6 +3,7 @@
 pub mod calls;
 mod confirm_deposit;
 mod initiate_deposit;
+mod job_intent;
 mod noop;
 mod payout;
 pub mod poll_lightning_invoice;

@@ -35,17 +35,10 @@ pub async fn run(
     context: JobContext<WorkerState>,
 ) -> Result<(), JobError> {
     let state = &context.app;
-    let mut conn = state.pool.acquire().await?;
-    let Some(intent) = intents::load(&mut conn, job.intent_id, false).await? else {
-        return Err(JobError::permanent(format!(
-            "intent {} does not exist",
-            job.intent_id
-        )));
-    };
-    drop(conn);
-    if intent.status != "awaiting_payment" {
+    let Some(intent) = super::job_intent::still(state, job.intent_id, "awaiting_payment").await?
+    else {
         return Ok(());
-    }
+    };
     let check = DepositCheck {
         reference: deposit_reference(intent.id),
         provider_handle: intent.provider_reference.clone(),

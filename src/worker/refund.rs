@@ -5,10 +5,7 @@ use malipo_jobs::{Payout, Refund};
 
 use super::WorkerState;
 use crate::{
-    db::{
-        intents,
-        payouts::{self, PayoutTarget},
-    },
+    db::payouts::{self, PayoutTarget},
     domain::{Buyer, PayoutDestination, ProviderKind},
     escrow::deposit_reference,
     queue::{EnqueueOptions, JobContext, JobError, enqueue},
@@ -19,12 +16,7 @@ use crate::{
 pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
     let mut tx = state.pool.begin().await?;
-    let Some(intent) = intents::load(&mut tx, job.intent_id, true).await? else {
-        return Err(JobError::permanent(format!(
-            "intent {} does not exist",
-            job.intent_id
-        )));
-    };
+    let intent = super::job_intent::load(&mut tx, job.intent_id, true).await?;
     if intent.status != "refunding" {
         return Ok(());
     }

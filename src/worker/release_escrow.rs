@@ -5,7 +5,6 @@ use malipo_jobs::ReleaseEscrow;
 
 use super::WorkerState;
 use crate::{
-    db::intents,
     escrow::release,
     queue::{JobContext, JobError},
 };
@@ -15,12 +14,7 @@ use crate::{
 pub async fn run(job: ReleaseEscrow, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
     let mut tx = state.pool.begin().await?;
-    let Some(intent) = intents::load(&mut tx, job.intent_id, true).await? else {
-        return Err(JobError::permanent(format!(
-            "intent {} does not exist",
-            job.intent_id
-        )));
-    };
+    let intent = super::job_intent::load(&mut tx, job.intent_id, true).await?;
     release::release(&mut tx, &intent, &state.commission).await?;
     tx.commit().await?;
     Ok(())
