@@ -145,73 +145,53 @@ async fn apply(
                     "only a Lightning payee takes an invoice",
                 )]));
             }
-            if bolt11.is_some() {
-                sqlx::query("UPDATE intents SET release_bolt11 = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(&bolt11)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            transition(
-                &mut tx,
-                id,
-                &["held"],
-                "releasing",
-                "release_requested",
-                json!({}),
-            )
-            .await?;
-            enqueue(
-                &mut tx,
-                &ReleaseEscrow { intent_id: id },
-                EnqueueOptions {
-                    intent_id: Some(id),
-                    ..Default::default()
-                },
-            )
-            .await?;
         }
-        Action::Refund => {
-            match (intent.provider, &bolt11) {
-                (ProviderKind::Lightning, None) => {
-                    return Err(ApiError::Validation(vec![FieldError::new(
-                        "bolt11",
-                        "a Lightning refund needs the buyer's invoice",
-                    )]));
-                }
-                (ProviderKind::Paystack | ProviderKind::Mpesa, Some(_)) => {
-                    return Err(ApiError::Validation(vec![FieldError::new(
-                        "bolt11",
-                        "only Lightning refunds take an invoice",
-                    )]));
-                }
-                _ => {}
+        Action::Refund => match (intent.provider, &bolt11) {
+            (ProviderKind::Lightning, None) => {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "bolt11",
+                    "a Lightning refund needs the buyer's invoice",
+                )]));
             }
-            sqlx::query("UPDATE intents SET refund_bolt11 = $2 WHERE id = $1")
-                .bind(id)
-                .bind(&bolt11)
-                .execute(&mut *tx)
-                .await?;
-            transition(
-                &mut tx,
-                id,
-                &["held"],
-                "refunding",
-                "refund_requested",
-                json!({}),
-            )
-            .await?;
-            enqueue(
-                &mut tx,
-                &Refund { intent_id: id },
-                EnqueueOptions {
-                    intent_id: Some(id),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        }
+            (ProviderKind::Paystack | ProviderKind::Mpesa, Some(_)) => {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "bolt11",
+                    "only Lightning refunds take an invoice",
+                )]));
+            }
+            _ => {}
+        },
     }
+    // The invoice (if any) is kept on the intent for the job; the request's own effect is the
+    // move out of `held`, which makes a second release or refund a 409 at once.
+    let (keep_invoice, to, event) = match action {
+        Action::Release => (
+            "UPDATE intents SET release_bolt11 = $2 WHERE id = $1",
+            "releasing",
+            "release_requested",
+        ),
+        Action::Refund => (
+            "UPDATE intents SET refund_bolt11 = $2 WHERE id = $1",
+            "refunding",
+            "refund_requested",
+        ),
+    };
+    if bolt11.is_some() {
+        sqlx::query(keep_invoice)
+            .bind(id)
+            .bind(&bolt11)
+            .execute(&mut *tx)
+            .await?;
+    }
+    transition(&mut tx, id, &["held"], to, event, json!({})).await?;
+    let options = EnqueueOptions {
+        intent_id: Some(id),
+        ..Default::default()
+    };
+    match action {
+        Action::Release => enqueue(&mut tx, &ReleaseEscrow { intent_id: id }, options).await?,
+        Action::Refund => enqueue(&mut tx, &Refund { intent_id: id }, options).await?,
+    };
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
