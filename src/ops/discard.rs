@@ -80,7 +80,7 @@ pub async fn discard_matching(
             .await?
             .rows_affected() as i64
     };
-    let action = Action::on_matching(actor, "jobs.discard", &filter, dry_run, affected);
+    let action = Action::on_matching(actor, "jobs.discard", filter, dry_run, affected);
     audit::record(&mut *tx, &action).await?;
     tx.commit().await?;
     Ok(BulkOutcome { affected, dry_run })
