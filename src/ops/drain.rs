@@ -12,13 +12,14 @@ use super::{
     audit::{self, Action},
     known_queue,
 };
-use crate::queue::{Handlers, QueueSettings, Runner, backend::SHUTDOWN_GRACE, pause};
+use crate::queue::{
+    Handlers, QueueSettings, Runner, backend::SHUTDOWN_GRACE, budget::ClaimBudget, pause,
+};
 
 /// How far a drain may go.
 #[derive(Debug, Clone, Copy)]
 pub struct DrainOptions {
-    /// Stop claiming after this many runs. Runs already claimed still finish, so the count may
-    /// pass the limit by up to the worker's concurrency.
+    /// Stop after this many runs: no more than this many jobs are ever claimed.
     pub limit: Option<u64>,
     /// Stop claiming after this long.
     pub timeout: Duration,
@@ -86,6 +87,7 @@ pub async fn drain<C: Clone + Send + Sync + 'static>(
         batch_size: cap(base.batch_size),
         concurrency: usize::try_from(cap(base.concurrency as i64)).unwrap_or(1),
         loops_per_queue: 1,
+        claim_budget: options.limit.map(ClaimBudget::new),
         ..base
     };
     let started = Instant::now();

@@ -6,6 +6,7 @@
 //! batches ([`complete`]) as done, retried with backoff, snoozed, or dead.
 
 pub mod backend;
+pub mod budget;
 pub mod claim;
 pub mod complete;
 pub mod enqueue;
@@ -45,6 +46,8 @@ pub struct QueueSettings {
     pub poll_interval: Duration,
     /// How long done jobs are kept.
     pub retention: Duration,
+    /// A cap on claims across every loop of the process (a drain's run limit); none for workers.
+    pub claim_budget: Option<budget::ClaimBudget>,
 }
 
 impl Default for QueueSettings {
@@ -61,6 +64,7 @@ impl Default for QueueSettings {
             heartbeat: Duration::from_secs(5),
             poll_interval: Duration::from_millis(500),
             retention: Duration::from_secs(7 * 24 * 3600),
+            claim_budget: None,
         }
     }
 }

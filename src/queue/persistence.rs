@@ -87,15 +87,26 @@ impl Persistence for PgPersistence {
         &mut self,
         _worker: &WorkerContext,
     ) -> Result<Vec<Task<ClaimedJob>>, Self::Error> {
-        match claim::claim(
+        let budget = self.settings.claim_budget.as_ref();
+        let limit = budget.map_or(self.settings.batch_size, |b| {
+            b.reserve(self.settings.batch_size)
+        });
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let claimed = claim::claim(
             &self.pool,
             &self.settings.queues,
             &self.worker_id,
-            self.settings.batch_size,
+            limit,
             self.settings.lease,
         )
-        .await
-        {
+        .await;
+        if let Some(budget) = budget {
+            let got = claimed.as_ref().map_or(0, |jobs| jobs.len() as i64);
+            budget.refund(limit - got);
+        }
+        match claimed {
             Ok(jobs) => {
                 if self.failures > 0 {
                     info!(worker = %self.worker_id, "queue reachable again");
