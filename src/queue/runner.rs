@@ -114,17 +114,22 @@ impl Runner {
     /// jobs, and writes every pending completion. Jobs still running after `grace` keep their
     /// lease and are rescued by another worker when it expires.
     pub async fn shutdown(self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
         for context in &self.contexts {
-            if let Err(error) = context.stop() {
-                warn!(%error, "worker loop was not running");
-            }
+            stop_loop(context, deadline).await;
         }
-        let finished = tokio::time::timeout(grace, futures::future::join_all(self.loops)).await;
+        let aborts: Vec<_> = self.loops.iter().map(JoinHandle::abort_handle).collect();
+        let finished =
+            tokio::time::timeout_at(deadline, futures::future::join_all(self.loops)).await;
         if finished.is_err() {
             warn!(
                 ?grace,
                 "in-flight jobs did not finish in time; their leases will expire"
             );
+            // A loop left running would go on claiming after its owner has moved on.
+            for abort in aborts {
+                abort.abort();
+            }
         }
         self.sink.flush().await;
         if finished.is_ok() {
@@ -150,6 +155,24 @@ impl Runner {
             warn!(%error, "could not deregister worker");
         }
         info!(worker = %self.worker_id, "workers stopped");
+    }
+}
+
+/// Stops one apalis loop. A loop whose task has not been polled yet refuses `stop` (apalis
+/// starts the context on the first poll) and would then run forever, so wait for it to start —
+/// a drain of an empty queue stops its runner within microseconds of starting it.
+async fn stop_loop(context: &WorkerContext, deadline: tokio::time::Instant) {
+    loop {
+        match context.stop() {
+            Ok(()) => return,
+            Err(_) if context.is_pending() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(error) => {
+                warn!(worker = %context.name(), %error, "worker loop could not be stopped");
+                return;
+            }
+        }
     }
 }
 
