@@ -142,41 +142,37 @@ pub async fn post(
         .iter()
         .filter(|(_, amount)| !amount.is_zero())
         .collect();
-    // One round trip (postings sit on every job's path): the transaction row, the accounts
-    // it touches for the first time, and its entries. Nothing more is written when `key` was
-    // posted before. The balance is checked by the deferred trigger at commit.
+    // One round trip (postings sit on every job's path), through `malipo_post_ledger` (migration
+    // 0015, planned once per connection): the transaction row, the accounts it touches for the
+    // first time, and its entries. Nothing more is written when `key` was posted before. The
+    // balance is checked by the deferred trigger at commit.
     let (inserted, written): (i64, i64) = sqlx::query_as(
-        "WITH tx AS (
-             INSERT INTO ledger_transactions (idempotency_key, kind, intent_id, memo) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
-         ), wanted AS (
-             SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::uuid[], $9::numeric[])
-                 WITH ORDINALITY AS w (code, kind, currency, intent_id, amount, n)
-         ), created AS (
-             INSERT INTO ledger_accounts (code, kind, currency, intent_id)
-             SELECT DISTINCT ON (code) code, kind, currency, intent_id FROM wanted WHERE EXISTS (SELECT 1 FROM tx)
-             ON CONFLICT (code) DO NOTHING RETURNING id, code
-         ), accounts AS (
-             SELECT id, code FROM created
-             UNION ALL
-             SELECT a.id, a.code FROM ledger_accounts a WHERE a.code IN (SELECT code FROM wanted)
-         ), written AS (
-             INSERT INTO ledger_entries (transaction_id, account_id, currency, amount)
-             SELECT tx.id, accounts.id, w.currency, w.amount
-               FROM tx, wanted w JOIN accounts USING (code) ORDER BY w.n
-             RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM tx), (SELECT count(*) FROM written)",
+        "SELECT inserted, written FROM malipo_post_ledger($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(key)
     .bind(kind)
     .bind(intent)
     .bind(memo)
-    .bind(entries.iter().map(|(a, _)| a.code.as_str()).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|(a, _)| a.code.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(entries.iter().map(|(a, _)| a.kind).collect::<Vec<_>>())
-    .bind(entries.iter().map(|(a, _)| a.currency.code()).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|(a, _)| a.currency.code())
+            .collect::<Vec<_>>(),
+    )
     .bind(entries.iter().map(|(a, _)| a.intent).collect::<Vec<_>>())
-    .bind(entries.iter().map(|(_, amount)| *amount).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|(_, amount)| *amount)
+            .collect::<Vec<_>>(),
+    )
     .fetch_one(&mut *conn)
     .await?;
     if inserted == 0 {

@@ -47,14 +47,8 @@ async fn write_done(pool: &PgPool, done: &[&Completion]) -> Result<Vec<i64>, sql
     let ids: Vec<i64> = done.iter().map(|c| c.id).collect();
     let tokens: Vec<i64> = done.iter().map(|c| c.lease_token).collect();
     sqlx::query_scalar(
-        "UPDATE malipo_jobs AS j
-            SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
-           FROM unnest($1::bigint[], $2::bigint[]) AS c(id, token)
-          -- `locked_by IS NOT NULL` means running (every exit from running clears it) without
-          -- naming `state`, which would steer the planner to the running-rows partial index
-          -- and a join per row instead of primary-key lookups.
-          WHERE j.id = c.id AND j.lease_token = c.token AND j.locked_by IS NOT NULL
-         RETURNING j.id",
+        // Migration 0015: planned once per connection, jobs found by primary key.
+        "SELECT malipo_complete_done($1, $2)",
     )
     .bind(ids)
     .bind(tokens)
@@ -82,25 +76,8 @@ async fn write_other(pool: &PgPool, batch: &[&Completion]) -> Result<Vec<i64>, s
         .collect();
     let workers: Vec<&str> = batch.iter().map(|c| c.worker.as_str()).collect();
     sqlx::query_scalar(
-        "WITH c AS (
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::int[], $8::text[])
-                 AS c(id, token, state, delay, error, label, refund, worker)
-         ), applied AS (
-             UPDATE malipo_jobs AS j
-                SET state = c.state,
-                    run_at = CASE WHEN c.state = 'pending' THEN now() + make_interval(secs => c.delay) ELSE j.run_at END,
-                    attempts = j.attempts - c.refund,
-                    last_error = coalesce(c.error, j.last_error),
-                    finished_at = CASE WHEN c.state IN ('done', 'dead') THEN now() END,
-                    locked_by = NULL, locked_until = NULL, updated_at = now()
-               FROM c
-              WHERE j.id = c.id AND j.lease_token = c.token AND j.locked_by IS NOT NULL
-             RETURNING j.id, j.attempts, c.error, c.label, c.worker
-         ), logged AS (
-             INSERT INTO malipo_job_attempts (job_id, attempt, outcome, error, worker)
-             SELECT id, attempts, label, error, worker FROM applied WHERE error IS NOT NULL
-         )
-         SELECT id FROM applied",
+        // Migration 0015: planned once per connection, jobs found by primary key.
+        "SELECT malipo_complete_other($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(ids)
     .bind(tokens)
