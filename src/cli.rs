@@ -27,7 +27,12 @@ pub enum Command {
     /// The HTTP front only.
     Serve,
     /// Workers only.
-    Work,
+    Work {
+        /// Also stop (gracefully) when the process that started this one exits — for workers a
+        /// supervisor spawns as children, such as `bench e2e`'s, so a killed parent leaves none.
+        #[arg(long)]
+        exit_with_parent: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// API clients.

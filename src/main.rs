@@ -56,7 +56,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Run { sandbox } => run_all(config, sandbox).await,
         Command::Serve => serve(config).await,
-        Command::Work => work(config).await,
+        Command::Work { exit_with_parent } => work(config, exit_with_parent).await,
         Command::Migrate => {
             let database = Database::open(&config, true).await?;
             println!("migrations applied");
@@ -286,7 +286,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     served
 }
 
-async fn work(config: Config) -> anyhow::Result<()> {
+async fn work(config: Config, exit_with_parent: bool) -> anyhow::Result<()> {
     let database = Database::open(&config, false).await?;
     spawn_metrics_listener(&config, &database);
     let runner = startup::start_workers(
@@ -295,7 +295,14 @@ async fn work(config: Config) -> anyhow::Result<()> {
         WorkerState::from_env(database.pool.clone()).await?,
     )
     .await?;
-    startup::shutdown_signal().await;
+    if exit_with_parent {
+        tokio::select! {
+            () = startup::shutdown_signal() => {}
+            () = startup::parent_exit() => {}
+        }
+    } else {
+        startup::shutdown_signal().await;
+    }
     runner.shutdown(SHUTDOWN_GRACE).await;
     database.close().await;
     Ok(())

@@ -176,6 +176,18 @@ fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {
     });
 }
 
+/// Resolves once this process's parent has exited (it was re-parented), checked every second.
+pub async fn parent_exit() {
+    let parent = std::os::unix::process::parent_id();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if std::os::unix::process::parent_id() != parent {
+            info!(parent, "parent process exited; shutting down");
+            return;
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -53,7 +53,8 @@ pub struct E2eReport {
 /// How long one lifecycle may take before it counts as failed.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Kills the worker processes however the benchmark ends.
+/// Kills the worker processes however the benchmark ends; if the benchmark itself is killed,
+/// they stop by themselves (`work --exit-with-parent`).
 struct Workers(Vec<Child>);
 
 impl Drop for Workers {
@@ -121,7 +122,7 @@ pub async fn run(
     for _ in 0..2 {
         let mut command = Command::new(&exe);
         command
-            .arg("work")
+            .args(["work", "--exit-with-parent"])
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
