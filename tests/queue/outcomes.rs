@@ -164,3 +164,21 @@ async fn graceful_shutdown_releases_claimed_jobs_and_writes_results() {
             .expect("count");
     assert_eq!(running, 0);
 }
+
+#[tokio::test]
+async fn a_runner_shut_down_right_after_starting_leaves_no_loop_running() {
+    // apalis refuses to stop a loop it has not polled yet; such a loop used to run on after
+    // shutdown (which then waited out its whole grace) and kept claiming jobs.
+    let db = test_database().await.expect("database");
+    let runner = bench_runner(&db.pool, Duration::from_secs(30)).await;
+    let started = std::time::Instant::now();
+    runner.shutdown(Duration::from_secs(20)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let id = enqueue_tag(&db.pool, "").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(job_state(&db.pool, id).await.0, "pending");
+}
