@@ -75,6 +75,11 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
         }
         Err(error) => return Err(calls::retry(error)),
     };
+    if let Answer::Transfer(TransferStatus::Pending | TransferStatus::NotFound) = answer {
+        // "Accepted, result to follow" (every B2C initiation) changes nothing, so it needs no
+        // transaction: the webhook or the next check applies the result.
+        return check_again_later(&payout);
+    }
     let mut tx = state.pool.begin().await?;
     let Some(current) = payouts::load(&mut tx, payout.id, true).await? else {
         return Err(JobError::permanent("payout vanished"));
@@ -85,18 +90,22 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
     };
     tx.commit().await?;
     match effect {
-        PayoutEffect::Pending => {
-            let in_flight_since = current.initiated_at.unwrap_or_else(Utc::now);
-            if Utc::now() - in_flight_since > GIVE_UP_AFTER {
-                return Err(JobError::permanent(format!(
-                    "payout {} still not conclusive after 24 h; check it with the provider",
-                    current.reference
-                )));
-            }
-            Err(JobError::Snooze(CHECK_AGAIN))
-        }
+        PayoutEffect::Pending => check_again_later(&current),
         PayoutEffect::Settled | PayoutEffect::Unchanged => Ok(()),
     }
+}
+
+/// Snoozes an in-flight payout until its next check, or hands it to an operator after 24 h.
+fn check_again_later(payout: &PayoutRecord) -> Result<(), JobError> {
+    // A payout initiated by this very run was loaded before `initiated_at` was set.
+    let in_flight_since = payout.initiated_at.unwrap_or_else(Utc::now);
+    if Utc::now() - in_flight_since > GIVE_UP_AFTER {
+        return Err(JobError::permanent(format!(
+            "payout {} still not conclusive after 24 h; check it with the provider",
+            payout.reference
+        )));
+    }
+    Err(JobError::Snooze(CHECK_AGAIN))
 }
 
 async fn initiate(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, ProviderError> {
