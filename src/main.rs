@@ -287,6 +287,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn work(config: Config, exit_with_parent: bool) -> anyhow::Result<()> {
+    let parent = std::os::unix::process::parent_id();
     let database = Database::open(&config, false).await?;
     spawn_metrics_listener(&config, &database);
     let runner = startup::start_workers(
@@ -298,7 +299,7 @@ async fn work(config: Config, exit_with_parent: bool) -> anyhow::Result<()> {
     if exit_with_parent {
         tokio::select! {
             () = startup::shutdown_signal() => {}
-            () = startup::parent_exit() => {}
+            () = startup::parent_exit(parent) => {}
         }
     } else {
         startup::shutdown_signal().await;

@@ -176,15 +176,16 @@ fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {
     });
 }
 
-/// Resolves once this process's parent has exited (it was re-parented), checked every second.
-pub async fn parent_exit() {
-    let parent = std::os::unix::process::parent_id();
+/// Resolves once the process `parent` (this one's parent when it started) has exited — this
+/// process was re-parented — checked every second. Take `parent` before any slow start-up
+/// step: a parent that dies during start-up must still count.
+pub async fn parent_exit(parent: u32) {
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
         if std::os::unix::process::parent_id() != parent {
             info!(parent, "parent process exited; shutting down");
             return;
         }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

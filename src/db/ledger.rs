@@ -143,7 +143,7 @@ pub async fn post(
         .filter(|(_, amount)| !amount.is_zero())
         .collect();
     // One round trip (postings sit on every job's path), through `malipo_post_ledger` (migration
-    // 0015, planned once per connection): the transaction row, the accounts it touches for the
+    // 0051, planned once per connection): the transaction row, the accounts it touches for the
     // first time, and its entries. Nothing more is written when `key` was posted before. The
     // balance is checked by the deferred trigger at commit.
     let (inserted, written): (i64, i64) = sqlx::query_as(

@@ -45,16 +45,22 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .context("failed to run database migrations")
 }
 
-/// Whether every embedded migration is applied (readiness).
+/// Whether every embedded migration is applied (readiness). Each version is looked for, not
+/// only the highest: a migration numbered below one already applied (0051 after 0050's
+/// siblings) would otherwise pass unapplied.
 pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Option<i64> =
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(pool)
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
             .await
             .or_else(|error| match &error {
-                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => {
+                    Ok(Vec::new())
+                }
                 _ => Err(error),
             })?;
-    Ok(applied.unwrap_or(0) >= latest)
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .all(|m| applied.contains(&m.version)))
 }

@@ -23,34 +23,15 @@ pub struct ClaimedJob {
     pub lease_token: i64,
 }
 
-/// Claims up to `limit` runnable jobs of `queues` for `worker`, skipping rows other workers lock.
+/// Claims up to `limit` runnable jobs of `queue` for `worker`, skipping rows other workers lock.
 ///
 /// Paused queues are filtered here, in the claim itself, so a pause is honoured by every worker
-/// on its next claim without any cache to go stale. (A worker loop serves one queue, so this
-/// is normally a single claim.)
+/// on its next claim without any cache to go stale. The claim is `malipo_claim` (migration
+/// 0051): planned once per connection, and `queue = $1` lets PostgreSQL read the
+/// `(queue, run_at)` index in order and stop after `limit` rows (under `queue = ANY($1)`
+/// PostgreSQL 15 fetched and sorted every due job first: 8 ms per claim with ~1,500 due payouts
+/// in `bench e2e`).
 pub async fn claim(
-    pool: &PgPool,
-    queues: &[String],
-    worker: &str,
-    limit: i64,
-    lease: Duration,
-) -> Result<Vec<ClaimedJob>, sqlx::Error> {
-    let mut claimed = Vec::new();
-    for queue in queues {
-        let wanted = limit - claimed.len() as i64;
-        if wanted <= 0 {
-            break;
-        }
-        claimed.extend(claim_from(pool, queue, worker, wanted, lease).await?);
-    }
-    Ok(claimed)
-}
-
-/// One queue's claim, by `malipo_claim` (migration 0015): its statement is planned once per
-/// connection, and `queue = $1` lets PostgreSQL read the `(queue, run_at)` index in order and
-/// stop after `limit` rows (under `queue = ANY($1)` PostgreSQL 15 fetched and sorted every due
-/// job first: 8 ms per claim with ~1,500 due payouts in `bench e2e`).
-async fn claim_from(
     pool: &PgPool,
     queue: &str,
     worker: &str,

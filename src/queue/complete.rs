@@ -47,7 +47,7 @@ async fn write_done(pool: &PgPool, done: &[&Completion]) -> Result<Vec<i64>, sql
     let ids: Vec<i64> = done.iter().map(|c| c.id).collect();
     let tokens: Vec<i64> = done.iter().map(|c| c.lease_token).collect();
     sqlx::query_scalar(
-        // Migration 0015: planned once per connection, jobs found by primary key.
+        // Migration 0051: planned once per connection, jobs found by primary key.
         "SELECT malipo_complete_done($1, $2)",
     )
     .bind(ids)
@@ -76,7 +76,7 @@ async fn write_other(pool: &PgPool, batch: &[&Completion]) -> Result<Vec<i64>, s
         .collect();
     let workers: Vec<&str> = batch.iter().map(|c| c.worker.as_str()).collect();
     sqlx::query_scalar(
-        // Migration 0015: planned once per connection, jobs found by primary key.
+        // Migration 0051: planned once per connection, jobs found by primary key.
         "SELECT malipo_complete_other($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(ids)

@@ -87,6 +87,10 @@ impl Persistence for PgPersistence {
         &mut self,
         _worker: &WorkerContext,
     ) -> Result<Vec<Task<ClaimedJob>>, Self::Error> {
+        // A loop serves one queue (the runner starts one or more loops per queue).
+        let Some(queue) = self.settings.queues.first() else {
+            return Ok(Vec::new());
+        };
         let budget = self.settings.claim_budget.as_ref();
         let limit = budget.map_or(self.settings.batch_size, |b| {
             b.reserve(self.settings.batch_size)
@@ -96,7 +100,7 @@ impl Persistence for PgPersistence {
         }
         let claimed = claim::claim(
             &self.pool,
-            &self.settings.queues,
+            queue,
             &self.worker_id,
             limit,
             self.settings.lease,

@@ -52,3 +52,16 @@ async fn many_parallel_test_databases() {
     names.dedup();
     assert_eq!(names.len(), 8);
 }
+
+#[tokio::test]
+async fn readiness_notices_any_missing_migration_not_only_the_newest() {
+    let db = test_database().await.expect("database");
+    assert!(malipo::db::is_migrated(&db.pool).await.expect("check"));
+    // A database that skipped a migration numbered below the newest one (0051 was added after
+    // 0050 had been applied everywhere) is not ready.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 14")
+        .execute(&db.pool)
+        .await
+        .expect("forget one migration");
+    assert!(!malipo::db::is_migrated(&db.pool).await.expect("check"));
+}

@@ -9,10 +9,6 @@ use malipo::{
 use malipo_jobs::{ConfirmDeposit, Job, Noop};
 use uuid::Uuid;
 
-fn queues(name: &str) -> Vec<String> {
-    vec![name.to_owned()]
-}
-
 #[tokio::test]
 async fn a_rolled_back_transaction_leaves_no_job() {
     let db = test_database().await.expect("database");
@@ -86,7 +82,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_complete_the_job() {
         .expect("enqueue");
     let lease = Duration::from_secs(30);
 
-    let first = claim::claim(&db.pool, &queues(Noop::QUEUE), "worker-a", 10, lease)
+    let first = claim::claim(&db.pool, Noop::QUEUE, "worker-a", 10, lease)
         .await
         .expect("claim");
     assert_eq!(first.len(), 1);
@@ -96,7 +92,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_complete_the_job() {
         .await
         .expect("expire");
     assert_eq!(claim::rescue_expired(&db.pool).await.expect("rescue"), 1);
-    let second = claim::claim(&db.pool, &queues(Noop::QUEUE), "worker-b", 10, lease)
+    let second = claim::claim(&db.pool, Noop::QUEUE, "worker-b", 10, lease)
         .await
         .expect("claim");
     assert_eq!(second.len(), 1);
@@ -153,7 +149,7 @@ async fn expired_leases_on_the_last_attempt_go_dead_with_a_reason() {
         .expect("one attempt");
     claim::claim(
         &db.pool,
-        &queues(Noop::QUEUE),
+        Noop::QUEUE,
         "worker-a",
         10,
         Duration::from_secs(30),
@@ -181,28 +177,16 @@ async fn a_paused_queue_is_not_claimed_until_resumed() {
         .await
         .expect("pause");
     assert!(pause::is_paused(&db.pool, Noop::QUEUE).await.expect("read"));
-    let claimed = claim::claim(
-        &db.pool,
-        &queues(Noop::QUEUE),
-        "w",
-        10,
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("claim");
+    let claimed = claim::claim(&db.pool, Noop::QUEUE, "w", 10, Duration::from_secs(30))
+        .await
+        .expect("claim");
     assert!(claimed.is_empty());
     pause::set_paused(&db.pool, Noop::QUEUE, false)
         .await
         .expect("resume");
-    let claimed = claim::claim(
-        &db.pool,
-        &queues(Noop::QUEUE),
-        "w",
-        10,
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("claim");
+    let claimed = claim::claim(&db.pool, Noop::QUEUE, "w", 10, Duration::from_secs(30))
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 1);
 }
 
@@ -242,15 +226,9 @@ async fn snooze_returns_the_job_without_spending_an_attempt() {
     let enqueued = enqueue(&mut conn, &Noop::default(), EnqueueOptions::default())
         .await
         .expect("enqueue");
-    let claimed = claim::claim(
-        &db.pool,
-        &queues(Noop::QUEUE),
-        "w",
-        10,
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("claim");
+    let claimed = claim::claim(&db.pool, Noop::QUEUE, "w", 10, Duration::from_secs(30))
+        .await
+        .expect("claim");
     let resolution = JobOutcome::Snooze {
         after: Duration::from_secs(60),
     }
