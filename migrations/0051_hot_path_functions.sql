@@ -16,8 +16,8 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     -- The chosen ids go to the UPDATE as an array, so it always finds them by primary key: a
-    -- generic plan cannot see the limit, and with the rows of `next` joined instead it merge-
-    -- joined a 500k-job backlog through the whole primary key (42 ms per claim).
+    -- generic plan cannot see the limit, and with the chosen rows joined to the UPDATE instead
+    -- it merge-joined a 500k-job backlog through the whole primary key (42 ms per claim).
     RETURN QUERY
     UPDATE malipo_jobs AS j
        SET state = 'running', attempts = j.attempts + 1, lease_token = j.lease_token + 1,

@@ -77,16 +77,11 @@ pub async fn drain<C: Clone + Send + Sync + 'static>(
             "queue `{queue}` is paused; resume it before draining"
         )));
     }
-    let cap = |n: i64| {
-        options.limit.map_or(n, |limit| {
-            n.min(i64::try_from(limit).unwrap_or(i64::MAX)).max(1)
-        })
-    };
     let settings = QueueSettings {
         queues: vec![queue.to_owned()],
-        batch_size: cap(base.batch_size),
-        concurrency: usize::try_from(cap(base.concurrency as i64)).unwrap_or(1),
         loops_per_queue: 1,
+        // The budget alone keeps claims within the limit (each claim asks for no more than is
+        // left), so batch size and concurrency need no cap of their own.
         claim_budget: options.limit.map(ClaimBudget::new),
         ..base
     };
