@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
+    cpu::{CpuSample, CpuSplit},
     loopback::Port,
     stats::{Latency, round},
     watch::Watcher,
@@ -48,6 +49,9 @@ pub struct E2eReport {
     /// Callbacks the fakes could not deliver (no answer within their delivery timeout, or an
     /// error answer). Daraja does not retry, so each one leaves its lifecycle to reconciliation.
     pub callback_deliveries_failed: u64,
+    /// CPU milliseconds per settled lifecycle, by process (Linux only): what 500 lifecycles/s
+    /// on two cores would have to fit in 4 ms of.
+    pub cpu_per_lifecycle: Option<CpuSplit>,
 }
 
 /// How long one lifecycle may take before it counts as failed.
@@ -143,6 +147,8 @@ pub async fn run(
         .build()?;
 
     let watcher = Watcher::start(pool.clone());
+    let worker_ids: Vec<u32> = workers.0.iter().map(Child::id).collect();
+    let cpu_before = CpuSample::now(&worker_ids);
     let started = Instant::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut tasks = Vec::new();
@@ -165,6 +171,7 @@ pub async fn run(
         }
     }
     let elapsed = started.elapsed();
+    let cpu_after = CpuSample::now(&worker_ids);
     watcher.stop();
     drop(workers);
     front.stop().await;
@@ -190,6 +197,9 @@ pub async fn run(
         concurrency,
         failures,
         callback_deliveries_failed,
+        cpu_per_lifecycle: cpu_before
+            .zip(cpu_after)
+            .and_then(|(before, after)| before.split_until(&after, settled)),
     })
 }
 

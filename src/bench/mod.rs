@@ -1,5 +1,6 @@
 //! Benchmarks behind `malipo bench …`: they print JSON reports, they assert nothing.
 
+mod cpu;
 pub mod e2e;
 pub mod intake;
 mod loopback;

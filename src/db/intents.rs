@@ -52,13 +52,12 @@ pub struct IntentView {
 }
 
 /// One history entry.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EventView {
     /// When.
     pub at: DateTime<Utc>,
     /// What happened.
     #[serde(rename = "type")]
-    #[sqlx(rename = "type")]
     pub kind: String,
     /// Status before.
     #[serde(rename = "from")]
@@ -145,29 +144,65 @@ struct IntentRow {
     failure_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    // The history, column by column in id order, and the payouts as their API objects.
+    event_ats: Vec<DateTime<Utc>>,
+    event_types: Vec<String>,
+    event_froms: Vec<Option<String>>,
+    event_tos: Vec<Option<String>>,
+    event_details: Vec<Value>,
+    payouts: Vec<Value>,
 }
 
 /// The intent `id` as `client` sees it; `None` if it does not exist or belongs to someone else.
+/// One query: an intent is read after every create and release.
 pub async fn view(
     conn: &mut PgConnection,
     client: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<IntentView>, sqlx::Error> {
     let row: Option<IntentRow> = sqlx::query_as(
-        "SELECT id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee, reference,
-                metadata, next_action, failure_reason, created_at, updated_at
-           FROM intents WHERE id = $1 AND ($2::uuid IS NULL OR client_id = $2)",
+        "SELECT i.id, i.status, i.amount, i.currency, i.provider, i.buyer, i.payee, i.commission_bps,
+                i.commission_fixed_fee, i.reference, i.metadata, i.next_action, i.failure_reason,
+                i.created_at, i.updated_at,
+                coalesce(e.ats, '{}') AS event_ats, coalesce(e.types, '{}') AS event_types,
+                coalesce(e.froms, '{}') AS event_froms, coalesce(e.tos, '{}') AS event_tos,
+                coalesce(e.details, '{}') AS event_details, coalesce(p.payouts, '{}') AS payouts
+           FROM intents i
+          CROSS JOIN LATERAL (
+                SELECT array_agg(at ORDER BY id) AS ats, array_agg(type ORDER BY id) AS types,
+                       array_agg(from_status ORDER BY id) AS froms, array_agg(to_status ORDER BY id) AS tos,
+                       array_agg(detail ORDER BY id) AS details
+                  FROM intent_events WHERE intent_id = i.id) e
+          CROSS JOIN LATERAL (
+                SELECT array_agg(jsonb_build_object('id', id, 'kind', kind, 'amount', amount::text,
+                           'currency', currency, 'provider', provider, 'reference', reference,
+                           'status', status, 'failure_reason', failure_reason)
+                         ORDER BY created_at, kind) AS payouts
+                  FROM payouts WHERE intent_id = i.id) p
+          WHERE i.id = $1 AND ($2::uuid IS NULL OR i.client_id = $2)",
     )
     .bind(id)
     .bind(client)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let events: Vec<EventView> =
-        sqlx::query_as("SELECT at, type, from_status, to_status, detail FROM intent_events WHERE intent_id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let events = row
+        .event_ats
+        .into_iter()
+        .zip(row.event_types)
+        .zip(row.event_froms)
+        .zip(row.event_tos)
+        .zip(row.event_details)
+        .map(
+            |((((at, kind), from_status), to_status), detail)| EventView {
+                at,
+                kind,
+                from_status,
+                to_status,
+                detail,
+            },
+        )
+        .collect();
     let mut amount = row.amount;
     let scale = row
         .currency
@@ -190,7 +225,7 @@ pub async fn view(
         reference: row.reference,
         metadata: row.metadata,
         next_action: row.next_action,
-        payouts: super::payouts::views(&mut *conn, id).await?,
+        payouts: row.payouts,
         events,
         failure_reason: row.failure_reason,
         created_at: row.created_at,

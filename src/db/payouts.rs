@@ -159,18 +159,6 @@ pub async fn by_reference(
     row.map(record).transpose()
 }
 
-/// An intent's payouts as the API shows them.
-pub async fn views(conn: &mut PgConnection, intent: Uuid) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT jsonb_build_object('id', id, 'kind', kind, 'amount', amount::text, 'currency', currency, 'provider', provider,
-                                   'reference', reference, 'status', status, 'failure_reason', failure_reason)
-           FROM payouts WHERE intent_id = $1 ORDER BY created_at, kind",
-    )
-    .bind(intent)
-    .fetch_all(conn)
-    .await
-}
-
 /// Moves a payout between statuses under a guard; returns whether it moved.
 pub async fn set_status(
     conn: &mut PgConnection,
