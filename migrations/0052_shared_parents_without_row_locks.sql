@@ -9,7 +9,12 @@
 -- ledger accounts are permanent. The triggers below enforce that, and with it a parent that
 -- exists when a child row is written exists for good — so checking that it exists, without
 -- locking it, keeps the guarantee the foreign key gave. Violations keep the foreign key's
--- SQLSTATE (23503).
+-- SQLSTATE (23503). The checks run AFTER the row is written, so they see its final values
+-- whatever other triggers do, and after NOT NULL has had its say.
+--
+-- Unlike a foreign key's internal triggers, these are user triggers: `ALTER TABLE … DISABLE
+-- TRIGGER USER` switches them off too. `malipo ledger check` therefore also reports entries
+-- whose account does not exist in their currency.
 
 CREATE FUNCTION parent_is_permanent() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -40,16 +45,16 @@ BEGIN
         RAISE EXCEPTION 'insert or update on table "%" violates: client % does not exist',
             TG_TABLE_NAME, NEW.client_id USING ERRCODE = 'foreign_key_violation';
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END;
 $$;
 
 ALTER TABLE intents DROP CONSTRAINT intents_client_id_fkey;
-CREATE TRIGGER intents_client_exists BEFORE INSERT OR UPDATE OF client_id ON intents
+CREATE TRIGGER intents_client_exists AFTER INSERT OR UPDATE OF client_id ON intents
     FOR EACH ROW EXECUTE FUNCTION client_exists();
 
 ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_client_id_fkey;
-CREATE TRIGGER idempotency_keys_client_exists BEFORE INSERT OR UPDATE OF client_id ON idempotency_keys
+CREATE TRIGGER idempotency_keys_client_exists AFTER INSERT OR UPDATE OF client_id ON idempotency_keys
     FOR EACH ROW EXECUTE FUNCTION client_exists();
 
 -- A ledger entry posts to an existing account of its own currency (entries are immutable, so
@@ -60,10 +65,10 @@ BEGIN
         RAISE EXCEPTION 'insert on table "ledger_entries" violates: no account % in %',
             NEW.account_id, NEW.currency USING ERRCODE = 'foreign_key_violation';
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END;
 $$;
 
 ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_account_id_currency_fkey;
-CREATE TRIGGER ledger_entries_account_exists BEFORE INSERT ON ledger_entries
+CREATE TRIGGER ledger_entries_account_exists AFTER INSERT ON ledger_entries
     FOR EACH ROW EXECUTE FUNCTION entry_account_exists();

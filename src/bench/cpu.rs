@@ -64,8 +64,9 @@ impl CpuSample {
     }
 }
 
-/// Busy ticks of all CPUs: every column of `/proc/stat`'s `cpu` line but idle and iowait (guest
-/// time is already inside user time).
+/// Busy ticks of all CPUs: user, nice, system, irq and softirq from `/proc/stat`'s `cpu` line.
+/// Idle and iowait are not work; steal is time the hypervisor gave to other machines; guest
+/// time is already inside user time.
 fn machine_busy_ticks() -> Option<u64> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|line| line.starts_with("cpu "))?;
@@ -74,10 +75,10 @@ fn machine_busy_ticks() -> Option<u64> {
         .skip(1)
         .map(|column| column.parse().ok())
         .collect::<Option<_>>()?;
-    let [user, nice, system, _idle, _iowait, irq, softirq, steal, ..] = columns[..] else {
+    let [user, nice, system, _idle, _iowait, irq, softirq, ..] = columns[..] else {
         return None;
     };
-    Some(user + nice + system + irq + softirq + steal)
+    Some(user + nice + system + irq + softirq)
 }
 
 /// User plus system ticks of a process (all its threads) from its `stat` file.

@@ -210,7 +210,7 @@ pub struct Violation {
 
 /// Every invariant the ledger must hold; an empty list means it is sound.
 pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
-    let checks: [(&str, &str); 6] = [
+    let checks: [(&str, &str); 7] = [
         (
             "transaction balances per currency",
             "SELECT 'transaction balances per currency' AS rule, t.idempotency_key AS subject,
@@ -257,6 +257,15 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
                FROM payouts p
               WHERE p.status = 'succeeded'
                 AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.idempotency_key = 'payout:' || p.id || ':succeeded')",
+        ),
+        (
+            // Enforced by a trigger, not a foreign key (migration 0052): reported here too,
+            // since `DISABLE TRIGGER USER` switches the trigger off.
+            "entries post to existing accounts",
+            "SELECT 'entry posts to an existing account of its currency' AS rule, e.id::text AS subject,
+                    'account ' || e.account_id::text || ' in ' || e.currency AS detail
+               FROM ledger_entries e
+              WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = e.account_id AND a.currency = e.currency)",
         ),
     ];
     let mut violations = Vec::new();

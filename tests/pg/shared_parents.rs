@@ -173,3 +173,57 @@ async fn a_ledger_entry_needs_an_account_of_its_own_currency() {
     }
     assert_eq!(count(&db, "ledger_entries").await, 0);
 }
+
+#[tokio::test]
+async fn the_ledger_check_reports_an_entry_whose_account_is_missing() {
+    let db = test_database().await.expect("database");
+    let account: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger_accounts (code, kind, currency) VALUES ('platform:commission:KES', 'platform_commission', 'KES') RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("account");
+    assert!(
+        malipo::db::ledger::check(&db.pool)
+            .await
+            .expect("check")
+            .is_empty()
+    );
+    // Only with the user triggers off — which, unlike a foreign key's, the existence check is —
+    // can a balanced transaction post to an account that does not exist.
+    let mut conn = db.pool.acquire().await.expect("connection");
+    sqlx::raw_sql("ALTER TABLE ledger_entries DISABLE TRIGGER USER")
+        .execute(&mut *conn)
+        .await
+        .expect("disable");
+    let transaction: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (idempotency_key, kind) VALUES ('orphan', 'test') RETURNING id",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("transaction");
+    sqlx::query(
+        "INSERT INTO ledger_entries (transaction_id, account_id, currency, amount) VALUES ($1, $2, 'KES', -5), ($1, $2 + 1, 'KES', 5)",
+    )
+    .bind(transaction)
+    .bind(account)
+    .execute(&mut *conn)
+    .await
+    .expect("entries");
+    sqlx::raw_sql("ALTER TABLE ledger_entries ENABLE TRIGGER USER")
+        .execute(&mut *conn)
+        .await
+        .expect("enable");
+    let violations = malipo::db::ledger::check(&db.pool).await.expect("check");
+    let rules: Vec<&str> = violations.iter().map(|v| v.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        ["entry posts to an existing account of its currency"],
+        "{violations:?}"
+    );
+    assert!(
+        violations[0]
+            .detail
+            .contains(&format!("account {}", account + 1))
+    );
+}
