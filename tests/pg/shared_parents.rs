@@ -39,6 +39,16 @@ async fn client(pool: &PgPool) -> Uuid {
         .id
 }
 
+/// The platform's KES commission account; its id.
+async fn commission_account(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO ledger_accounts (code, kind, currency) VALUES ('platform:commission:KES', 'platform_commission', 'KES') RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("account")
+}
+
 async fn count(db: &TestDatabase, table: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
         .fetch_one(&db.pool)
@@ -102,12 +112,7 @@ async fn an_intent_or_idempotency_key_for_an_unknown_client_is_refused() {
 async fn clients_and_ledger_accounts_are_never_removed_or_rekeyed() {
     let db = test_database().await.expect("database");
     let client = client(&db.pool).await;
-    sqlx::query(
-        "INSERT INTO ledger_accounts (code, kind, currency) VALUES ('platform:commission:KES', 'platform_commission', 'KES')",
-    )
-    .execute(&db.pool)
-    .await
-    .expect("account");
+    commission_account(&db.pool).await;
     let attempts = [
         ("DELETE FROM api_clients", "api_clients"),
         (
@@ -144,12 +149,7 @@ async fn clients_and_ledger_accounts_are_never_removed_or_rekeyed() {
 #[tokio::test]
 async fn a_ledger_entry_needs_an_account_of_its_own_currency() {
     let db = test_database().await.expect("database");
-    let account: i64 = sqlx::query_scalar(
-        "INSERT INTO ledger_accounts (code, kind, currency) VALUES ('platform:commission:KES', 'platform_commission', 'KES') RETURNING id",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("account");
+    let account = commission_account(&db.pool).await;
     let transaction: i64 = sqlx::query_scalar(
         "INSERT INTO ledger_transactions (idempotency_key, kind) VALUES ('t', 'test') RETURNING id",
     )
@@ -177,12 +177,7 @@ async fn a_ledger_entry_needs_an_account_of_its_own_currency() {
 #[tokio::test]
 async fn the_ledger_check_reports_an_entry_whose_account_is_missing() {
     let db = test_database().await.expect("database");
-    let account: i64 = sqlx::query_scalar(
-        "INSERT INTO ledger_accounts (code, kind, currency) VALUES ('platform:commission:KES', 'platform_commission', 'KES') RETURNING id",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("account");
+    let account = commission_account(&db.pool).await;
     assert!(
         malipo::db::ledger::check(&db.pool)
             .await
