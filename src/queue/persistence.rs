@@ -29,7 +29,10 @@ pub struct PersistenceError(#[from] sqlx::Error);
 #[derive(Clone)]
 pub struct PgPersistence {
     pool: PgPool,
+    /// The process's settings: every queue it serves, for its registration.
     settings: Arc<QueueSettings>,
+    /// The one queue this loop claims from.
+    queue: Arc<str>,
     /// The process's worker id: leases are held per process, so one heartbeat covers them all.
     worker_id: Arc<str>,
     /// Consecutive failed fetches, for backoff while the database is away.
@@ -37,11 +40,17 @@ pub struct PgPersistence {
 }
 
 impl PgPersistence {
-    /// Persistence for the worker loops of this process.
-    pub fn new(pool: PgPool, settings: Arc<QueueSettings>, worker_id: Arc<str>) -> Self {
+    /// Persistence for one worker loop of this process, claiming from `queue`.
+    pub fn new(
+        pool: PgPool,
+        settings: Arc<QueueSettings>,
+        queue: Arc<str>,
+        worker_id: Arc<str>,
+    ) -> Self {
         Self {
             pool,
             settings,
+            queue,
             worker_id,
             failures: 0,
         }
@@ -87,10 +96,6 @@ impl Persistence for PgPersistence {
         &mut self,
         _worker: &WorkerContext,
     ) -> Result<Vec<Task<ClaimedJob>>, Self::Error> {
-        // A loop serves one queue (the runner starts one or more loops per queue).
-        let Some(queue) = self.settings.queues.first() else {
-            return Ok(Vec::new());
-        };
         let budget = self.settings.claim_budget.as_ref();
         let limit = budget.map_or(self.settings.batch_size, |b| {
             b.reserve(self.settings.batch_size)
@@ -100,7 +105,7 @@ impl Persistence for PgPersistence {
         }
         let claimed = claim::claim(
             &self.pool,
-            queue,
+            &self.queue,
             &self.worker_id,
             limit,
             self.settings.lease,

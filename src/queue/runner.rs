@@ -60,17 +60,19 @@ impl Runner {
 
         let mut contexts = Vec::new();
         let mut loops = Vec::new();
+        let shared_settings = Arc::new(settings.clone());
         for queue in &settings.queues {
-            let loop_settings = Arc::new(QueueSettings {
-                queues: vec![queue.clone()],
-                ..settings.clone()
-            });
+            let loop_queue: Arc<str> = Arc::from(queue.as_str());
             for n in 0..settings.loops_per_queue.max(1) {
-                let persistence =
-                    PgPersistence::new(pool.clone(), loop_settings.clone(), worker_id.clone());
+                let persistence = PgPersistence::new(
+                    pool.clone(),
+                    shared_settings.clone(),
+                    loop_queue.clone(),
+                    worker_id.clone(),
+                );
                 let backend = MalipoBackend::new(
                     persistence,
-                    loop_settings.clone(),
+                    shared_settings.clone(),
                     wakers.subscribe(queue),
                     sink.clone(),
                     worker_id.clone(),

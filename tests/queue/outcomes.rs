@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use malipo::{
-    queue::{EnqueueOptions, enqueue},
+    queue::{EnqueueOptions, QueueSettings, Runner, enqueue},
     testing::test_database,
+    worker::{self, WorkerState},
 };
 use malipo_jobs::{Job, Noop};
 
@@ -181,4 +182,51 @@ async fn a_runner_shut_down_right_after_starting_leaves_no_loop_running() {
     let id = enqueue_tag(&db.pool, "").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(job_state(&db.pool, id).await.0, "pending");
+}
+
+#[tokio::test]
+async fn a_worker_process_is_registered_with_every_queue_it_serves() {
+    // Each claim loop serves one queue; the process's registration must still name them all
+    // (every loop used to register the process with its own queue only, the last one winning).
+    let db = test_database().await.expect("database");
+    let queues = vec![
+        malipo_jobs::queues::BENCH.to_owned(),
+        malipo_jobs::queues::PAYOUTS.to_owned(),
+    ];
+    let runner = Runner::start(
+        db.pool.clone(),
+        QueueSettings {
+            queues: queues.clone(),
+            loops_per_queue: 2,
+            ..QueueSettings::default()
+        },
+        worker::handlers(),
+        WorkerState::new(db.pool.clone(), Default::default(), Default::default()),
+    )
+    .await
+    .expect("workers start");
+    let registered = eventually(Duration::from_secs(5), || async {
+        let rows: Vec<Vec<String>> = sqlx::query_scalar("SELECT queues FROM malipo_workers")
+            .fetch_all(&db.pool)
+            .await
+            .expect("workers");
+        // Registrations by all four loops have had time to land once each has claimed.
+        rows.len() == 1 && {
+            let mut names = rows[0].clone();
+            names.sort();
+            names == queues
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rows: Vec<Vec<String>> = sqlx::query_scalar("SELECT queues FROM malipo_workers")
+        .fetch_all(&db.pool)
+        .await
+        .expect("workers");
+    runner.shutdown(Duration::from_secs(5)).await;
+    assert!(registered, "{rows:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let mut names = rows[0].clone();
+    names.sort();
+    assert_eq!(names, queues);
 }
