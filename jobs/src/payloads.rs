@@ -115,11 +115,16 @@ impl Job for Payout {
 /// Returns a held intent's funds to the buyer.
 ///
 /// Idempotency: runs only while the intent is `refunding`; the refund is a payout row of kind
-/// `refund`, so it inherits the payout's at-most-once initiation.
+/// `refund`, so it inherits the payout's at-most-once initiation. A refund asked again after a
+/// confirmed failure is a new attempt with its own job (the dedupe key names the attempt) and
+/// its own payout row.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Refund {
     /// The intent to refund.
     pub intent_id: Uuid,
+    /// Which refund of the intent this is: 0 for the first, then one more per failed refund.
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 impl Job for Refund {
@@ -128,7 +133,11 @@ impl Job for Refund {
     const POLICY: RetryPolicy = RetryPolicy::new(10, secs(2), mins(10));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("refund:{}", self.intent_id))
+        // The first attempt keeps the key jobs queued before attempts existed carry.
+        Some(match self.attempt {
+            0 => format!("refund:{}", self.intent_id),
+            n => format!("refund:{}:{n}", self.intent_id),
+        })
     }
 }
 

@@ -38,6 +38,13 @@ pub struct IntentView {
     pub metadata: Value,
     /// What the buyer must do next (checkout URL, STK prompt, invoice); null until ready.
     pub next_action: Option<Value>,
+    /// The Paybill account number malipo issued for this intent (M-Pesa only): a buyer paying
+    /// by Paybill enters it, and it matches this intent and no other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_number: Option<String>,
+    /// Why an operator should look at this intent, when something needs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
     /// Payee, commission and refund payouts.
     pub payouts: Vec<Value>,
     /// Status history.
@@ -80,8 +87,9 @@ pub async fn insert(
     let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
     sqlx::query(
         "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
-                              commission_fixed_fee)
-         VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                              commission_fixed_fee, account_number)
+         VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                 CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END)",
     )
     .bind(id)
     .bind(client)
@@ -141,6 +149,8 @@ struct IntentRow {
     reference: Option<String>,
     metadata: Value,
     next_action: Option<Value>,
+    account_number: Option<String>,
+    flagged_reason: Option<String>,
     failure_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -162,7 +172,8 @@ pub async fn view(
 ) -> Result<Option<IntentView>, sqlx::Error> {
     let row: Option<IntentRow> = sqlx::query_as(
         "SELECT i.id, i.status, i.amount, i.currency, i.provider, i.buyer, i.payee, i.commission_bps,
-                i.commission_fixed_fee, i.reference, i.metadata, i.next_action, i.failure_reason,
+                i.commission_fixed_fee, i.reference, i.metadata, i.next_action, i.account_number,
+                i.flagged_reason, i.failure_reason,
                 i.created_at, i.updated_at,
                 coalesce(e.ats, '{}') AS event_ats, coalesce(e.types, '{}') AS event_types,
                 coalesce(e.froms, '{}') AS event_froms, coalesce(e.tos, '{}') AS event_tos,
@@ -176,7 +187,8 @@ pub async fn view(
           CROSS JOIN LATERAL (
                 SELECT array_agg(jsonb_build_object('id', id, 'kind', kind, 'amount', amount::text,
                            'currency', currency, 'provider', provider, 'reference', reference,
-                           'status', status, 'failure_reason', failure_reason)
+                           'status', status, 'failure_reason', failure_reason,
+                           'superseded_by', superseded_by)
                          ORDER BY created_at, kind) AS payouts
                   FROM payouts WHERE intent_id = i.id) p
           WHERE i.id = $1 AND ($2::uuid IS NULL OR i.client_id = $2)",
@@ -225,6 +237,8 @@ pub async fn view(
         reference: row.reference,
         metadata: row.metadata,
         next_action: row.next_action,
+        account_number: row.account_number,
+        attention: row.flagged_reason,
         payouts: row.payouts,
         events,
         failure_reason: row.failure_reason,
@@ -264,6 +278,8 @@ pub struct IntentRecord {
     pub release_bolt11: Option<String>,
     /// A Lightning invoice given at refund.
     pub refund_bolt11: Option<String>,
+    /// The Paybill account number malipo issued (M-Pesa intents).
+    pub account_number: Option<String>,
     /// When the intent was created.
     pub created_at: DateTime<Utc>,
 }
@@ -285,6 +301,7 @@ struct RecordRow {
     deposit_expires_at: Option<DateTime<Utc>>,
     release_bolt11: Option<String>,
     refund_bolt11: Option<String>,
+    account_number: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -296,10 +313,10 @@ pub async fn load(
 ) -> anyhow::Result<Option<IntentRecord>> {
     let sql = if lock {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1 FOR UPDATE"
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, created_at FROM intents WHERE id = $1 FOR UPDATE"
     } else {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, created_at FROM intents WHERE id = $1"
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, created_at FROM intents WHERE id = $1"
     };
     let row: Option<RecordRow> = sqlx::query_as(sql)
         .bind(id)
@@ -323,6 +340,7 @@ pub async fn load(
         deposit_expires_at: row.deposit_expires_at,
         release_bolt11: row.release_bolt11,
         refund_bolt11: row.refund_bolt11,
+        account_number: row.account_number,
         created_at: row.created_at,
     }))
 }

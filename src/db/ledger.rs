@@ -83,6 +83,29 @@ impl Account {
         }
     }
 
+    /// Money that moved at a provider without a place in the escrow model, per currency: a
+    /// payment for a closed intent (credit), a payout made after malipo recorded it failed
+    /// (debit). Each amount belongs to one open discrepancy.
+    pub fn suspense(currency: Currency) -> Self {
+        Self {
+            code: format!("suspense:{currency}"),
+            kind: "suspense",
+            currency,
+            intent: None,
+        }
+    }
+
+    /// Where resolved discrepancies' money goes: settled by the business outside malipo
+    /// (returned to the payer by hand, written off, applied by hand).
+    pub fn settled_outside(currency: Currency) -> Self {
+        Self {
+            code: format!("settled_outside:{currency}"),
+            kind: "settled_outside",
+            currency,
+            intent: None,
+        }
+    }
+
     /// The account's code.
     pub fn code(&self) -> &str {
         &self.code
@@ -197,6 +220,24 @@ pub async fn balance(conn: &mut PgConnection, account: &Account) -> Result<Decim
     Ok(total.unwrap_or(Decimal::ZERO))
 }
 
+/// What posting `key` wrote to `account` (debit positive), if it exists.
+pub async fn posted_amount(
+    conn: &mut PgConnection,
+    key: &str,
+    account: &Account,
+) -> Result<Option<Decimal>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT sum(e.amount) FROM ledger_entries e
+           JOIN ledger_transactions t ON t.id = e.transaction_id
+           JOIN ledger_accounts a ON a.id = e.account_id
+          WHERE t.idempotency_key = $1 AND a.code = $2",
+    )
+    .bind(key)
+    .bind(&account.code)
+    .fetch_one(conn)
+    .await
+}
+
 /// One broken invariant.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Violation {
@@ -210,7 +251,7 @@ pub struct Violation {
 
 /// Every invariant the ledger must hold; an empty list means it is sound.
 pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
-    let checks: [(&str, &str); 7] = [
+    let checks: [(&str, &str); 10] = [
         (
             "transaction balances per currency",
             "SELECT 'transaction balances per currency' AS rule, t.idempotency_key AS subject,
@@ -229,7 +270,7 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
             "credit-normal accounts never go into debit",
             "SELECT 'credit-normal account is not in debit' AS rule, a.code AS subject, sum(e.amount)::text AS detail
                FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id
-              WHERE a.kind <> 'provider_clearing'
+              WHERE a.kind NOT IN ('provider_clearing', 'suspense', 'settled_outside')
               GROUP BY a.code HAVING sum(e.amount) > 0",
         ),
         (
@@ -257,6 +298,35 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
                FROM payouts p
               WHERE p.status = 'succeeded'
                 AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.idempotency_key = 'payout:' || p.id || ':succeeded')",
+        ),
+        (
+            "payout postings match payout statuses",
+            "SELECT 'payout posting matches its status' AS rule, p.id::text AS subject,
+                    p.status || ' but posted as ' || t.kind AS detail
+               FROM payouts p JOIN ledger_transactions t ON t.idempotency_key LIKE 'payout:' || p.id || ':%'
+              WHERE (t.kind = 'payout_succeeded' AND p.status NOT IN ('succeeded', 'reversed'))
+                 OR (t.kind = 'payout_failed' AND p.status <> 'failed')
+                 OR (t.kind = 'payout_reversed' AND p.status <> 'reversed')",
+        ),
+        (
+            "money sent for a payout is posted",
+            "SELECT 'payout in flight or settled is posted as sent' AS rule, p.id::text AS subject, p.status AS detail
+               FROM payouts p
+              WHERE (p.status IN ('in_flight', 'succeeded', 'reversed') OR (p.status = 'failed' AND p.initiated_at IS NOT NULL))
+                AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.idempotency_key = 'payout:' || p.id || ':sent')",
+        ),
+        (
+            "suspense equals open discrepancies",
+            "SELECT 'suspense equals the money of open discrepancies' AS rule, s.currency AS subject,
+                    'suspense ' || s.total::text || ', open discrepancies ' || coalesce(d.total, 0)::text AS detail
+               FROM (SELECT a.currency, sum(e.amount) AS total FROM ledger_accounts a
+                       JOIN ledger_entries e ON e.account_id = a.id WHERE a.kind = 'suspense' GROUP BY a.currency) s
+               LEFT JOIN (SELECT d.currency, sum(e.amount) AS total FROM discrepancies d
+                            JOIN ledger_transactions t ON t.idempotency_key = 'discrepancy:' || d.id
+                            JOIN ledger_entries e ON e.transaction_id = t.id
+                            JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'suspense'
+                           WHERE d.status = 'open' GROUP BY d.currency) d ON d.currency = s.currency
+              WHERE s.total <> coalesce(d.total, 0)",
         ),
         (
             // Enforced by a trigger, not a foreign key (migration 0052): reported here too,

@@ -53,8 +53,9 @@ pub fn reference_for(id: Uuid) -> String {
     format!("po_{}", id.simple())
 }
 
-/// Inserts a payout row (status `pending`); a second insert for the same intent and kind is a
-/// no-op that returns the existing id.
+/// Inserts a payout row (status `pending`); a second insert while a live payout of the same
+/// intent and kind exists is a no-op that returns the existing id. A failed one does not count:
+/// its successor is a new row with its own reference.
 pub async fn insert(
     conn: &mut PgConnection,
     intent: Uuid,
@@ -67,7 +68,7 @@ pub async fn insert(
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
-         ON CONFLICT (intent_id, kind) DO NOTHING RETURNING id",
+         ON CONFLICT (intent_id, kind) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING RETURNING id",
     )
     .bind(id)
     .bind(intent)
@@ -82,7 +83,9 @@ pub async fn insert(
     match inserted {
         Some(id) => Ok(id),
         None => {
-            sqlx::query_scalar("SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2")
+            sqlx::query_scalar(
+                "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND status <> 'failed' AND superseded_by IS NULL",
+            )
                 .bind(intent)
                 .bind(kind)
                 .fetch_one(conn)
@@ -184,15 +187,89 @@ pub async fn set_status(
     Ok(moved.rows_affected() == 1)
 }
 
-/// Statuses of all payouts of `intent` of the given kinds.
-pub async fn statuses(
+/// Payee and commission payouts of `intent` that are not delivered and not followed by a
+/// successor: zero means every share reached its destination.
+pub async fn undelivered_shares(conn: &mut PgConnection, intent: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM payouts
+          WHERE intent_id = $1 AND kind IN ('payee', 'commission') AND status <> 'succeeded' AND superseded_by IS NULL",
+    )
+    .bind(intent)
+    .fetch_one(conn)
+    .await
+}
+
+/// The newest refund payout of the Paystack transaction `refund_of`, locked by nobody.
+pub async fn latest_refund_of(
+    conn: &mut PgConnection,
+    refund_of: &str,
+) -> anyhow::Result<Option<PayoutRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payouts WHERE kind = 'refund' AND destination->>'refund_of' = $1
+          ORDER BY created_at DESC LIMIT 1"
+    );
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(refund_of)
+        .fetch_optional(conn)
+        .await?;
+    row.map(record).transpose()
+}
+
+/// How many payouts of `kind` of `intent` failed (the number of the next attempt).
+pub async fn failed_of_kind(
     conn: &mut PgConnection,
     intent: Uuid,
-    kinds: &[&str],
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM payouts WHERE intent_id = $1 AND kind = ANY($2)")
-        .bind(intent)
-        .bind(kinds)
-        .fetch_all(conn)
+    kind: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM payouts WHERE intent_id = $1 AND kind = $2 AND status = 'failed'",
+    )
+    .bind(intent)
+    .bind(kind)
+    .fetch_one(conn)
+    .await
+}
+
+/// Links every failed, not yet followed payout of `kind` of `intent` to `successor`.
+pub async fn supersede_failed(
+    conn: &mut PgConnection,
+    intent: Uuid,
+    kind: &str,
+    successor: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE payouts SET superseded_by = $3, updated_at = now()
+          WHERE intent_id = $1 AND kind = $2 AND status = 'failed' AND superseded_by IS NULL AND id <> $3",
+    )
+    .bind(intent)
+    .bind(kind)
+    .bind(successor)
+    .execute(conn)
+    .await?;
+    Ok(moved.rows_affected())
+}
+
+/// The payout that followed failed payout `id`, if one did.
+pub async fn successor_of(conn: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT superseded_by FROM payouts WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
         .await
+}
+
+/// Links a failed payout to the one that replaces it (a refund asked again, a share sent to a
+/// new destination); false when it is not failed or was followed already.
+pub async fn supersede(
+    conn: &mut PgConnection,
+    failed: Uuid,
+    successor: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE payouts SET superseded_by = $2, updated_at = now() WHERE id = $1 AND status = 'failed' AND superseded_by IS NULL",
+    )
+    .bind(failed)
+    .bind(successor)
+    .execute(conn)
+    .await?;
+    Ok(moved.rows_affected() == 1)
 }

@@ -182,12 +182,7 @@ impl NewIntent {
         };
 
         if let (Some(provider), Some(currency)) = (provider, currency) {
-            let allowed = match provider {
-                ProviderKind::Mpesa => currency == Currency::Kes,
-                ProviderKind::Lightning => currency == Currency::Sat,
-                ProviderKind::Paystack => currency != Currency::Sat,
-            };
-            if !allowed {
+            if !provider.carries(currency) {
                 fail(
                     "currency",
                     format!("{currency} is not supported by {provider}"),
@@ -219,18 +214,13 @@ impl NewIntent {
                 "an M-Pesa payee is paid in whole shillings; the amount must be whole".to_owned(),
             );
         }
-        if let (Some(payee), Some(currency)) = (&payee, currency) {
-            let payout_ok = match payee.payout.provider() {
-                ProviderKind::Mpesa => currency == Currency::Kes,
-                ProviderKind::Lightning => currency == Currency::Sat,
-                ProviderKind::Paystack => currency != Currency::Sat,
-            };
-            if !payout_ok {
-                fail(
-                    "payee.payout.provider",
-                    format!("{} cannot pay out {currency}", payee.payout.provider()),
-                );
-            }
+        if let (Some(payee), Some(currency)) = (&payee, currency)
+            && !payee.payout.provider().carries(currency)
+        {
+            fail(
+                "payee.payout.provider",
+                format!("{} cannot pay out {currency}", payee.payout.provider()),
+            );
         }
 
         let commission_bps = match body.get("commission_bps") {
@@ -419,6 +409,17 @@ fn parse_payee(value: Option<&Value>) -> Result<Payee, (&'static str, String)> {
             "is required and must be an object".to_owned(),
         ));
     };
+    Ok(Payee {
+        id,
+        payout: parse_payout_destination(payout)?,
+    })
+}
+
+/// A payout destination as given under `payee.payout` (at creation) or `payout` (when a failed
+/// payout is sent again); errors name the field under `payee.payout`.
+pub fn parse_payout_destination(
+    payout: &serde_json::Map<String, Value>,
+) -> Result<PayoutDestination, (&'static str, String)> {
     let text = |field: &str| payout.get(field).and_then(Value::as_str).map(str::to_owned);
     let destination = match text("provider").as_deref() {
         Some("mpesa") => {
@@ -464,18 +465,39 @@ fn parse_payee(value: Option<&Value>) -> Result<Payee, (&'static str, String)> {
             ));
         }
     };
-    Ok(Payee {
-        id,
-        payout: destination,
-    })
+    Ok(destination)
 }
 
-/// Whether `text` has the shape of a BOLT 11 invoice.
+/// Whether `text` is a BOLT 11 invoice malipo can pay: its shape, checksum and layout.
 pub fn looks_like_bolt11(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     (lower.starts_with("lnbc") || lower.starts_with("lntb") || lower.starts_with("lnbcrt"))
         && text.len() <= 2_048
         && text.bytes().all(|b| b.is_ascii_alphanumeric())
+        // A string that only looks like one (`lnbc1garbage`) would be accepted here and fail
+        // at payout time, stranding the money.
+        && crate::providers::lnbits::bolt11::decode(text).is_ok()
+}
+
+/// Whether a Lightning invoice can pay exactly `amount` (in SAT): an amountless invoice can
+/// (the payout names the amount); one that carries another amount cannot.
+pub fn invoice_pays(bolt11: &str, amount: crate::domain::Money) -> Result<(), String> {
+    let invoice = crate::providers::lnbits::bolt11::decode(bolt11)?;
+    let Some(msat) = invoice.amount_msat else {
+        return Ok(());
+    };
+    let wanted = amount
+        .minor_units()
+        .and_then(|sats| u64::try_from(sats).ok())
+        .map(|sats| sats * 1_000);
+    if wanted == Some(msat) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the invoice is for {} sat but the payment is {amount}",
+            msat / 1_000
+        ))
+    }
 }
 
 #[cfg(test)]

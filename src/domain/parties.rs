@@ -17,6 +17,16 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// Whether the provider moves money in `currency` (one table for deposits and payouts).
+    pub fn carries(self, currency: crate::domain::Currency) -> bool {
+        use crate::domain::Currency;
+        match self {
+            Self::Mpesa => currency == Currency::Kes,
+            Self::Lightning => currency == Currency::Sat,
+            Self::Paystack => currency != Currency::Sat,
+        }
+    }
+
     /// Every provider.
     pub const ALL: [ProviderKind; 3] = [Self::Paystack, Self::Mpesa, Self::Lightning];
 

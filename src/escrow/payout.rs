@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 
 use crate::{
     db::{
+        discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
         ledger::{self, Account},
         payouts::{self, PayoutRecord},
         transitions::transition,
@@ -74,6 +75,9 @@ pub enum PayoutEffect {
     Settled,
     /// Already applied before (duplicate or late event).
     Unchanged,
+    /// Conclusive, and contradicting the conclusion malipo recorded earlier: a discrepancy
+    /// was recorded (with the money that really moved put through suspense).
+    Contradicted,
 }
 
 /// Applies a transfer status to a payout (locked by the caller in this transaction).
@@ -85,8 +89,16 @@ pub async fn apply_transfer(
     match status {
         TransferStatus::Pending => Ok(PayoutEffect::Pending),
         TransferStatus::NotFound => Ok(PayoutEffect::Pending),
-        TransferStatus::Succeeded { provider_ref } => succeed(conn, payout, provider_ref).await,
-        TransferStatus::Failed { reason } => fail(conn, payout, reason).await,
+        TransferStatus::Succeeded { provider_ref } => {
+            match succeed(conn, payout, provider_ref).await? {
+                PayoutEffect::Unchanged => contradiction(conn, payout, true, provider_ref).await,
+                effect => Ok(effect),
+            }
+        }
+        TransferStatus::Failed { reason } => match fail(conn, payout, reason).await? {
+            PayoutEffect::Unchanged => contradiction(conn, payout, false, reason).await,
+            effect => Ok(effect),
+        },
         TransferStatus::Reversed { reason } => {
             // A reversal may arrive before (or instead of) the success it undoes.
             succeed(conn, payout, "reversed").await?;
@@ -113,9 +125,65 @@ pub async fn apply_refund(
             Ok(PayoutEffect::Pending)
         }
         RefundStatus::NotFound => Ok(PayoutEffect::Pending),
-        RefundStatus::Succeeded { provider_ref } => succeed(conn, payout, provider_ref).await,
-        RefundStatus::Failed { reason } => fail(conn, payout, reason).await,
+        RefundStatus::Succeeded { provider_ref } => {
+            match succeed(conn, payout, provider_ref).await? {
+                PayoutEffect::Unchanged => contradiction(conn, payout, true, provider_ref).await,
+                effect => Ok(effect),
+            }
+        }
+        RefundStatus::Failed { reason } => match fail(conn, payout, reason).await? {
+            PayoutEffect::Unchanged => contradiction(conn, payout, false, reason).await,
+            effect => Ok(effect),
+        },
     }
+}
+
+/// A conclusive provider answer for a payout that already has a conclusion: when the two
+/// disagree (the provider delivered a payout malipo recorded failed, or failed one it recorded
+/// delivered) the money's real movement goes through suspense with a discrepancy, and the
+/// intent is flagged. Agreeing answers change nothing.
+async fn contradiction(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    provider_delivered: bool,
+    evidence: &str,
+) -> anyhow::Result<PayoutEffect> {
+    let moved = match (payout.status.as_str(), provider_delivered) {
+        ("failed", true) => Moved::Out(payout.amount),
+        ("succeeded", false) => Moved::In(payout.amount),
+        _ => return Ok(PayoutEffect::Unchanged),
+    };
+    let says = if provider_delivered {
+        "delivered"
+    } else {
+        "failed"
+    };
+    let recorded = discrepancies::record(
+        conn,
+        &NewDiscrepancy {
+            kind: DiscrepancyKind::PayoutContradiction,
+            dedupe_key: format!("payout_contradiction:{}:{says}", payout.id),
+            intent_id: Some(payout.intent_id),
+            payout_id: Some(payout.id),
+            provider: payout.provider,
+            moved,
+            evidence: json!({"recorded": payout.status, "provider_says": says, "provider_evidence": evidence,
+                             "reference": payout.reference, "kind": payout.kind}),
+        },
+    )
+    .await?;
+    if recorded {
+        flag_intent(
+            conn,
+            payout,
+            &format!(
+                "{} payout {} is recorded {} but the provider says {says}",
+                payout.kind, payout.reference, payout.status
+            ),
+        )
+        .await?;
+    }
+    Ok(PayoutEffect::Contradicted)
 }
 
 async fn succeed(
@@ -160,15 +228,16 @@ async fn succeed(
         )
         .await?;
     } else {
-        let statuses = payouts::statuses(conn, payout.intent_id, &["payee", "commission"]).await?;
-        if statuses.iter().all(|status| status == "succeeded") {
+        // Settled once every live share is delivered: a failed share that was sent again
+        // counts through its successor; one not yet followed keeps the intent `released`.
+        if payouts::undelivered_shares(conn, payout.intent_id).await? == 0 {
             transition(
                 conn,
                 payout.intent_id,
                 &["released"],
                 "settled",
                 "settled",
-                json!({"payouts": statuses.len()}),
+                json!({"payout": payout.id}),
             )
             .await?;
         }

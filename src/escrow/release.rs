@@ -22,6 +22,16 @@ use crate::{
 /// currency without one keeps its commission in the platform account.
 pub type CommissionDestinations = HashMap<Currency, PayoutDestination>;
 
+/// The payee's share of a held intent when no share leaves by M-Pesa (whose whole-shilling
+/// rounding depends on the commission's destination): what a Lightning payee's invoice must be for.
+pub fn payee_share(
+    intent: &IntentRecord,
+) -> Result<crate::domain::Money, crate::domain::MoneyError> {
+    let fee = Some(intent.commission_fixed_fee).filter(|fee| !fee.is_zero());
+    let places = intent.amount.currency().minor_units();
+    Ok(commission::split_to(intent.amount, intent.commission_bps, fee, places)?.payee)
+}
+
 /// Releases a `releasing` intent (locked by the caller): posts escrow → payable + commission,
 /// creates and enqueues the payouts, and moves it to `released` (or straight to `settled` when
 /// nothing is left to pay out). Returns false when the intent was not `releasing`.

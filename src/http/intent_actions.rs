@@ -15,8 +15,11 @@ use super::{
     problem::{ApiError, FieldError},
 };
 use crate::{
-    db::{intents, transitions::transition},
-    domain::{PayoutDestination, ProviderKind, new_intent::looks_like_bolt11},
+    db::{intents, payouts, transitions::transition},
+    domain::{
+        PayoutDestination, ProviderKind,
+        new_intent::{invoice_pays, looks_like_bolt11},
+    },
     queue::{EnqueueOptions, enqueue},
 };
 
@@ -145,6 +148,16 @@ async fn apply(
                     "only a Lightning payee takes an invoice",
                 )]));
             }
+            if let Some(invoice) = &bolt11 {
+                let share = crate::escrow::release::payee_share(&intent)
+                    .map_err(|e| anyhow::anyhow!("payee share of intent {id}: {e}"))?;
+                invoice_pays(invoice, share).map_err(|why| {
+                    ApiError::Validation(vec![FieldError::new(
+                        "bolt11",
+                        format!("{why} (the payee's share)"),
+                    )])
+                })?;
+            }
         }
         Action::Refund => match (intent.provider, &bolt11) {
             (ProviderKind::Lightning, None) => {
@@ -152,6 +165,10 @@ async fn apply(
                     "bolt11",
                     "a Lightning refund needs the buyer's invoice",
                 )]));
+            }
+            (ProviderKind::Lightning, Some(invoice)) => {
+                invoice_pays(invoice, intent.amount)
+                    .map_err(|why| ApiError::Validation(vec![FieldError::new("bolt11", why)]))?;
             }
             (ProviderKind::Paystack | ProviderKind::Mpesa, Some(_)) => {
                 return Err(ApiError::Validation(vec![FieldError::new(
@@ -190,7 +207,21 @@ async fn apply(
     };
     match action {
         Action::Release => enqueue(&mut tx, &ReleaseEscrow { intent_id: id }, options).await?,
-        Action::Refund => enqueue(&mut tx, &Refund { intent_id: id }, options).await?,
+        Action::Refund => {
+            // A refund asked again after a confirmed failure is a new attempt: its own job and
+            // its own payout (a key per intent alone would match the finished first job).
+            let attempt = payouts::failed_of_kind(&mut tx, id, "refund").await?;
+            let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
+            enqueue(
+                &mut tx,
+                &Refund {
+                    intent_id: id,
+                    attempt,
+                },
+                options,
+            )
+            .await?
+        }
     };
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?

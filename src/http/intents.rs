@@ -74,7 +74,18 @@ async fn insert_intent(
 ) -> Result<Response, ApiError> {
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
-    intents::insert(&mut tx, id, caller.id, intent).await?;
+    intents::insert(&mut tx, id, caller.id, intent)
+        .await
+        .map_err(|error| match &error {
+            // A reference names one intent per client: never a second one silently.
+            sqlx::Error::Database(db) if db.constraint() == Some("intents_client_reference") => {
+                ApiError::Conflict(format!(
+                    "you already have an intent with reference `{}`; references are unique per client",
+                    intent.reference.as_deref().unwrap_or_default()
+                ))
+            }
+            _ => ApiError::from(error),
+        })?;
     enqueue(
         &mut tx,
         &InitiateDeposit { intent_id: id },

@@ -9,6 +9,7 @@ pub mod intents;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod payout_retry;
 pub mod problem;
 pub mod rate_limit;
 pub mod webhooks;
@@ -134,6 +135,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/intents/{id}", get(intents::get))
         .route("/v1/intents/{id}/release", post(intent_actions::release))
         .route("/v1/intents/{id}/refund", post(intent_actions::refund))
+        .route(
+            "/v1/intents/{id}/payouts/{payout_id}/retry",
+            post(payout_retry::retry),
+        )
         .route("/webhooks/paystack", post(webhooks::paystack::receive))
         .route("/webhooks/lnbits/{token}", post(webhooks::lnbits::receive))
         .route("/webhooks/mpesa/{token}/stk", post(webhooks::mpesa::stk))

@@ -1,5 +1,7 @@
-//! C2B payments: recording each receipt once and crediting it to an intent when the rule is
-//! unambiguous (see the module above).
+//! C2B (Paybill) payments: recording each receipt once and placing it. A payment is matched
+//! only through the account number malipo issued for exactly one intent — never through a
+//! client's free-text reference, which another tenant may share. Money that cannot be placed
+//! in escrow is never dropped: it waits in suspense with a discrepancy.
 
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -7,9 +9,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    db::intents,
-    domain::Money,
-    escrow::deposit::{self, DepositEffect},
+    db::{
+        discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
+        intents::{self, IntentRecord},
+    },
+    domain::{Money, ProviderKind},
+    escrow::deposit::{self, CLOSED, DepositEffect, own_payment_key},
     providers::DepositStatus,
 };
 
@@ -26,10 +31,12 @@ type RecordedPayment = (
 pub enum Credit {
     /// Credited to this intent (now held).
     Credited(Uuid),
-    /// It names an intent, but not one awaiting exactly this amount.
-    Mismatch(String),
-    /// It names no intent.
-    Unknown,
+    /// The intent's own STK payment, seen again through Pull: nothing to do.
+    OwnPayment(Uuid),
+    /// Money that has no place in escrow: a discrepancy of this kind holds it in suspense.
+    Discrepancy(DiscrepancyKind, Option<Uuid>),
+    /// Unreadable: no amount to place (recorded for an operator).
+    Unreadable(String),
 }
 
 /// Records receipt `receipt` (first sight wins; returns false if it was known) with `source`.
@@ -54,8 +61,8 @@ pub async fn record(
     Ok(inserted.rows_affected() == 1)
 }
 
-/// Credits an unresolved recorded payment to the intent it references, when the rule allows;
-/// stores the resolution so a second pass does nothing.
+/// Places an unresolved recorded payment, when the rule allows; stores the resolution so a
+/// second pass does nothing.
 pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Option<Credit>> {
     let row: Option<RecordedPayment> = sqlx::query_as(
         "SELECT amount, currency, account_ref, resolution FROM unmatched_payments WHERE provider = 'mpesa' AND receipt = $1 FOR UPDATE",
@@ -71,8 +78,8 @@ pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Op
     }
     let account_ref = account_ref.unwrap_or_default();
     let intent: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM intents WHERE provider = 'mpesa' AND reference = $1")
-            .bind(&account_ref)
+        sqlx::query_scalar("SELECT id FROM intents WHERE account_number = $1")
+            .bind(account_ref.trim())
             .fetch_optional(&mut *conn)
             .await?;
     let paid = match (amount, currency.as_deref().map(str::parse)) {
@@ -80,42 +87,40 @@ pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Op
         _ => None,
     };
     let outcome = match (intent, paid) {
-        (None, _) => Credit::Unknown,
-        (Some(id), None) => Credit::Mismatch(format!(
-            "payment {receipt} for intent {id} has no readable amount"
-        )),
-        (Some(id), Some(paid)) => {
-            let Some(record) = intents::load(conn, id, true).await? else {
-                return Ok(Some(Credit::Unknown));
-            };
-            if record.status != "awaiting_payment" {
-                Credit::Mismatch(format!(
-                    "intent {id} is {} (not awaiting payment); payment {receipt} of {paid} needs an operator",
-                    record.status
-                ))
-            } else if paid != record.amount {
-                Credit::Mismatch(format!(
-                    "payment {receipt} of {paid} does not match intent {id} amount {}",
-                    record.amount
-                ))
-            } else {
-                let status = DepositStatus::Succeeded {
-                    amount: paid,
-                    provider_ref: receipt.to_owned(),
-                };
-                match deposit::apply(conn, &record, &status).await? {
-                    DepositEffect::Held => Credit::Credited(id),
-                    other => {
-                        Credit::Mismatch(format!("intent {id} could not be credited: {other:?}"))
-                    }
-                }
-            }
+        (_, None) => Credit::Unreadable(format!("payment {receipt} has no readable amount")),
+        (None, Some(paid)) => {
+            suspend(
+                conn,
+                DiscrepancyKind::UnmatchedPayment,
+                None,
+                receipt,
+                paid,
+                &account_ref,
+                None,
+            )
+            .await?
         }
+        (Some(id), Some(paid)) => match intents::load(conn, id, true).await? {
+            Some(record) => place(conn, &record, receipt, paid, &account_ref).await?,
+            None => {
+                suspend(
+                    conn,
+                    DiscrepancyKind::UnmatchedPayment,
+                    None,
+                    receipt,
+                    paid,
+                    &account_ref,
+                    None,
+                )
+                .await?
+            }
+        },
     };
     let (resolution, intent_id) = match &outcome {
         Credit::Credited(id) => ("credited", Some(*id)),
-        Credit::Mismatch(_) => ("flagged", intent),
-        Credit::Unknown => ("unknown", None),
+        Credit::OwnPayment(id) => ("own_payment", Some(*id)),
+        Credit::Discrepancy(_, id) => ("discrepancy", *id),
+        Credit::Unreadable(_) => ("flagged", intent),
     };
     sqlx::query("UPDATE unmatched_payments SET resolution = $2, intent_id = $3, detail = detail || $4 WHERE provider = 'mpesa' AND receipt = $1")
         .bind(receipt)
@@ -125,4 +130,120 @@ pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Op
         .execute(&mut *conn)
         .await?;
     Ok(Some(outcome))
+}
+
+/// Places a payment of `paid` to intent `record`'s account number.
+async fn place(
+    conn: &mut PgConnection,
+    record: &IntentRecord,
+    receipt: &str,
+    paid: Money,
+    account_ref: &str,
+) -> anyhow::Result<Credit> {
+    let id = record.id;
+    let status = record.status.as_str();
+    // An STK-funded intent's own payment also shows in Pull, under its account number: the
+    // first one of the right amount is that payment (its receipt was never trusted from the
+    // callback), anything beyond it is money paid twice.
+    let own_unseen = paid == record.amount && !own_payment_seen(conn, id).await?;
+    if status == "awaiting_payment" {
+        if paid != record.amount {
+            return suspend(
+                conn,
+                DiscrepancyKind::AmountMismatch,
+                Some(record),
+                receipt,
+                paid,
+                account_ref,
+                None,
+            )
+            .await;
+        }
+        let status = DepositStatus::Succeeded {
+            amount: paid,
+            provider_ref: receipt.to_owned(),
+        };
+        return Ok(match deposit::apply(conn, record, &status).await? {
+            DepositEffect::Held => Credit::Credited(id),
+            _ => {
+                suspend(
+                    conn,
+                    DiscrepancyKind::DuplicatePayment,
+                    Some(record),
+                    receipt,
+                    paid,
+                    account_ref,
+                    None,
+                )
+                .await?
+            }
+        });
+    }
+    if CLOSED.contains(&status) {
+        // The intent's own (STK) payment arriving after it closed shares its key with the STK
+        // Query path, so the two sightings make one discrepancy.
+        let key = (own_unseen && record.provider_reference.is_some()).then(|| own_payment_key(id));
+        return suspend(
+            conn,
+            DiscrepancyKind::LatePayment,
+            Some(record),
+            receipt,
+            paid,
+            account_ref,
+            key,
+        )
+        .await;
+    }
+    if status != "initiating" && own_unseen && record.provider_reference.is_some() {
+        return Ok(Credit::OwnPayment(id));
+    }
+    suspend(
+        conn,
+        DiscrepancyKind::DuplicatePayment,
+        Some(record),
+        receipt,
+        paid,
+        account_ref,
+        None,
+    )
+    .await
+}
+
+/// Whether a Paybill receipt was already taken as the intent's own payment.
+async fn own_payment_seen(conn: &mut PgConnection, intent: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM unmatched_payments WHERE intent_id = $1 AND resolution IN ('credited', 'own_payment'))",
+    )
+    .bind(intent)
+    .fetch_one(conn)
+    .await
+}
+
+/// Parks a payment in suspense with a discrepancy of `kind`.
+async fn suspend(
+    conn: &mut PgConnection,
+    kind: DiscrepancyKind,
+    intent: Option<&IntentRecord>,
+    receipt: &str,
+    paid: Money,
+    account_ref: &str,
+    dedupe_key: Option<String>,
+) -> anyhow::Result<Credit> {
+    discrepancies::record(
+        conn,
+        &NewDiscrepancy {
+            kind,
+            dedupe_key: dedupe_key.unwrap_or_else(|| format!("payment:mpesa:{receipt}")),
+            intent_id: intent.map(|i| i.id),
+            payout_id: None,
+            provider: ProviderKind::Mpesa,
+            moved: Moved::In(paid),
+            evidence: json!({"receipt": receipt, "account_number": account_ref,
+                             "paid": paid.amount().to_string(), "currency": paid.currency().code(),
+                             "intent_status": intent.map(|i| i.status.clone()),
+                             "intent_amount": intent.map(|i| i.amount.amount().to_string())}),
+        },
+    )
+    .await?;
+    Ok(Credit::Discrepancy(kind, intent.map(|i| i.id)))
 }

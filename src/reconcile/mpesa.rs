@@ -12,7 +12,7 @@ use super::{
     c2b::{self, Credit},
 };
 use crate::{
-    db::intents,
+    db::{discrepancies::DiscrepancyKind, intents},
     escrow::deposit::{self, DepositEffect},
     providers::MpesaClient,
     worker::WorkerState,
@@ -115,6 +115,12 @@ async fn stk(
                 json!({"reason": reason}),
             ),
             DepositEffect::AlreadySettled => Item::new("matched", "stk", id.to_string(), detail),
+            DepositEffect::LatePayment => Item::new(
+                "status_mismatch",
+                "stk",
+                id.to_string(),
+                json!({"checkout_request_id": checkout, "note": "paid after the intent closed: late_payment discrepancy"}),
+            ),
         });
     }
     Ok(items)
@@ -179,7 +185,23 @@ async fn c2b_payments(
                 &payment.receipt,
                 json!({"credited_to": intent, "payment": detail}),
             ),
-            (_, Some(Credit::Mismatch(reason))) => Item::new(
+            (_, Some(Credit::OwnPayment(intent))) => Item::new(
+                "matched",
+                "c2b",
+                &payment.receipt,
+                json!({"own_payment_of": intent, "payment": detail}),
+            ),
+            (_, Some(Credit::Discrepancy(kind, intent))) => Item::new(
+                match kind {
+                    DiscrepancyKind::AmountMismatch => "amount_mismatch",
+                    DiscrepancyKind::UnmatchedPayment => "missing_internal",
+                    _ => "status_mismatch",
+                },
+                "c2b",
+                &payment.receipt,
+                json!({"discrepancy": kind.as_str(), "intent": intent, "payment": detail}),
+            ),
+            (_, Some(Credit::Unreadable(reason))) => Item::new(
                 "amount_mismatch",
                 "c2b",
                 &payment.receipt,

@@ -96,15 +96,17 @@ pub fn retry(error: ProviderError) -> crate::queue::JobError {
     }
 }
 
-/// Finds a Paystack refund whose initiation answer (and so its id) was lost, by its transaction.
+/// Finds malipo's Paystack refund `our_reference` whose initiation answer (and so its id) was
+/// lost, by its transaction.
 pub async fn find_paystack_refund(
     providers: &Providers,
     deposit_ref: &str,
+    our_reference: &str,
 ) -> Result<RefundStatus, ProviderError> {
     let Some(client) = providers.paystack() else {
         return Err(disabled(ProviderKind::Paystack));
     };
-    client.find_refund(deposit_ref).await
+    client.find_refund(deposit_ref, our_reference).await
 }
 
 /// Asks Daraja where a B2C payout stands (Transaction Status). The answer comes later, at a

@@ -1,54 +1,80 @@
 //! `confirm_deposit`: asks the provider whether the buyer paid, checks amount and currency,
-//! and moves the funds into escrow.
+//! and moves the funds into escrow (see `verify_deposit`).
 
 use std::time::Duration;
 
+use chrono::Utc;
 use malipo_jobs::ConfirmDeposit;
+use serde_json::json;
 
-use super::{WorkerState, calls};
+use super::{
+    WorkerState,
+    verify_deposit::{self, Verified},
+};
 use crate::{
-    db::intents,
-    escrow::{
-        deposit::{self, DepositEffect},
-        deposit_reference,
-    },
-    providers::DepositCheck,
+    escrow::deposit::{self, DepositEffect},
     queue::{JobContext, JobError},
 };
 
-/// Runs while the intent is `awaiting_payment`; a second run finds it settled and ends.
+/// A deposit the provider still calls pending after this long goes to an operator.
+const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
+
+/// Runs while the intent awaits payment; a run that finds it settled ends.
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let Some(intent) = super::job_intent::still(state, job.intent_id, "awaiting_payment").await?
-    else {
-        return Ok(());
-    };
-    let check = DepositCheck {
-        // Paystack verifies by the reference its checkout was opened with.
-        reference: intent
-            .provider_reference
-            .clone()
-            .unwrap_or_else(|| deposit_reference(intent.id)),
-        provider_handle: intent.provider_reference.clone(),
-        expected: intent.amount,
-        expires_at: intent.deposit_expires_at,
-    };
-    let status = calls::check_deposit(&state.providers, intent.provider, &check)
-        .await
-        .map_err(calls::retry)?;
-    let mut tx = state.pool.begin().await?;
-    let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
-        return Err(JobError::permanent("intent vanished"));
-    };
-    let effect = deposit::apply(&mut tx, &locked, &status).await?;
-    tx.commit().await?;
-    match effect {
-        DepositEffect::Pending => Err(JobError::Retry(
-            anyhow::anyhow!("deposit still pending at {}", intent.provider),
-            Some(Duration::from_secs(5)),
-        )),
-        DepositEffect::Mismatch(reason) => Err(JobError::permanent(reason)),
-        DepositEffect::Held | DepositEffect::Closed | DepositEffect::AlreadySettled => Ok(()),
+    match verify_deposit::verify(state, job.intent_id).await? {
+        Verified::Answered(intent, _, DepositEffect::Pending) => {
+            let open_for = Utc::now() - intent.created_at;
+            if open_for > GIVE_UP_AFTER {
+                super::attention::flag(
+                    &state.pool,
+                    intent.id,
+                    "the provider has called this deposit pending for 24 h; ask it by hand",
+                )
+                .await?;
+                return Err(JobError::permanent(
+                    "deposit still pending after 24 h; handed to an operator",
+                ));
+            }
+            Err(JobError::Snooze(next_check(
+                open_for.to_std().unwrap_or_default(),
+            )))
+        }
+        Verified::NoHandle(intent) if intent.status == "awaiting_payment" => {
+            // Only a Paybill payment to the account number can fund it now (reconciliation
+            // matches those); past the deadline it expires, and a payment after that is a
+            // late payment for an operator, never lost.
+            match intent.deposit_expires_at {
+                Some(deadline) if deadline > Utc::now() => Err(JobError::Snooze(
+                    (deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1),
+                )),
+                _ => {
+                    let mut tx = state.pool.begin().await?;
+                    deposit::fail(
+                        &mut tx,
+                        intent.id,
+                        &["awaiting_payment"],
+                        "expired",
+                        "deposit_expired",
+                        "no answer to the STK push and no payment to the intent's account number before the deadline",
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    tracing::info!(detail = %json!({"intent": intent.id}), "in-doubt deposit expired");
+                    Ok(())
+                }
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Asks often while a buyer is likely paying, then less.
+fn next_check(open_for: Duration) -> Duration {
+    match open_for.as_secs() {
+        0..=120 => Duration::from_secs(5),
+        121..=1800 => Duration::from_secs(30),
+        _ => Duration::from_secs(300),
     }
 }

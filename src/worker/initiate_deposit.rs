@@ -1,6 +1,7 @@
 //! `initiate_deposit`: starts the provider side of a new intent and stores what the buyer must
 //! do next (checkout URL, STK prompt, Lightning invoice).
 
+use chrono::Utc;
 use malipo_jobs::{ConfirmDeposit, InitiateDeposit, PollLightningInvoice};
 use serde_json::json;
 
@@ -13,6 +14,9 @@ use crate::{
     queue::{EnqueueOptions, JobContext, JobError, enqueue},
 };
 
+/// How long an M-Pesa intent whose STK push went unanswered waits for a Paybill payment.
+const IN_DOUBT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
 /// Runs while the intent is `initiating`; see the job's idempotency rule in `malipo-jobs`.
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
@@ -22,7 +26,12 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     };
     let request = DepositRequest {
         intent_id: intent.id,
-        reference: deposit_reference(intent.id),
+        // M-Pesa shows the reference as the STK push's AccountReference: the account number
+        // malipo issued, so the payment is matched to this intent by Pull as well.
+        reference: intent
+            .account_number
+            .clone()
+            .unwrap_or_else(|| deposit_reference(intent.id)),
         amount: intent.amount,
         buyer: match &intent.buyer {
             Buyer::Email { email } => providers::Buyer::Email(email.clone()),
@@ -52,9 +61,13 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     match answer {
         Ok(DepositInitiation::Started { action }) => {
             let handle = action.provider_handle().to_owned();
+            let mut shown = serde_json::to_value(&action).map_err(anyhow::Error::from)?;
+            if let (Some(number), Some(object)) = (&intent.account_number, shown.as_object_mut()) {
+                object.insert("account_number".to_owned(), json!(number));
+            }
             sqlx::query("UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = $4 WHERE id = $1 AND status = 'initiating'")
                 .bind(intent.id)
-                .bind(serde_json::to_value(&action).map_err(anyhow::Error::from)?)
+                .bind(shown)
                 .bind(&handle)
                 .bind(action.expires_at())
                 .execute(&mut *tx)
@@ -126,17 +139,43 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
         }
         Err(ProviderError::InDoubt { reason }) if intent.provider == ProviderKind::Mpesa => {
             // A second STK push would prompt the buyer twice, and without Daraja's answer there is
-            // no CheckoutRequestID to query: close the intent; a payment that still arrives shows
-            // up in reconciliation as unmatched.
-            deposit::fail(
+            // no CheckoutRequestID to query. The push may still have reached the phone and been
+            // paid: the intent waits (with the Paybill account number to pay to) until a
+            // deadline, reconciliation's Pull matches a payment by that number, and after the
+            // deadline a payment is a late-payment discrepancy — never a failure the buyer paid for.
+            let deadline = Utc::now() + IN_DOUBT_WINDOW;
+            let shown = json!({"type": "paybill", "account_number": intent.account_number,
+                               "note": "the payment prompt may not have reached the phone; pay by Paybill to this account number"});
+            sqlx::query("UPDATE intents SET next_action = $2, deposit_expires_at = $3, flagged_reason = $4 WHERE id = $1 AND status = 'initiating'")
+                .bind(intent.id)
+                .bind(shown)
+                .bind(deadline)
+                .bind(format!("M-Pesa did not answer the STK push ({reason}); a payment is matched by account number until {deadline}"))
+                .execute(&mut *tx)
+                .await?;
+            let moved = transition(
                 &mut tx,
                 intent.id,
                 &["initiating"],
-                "failed",
+                "awaiting_payment",
                 "deposit_in_doubt",
-                &format!("M-Pesa did not answer the STK push: {reason}"),
+                json!({"reason": reason, "deadline": deadline}),
             )
             .await?;
+            if moved.is_some() {
+                let wait = (deadline - Utc::now()).num_seconds().max(1) as f64 + 1.0;
+                enqueue(
+                    &mut tx,
+                    &ConfirmDeposit {
+                        intent_id: intent.id,
+                    },
+                    EnqueueOptions {
+                        intent_id: Some(intent.id),
+                        delay_secs: Some(wait),
+                    },
+                )
+                .await?;
+            }
         }
         Err(error) => {
             tx.rollback().await?;

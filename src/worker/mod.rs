@@ -1,5 +1,6 @@
 //! Job handlers, one job per file, and the state they share.
 
+mod attention;
 pub mod calls;
 mod confirm_deposit;
 mod initiate_deposit;
@@ -12,6 +13,7 @@ pub mod reconcile_mpesa;
 mod refund;
 mod release_escrow;
 mod state;
+pub mod verify_deposit;
 
 pub use state::{WorkerState, commission_from};
 

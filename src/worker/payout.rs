@@ -91,7 +91,7 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
     tx.commit().await?;
     match effect {
         PayoutEffect::Pending => check_again_later(&current),
-        PayoutEffect::Settled | PayoutEffect::Unchanged => Ok(()),
+        PayoutEffect::Settled | PayoutEffect::Unchanged | PayoutEffect::Contradicted => Ok(()),
     }
 }
 
@@ -115,7 +115,9 @@ async fn initiate(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, 
                 reference: payout.reference.clone(),
                 deposit_ref: refund_of.clone(),
                 amount: payout.amount,
-                reason: "escrow refund".to_owned(),
+                // Paystack keeps it as the refund's merchant note: how malipo recognises its
+                // own refund when the answer carrying the refund's id was lost.
+                reason: format!("malipo refund {}", payout.reference),
             };
             calls::refund(&state.providers, payout.provider, &request)
                 .await
@@ -170,7 +172,7 @@ async fn check_lost_refund(
     payout: &PayoutRecord,
     refund_of: &str,
 ) -> Result<Answer, ProviderError> {
-    let found = calls::find_paystack_refund(&state.providers, refund_of).await?;
+    let found = calls::find_paystack_refund(&state.providers, refund_of, &payout.reference).await?;
     let sent_long_ago = payout.initiated_at.is_some_and(|at| {
         Utc::now() - at > chrono::Duration::from_std(UNSEEN_GRACE).unwrap_or_default()
     });
@@ -237,6 +239,39 @@ pub async fn resend_unseen(
             "re-send of {reference} refused: {reason}"
         ))),
         Err(error) => Err(calls::retry(error)),
+    }
+}
+
+/// Where a transfer payout stands at its provider, by the provider's own query (Transaction
+/// Status for M-Pesa answers later, at the status result URL, so it reads `Pending` here).
+pub(super) async fn check_transfer(
+    state: &WorkerState,
+    payout: &PayoutRecord,
+) -> Result<TransferStatus, ProviderError> {
+    let PayoutTarget::Destination(destination) = &payout.target else {
+        return Err(ProviderError::permanent("a refund is not a transfer"));
+    };
+    if payout.provider == crate::domain::ProviderKind::Mpesa {
+        return calls::query_mpesa_transfer(&state.providers, &payout.reference).await;
+    }
+    let request = transfer_request(payout, destination)?;
+    calls::check_transfer(&state.providers, payout.provider, &request).await
+}
+
+/// Where a refund payout stands: fetched by its id, or found by its transaction (among
+/// malipo's own refunds only) when the id was never learned.
+pub(super) async fn check_refund(
+    state: &WorkerState,
+    payout: &PayoutRecord,
+) -> Result<RefundStatus, ProviderError> {
+    let PayoutTarget::Refund { refund_of } = &payout.target else {
+        return Err(ProviderError::permanent("a transfer is not a refund"));
+    };
+    match &payout.provider_ref {
+        Some(provider_ref) => {
+            calls::check_refund(&state.providers, payout.provider, provider_ref).await
+        }
+        None => calls::find_paystack_refund(&state.providers, refund_of, &payout.reference).await,
     }
 }
 

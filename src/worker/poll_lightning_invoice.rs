@@ -68,10 +68,10 @@ pub async fn run(
     };
     let effect = deposit::apply(&mut tx, &locked, &status).await?;
     tx.commit().await?;
-    match effect {
-        deposit::DepositEffect::Mismatch(reason) => Err(JobError::permanent(reason)),
-        _ => Ok(()),
-    }
+    // A mismatch is a discrepancy now (the money waits in suspense for an operator): the poll
+    // has done its work either way.
+    tracing::debug!(?effect, "invoice poll applied");
+    Ok(())
 }
 
 #[cfg(test)]

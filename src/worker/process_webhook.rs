@@ -1,23 +1,28 @@
 //! `process_webhook`: applies one verified inbox event. The raw body was verified and stored by
-//! the webhook endpoint; here it is parsed again and its effect runs through the same guarded
-//! transitions as the polling jobs, so duplicates and late events change nothing.
+//! the webhook endpoint; here it is parsed again — and, since a callback is a claim and not a
+//! fact, the provider is asked (STK Push Query, Transaction Status, Paystack verify / fetch
+//! transfer / fetch refund, LNbits GET payment) and only its answer is applied, through the same
+//! guarded transitions as the polling jobs. The inbox row records `processed` only when the
+//! answer changed something, `ignored` with the reason otherwise.
 
 use chrono::{DateTime, Utc};
-use malipo_jobs::{ConfirmDeposit, ProcessWebhook};
-use sqlx::PgConnection;
+use malipo_jobs::ProcessWebhook;
 use uuid::Uuid;
 
-use super::{WorkerState, calls};
+use super::{
+    WorkerState, calls,
+    verify_deposit::{self, Verified},
+};
 use crate::{
-    db::{intents, payouts},
+    db::payouts::{self, PayoutRecord, PayoutTarget},
     domain::ProviderKind,
-    escrow::{deposit, payout as effects},
+    escrow::{deposit::DepositEffect, payout as effects},
     providers::{
-        RefundStatus, TransferRequest, TransferStatus, lnbits,
+        DepositStatus, TransferStatus, lnbits,
         mpesa::callbacks,
         paystack::{self, PaystackEventKind},
     },
-    queue::{EnqueueOptions, JobContext, JobError, enqueue},
+    queue::{JobContext, JobError},
 };
 
 /// The inbox endpoints, as stored in `webhook_inbox.endpoint`.
@@ -41,6 +46,10 @@ pub mod endpoints {
 /// An inbox row as processing reads it: endpoint, status, subject, body, arrival.
 type InboxRow = (String, String, Option<String>, Vec<u8>, DateTime<Utc>);
 
+/// How long a callback whose provider still calls the matter pending keeps being re-asked
+/// before the row is closed (the polling jobs and reconciliation keep asking after that).
+const ASK_AGAIN_FOR: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Applies the event once; the inbox row's status records what happened.
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
@@ -60,18 +69,27 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
     if status != "received" {
         return Ok(());
     }
+    let parse_error = |e: &dyn std::fmt::Display| JobError::permanent(e.to_string());
     let note = match endpoint.as_str() {
         endpoints::PAYSTACK => paystack_event(state, &body).await?,
-        endpoints::MPESA_STK => mpesa_stk(state, &body).await?,
+        endpoints::MPESA_STK => {
+            let callback = callbacks::parse_stk_callback(&body).map_err(|e| parse_error(&e))?;
+            let claim = callback.status();
+            deposit_claim(
+                state,
+                ProviderKind::Mpesa,
+                &callback.checkout_request_id,
+                &claim,
+            )
+            .await?
+        }
         endpoints::MPESA_B2C_RESULT => {
-            let result = callbacks::parse_b2c_result(&body)
-                .map_err(|e| JobError::permanent(e.to_string()))?;
-            apply_transfer_by_reference(state, &result.originator_conversation_id, &result.status())
-                .await?
+            let result = callbacks::parse_b2c_result(&body).map_err(|e| parse_error(&e))?;
+            b2c_claim(state, &result.originator_conversation_id, &result.status()).await?
         }
         endpoints::MPESA_STATUS_RESULT => {
-            let result = callbacks::parse_transaction_status_result(&body)
-                .map_err(|e| JobError::permanent(e.to_string()))?;
+            let result =
+                callbacks::parse_transaction_status_result(&body).map_err(|e| parse_error(&e))?;
             // The endpoint stores a result only with the payout it is about (from its URL).
             let Some(reference) = subject.or(result.occasion.clone()) else {
                 return Err(JobError::permanent("status result names no payout"));
@@ -94,15 +112,26 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
         }
         endpoints::MPESA_C2B_CONFIRMATION => mpesa_c2b(state, &body).await?,
         endpoints::LNBITS => {
-            let hook =
-                lnbits::parse_webhook(&body).map_err(|e| JobError::permanent(e.to_string()))?;
-            confirm_by_handle(state, ProviderKind::Lightning, &hook.payment_hash).await?
+            let hook = lnbits::parse_webhook(&body).map_err(|e| parse_error(&e))?;
+            let claim = DepositStatus::Pending;
+            deposit_claim(state, ProviderKind::Lightning, &hook.payment_hash, &claim).await?
         }
         other => Note::Ignored(format!("unknown endpoint {other}")),
     };
     let (status, reason) = match note {
         Note::Applied => ("processed", None),
         Note::Ignored(reason) => ("ignored", Some(reason)),
+        Note::AskAgain(reason) => {
+            if Utc::now() - received_at < ASK_AGAIN_FOR {
+                return Err(JobError::Snooze(std::time::Duration::from_secs(5)));
+            }
+            (
+                "ignored",
+                Some(format!(
+                    "{reason}; stopped asking after 10 minutes (polls and reconciliation go on)"
+                )),
+            )
+        }
     };
     sqlx::query("UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE id = $1 AND status = 'received'")
         .bind(job.inbox_id)
@@ -113,85 +142,50 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
     Ok(())
 }
 
+/// What an event came to.
 enum Note {
+    /// The provider's answer changed something.
     Applied,
+    /// Nothing changed, and why.
     Ignored(String),
+    /// The provider's answer is not conclusive yet: ask again shortly (bounded).
+    AskAgain(String),
 }
 
 async fn paystack_event(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
     let event = paystack::parse_webhook(body).map_err(|e| JobError::permanent(e.to_string()))?;
     match event.kind {
         // The webhook only says "look": verify decides (and checks amount and currency).
-        PaystackEventKind::ChargeSuccess { reference, .. } => {
-            confirm_by_handle(state, ProviderKind::Paystack, &reference).await
+        PaystackEventKind::ChargeSuccess { reference, amount } => {
+            let claim = amount.map_or(DepositStatus::Pending, |amount| DepositStatus::Succeeded {
+                amount,
+                provider_ref: reference.clone(),
+            });
+            deposit_claim(state, ProviderKind::Paystack, &reference, &claim).await
         }
         PaystackEventKind::Transfer { reference, .. } => {
-            let mut conn = state.pool.acquire().await?;
-            let Some(payout) = payouts::by_reference(&mut conn, &reference, false).await? else {
+            let Some(payout) = payout_by_reference(state, &reference).await? else {
                 return Ok(Note::Ignored(format!(
                     "no payout with reference {reference}"
                 )));
             };
-            drop(conn);
-            let crate::db::payouts::PayoutTarget::Destination(destination) = &payout.target else {
-                return Ok(Note::Ignored("transfer event for a refund".to_owned()));
-            };
-            // Events come out of order (a reversal after a success, or before it): re-verify and
-            // apply where the transfer stands now.
-            let request = TransferRequest {
-                reference: payout.reference.clone(),
-                amount: payout.amount,
-                destination: match destination {
-                    crate::domain::PayoutDestination::Paystack { recipient_code } => {
-                        crate::providers::Destination::Paystack {
-                            recipient_code: recipient_code.clone(),
-                        }
-                    }
-                    _ => {
-                        return Ok(Note::Ignored(
-                            "paystack event for a non-paystack payout".to_owned(),
-                        ));
-                    }
-                },
-                reason: String::new(),
-            };
-            let status = calls::check_transfer(&state.providers, ProviderKind::Paystack, &request)
+            if payout.provider != ProviderKind::Paystack {
+                return Ok(Note::Ignored(
+                    "paystack event for a non-paystack payout".to_owned(),
+                ));
+            }
+            // Events come out of order (a reversal after a success, or before it), and may lie:
+            // re-verify and apply where the transfer stands now.
+            let status = super::payout::check_transfer(state, &payout)
                 .await
                 .map_err(calls::retry)?;
             apply_transfer_by_reference(state, &reference, &status).await
         }
         PaystackEventKind::Refund {
-            status,
             transaction_reference,
             refund_id,
-        } => {
-            let mut conn = state.pool.acquire().await?;
-            let payout: Option<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM payouts WHERE kind = 'refund' AND destination->>'refund_of' = $1",
-            )
-            .bind(&transaction_reference)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(payout) = payout else {
-                return Ok(Note::Ignored(format!(
-                    "no refund for transaction {transaction_reference}"
-                )));
-            };
-            let provider_ref = refund_id.unwrap_or_default();
-            let refund = match status.as_str() {
-                "processed" => RefundStatus::Succeeded { provider_ref },
-                "failed" => RefundStatus::Failed {
-                    reason: "Paystack reported the refund failed".to_owned(),
-                },
-                _ => RefundStatus::Pending { provider_ref },
-            };
-            let mut tx = state.pool.begin().await?;
-            if let Some(current) = payouts::load(&mut tx, payout, true).await? {
-                effects::apply_refund(&mut tx, &current, &refund).await?;
-            }
-            tx.commit().await?;
-            Ok(Note::Applied)
-        }
+            ..
+        } => paystack_refund(state, &transaction_reference, refund_id).await,
         PaystackEventKind::Other => Ok(Note::Ignored(format!(
             "event {} needs no action",
             event.event
@@ -199,37 +193,149 @@ async fn paystack_event(state: &WorkerState, body: &[u8]) -> Result<Note, JobErr
     }
 }
 
-async fn mpesa_stk(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
-    let callback =
-        callbacks::parse_stk_callback(body).map_err(|e| JobError::permanent(e.to_string()))?;
-    let mut tx = state.pool.begin().await?;
-    let Some(id) =
-        intent_by_handle(&mut tx, ProviderKind::Mpesa, &callback.checkout_request_id).await?
-    else {
+/// A Paystack refund event: the refund is fetched by the id malipo holds (or found by its
+/// transaction when the initiation answer was lost), and only that answer applies.
+async fn paystack_refund(
+    state: &WorkerState,
+    transaction_reference: &str,
+    refund_id: Option<String>,
+) -> Result<Note, JobError> {
+    let mut conn = state.pool.acquire().await?;
+    let payout = payouts::latest_refund_of(&mut conn, transaction_reference).await?;
+    drop(conn);
+    let Some(payout) = payout else {
         return Ok(Note::Ignored(format!(
-            "unknown CheckoutRequestID {}",
-            callback.checkout_request_id
+            "no refund for transaction {transaction_reference}"
         )));
     };
-    let Some(intent) = intents::load(&mut tx, id, true).await? else {
-        return Ok(Note::Ignored("intent vanished".to_owned()));
+    if let (Some(ours), Some(theirs)) = (&payout.provider_ref, &refund_id)
+        && ours != theirs
+    {
+        return Ok(Note::Ignored(format!(
+            "event names refund {theirs}; malipo's refund is {ours}"
+        )));
+    }
+    let status = super::payout::check_refund(state, &payout)
+        .await
+        .map_err(calls::retry)?;
+    let mut tx = state.pool.begin().await?;
+    let Some(current) = payouts::load(&mut tx, payout.id, true).await? else {
+        return Err(JobError::permanent("payout vanished"));
     };
-    // The callback is authenticated by the secret URL token and correlated to a push we made;
-    // its amount is the one M-Pesa charged, so a mismatch is caught here.
-    let effect = deposit::apply(&mut tx, &intent, &callback.status()).await?;
+    let effect = effects::apply_refund(&mut tx, &current, &status).await?;
     tx.commit().await?;
     Ok(match effect {
-        deposit::DepositEffect::AlreadySettled => {
-            Note::Ignored("intent already settled".to_owned())
+        effects::PayoutEffect::Settled => Note::Applied,
+        effects::PayoutEffect::Pending => Note::Ignored(
+            "Paystack still calls the refund pending; the payout job checks again".to_owned(),
+        ),
+        effects::PayoutEffect::Unchanged | effects::PayoutEffect::Contradicted => {
+            Note::Ignored(format!("refund already {}", current.status))
         }
-        _ => Note::Applied,
     })
+}
+
+/// A deposit callback's claim: the provider is asked, and its answer applied.
+async fn deposit_claim(
+    state: &WorkerState,
+    provider: ProviderKind,
+    handle: &str,
+    claim: &DepositStatus,
+) -> Result<Note, JobError> {
+    let mut conn = state.pool.acquire().await?;
+    let id = intent_by_handle(&mut conn, provider, handle).await?;
+    drop(conn);
+    let Some(id) = id else {
+        return Ok(Note::Ignored(format!(
+            "no {provider} intent with reference {handle}"
+        )));
+    };
+    Ok(match verify_deposit::verify(state, id).await? {
+        Verified::Funded(intent) => Note::Ignored(format!(
+            "intent already {}; nothing to verify",
+            intent.status
+        )),
+        Verified::NoHandle(_) => Note::Ignored("the deposit has no provider handle".to_owned()),
+        Verified::Answered(intent, truth, effect) => {
+            let contradicted = claim_contradicts(claim, &truth);
+            match effect {
+                DepositEffect::Held
+                | DepositEffect::Closed
+                | DepositEffect::Mismatch(_)
+                | DepositEffect::LatePayment => Note::Applied,
+                // A claim of an outcome the provider does not confirm yet: ask again shortly.
+                // A bare "look" (LNbits, whose body malipo ignores) found nothing paid: the
+                // invoice's poll job keeps watching.
+                DepositEffect::Pending if *claim == DepositStatus::Pending => {
+                    Note::Ignored(format!("{provider} says the deposit is not paid"))
+                }
+                DepositEffect::Pending => {
+                    Note::AskAgain(format!("{provider} does not confirm the claim yet"))
+                }
+                DepositEffect::AlreadySettled => Note::Ignored(match contradicted {
+                    Some(why) => format!("claim contradicted by {provider}: {why}"),
+                    None => format!("intent already {}", intent.status),
+                }),
+            }
+        }
+    })
+}
+
+/// Why a callback's claim and the provider's answer disagree on the outcome, when they do.
+fn claim_contradicts(claim: &DepositStatus, truth: &DepositStatus) -> Option<String> {
+    match (claim, truth) {
+        (DepositStatus::Succeeded { .. }, DepositStatus::Succeeded { .. })
+        | (DepositStatus::Pending, _)
+        | (_, DepositStatus::Pending) => None,
+        (DepositStatus::Succeeded { .. }, other) => {
+            Some(format!("callback said paid, the provider says {other:?}"))
+        }
+        (_, DepositStatus::Succeeded { .. }) => {
+            Some(format!("callback said {claim:?}, the provider says paid"))
+        }
+        _ => None,
+    }
+}
+
+/// A B2C result is a claim: Transaction Status is asked, and its answer (which arrives at the
+/// status result URL naming the payout) settles the payout.
+async fn b2c_claim(
+    state: &WorkerState,
+    reference: &str,
+    claim: &TransferStatus,
+) -> Result<Note, JobError> {
+    let Some(payout) = payout_by_reference(state, reference).await? else {
+        return Ok(Note::Ignored(format!(
+            "no payout with reference {reference}"
+        )));
+    };
+    if payout.provider != ProviderKind::Mpesa {
+        return Ok(Note::Ignored(
+            "M-Pesa result for a payout of another provider".to_owned(),
+        ));
+    }
+    calls::query_mpesa_transfer(&state.providers, reference)
+        .await
+        .map_err(calls::retry)?;
+    Ok(Note::Ignored(format!(
+        "claimed {claim:?} while malipo has it {}; asked Transaction Status, whose answer decides",
+        payout.status
+    )))
+}
+
+async fn payout_by_reference(
+    state: &WorkerState,
+    reference: &str,
+) -> Result<Option<PayoutRecord>, JobError> {
+    let mut conn = state.pool.acquire().await?;
+    let payout = payouts::by_reference(&mut conn, reference, false).await?;
+    Ok(payout.filter(|p| matches!(p.target, PayoutTarget::Destination(_))))
 }
 
 async fn mpesa_c2b(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
     let payment = callbacks::parse_c2b(body).map_err(|e| JobError::permanent(e.to_string()))?;
-    // C2B payments are not tied to a push we made: record the receipt, and credit it only when
-    // its account reference names an intent awaiting exactly this amount (see `reconcile`).
+    // C2B payments are not tied to a push we made: record the receipt, and credit it only
+    // through the account number malipo issued for exactly one intent (see `reconcile`).
     let mut tx = state.pool.begin().await?;
     crate::reconcile::c2b::record(
         &mut tx,
@@ -248,7 +354,7 @@ async fn mpesa_c2b(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
 }
 
 async fn intent_by_handle(
-    conn: &mut PgConnection,
+    conn: &mut sqlx::PgConnection,
     provider: ProviderKind,
     handle: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
@@ -257,30 +363,6 @@ async fn intent_by_handle(
         .bind(handle)
         .fetch_optional(conn)
         .await
-}
-
-async fn confirm_by_handle(
-    state: &WorkerState,
-    provider: ProviderKind,
-    handle: &str,
-) -> Result<Note, JobError> {
-    let mut tx = state.pool.begin().await?;
-    let Some(id) = intent_by_handle(&mut tx, provider, handle).await? else {
-        return Ok(Note::Ignored(format!(
-            "no {provider} intent with reference {handle}"
-        )));
-    };
-    enqueue(
-        &mut tx,
-        &ConfirmDeposit { intent_id: id },
-        EnqueueOptions {
-            intent_id: Some(id),
-            ..Default::default()
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Note::Applied)
 }
 
 async fn apply_transfer_by_reference(
@@ -297,7 +379,37 @@ async fn apply_transfer_by_reference(
     let effect = effects::apply_transfer(&mut tx, &payout, status).await?;
     tx.commit().await?;
     Ok(match effect {
-        effects::PayoutEffect::Unchanged => Note::Ignored("payout already settled".to_owned()),
-        _ => Note::Applied,
+        effects::PayoutEffect::Settled => Note::Applied,
+        effects::PayoutEffect::Contradicted => Note::Ignored(format!(
+            "the provider's answer contradicts the payout's recorded `{}`: discrepancy recorded",
+            payout.status
+        )),
+        effects::PayoutEffect::Pending => Note::Ignored("transfer not conclusive yet".to_owned()),
+        effects::PayoutEffect::Unchanged => {
+            Note::Ignored(format!("payout already {}", payout.status))
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Currency, Money};
+
+    #[test]
+    fn a_claimed_success_the_provider_denies_is_a_contradiction() {
+        let paid = DepositStatus::Succeeded {
+            amount: Money::from_minor(10_000, Currency::Kes),
+            provider_ref: "R1".into(),
+        };
+        let failed = DepositStatus::Failed {
+            code: "1032".into(),
+            reason: "cancelled".into(),
+        };
+        assert!(claim_contradicts(&paid, &failed).is_some());
+        assert!(claim_contradicts(&failed, &paid).is_some());
+        assert!(claim_contradicts(&paid, &paid).is_none());
+        assert!(claim_contradicts(&DepositStatus::Pending, &failed).is_none());
+        assert!(claim_contradicts(&paid, &DepositStatus::Pending).is_none());
+    }
 }

@@ -55,6 +55,8 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
         &target,
     )
     .await?;
+    // An earlier refund whose failure the provider confirmed is followed by this one.
+    payouts::supersede_failed(&mut tx, intent.id, "refund", payout).await?;
     enqueue(
         &mut tx,
         &Payout { payout_id: payout },

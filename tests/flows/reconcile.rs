@@ -128,20 +128,46 @@ async fn one_run_settles_what_dropped_callbacks_left_behind_and_a_second_changes
         ))
         .await
         .expect("c2b");
+    // Paybill payments match by the account number malipo issued, never by the client's
+    // reference: "order-3" names nothing; intent 3's account number names a settled intent.
     harness
         .fakes
         .mpesa_simulate_c2b(C2bPayment::new("174379", 5, "254711000222", "order-3"))
         .await
         .expect("c2b");
+    let account = harness.get(&ids[3]).await["account_number"]
+        .as_str()
+        .expect("account number")
+        .to_owned();
+    harness
+        .fakes
+        .mpesa_simulate_c2b(C2bPayment::new("174379", 5, "254711000222", &account))
+        .await
+        .expect("c2b");
     let report = mpesa::run(&state, options()).await.expect("reconcile c2b");
-    assert_eq!(report.summary["missing_internal"], 1, "{:?}", report.items);
+    assert_eq!(report.summary["missing_internal"], 2, "{:?}", report.items);
     assert!(
         report
             .items
             .iter()
-            .any(|item| item.class == "amount_mismatch" && item.kind == "c2b"),
+            .any(|item| item.class == "status_mismatch" && item.kind == "c2b"),
         "{:?}",
         report.items
+    );
+    let open: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT kind, intent_id::text FROM discrepancies WHERE status = 'open' ORDER BY kind",
+    )
+    .fetch_all(&harness.pool)
+    .await
+    .expect("discrepancies");
+    assert_eq!(
+        open,
+        vec![
+            ("duplicate_payment".to_owned(), Some(ids[3].clone())),
+            ("unmatched_payment".to_owned(), None),
+            ("unmatched_payment".to_owned(), None),
+        ],
+        "every payment malipo cannot place waits in suspense with a discrepancy"
     );
     harness.assert_ledger_sound().await;
 

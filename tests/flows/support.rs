@@ -32,6 +32,12 @@ pub struct Harness {
     pub http: reqwest::Client,
     /// The workers' state (for running jobs' logic directly).
     pub worker_state: WorkerState,
+    /// Where Daraja posts STK callbacks (with the secret token), for forged callbacks.
+    pub mpesa_stk_url: String,
+    /// Where Daraja posts B2C results (with the secret token).
+    pub mpesa_b2c_result_url: String,
+    /// Where LNbits posts its webhook (with the secret token).
+    pub lnbits_webhook_url: String,
     runner: Option<Runner>,
 }
 
@@ -84,6 +90,16 @@ impl Harness {
         ) {
             lnbits.invoice_expiry = expiry;
         }
+        let (mpesa_stk_url, mpesa_b2c_result_url) = providers_config
+            .mpesa
+            .as_ref()
+            .map(|m| (m.callbacks.stk(), m.callbacks.b2c_result()))
+            .expect("mpesa config");
+        let lnbits_webhook_url = providers_config
+            .lnbits
+            .as_ref()
+            .map(|l| l.webhook.url())
+            .expect("lnbits config");
         let providers_config = Arc::new(providers_config);
         let providers =
             Providers::from_config(&providers_config, Arc::new(MemoryTokenStore::default()))
@@ -116,6 +132,9 @@ impl Harness {
             fakes,
             http: reqwest::Client::new(),
             worker_state: state,
+            mpesa_stk_url,
+            mpesa_b2c_result_url,
+            lnbits_webhook_url,
             runner: Some(runner),
         }
     }

@@ -299,12 +299,17 @@ impl PaystackClient {
         }
     }
 
-    /// Finds the refund of the transaction `deposit_ref` when the refund's own answer (its id)
-    /// was lost: verify gives the transaction's id, List Refunds (`GET /refund?transaction=`)
-    /// its refunds. malipo makes at most one live refund per transaction, so a live one (pending
-    /// or processed) is it; only failed ones → the last failure; none → `NotFound`.
+    /// Finds malipo's refund `our_reference` of the transaction `deposit_ref` when the refund's
+    /// own answer (its id) was lost: verify gives the transaction's id, List Refunds
+    /// (`GET /refund?transaction=`) its refunds, and only those whose `merchant_note` carries
+    /// `our_reference` are malipo's (one made by hand in the dashboard never is). A live one
+    /// (pending or processed) is it; only failed ones → the last failure; none → `NotFound`.
     #[tracing::instrument(skip_all, fields(provider = "paystack", transaction = %deposit_ref))]
-    pub async fn find_refund(&self, deposit_ref: &str) -> Result<RefundStatus, ProviderError> {
+    pub async fn find_refund(
+        &self,
+        deposit_ref: &str,
+        our_reference: &str,
+    ) -> Result<RefundStatus, ProviderError> {
         check_transaction_reference(deposit_ref)?;
         let effect = Effect::Repeatable;
         let call = self.request(Method::GET, &format!("/transaction/verify/{deposit_ref}"));
@@ -319,6 +324,12 @@ impl PaystackClient {
             Answer::Data(_, refunds) => refunds,
             Answer::Refused(refusal) => return Err(refusal.into_error(effect)),
         };
+        refunds.retain(|refund| {
+            refund
+                .merchant_note
+                .as_deref()
+                .is_some_and(|note| note.contains(our_reference))
+        });
         // Listed newest first.
         let chosen = match refunds.iter().position(|refund| refund.status != "failed") {
             Some(live) => Some(refunds.swap_remove(live)),

@@ -105,6 +105,10 @@ pub(super) struct RefundData {
     #[serde(deserialize_with = "id_text")]
     pub id: String,
     pub status: String,
+    /// malipo writes its payout reference here; a refund without it was made by someone else
+    /// (e.g. by hand in the dashboard) and is never taken for malipo's.
+    #[serde(default)]
+    pub merchant_note: Option<String>,
 }
 
 /// An integer written as a number or as a numeric string (`40333` or `"40333"`).

@@ -26,6 +26,8 @@ pub(crate) struct StkRecord {
     amount: u64,
     phone: String,
     callback_url: String,
+    /// Shown in Pull Transactions as the payment's `billreference`, as for any Paybill payment.
+    account_reference: String,
     outcome: StkOutcome,
     created_at: DateTime<Utc>,
     /// Set when the customer's answer is in: the receipt number if they paid.
@@ -36,6 +38,7 @@ struct PushRequest {
     amount: u64,
     phone: String,
     callback_url: String,
+    account_reference: String,
 }
 
 impl MpesaState {
@@ -90,6 +93,7 @@ impl MpesaState {
             amount,
             phone,
             callback_url,
+            account_reference: field("AccountReference"),
         })
     }
 }
@@ -122,6 +126,7 @@ pub(crate) async fn process_request(State(state): State<Arc<MpesaState>>, body: 
             amount: push.amount,
             phone: push.phone,
             callback_url: push.callback_url,
+            account_reference: push.account_reference,
             outcome,
             created_at: Utc::now(),
             settled: None,
@@ -175,6 +180,16 @@ impl MpesaState {
                     charges: "",
                 };
                 store.receipts.insert(receipt.clone(), paid);
+                // An STK payment is a Paybill payment: Pull lists it under its AccountReference.
+                let short_code = self.settings.shortcode.clone();
+                store.c2b.push(super::c2b::C2bRecord {
+                    trans_id: receipt.clone(),
+                    at: Utc::now(),
+                    short_code,
+                    amount: record.amount,
+                    msisdn: record.phone.clone(),
+                    bill_ref_number: record.account_reference.clone(),
+                });
             }
             (record, receipt)
         };

@@ -1,0 +1,176 @@
+//! `POST /v1/intents/{id}/payouts/{payout_id}/retry`: a payee share whose payout the provider
+//! confirmed failed is sent again, to the destination given (a new phone number, recipient or
+//! invoice). The failed payout stays as it was, linked to its successor; the successor is a new
+//! payout with its own reference, so the provider sees a new transfer exactly once.
+
+use axum::{extract::State, http::StatusCode, response::Response};
+use malipo_jobs::Payout;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    AppState,
+    auth::Caller,
+    extract::{IdempotencyKey, JsonBody, PathParam},
+    idempotency,
+    problem::{ApiError, FieldError},
+};
+use crate::{
+    db::{
+        intents,
+        payouts::{self, PayoutTarget},
+    },
+    domain::{
+        PayoutDestination,
+        new_intent::{invoice_pays, parse_payout_destination},
+    },
+    queue::{EnqueueOptions, enqueue},
+};
+
+/// Sends a failed payee payout again to a new destination.
+#[tracing::instrument(skip_all, fields(client = %caller.id))]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam((intent, payout)): PathParam<(String, String)>,
+    key: IdempotencyKey,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no payout `{payout}` on intent `{intent}`"));
+    let intent_id = Uuid::parse_str(&intent).map_err(|_| not_found())?;
+    let payout_id = Uuid::parse_str(&payout).map_err(|_| not_found())?;
+    let destination = parse_body(&body.object)?;
+    let path = format!("/v1/intents/{intent_id}/payouts/{payout_id}/retry");
+    idempotency::once(&state.pool, caller.id, &key.0, &path, &body.raw, || {
+        apply(&state, &caller, &key, intent_id, payout_id, destination)
+    })
+    .await
+    .map_err(|error| match error {
+        ApiError::NotFound(_) => not_found(),
+        other => other,
+    })
+}
+
+fn parse_body(body: &serde_json::Map<String, Value>) -> Result<PayoutDestination, ApiError> {
+    let mut errors: Vec<FieldError> = body
+        .keys()
+        .filter(|k| k.as_str() != "payout")
+        .map(|k| FieldError::new(k.clone(), "is not a known field"))
+        .collect();
+    let destination = match body.get("payout") {
+        Some(Value::Object(payout)) => match parse_payout_destination(payout) {
+            Ok(PayoutDestination::Lightning { bolt11: None }) => {
+                errors.push(FieldError::new(
+                    "payout.bolt11",
+                    "is required to pay a Lightning payee again",
+                ));
+                None
+            }
+            Ok(destination) => Some(destination),
+            Err((field, message)) => {
+                errors.push(FieldError::new(field.replacen("payee.", "", 1), message));
+                None
+            }
+        },
+        _ => {
+            errors.push(FieldError::new(
+                "payout",
+                "is required and must be an object",
+            ));
+            None
+        }
+    };
+    match destination {
+        Some(destination) if errors.is_empty() => Ok(destination),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    key: &IdempotencyKey,
+    intent_id: Uuid,
+    payout_id: Uuid,
+    destination: PayoutDestination,
+) -> Result<Response, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    // The intent's lock orders this against the payout settling the intent.
+    let intent = intents::load(&mut tx, intent_id, true)
+        .await?
+        .filter(|intent| intent.client_id == caller.id)
+        .ok_or_else(|| ApiError::NotFound(String::new()))?;
+    let failed = payouts::load(&mut tx, payout_id, true)
+        .await?
+        .filter(|payout| payout.intent_id == intent.id)
+        .ok_or_else(|| ApiError::NotFound(String::new()))?;
+    if failed.kind != "payee" {
+        return Err(ApiError::Conflict(format!(
+            "payout `{payout_id}` is a {} payout; only the payee's share is sent again by its client",
+            failed.kind
+        )));
+    }
+    if failed.status != "failed" {
+        return Err(ApiError::Conflict(format!(
+            "payout `{payout_id}` is `{}`; only a payout the provider confirmed failed can be sent again",
+            failed.status
+        )));
+    }
+    if let Some(successor) = payouts::successor_of(&mut tx, failed.id).await? {
+        return Err(ApiError::Conflict(format!(
+            "payout `{payout_id}` was already sent again as `{successor}`"
+        )));
+    }
+    if !destination.provider().carries(failed.amount.currency()) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "payout.provider",
+            format!(
+                "cannot pay {} through {}",
+                failed.amount.currency(),
+                destination.provider()
+            ),
+        )]));
+    }
+    if let PayoutDestination::Lightning {
+        bolt11: Some(invoice),
+    } = &destination
+    {
+        invoice_pays(invoice, failed.amount)
+            .map_err(|why| ApiError::Validation(vec![FieldError::new("payout.bolt11", why)]))?;
+    }
+    let provider = destination.provider();
+    let successor = payouts::insert(
+        &mut tx,
+        intent.id,
+        "payee",
+        failed.amount,
+        provider,
+        &PayoutTarget::Destination(destination),
+    )
+    .await?;
+    payouts::supersede(&mut tx, failed.id, successor).await?;
+    intents::record_event(
+        &mut *tx,
+        intent.id,
+        "payout_retried",
+        None,
+        None,
+        json!({"failed": failed.id, "payout": successor, "provider": provider.as_str()}),
+    )
+    .await?;
+    enqueue(
+        &mut tx,
+        &Payout {
+            payout_id: successor,
+        },
+        EnqueueOptions {
+            intent_id: Some(intent.id),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let view = intents::view(&mut tx, Some(caller.id), intent.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("intent {intent_id} vanished inside its own transaction"))?;
+    idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
+}

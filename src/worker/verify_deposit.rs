@@ -1,0 +1,77 @@
+//! Asking the provider whether an intent's buyer paid, and applying its answer: the one path by
+//! which a deposit becomes held, failed or expired. Callbacks, polls and reconciliation all end
+//! here, so a callback's claim never decides anything by itself.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::{WorkerState, calls};
+use crate::{
+    db::intents::{self, IntentRecord},
+    domain::ProviderKind,
+    escrow::{
+        deposit::{self, CLOSED, DepositEffect},
+        deposit_reference,
+    },
+    providers::{DepositCheck, DepositStatus},
+    queue::JobError,
+};
+
+/// What verification found.
+#[derive(Debug)]
+pub enum Verified {
+    /// The provider answered and its answer was applied (or changed nothing).
+    Answered(IntentRecord, DepositStatus, DepositEffect),
+    /// There is nothing to ask: the intent is already funded (a duplicate or late claim).
+    Funded(IntentRecord),
+    /// The provider never gave malipo a handle for this deposit (an STK push whose answer was
+    /// lost): only a Paybill payment to the intent's account number can fund it.
+    NoHandle(IntentRecord),
+}
+
+/// Asks the provider where intent `id`'s deposit stands and applies the answer in one
+/// transaction. Intents awaiting payment are confirmed, failed or expired by it; closed ones
+/// (failed, expired, cancelled) still get asked, so a payment that arrives after all is never
+/// dropped but becomes a discrepancy.
+pub async fn verify(state: &WorkerState, id: Uuid) -> Result<Verified, JobError> {
+    let mut conn = state.pool.acquire().await?;
+    let intent = super::job_intent::load(&mut conn, id, false).await?;
+    drop(conn);
+    let open = intent.status == "awaiting_payment" || CLOSED.contains(&intent.status.as_str());
+    if !open {
+        return Ok(Verified::Funded(intent));
+    }
+    // Paystack deposits are verified by the reference malipo derived for them even when the
+    // answer that would have stored it was lost; an STK push without Daraja's answer has no
+    // CheckoutRequestID to query.
+    let handle = match (&intent.provider_reference, intent.provider) {
+        (Some(handle), _) => handle.clone(),
+        (None, ProviderKind::Paystack) => deposit_reference(intent.id),
+        (None, _) => return Ok(Verified::NoHandle(intent)),
+    };
+    let check = DepositCheck {
+        // Paystack verifies by the reference its checkout was opened with.
+        reference: handle.clone(),
+        provider_handle: Some(handle),
+        expected: intent.amount,
+        expires_at: intent.deposit_expires_at,
+    };
+    let mut status = calls::check_deposit(&state.providers, intent.provider, &check)
+        .await
+        .map_err(calls::retry)?;
+    // A provider may keep an unpaid deposit "pending" forever; past its expiry it is expired.
+    if status == DepositStatus::Pending
+        && intent
+            .deposit_expires_at
+            .is_some_and(|expiry| expiry < Utc::now())
+    {
+        status = DepositStatus::Expired;
+    }
+    let mut tx = state.pool.begin().await?;
+    let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
+        return Err(JobError::permanent("intent vanished"));
+    };
+    let effect = deposit::apply(&mut tx, &locked, &status).await?;
+    tx.commit().await?;
+    Ok(Verified::Answered(locked, status, effect))
+}

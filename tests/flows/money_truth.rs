@@ -1,0 +1,458 @@
+//! "A callback is a claim, not a fact": each finding of the Money truth issue, reproduced. Every
+//! test here failed on the code before the fix (a forged or unconfirmed callback moved money, or
+//! a failed path had no way out).
+
+use std::time::Duration;
+
+use malipo::sandbox::{
+    B2cOutcome, B2cResult, ChargeOutcome, OutgoingOutcome, RefundOutcome, StkMatch, StkOutcome,
+    StkResult, payee_invoice,
+};
+use serde_json::{Value, json};
+
+use super::support::{Harness, lightning_intent, mpesa_intent, paystack_intent};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn id_of(intent: &Value) -> String {
+    intent["id"].as_str().expect("id").to_owned()
+}
+
+async fn refund(harness: &Harness, id: &str, body: Value) -> reqwest::Response {
+    harness
+        .post(
+            &format!("/v1/intents/{id}/refund"),
+            &body,
+            &uuid::Uuid::new_v4().to_string(),
+        )
+        .await
+}
+
+async fn scalar(harness: &Harness, sql: &str, id: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .bind(uuid::Uuid::parse_str(id).expect("uuid"))
+        .fetch_one(&harness.pool)
+        .await
+        .expect("count")
+}
+
+/// Waits until the intent has an event of `kind`.
+async fn wait_for_event(harness: &Harness, id: &str, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let intent = harness.get(id).await;
+        if intent["events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["type"] == kind))
+        {
+            return intent;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "intent {id} never had a {kind} event: {intent}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `sql` (bound to the intent id) counts at least one row.
+async fn wait_until_counted(harness: &Harness, sql: &str, id: &str) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while scalar(harness, sql, id).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never counted: {sql}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One M-Pesa reconciliation run (Pull Transactions places Paybill payments).
+async fn reconcile(harness: &Harness) {
+    let now = chrono::Utc::now();
+    let options = malipo::reconcile::mpesa::Options {
+        since: now - chrono::Duration::hours(1),
+        until: now + chrono::Duration::minutes(1),
+        pending_after: Duration::from_secs(3600),
+    };
+    malipo::reconcile::mpesa::run(&harness.worker_state, options)
+        .await
+        .expect("reconcile");
+}
+
+async fn held_paystack(harness: &Harness) -> String {
+    let mut intent = paystack_intent("3000.00");
+    intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
+    let id = id_of(&harness.create(intent).await);
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let reference = waiting["next_action"]["reference"]
+        .as_str()
+        .expect("reference");
+    harness
+        .fakes
+        .paystack_complete_charge(reference, ChargeOutcome::Success)
+        .expect("buyer pays");
+    harness.wait_for(&id, "held", LIMIT).await;
+    id
+}
+
+async fn held_lightning(harness: &Harness, sats: &str) -> String {
+    let id = id_of(&harness.create(lightning_intent(sats)).await);
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let hash = waiting["next_action"]["payment_hash"]
+        .as_str()
+        .expect("hash");
+    harness.fakes.lnbits_pay_invoice(hash).expect("buyer pays");
+    harness.wait_for(&id, "held", LIMIT).await;
+    id
+}
+
+/// Finding 1: a refund asked again after its first attempt failed runs (the job's dedupe key
+/// named only the intent, so the second enqueue matched the finished first job).
+#[tokio::test]
+async fn a_refund_asked_again_after_a_confirmed_failure_is_sent() {
+    let harness = Harness::start().await;
+    let id = held_paystack(&harness).await;
+    harness
+        .fakes
+        .paystack_script_next_refund(RefundOutcome::Failed);
+    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
+    wait_for_event(&harness, &id, "refund_failed").await;
+    harness.wait_for(&id, "held", LIMIT).await;
+
+    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
+    let refunded = harness.wait_for(&id, "refunded", LIMIT).await;
+    let refunds: Vec<&Value> = refunded["payouts"]
+        .as_array()
+        .expect("payouts")
+        .iter()
+        .filter(|p| p["kind"] == "refund")
+        .collect();
+    assert_eq!(refunds.len(), 2, "{refunded}");
+    assert_eq!(refunds[0]["status"], "failed");
+    assert_eq!(refunds[0]["superseded_by"], refunds[1]["id"]);
+    harness.assert_ledger_sound().await;
+
+    // Lightning: an invoice that is not one is refused at once instead of stranding the money.
+    let ln = held_lightning(&harness, "1500").await;
+    let garbage = refund(&harness, &ln, json!({"bolt11": "lnbc1garbage"})).await;
+    assert_eq!(garbage.status(), 422);
+    harness
+        .fakes
+        .lnbits_script_next_payment(OutgoingOutcome::Failed);
+    let first = refund(&harness, &ln, json!({"bolt11": payee_invoice(1500)})).await;
+    assert_eq!(first.status(), 202);
+    wait_for_event(&harness, &ln, "refund_failed").await;
+    harness.wait_for(&ln, "held", LIMIT).await;
+    let again = refund(&harness, &ln, json!({"bolt11": payee_invoice(1500)})).await;
+    assert_eq!(again.status(), 202);
+    harness.wait_for(&ln, "refunded", LIMIT).await;
+    harness.assert_ledger_sound().await;
+}
+
+/// Finding 2: a Paybill payment is matched only by the account number malipo issued, never by a
+/// client's reference (which two tenants may share).
+#[tokio::test]
+async fn paybill_payments_match_only_the_account_number_malipo_issued() {
+    let harness = Harness::start().await;
+    let other = malipo::clients::create(&harness.pool, "other tenant", "client", 0)
+        .await
+        .expect("client")
+        .key;
+    // Both prompts go unanswered (and unreported), so both intents keep awaiting payment.
+    harness.fakes.mpesa_script_stk_when(
+        StkMatch::Msisdn("254708374149".into()),
+        StkOutcome::silent(StkResult::Cancelled),
+    );
+    let mut mine = mpesa_intent("700");
+    mine["reference"] = "order-X".into();
+    let mine = id_of(&harness.create(mine).await);
+    let mut theirs = mpesa_intent("700");
+    theirs["reference"] = "order-X".into();
+    let response = harness
+        .http
+        .post(format!("{}/v1/intents", harness.base))
+        .bearer_auth(&other)
+        .header("idempotency-key", "theirs")
+        .json(&theirs)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), 201);
+    let theirs = id_of(&response.json().await.expect("json"));
+    harness.wait_for(&mine, "awaiting_payment", LIMIT).await;
+
+    // A reference names one intent per client.
+    let mut again = mpesa_intent("800");
+    again["reference"] = "order-X".into();
+    let reused = harness.post("/v1/intents", &again, "reuse").await;
+    assert_eq!(reused.status(), 409);
+
+    // The shared reference funds nobody.
+    harness
+        .fakes
+        .mpesa_simulate_c2b(malipo::sandbox::C2bPayment::new(
+            "174379",
+            700,
+            "254711000333",
+            "order-X",
+        ))
+        .await
+        .expect("c2b");
+    reconcile(&harness).await;
+    let unmatched = scalar(
+        &harness,
+        "SELECT count(*) FROM discrepancies WHERE kind = 'unmatched_payment' AND $1::uuid IS NOT NULL",
+        &mine,
+    )
+    .await;
+    assert_eq!(unmatched, 1, "the payment waits in suspense");
+    assert_eq!(harness.get(&mine).await["status"], "awaiting_payment");
+
+    // The account number funds exactly its intent.
+    let account: String = sqlx::query_scalar("SELECT account_number FROM intents WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&theirs).expect("uuid"))
+        .fetch_one(&harness.pool)
+        .await
+        .expect("account number");
+    harness
+        .fakes
+        .mpesa_simulate_c2b(malipo::sandbox::C2bPayment::new(
+            "174379",
+            700,
+            "254711000333",
+            &account,
+        ))
+        .await
+        .expect("c2b");
+    reconcile(&harness).await;
+    let funded = scalar(
+        &harness,
+        "SELECT count(*) FROM intents WHERE id = $1 AND status = 'held'",
+        &theirs,
+    )
+    .await;
+    assert_eq!(funded, 1, "the account number funds its own intent");
+    assert_eq!(harness.get(&mine).await["status"], "awaiting_payment");
+    harness.assert_ledger_sound().await;
+}
+
+/// Finding 3: a forged B2C failure for a refund that really succeeded does not put the money
+/// back in escrow (from where a release would pay it out a second time).
+#[tokio::test]
+async fn a_forged_payout_failure_is_checked_with_the_provider_before_money_is_spendable() {
+    let harness = Harness::start().await;
+    let id = id_of(&harness.create(mpesa_intent("1000")).await);
+    harness.wait_for(&id, "held", LIMIT).await;
+    // The refund really succeeds, but its own result is lost on the way.
+    harness
+        .fakes
+        .mpesa_script_next_b2c(B2cOutcome::silent(B2cResult::Success));
+    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
+    wait_until_counted(
+        &harness,
+        "SELECT count(*) FROM payouts WHERE intent_id = $1 AND kind = 'refund' AND status = 'in_flight'",
+        &id,
+    )
+    .await;
+    let reference: String = sqlx::query_scalar(
+        "SELECT reference FROM payouts WHERE intent_id = $1 AND kind = 'refund'",
+    )
+    .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+    .fetch_one(&harness.pool)
+    .await
+    .expect("reference");
+    let forged = json!({"Result": {"ResultType": 0, "ResultCode": 2001, "ResultDesc": "The initiator information is invalid.",
+        "OriginatorConversationID": reference, "ConversationID": "AG_forged", "TransactionID": "FORGED000",
+        "ReferenceData": {}}});
+    let posted = harness
+        .http
+        .post(&harness.mpesa_b2c_result_url)
+        .json(&forged)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 200);
+    harness.wait_for(&id, "refunded", LIMIT).await;
+    let events = harness.get(&id).await["events"].to_string();
+    assert!(!events.contains("refund_failed"), "{events}");
+    assert_eq!(harness.release(&id, json!({})).await.status(), 409);
+    harness.assert_ledger_sound().await;
+}
+
+/// Finding 4: the STK callback alone decides nothing — a forged success with a made-up receipt
+/// does not hold an unpaid intent, and a forged cancellation does not fail a paid one.
+#[tokio::test]
+async fn stk_callbacks_are_verified_with_stk_push_query() {
+    let harness = Harness::start().await;
+    // Unpaid: the buyer cancels and Daraja reports nothing.
+    harness
+        .fakes
+        .mpesa_script_next_stk(StkOutcome::silent(StkResult::Cancelled));
+    let unpaid = harness.create(mpesa_intent("900")).await;
+    let unpaid = id_of(&unpaid);
+    let waiting = harness.wait_for(&unpaid, "awaiting_payment", LIMIT).await;
+    let checkout = waiting["next_action"]["checkout_request_id"]
+        .as_str()
+        .expect("checkout")
+        .to_owned();
+    let forged_success = json!({"Body": {"stkCallback": {"MerchantRequestID": "1", "CheckoutRequestID": checkout,
+        "ResultCode": 0, "ResultDesc": "The service request is processed successfully.",
+        "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 900}, {"Name": "MpesaReceiptNumber", "Value": "FAKE123456"},
+            {"Name": "TransactionDate", "Value": 20250101120000_u64}, {"Name": "PhoneNumber", "Value": 254708374149_u64}]}}}});
+    let posted = harness
+        .http
+        .post(&harness.mpesa_stk_url)
+        .json(&forged_success)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 200);
+    // STK Query says cancelled: the intent fails with Daraja's reason, never held.
+    let failed = harness.wait_for(&unpaid, "failed", LIMIT).await;
+    assert!(
+        failed["failure_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("1032")),
+        "{failed}"
+    );
+    assert_eq!(
+        scalar(
+            &harness,
+            "SELECT count(*) FROM ledger_transactions WHERE intent_id = $1",
+            &unpaid
+        )
+        .await,
+        0
+    );
+
+    // Paid: the buyer pays, but a forged cancellation arrives first.
+    harness
+        .fakes
+        .mpesa_script_next_stk(StkOutcome::silent(StkResult::Success));
+    let paid = id_of(&harness.create(mpesa_intent("950")).await);
+    let waiting = harness.wait_for(&paid, "awaiting_payment", LIMIT).await;
+    let checkout = waiting["next_action"]["checkout_request_id"]
+        .as_str()
+        .expect("checkout")
+        .to_owned();
+    let forged_cancel = json!({"Body": {"stkCallback": {"MerchantRequestID": "2", "CheckoutRequestID": checkout,
+        "ResultCode": 1032, "ResultDesc": "Request cancelled by user"}}});
+    let posted = harness
+        .http
+        .post(&harness.mpesa_stk_url)
+        .json(&forged_cancel)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 200);
+    harness.wait_for(&paid, "held", LIMIT).await;
+    harness.assert_ledger_sound().await;
+}
+
+/// Finding 5: a payee payout the provider confirmed failed is sent again to a new destination
+/// (the money was stranded in `released`); a release invoice for the wrong amount is refused.
+#[tokio::test]
+async fn a_failed_payee_payout_is_sent_again_to_a_new_destination() {
+    let harness = Harness::start().await;
+    let id = held_lightning(&harness, "2100").await;
+    let wrong = harness
+        .release(&id, json!({"bolt11": payee_invoice(999)}))
+        .await;
+    assert_eq!(
+        wrong.status(),
+        422,
+        "an invoice for another amount than the share"
+    );
+    harness
+        .fakes
+        .lnbits_script_next_payment(OutgoingOutcome::Failed);
+    assert_eq!(
+        harness
+            .release(&id, json!({"bolt11": payee_invoice(2100)}))
+            .await
+            .status(),
+        202
+    );
+    let released = wait_for_event(&harness, &id, "payout_failed").await;
+    assert_eq!(released["status"], "released");
+    let failed = released["payouts"]
+        .as_array()
+        .expect("payouts")
+        .iter()
+        .find(|p| p["kind"] == "payee")
+        .expect("payee payout")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/v1/intents/{id}/payouts/{failed}/retry");
+    let body = json!({"payout": {"provider": "lightning", "bolt11": payee_invoice(2100)}});
+    let retried = harness.post(&path, &body, "retry-1").await;
+    assert_eq!(retried.status(), 202);
+    let replay = harness.post(&path, &body, "retry-1").await;
+    assert_eq!(replay.status(), 202, "idempotent");
+    assert_eq!(
+        harness.post(&path, &body, "retry-2").await.status(),
+        409,
+        "sent again once"
+    );
+    let settled = harness.wait_for(&id, "settled", LIMIT).await;
+    let payees = settled["payouts"]
+        .as_array()
+        .expect("payouts")
+        .iter()
+        .filter(|p| p["kind"] == "payee")
+        .count();
+    assert_eq!(payees, 2);
+    harness.assert_ledger_sound().await;
+}
+
+/// Finding 6: an LNbits webhook for an invoice nobody paid changes nothing, leaves no dead job,
+/// and its inbox row says so (`ignored`, not `processed`).
+#[tokio::test]
+async fn a_webhook_for_an_unpaid_invoice_is_ignored_after_asking() {
+    let harness = Harness::start().await;
+    let id = id_of(&harness.create(lightning_intent("1200")).await);
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let hash = waiting["next_action"]["payment_hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let body = serde_json::to_string(
+        &json!({"payment_hash": hash, "amount": 1_200_000, "status": "success"}),
+    )
+    .expect("body");
+    let posted = harness
+        .http
+        .post(&harness.lnbits_webhook_url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert!(posted.status().is_success());
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let (status, reason) = loop {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, reason FROM webhook_inbox WHERE provider = 'lnbits' AND status <> 'received'",
+        )
+        .fetch_optional(&harness.pool)
+        .await
+        .expect("inbox");
+        if let Some(row) = row {
+            break row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook was never processed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, "ignored", "{reason:?}");
+    assert_eq!(harness.get(&id).await["status"], "awaiting_payment");
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM malipo_jobs WHERE state = 'dead'")
+        .fetch_one(&harness.pool)
+        .await
+        .expect("dead");
+    assert_eq!(dead, 0);
+}
