@@ -65,6 +65,19 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Discrepancies: provider truths that contradict malipo's records, and money it could not
+    /// place (list, resolve).
+    Discrepancies {
+        /// Discrepancy action.
+        #[command(subcommand)]
+        action: DiscrepanciesCommand,
+    },
+    /// Intents that need an operator.
+    Intents {
+        /// Intent action.
+        #[command(subcommand)]
+        action: IntentsCommand,
+    },
     /// Reconciliation with providers.
     Reconcile {
         /// Reconciliation action.
@@ -93,6 +106,42 @@ pub enum ClientsCommand {
         /// Default platform commission for this client's intents, in basis points.
         #[arg(long, default_value_t = 0)]
         commission_bps: i32,
+    },
+}
+
+/// `malipo discrepancies …`
+#[derive(Debug, Subcommand)]
+pub enum DiscrepanciesCommand {
+    /// Open discrepancies, newest first (JSON).
+    List {
+        /// Resolved ones too.
+        #[arg(long)]
+        all: bool,
+        /// Rows, 1–500.
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Close one, saying how its money was settled (audited).
+    Resolve {
+        /// The discrepancy id.
+        id: uuid::Uuid,
+        /// How it was settled.
+        #[arg(long, value_enum)]
+        resolution: crate::db::discrepancies::Resolution,
+        /// Why, for the next person (required).
+        #[arg(long)]
+        note: String,
+    },
+}
+
+/// `malipo intents …`
+#[derive(Debug, Subcommand)]
+pub enum IntentsCommand {
+    /// Intents stuck in releasing/refunding, with a payout in doubt, or flagged (JSON).
+    Stuck {
+        /// How old a state must be to count (e.g. 30m); default MALIPO_STUCK_AFTER.
+        #[arg(long)]
+        older_than: Option<String>,
     },
 }
 

@@ -37,6 +37,9 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     /// `MALIPO_METRICS_ADDR`: when set, `/metrics` is also served there, without an API key.
     pub metrics_addr: Option<SocketAddr>,
+    /// `MALIPO_STUCK_AFTER`: how long an intent may sit in `releasing`/`refunding` (or a payout
+    /// in flight) before `/ops/intents/stuck` and `/metrics` list it for an operator.
+    pub stuck_after: Duration,
 }
 
 impl Config {
@@ -99,6 +102,8 @@ impl Config {
             metrics_addr: get("MALIPO_METRICS_ADDR")
                 .map(|addr| number("MALIPO_METRICS_ADDR", &addr))
                 .transpose()?,
+            stuck_after: duration(&parsed("MALIPO_STUCK_AFTER", "1h")?)
+                .context("MALIPO_STUCK_AFTER")?,
         })
     }
 }

@@ -6,7 +6,10 @@ use anyhow::Context;
 use clap::Parser;
 use malipo::{
     bench,
-    cli::{BenchCommand, Cli, ClientsCommand, Command, LedgerCommand, ReconcileCommand, RoleArg},
+    cli::{
+        BenchCommand, Cli, ClientsCommand, Command, DiscrepanciesCommand, IntentsCommand,
+        LedgerCommand, ReconcileCommand, RoleArg,
+    },
     clients,
     config::Config,
     ops,
@@ -33,6 +36,8 @@ async fn main() -> ExitCode {
         Command::Jobs { .. }
             | Command::Queues { .. }
             | Command::Audit { .. }
+            | Command::Discrepancies { .. }
+            | Command::Intents { .. }
             | Command::Bench { .. }
     );
     // A benchmark's own per-request logging would be part of what it measures.
@@ -114,6 +119,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             result
         }
         Command::Reconcile { action } => reconcile(action, &config).await,
+        Command::Discrepancies { action } => {
+            let database = Database::open(&config, false).await?;
+            let result = money_command(action, &database.pool).await;
+            database.close().await;
+            result
+        }
+        Command::Intents {
+            action: IntentsCommand::Stuck { older_than },
+        } => {
+            let older_than = match older_than {
+                Some(text) => malipo::config::duration(&text).context("--older-than")?,
+                None => config.stuck_after,
+            };
+            let database = Database::open(&config, false).await?;
+            let result = ops::money::stuck_intents(&database.pool, older_than, Some(ops::MAX_PAGE))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|rows| {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                    Ok(())
+                });
+            database.close().await;
+            result
+        }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
@@ -162,6 +191,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn money_command(action: DiscrepanciesCommand, pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let printed = match action {
+        DiscrepanciesCommand::List { all, limit } => {
+            serde_json::to_string_pretty(&ops::money::discrepancies(pool, all, limit).await?)?
+        }
+        DiscrepanciesCommand::Resolve {
+            id,
+            resolution,
+            note,
+        } => serde_json::to_string_pretty(
+            &ops::money::resolve(pool, &ops::Actor::cli(), id, resolution, &note).await?,
+        )?,
+    };
+    println!("{printed}");
+    Ok(())
 }
 
 async fn reconcile(action: ReconcileCommand, config: &Config) -> anyhow::Result<()> {
@@ -314,8 +360,11 @@ async fn work(config: Config, exit_with_parent: bool) -> anyhow::Result<()> {
 fn spawn_metrics_listener(config: &Config, database: &Database) {
     if let Some(address) = config.metrics_addr {
         let pool = database.pool.clone();
+        let stuck_after = config.stuck_after;
         tokio::spawn(async move {
-            if let Err(error) = malipo::http::metrics::serve_standalone(address, pool).await {
+            if let Err(error) =
+                malipo::http::metrics::serve_standalone(address, pool, stuck_after).await
+            {
                 tracing::error!(error = format!("{error:#}"), "metrics listener stopped");
             }
         });

@@ -213,8 +213,9 @@ pub async fn open_counts(pool: &PgPool) -> Result<Vec<(DiscrepancyKind, i64)>, s
 }
 
 /// How an operator closes a discrepancy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Resolution {
     /// The money was returned to whoever paid it, outside malipo (or by a provider refund).
     RefundedToPayer,
@@ -260,22 +261,21 @@ pub enum ResolveError {
 /// A discrepancy as resolving reads it: status, amount, currency, intent.
 type OpenRow = (String, Option<Decimal>, Option<String>, Option<Uuid>);
 
-/// Resolves an open discrepancy: clears its suspense money (where it goes is the resolution's
-/// business outside malipo's escrow model: a write-off account per currency) and records who
-/// and why. One transaction.
+/// Resolves an open discrepancy in the caller's transaction: clears its suspense money into
+/// `settled_outside` (where the business settled it: returned to the payer by hand, written
+/// off, applied by hand) and records who and why.
 pub async fn resolve(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     id: Uuid,
     resolution: Resolution,
     actor: &str,
     note: &str,
 ) -> Result<DiscrepancyRow, ResolveError> {
-    let mut tx = pool.begin().await.map_err(anyhow::Error::from)?;
     let row: Option<OpenRow> = sqlx::query_as(
         "SELECT status, amount, currency, intent_id FROM discrepancies WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(anyhow::Error::from)?;
     let Some((status, amount, currency, intent)) = row else {
@@ -284,34 +284,36 @@ pub async fn resolve(
     if status != "open" {
         return Err(ResolveError::AlreadyResolved(id));
     }
-    if let (Some(amount), Some(currency)) = (amount, currency) {
+    if let (Some(_), Some(currency)) = (amount, currency) {
         if resolution == Resolution::Acknowledged {
             return Err(ResolveError::MoneyInSuspense(id));
         }
         let currency: crate::domain::Currency = currency.parse().map_err(anyhow::Error::from)?;
-        // The suspense balance this row created is moved out, to the account that records how
-        // the business settled it.
-        let sign = ledger::posted_amount(
-            &mut tx,
+        // What this row put into suspense (a credit for money in, a debit for money out) is
+        // taken back out, so suspense always equals the open rows' money.
+        let parked = ledger::posted_amount(
+            conn,
             &format!("discrepancy:{id}"),
             &Account::suspense(currency),
         )
         .await
         .map_err(anyhow::Error::from)?
-        .unwrap_or(-amount);
-        ledger::post(
-            &mut tx,
-            &format!("discrepancy:{id}:resolved"),
-            "discrepancy_resolved",
-            intent,
-            &format!("discrepancy {id} {}: {note}", resolution.as_str()),
-            &[
-                (Account::suspense(currency), -sign),
-                (Account::settled_outside(currency), sign),
-            ],
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
+        .unwrap_or_default();
+        if !parked.is_zero() {
+            ledger::post(
+                conn,
+                &format!("discrepancy:{id}:resolved"),
+                "discrepancy_resolved",
+                intent,
+                &format!("discrepancy {id} {}: {note}", resolution.as_str()),
+                &[
+                    (Account::suspense(currency), -parked),
+                    (Account::settled_outside(currency), parked),
+                ],
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        }
     }
     let resolved: DiscrepancyRow = sqlx::query_as(
         "UPDATE discrepancies SET status = 'resolved', resolution = $2, note = $3, resolved_by = $4, resolved_at = now()
@@ -323,9 +325,8 @@ pub async fn resolve(
     .bind(resolution.as_str())
     .bind(note)
     .bind(actor)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
     .map_err(anyhow::Error::from)?;
-    tx.commit().await.map_err(anyhow::Error::from)?;
     Ok(resolved)
 }

@@ -27,11 +27,11 @@ pub async fn scrape(
     State(state): State<AppState>,
     _operator: Operator,
 ) -> Result<Response, ApiError> {
-    render(&state.pool).await
+    render(&state.pool, state.config.stuck_after).await
 }
 
-async fn render(pool: &PgPool) -> Result<Response, ApiError> {
-    let text = metrics::render(pool).await?;
+async fn render(pool: &PgPool, stuck_after: std::time::Duration) -> Result<Response, ApiError> {
+    let text = metrics::render(pool, stuck_after).await?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -62,7 +62,11 @@ pub async fn track(request: Request, next: Next) -> Response {
 }
 
 /// Serves `/metrics` without authentication on `address` until the process ends.
-pub async fn serve_standalone(address: SocketAddr, pool: PgPool) -> anyhow::Result<()> {
+pub async fn serve_standalone(
+    address: SocketAddr,
+    pool: PgPool,
+    stuck_after: std::time::Duration,
+) -> anyhow::Result<()> {
     metrics::install();
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -71,7 +75,7 @@ pub async fn serve_standalone(address: SocketAddr, pool: PgPool) -> anyhow::Resu
     let router = Router::new()
         .route(
             "/metrics",
-            get(|State(pool): State<PgPool>| async move { render(&pool).await }),
+            get(move |State(pool): State<PgPool>| async move { render(&pool, stuck_after).await }),
         )
         .with_state(pool);
     axum::serve(listener, router)

@@ -5,6 +5,7 @@
 //! - `queue_jobs{queue,state}`, `queue_oldest_pending_age_seconds{queue}`, `queue_paused{queue}`,
 //!   `dead_jobs{queue}` — gauges read from the database when scraped;
 //! - `job_duration_seconds{kind,outcome}`, `job_attempts{kind,outcome}` — histograms per run;
+//! - `discrepancies_open{kind}`, `intents_needing_attention{reason}` — gauges read when scraped;
 //! - `webhook_events_total{provider,outcome}` — counter;
 //! - `provider_request_duration_seconds{provider,outcome}` — histogram per outbound call;
 //! - `http_request_duration_seconds{method,route,status}` — histogram per request.
@@ -90,7 +91,7 @@ pub fn http_request(method: &str, route: &str, status: u16, duration: Duration) 
 }
 
 /// Refreshes the queue gauges from `pool` and renders every metric in the Prometheus text format.
-pub async fn render(pool: &PgPool) -> Result<String, sqlx::Error> {
+pub async fn render(pool: &PgPool, stuck_after: Duration) -> Result<String, sqlx::Error> {
     let handle = install();
     let mut last = LAST_GAUGES.lock().await;
     let overview = queues::overview(pool).await?;
@@ -124,6 +125,17 @@ pub async fn render(pool: &PgPool) -> Result<String, sqlx::Error> {
         }
     }
     *last = Some(written);
+    for (kind, open) in crate::db::discrepancies::open_counts(pool).await? {
+        gauge!("malipo_discrepancies_open", "kind" => kind.as_str()).set(open as f64);
+    }
+    match super::money::stuck_counts(pool, stuck_after).await {
+        Ok(counts) => {
+            for (reason, count) in counts {
+                gauge!("malipo_intents_needing_attention", "reason" => reason).set(count as f64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not count stuck intents"),
+    }
     handle.run_upkeep();
     Ok(handle.render())
 }

@@ -13,6 +13,7 @@ pub mod filter;
 pub mod inspect;
 pub mod list;
 pub mod metrics;
+pub mod money;
 pub mod queues;
 pub mod retry;
 pub mod row;

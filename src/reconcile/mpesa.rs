@@ -46,11 +46,47 @@ pub async fn run(state: &WorkerState, options: Options) -> anyhow::Result<Report
     items.extend(stk(state, client, &options, cutoff).await?);
     items.extend(deposit_mismatches(state, &options).await?);
     items.extend(c2b_payments(state, client, &options).await?);
-    items.extend(b2c(state, cutoff).await?);
+    items.extend(b2c(state, &options, cutoff).await?);
     let report = Report::new("mpesa", options.since, options.until, items);
     report.store(&state.pool).await?;
     tracing::info!(report = %report.id, summary = ?report.summary, "M-Pesa reconciliation stored");
     Ok(report)
+}
+
+/// Looks for Paybill payments to one intent's account number (an STK push Daraja never
+/// answered may still have been paid) and places them: the intent is funded when one matches.
+/// Returns whether the intent is now funded.
+pub async fn pull_for_intent(
+    state: &WorkerState,
+    intent: &intents::IntentRecord,
+) -> anyhow::Result<bool> {
+    let (Some(client), Some(account)) = (state.providers.mpesa(), &intent.account_number) else {
+        return Ok(false);
+    };
+    if let Err(error) = client.pull_register(NOMINATED_NUMBER).await {
+        tracing::warn!(%error, "Pull Transactions registration failed; trying the query anyway");
+    }
+    let from = intent.created_at - chrono::Duration::minutes(1);
+    let pulled = client
+        .pull_transactions(from, Utc::now() + chrono::Duration::minutes(1))
+        .await
+        .map_err(|error| anyhow::anyhow!("Pull Transactions failed: {error}"))?;
+    let mut funded = false;
+    for payment in pulled.iter().filter(|p| p.bill_reference.trim() == account) {
+        let mut tx = state.pool.begin().await?;
+        c2b::record(
+            &mut tx,
+            &payment.receipt,
+            payment.amount,
+            &payment.bill_reference,
+            "pull",
+        )
+        .await?;
+        let credit = c2b::credit(&mut tx, &payment.receipt).await?;
+        tx.commit().await?;
+        funded |= matches!(credit, Some(Credit::Credited(id)) if id == intent.id);
+    }
+    Ok(funded)
 }
 
 async fn stk(
@@ -234,11 +270,24 @@ async fn c2b_payments(
     Ok(items)
 }
 
-async fn b2c(state: &WorkerState, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<Item>> {
+async fn b2c(
+    state: &WorkerState,
+    options: &Options,
+    cutoff: DateTime<Utc>,
+) -> anyhow::Result<Vec<Item>> {
+    // Payouts still without a result, and payouts recorded failed in the window: a failure is
+    // asked about again, so a provider that delivered after all (or a record changed by hand)
+    // surfaces as a payout_contradiction discrepancy when the answer arrives.
     let stuck: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, reference FROM payouts WHERE provider = 'mpesa' AND status = 'in_flight' AND initiated_at <= $1 ORDER BY initiated_at",
+        "SELECT id, reference FROM payouts
+          WHERE provider = 'mpesa'
+            AND ((status = 'in_flight' AND initiated_at <= $1)
+                 OR (status = 'failed' AND initiated_at IS NOT NULL AND updated_at BETWEEN $2 AND $3))
+          ORDER BY initiated_at",
     )
     .bind(cutoff)
+    .bind(options.since)
+    .bind(options.until)
     .fetch_all(&state.pool)
     .await?;
     let mut items = Vec::new();

@@ -43,13 +43,18 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
         }
         Verified::NoHandle(intent) if intent.status == "awaiting_payment" => {
             // Only a Paybill payment to the account number can fund it now (reconciliation
-            // matches those); past the deadline it expires, and a payment after that is a
-            // late payment for an operator, never lost.
+            // matches those too); at the deadline Pull is asked once more, then it expires, and
+            // a payment after that is a late payment for an operator, never lost.
             match intent.deposit_expires_at {
                 Some(deadline) if deadline > Utc::now() => Err(JobError::Snooze(
                     (deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1),
                 )),
                 _ => {
+                    // Before giving up, ask Daraja itself: Pull lists Paybill payments by
+                    // account number, the STK push's own included.
+                    if crate::reconcile::mpesa::pull_for_intent(state, &intent).await? {
+                        return Ok(());
+                    }
                     let mut tx = state.pool.begin().await?;
                     deposit::fail(
                         &mut tx,

@@ -14,8 +14,9 @@ use crate::{
     queue::{EnqueueOptions, JobContext, JobError, enqueue},
 };
 
-/// How long an M-Pesa intent whose STK push went unanswered waits for a Paybill payment.
-const IN_DOUBT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+/// How long an M-Pesa intent whose STK push went unanswered waits before Pull is asked for a
+/// payment to its account number: an STK prompt lapses on the phone within about a minute (Daraja reports 1037 then).
+const IN_DOUBT_WINDOW: chrono::Duration = chrono::Duration::seconds(90);
 
 /// Runs while the intent is `initiating`; see the job's idempotency rule in `malipo-jobs`.
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]

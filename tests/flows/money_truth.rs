@@ -456,3 +456,169 @@ async fn a_webhook_for_an_unpaid_invoice_is_ignored_after_asking() {
         .expect("dead");
     assert_eq!(dead, 0);
 }
+
+/// A double payout made by hand (a delivered payout marked failed, as a bug or a careless SQL
+/// fix would) and a deleted ledger posting are caught: `ledger check` reports both, and
+/// reconciliation asks the provider about the failure and records the contradiction, which
+/// operators see in `/ops/discrepancies` and `/metrics` and resolve with an audited note.
+#[tokio::test]
+async fn a_hand_made_double_payout_and_a_deleted_posting_are_detected() {
+    let harness = Harness::start().await;
+    let id = id_of(&harness.create(mpesa_intent("1000")).await);
+    harness.wait_for(&id, "held", LIMIT).await;
+    assert_eq!(harness.release(&id, json!({})).await.status(), 202);
+    harness.wait_for(&id, "settled", LIMIT).await;
+    harness.assert_ledger_sound().await;
+
+    let payee: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM payouts WHERE intent_id = $1 AND kind = 'payee'")
+            .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+            .fetch_one(&harness.pool)
+            .await
+            .expect("payee payout");
+    sqlx::query("UPDATE payouts SET status = 'failed', updated_at = now() WHERE id = $1")
+        .bind(payee)
+        .execute(&harness.pool)
+        .await
+        .expect("mark failed");
+    let violations = malipo::db::ledger::check(&harness.pool)
+        .await
+        .expect("check");
+    assert!(
+        violations.iter().any(|v| v.subject == payee.to_string()),
+        "ledger check sees the payout whose status contradicts its postings: {violations:?}"
+    );
+
+    reconcile(&harness).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let discrepancy: uuid::Uuid = loop {
+        let found: Option<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT id FROM discrepancies WHERE kind = 'payout_contradiction' AND payout_id = $1",
+        )
+        .bind(payee)
+        .fetch_optional(&harness.pool)
+        .await
+        .expect("discrepancy");
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reconciliation never caught the delivered payout"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let operator = malipo::clients::create(&harness.pool, "ops", "operator", 0)
+        .await
+        .expect("operator")
+        .key;
+    let listed: Value = harness
+        .http
+        .get(format!("{}/ops/discrepancies", harness.base))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed[0]["id"], discrepancy.to_string(), "{listed}");
+    assert_eq!(
+        listed[0]["amount"], "900.00",
+        "the payee share that really left"
+    );
+    let metrics = harness
+        .http
+        .get(format!("{}/metrics", harness.base))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("malipo_discrepancies_open{kind=\"payout_contradiction\"} 1"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("discrepanc"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let resolve = format!("{}/ops/discrepancies/{discrepancy}/resolve", harness.base);
+    let refused = harness
+        .http
+        .post(&resolve)
+        .bearer_auth(&operator)
+        .json(&json!({"resolution": "acknowledged", "note": "seen"}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(
+        refused.status(),
+        409,
+        "money in suspense needs a money resolution"
+    );
+    let no_note = harness
+        .http
+        .post(&resolve)
+        .bearer_auth(&operator)
+        .json(&json!({"resolution": "written_off"}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(no_note.status(), 422);
+    let resolved = harness
+        .http
+        .post(&resolve)
+        .bearer_auth(&operator)
+        .json(&json!({"resolution": "written_off", "note": "payee confirmed receipt; booked as a loss"}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.status(), 200);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM malipo_ops_audit WHERE action = 'discrepancy.resolve'",
+    )
+    .fetch_one(&harness.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    let suspense = malipo::db::ledger::check(&harness.pool)
+        .await
+        .expect("check")
+        .into_iter()
+        .filter(|v| v.rule.contains("suspense"))
+        .count();
+    assert_eq!(
+        suspense, 0,
+        "suspense equals the open discrepancies after resolving"
+    );
+
+    // A deleted posting (immutability switched off by hand) is reported too.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE ledger_entries DISABLE TRIGGER USER;
+         ALTER TABLE ledger_transactions DISABLE TRIGGER USER;
+         DELETE FROM ledger_entries WHERE transaction_id IN
+            (SELECT t.id FROM ledger_transactions t JOIN payouts p ON t.idempotency_key = 'payout:' || p.id || ':succeeded'
+              WHERE p.intent_id = '{id}' AND p.kind = 'commission');
+         DELETE FROM ledger_transactions WHERE idempotency_key IN
+            (SELECT 'payout:' || p.id || ':succeeded' FROM payouts p WHERE p.intent_id = '{id}' AND p.kind = 'commission');
+         ALTER TABLE ledger_entries ENABLE TRIGGER USER;
+         ALTER TABLE ledger_transactions ENABLE TRIGGER USER;"
+    )))
+    .execute(&harness.pool)
+    .await
+    .expect("delete a posting");
+    let violations = malipo::db::ledger::check(&harness.pool)
+        .await
+        .expect("check");
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.rule == "succeeded payout is posted"),
+        "{violations:?}"
+    );
+}

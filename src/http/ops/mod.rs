@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod jobs;
+pub mod money;
 pub mod queues;
 pub mod reconciliations;
 
@@ -34,6 +35,9 @@ pub fn routes() -> Router<AppState> {
             post(reconciliations::queue_mpesa),
         )
         .route("/ops/reconciliations/{id}", get(reconciliations::show))
+        .route("/ops/discrepancies", get(money::list))
+        .route("/ops/discrepancies/{id}/resolve", post(money::resolve))
+        .route("/ops/intents/stuck", get(money::stuck))
 }
 
 impl From<OpsError> for ApiError {

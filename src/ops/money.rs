@@ -1,0 +1,134 @@
+//! Operator actions on money problems — discrepancies (list, resolve) and intents that need a
+//! person (stuck in a non-terminal state, or flagged) — shared by `/ops` and the CLI. Resolving
+//! writes its audit row in the same transaction.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{
+    Actor, OpsError,
+    audit::{self, Action},
+};
+use crate::db::discrepancies::{self, DiscrepancyRow, Resolution, ResolveError};
+
+/// Open discrepancies (every one with `all`), newest first.
+pub async fn discrepancies(
+    pool: &PgPool,
+    all: bool,
+    limit: Option<i64>,
+) -> Result<Vec<DiscrepancyRow>, OpsError> {
+    let limit = super::page_size(limit)?;
+    Ok(discrepancies::list(pool, all, limit).await?)
+}
+
+/// Resolves discrepancy `id` as `resolution`, with the operator's `note` (required: the next
+/// person must know why).
+pub async fn resolve(
+    pool: &PgPool,
+    actor: &Actor,
+    id: Uuid,
+    resolution: Resolution,
+    note: &str,
+) -> Result<DiscrepancyRow, OpsError> {
+    if note.trim().is_empty() {
+        return Err(OpsError::Invalid(
+            "a note saying how the money was settled is required".to_owned(),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    let resolved = discrepancies::resolve(&mut tx, id, resolution, &actor.label(), note)
+        .await
+        .map_err(|error| match error {
+            ResolveError::NotFound(_) => OpsError::NotFound(error.to_string()),
+            ResolveError::AlreadyResolved(_) | ResolveError::MoneyInSuspense(_) => {
+                OpsError::Conflict(error.to_string())
+            }
+            ResolveError::Database(error) => OpsError::Internal(error),
+        })?;
+    audit::record(
+        &mut *tx,
+        &Action {
+            actor,
+            action: "discrepancy.resolve",
+            job_id: None,
+            queue: None,
+            filter: json!({"discrepancy": id}),
+            dry_run: false,
+            affected: 1,
+            detail: json!({"resolution": resolution, "note": note, "kind": resolved.kind,
+                           "intent": resolved.intent_id}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(resolved)
+}
+
+/// An intent that needs a person.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct StuckIntent {
+    /// The intent.
+    pub id: Uuid,
+    /// Its status.
+    pub status: String,
+    /// Its provider.
+    pub provider: String,
+    /// Why it is listed: `stuck_in_status`, `payout_in_doubt` or `flagged`.
+    pub reason: String,
+    /// The flag's text, when flagged.
+    pub detail: Option<String>,
+    /// When it last changed.
+    pub since: DateTime<Utc>,
+}
+
+/// Intents in `releasing` or `refunding` longer than `older_than`, with a payout in flight that
+/// long, or flagged for an operator — every non-terminal state's way out starts here.
+pub async fn stuck_intents(
+    pool: &PgPool,
+    older_than: std::time::Duration,
+    limit: Option<i64>,
+) -> Result<Vec<StuckIntent>, OpsError> {
+    let limit = super::page_size(limit)?;
+    let rows = sqlx::query_as(
+        "SELECT i.id, i.status, i.provider,
+                CASE WHEN i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1)
+                          THEN 'stuck_in_status'
+                     WHEN EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
+                                     AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
+                          THEN 'payout_in_doubt'
+                     ELSE 'flagged' END AS reason,
+                i.flagged_reason AS detail, i.updated_at AS since
+           FROM intents i
+          WHERE (i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1))
+             OR EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
+                           AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
+             OR (i.flagged_reason IS NOT NULL AND i.status NOT IN ('settled', 'refunded'))
+          ORDER BY i.updated_at LIMIT $2",
+    )
+    .bind(older_than.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// How many intents `stuck_intents` would list, per reason (for `/metrics`).
+pub async fn stuck_counts(
+    pool: &PgPool,
+    older_than: std::time::Duration,
+) -> Result<Vec<(String, i64)>, OpsError> {
+    let stuck = stuck_intents(pool, older_than, Some(super::MAX_PAGE)).await?;
+    let mut counts: Vec<(String, i64)> = ["stuck_in_status", "payout_in_doubt", "flagged"]
+        .into_iter()
+        .map(|reason| (reason.to_owned(), 0))
+        .collect();
+    for intent in stuck {
+        if let Some(slot) = counts.iter_mut().find(|(r, _)| *r == intent.reason) {
+            slot.1 += 1;
+        }
+    }
+    Ok(counts)
+}
