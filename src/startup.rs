@@ -161,7 +161,12 @@ pub fn app_state_for(
     providers: Arc<crate::providers::ProvidersConfig>,
 ) -> AppState {
     let secrets = http::WebhookSecrets::from_config(&providers);
-    AppState::new(pool, config.clone(), providers, secrets)
+    let recipients = providers.paystack.as_ref().ok().and_then(|paystack| {
+        crate::providers::paystack::PaystackClient::new(paystack, &providers.http)
+            .map_err(|error| tracing::warn!(%error, "no Paystack client for recipient checks"))
+            .ok()
+    });
+    AppState::new(pool, config.clone(), providers, secrets).with_recipient_checks(recipients)
 }
 
 fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {

@@ -11,11 +11,12 @@ use super::{
     auth::Caller,
     extract::{IdempotencyKey, JsonBody, PathParam},
     idempotency,
-    problem::ApiError,
+    problem::{ApiError, FieldError},
 };
 use crate::{
     db::intents,
-    domain::NewIntent,
+    domain::{NewIntent, PayoutDestination},
+    providers::paystack::RecipientCheck,
     queue::{EnqueueOptions, enqueue},
 };
 
@@ -55,6 +56,8 @@ pub async fn create(
         )));
     }
 
+    check_destination(&state, &intent).await?;
+
     idempotency::once(
         &state.pool,
         caller.id,
@@ -64,6 +67,32 @@ pub async fn create(
         || insert_intent(&state, &caller, &key, &intent),
     )
     .await
+}
+
+/// A Paystack payout recipient is checked with Paystack when it is given: an unknown or
+/// inactive one is a 422 now, not a payout that fails after release. When Paystack cannot be
+/// asked (timeout, outage) the intent is still accepted: a payout to a bad destination fails
+/// safely and its share can be sent elsewhere.
+async fn check_destination(state: &AppState, intent: &NewIntent) -> Result<(), ApiError> {
+    let (Some(client), PayoutDestination::Paystack { recipient_code }) =
+        (&state.recipient_checks, &intent.payee.payout)
+    else {
+        return Ok(());
+    };
+    match client
+        .check_recipient(recipient_code, intent.amount.currency())
+        .await
+    {
+        Ok(RecipientCheck::Usable) => Ok(()),
+        Ok(RecipientCheck::Unusable(why)) => Err(ApiError::Validation(vec![FieldError::new(
+            "payee.payout.recipient_code",
+            why,
+        )])),
+        Err(error) => {
+            tracing::warn!(%error, "Paystack could not be asked about the recipient; accepting it");
+            Ok(())
+        }
+    }
 }
 
 async fn insert_intent(

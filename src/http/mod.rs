@@ -101,6 +101,9 @@ pub struct AppState {
     pub provider_gate: Arc<dyn ProviderGate>,
     /// Webhook verification secrets.
     pub webhook_secrets: Arc<WebhookSecrets>,
+    /// Paystack, asked whether a payout recipient exists when an intent names it (none: not
+    /// checked, as where Paystack is not configured).
+    pub recipient_checks: Option<Arc<crate::providers::paystack::PaystackClient>>,
 }
 
 impl AppState {
@@ -119,7 +122,18 @@ impl AppState {
             rate_limit,
             provider_gate,
             webhook_secrets: Arc::new(webhook_secrets),
+            recipient_checks: None,
         }
+    }
+
+    /// Checks Paystack payout recipients with `client` when intents are created.
+    #[must_use]
+    pub fn with_recipient_checks(
+        mut self,
+        client: Option<crate::providers::paystack::PaystackClient>,
+    ) -> Self {
+        self.recipient_checks = client.map(Arc::new);
+        self
     }
 }
 

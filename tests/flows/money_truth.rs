@@ -622,3 +622,64 @@ async fn a_hand_made_double_payout_and_a_deleted_posting_are_detected() {
         "{violations:?}"
     );
 }
+
+/// An STK push Daraja did not answer (the prompt may still have reached the buyer, who pays) no
+/// longer fails the intent: it waits with its account number, and a payment Pull finds under
+/// that number funds it.
+#[tokio::test]
+async fn an_unanswered_stk_push_is_funded_by_the_payment_pull_finds() {
+    let harness = Harness::start_with(super::support::Options {
+        read_timeout: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    // A first intent caches Daraja's token, so the fault below hits the push itself.
+    let first = id_of(&harness.create(mpesa_intent("100")).await);
+    harness.wait_for(&first, "held", LIMIT).await;
+    harness
+        .fakes
+        .mpesa_script_next_stk(StkOutcome::new(StkResult::Success));
+    harness
+        .fakes
+        .faults()
+        .update(malipo::sandbox::Provider::Mpesa, |faults| {
+            faults.timeout_probability = 1.0;
+            faults.timeout_hold = Duration::from_secs(3);
+            faults.timeout_performs_action = true;
+        });
+    let id = id_of(&harness.create(mpesa_intent("640")).await);
+    let waiting = wait_for_event(&harness, &id, "deposit_in_doubt").await;
+    harness
+        .fakes
+        .faults()
+        .update(malipo::sandbox::Provider::Mpesa, |faults| {
+            faults.timeout_probability = 0.0;
+        });
+    assert_eq!(waiting["status"], "awaiting_payment", "{waiting}");
+    assert_eq!(waiting["next_action"]["type"], "paybill");
+    assert_eq!(waiting["next_action"]["account_number"], waiting["account_number"]);
+    assert!(waiting["attention"].is_string(), "flagged while in doubt: {waiting}");
+    reconcile(&harness).await;
+    harness.wait_for(&id, "held", LIMIT).await;
+    harness.assert_ledger_sound().await;
+}
+
+/// A Paystack recipient is checked when it is given: one Paystack does not know is a 422 at
+/// creation, not a payout that fails after release.
+#[tokio::test]
+async fn an_unknown_paystack_recipient_is_refused_at_creation() {
+    let harness = Harness::start().await;
+    let mut intent = paystack_intent("1000.00");
+    intent["payee"]["payout"]["recipient_code"] = "RCP_nobodyknowsme".into();
+    let refused = harness.post("/v1/intents", &intent, "unknown-recipient").await;
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.expect("json");
+    assert_eq!(problem["errors"][0]["field"], "payee.payout.recipient_code", "{problem}");
+    let intents: i64 = sqlx::query_scalar("SELECT count(*) FROM intents")
+        .fetch_one(&harness.pool)
+        .await
+        .expect("count");
+    assert_eq!(intents, 0, "nothing written");
+    intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
+    assert_eq!(harness.post("/v1/intents", &intent, "known-recipient").await.status(), 201);
+}

@@ -203,6 +203,43 @@ impl PaystackClient {
         }
     }
 
+    /// `GET /transferrecipient/{code}`: whether a payout destination exists (and is active, and
+    /// pays `currency`) when it is given, instead of when the money is already on its way.
+    #[tracing::instrument(skip_all, fields(provider = "paystack"))]
+    pub async fn check_recipient(
+        &self,
+        code: &str,
+        currency: Currency,
+    ) -> Result<RecipientCheck, ProviderError> {
+        if !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Ok(RecipientCheck::Unusable(format!("`{code}` is not a recipient code")));
+        }
+        let effect = Effect::Repeatable;
+        let call = self.request(Method::GET, &format!("/transferrecipient/{code}"));
+        match self.call::<RecipientData>(call, effect).await {
+            Ok(Answer::Data(_, data)) if !data.active => Ok(RecipientCheck::Unusable(format!(
+                "Paystack recipient {code} is not active"
+            ))),
+            Ok(Answer::Data(_, data))
+                if data
+                    .currency
+                    .as_deref()
+                    .is_some_and(|c| !c.eq_ignore_ascii_case(currency.code())) =>
+            {
+                Ok(RecipientCheck::Unusable(format!(
+                    "Paystack recipient {code} is paid in {}, not {currency}",
+                    data.currency.unwrap_or_default()
+                )))
+            }
+            Ok(Answer::Data(..)) => Ok(RecipientCheck::Usable),
+            Ok(Answer::Refused(refusal)) if refusal.status == StatusCode::NOT_FOUND => Ok(
+                RecipientCheck::Unusable(format!("Paystack knows no recipient {code}")),
+            ),
+            Ok(Answer::Refused(refusal)) => Err(refusal.into_error(effect)),
+            Err(error) => Err(error),
+        }
+    }
+
     /// `POST /transfer` from the balance, keyed by the caller's reference. The answer is never
     /// taken as delivered ("queued", even when `status` says success): a conclusive outcome
     /// comes from [`PaystackClient::verify_transfer`] or the webhook.
@@ -422,6 +459,15 @@ fn refund_status(data: RefundData) -> RefundStatus {
             provider_ref: data.id,
         },
     }
+}
+
+/// What Paystack says about a payout destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientCheck {
+    /// It exists, is active, and pays the currency.
+    Usable,
+    /// It cannot be paid, and why.
+    Unusable(String),
 }
 
 /// The amount in the currency's subunit, and the currency code, as Paystack takes them.

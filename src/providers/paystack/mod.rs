@@ -8,7 +8,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use client::{NewRecipient, PaystackClient};
+pub use client::{NewRecipient, PaystackClient, RecipientCheck};
 pub use webhook::{PaystackEvent, PaystackEventKind, TransferOutcome, parse_webhook};
 
 use super::{

@@ -69,6 +69,15 @@ pub(super) struct RecipientBody<'a> {
 #[derive(Debug, Deserialize)]
 pub(super) struct RecipientData {
     pub recipient_code: String,
+    /// Absent in the create answer of older API versions; a fetched recipient has it.
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+fn active_by_default() -> bool {
+    true
 }
 
 #[derive(Debug, Serialize)]

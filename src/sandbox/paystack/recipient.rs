@@ -98,3 +98,21 @@ pub(crate) async fn create_recipient(
         data,
     )
 }
+
+/// `GET /transferrecipient/{id_or_code}` (§1.3): the recipient, or 404 "Transfer recipient not
+/// found".
+pub(crate) async fn fetch_recipient(
+    State(state): State<Arc<PaystackState>>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> Response {
+    let store = state.store();
+    let found = store
+        .recipients
+        .values()
+        .find(|r| r.code == code || r.id.to_string() == code)
+        .map(Recipient::to_json);
+    match found {
+        Some(data) => ok(StatusCode::OK, "Recipient retrieved", data),
+        None => fail(StatusCode::NOT_FOUND, "Transfer recipient not found"),
+    }
+}
