@@ -14,7 +14,10 @@ use super::{
     verify_deposit::{self, Verified},
 };
 use crate::{
-    db::payouts::{self, PayoutRecord, PayoutTarget},
+    db::{
+        discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
+        payouts::{self, PayoutRecord, PayoutTarget},
+    },
     domain::ProviderKind,
     escrow::{deposit::DepositEffect, payout as effects},
     providers::{
@@ -258,6 +261,9 @@ async fn deposit_claim(
         Verified::NoHandle(_) => Note::Ignored("the deposit has no provider handle".to_owned()),
         Verified::Answered(intent, truth, effect) => {
             let contradicted = claim_contradicts(claim, &truth);
+            if let Some(why) = &contradicted {
+                record_lie(state, &intent, provider, handle, why).await?;
+            }
             match effect {
                 DepositEffect::Held
                 | DepositEffect::Closed
@@ -279,6 +285,33 @@ async fn deposit_claim(
             }
         }
     })
+}
+
+/// A callback whose claim the provider's own answer contradicts moved nothing, but someone sent
+/// it with valid credentials: operators see it as a `lying_callback` discrepancy.
+async fn record_lie(
+    state: &WorkerState,
+    intent: &crate::db::intents::IntentRecord,
+    provider: ProviderKind,
+    handle: &str,
+    why: &str,
+) -> Result<(), JobError> {
+    let mut tx = state.pool.begin().await?;
+    discrepancies::record(
+        &mut tx,
+        &NewDiscrepancy {
+            kind: DiscrepancyKind::LyingCallback,
+            dedupe_key: format!("lying_callback:{provider}:{handle}:{why}"),
+            intent_id: Some(intent.id),
+            payout_id: None,
+            provider,
+            moved: Moved::Nothing,
+            evidence: serde_json::json!({"handle": handle, "contradiction": why}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Why a callback's claim and the provider's answer disagree on the outcome, when they do.

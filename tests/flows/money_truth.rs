@@ -348,6 +348,24 @@ async fn stk_callbacks_are_verified_with_stk_push_query() {
     assert_eq!(posted.status(), 200);
     harness.wait_for(&paid, "held", LIMIT).await;
     harness.assert_ledger_sound().await;
+    // Both lies are on record for an operator (nothing moved for them).
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let lies: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM discrepancies WHERE kind = 'lying_callback' AND amount IS NULL",
+        )
+        .fetch_one(&harness.pool)
+        .await
+        .expect("count");
+        if lies == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{lies} lying callbacks recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Finding 5: a payee payout the provider confirmed failed is sent again to a new destination
@@ -657,8 +675,14 @@ async fn an_unanswered_stk_push_is_funded_by_the_payment_pull_finds() {
         });
     assert_eq!(waiting["status"], "awaiting_payment", "{waiting}");
     assert_eq!(waiting["next_action"]["type"], "paybill");
-    assert_eq!(waiting["next_action"]["account_number"], waiting["account_number"]);
-    assert!(waiting["attention"].is_string(), "flagged while in doubt: {waiting}");
+    assert_eq!(
+        waiting["next_action"]["account_number"],
+        waiting["account_number"]
+    );
+    assert!(
+        waiting["attention"].is_string(),
+        "flagged while in doubt: {waiting}"
+    );
     reconcile(&harness).await;
     harness.wait_for(&id, "held", LIMIT).await;
     harness.assert_ledger_sound().await;
@@ -671,15 +695,26 @@ async fn an_unknown_paystack_recipient_is_refused_at_creation() {
     let harness = Harness::start().await;
     let mut intent = paystack_intent("1000.00");
     intent["payee"]["payout"]["recipient_code"] = "RCP_nobodyknowsme".into();
-    let refused = harness.post("/v1/intents", &intent, "unknown-recipient").await;
+    let refused = harness
+        .post("/v1/intents", &intent, "unknown-recipient")
+        .await;
     assert_eq!(refused.status(), 422);
     let problem: Value = refused.json().await.expect("json");
-    assert_eq!(problem["errors"][0]["field"], "payee.payout.recipient_code", "{problem}");
+    assert_eq!(
+        problem["errors"][0]["field"], "payee.payout.recipient_code",
+        "{problem}"
+    );
     let intents: i64 = sqlx::query_scalar("SELECT count(*) FROM intents")
         .fetch_one(&harness.pool)
         .await
         .expect("count");
     assert_eq!(intents, 0, "nothing written");
     intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
-    assert_eq!(harness.post("/v1/intents", &intent, "known-recipient").await.status(), 201);
+    assert_eq!(
+        harness
+            .post("/v1/intents", &intent, "known-recipient")
+            .await
+            .status(),
+        201
+    );
 }

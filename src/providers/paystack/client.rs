@@ -212,7 +212,9 @@ impl PaystackClient {
         currency: Currency,
     ) -> Result<RecipientCheck, ProviderError> {
         if !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Ok(RecipientCheck::Unusable(format!("`{code}` is not a recipient code")));
+            return Ok(RecipientCheck::Unusable(format!(
+                "`{code}` is not a recipient code"
+            )));
         }
         let effect = Effect::Repeatable;
         let call = self.request(Method::GET, &format!("/transferrecipient/{code}"));

@@ -88,10 +88,7 @@ pub(crate) fn router(state: Arc<PaystackState>, faults: FaultContext) -> Router 
         .route("/transaction/initialize", post(charge::initialize))
         .route("/transaction/verify/{reference}", get(charge::verify))
         .route("/transferrecipient", post(recipient::create_recipient))
-        .route(
-            "/transferrecipient/{code}",
-            get(recipient::fetch_recipient),
-        )
+        .route("/transferrecipient/{code}", get(recipient::fetch_recipient))
         .route("/transfer", post(transfer::initiate))
         .route("/transfer/verify/{reference}", get(transfer::verify))
         .route("/refund", post(refund::create).get(refund::list))
