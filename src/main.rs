@@ -6,8 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use malipo::{
     bench,
-    cli::{BenchCommand, Cli, ClientsCommand, Command, LedgerCommand, ReconcileCommand, RoleArg},
-    clients,
+    cli::{BenchCommand, Cli, Command, LedgerCommand, ReconcileCommand},
     config::Config,
     ops,
     providers::{HttpSettings, Providers, ProvidersConfig, mpesa::PgTokenStore},
@@ -63,28 +62,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             database.close().await;
             Ok(())
         }
-        Command::Clients {
-            action:
-                ClientsCommand::Create {
-                    name,
-                    role,
-                    commission_bps,
-                },
-        } => {
+        Command::Clients { action } => {
             let database = Database::open(&config, false).await?;
-            let role = if role == RoleArg::Operator {
-                "operator"
-            } else {
-                "client"
-            };
-            let created = clients::create(&database.pool, &name, role, commission_bps).await;
+            let result = malipo::cli::clients::run(action, &database.pool, &config).await;
             database.close().await;
-            let created = created?;
-            println!(
-                "client id: {}\nrole:      {role}\napi key:   {}\n(the key is shown once; only its SHA-256 is stored)",
-                created.id, created.key
-            );
-            Ok(())
+            result
         }
         Command::Ledger {
             action: LedgerCommand::Check,

@@ -60,7 +60,7 @@ pub async fn create(
         caller.id,
         &key.0,
         "/v1/intents",
-        &body.raw,
+        &body.object,
         || insert_intent(&state, &caller, &key, &intent),
     )
     .await
