@@ -30,6 +30,7 @@ async fn main() -> ExitCode {
     let answers_on_stdout = matches!(
         cli.command,
         Command::Jobs { .. }
+            | Command::Clients { .. }
             | Command::Queues { .. }
             | Command::Audit { .. }
             | Command::Bench { .. }

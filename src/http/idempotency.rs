@@ -4,11 +4,12 @@
 //! key sees it in flight (409) instead of racing; a success is stored by the business
 //! transaction itself, so the stored answer and the effect commit together or not at all.
 //!
-//! What is stored: every answer of a request that started executing — successes and 4xx alike
-//! (a 409 for an intent in the wrong state, a 404, a 422 that depends on the intent) — so a
-//! repeat gets the same answer even if the state has changed since. Not stored: refusals before
-//! execution (malformed body, validation, missing key, rate limit: the key is never claimed),
-//! and 5xx (nothing was committed; the key is freed so a retry runs again). Requests are the
+//! What is stored: every answer of a request that started executing on an existing resource —
+//! successes and 4xx alike (a 409 for an intent in the wrong state, a 422 that depends on the
+//! intent) — so a repeat gets the same answer even if the state has changed since. Not stored:
+//! refusals before execution (malformed body, validation, missing key, rate limit: the key is
+//! never claimed), a 404 (nothing to act on: the key is freed and nothing is written), and 5xx
+//! (nothing was committed; the key is freed so a retry runs again). Requests are the
 //! same when method, path and canonical JSON body (keys sorted, whitespace dropped) are.
 
 use axum::{
@@ -241,7 +242,7 @@ mod tests {
 /// Runs a POST once per (client, key): a repeat replays the stored answer; otherwise the key is
 /// claimed and `work` runs, storing a success with [`commit_answer`] in its own transaction. A
 /// 4xx from `work` is stored as well (the request executed and was refused on the state it
-/// found); a 5xx frees the key, since nothing was committed and a retry should run again.
+/// found), except a 404; a 404 or 5xx frees the key, since nothing was committed.
 pub async fn once<Fut>(
     pool: &PgPool,
     client: Uuid,
@@ -260,7 +261,7 @@ where
     let result = work().await;
     match &result {
         Ok(_) => {}
-        Err(error) if error.status().is_client_error() => {
+        Err(error) if is_stored(error) => {
             let stored = async {
                 let mut conn = pool.acquire().await?;
                 store_response(
@@ -280,6 +281,11 @@ where
         Err(_) => release(pool, client, key).await,
     }
     result
+}
+
+/// Whether a refusal from a request that started executing is kept under its key.
+fn is_stored(error: &ApiError) -> bool {
+    error.status().is_client_error() && !matches!(error, ApiError::NotFound(_))
 }
 
 /// Stores `answer` as the key's response inside `tx`, commits, and returns it: the effect and
