@@ -202,43 +202,6 @@ fn replay(status: i32, body: Vec<u8>) -> Response {
     response
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn object(text: &str) -> Map<String, Value> {
-        match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => map,
-            other => panic!("not an object: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_same_object_reserialized_is_the_same_request() {
-        let compact =
-            object(r#"{"amount":"10.00","buyer":{"msisdn":"2547","name":"A"},"tags":[1,2]}"#);
-        let spaced = object(
-            "{ \"tags\" : [1, 2],\n \"buyer\": {\"name\":\"A\", \"msisdn\":\"2547\"}, \"amount\": \"10.00\" }",
-        );
-        assert_eq!(
-            request_hash("POST", "/v1/intents", &compact),
-            request_hash("POST", "/v1/intents", &spaced)
-        );
-        let other =
-            object(r#"{"amount":"10.01","buyer":{"msisdn":"2547","name":"A"},"tags":[1,2]}"#);
-        assert_ne!(
-            request_hash("POST", "/v1/intents", &compact),
-            request_hash("POST", "/v1/intents", &other)
-        );
-        let reordered_array =
-            object(r#"{"amount":"10.00","buyer":{"msisdn":"2547","name":"A"},"tags":[2,1]}"#);
-        assert_ne!(
-            request_hash("POST", "/v1/intents", &compact),
-            request_hash("POST", "/v1/intents", &reordered_array)
-        );
-    }
-}
-
 /// Runs a POST once per (client, key): a repeat replays the stored answer; otherwise the key is
 /// claimed and `work` runs, storing a success with [`commit_answer`] in its own transaction. A
 /// 4xx from `work` is stored as well (the request executed and was refused on the state it
@@ -306,4 +269,41 @@ pub async fn commit_answer(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(text: &str) -> Map<String, Value> {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_same_object_reserialized_is_the_same_request() {
+        let compact =
+            object(r#"{"amount":"10.00","buyer":{"msisdn":"2547","name":"A"},"tags":[1,2]}"#);
+        let spaced = object(
+            "{ \"tags\" : [1, 2],\n \"buyer\": {\"name\":\"A\", \"msisdn\":\"2547\"}, \"amount\": \"10.00\" }",
+        );
+        assert_eq!(
+            request_hash("POST", "/v1/intents", &compact),
+            request_hash("POST", "/v1/intents", &spaced)
+        );
+        let other =
+            object(r#"{"amount":"10.01","buyer":{"msisdn":"2547","name":"A"},"tags":[1,2]}"#);
+        assert_ne!(
+            request_hash("POST", "/v1/intents", &compact),
+            request_hash("POST", "/v1/intents", &other)
+        );
+        let reordered_array =
+            object(r#"{"amount":"10.00","buyer":{"msisdn":"2547","name":"A"},"tags":[2,1]}"#);
+        assert_ne!(
+            request_hash("POST", "/v1/intents", &compact),
+            request_hash("POST", "/v1/intents", &reordered_array)
+        );
+    }
 }
