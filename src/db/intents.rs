@@ -185,7 +185,7 @@ pub async fn view(
     .bind(client)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(mut row) = row else { return Ok(None) };
     let events = row
         .event_ats
         .into_iter()
@@ -212,7 +212,7 @@ pub async fn view(
     };
     let amount = scaled(row.amount);
     let commission_fixed_fee = scaled(row.commission_fixed_fee);
-    let payouts = row.payouts.into_iter().map(payout_at_scale).collect();
+    row.payouts.iter_mut().for_each(payout_at_scale);
     Ok(Some(IntentView {
         id: row.id,
         status: row.status,
@@ -226,7 +226,7 @@ pub async fn view(
         reference: row.reference,
         metadata: row.metadata,
         next_action: row.next_action,
-        payouts,
+        payouts: row.payouts,
         events,
         failure_reason: row.failure_reason,
         created_at: row.created_at,
@@ -235,7 +235,7 @@ pub async fn view(
 }
 
 /// A payout object with its amount shown at its own currency's scale.
-fn payout_at_scale(mut payout: Value) -> Value {
+fn payout_at_scale(payout: &mut Value) {
     if let Some(object) = payout.as_object_mut() {
         let currency = object
             .get("currency")
@@ -252,7 +252,6 @@ fn payout_at_scale(mut payout: Value) -> Value {
             );
         }
     }
-    payout
 }
 
 /// An intent as the workers need it.

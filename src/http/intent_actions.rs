@@ -79,7 +79,7 @@ async fn act(
     let bolt11 = parse_body(&body.object)?;
     let path = format!("/v1/intents/{intent_id}/{}", action.name());
     // The answer is stored whatever it is (a 404 or 409 included), so it is final here.
-    idempotency::once(&state.pool, caller.id, &key.0, &path, &body.object, || {
+    idempotency::once(&state.pool, caller.id, &key.0, &path, &body.raw, || {
         apply(&state, &caller, &key, intent_id, bolt11, action)
     })
     .await

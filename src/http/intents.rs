@@ -60,7 +60,7 @@ pub async fn create(
         caller.id,
         &key.0,
         "/v1/intents",
-        &body.object,
+        &body.raw,
         || insert_intent(&state, &caller, &key, &intent),
     )
     .await
