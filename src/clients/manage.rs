@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// An API client as operators see it: never a key, only the prefixes that identify them.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ClientSummary {
     /// The client id.
     pub id: Uuid,
@@ -42,7 +42,7 @@ pub struct ClientSummary {
 }
 
 /// A new key for a client, shown once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RotatedKey {
     /// The client id.
     pub id: Uuid,
@@ -55,7 +55,7 @@ pub struct RotatedKey {
 }
 
 /// A revoked client.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Revoked {
     /// The client id.
     pub id: Uuid,

@@ -26,6 +26,18 @@ async fn readyz_answers(addr: std::net::SocketAddr) -> bool {
     answer.is_some_and(|answer| answer.status == 200)
 }
 
+/// Whether a readiness probe on `addr` is closed without a byte of answer.
+async fn answered_nothing(addr: std::net::SocketAddr) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut probe = TcpStream::connect(addr).await.expect("connect");
+    let _ = probe
+        .write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), probe.read_to_end(&mut received));
+    matches!(read.await, Ok(Ok(_)) | Ok(Err(_))) && received.is_empty()
+}
+
 #[tokio::test]
 async fn two_thousand_unfinished_heads_are_closed_within_the_header_timeout() {
     let _heavy = HEAVY.lock().await;
@@ -178,5 +190,51 @@ async fn beyond_the_connection_cap_health_checks_answer_and_the_rest_is_503() {
     .await
     .expect("healthz");
     assert_eq!(healthz.status, 200);
+    drop(hogs);
+}
+
+#[tokio::test]
+async fn the_private_listener_answers_probes_when_the_public_port_is_full() {
+    let cap = 10;
+    let app = spawn_app_with(|config| {
+        config.front.max_connections = cap;
+        config.front.overflow_connections = 0;
+        config.front.header_read_timeout = Duration::from_secs(60);
+    })
+    .await;
+    // A free port for the private listener (it binds by itself).
+    let private = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port");
+    tokio::spawn(malipo::http::metrics::serve_standalone(
+        private,
+        app.pool.clone(),
+    ));
+    let mut hogs = Vec::new();
+    for _ in 0..cap {
+        let mut socket = TcpStream::connect(app.addr).await.expect("connect");
+        socket
+            .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("partial head");
+        hogs.push(socket);
+    }
+    // Public port full, no overflow: wait until it closes new connections unanswered.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !answered_nothing(app.addr).await {
+        assert!(Instant::now() < deadline, "the public port never filled");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // The private listener may still be binding: a refused connect is retried.
+        if TcpStream::connect(private).await.is_ok() && readyz_answers(private).await {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the private listener never answered"
+        );
+        tokio::task::yield_now().await;
+    }
     drop(hogs);
 }

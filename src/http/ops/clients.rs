@@ -14,6 +14,8 @@ use crate::{
 };
 
 /// Every API client: id, name, role, key prefixes, rotation and revocation; never a key.
+#[utoipa::path(get, path = "/ops/clients", tag = "ops",
+    responses((status = 200, body = [ClientSummary])), security(("operator_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     _operator: Operator,
@@ -22,8 +24,9 @@ pub async fn list(
 }
 
 /// Options of a rotation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RotateQuery {
     /// How long the previous key keeps working (`0s`, `1h`, `7d`); default
     /// `MALIPO_KEY_ROTATION_GRACE`.
@@ -32,6 +35,11 @@ pub struct RotateQuery {
 
 /// A new key for the client, shown once in the answer; the previous key keeps working for the
 /// grace period.
+#[utoipa::path(post, path = "/ops/clients/{id}/rotate", tag = "ops",
+    params(("id" = String, Path, description = "client id (UUID)"), RotateQuery),
+    responses((status = 200, body = RotatedKey), (status = 404, description = "no such client"),
+        (status = 409, description = "the client is revoked")),
+    security(("operator_key" = [])))]
 pub async fn rotate(
     State(state): State<AppState>,
     operator: Operator,
@@ -51,6 +59,11 @@ pub async fn rotate(
 }
 
 /// Revokes the client: all its keys stop working at once.
+#[utoipa::path(post, path = "/ops/clients/{id}/revoke", tag = "ops",
+    params(("id" = String, Path, description = "client id (UUID)")),
+    responses((status = 200, body = Revoked), (status = 404, description = "no such client"),
+        (status = 409, description = "already revoked")),
+    security(("operator_key" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     operator: Operator,
