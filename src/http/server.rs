@@ -24,6 +24,15 @@ enum Lane {
     Overflow,
 }
 
+impl Lane {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::Overflow => "overflow",
+        }
+    }
+}
+
 /// A connection's place: its lane, and the permit it gives back when it ends.
 struct Admission {
     lane: Lane,
@@ -62,9 +71,12 @@ pub async fn serve(
         let Some(admission) = admit(&normal, &overflow) else {
             // Beyond the cap and the overflow: closing at once is cheaper for everyone than a
             // queue the kernel would keep for a client that may never speak.
+            metrics::counter!("malipo_http_connections_total", "lane" => "refused").increment(1);
             drop(stream);
             continue;
         };
+        metrics::counter!("malipo_http_connections_total", "lane" => admission.lane.name())
+            .increment(1);
         tokio::spawn(connection::serve(
             stream,
             peer,

@@ -146,6 +146,7 @@ impl FailedAuth {
         };
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         let until = now + wait;
+        metrics::counter!("malipo_http_auth_addresses_limited_total").increment(1);
         self.memory().blocked.insert(ip, until, now);
         // Addresses that stopped failing free their budget state.
         self.limiter.retain_recent();
