@@ -26,6 +26,12 @@ pub async fn enforce(request: Request, next: Next) -> Response {
     response
 }
 
+/// `response` with the headers every answer carries, for answers made outside the router.
+pub fn secured(mut response: Response, path: &str) -> Response {
+    secure(response.headers_mut(), is_private(path));
+    response
+}
+
 fn check(uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
     let target = uri.path_and_query().map_or(0, |pq| pq.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len());

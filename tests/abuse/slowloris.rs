@@ -180,6 +180,8 @@ async fn beyond_the_connection_cap_health_checks_answer_and_the_rest_is_503() {
             .is_some_and(|d| d.contains("connection limit"))
     );
     assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(refused.header("cache-control"), Some("no-store"));
     for _ in 0..5 {
         assert!(readyz_answers(app.addr).await, "readyz beyond the cap");
     }

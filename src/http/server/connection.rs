@@ -20,7 +20,10 @@ use tokio::{net::TcpStream, sync::watch};
 use tower::ServiceExt;
 
 use super::{Admission, Lane, guard::Guarded};
-use crate::{config::FrontLimits, http::problem::ApiError};
+use crate::{
+    config::FrontLimits,
+    http::{hygiene, problem::ApiError},
+};
 
 /// Header fields parsed per request; more is a 431 (answered as problem+json by [`Guarded`]).
 pub const MAX_HEADERS: usize = 100;
@@ -48,8 +51,10 @@ pub(super) async fn serve(
         request.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
         async move {
-            if overflow && !is_health_check(request.uri().path()) {
-                return Ok::<Response, Infallible>(ApiError::Overloaded.into_response());
+            let path = request.uri().path();
+            if overflow && !is_health_check(path) {
+                let refused = hygiene::secured(ApiError::Overloaded.into_response(), path);
+                return Ok::<Response, Infallible>(refused);
             }
             router.oneshot(request).await
         }
