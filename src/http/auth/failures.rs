@@ -7,9 +7,12 @@
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
+    net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -26,6 +29,21 @@ const MEMORY_ENTRIES: usize = 10_000;
 
 /// How long a key that authenticated still passes a blocked address.
 const RECENTLY_VALID: Duration = Duration::from_secs(600);
+
+/// Failures between two prunings of the limiter's per-address state.
+const PRUNE_EVERY: u64 = 1024;
+
+/// The source a failure is charged to: the IPv4 address, or the IPv6 /64 (one host usually
+/// holds a whole /64, and could otherwise fail from a fresh address every time).
+fn source(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
 
 /// A set of keys (hashes) or addresses, each remembered until an instant.
 struct Expiring<K> {
@@ -66,6 +84,7 @@ pub struct FailedAuth {
     limiter: Arc<RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>>,
     unknown_for: Duration,
     memory: Arc<Mutex<Memory>>,
+    failures: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
@@ -84,6 +103,7 @@ impl FailedAuth {
             limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             unknown_for,
             memory: Arc::default(),
+            failures: Arc::default(),
         }
     }
 
@@ -101,6 +121,7 @@ impl FailedAuth {
         let (blocked_until, known_unknown) = {
             let memory = self.memory();
             let blocked = peer
+                .map(source)
                 .filter(|ip| memory.blocked.contains(ip, now))
                 .and_then(|ip| memory.blocked.until.get(&ip).copied());
             let blocked = blocked.filter(|_| !memory.valid.contains(key_hash, now));
@@ -140,7 +161,17 @@ impl FailedAuth {
                 .unknown
                 .insert(hash, now + self.unknown_for, now);
         }
-        let Some(ip) = peer else { return Ok(()) };
+        let Some(ip) = peer.map(source) else {
+            return Ok(());
+        };
+        if self
+            .failures
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+        {
+            // Addresses that stopped failing free their budget state.
+            self.limiter.retain_recent();
+        }
         let Err(not_until) = self.limiter.check_key(&ip) else {
             return Ok(());
         };
@@ -148,8 +179,6 @@ impl FailedAuth {
         let until = now + wait;
         metrics::counter!("malipo_http_auth_addresses_limited_total").increment(1);
         self.memory().blocked.insert(ip, until, now);
-        // Addresses that stopped failing free their budget state.
-        self.limiter.retain_recent();
         Err(ApiError::RateLimited(seconds_until(until, now)))
     }
 }
@@ -193,6 +222,13 @@ mod tests {
         guard.valid("good".to_owned());
         assert!(guard.before_lookup(Some(flooder), "good").is_ok());
         assert!(guard.before_lookup(Some(other), "fresh").is_ok());
+        // One IPv6 host's /64 is one source.
+        let v6 = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]);
+        assert_eq!(source(v6(1)), source(v6(2)));
+        assert_ne!(
+            source(v6(1)),
+            source(IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]))
+        );
         // A remembered unknown key is refused without a lookup.
         assert!(matches!(
             guard.before_lookup(Some(other), "k0"),

@@ -33,8 +33,8 @@ pub(super) struct Guarded {
     stream: TcpStream,
     idle: Duration,
     idle_deadline: Pin<Box<Sleep>>,
-    /// Set once an answer was written, cleared by the next byte read: while set, the
-    /// connection is idle and `idle_deadline` counts.
+    /// Set once an answer's bytes were written, cleared by the next byte read or a write that
+    /// has to wait: while set, the connection is idle and `idle_deadline` counts.
     idle_armed: bool,
     /// Requests handed to the application (the service counts them).
     dispatched: Arc<AtomicU64>,
@@ -137,7 +137,13 @@ impl AsyncWrite for Guarded {
             ready!(this.poll_replacement(cx))?;
             return Poll::Ready(Ok(buf.len()));
         }
-        let written = ready!(Pin::new(&mut this.stream).poll_write(cx, buf))?;
+        let Poll::Ready(written) = Pin::new(&mut this.stream).poll_write(cx, buf) else {
+            // A client slow to read is not idle: the timer counts from the last byte handed
+            // to the kernel, never while an answer waits to be written.
+            this.idle_armed = false;
+            return Poll::Pending;
+        };
+        let written = written?;
         if written > 0 {
             if status.is_some() {
                 this.answered += 1;
