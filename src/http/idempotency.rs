@@ -41,20 +41,30 @@ pub enum Claim {
 /// object re-serialized (other key order, other whitespace) is the same request. A body that is
 /// not JSON (never the case behind [`super::extract::JsonBody`]) counts by its bytes.
 pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
-    let canonical = match serde_json::from_slice::<Value>(body) {
+    match serde_json::from_slice::<Value>(body) {
         Ok(value) => {
             let mut canonical = Vec::with_capacity(body.len());
             write_canonical(&mut canonical, &value);
-            canonical
+            digest(method, path, &canonical)
         }
-        Err(_) => body.to_vec(),
-    };
+        Err(_) => digest(method, path, body),
+    }
+}
+
+/// The identity keys stored before requests were compared by canonical JSON: by their bytes.
+/// Still accepted so a retry across the upgrade is not refused; such keys are gone once
+/// `MALIPO_IDEMPOTENCY_TTL` has passed, and this with them.
+fn legacy_request_hash(method: &str, path: &str, body: &[u8]) -> String {
+    digest(method, path, body)
+}
+
+fn digest(method: &str, path: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(method.as_bytes());
     hasher.update([0]);
     hasher.update(path.as_bytes());
     hasher.update([0]);
-    hasher.update(&canonical);
+    hasher.update(body);
     hex::encode(hasher.finalize())
 }
 
@@ -105,6 +115,7 @@ pub async fn claim(
     method: &str,
     path: &str,
     hash: &str,
+    legacy_hash: Option<&str>,
 ) -> Result<Claim, ApiError> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (client_id, key, method, path, request_hash) VALUES ($1, $2, $3, $4, $5)
@@ -135,7 +146,9 @@ pub async fn claim(
         // Released between our insert and select (the first request failed): try once more.
         return Err(ApiError::IdempotencyInFlight);
     };
-    if stored_method != method || stored_path != path || stored_hash != hash {
+    let same_request =
+        stored_hash == hash || legacy_hash.is_some_and(|legacy| stored_hash == legacy);
+    if stored_method != method || stored_path != path || !same_request {
         return Err(ApiError::IdempotencyMismatch);
     }
     match (status, body) {
@@ -225,7 +238,9 @@ where
     Fut: std::future::Future<Output = Result<Response, ApiError>>,
 {
     let hash = request_hash("POST", path, raw_body);
-    if let Claim::Replay(response) = claim(pool, client, key, "POST", path, &hash).await? {
+    let legacy = legacy_request_hash("POST", path, raw_body);
+    let claimed = claim(pool, client, key, "POST", path, &hash, Some(&legacy)).await?;
+    if let Claim::Replay(response) = claimed {
         return Ok(response);
     }
     let result = work().await;
