@@ -1,10 +1,13 @@
 //! The command line: one binary, subcommands for every role and operator action.
 
+pub mod clients;
 mod ops;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 pub use ops::{AuditCommand, FilterArgs, JobsCommand, QueuesCommand};
+
+use crate::clients::{KeyMode, Role};
 
 /// malipo: escrow payment orchestration over M-Pesa, Paystack and Lightning.
 #[derive(Debug, Parser)]
@@ -100,12 +103,34 @@ pub enum ClientsCommand {
         /// A name for the client.
         #[arg(long)]
         name: String,
-        /// What the key may do.
-        #[arg(long, value_enum, default_value_t = RoleArg::Client)]
-        role: RoleArg,
+        /// What the key may do (exactly one role).
+        #[arg(long, value_enum, default_value_t = Role::Client)]
+        role: Role,
         /// Default platform commission for this client's intents, in basis points.
         #[arg(long, default_value_t = 0)]
         commission_bps: i32,
+        /// `live` keys start `mlp_live_`; `test` keys (for sandbox servers) `mlp_test_`.
+        #[arg(long, value_enum, default_value_t = KeyMode::Live)]
+        mode: KeyMode,
+    },
+    /// List clients: id, name, role, key prefixes, rotation and revocation (never a key).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a client a new key, printed once; the old key keeps working for the grace period.
+    Rotate {
+        /// The client id.
+        id: uuid::Uuid,
+        /// How long the old key keeps working (e.g. 0s, 1h, 7d); default MALIPO_KEY_ROTATION_GRACE.
+        #[arg(long)]
+        grace: Option<String>,
+    },
+    /// Revoke a client: every key of it stops working at once.
+    Revoke {
+        /// The client id.
+        id: uuid::Uuid,
     },
 }
 
@@ -172,15 +197,6 @@ pub enum ReconcileCommand {
 pub enum LedgerCommand {
     /// Verify every ledger invariant; exits non-zero on a violation.
     Check,
-}
-
-/// A client's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RoleArg {
-    /// Creates and manages intents.
-    Client,
-    /// Operates queues and jobs.
-    Operator,
 }
 
 /// `malipo bench …`

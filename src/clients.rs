@@ -1,4 +1,9 @@
-//! Creating API clients: a random key shown once, its SHA-256 stored.
+//! API clients and their keys: a random key shown once with a visible prefix (`mlp_live_…`,
+//! `mlp_test_…`), its SHA-256 stored; listing, rotation with a grace period and revocation
+//! live in [`manage`].
+
+pub mod manage;
+pub mod role;
 
 use anyhow::Context;
 use rand::RngCore;
@@ -6,6 +11,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::http::auth::hash_key;
+pub use role::{KeyMode, Role, UnknownRole};
+
+/// Characters of the secret part kept in the stored, displayable prefix.
+const SHOWN_SECRET_CHARS: usize = 6;
 
 /// A newly created client and the only copy of its key.
 pub struct CreatedClient {
@@ -15,28 +24,42 @@ pub struct CreatedClient {
     pub key: String,
 }
 
-/// Creates a client with `role` (`client` or `operator`).
+/// A fresh key of `mode`, and the prefix stored to recognise it (`mlp_live_3fa9c1`).
+pub(crate) fn new_key(mode: KeyMode) -> (String, String) {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let key = format!("{}{}", mode.prefix(), hex::encode(secret));
+    let shown = key[..mode.prefix().len() + SHOWN_SECRET_CHARS].to_owned();
+    (key, shown)
+}
+
+/// Creates a live client with `role` named as stored (`client` or `operator`).
 pub async fn create(
     pool: &PgPool,
     name: &str,
     role: &str,
     commission_bps: i32,
 ) -> anyhow::Result<CreatedClient> {
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    let prefix = if role == "operator" {
-        "mlp_op_"
-    } else {
-        "mlp_live_"
-    };
-    let key = format!("{prefix}{}", hex::encode(secret));
+    let role = Role::try_from(role)?;
+    create_with(pool, name, role, KeyMode::Live, commission_bps).await
+}
+
+/// Creates a client with `role` and a key of `mode`.
+pub async fn create_with(
+    pool: &PgPool,
+    name: &str,
+    role: Role,
+    mode: KeyMode,
+    commission_bps: i32,
+) -> anyhow::Result<CreatedClient> {
+    let (key, prefix) = new_key(mode);
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO api_clients (id, name, role, key_hash, key_prefix, commission_bps) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(name)
         .bind(role)
         .bind(hash_key(&key))
-        .bind(&key[..prefix.len() + 6])
+        .bind(prefix)
         .bind(commission_bps)
         .execute(pool)
         .await

@@ -40,6 +40,32 @@ pub struct Config {
     /// `MALIPO_STUCK_AFTER`: how long an intent may sit in `releasing`/`refunding` (or a payout
     /// in flight) before `/ops/intents/stuck` and `/metrics` list it for an operator.
     pub stuck_after: Duration,
+    /// Connection limits and timeouts of the HTTP front.
+    pub front: FrontLimits,
+}
+
+/// How the HTTP front protects itself from slow, idle, numerous or unauthenticated callers.
+#[derive(Debug, Clone)]
+pub struct FrontLimits {
+    /// `MALIPO_HEADER_READ_TIMEOUT`: time to receive a request's whole head, counted from the
+    /// connection opening or the previous response.
+    pub header_read_timeout: Duration,
+    /// `MALIPO_KEEP_ALIVE_TIMEOUT`: an idle keep-alive connection is closed after this.
+    pub keep_alive_timeout: Duration,
+    /// `MALIPO_MAX_CONNECTIONS`: connections served normally at once.
+    pub max_connections: usize,
+    /// `MALIPO_OVERFLOW_CONNECTIONS`: connections beyond the cap that still get an answer
+    /// (health checks served, anything else 503); beyond both, connections are closed at once.
+    pub overflow_connections: usize,
+    /// `MALIPO_AUTH_FAILURES_PER_MIN`: failed authentications allowed per source address and
+    /// minute (also the burst) before that address is answered 429 without a key lookup.
+    pub auth_failures_per_min: u32,
+    /// `MALIPO_NEGATIVE_KEY_CACHE`: how long an unknown key is remembered as unknown.
+    pub negative_key_cache: Duration,
+    /// `MALIPO_KEY_ROTATION_GRACE`: how long a rotated key keeps working.
+    pub key_rotation_grace: Duration,
+    /// `MALIPO_CORS_ORIGINS`: origins allowed cross-origin requests; empty means CORS is off.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -104,6 +130,40 @@ impl Config {
                 .transpose()?,
             stuck_after: duration(&parsed("MALIPO_STUCK_AFTER", "1h")?)
                 .context("MALIPO_STUCK_AFTER")?,
+            front: FrontLimits {
+                header_read_timeout: positive_duration(
+                    "MALIPO_HEADER_READ_TIMEOUT",
+                    &parsed("MALIPO_HEADER_READ_TIMEOUT", "10s")?,
+                )?,
+                keep_alive_timeout: positive_duration(
+                    "MALIPO_KEEP_ALIVE_TIMEOUT",
+                    &parsed("MALIPO_KEEP_ALIVE_TIMEOUT", "5s")?,
+                )?,
+                max_connections: positive::<u32>(
+                    "MALIPO_MAX_CONNECTIONS",
+                    &parsed("MALIPO_MAX_CONNECTIONS", "1024")?,
+                )? as usize,
+                overflow_connections: number::<u32>(
+                    "MALIPO_OVERFLOW_CONNECTIONS",
+                    &parsed("MALIPO_OVERFLOW_CONNECTIONS", "64")?,
+                )? as usize,
+                auth_failures_per_min: positive(
+                    "MALIPO_AUTH_FAILURES_PER_MIN",
+                    &parsed("MALIPO_AUTH_FAILURES_PER_MIN", "60")?,
+                )?,
+                negative_key_cache: duration(&parsed("MALIPO_NEGATIVE_KEY_CACHE", "10s")?)
+                    .context("MALIPO_NEGATIVE_KEY_CACHE")?,
+                key_rotation_grace: duration(&parsed("MALIPO_KEY_ROTATION_GRACE", "24h")?)
+                    .context("MALIPO_KEY_ROTATION_GRACE")?,
+                cors_origins: get("MALIPO_CORS_ORIGINS")
+                    .map(|list| {
+                        list.split(',')
+                            .map(|origin| origin.trim().to_owned())
+                            .filter(|origin| !origin.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
         })
     }
 }
@@ -124,6 +184,14 @@ where
 {
     let parsed: T = number(name, value)?;
     if parsed <= T::default() {
+        bail!("{name} must be positive, got {value:?}");
+    }
+    Ok(parsed)
+}
+
+fn positive_duration(name: &str, value: &str) -> anyhow::Result<Duration> {
+    let parsed = duration(value).context(name.to_owned())?;
+    if parsed.is_zero() {
         bail!("{name} must be positive, got {value:?}");
     }
     Ok(parsed)

@@ -7,10 +7,9 @@ use clap::Parser;
 use malipo::{
     bench,
     cli::{
-        BenchCommand, Cli, ClientsCommand, Command, DiscrepanciesCommand, IntentsCommand,
-        LedgerCommand, ReconcileCommand, RoleArg,
+        BenchCommand, Cli, Command, DiscrepanciesCommand, IntentsCommand, LedgerCommand,
+        ReconcileCommand,
     },
-    clients,
     config::Config,
     ops,
     providers::{HttpSettings, Providers, ProvidersConfig, mpesa::PgTokenStore},
@@ -34,6 +33,7 @@ async fn main() -> ExitCode {
     let answers_on_stdout = matches!(
         cli.command,
         Command::Jobs { .. }
+            | Command::Clients { .. }
             | Command::Queues { .. }
             | Command::Audit { .. }
             | Command::Discrepancies { .. }
@@ -68,28 +68,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             database.close().await;
             Ok(())
         }
-        Command::Clients {
-            action:
-                ClientsCommand::Create {
-                    name,
-                    role,
-                    commission_bps,
-                },
-        } => {
+        Command::Clients { action } => {
             let database = Database::open(&config, false).await?;
-            let role = if role == RoleArg::Operator {
-                "operator"
-            } else {
-                "client"
-            };
-            let created = clients::create(&database.pool, &name, role, commission_bps).await;
+            let result = malipo::cli::clients::run(action, &database.pool, &config).await;
             database.close().await;
-            let created = created?;
-            println!(
-                "client id: {}\nrole:      {role}\napi key:   {}\n(the key is shown once; only its SHA-256 is stored)",
-                created.id, created.key
-            );
-            Ok(())
+            result
         }
         Command::Ledger {
             action: LedgerCommand::Check,
@@ -313,7 +296,7 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
 fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
     println!(
         "malipo sandbox: API at {public_url}; fake Paystack {}, Daraja {}, LNbits {}\n\
-         create a key with `malipo clients create --name demo`, then see README.md (\"Walk a payment\").",
+         create a key with `malipo clients create --name demo --mode test`, then see README.md (\"Walk a payment\").",
         fakes.paystack_base_url(),
         fakes.mpesa_base_url(),
         fakes.lnbits_base_url()

@@ -134,10 +134,8 @@ pub async fn serve(
     let address = listener.local_addr().context("listener has no address")?;
     info!(%address, "HTTP front listening");
     spawn_idempotency_pruning(state.pool.clone(), state.config.idempotency_ttl);
-    // Peer addresses feed the M-Pesa callback allow-list.
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let limits = state.config.front.clone();
+    http::server::serve(listener, http::router(state), limits, shutdown)
         .await
         .context("HTTP server failed")
 }

@@ -197,7 +197,7 @@ pub async fn view(
     .bind(client)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(mut row) = row else { return Ok(None) };
     let events = row
         .event_ats
         .into_iter()
@@ -215,15 +215,16 @@ pub async fn view(
             },
         )
         .collect();
-    let mut amount = row.amount;
-    let scale = row
-        .currency
-        .parse::<crate::domain::Currency>()
-        .map(|c| c.minor_units())
-        .unwrap_or(2);
-    amount.rescale(scale);
-    let mut commission_fixed_fee = row.commission_fixed_fee;
-    commission_fixed_fee.rescale(scale);
+    // Every amount at its currency's scale, payouts included (their `numeric(20, 2)` text
+    // would show a SAT payout as "1000.00").
+    let currency = row.currency.parse::<crate::domain::Currency>().ok();
+    let scaled = |amount: Decimal| match currency {
+        Some(currency) => crate::domain::money::at_currency_scale(amount, currency),
+        None => amount,
+    };
+    let amount = scaled(row.amount);
+    let commission_fixed_fee = scaled(row.commission_fixed_fee);
+    row.payouts.iter_mut().for_each(payout_at_scale);
     Ok(Some(IntentView {
         id: row.id,
         status: row.status,
@@ -245,6 +246,26 @@ pub async fn view(
         created_at: row.created_at,
         updated_at: row.updated_at,
     }))
+}
+
+/// A payout object with its amount shown at its own currency's scale.
+fn payout_at_scale(payout: &mut Value) {
+    if let Some(object) = payout.as_object_mut() {
+        let currency = object
+            .get("currency")
+            .and_then(Value::as_str)
+            .and_then(|code| code.parse::<crate::domain::Currency>().ok());
+        let amount = object
+            .get("amount")
+            .and_then(Value::as_str)
+            .and_then(|text| text.parse::<Decimal>().ok());
+        if let (Some(currency), Some(amount)) = (currency, amount) {
+            object.insert(
+                "amount".to_owned(),
+                Value::String(crate::domain::format_amount(amount, currency)),
+            );
+        }
+    }
 }
 
 /// An intent as the workers need it.

@@ -8,7 +8,7 @@ pub mod parties;
 pub mod validation;
 
 pub use currency::Currency;
-pub use money::{Money, MoneyError};
+pub use money::{Money, MoneyError, format_amount};
 pub use new_intent::NewIntent;
 pub use parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind};
 pub use validation::FieldError;

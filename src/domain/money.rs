@@ -136,9 +136,27 @@ impl Money {
     }
 }
 
+/// `amount` at `currency`'s scale: the one way malipo shows an amount (`"1500.00"` KES,
+/// `"1000"` SAT), whether it comes from a `Money` or straight from a `numeric` column.
+pub fn at_currency_scale(amount: Decimal, currency: Currency) -> Decimal {
+    let mut scaled = amount.normalize();
+    scaled.rescale(currency.minor_units());
+    scaled
+}
+
+/// [`at_currency_scale`] as the decimal string the API shows.
+pub fn format_amount(amount: Decimal, currency: Currency) -> String {
+    at_currency_scale(amount, currency).to_string()
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.currency)
+        write!(
+            f,
+            "{} {}",
+            format_amount(self.amount, self.currency),
+            self.currency
+        )
     }
 }
 
@@ -168,6 +186,17 @@ mod tests {
         assert_eq!(money.minor_units(), Some(150_025));
         assert_eq!(Money::from_minor(150_025, Currency::Ngn), money);
         assert_eq!(Money::from_minor(21, Currency::Sat).minor_units(), Some(21));
+    }
+
+    #[test]
+    fn amounts_show_at_their_currency_scale() {
+        assert_eq!(format_amount(dec("1000.00"), Currency::Sat), "1000");
+        assert_eq!(format_amount(dec("1000"), Currency::Kes), "1000.00");
+        assert_eq!(format_amount(dec("1500.5"), Currency::Ngn), "1500.50");
+        assert_eq!(
+            Money::new(dec("21"), Currency::Sat).map(|m| m.to_string()),
+            Ok("21 SAT".into())
+        );
     }
 
     #[test]

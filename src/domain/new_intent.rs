@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::{
     Currency, Money,
     parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind, plausible_email},
-    validation::FieldError,
+    validation::{FieldError, is_safe_identifier},
 };
 
 /// Largest serialized `metadata` object accepted.
@@ -289,14 +289,16 @@ impl NewIntent {
         let reference = match body.get("reference") {
             None | Some(Value::Null) => Some(None),
             Some(Value::String(text))
-                if !text.is_empty() && text.len() <= 128 && !text.chars().any(char::is_control) =>
+                if !text.is_empty() && text.len() <= 128 && is_safe_identifier(text) =>
             {
                 Some(Some(text.clone()))
             }
             Some(_) => {
                 fail(
                     "reference",
-                    "must be a string of 1–128 printable characters".to_owned(),
+                    "must be a string of 1–128 printable characters, without control or \
+                     bidirectional formatting characters"
+                        .to_owned(),
                 );
                 None
             }
@@ -313,6 +315,14 @@ impl NewIntent {
                         format!(
                             "must have at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes"
                         ),
+                    );
+                    None
+                } else if !keys_are_identifiers(map) {
+                    fail(
+                        "metadata",
+                        "keys must not contain control or bidirectional formatting characters \
+                         (values may)"
+                            .to_owned(),
                     );
                     None
                 } else {
@@ -390,16 +400,34 @@ fn parse_buyer(
     }
 }
 
+/// Whether every key of `map`, at any depth, is a safe identifier.
+fn keys_are_identifiers(map: &Map<String, Value>) -> bool {
+    map.iter()
+        .all(|(key, value)| is_safe_identifier(key) && nested_keys_are_identifiers(value))
+}
+
+fn nested_keys_are_identifiers(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => keys_are_identifiers(map),
+        Value::Array(items) => items.iter().all(nested_keys_are_identifiers),
+        _ => true,
+    }
+}
+
 fn parse_payee(value: Option<&Value>) -> Result<Payee, (&'static str, String)> {
     let Some(Value::Object(payee)) = value else {
         return Err(("payee", "is required and must be an object".to_owned()));
     };
     let id = match payee.get("id") {
-        Some(Value::String(id)) if !id.is_empty() && id.len() <= 128 => id.clone(),
+        Some(Value::String(id)) if !id.is_empty() && id.len() <= 128 && is_safe_identifier(id) => {
+            id.clone()
+        }
         _ => {
             return Err((
                 "payee.id",
-                "must be a string of 1–128 characters".to_owned(),
+                "must be a string of 1–128 characters, without control or bidirectional \
+                 formatting characters"
+                    .to_owned(),
             ));
         }
     };

@@ -14,7 +14,12 @@ pub async fn healthz() -> impl IntoResponse {
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "ready"), (status = 503, description = "database unreachable or not migrated")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match crate::db::is_migrated(&state.pool).await {
+    ready(&state.pool).await
+}
+
+/// Readiness of `pool`'s database (also served on `MALIPO_METRICS_ADDR`).
+pub async fn ready(pool: &sqlx::PgPool) -> (StatusCode, &'static str) {
+    match crate::db::is_migrated(pool).await {
         Ok(true) => (StatusCode::OK, "ready"),
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "database not migrated"),
         Err(error) => {

@@ -1,13 +1,22 @@
-//! Stripe-style idempotency keys: the first response per (client, key) is stored and replayed.
+//! Stripe-style idempotency keys: the first answer per (client, key) is stored and replayed.
 //!
 //! The key row is claimed in its own short transaction, so a concurrent request with the same
-//! key sees it in flight (409) instead of racing; the response is stored by the business
+//! key sees it in flight (409) instead of racing; a success is stored by the business
 //! transaction itself, so the stored answer and the effect commit together or not at all.
+//!
+//! What is stored: every answer of a request that started executing on an existing resource —
+//! successes and 4xx alike (a 409 for an intent in the wrong state, a 422 that depends on the
+//! intent) — so a repeat gets the same answer even if the state has changed since. Not stored:
+//! refusals before execution (malformed body, validation, missing key, rate limit: the key is
+//! never claimed), a 404 (nothing to act on: the key is freed and nothing is written), and 5xx
+//! (nothing was committed; the key is freed so a retry runs again). Requests are the
+//! same when method, path and canonical JSON body (keys sorted, whitespace dropped) are.
 
 use axum::{
     http::{HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -28,8 +37,28 @@ pub enum Claim {
     Replay(Response),
 }
 
-/// Identity of a request under a key: method, path and the exact body bytes.
+/// Identity of a request under a key: method, path and the body's canonical JSON, so the same
+/// object re-serialized (other key order, other whitespace) is the same request. A body that is
+/// not JSON (never the case behind [`super::extract::JsonBody`]) counts by its bytes.
 pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => {
+            let mut canonical = Vec::with_capacity(body.len());
+            write_canonical(&mut canonical, &value);
+            digest(method, path, &canonical)
+        }
+        Err(_) => digest(method, path, body),
+    }
+}
+
+/// The identity keys stored before requests were compared by canonical JSON: by their bytes.
+/// Still accepted so a retry across the upgrade is not refused; such keys are gone once
+/// `MALIPO_IDEMPOTENCY_TTL` has passed, and this with them.
+fn legacy_request_hash(method: &str, path: &str, body: &[u8]) -> String {
+    digest(method, path, body)
+}
+
+fn digest(method: &str, path: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(method.as_bytes());
     hasher.update([0]);
@@ -37,6 +66,45 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
     hasher.update([0]);
     hasher.update(body);
     hex::encode(hasher.finalize())
+}
+
+/// `value` as JSON with object keys sorted at every depth and no whitespace. Explicit rather
+/// than relying on `serde_json::Map`'s order, which a feature elsewhere in the build can change.
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_scalar(out, &Value::String(key.clone()));
+                out.push(b':');
+                write_canonical(out, value);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(b']');
+        }
+        scalar => write_scalar(out, scalar),
+    }
+}
+
+fn write_scalar(out: &mut Vec<u8>, value: &Value) {
+    // Serializing a string, number, bool or null cannot fail.
+    if let Ok(text) = serde_json::to_vec(value) {
+        out.extend_from_slice(&text);
+    }
 }
 
 /// Claims `key` for this request, or explains why it cannot proceed.
@@ -47,6 +115,7 @@ pub async fn claim(
     method: &str,
     path: &str,
     hash: &str,
+    legacy_hash: Option<&str>,
 ) -> Result<Claim, ApiError> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (client_id, key, method, path, request_hash) VALUES ($1, $2, $3, $4, $5)
@@ -77,7 +146,9 @@ pub async fn claim(
         // Released between our insert and select (the first request failed): try once more.
         return Err(ApiError::IdempotencyInFlight);
     };
-    if stored_method != method || stored_path != path || stored_hash != hash {
+    let same_request =
+        stored_hash == hash || legacy_hash.is_some_and(|legacy| stored_hash == legacy);
+    if stored_method != method || stored_path != path || !same_request {
         return Err(ApiError::IdempotencyMismatch);
     }
     match (status, body) {
@@ -107,7 +178,7 @@ pub async fn store_response(
     Ok(())
 }
 
-/// Frees the key after a request that changed nothing (a 4xx or an error), so it can be reused.
+/// Frees the key after a request that failed without committing anything, so it can be reused.
 pub async fn release(pool: &PgPool, client: Uuid, key: &str) {
     let released = sqlx::query("DELETE FROM idempotency_keys WHERE client_id = $1 AND key = $2 AND response_status IS NULL")
         .bind(client)
@@ -136,19 +207,25 @@ fn replay(status: i32, body: Vec<u8>) -> Response {
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
+    let media = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(media),
     );
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }
 
 /// Runs a POST once per (client, key): a repeat replays the stored answer; otherwise the key is
-/// claimed, `work` runs (storing its answer with [`commit_answer`] in its own transaction), and
-/// the key is freed again if `work` fails, so a refused request leaves nothing behind.
+/// claimed and `work` runs, storing a success with [`commit_answer`] in its own transaction. A
+/// 4xx from `work` is stored as well (the request executed and was refused on the state it
+/// found), except a 404; a 404 or 5xx frees the key, since nothing was committed.
 pub async fn once<Fut>(
     pool: &PgPool,
     client: Uuid,
@@ -161,14 +238,39 @@ where
     Fut: std::future::Future<Output = Result<Response, ApiError>>,
 {
     let hash = request_hash("POST", path, raw_body);
-    if let Claim::Replay(response) = claim(pool, client, key, "POST", path, &hash).await? {
+    let legacy = legacy_request_hash("POST", path, raw_body);
+    let claimed = claim(pool, client, key, "POST", path, &hash, Some(&legacy)).await?;
+    if let Claim::Replay(response) = claimed {
         return Ok(response);
     }
     let result = work().await;
-    if result.is_err() {
-        release(pool, client, key).await;
+    match &result {
+        Ok(_) => {}
+        Err(error) if is_stored(error) => {
+            let stored = async {
+                let mut conn = pool.acquire().await?;
+                store_response(
+                    &mut conn,
+                    client,
+                    key,
+                    error.status(),
+                    &error.problem_body(),
+                )
+                .await
+            };
+            if let Err(failure) = stored.await {
+                tracing::warn!(error = %failure, "could not store a refusal under its idempotency key");
+                release(pool, client, key).await;
+            }
+        }
+        Err(_) => release(pool, client, key).await,
     }
     result
+}
+
+/// Whether a refusal from a request that started executing is kept under its key.
+fn is_stored(error: &ApiError) -> bool {
+    error.status().is_client_error() && !matches!(error, ApiError::NotFound(_))
 }
 
 /// Stores `answer` as the key's response inside `tx`, commits, and returns it: the effect and
@@ -189,4 +291,38 @@ pub async fn commit_answer(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(text: &str) -> &[u8] {
+        text.as_bytes()
+    }
+
+    #[test]
+    fn the_same_object_reserialized_is_the_same_request() {
+        let compact =
+            object(r#"{"amount":"10.00","buyer":{"msisdn":"2547","name":"A"},"tags":[1,2]}"#);
+        let spaced = object(
+            "{ \"tags\" : [1, 2],\n \"buyer\": {\"name\":\"A\", \"msisdn\":\"2547\"}, \"amount\": \"10.00\" }",
+        );
+        assert_eq!(
+            request_hash("POST", "/v1/intents", compact),
+            request_hash("POST", "/v1/intents", spaced)
+        );
+        let other =
+            object(r#"{"amount":"10.01","buyer":{"msisdn":"2547","name":"A"},"tags":[1,2]}"#);
+        assert_ne!(
+            request_hash("POST", "/v1/intents", compact),
+            request_hash("POST", "/v1/intents", other)
+        );
+        let reordered_array =
+            object(r#"{"amount":"10.00","buyer":{"msisdn":"2547","name":"A"},"tags":[2,1]}"#);
+        assert_ne!(
+            request_hash("POST", "/v1/intents", compact),
+            request_hash("POST", "/v1/intents", reordered_array)
+        );
+    }
 }

@@ -36,6 +36,13 @@ impl Action {
             Self::Refund => "refund",
         }
     }
+
+    fn past(self) -> &'static str {
+        match self {
+            Self::Release => "released",
+            Self::Refund => "refunded",
+        }
+    }
 }
 
 /// Releases a held intent to its payee (minus commission).
@@ -74,14 +81,11 @@ async fn act(
     let intent_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let bolt11 = parse_body(&body.object)?;
     let path = format!("/v1/intents/{intent_id}/{}", action.name());
+    // The answer is stored whatever it is (a 404 or 409 included), so it is final here.
     idempotency::once(&state.pool, caller.id, &key.0, &path, &body.raw, || {
         apply(&state, &caller, &key, intent_id, bolt11, action)
     })
     .await
-    .map_err(|error| match error {
-        ApiError::NotFound(_) => not_found(),
-        other => other,
-    })
 }
 
 fn parse_body(body: &serde_json::Map<String, Value>) -> Result<Option<String>, ApiError> {
@@ -119,13 +123,13 @@ async fn apply(
     let intent = intents::load(&mut tx, id, true)
         .await?
         .filter(|intent| intent.client_id == caller.id)
-        .ok_or_else(|| ApiError::NotFound(String::new()))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no intent with id `{id}`")))?;
     if intent.status != "held" {
         return Err(ApiError::Conflict(format!(
-            "cannot {} an intent that is `{}`; only `held` intents can be {}d",
+            "cannot {} an intent that is `{}`; only `held` intents can be {}",
             action.name(),
             intent.status,
-            action.name()
+            action.past()
         )));
     }
     match action {

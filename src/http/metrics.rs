@@ -1,7 +1,7 @@
 //! `GET /metrics` (Prometheus text) and the middleware that times every request.
 //!
 //! On the main listener the scrape needs an operator key; `MALIPO_METRICS_ADDR` serves it
-//! without one on a separate listener, meant for a private network.
+//! without one on a separate listener, meant for a private network, with the health probes.
 
 use std::{net::SocketAddr, time::Instant};
 
@@ -72,10 +72,17 @@ pub async fn serve_standalone(
         .await
         .with_context(|| format!("failed to bind MALIPO_METRICS_ADDR={address}"))?;
     tracing::info!(%address, "metrics listening");
+    // The probes are here too: this listener is not behind the public port's connection cap,
+    // so a flood of connections there never starves a health check here.
     let router = Router::new()
         .route(
             "/metrics",
             get(move |State(pool): State<PgPool>| async move { render(&pool, stuck_after).await }),
+        )
+        .route("/healthz", get(super::health::healthz))
+        .route(
+            "/readyz",
+            get(|State(pool): State<PgPool>| async move { super::health::ready(&pool).await }),
         )
         .with_state(pool);
     axum::serve(listener, router)

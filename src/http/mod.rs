@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod extract;
 pub mod health;
+pub mod hygiene;
 pub mod idempotency;
 pub mod intent_actions;
 pub mod intents;
@@ -12,6 +13,7 @@ pub mod ops;
 pub mod payout_retry;
 pub mod problem;
 pub mod rate_limit;
+pub mod server;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -97,6 +99,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Per-client rate limit.
     pub rate_limit: rate_limit::ClientRateLimit,
+    /// Failed authentication per source address, and unknown keys remembered.
+    pub failed_auth: auth::failures::FailedAuth,
     /// Which providers are configured.
     pub provider_gate: Arc<dyn ProviderGate>,
     /// Webhook verification secrets.
@@ -116,10 +120,15 @@ impl AppState {
     ) -> Self {
         let rate_limit =
             rate_limit::ClientRateLimit::new(config.rate_limit_per_sec, config.rate_limit_burst);
+        let failed_auth = auth::failures::FailedAuth::new(
+            config.front.auth_failures_per_min,
+            config.front.negative_key_cache,
+        );
         Self {
             pool,
             config: Arc::new(config),
             rate_limit,
+            failed_auth,
             provider_gate,
             webhook_secrets: Arc::new(webhook_secrets),
             recipient_checks: None,
@@ -199,5 +208,31 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(middleware::from_fn(metrics::track))
+        .layer(cors(&state.config.front.cors_origins))
+        .layer(middleware::from_fn(hygiene::enforce))
         .with_state(state)
+}
+
+/// Cross-origin requests are refused (no CORS headers at all) unless origins are configured.
+fn cors(
+    origins: &[String],
+) -> tower::util::Either<tower_http::cors::CorsLayer, tower::layer::util::Identity> {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    if allowed.is_empty() {
+        return tower::util::Either::Right(tower::layer::util::Identity::new());
+    }
+    tower::util::Either::Left(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(allowed)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+            ]),
+    )
 }

@@ -18,6 +18,7 @@ use super::{health, intents, metrics, ops};
         ops::queues::overview, ops::queues::pause, ops::queues::resume, ops::queues::drain,
         ops::jobs::list, ops::jobs::show, ops::jobs::retry, ops::jobs::discard,
         ops::jobs::retry_matching, ops::jobs::discard_matching, ops::audit::list,
+        ops::clients::list, ops::clients::rotate, ops::clients::revoke,
     ),
     components(schemas(Problem)),
     modifiers(&BearerKeys),

@@ -59,6 +59,21 @@ pub enum ApiError {
     /// The request took longer than the server allows.
     #[error("the request timed out")]
     Timeout,
+    /// The request target is longer than the server reads.
+    #[error("the request target exceeds {0} bytes")]
+    UriTooLong(usize),
+    /// Too many header fields, or too many bytes of them.
+    #[error("the request's header fields exceed {0}")]
+    HeadersTooLarge(String),
+    /// The request is not parseable HTTP/1 (answered by the connection layer).
+    #[error("the request is not valid HTTP/1.1")]
+    MalformedRequest,
+    /// An HTTP/2 connection preface on this HTTP/1.1-only port.
+    #[error("this port speaks HTTP/1.1 only (no h2c); use HTTP/1.1")]
+    HttpVersionNotSupported,
+    /// The server is at its connection limit; only health checks are served.
+    #[error("the server is at its connection limit; retry shortly")]
+    Overloaded,
     /// Anything unexpected; logged with its cause, answered generically.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -88,7 +103,11 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::IdempotencyInFlight => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::HttpVersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +131,11 @@ impl ApiError {
             Self::Unprocessable(_) => "unprocessable",
             Self::RateLimited(_) => "rate-limited",
             Self::Timeout => "timeout",
+            Self::UriTooLong(_) => "uri-too-long",
+            Self::HeadersTooLarge(_) => "headers-too-large",
+            Self::MalformedRequest => "malformed-request",
+            Self::HttpVersionNotSupported => "http-version-not-supported",
+            Self::Overloaded => "overloaded",
             Self::Internal(_) => "internal",
         }
     }
@@ -128,17 +152,18 @@ struct Problem<'a> {
     errors: Option<&'a [FieldError]>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem+json document of this error.
+    pub fn problem_body(&self) -> Vec<u8> {
         let status = self.status();
-        let detail = match &self {
+        let detail = match self {
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 "an internal error occurred; it has been logged".to_owned()
             }
             other => other.to_string(),
         };
-        let errors = match &self {
+        let errors = match self {
             Self::Validation(errors) => Some(errors.as_slice()),
             _ => None,
         };
@@ -149,13 +174,27 @@ impl IntoResponse for ApiError {
             detail,
             errors,
         };
-        let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
-        let mut response = (status, body).into_response();
+        serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec())
+    }
+
+    /// Seconds a client should wait before retrying, for the errors that have one.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited(seconds) => Some(*seconds),
+            Self::Overloaded => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), self.problem_body()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::RateLimited(seconds) = self
+        if let Some(seconds) = self.retry_after()
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -68,7 +68,7 @@ async fn keys_that_reach_the_app_are_checked() {
 #[tokio::test]
 async fn keys_with_cr_lf_or_nul_never_reach_the_app() {
     // reqwest refuses to send these, so they go over a raw socket. HTTP parsing refuses them
-    // before routing, so the answer is the server's bare 400, not problem+json.
+    // before routing; the connection layer still answers with a 400 problem document.
     let app = spawn_app().await;
     let body = intent_example().to_string();
     for (label, key) in [
@@ -100,6 +100,11 @@ async fn keys_with_cr_lf_or_nul_never_reach_the_app() {
             .await
             .unwrap_or_else(|| panic!("{label}: no answer"));
         assert_eq!(answer.status, 400, "{label}: {answer:?}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json"),
+            "{label}: {answer:?}"
+        );
         assert!(
             !answer
                 .headers

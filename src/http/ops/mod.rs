@@ -2,6 +2,7 @@
 //! the CLI shares; this module maps their errors to problem+json.
 
 pub mod audit;
+pub mod clients;
 pub mod jobs;
 pub mod money;
 pub mod queues;
@@ -30,6 +31,9 @@ pub fn routes() -> Router<AppState> {
         .route("/ops/jobs/{id}/retry", post(jobs::retry))
         .route("/ops/jobs/{id}/discard", post(jobs::discard))
         .route("/ops/audit", get(audit::list))
+        .route("/ops/clients", get(clients::list))
+        .route("/ops/clients/{id}/rotate", post(clients::rotate))
+        .route("/ops/clients/{id}/revoke", post(clients::revoke))
         .route(
             "/ops/reconciliations/mpesa",
             post(reconciliations::queue_mpesa),

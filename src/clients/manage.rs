@@ -1,0 +1,202 @@
+//! Key management shared by `malipo clients …` and `/ops/clients`: list, rotate (the previous
+//! key keeps working for a grace period), revoke (every key of the client stops at once). Each
+//! change and its audit row commit in one transaction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{KeyMode, Role, new_key};
+use crate::{
+    http::auth::hash_key,
+    ops::{Actor, OpsError, audit},
+};
+
+/// An API client as operators see it: never a key, only the prefixes that identify them.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ClientSummary {
+    /// The client id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its one role.
+    pub role: Role,
+    /// The current key's visible start (`mlp_live_3fa9c1`).
+    pub key_prefix: String,
+    /// Default commission, in basis points.
+    pub commission_bps: i32,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its key was last rotated.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// The previous key's visible start, while it still works.
+    pub previous_key_prefix: Option<String>,
+    /// When the previous key stops working.
+    pub previous_key_expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked; a revoked client's keys never work again.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new key for a client, shown once.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RotatedKey {
+    /// The client id.
+    pub id: Uuid,
+    /// The new key; not stored anywhere.
+    pub key: String,
+    /// The new key's visible start.
+    pub key_prefix: String,
+    /// Until when the previous key keeps working; `None` when it stopped at once.
+    pub previous_key_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A revoked client.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Revoked {
+    /// The client id.
+    pub id: Uuid,
+    /// The revoked key's visible start.
+    pub key_prefix: String,
+    /// When.
+    pub revoked_at: DateTime<Utc>,
+}
+
+/// Every client, oldest first (previous keys past their grace are not shown).
+pub async fn list(pool: &PgPool) -> Result<Vec<ClientSummary>, OpsError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, role, key_prefix, commission_bps, created_at, rotated_at,
+                CASE WHEN previous_key_expires_at > now() THEN previous_key_prefix END AS previous_key_prefix,
+                CASE WHEN previous_key_expires_at > now() THEN previous_key_expires_at END AS previous_key_expires_at,
+                revoked_at
+           FROM api_clients ORDER BY created_at, id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Gives client `id` a new key of the same mode; the current one keeps working for `grace`
+/// (zero: it stops at once). A key rotated earlier and still in its grace stops now.
+pub async fn rotate(
+    pool: &PgPool,
+    actor: &Actor,
+    id: Uuid,
+    grace: Duration,
+) -> Result<RotatedKey, OpsError> {
+    let mut tx = pool.begin().await?;
+    let current: Option<(String, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT key_prefix, revoked_at FROM api_clients WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((old_prefix, revoked_at)) = current else {
+        return Err(OpsError::NotFound(format!("no API client with id {id}")));
+    };
+    if revoked_at.is_some() {
+        return Err(OpsError::Conflict(format!(
+            "API client {id} is revoked; create a new client instead"
+        )));
+    }
+    let (key, key_prefix) = new_key(KeyMode::of_prefix(&old_prefix));
+    let grace_secs = grace.as_secs_f64();
+    // SET expressions read the row as it was, so the old hash moves to `previous_key_hash`.
+    let previous_key_expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "UPDATE api_clients
+            SET previous_key_hash = CASE WHEN $4 > 0 THEN key_hash END,
+                previous_key_prefix = CASE WHEN $4 > 0 THEN key_prefix END,
+                previous_key_expires_at = CASE WHEN $4 > 0 THEN now() + make_interval(secs => $4) END,
+                key_hash = $2, key_prefix = $3, rotated_at = now()
+          WHERE id = $1
+      RETURNING previous_key_expires_at",
+    )
+    .bind(id)
+    .bind(hash_key(&key))
+    .bind(&key_prefix)
+    .bind(grace_secs)
+    .fetch_one(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        actor,
+        "client.rotate",
+        json!({
+            "client_id": id,
+            "key_prefix": key_prefix,
+            "previous_key_prefix": old_prefix,
+            "previous_key_expires_at": previous_key_expires_at,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RotatedKey {
+        id,
+        key,
+        key_prefix,
+        previous_key_expires_at,
+    })
+}
+
+/// Revokes client `id`: its current and previous keys stop working at once.
+pub async fn revoke(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Revoked, OpsError> {
+    let mut tx = pool.begin().await?;
+    let revoked: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+        "UPDATE api_clients
+            SET revoked_at = now(), previous_key_hash = NULL, previous_key_prefix = NULL,
+                previous_key_expires_at = NULL
+          WHERE id = $1 AND revoked_at IS NULL
+      RETURNING key_prefix, revoked_at",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((key_prefix, revoked_at)) = revoked else {
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_clients WHERE id = $1)")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        return Err(if exists {
+            OpsError::Conflict(format!("API client {id} is already revoked"))
+        } else {
+            OpsError::NotFound(format!("no API client with id {id}"))
+        });
+    };
+    record(
+        &mut tx,
+        actor,
+        "client.revoke",
+        json!({ "client_id": id, "key_prefix": key_prefix }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Revoked {
+        id,
+        key_prefix,
+        revoked_at,
+    })
+}
+
+async fn record(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    action: &'static str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    audit::record(
+        tx,
+        &audit::Action {
+            actor,
+            action,
+            job_id: None,
+            queue: None,
+            filter: json!({}),
+            dry_run: false,
+            affected: 1,
+            detail,
+        },
+    )
+    .await
+}
