@@ -102,14 +102,25 @@ mod tests {
         let Some(before) = CpuSample::now(&[]) else {
             return; // not Linux
         };
+        // Spin until this process has used 200 ms of CPU by its own account — on a busy machine
+        // that takes longer than 200 ms of wall time — bounded so a broken reading fails.
         let started = std::time::Instant::now();
         let mut spin = 0u64;
-        while started.elapsed() < std::time::Duration::from_millis(300) {
-            spin = std::hint::black_box(spin.wrapping_add(1));
-        }
-        let after = CpuSample::now(&[]).expect("readable a moment ago");
-        let split = before.split_until(&after, 1).expect("one unit");
-        assert!(split.bench_process_ms >= 200.0, "{split:?}");
+        let split = loop {
+            let slice = std::time::Instant::now();
+            while slice.elapsed() < std::time::Duration::from_millis(50) {
+                spin = std::hint::black_box(spin.wrapping_add(1));
+            }
+            let after = CpuSample::now(&[]).expect("readable a moment ago");
+            let split = before.split_until(&after, 1).expect("one unit");
+            if split.bench_process_ms >= 200.0 {
+                break split;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "60 s of spinning never showed 200 ms of CPU: {split:?}"
+            );
+        };
         assert!(
             split.machine_ms >= split.bench_process_ms - 20.0,
             "{split:?}"

@@ -107,23 +107,22 @@ pub async fn insert(
     record_event(
         &mut *conn,
         id,
-        "created",
-        None,
-        Some("initiating"),
+        crate::domain::IntentNote::Created,
         serde_json::json!({}),
     )
     .await
 }
 
-/// Appends a history entry.
+/// Appends a history entry that moves nothing (creation, a failed payout, a note for operators).
 pub async fn record_event(
     conn: impl PgExecutor<'_>,
     intent: Uuid,
-    kind: &str,
-    from: Option<&str>,
-    to: Option<&str>,
+    note: crate::domain::IntentNote,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
+    let to = (note == crate::domain::IntentNote::Created)
+        .then_some(crate::domain::IntentStatus::Initiating.as_str());
+    let (kind, from) = (note.event(), None::<&str>);
     sqlx::query("INSERT INTO intent_events (intent_id, type, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(intent)
         .bind(kind)
@@ -276,7 +275,7 @@ pub struct IntentRecord {
     /// Owning client.
     pub client_id: Uuid,
     /// Status.
-    pub status: String,
+    pub status: crate::domain::IntentStatus,
     /// Amount held or to be held.
     pub amount: crate::domain::Money,
     /// Deposit provider.
@@ -348,7 +347,8 @@ pub async fn load(
     Ok(Some(IntentRecord {
         id: row.id,
         client_id: row.client_id,
-        status: row.status,
+        status: crate::domain::IntentStatus::parse(&row.status)
+            .ok_or_else(|| anyhow::anyhow!("unknown intent status {}", row.status))?,
         amount: crate::domain::Money::new(row.amount, currency)?,
         provider: crate::domain::ProviderKind::parse(&row.provider)
             .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,

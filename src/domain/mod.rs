@@ -2,12 +2,14 @@
 
 pub mod commission;
 pub mod currency;
+pub mod intent_status;
 pub mod money;
 pub mod new_intent;
 pub mod parties;
 pub mod validation;
 
 pub use currency::Currency;
+pub use intent_status::{IntentMove, IntentNote, IntentStatus};
 pub use money::{Money, MoneyError, format_amount};
 pub use new_intent::NewIntent;
 pub use parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind};

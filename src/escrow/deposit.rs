@@ -13,7 +13,7 @@ use crate::{
         ledger::{self, Account},
         transitions::transition,
     },
-    domain::Money,
+    domain::{IntentMove, IntentStatus, Money},
     providers::DepositStatus,
 };
 
@@ -36,9 +36,6 @@ pub enum DepositEffect {
     /// in suspense with a `late_payment` discrepancy.
     LatePayment,
 }
-
-/// Statuses an intent can be closed in without its money: a payment for one is late.
-pub const CLOSED: [&str; 3] = ["failed", "expired", "cancelled"];
 
 /// The dedupe key of an intent's own deposit payment (its checkout, STK push or invoice can be
 /// paid once), shared by every path that may discover it late (STK Query, Pull, verify).
@@ -76,8 +73,7 @@ pub async fn apply(
     intent: &IntentRecord,
     status: &DepositStatus,
 ) -> anyhow::Result<DepositEffect> {
-    let from = ["awaiting_payment"];
-    if CLOSED.contains(&intent.status.as_str()) {
+    if intent.status.is_closed_unpaid() {
         return match status {
             DepositStatus::Succeeded {
                 amount,
@@ -96,7 +92,7 @@ pub async fn apply(
             _ => Ok(DepositEffect::AlreadySettled),
         };
     }
-    if intent.status != "awaiting_payment" {
+    if intent.status != IntentStatus::AwaitingPayment {
         return Ok(DepositEffect::AlreadySettled);
     }
     match status {
@@ -108,9 +104,7 @@ pub async fn apply(
             if transition(
                 conn,
                 intent.id,
-                &from,
-                "held",
-                "deposit_confirmed",
+                IntentMove::DepositConfirmed,
                 json!({"provider_ref": provider_ref}),
             )
             .await?
@@ -152,16 +146,7 @@ pub async fn apply(
                 "amount mismatch: expected {}, provider {} reported {amount} ({provider_ref}); the payment waits in suspense for an operator",
                 intent.amount, intent.provider
             );
-            if !fail(
-                conn,
-                intent.id,
-                &from,
-                "failed",
-                "deposit_mismatch",
-                &reason,
-            )
-            .await?
-            {
+            if !fail(conn, intent.id, IntentMove::DepositMismatch, &reason).await? {
                 return Ok(DepositEffect::AlreadySettled);
             }
             discrepancies::record(
@@ -183,7 +168,7 @@ pub async fn apply(
         }
         DepositStatus::Failed { code, reason } => {
             let text = format!("deposit failed ({code}): {reason}");
-            if fail(conn, intent.id, &from, "failed", "deposit_failed", &text).await? {
+            if fail(conn, intent.id, IntentMove::DepositFailed, &text).await? {
                 Ok(DepositEffect::Closed)
             } else {
                 Ok(DepositEffect::AlreadySettled)
@@ -193,9 +178,7 @@ pub async fn apply(
             if fail(
                 conn,
                 intent.id,
-                &from,
-                "expired",
-                "deposit_expired",
+                IntentMove::DepositExpired,
                 "the buyer did not pay before the deadline",
             )
             .await?
@@ -208,16 +191,15 @@ pub async fn apply(
     }
 }
 
-/// Moves the intent to a closed status with a reason; false if it was not in `from`.
+/// Closes the intent by `movement` (failed, expired) with a reason; false if it could not make
+/// that move from where it stands.
 pub async fn fail(
     conn: &mut PgConnection,
     intent: Uuid,
-    from: &[&str],
-    to: &str,
-    event: &str,
+    movement: IntentMove,
     reason: &str,
 ) -> anyhow::Result<bool> {
-    let moved = transition(conn, intent, from, to, event, json!({"reason": reason}))
+    let moved = transition(conn, intent, movement, json!({"reason": reason}))
         .await?
         .is_some();
     if moved {

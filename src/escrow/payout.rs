@@ -11,6 +11,7 @@ use crate::{
         payouts::{self, PayoutRecord},
         transitions::transition,
     },
+    domain::{IntentMove, IntentNote},
     providers::{RefundStatus, TransferStatus},
 };
 
@@ -221,9 +222,7 @@ async fn succeed(
         transition(
             conn,
             payout.intent_id,
-            &["refunding"],
-            "refunded",
-            "refunded",
+            IntentMove::Refunded,
             json!({"payout": payout.id, "provider_ref": provider_ref}),
         )
         .await?;
@@ -234,9 +233,7 @@ async fn succeed(
             transition(
                 conn,
                 payout.intent_id,
-                &["released"],
-                "settled",
-                "settled",
+                IntentMove::Settled,
                 json!({"payout": payout.id}),
             )
             .await?;
@@ -280,9 +277,7 @@ async fn fail(
         transition(
             conn,
             payout.intent_id,
-            &["refunding"],
-            "held",
-            "refund_failed",
+            IntentMove::RefundFailed,
             json!({"payout": payout.id, "reason": reason}),
         )
         .await?;
@@ -290,9 +285,7 @@ async fn fail(
         crate::db::intents::record_event(
             &mut *conn,
             payout.intent_id,
-            "payout_failed",
-            None,
-            None,
+            IntentNote::PayoutFailed,
             json!({"payout": payout.id, "reason": reason}),
         )
         .await?;
@@ -325,9 +318,7 @@ async fn reverse(
     transition(
         conn,
         payout.intent_id,
-        &["settled"],
-        "released",
-        "payout_reversed",
+        IntentMove::PayoutReversed,
         json!({"payout": payout.id, "reason": reason}),
     )
     .await?;

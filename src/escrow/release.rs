@@ -14,7 +14,7 @@ use crate::{
         payouts::{self, PayoutTarget},
         transitions::transition,
     },
-    domain::{Currency, PayoutDestination, commission},
+    domain::{Currency, IntentMove, IntentStatus, PayoutDestination, commission},
     queue::{EnqueueOptions, enqueue},
 };
 
@@ -40,7 +40,7 @@ pub async fn release(
     intent: &IntentRecord,
     destinations: &CommissionDestinations,
 ) -> anyhow::Result<bool> {
-    if intent.status != "releasing" {
+    if intent.status != IntentStatus::Releasing {
         return Ok(false);
     }
     let held = intent.amount;
@@ -123,25 +123,9 @@ pub async fn release(
     }
     let detail = json!({"payee": split.payee.amount().to_string(), "commission": split.commission.amount().to_string(),
                         "commission_kept_in_platform_account": commission_kept});
-    transition(
-        conn,
-        intent.id,
-        &["releasing"],
-        "released",
-        "escrow_released",
-        detail,
-    )
-    .await?;
+    transition(conn, intent.id, IntentMove::EscrowReleased, detail).await?;
     if created.is_empty() {
-        transition(
-            conn,
-            intent.id,
-            &["released"],
-            "settled",
-            "settled",
-            json!({"payouts": 0}),
-        )
-        .await?;
+        transition(conn, intent.id, IntentMove::Settled, json!({"payouts": 0})).await?;
     }
     Ok(true)
 }

@@ -270,7 +270,8 @@ where
 
 /// Whether a refusal from a request that started executing is kept under its key.
 fn is_stored(error: &ApiError) -> bool {
-    error.status().is_client_error() && !matches!(error, ApiError::NotFound(_))
+    error.status().is_client_error()
+        && !matches!(error, ApiError::NotFound(_) | ApiError::AlreadyExists(_))
 }
 
 /// Stores `answer` as the key's response inside `tx`, commits, and returns it: the effect and

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     db::{intents, payouts, transitions::transition},
     domain::{
-        PayoutDestination, ProviderKind,
+        IntentMove, IntentStatus, PayoutDestination, ProviderKind,
         new_intent::{invoice_pays, looks_like_bolt11},
     },
     queue::{EnqueueOptions, enqueue},
@@ -124,7 +124,7 @@ async fn apply(
         .await?
         .filter(|intent| intent.client_id == caller.id)
         .ok_or_else(|| ApiError::NotFound(format!("no intent with id `{id}`")))?;
-    if intent.status != "held" {
+    if intent.status != IntentStatus::Held {
         return Err(ApiError::Conflict(format!(
             "cannot {} an intent that is `{}`; only `held` intents can be {}",
             action.name(),
@@ -185,16 +185,14 @@ async fn apply(
     }
     // The invoice (if any) is kept on the intent for the job; the request's own effect is the
     // move out of `held`, which makes a second release or refund a 409 at once.
-    let (keep_invoice, to, event) = match action {
+    let (keep_invoice, movement) = match action {
         Action::Release => (
             "UPDATE intents SET release_bolt11 = $2 WHERE id = $1",
-            "releasing",
-            "release_requested",
+            IntentMove::ReleaseRequested,
         ),
         Action::Refund => (
             "UPDATE intents SET refund_bolt11 = $2 WHERE id = $1",
-            "refunding",
-            "refund_requested",
+            IntentMove::RefundRequested,
         ),
     };
     if bolt11.is_some() {
@@ -204,7 +202,7 @@ async fn apply(
             .execute(&mut *tx)
             .await?;
     }
-    transition(&mut tx, id, &["held"], to, event, json!({})).await?;
+    transition(&mut tx, id, movement, json!({})).await?;
     let options = EnqueueOptions {
         intent_id: Some(id),
         ..Default::default()

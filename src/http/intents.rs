@@ -69,6 +69,14 @@ pub async fn create(
     .await
 }
 
+/// A reference already in use: a refusal of the request itself (the unique index decides, so
+/// two requests naming it at once cannot both pass); nothing is stored under the key.
+fn duplicate_reference(reference: &str) -> ApiError {
+    ApiError::AlreadyExists(format!(
+        "you already have an intent with reference `{reference}`; references are unique per client"
+    ))
+}
+
 /// A Paystack payout recipient is checked with Paystack when it is given: an unknown or
 /// inactive one is a 422 now, not a payout that fails after release. When Paystack cannot be
 /// asked (timeout, outage) the intent is still accepted: a payout to a bad destination fails
@@ -108,10 +116,7 @@ async fn insert_intent(
         .map_err(|error| match &error {
             // A reference names one intent per client: never a second one silently.
             sqlx::Error::Database(db) if db.constraint() == Some("intents_client_reference") => {
-                ApiError::Conflict(format!(
-                    "you already have an intent with reference `{}`; references are unique per client",
-                    intent.reference.as_deref().unwrap_or_default()
-                ))
+                duplicate_reference(intent.reference.as_deref().unwrap_or_default())
             }
             _ => ApiError::from(error),
         })?;

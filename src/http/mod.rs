@@ -6,6 +6,7 @@ pub mod health;
 pub mod hygiene;
 pub mod idempotency;
 pub mod intent_actions;
+pub mod intent_cancel;
 pub mod intents;
 pub mod metrics;
 pub mod openapi;
@@ -158,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/intents/{id}", get(intents::get))
         .route("/v1/intents/{id}/release", post(intent_actions::release))
         .route("/v1/intents/{id}/refund", post(intent_actions::refund))
+        .route("/v1/intents/{id}/cancel", post(intent_cancel::cancel))
         .route(
             "/v1/intents/{id}/payouts/{payout_id}/retry",
             post(payout_retry::retry),

@@ -21,7 +21,7 @@ use crate::{
         payouts::{self, PayoutTarget},
     },
     domain::{
-        PayoutDestination,
+        IntentNote, PayoutDestination,
         new_intent::{invoice_pays, parse_payout_destination},
     },
     queue::{EnqueueOptions, enqueue},
@@ -152,9 +152,7 @@ async fn apply(
     intents::record_event(
         &mut *tx,
         intent.id,
-        "payout_retried",
-        None,
-        None,
+        IntentNote::PayoutRetried,
         json!({"failed": failed.id, "payout": successor, "provider": provider.as_str()}),
     )
     .await?;

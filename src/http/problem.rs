@@ -44,6 +44,10 @@ pub enum ApiError {
     /// The resource is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
+    /// The request names something that already exists (an intent reference in use): a
+    /// refusal of the request itself, so nothing is stored under its idempotency key.
+    #[error("{0}")]
+    AlreadyExists(String),
     /// The same idempotency key is being processed by another request.
     #[error("a request with this Idempotency-Key is still being processed; retry later")]
     IdempotencyInFlight,
@@ -101,7 +105,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) | Self::IdempotencyInFlight => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::AlreadyExists(_) | Self::IdempotencyInFlight => {
+                StatusCode::CONFLICT
+            }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
@@ -126,6 +132,7 @@ impl ApiError {
             Self::NotFound(_) => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict(_) => "conflict",
+            Self::AlreadyExists(_) => "already-exists",
             Self::IdempotencyInFlight => "idempotency-in-flight",
             Self::IdempotencyMismatch => "idempotency-mismatch",
             Self::Unprocessable(_) => "unprocessable",

@@ -13,8 +13,8 @@ use crate::{
         discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
         intents::{self, IntentRecord},
     },
-    domain::{Money, ProviderKind},
-    escrow::deposit::{self, CLOSED, DepositEffect, own_payment_key},
+    domain::{IntentStatus, Money, ProviderKind},
+    escrow::deposit::{self, DepositEffect, own_payment_key},
     providers::DepositStatus,
 };
 
@@ -141,12 +141,12 @@ async fn place(
     account_ref: &str,
 ) -> anyhow::Result<Credit> {
     let id = record.id;
-    let status = record.status.as_str();
+    let status = record.status;
     // An STK-funded intent's own payment also shows in Pull, under its account number: the
     // first one of the right amount is that payment (its receipt was never trusted from the
     // callback), anything beyond it is money paid twice.
     let own_unseen = paid == record.amount && !own_payment_seen(conn, id).await?;
-    if status == "awaiting_payment" {
+    if status == IntentStatus::AwaitingPayment {
         if paid != record.amount {
             return suspend(
                 conn,
@@ -179,7 +179,7 @@ async fn place(
             }
         });
     }
-    if CLOSED.contains(&status) {
+    if status.is_closed_unpaid() {
         // The intent's own (STK) payment arriving after it closed shares its key with the STK
         // Query path, so the two sightings make one discrepancy.
         let key = (own_unseen && record.provider_reference.is_some()).then(|| own_payment_key(id));
@@ -194,7 +194,7 @@ async fn place(
         )
         .await;
     }
-    if status != "initiating" && own_unseen && record.provider_reference.is_some() {
+    if status != IntentStatus::Initiating && own_unseen && record.provider_reference.is_some() {
         return Ok(Credit::OwnPayment(id));
     }
     suspend(
@@ -240,7 +240,7 @@ async fn suspend(
             moved: Moved::In(paid),
             evidence: json!({"receipt": receipt, "account_number": account_ref,
                              "paid": paid.amount().to_string(), "currency": paid.currency().code(),
-                             "intent_status": intent.map(|i| i.status.clone()),
+                             "intent_status": intent.map(|i| i.status),
                              "intent_amount": intent.map(|i| i.amount.amount().to_string())}),
         },
     )

@@ -15,9 +15,7 @@ pub async fn flag(pool: &PgPool, intent: Uuid, reason: &str) -> Result<(), sqlx:
     crate::db::intents::record_event(
         &mut *tx,
         intent,
-        "needs_attention",
-        None,
-        None,
+        crate::domain::IntentNote::NeedsAttention,
         serde_json::json!({"reason": reason}),
     )
     .await?;

@@ -12,6 +12,7 @@ use super::{
     verify_deposit::{self, Verified},
 };
 use crate::{
+    domain::{IntentMove, IntentStatus},
     escrow::deposit::{self, DepositEffect},
     queue::{JobContext, JobError},
 };
@@ -41,7 +42,7 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
                 open_for.to_std().unwrap_or_default(),
             )))
         }
-        Verified::NoHandle(intent) if intent.status == "awaiting_payment" => {
+        Verified::NoHandle(intent) if intent.status == IntentStatus::AwaitingPayment => {
             // Only a Paybill payment to the account number can fund it now (reconciliation
             // matches those too); at the deadline Pull is asked once more, then it expires, and
             // a payment after that is a late payment for an operator, never lost.
@@ -59,9 +60,7 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
                     deposit::fail(
                         &mut tx,
                         intent.id,
-                        &["awaiting_payment"],
-                        "expired",
-                        "deposit_expired",
+                        IntentMove::DepositExpired,
                         "no answer to the STK push and no payment to the intent's account number before the deadline",
                     )
                     .await?;

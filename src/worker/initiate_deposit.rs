@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{WorkerState, calls};
 use crate::{
     db::transitions::transition,
-    domain::{Buyer, ProviderKind},
+    domain::{Buyer, IntentMove, IntentStatus, ProviderKind},
     escrow::{deposit, deposit_reference},
     providers::{self, DepositInitiation, DepositRequest, ProviderError},
     queue::{EnqueueOptions, JobContext, JobError, enqueue},
@@ -22,7 +22,9 @@ const IN_DOUBT_WINDOW: chrono::Duration = chrono::Duration::seconds(90);
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let Some(intent) = super::job_intent::still(state, job.intent_id, "initiating").await? else {
+    let Some(intent) =
+        super::job_intent::still(state, job.intent_id, IntentStatus::Initiating).await?
+    else {
         return Ok(());
     };
     let request = DepositRequest {
@@ -66,7 +68,10 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             if let (Some(number), Some(object)) = (&intent.account_number, shown.as_object_mut()) {
                 object.insert("account_number".to_owned(), json!(number));
             }
-            sqlx::query("UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = $4 WHERE id = $1 AND status = 'initiating'")
+            // Stored even when the intent was cancelled meanwhile: the deposit exists at the
+            // provider, and a payment to it must still find its intent (and become a
+            // late_payment discrepancy) instead of an unknown handle.
+            sqlx::query("UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = $4 WHERE id = $1 AND provider_reference IS NULL")
                 .bind(intent.id)
                 .bind(shown)
                 .bind(&handle)
@@ -76,9 +81,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             let moved = transition(
                 &mut tx,
                 intent.id,
-                &["initiating"],
-                "awaiting_payment",
-                "deposit_initiated",
+                IntentMove::DepositInitiated,
                 json!({"provider_reference": handle}),
             )
             .await?
@@ -107,9 +110,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             let moved = transition(
                 &mut tx,
                 intent.id,
-                &["initiating"],
-                "awaiting_payment",
-                "deposit_initiated",
+                IntentMove::DepositInitiated,
                 json!({"already_initiated": format!("{status:?}")}),
             )
             .await?;
@@ -131,9 +132,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             deposit::fail(
                 &mut tx,
                 intent.id,
-                &["initiating"],
-                "failed",
-                "deposit_rejected",
+                IntentMove::DepositRejected,
                 &format!("{} refused the deposit: {reason}", intent.provider),
             )
             .await?;
@@ -157,9 +156,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             let moved = transition(
                 &mut tx,
                 intent.id,
-                &["initiating"],
-                "awaiting_payment",
-                "deposit_in_doubt",
+                IntentMove::DepositInDoubt,
                 json!({"reason": reason, "deadline": deadline}),
             )
             .await?;

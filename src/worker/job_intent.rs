@@ -21,7 +21,7 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Inten
 pub async fn still(
     state: &WorkerState,
     id: Uuid,
-    status: &str,
+    status: crate::domain::IntentStatus,
 ) -> Result<Option<IntentRecord>, JobError> {
     let mut conn = state.pool.acquire().await?;
     let intent = load(&mut conn, id, false).await?;

@@ -35,7 +35,12 @@ pub async fn run(
     context: JobContext<WorkerState>,
 ) -> Result<(), JobError> {
     let state = &context.app;
-    let Some(intent) = super::job_intent::still(state, job.intent_id, "awaiting_payment").await?
+    let Some(intent) = super::job_intent::still(
+        state,
+        job.intent_id,
+        crate::domain::IntentStatus::AwaitingPayment,
+    )
+    .await?
     else {
         return Ok(());
     };

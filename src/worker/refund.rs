@@ -17,7 +17,7 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
     let state = &context.app;
     let mut tx = state.pool.begin().await?;
     let intent = super::job_intent::load(&mut tx, job.intent_id, true).await?;
-    if intent.status != "refunding" {
+    if intent.status != crate::domain::IntentStatus::Refunding {
         return Ok(());
     }
     let target = match (intent.provider, &intent.buyer) {

@@ -8,9 +8,9 @@ use uuid::Uuid;
 use super::{WorkerState, calls};
 use crate::{
     db::intents::{self, IntentRecord},
-    domain::ProviderKind,
+    domain::{IntentStatus, ProviderKind},
     escrow::{
-        deposit::{self, CLOSED, DepositEffect},
+        deposit::{self, DepositEffect},
         deposit_reference,
     },
     providers::{DepositCheck, DepositStatus},
@@ -37,7 +37,7 @@ pub async fn verify(state: &WorkerState, id: Uuid) -> Result<Verified, JobError>
     let mut conn = state.pool.acquire().await?;
     let intent = super::job_intent::load(&mut conn, id, false).await?;
     drop(conn);
-    let open = intent.status == "awaiting_payment" || CLOSED.contains(&intent.status.as_str());
+    let open = intent.status == IntentStatus::AwaitingPayment || intent.status.is_closed_unpaid();
     if !open {
         return Ok(Verified::Funded(intent));
     }

@@ -718,3 +718,108 @@ async fn an_unknown_paystack_recipient_is_refused_at_creation() {
         201
     );
 }
+
+/// An unpaid intent can be cancelled (a way out of `awaiting_payment`), and a payment that still
+/// arrives for it is never lost: it waits in suspense as a `late_payment` discrepancy.
+#[tokio::test]
+async fn a_cancelled_intent_paid_anyway_becomes_a_late_payment() {
+    let harness = Harness::start().await;
+    let id = id_of(&harness.create(lightning_intent("1800")).await);
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let hash = waiting["next_action"]["payment_hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let path = format!("/v1/intents/{id}/cancel");
+    let cancelled = harness.post(&path, &json!({}), "cancel-1").await;
+    assert_eq!(cancelled.status(), 200);
+    let cancelled: Value = cancelled.json().await.expect("json");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        harness.post(&path, &json!({}), "cancel-1").await.status(),
+        200,
+        "replayed"
+    );
+    assert_eq!(
+        harness.post(&path, &json!({}), "cancel-2").await.status(),
+        409
+    );
+
+    harness
+        .fakes
+        .lnbits_pay_invoice(&hash)
+        .expect("the buyer pays anyway");
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT kind, amount::text FROM discrepancies WHERE intent_id = $1")
+                .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+                .fetch_optional(&harness.pool)
+                .await
+                .expect("discrepancy");
+        if let Some((kind, amount)) = row {
+            assert_eq!(kind, "late_payment");
+            assert_eq!(amount, "1800.00");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late payment was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(harness.get(&id).await["status"], "cancelled");
+    harness.assert_ledger_sound().await;
+}
+
+/// Finding 3 on Paystack: a signed `refund.failed` that Paystack's own refund record does not
+/// bear out changes nothing; the refund completes and the money stays out of escrow.
+#[tokio::test]
+async fn a_forged_paystack_refund_failure_is_checked_with_the_refund_api() {
+    let mut sandbox = malipo::sandbox::SandboxSettings::default();
+    sandbox.paystack.refund_settle_delay = Duration::from_secs(3);
+    let harness = Harness::start_with(super::support::Options {
+        sandbox,
+        ..Default::default()
+    })
+    .await;
+    let id = held_paystack(&harness).await;
+    let transaction = harness.get(&id).await["next_action"]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
+    wait_until_counted(
+        &harness,
+        "SELECT count(*) FROM payouts WHERE intent_id = $1 AND kind = 'refund' AND provider_ref IS NOT NULL",
+        &id,
+    )
+    .await;
+    let refund_id: String = sqlx::query_scalar(
+        "SELECT provider_ref FROM payouts WHERE intent_id = $1 AND kind = 'refund'",
+    )
+    .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+    .fetch_one(&harness.pool)
+    .await
+    .expect("refund id");
+    let forged = json!({"event": "refund.failed", "data": {"id": refund_id.parse::<u64>().unwrap_or(0),
+        "transaction_reference": transaction, "status": "failed", "amount": 300_000, "currency": "NGN"}})
+    .to_string();
+    let signature =
+        malipo::sandbox::paystack_signature(harness.fakes.paystack_secret_key(), forged.as_bytes());
+    let posted = harness
+        .http
+        .post(format!("{}/webhooks/paystack", harness.base))
+        .header("x-paystack-signature", signature)
+        .header("content-type", "application/json")
+        .body(forged)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), 200);
+    harness.wait_for(&id, "refunded", LIMIT).await;
+    let events = harness.get(&id).await["events"].to_string();
+    assert!(!events.contains("refund_failed"), "{events}");
+    assert_eq!(harness.release(&id, json!({})).await.status(), 409);
+    harness.assert_ledger_sound().await;
+}

@@ -473,3 +473,49 @@ async fn refunds_are_unkeyed_so_ambiguity_is_in_doubt() {
         Err(ProviderError::Permanent { .. })
     ));
 }
+
+/// A transaction whose refunds are one made by hand in the dashboard (processed) and, when
+/// `ours` is set, malipo's own (pending, its payout reference in the merchant note).
+async fn refunds_fake(ours: bool) -> String {
+    let refunds = move || {
+        let mut list = vec![
+            json!({"id": 7001, "transaction": 42, "amount": 500_000, "currency": "NGN",
+                                   "status": "processed", "merchant_note": "refunded by hand", "refunded_by": "ops@example.com"}),
+        ];
+        if ours {
+            list.insert(
+                0,
+                json!({"id": 7002, "transaction": 42, "amount": 500_000, "currency": "NGN",
+                                  "status": "pending", "merchant_note": "malipo refund po_ours"}),
+            );
+        }
+        Json(json!({"status": true, "message": "Refunds retrieved", "data": list}))
+    };
+    serve(
+        Router::new()
+            .route(
+                "/transaction/verify/{reference}",
+                get(|| async {
+                    Json(json!({"status": true, "message": "Verification successful", "data": {
+                        "id": 42, "status": "reversed", "reference": "dp-1", "amount": 500_000, "currency": "NGN"}}))
+                }),
+            )
+            .route("/refund", get(move || async move { refunds() })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_refund_made_by_hand_is_never_taken_for_malipos() {
+    let base = refunds_fake(false).await;
+    let found = client(&base).find_refund("dp-1", "po_ours").await;
+    assert_eq!(found, Ok(RefundStatus::NotFound));
+    let base = refunds_fake(true).await;
+    let found = client(&base).find_refund("dp-1", "po_ours").await;
+    assert_eq!(
+        found,
+        Ok(RefundStatus::Pending {
+            provider_ref: "7002".into()
+        })
+    );
+}
