@@ -19,6 +19,7 @@ mod faults;
 mod hooks;
 mod limiter;
 mod lnbits;
+mod money;
 mod mpesa;
 mod paystack;
 mod script;
@@ -31,6 +32,9 @@ pub mod wiring;
 
 pub use counters::CountersSnapshot;
 pub use faults::{FaultSettings, Faults, Provider};
+pub use money::{
+    MoneyChannel, MoneyDirection, MoneyMovement, MoneyOutcome, MoneySnapshot, MoneyTotals,
+};
 pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome, bolt11::payee_invoice};
 pub use mpesa::{B2cOutcome, B2cResult, C2bOutcome, C2bPayment, StkMatch, StkOutcome, StkResult};
 pub use paystack::{

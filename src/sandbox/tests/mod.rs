@@ -4,6 +4,7 @@ mod faults;
 mod fixtures;
 mod lnbits;
 mod mpesa;
+mod money;
 mod mpesa_payouts;
 mod paystack;
 mod receiver;
