@@ -1,5 +1,7 @@
-//! After the storm: reconciliation, finishing what the drivers left (paying deposits, releasing
-//! held intents), and waiting — bounded — until no job is open and no intent needs anyone.
+//! After the storm: reconciliation runs (what an operator's `malipo reconcile` does), the
+//! client's reaction to a failed refund (it asks again), and waiting — bounded — until no job is
+//! open. The harness never moves money itself: it pays no deposit, releases nothing and
+//! rewrites no job; whatever is left is for the verdict to judge.
 
 use std::time::{Duration, Instant};
 
@@ -8,16 +10,19 @@ use sqlx::PgPool;
 
 use super::driver::{self, Ctx};
 
-/// Runs one M-Pesa reconciliation over the whole run.
-pub async fn reconcile(state: &WorkerState, since: chrono::DateTime<chrono::Utc>) -> String {
+/// Runs one M-Pesa reconciliation over the whole run: its summary, or the error.
+pub async fn reconcile(
+    state: &WorkerState,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<String, String> {
     let options = mpesa::Options {
         since: since - chrono::Duration::minutes(1),
         until: chrono::Utc::now() + chrono::Duration::minutes(5),
         pending_after: Duration::ZERO,
     };
     match mpesa::run(state, options).await {
-        Ok(report) => format!("{:?}", report.summary),
-        Err(error) => format!("failed: {error:#}"),
+        Ok(report) => Ok(format!("{:?}", report.summary)),
+        Err(error) => Err(format!("{error:#}")),
     }
 }
 
@@ -29,71 +34,83 @@ pub async fn open_jobs(pool: &PgPool) -> i64 {
         .unwrap_or(-1)
 }
 
-/// Intents some actor still has to move: unconfirmed, held, or mid-action.
-async fn unsettled(pool: &PgPool) -> Vec<(String, String)> {
-    sqlx::query_as(
-        "SELECT id::text, status FROM intents
-          WHERE status IN ('initiating', 'awaiting_payment', 'held', 'releasing', 'refunding')",
+/// Held intents whose last refund failed and that the client may refund again.
+async fn refund_failed(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT i.id::text FROM intents i
+          WHERE i.status = 'held'
+            AND EXISTS (SELECT 1 FROM intent_events e WHERE e.intent_id = i.id AND e.type = 'refund_failed')",
     )
     .fetch_all(pool)
     .await
     .unwrap_or_default()
 }
 
-/// Waits up to `limit` for quiescence, paying and releasing what is left on the way, and
-/// reconciling M-Pesa every 10 s. Backoff waits are cut short (`run_at = now()`): faults are
-/// off, so waiting out a 5-minute backoff proves nothing. Returns whether it got there.
+/// What the settle phase did.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Whether every job finished within the limit.
+    pub quiet: bool,
+    /// Reconciliation runs and their errors.
+    pub reconciliations: u32,
+    /// Errors of reconciliation runs.
+    pub reconcile_errors: Vec<String>,
+    /// The last reconciliation's summary.
+    pub last_reconciliation: String,
+    /// Refunds the client asked again after a failed one.
+    pub refund_retries: u32,
+}
+
+/// Waits up to `limit` for quiescence, reconciling M-Pesa every 10 s and, like a client told
+/// `refund_failed`, refunding a held intent again (a fresh idempotency key, at most twice per
+/// intent). Nothing else: a payment nobody made stays unmade, a held intent stays held.
 pub async fn quiesce(
     ctx: &Ctx<'_>,
     pool: &PgPool,
     state: &WorkerState,
     since: chrono::DateTime<chrono::Utc>,
     limit: Duration,
-) -> bool {
+    settled: &mut Settled,
+) {
     let deadline = Instant::now() + limit;
-    let mut last_reconcile = Instant::now();
+    let mut last_reconcile: Option<Instant> = None;
+    let mut asked: std::collections::HashMap<String, u32> = Default::default();
     while Instant::now() < deadline {
-        let _ = sqlx::query(
-            "UPDATE malipo_jobs SET run_at = now() WHERE state = 'pending' AND run_at > now()",
-        )
-        .execute(pool)
-        .await;
-        let waiting = unsettled(pool).await;
-        for (id, status) in &waiting {
-            if status != "awaiting_payment" && status != "held" {
+        if last_reconcile.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
+            settled.reconciliations += 1;
+            match reconcile(state, since).await {
+                Ok(summary) => settled.last_reconciliation = summary,
+                Err(error) => settled.reconcile_errors.push(error),
+            }
+            last_reconcile = Some(Instant::now());
+        }
+        let mut retried = false;
+        for id in refund_failed(pool).await {
+            let times = asked.entry(id.clone()).or_default();
+            if *times >= 2 {
                 continue;
             }
-            let Some(intent) = ctx.api.get(id).await else {
+            *times += 1;
+            let Some(intent) = ctx.api.get(&id).await else {
                 continue;
             };
-            match intent["status"].as_str() {
-                Some("awaiting_payment") => {
-                    driver::pay(ctx, &intent);
-                }
-                Some("held") => {
-                    let answer = ctx
-                        .api
-                        .post(
-                            &format!("/v1/intents/{id}/release"),
-                            &driver::action_body(&intent),
-                            &format!("finish-release-{id}"),
-                        )
-                        .await;
-                    if answer.status == 202 {
-                        ctx.tally.lock().unwrap_or_else(|e| e.into_inner()).releases += 1;
-                    }
-                }
-                _ => {}
+            let answer = ctx
+                .api
+                .post(
+                    &format!("/v1/intents/{id}/refund"),
+                    &driver::action_body(&intent),
+                    &format!("refund-again-{id}-{times}"),
+                )
+                .await;
+            if answer.status == 202 {
+                settled.refund_retries += 1;
+                retried = true;
             }
         }
-        if waiting.is_empty() && open_jobs(pool).await == 0 {
-            return true;
-        }
-        if last_reconcile.elapsed() > Duration::from_secs(10) {
-            reconcile(state, since).await;
-            last_reconcile = Instant::now();
+        if !retried && open_jobs(pool).await == 0 {
+            settled.quiet = true;
+            return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    false
 }
