@@ -295,7 +295,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     );
     let _ = writeln!(
         summary,
-        "  drivers: {} intents created ({} create replays), {} deposits paid, {} releases, {} refunds ({} asked again after a failed refund), {} release/refund races, {} repeated-key replays, {} repeated-key in-flight answers, {} unfinished at patience",
+        "  drivers: {} intents created ({} create replays), {} deposits paid, {} releases, {} refunds ({} asked again after a failed refund), {} release/refund races, {} repeated-key replays, {} repeated-key in-flight answers, {} unfinished at patience ({} acted on once held, after the storm)",
         tally.created,
         tally.create_replays,
         tally.paid,
@@ -305,7 +305,8 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         tally.races,
         tally.action_replays,
         tally.action_in_flight,
-        tally.unfinished
+        tally.unfinished,
+        settled.late_actions
     );
     summary.push_str(&tables);
     let _ = writeln!(summary, "  {:<32}{:>8}{:>8}", "fault (storm)", "fired", "min");
@@ -392,6 +393,18 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
             "minimums",
             format!("{front_kills} HTTP front kills; exactly 1 required"),
         );
+    }
+    for (class, n) in &settled.last_summary {
+        if *n > 0 && !matches!(class.as_str(), "matched" | "resolved") {
+            push(
+                &mut failures,
+                "reconciliation",
+                format!("the last M-Pesa reconciliation reports {n} {class}"),
+            );
+        }
+    }
+    if settled.reconciliations == 0 {
+        push(&mut failures, "reconciliation", "no reconciliation ran".to_owned());
     }
     for error in &settled.reconcile_errors {
         push(&mut failures, "run", format!("reconciliation failed: {error}"));

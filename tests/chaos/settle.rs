@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use malipo::{reconcile::mpesa, worker::WorkerState};
+use rand::SeedableRng;
 use sqlx::PgPool;
 
 use super::driver::{self, Ctx};
@@ -14,14 +15,14 @@ use super::driver::{self, Ctx};
 pub async fn reconcile(
     state: &WorkerState,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<String, String> {
+) -> Result<std::collections::BTreeMap<String, usize>, String> {
     let options = mpesa::Options {
         since: since - chrono::Duration::minutes(1),
         until: chrono::Utc::now() + chrono::Duration::minutes(5),
         pending_after: Duration::ZERO,
     };
     match mpesa::run(state, options).await {
-        Ok(report) => Ok(format!("{:?}", report.summary)),
+        Ok(report) => Ok(report.summary),
         Err(error) => Err(format!("{error:#}")),
     }
 }
@@ -59,11 +60,17 @@ pub struct Settled {
     pub last_reconciliation: String,
     /// Refunds the client asked again after a failed one.
     pub refund_retries: u32,
+    /// Intents the client released or refunded after the storm, once they became held.
+    pub late_actions: u32,
+    /// The last reconciliation's counts per class.
+    pub last_summary: std::collections::BTreeMap<String, usize>,
 }
 
-/// Waits up to `limit` for quiescence, reconciling M-Pesa every 10 s and, like a client told
-/// `refund_failed`, refunding a held intent again (a fresh idempotency key, at most twice per
-/// intent). Nothing else: a payment nobody made stays unmade, a held intent stays held.
+/// Waits up to `limit` for quiescence, reconciling M-Pesa every 10 s; the client meanwhile
+/// acts as it would on its notifications: an intent its driver gave up on that is now held is
+/// released or refunded (once), and, told `refund_failed`, it refunds again (a fresh key, at
+/// most twice per intent). Nothing else: a payment nobody made stays unmade, and an intent the
+/// client already acted on stays where malipo left it.
 pub async fn quiesce(
     ctx: &Ctx<'_>,
     pool: &PgPool,
@@ -79,12 +86,48 @@ pub async fn quiesce(
         if last_reconcile.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
             settled.reconciliations += 1;
             match reconcile(state, since).await {
-                Ok(summary) => settled.last_reconciliation = summary,
+                Ok(summary) => {
+                    settled.last_reconciliation = format!("{summary:?}");
+                    settled.last_summary = summary;
+                }
                 Err(error) => settled.reconcile_errors.push(error),
             }
             last_reconcile = Some(Instant::now());
         }
         let mut retried = false;
+        let late: Vec<String> = std::mem::take(
+            &mut ctx
+                .tally
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unfinished_ids,
+        );
+        let mut still = Vec::new();
+        for id in late {
+            match ctx.api.get(&id).await {
+                Some(intent) if intent["status"] == "held" => {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.seed ^ 0x5e77_1e);
+                    driver::act(ctx, &id, &intent, &mut rng).await;
+                    settled.late_actions += 1;
+                    retried = true;
+                }
+                Some(intent)
+                    if matches!(
+                        intent["status"].as_str(),
+                        Some("initiating" | "awaiting_payment")
+                    ) =>
+                {
+                    still.push(id);
+                }
+                Some(_) => {}
+                None => still.push(id),
+            }
+        }
+        ctx.tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unfinished_ids
+            .extend(still);
         for id in refund_failed(pool).await {
             let times = asked.entry(id.clone()).or_default();
             if *times >= 2 {

@@ -259,6 +259,9 @@ fn environment(fakes: &FakeProviders, base: &str, database_url: &str) -> HashMap
         // Backoffs stay short by setting, not by rewriting run_at: the settle phase has a
         // minute, not the half hour a payout's policy may wait.
         ("MALIPO_RETRY_CAP", "5s".to_owned()),
+        // The workers' own reconciliation finds STK payments whose callback never came.
+        ("MALIPO_MPESA_RECONCILE_EVERY", "20s".to_owned()),
+        ("MALIPO_MPESA_PENDING_AFTER", "15s".to_owned()),
         ("MALIPO_DB_POOL_SIZE", "12".to_owned()),
         // The API's per-client limiter would otherwise throttle the drivers, not the chaos.
         ("MALIPO_RATE_LIMIT_PER_SEC", "100000".to_owned()),

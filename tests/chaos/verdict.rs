@@ -29,7 +29,7 @@ pub fn push(out: &mut Vec<Violation>, rule: &'static str, text: String) {
 }
 
 /// The rules, in the order the report lists them, with what each promises.
-pub const RULES: [(&str, &str); 16] = [
+pub const RULES: [(&str, &str); 17] = [
     ("charge-unaccounted", "every charge a fake took belongs to an intent that is held, settled or refunded (or on its way there), or to an open/resolved discrepancy naming it"),
     ("charge-amount", "a charge's amount equals its intent's, unless a discrepancy names it"),
     ("out-exceeds-in", "per intent, money out at the fakes is at most money in at the fakes"),
@@ -44,6 +44,7 @@ pub const RULES: [(&str, &str); 16] = [
     ("failed-without-reason", "a failed intent carries the provider's reason"),
     ("settled-share", "at least 85% of intents end settled or refunded"),
     ("intent-count", "every intent the clients created exists, exactly once"),
+    ("reconciliation", "the last reconciliation run finds nothing but matches (no mismatch, nothing missing on either side)"),
     ("run", "reconciliation ran without error; the jobs finished; the dead letters drained; no process exited by itself"),
     ("minimums", "each fault class fired, the workers were killed, PostgreSQL crashed and the front was killed, as many times as the run requires"),
 ];
@@ -566,6 +567,22 @@ pub async fn intent_violations(pool: &PgPool, created: usize) -> (Vec<Violation>
     .fetch_all(pool)
     .await
     .expect("intents");
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, status, provider, flag) in &left {
+        *kinds
+            .entry(format!(
+                "{provider} {status}{}",
+                if flag.is_some() { " (flagged)" } else { "" }
+            ))
+            .or_default() += 1;
+    }
+    if !kinds.is_empty() {
+        push(
+            &mut out,
+            "leftover",
+            format!("by provider and state: {kinds:?}"),
+        );
+    }
     for (id, status, provider, flag) in left {
         push(
             &mut out,
