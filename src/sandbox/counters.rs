@@ -23,6 +23,9 @@ pub struct CountersSnapshot {
     pub webhooks_sent: u64,
     /// Deliveries per kind, e.g. `"paystack charge.success"`, `"mpesa stk"`, `"lnbits payment"`.
     pub webhooks_by_kind: HashMap<String, u64>,
+    /// Deliveries answered 2xx, per kind: a test waits on these to know a delivery (a
+    /// duplicate, say) has been received and answered, not only sent.
+    pub webhooks_answered_by_kind: HashMap<String, u64>,
     /// Extra deliveries made by the duplicate-webhook fault.
     pub webhooks_duplicated: u64,
     /// Deliveries that failed (connection error or non-2xx answer).
@@ -61,6 +64,14 @@ impl CountersSnapshot {
     pub fn transfers_for(&self, reference: &str) -> u32 {
         self.transfers_per_reference
             .get(reference)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Deliveries of one kind answered 2xx.
+    pub fn answered_of(&self, kind: &str) -> u64 {
+        self.webhooks_answered_by_kind
+            .get(kind)
             .copied()
             .unwrap_or(0)
     }

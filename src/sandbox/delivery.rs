@@ -171,7 +171,14 @@ async fn send_once(shared: &Shared, out: &Outbound) -> Option<reqwest::Response>
         request = request.header(*name, value);
     }
     let failure = match request.send().await {
-        Ok(response) if response.status().is_success() => return Some(response),
+        Ok(response) if response.status().is_success() => {
+            shared.counters.bump(|c| {
+                *c.webhooks_answered_by_kind
+                    .entry(out.kind.clone())
+                    .or_default() += 1;
+            });
+            return Some(response);
+        }
         Ok(response) => format!("answered {}", response.status()),
         Err(error) => error.to_string(),
     };

@@ -366,9 +366,13 @@ pub(crate) async fn fetch(
     State(state): State<Arc<PaystackState>>,
     Path(id): Path<String>,
 ) -> Response {
+    let lagging = state
+        .refund_fetch_lags
+        .load(std::sync::atomic::Ordering::Relaxed);
     let refund = id
         .parse::<u64>()
         .ok()
+        .filter(|_| !lagging)
         .and_then(|id| state.store().refunds.get(&id).cloned());
     match refund {
         Some(refund) => ok(StatusCode::OK, "Refund retrieved", refund.to_json()),
