@@ -230,10 +230,11 @@ async fn running_every_job_again_changes_nothing() {
     };
     let before = snapshot(harness.pool.clone()).await;
     let counters_before = harness.fakes.counters();
-    // Every finished job runs again, twice at once, with the real provider clients pointed at
+    // Every job (finished, or snoozed until its next check) runs again, twice at once, with
+    // the real provider clients pointed at
     // the fakes: a handler that is not idempotent pays, posts or records something new.
     let jobs: Vec<(i64, String, String, serde_json::Value, i32, i32)> = sqlx::query_as(
-        "SELECT id, queue, kind, payload, attempts, max_attempts FROM malipo_jobs WHERE state = 'done' ORDER BY id",
+        "SELECT id, queue, kind, payload, attempts, max_attempts FROM malipo_jobs WHERE state IN ('done', 'pending') ORDER BY id",
     )
     .fetch_all(&harness.pool)
     .await
