@@ -227,10 +227,19 @@ pub async fn money_violations(
     for charge in money.charges() {
         let provider = db_provider(charge);
         let intent = by_deposit.get(&(provider, charge.key.as_str()));
+        let keys = [charge.key.as_str(), charge.id.as_str()];
         if let Some(intent) = intent {
             *money_in.entry(intent.id.as_str()).or_default() += charge.amount;
+        } else if let Some(id) = flagged.iter().find_map(|(id, evidence)| {
+            keys.iter()
+                .any(|k| !k.is_empty() && evidence.contains(k))
+                .then_some(id.as_deref())
+                .flatten()
+        }) {
+            // A payment malipo matched to an intent through a discrepancy (a second push, a
+            // superseded checkout) counts as that intent's money in.
+            *money_in.entry(id).or_default() += charge.amount;
         }
-        let keys = [charge.key.as_str(), charge.id.as_str()];
         match intent {
             None if !named(None, &keys) => push(
                 &mut out,
