@@ -32,10 +32,10 @@ pub mod wiring;
 
 pub use counters::CountersSnapshot;
 pub use faults::{FaultSettings, Faults, Provider};
+pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome, bolt11::payee_invoice};
 pub use money::{
     MoneyChannel, MoneyDirection, MoneyMovement, MoneyOutcome, MoneySnapshot, MoneyTotals,
 };
-pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome, bolt11::payee_invoice};
 pub use mpesa::{B2cOutcome, B2cResult, C2bOutcome, C2bPayment, StkMatch, StkOutcome, StkResult};
 pub use paystack::{
     ChargeOutcome, DuplicateTransferPolicy, RefundEventShape, RefundOutcome, TransferOutcome,

@@ -235,7 +235,12 @@ pub(crate) fn sats_from_msat(amount_msat: i64) -> Decimal {
 mod tests {
     use super::*;
 
-    fn movement(channel: MoneyChannel, id: &str, amount: i64, outcome: MoneyOutcome) -> MoneyMovement {
+    fn movement(
+        channel: MoneyChannel,
+        id: &str,
+        amount: i64,
+        outcome: MoneyOutcome,
+    ) -> MoneyMovement {
         MoneyMovement {
             channel,
             key: format!("k-{id}"),
@@ -250,9 +255,24 @@ mod tests {
     #[test]
     fn totals_count_only_money_that_moved_and_stayed() {
         let book = MoneyBook::default();
-        book.record(movement(MoneyChannel::MpesaStk, "a", 100, MoneyOutcome::Succeeded));
-        book.record(movement(MoneyChannel::MpesaB2c, "b", 60, MoneyOutcome::Pending));
-        book.record(movement(MoneyChannel::MpesaB2c, "c", 30, MoneyOutcome::Pending));
+        book.record(movement(
+            MoneyChannel::MpesaStk,
+            "a",
+            100,
+            MoneyOutcome::Succeeded,
+        ));
+        book.record(movement(
+            MoneyChannel::MpesaB2c,
+            "b",
+            60,
+            MoneyOutcome::Pending,
+        ));
+        book.record(movement(
+            MoneyChannel::MpesaB2c,
+            "c",
+            30,
+            MoneyOutcome::Pending,
+        ));
         book.conclude(MoneyChannel::MpesaB2c, "b", MoneyOutcome::Succeeded);
         book.conclude(MoneyChannel::MpesaB2c, "c", MoneyOutcome::Failed);
         let snapshot = book.snapshot();

@@ -82,12 +82,20 @@ fn fault_counts(c: &CountersSnapshot, bursts: u32) -> Vec<(&'static str, u64, u6
         ("429s", c.injected_429 + c.rate_limited, 50),
         ("429 bursts", u64::from(bursts), 3),
         ("webhooks duplicated", c.webhooks_duplicated, 50),
-        ("webhooks duplicated at once", c.webhooks_duplicated_concurrently, 20),
+        (
+            "webhooks duplicated at once",
+            c.webhooks_duplicated_concurrently,
+            20,
+        ),
         ("M-Pesa callbacks dropped", c.callbacks_dropped, 20),
         ("LNbits webhooks dropped", c.webhooks_dropped, 5),
         ("B2C failures", failures("mpesa b2c"), 3),
         ("Lightning payment failures", failures("lnbits payment"), 2),
-        ("Paystack transfer failures", failures("paystack transfer"), 2),
+        (
+            "Paystack transfer failures",
+            failures("paystack transfer"),
+            2,
+        ),
         ("Paystack refund failures", failures("paystack refund"), 3),
         ("lies: forged failure", c.lies_of_kind("forged_failure"), 10),
         ("lies: forged success", c.lies_of_kind("forged_success"), 2),
@@ -309,12 +317,20 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         settled.late_actions
     );
     summary.push_str(&tables);
-    let _ = writeln!(summary, "  {:<32}{:>8}{:>8}", "fault (storm)", "fired", "min");
+    let _ = writeln!(
+        summary,
+        "  {:<32}{:>8}{:>8}",
+        "fault (storm)", "fired", "min"
+    );
     for (name, fired, min) in &faults {
         let _ = writeln!(
             summary,
             "    {name:<30}{fired:>8}{min:>8}{}",
-            if fired < min { "  <- below minimum" } else { "" }
+            if fired < min {
+                "  <- below minimum"
+            } else {
+                ""
+            }
         );
     }
     let mut lies: Vec<_> = storm_counters.lies.iter().collect();
@@ -384,7 +400,9 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         push(
             &mut failures,
             "minimums",
-            format!("{pg_crashes} PostgreSQL crash-restarts (error: {pg_error:?}); exactly 1 required"),
+            format!(
+                "{pg_crashes} PostgreSQL crash-restarts (error: {pg_error:?}); exactly 1 required"
+            ),
         );
     }
     if front_kills != 1 {
@@ -404,16 +422,28 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         }
     }
     if settled.reconciliations == 0 {
-        push(&mut failures, "reconciliation", "no reconciliation ran".to_owned());
+        push(
+            &mut failures,
+            "reconciliation",
+            "no reconciliation ran".to_owned(),
+        );
     }
     for error in &settled.reconcile_errors {
-        push(&mut failures, "run", format!("reconciliation failed: {error}"));
+        push(
+            &mut failures,
+            "run",
+            format!("reconciliation failed: {error}"),
+        );
     }
     for (id, kind, _) in dead_before
         .iter()
         .filter(|(_, _, error)| error.as_deref().is_none_or(str::is_empty))
     {
-        push(&mut failures, "run", format!("dead job {id} ({kind}) has no reason"));
+        push(
+            &mut failures,
+            "run",
+            format!("dead job {id} ({kind}) has no reason"),
+        );
     }
     for (id, kind, error) in &dead_after {
         push(

@@ -106,7 +106,7 @@ pub async fn quiesce(
         for id in late {
             match ctx.api.get(&id).await {
                 Some(intent) if intent["status"] == "held" => {
-                    let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.seed ^ 0x5e77_1e);
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.seed ^ 0x005e_771e);
                     driver::act(ctx, &id, &intent, &mut rng).await;
                     settled.late_actions += 1;
                     retried = true;

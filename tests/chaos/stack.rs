@@ -98,7 +98,12 @@ impl ChaosDb {
 
 impl Drop for ChaosDb {
     fn drop(&mut self) {
-        if let Some(cluster) = self.cluster.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(cluster) = self
+            .cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             let _ = cluster.stop();
         }
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -30,23 +30,71 @@ pub fn push(out: &mut Vec<Violation>, rule: &'static str, text: String) {
 
 /// The rules, in the order the report lists them, with what each promises.
 pub const RULES: [(&str, &str); 17] = [
-    ("charge-unaccounted", "every charge a fake took belongs to an intent that is held, settled or refunded (or on its way there), or to an open/resolved discrepancy naming it"),
-    ("charge-amount", "a charge's amount equals its intent's, unless a discrepancy names it"),
-    ("out-exceeds-in", "per intent, money out at the fakes is at most money in at the fakes"),
-    ("transfer-unknown-key", "every transfer or refund a fake performed has the key of a payout malipo made"),
-    ("payout-vs-fake", "per key, money a fake moved equals the succeeded payouts malipo recorded"),
-    ("payout-ledger", "a succeeded payout has its ledger posting of its amount; a failed one has none"),
-    ("payout-initiations", "a payout was initiated at most once at the provider (exactly once if it moved money)"),
-    ("clearing", "each provider clearing account's balance equals the money in minus out at that fake"),
+    (
+        "charge-unaccounted",
+        "every charge a fake took belongs to an intent that is held, settled or refunded (or on its way there), or to an open/resolved discrepancy naming it",
+    ),
+    (
+        "charge-amount",
+        "a charge's amount equals its intent's, unless a discrepancy names it",
+    ),
+    (
+        "out-exceeds-in",
+        "per intent, money out at the fakes is at most money in at the fakes",
+    ),
+    (
+        "transfer-unknown-key",
+        "every transfer or refund a fake performed has the key of a payout malipo made",
+    ),
+    (
+        "payout-vs-fake",
+        "per key, money a fake moved equals the succeeded payouts malipo recorded",
+    ),
+    (
+        "payout-ledger",
+        "a succeeded payout has its ledger posting of its amount; a failed one has none",
+    ),
+    (
+        "payout-initiations",
+        "a payout was initiated at most once at the provider (exactly once if it moved money)",
+    ),
+    (
+        "clearing",
+        "each provider clearing account's balance equals the money in minus out at that fake",
+    ),
     ("ledger-check", "`malipo ledger check` finds nothing"),
-    ("acted-twice", "an intent is released or refunded again only after a failed refund"),
-    ("leftover", "after the settle phase every intent is settled, refunded, failed, expired or cancelled, or released with a failed/reversed payout flagged for an operator"),
-    ("failed-without-reason", "a failed intent carries the provider's reason"),
-    ("settled-share", "at least 85% of intents end settled or refunded"),
-    ("intent-count", "every intent the clients created exists, exactly once"),
-    ("reconciliation", "the last reconciliation run finds nothing but matches (no mismatch, nothing missing on either side)"),
-    ("run", "reconciliation ran without error; the jobs finished; the dead letters drained; no process exited by itself"),
-    ("minimums", "each fault class fired, the workers were killed, PostgreSQL crashed and the front was killed, as many times as the run requires"),
+    (
+        "acted-twice",
+        "an intent is released or refunded again only after a failed refund",
+    ),
+    (
+        "leftover",
+        "after the settle phase every intent is settled, refunded, failed, expired or cancelled, or released with a failed/reversed payout flagged for an operator",
+    ),
+    (
+        "failed-without-reason",
+        "a failed intent carries the provider's reason",
+    ),
+    (
+        "settled-share",
+        "at least 85% of intents end settled or refunded",
+    ),
+    (
+        "intent-count",
+        "every intent the clients created exists, exactly once",
+    ),
+    (
+        "reconciliation",
+        "the last reconciliation run finds nothing but matches (no mismatch, nothing missing on either side)",
+    ),
+    (
+        "run",
+        "reconciliation ran without error; the jobs finished; the dead letters drained; no process exited by itself",
+    ),
+    (
+        "minimums",
+        "each fault class fired, the workers were killed, PostgreSQL crashed and the front was killed, as many times as the run requires",
+    ),
 ];
 
 /// A fake's provider name as malipo's `provider` column spells it.
@@ -108,11 +156,10 @@ impl PayoutRow {
 
 /// Discrepancies malipo recorded: `(intent, evidence as text)`. No table yet: none.
 async fn discrepancies(pool: &PgPool) -> Vec<(Option<String>, String)> {
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('discrepancies')::text")
-            .fetch_one(pool)
-            .await
-            .unwrap_or(None);
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('discrepancies')::text")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(None);
     if exists.is_none() {
         return Vec::new();
     }
@@ -126,11 +173,10 @@ async fn discrepancies(pool: &PgPool) -> Vec<(Option<String>, String)> {
 
 /// Counts of discrepancies per kind and status, for the summary (empty without the table).
 pub async fn discrepancy_counts(pool: &PgPool) -> BTreeMap<(String, String), i64> {
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('discrepancies')::text")
-            .fetch_one(pool)
-            .await
-            .unwrap_or(None);
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('discrepancies')::text")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(None);
     if exists.is_none() {
         return BTreeMap::new();
     }
@@ -151,21 +197,24 @@ pub async fn money_violations(
     for v in ledger::check(pool).await.expect("ledger check") {
         push(&mut out, "ledger-check", format!("{v:?}"));
     }
-    let intents: Vec<IntentRow> = sqlx::query_as::<_, (String, String, String, Decimal, Option<String>)>(
-        "SELECT id::text, status, provider, amount, provider_reference FROM intents",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("intents")
-    .into_iter()
-    .map(|(id, status, provider, amount, provider_reference)| IntentRow {
-        id,
-        status,
-        provider,
-        amount,
-        provider_reference,
-    })
-    .collect();
+    let intents: Vec<IntentRow> =
+        sqlx::query_as::<_, (String, String, String, Decimal, Option<String>)>(
+            "SELECT id::text, status, provider, amount, provider_reference FROM intents",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("intents")
+        .into_iter()
+        .map(
+            |(id, status, provider, amount, provider_reference)| IntentRow {
+                id,
+                status,
+                provider,
+                amount,
+                provider_reference,
+            },
+        )
+        .collect();
     type Row = (
         String,
         String,
@@ -187,18 +236,16 @@ pub async fn money_violations(
     .expect("payouts")
     .into_iter()
     .map(
-        |(id, intent_id, provider, kind, status, amount, reference, bolt11, refund_of)| {
-            PayoutRow {
-                id,
-                intent_id,
-                provider,
-                kind,
-                status,
-                amount,
-                reference,
-                bolt11,
-                refund_of,
-            }
+        |(id, intent_id, provider, kind, status, amount, reference, bolt11, refund_of)| PayoutRow {
+            id,
+            intent_id,
+            provider,
+            kind,
+            status,
+            amount,
+            reference,
+            bolt11,
+            refund_of,
         },
     )
     .collect();
@@ -336,12 +383,7 @@ pub async fn money_violations(
             .filter(|p| p.status == "succeeded")
             .map(|p| p.amount)
             .sum();
-        if moved != recorded
-            && !named(
-                rows.first().map(|p| p.intent_id.as_str()),
-                &[key],
-            )
-        {
+        if moved != recorded && !named(rows.first().map(|p| p.intent_id.as_str()), &[key]) {
             let statuses: Vec<String> = rows
                 .iter()
                 .map(|p| format!("{} {} {}", p.kind, p.status, p.amount))
@@ -358,8 +400,14 @@ pub async fn money_violations(
     }
     for intent in &intents {
         let (inn, outt) = (
-            money_in.get(intent.id.as_str()).copied().unwrap_or_default(),
-            money_out.get(intent.id.as_str()).copied().unwrap_or_default(),
+            money_in
+                .get(intent.id.as_str())
+                .copied()
+                .unwrap_or_default(),
+            money_out
+                .get(intent.id.as_str())
+                .copied()
+                .unwrap_or_default(),
         );
         if outt > inn {
             push(
@@ -443,7 +491,9 @@ pub async fn money_violations(
             push(
                 &mut out,
                 "acted-twice",
-                format!("intent {id} was released/refunded {requests} times after {failures} failed refunds"),
+                format!(
+                    "intent {id} was released/refunded {requests} times after {failures} failed refunds"
+                ),
             );
         }
     }

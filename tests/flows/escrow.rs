@@ -263,7 +263,8 @@ async fn running_every_job_again_changes_nothing() {
             assert!(
                 matches!(
                     outcome,
-                    malipo::queue::outcome::JobOutcome::Done | malipo::queue::outcome::JobOutcome::Snooze { .. }
+                    malipo::queue::outcome::JobOutcome::Done
+                        | malipo::queue::outcome::JobOutcome::Snooze { .. }
                 ),
                 "re-running {kind} job {id} answered {outcome:?}"
             );

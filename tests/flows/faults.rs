@@ -355,7 +355,12 @@ async fn a_refund_paystack_cannot_find_by_its_id_is_not_asked_for_again() {
     let intent_id: uuid::Uuid = id.parse().expect("uuid");
     let asked_at = tokio::time::Instant::now();
     let deadline = asked_at + Duration::from_secs(120);
-    while harness.fakes.counters().requests_to("GET /paystack/refund/{id}") < 3 {
+    while harness
+        .fakes
+        .counters()
+        .requests_to("GET /paystack/refund/{id}")
+        < 3
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the refund was not checked by its id three times: {:?}",

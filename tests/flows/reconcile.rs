@@ -122,8 +122,8 @@ async fn one_run_settles_what_dropped_callbacks_left_behind_and_a_second_changes
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let counters = harness.fakes.counters();
-        let results = counters.answered_of("mpesa b2c result")
-            + (counters.callbacks_dropped - dropped_stk);
+        let results =
+            counters.answered_of("mpesa b2c result") + (counters.callbacks_dropped - dropped_stk);
         let open: i64 = count(
             &harness,
             "SELECT count(*) FROM malipo_jobs WHERE state IN ('pending', 'running') AND kind = 'process_webhook'",

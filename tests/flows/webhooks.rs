@@ -208,7 +208,10 @@ async fn wait_for_jobs(harness: &Harness) {
         if open == 0 {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{open} jobs still open");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{open} jobs still open"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use super::payment::{Payment, PaymentStatus};
 use super::{KeyType, LnbitsState, bolt11, detail, pay, webhook};
 use crate::sandbox::delivery::{Outbound, deliver, spawn_lie_then_truth};
-use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, sats_from_msat};
 use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, sats_from_msat};
 
 /// LNbits' longest memo.
 const MAX_MEMO: usize = 640;

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::payment::{Payment, PaymentStatus};
+use super::{LnbitsState, OutgoingOutcome, bolt11, detail};
 use crate::sandbox::faults::Provider;
 use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, sats_from_msat};
-use super::{LnbitsState, OutgoingOutcome, bolt11, detail};
 
 /// A payment status as the money book says it.
 fn booked(status: PaymentStatus) -> MoneyOutcome {

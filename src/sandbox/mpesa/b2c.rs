@@ -18,9 +18,9 @@ use super::status::Receipt;
 use super::wire::{self, Rejection, is_msisdn, is_url, parse_body, text, whole_amount};
 use super::{B2cOutcome, B2cResult, MpesaState, error};
 use crate::sandbox::delivery::{Outbound, spawn_delivery, spawn_lie_then_truth};
+use crate::sandbox::faults::Provider;
 use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome};
 use rust_decimal::Decimal;
-use crate::sandbox::faults::Provider;
 
 const COMMAND_IDS: [&str; 3] = ["BusinessPayment", "SalaryPayment", "PromotionPayment"];
 
@@ -119,7 +119,10 @@ pub(crate) async fn payment_request(State(state): State<Arc<MpesaState>>, body: 
                 "Duplicate OriginatorConversationID.",
             );
         }
-        let failure_probability = shared.faults.get(Provider::Mpesa).payout_failure_probability;
+        let failure_probability = shared
+            .faults
+            .get(Provider::Mpesa)
+            .payout_failure_probability;
         let outcome = match store.b2c_script.scripted() {
             Some(outcome) => outcome,
             None if shared.chance(failure_probability) => {

@@ -16,9 +16,9 @@ use super::stk_callback::{Paid, callback_body};
 use super::wire::{self, Rejection, invalid, is_msisdn, is_url, parse_body, text, whole_amount};
 use super::{MpesaState, StkOutcome, StkResult, error};
 use crate::sandbox::delivery::{Outbound, spawn_delivery, spawn_lie_then_truth};
+use crate::sandbox::faults::Provider;
 use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome};
 use rust_decimal::Decimal;
-use crate::sandbox::faults::Provider;
 
 const TRANSACTION_TYPES: [&str; 2] = ["CustomerPayBillOnline", "CustomerBuyGoodsOnline"];
 
@@ -245,7 +245,11 @@ impl MpesaState {
             (StkResult::Cancelled, None, "forged_failure")
         } else {
             let short = (record.amount / 2).max(1);
-            let amount = if short == record.amount { record.amount + 1 } else { short };
+            let amount = if short == record.amount {
+                record.amount + 1
+            } else {
+                short
+            };
             (StkResult::Success, Some(amount), "wrong_amount")
         };
         let paid = amount.map(|amount| Paid {

@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::charge::ChargeStatus;
-use crate::sandbox::delivery::spawn_lie_then_truth;
-use crate::sandbox::faults::Provider;
-use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, from_minor};
 use super::{
     INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
     timestamp, webhook,
 };
+use crate::sandbox::delivery::spawn_lie_then_truth;
+use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, from_minor};
 
 /// How a refund ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -66,9 +66,9 @@ async fn the_rate_limit_admits_a_burst_then_answers_429_per_provider() {
     // starts afresh).
     let mut observed = None;
     for (attempt, rate) in (3u32..8).enumerate() {
-        fakes
-            .faults()
-            .update(Provider::Paystack, |f| f.max_requests_per_second = Some(rate));
+        fakes.faults().update(Provider::Paystack, |f| {
+            f.max_requests_per_second = Some(rate)
+        });
         let started = Instant::now();
         let mut statuses = Vec::new();
         let mut remaining = Vec::new();
@@ -77,7 +77,10 @@ async fn the_rate_limit_admits_a_burst_then_answers_429_per_provider() {
             statuses.push(response.status().as_u16());
             remaining.push(header(&response, "x-ratelimit-remaining"));
             if n == rate {
-                assert_eq!(header(&response, "x-ratelimit-limit"), Some(u64::from(rate)));
+                assert_eq!(
+                    header(&response, "x-ratelimit-limit"),
+                    Some(u64::from(rate))
+                );
             }
         }
         if started.elapsed() < Duration::from_secs(1) / rate {
@@ -90,7 +93,11 @@ async fn the_rate_limit_admits_a_burst_then_answers_429_per_provider() {
     let mut expected: Vec<u16> = vec![200; rate as usize];
     expected.push(429);
     assert_eq!(statuses, expected);
-    let expected: Vec<Option<u64>> = (0..u64::from(rate)).rev().map(Some).chain([Some(0)]).collect();
+    let expected: Vec<Option<u64>> = (0..u64::from(rate))
+        .rev()
+        .map(Some)
+        .chain([Some(0)])
+        .collect();
     assert_eq!(remaining, expected);
     assert!(fakes.counters().rate_limited >= 1);
 

@@ -3,8 +3,8 @@
 mod faults;
 mod fixtures;
 mod lnbits;
-mod mpesa;
 mod money;
+mod mpesa;
 mod mpesa_payouts;
 mod paystack;
 mod receiver;

@@ -25,7 +25,9 @@ async fn a_paid_stk_push_and_a_b2c_payment_are_booked_with_amounts() {
         )
         .await;
     callbacks.next().await;
-    daraja.post(B2C, &b2c("payout-money-1", &callbacks.url("/b2c"))).await;
+    daraja
+        .post(B2C, &b2c("payout-money-1", &callbacks.url("/b2c")))
+        .await;
     callbacks.next().await;
 
     let money = daraja.fakes.money();
@@ -59,11 +61,16 @@ async fn an_injected_b2c_failure_is_booked_failed_and_counted() {
         .fakes
         .faults()
         .update(Provider::Mpesa, |f| f.payout_failure_probability = 1.0);
-    daraja.post(B2C, &b2c("payout-money-2", &results.url("/b2c"))).await;
+    daraja
+        .post(B2C, &b2c("payout-money-2", &results.url("/b2c")))
+        .await;
     let result = results.next().await.json();
     assert_ne!(result["Result"]["ResultCode"], 0);
     let money = daraja.fakes.money();
-    assert_eq!(money.transfers().next().unwrap().outcome, MoneyOutcome::Failed);
+    assert_eq!(
+        money.transfers().next().unwrap().outcome,
+        MoneyOutcome::Failed
+    );
     assert_eq!(daraja.fakes.counters().injected_failures["mpesa b2c"], 1);
     assert!(money.totals().is_empty(), "nothing moved");
 }
@@ -133,7 +140,9 @@ async fn a_b2c_lie_forges_a_failure_of_a_payout_that_moved() {
         .fakes
         .faults()
         .update(Provider::Mpesa, |f| f.payout_lie_probability = 1.0);
-    daraja.post(B2C, &b2c("payout-money-4", &results.url("/b2c"))).await;
+    daraja
+        .post(B2C, &b2c("payout-money-4", &results.url("/b2c")))
+        .await;
     let lie = results.next().await.json();
     let truth = results.next().await.json();
     assert_eq!(lie["Result"]["ResultCode"], 2001);
