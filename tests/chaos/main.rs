@@ -412,15 +412,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
             format!("{front_kills} HTTP front kills; exactly 1 required"),
         );
     }
-    for (class, n) in &settled.last_summary {
-        if *n > 0 && !matches!(class.as_str(), "matched" | "resolved") {
-            push(
-                &mut failures,
-                "reconciliation",
-                format!("the last M-Pesa reconciliation reports {n} {class}"),
-            );
-        }
-    }
+    failures.extend(verdict::reconciliation_violations(&stack.pool, &settled.last_findings).await);
     if settled.reconciliations == 0 {
         push(
             &mut failures,

@@ -15,14 +15,14 @@ use super::driver::{self, Ctx};
 pub async fn reconcile(
     state: &WorkerState,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<std::collections::BTreeMap<String, usize>, String> {
+) -> Result<malipo::reconcile::Report, String> {
     let options = mpesa::Options {
         since: since - chrono::Duration::minutes(1),
         until: chrono::Utc::now() + chrono::Duration::minutes(5),
         pending_after: Duration::ZERO,
     };
     match mpesa::run(state, options).await {
-        Ok(report) => Ok(report.summary),
+        Ok(report) => Ok(report),
         Err(error) => Err(format!("{error:#}")),
     }
 }
@@ -62,8 +62,8 @@ pub struct Settled {
     pub refund_retries: u32,
     /// Intents the client released or refunded after the storm, once they became held.
     pub late_actions: u32,
-    /// The last reconciliation's counts per class.
-    pub last_summary: std::collections::BTreeMap<String, usize>,
+    /// The last reconciliation's items that are not plain matches: `(class, subject, detail)`.
+    pub last_findings: Vec<(String, String, String)>,
 }
 
 /// Waits up to `limit` for quiescence, reconciling M-Pesa every 10 s; the client meanwhile
@@ -86,9 +86,20 @@ pub async fn quiesce(
         if last_reconcile.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
             settled.reconciliations += 1;
             match reconcile(state, since).await {
-                Ok(summary) => {
-                    settled.last_reconciliation = format!("{summary:?}");
-                    settled.last_summary = summary;
+                Ok(report) => {
+                    settled.last_reconciliation = format!("{:?}", report.summary);
+                    settled.last_findings = report
+                        .items
+                        .iter()
+                        .filter(|item| !matches!(item.class.as_str(), "matched" | "resolved"))
+                        .map(|item| {
+                            (
+                                item.class.clone(),
+                                item.subject.clone(),
+                                item.detail.to_string(),
+                            )
+                        })
+                        .collect();
                 }
                 Err(error) => settled.reconcile_errors.push(error),
             }

@@ -620,7 +620,10 @@ pub async fn intent_violations(pool: &PgPool, created: usize) -> (Vec<Violation>
           WHERE NOT (i.status IN ('settled', 'refunded', 'failed', 'expired', 'cancelled')
                  OR (i.status = 'released' AND i.flagged_reason IS NOT NULL
                      AND EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id
-                                    AND p.status IN ('failed', 'reversed'))))
+                                    AND p.status IN ('failed', 'reversed')))
+                 OR (i.status = 'held' AND i.flagged_reason IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id
+                                    AND p.kind = 'refund' AND p.status = 'failed')))
           ORDER BY i.created_at",
     )
     .fetch_all(pool)
@@ -765,6 +768,28 @@ pub async fn tables(pool: &PgPool) -> String {
         let _ = writeln!(out, "  {title}");
         for ((a, b), n) in grouped(pool, sql).await {
             let _ = writeln!(out, "    {:<30}{:<12}{:>7}", a, b, n);
+        }
+    }
+    out
+}
+
+/// Findings of the last reconciliation (not matches) that no discrepancy explains.
+pub async fn reconciliation_violations(
+    pool: &PgPool,
+    findings: &[(String, String, String)],
+) -> Vec<Violation> {
+    let flagged = discrepancies(pool).await;
+    let mut out = Vec::new();
+    for (class, subject, detail) in findings {
+        let explained = flagged.iter().any(|(id, evidence)| {
+            id.as_deref() == Some(subject.as_str()) || evidence.contains(subject.as_str())
+        });
+        if !explained {
+            push(
+                &mut out,
+                "reconciliation",
+                format!("the last M-Pesa reconciliation reports {class} for {subject}: {detail}"),
+            );
         }
     }
     out
