@@ -1,7 +1,11 @@
 //! Faithful fake payment providers — Paystack, Safaricom M-Pesa Daraja and LNbits — served by
 //! an in-process axum server on loopback, for integration tests, `malipo run --sandbox`, the
 //! chaos suite and benchmarks. Wire shapes follow `PROVIDERS.md` §1–§3 and §6; fault knobs,
-//! outcome scripts and counters make the bad days reproducible.
+//! outcome scripts and counters make the bad days reproducible. The fakes also keep their own
+//! book of the money they moved ([`FakeProviders::money`]): every charge paid and every
+//! transfer or refund performed, with amounts and outcomes, so a test can count the money at
+//! the providers rather than trust malipo's database. Among the faults are lying callbacks
+//! (valid tokens and signatures, sent before the truth); the query APIs never lie.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
