@@ -3,6 +3,7 @@
 //! names itself so a failing run reads as a list of broken promises grouped by rule.
 
 mod intents;
+mod ledger;
 mod money;
 mod tables;
 
@@ -11,7 +12,8 @@ use std::{collections::BTreeMap, fmt::Write};
 use sqlx::PgPool;
 
 pub use intents::{dead_jobs, intent_violations};
-pub use money::{money_table, money_violations};
+pub use ledger::money_table;
+pub use money::money_violations;
 pub use tables::{discrepancy_counts, tables};
 
 /// One broken promise: the rule and what broke it.
