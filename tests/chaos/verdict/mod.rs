@@ -71,7 +71,7 @@ pub const RULES: [(&str, &str); 17] = [
     ),
     (
         "leftover",
-        "after the settle phase every intent is settled, refunded, failed, expired or cancelled, or released with a failed/reversed payout flagged for an operator",
+        "after the settle phase every intent is settled, refunded, failed, expired or cancelled; or, because the storm fails and reverses payouts on purpose, released with a failed/reversed payout or held after a failed refund the client asked again twice, flagged for an operator",
     ),
     (
         "failed-without-reason",
@@ -87,7 +87,7 @@ pub const RULES: [(&str, &str); 17] = [
     ),
     (
         "reconciliation",
-        "the last reconciliation run finds nothing but matches (no mismatch, nothing missing on either side)",
+        "the last reconciliation run finds nothing but matches, or only what a discrepancy names (no unexplained mismatch, nothing missing on either side)",
     ),
     (
         "run",
