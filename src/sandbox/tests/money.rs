@@ -208,3 +208,56 @@ async fn a_signed_refund_failed_lie_precedes_refund_processed() {
     assert_eq!(refund.amount, Decimal::from(500));
     assert!(hooks.quiet_for(Duration::from_millis(100)).await);
 }
+
+#[tokio::test]
+async fn a_lost_lnbits_webhook_is_counted_and_the_payment_still_booked() {
+    let mut hooks = Receiver::start().await;
+    let fakes = crate::sandbox::FakeProviders::start(quick()).await.unwrap();
+    fakes
+        .faults()
+        .update(Provider::Lnbits, |f| f.webhook_drop_probability = 1.0);
+    let invoice: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/payments", fakes.lnbits_base_url()))
+        .header("x-api-key", fakes.lnbits_invoice_key())
+        .json(&json!({"out": false, "amount": 2100, "webhook": hooks.url("/ln")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hash = invoice["payment_hash"].as_str().unwrap();
+    fakes.lnbits_pay_invoice(hash).unwrap();
+    assert!(hooks.quiet_for(Duration::from_millis(300)).await);
+    assert_eq!(fakes.counters().webhooks_dropped, 1);
+    let charge = fakes.money().charges().next().cloned().unwrap();
+    assert_eq!(
+        (charge.channel, charge.key.as_str(), charge.amount),
+        (MoneyChannel::LnbitsInvoice, hash, Decimal::from(2100))
+    );
+    assert_eq!(charge.currency, "SAT");
+}
+
+#[tokio::test]
+async fn a_concurrent_duplicate_delivers_the_same_callback_twice() {
+    let mut callbacks = Receiver::start().await;
+    let daraja = Daraja::start(quick()).await;
+    daraja.fakes.faults().update(Provider::Mpesa, |f| {
+        f.concurrent_duplicate_probability = 1.0;
+    });
+    daraja
+        .post(
+            STK,
+            &daraja.stk(&callbacks.url("/stk"), "254708374149", "10"),
+        )
+        .await;
+    let (first, second) = (callbacks.next().await, callbacks.next().await);
+    assert_eq!(first.body, second.body);
+    // The fake counts an answer once it has read it, just after the receiver recorded it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while daraja.fakes.counters().answered_of("mpesa stk") < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "both answered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(daraja.fakes.counters().webhooks_duplicated_concurrently, 1);
+}
