@@ -29,6 +29,9 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// `MALIPO_JOB_LEASE`: how long a claimed job is held before another worker may rescue it.
     pub job_lease: Duration,
+    /// `MALIPO_RETRY_CAP` (optional): the longest delay any job retry may wait, whatever its
+    /// kind's policy says; for test and staging stacks that must not wait out long backoffs.
+    pub retry_cap: Option<Duration>,
     /// `MALIPO_JOB_RETENTION`: how long done jobs are kept.
     pub job_retention: Duration,
     /// `MALIPO_QUEUES`: the queues `work`/`run` serve (comma-separated).
@@ -121,6 +124,9 @@ impl Config {
                 &parsed("MALIPO_WORKER_CONCURRENCY", "32")?,
             )? as usize,
             job_lease: duration(&parsed("MALIPO_JOB_LEASE", "30s")?).context("MALIPO_JOB_LEASE")?,
+            retry_cap: get("MALIPO_RETRY_CAP")
+                .map(|cap| duration(&cap).context("MALIPO_RETRY_CAP"))
+                .transpose()?,
             job_retention: duration(&parsed("MALIPO_JOB_RETENTION", "7d")?)
                 .context("MALIPO_JOB_RETENTION")?,
             queues,

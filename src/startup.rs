@@ -73,6 +73,7 @@ pub fn queue_settings(config: &Config) -> QueueSettings {
         lease: config.job_lease,
         heartbeat: (config.job_lease / 6).max(Duration::from_millis(200)),
         retention: config.job_retention,
+        retry_cap: config.retry_cap,
         ..QueueSettings::default()
     }
 }

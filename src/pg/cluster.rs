@@ -120,6 +120,20 @@ impl LocalCluster {
         .stop()
     }
 
+    /// Crashes the server (`pg_ctl stop -m immediate -w`): no checkpoint, no clean shutdown;
+    /// [`Self::ensure_running`] afterwards goes through crash recovery. For crash tests on a
+    /// cluster whose commits are durable (fsync on), which is what [`Self::ensure_running`]
+    /// creates.
+    pub fn crash(&self) -> anyhow::Result<()> {
+        let _lock = layout::lock(&self.layout.lock())?;
+        Control {
+            layout: &self.layout,
+            bins: &self.bins,
+            run_as: &self.run_as,
+        }
+        .stop_immediately()
+    }
+
     /// The postmaster's pid file, for a watchdog that must stop the server without us.
     pub(crate) fn postmaster_pid_file(data_dir: &Path) -> PathBuf {
         Layout::new(data_dir.to_path_buf())

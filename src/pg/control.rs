@@ -67,6 +67,14 @@ impl Control<'_> {
         run(cmd, None, "stop PostgreSQL").map(drop)
     }
 
+    /// `pg_ctl stop -m immediate`: the server quits at once without a checkpoint, as in a
+    /// power cut; the next start replays the WAL (crash recovery).
+    pub(crate) fn stop_immediately(&self) -> anyhow::Result<()> {
+        let mut cmd = self.pg_ctl("stop");
+        cmd.args(["-m", "immediate", "-w"]);
+        run(cmd, None, "stop PostgreSQL immediately").map(drop)
+    }
+
     fn choose_port(&self) -> anyhow::Result<u16> {
         let file = self.layout.port();
         if file.exists() {

@@ -143,6 +143,7 @@ impl BackendConfig for MalipoBackend {
         CompletionLayer {
             sink: self.sink.clone(),
             worker_id: self.worker_id.clone(),
+            retry_cap: self.settings.retry_cap,
         }
     }
 }
@@ -153,6 +154,7 @@ impl BackendConfig for MalipoBackend {
 pub struct CompletionLayer {
     sink: CompletionSink,
     worker_id: Arc<str>,
+    retry_cap: Option<Duration>,
 }
 
 impl<S> Layer<S> for CompletionLayer {
@@ -163,6 +165,7 @@ impl<S> Layer<S> for CompletionLayer {
             inner,
             sink: self.sink.clone(),
             worker_id: self.worker_id.clone(),
+            retry_cap: self.retry_cap,
         }
     }
 }
@@ -173,6 +176,7 @@ pub struct CompletionService<S> {
     inner: S,
     sink: CompletionSink,
     worker_id: Arc<str>,
+    retry_cap: Option<Duration>,
 }
 
 impl<S> Service<Task<ClaimedJob>> for CompletionService<S>
@@ -194,6 +198,7 @@ where
         let run = self.inner.call(task);
         let sink = self.sink.clone();
         let worker = self.worker_id.to_string();
+        let retry_cap = self.retry_cap;
         Box::pin(async move {
             let started = Instant::now();
             let outcome = match AssertUnwindSafe(run).catch_unwind().await {
@@ -207,7 +212,11 @@ where
                     after: None,
                 },
             };
-            let policy = super::policy_for(&job.kind);
+            let mut policy = super::policy_for(&job.kind);
+            if let Some(cap) = retry_cap {
+                policy.cap = policy.cap.min(cap);
+                policy.base = policy.base.min(cap);
+            }
             let resolution = outcome.resolve(
                 job.attempts,
                 job.max_attempts,

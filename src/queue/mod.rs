@@ -48,6 +48,10 @@ pub struct QueueSettings {
     pub retention: Duration,
     /// A cap on claims across every loop of the process (a drain's run limit); none for workers.
     pub claim_budget: Option<budget::ClaimBudget>,
+    /// The longest delay any retry may wait, whatever its kind's policy says (`None`: the
+    /// policies as written). Test and staging stacks use it to keep backoffs short instead of
+    /// rewriting `run_at` by hand.
+    pub retry_cap: Option<Duration>,
 }
 
 impl Default for QueueSettings {
@@ -65,6 +69,7 @@ impl Default for QueueSettings {
             poll_interval: Duration::from_millis(500),
             retention: Duration::from_secs(7 * 24 * 3600),
             claim_budget: None,
+            retry_cap: None,
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct CountersSnapshot {
     pub webhooks_sent: u64,
     /// Deliveries per kind, e.g. `"paystack charge.success"`, `"mpesa stk"`, `"lnbits payment"`.
     pub webhooks_by_kind: HashMap<String, u64>,
+    /// Deliveries answered 2xx, per kind: a test waits on these to know a delivery (a
+    /// duplicate, say) has been received and answered, not only sent.
+    pub webhooks_answered_by_kind: HashMap<String, u64>,
     /// Extra deliveries made by the duplicate-webhook fault.
     pub webhooks_duplicated: u64,
     /// Deliveries that failed (connection error or non-2xx answer).
@@ -37,6 +40,18 @@ pub struct CountersSnapshot {
     pub injected_5xx: u64,
     /// Calls held past the client's timeout.
     pub injected_timeouts: u64,
+    /// 5xx answers given after the action was performed.
+    pub injected_5xx_after_action: u64,
+    /// Payouts and refunds failed by `payout_failure_probability` /
+    /// `refund_failure_probability`, per channel (`"mpesa b2c"`, `"paystack refund"`, …).
+    pub injected_failures: HashMap<String, u64>,
+    /// LNbits webhooks never sent, by `webhook_drop_probability`.
+    pub webhooks_dropped: u64,
+    /// Extra deliveries made concurrently with the first by `concurrent_duplicate_probability`.
+    pub webhooks_duplicated_concurrently: u64,
+    /// Lies delivered before the truth, per `"<channel> <kind>"`, kind one of `forged_failure`,
+    /// `forged_success`, `wrong_amount` (e.g. `"mpesa stk forged_failure"`).
+    pub lies: HashMap<String, u64>,
 }
 
 impl CountersSnapshot {
@@ -51,6 +66,28 @@ impl CountersSnapshot {
             .get(reference)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Deliveries of one kind answered 2xx.
+    pub fn answered_of(&self, kind: &str) -> u64 {
+        self.webhooks_answered_by_kind
+            .get(kind)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Lies of one `"<channel> <kind>"`.
+    pub fn lies_of(&self, key: &str) -> u64 {
+        self.lies.get(key).copied().unwrap_or(0)
+    }
+
+    /// Lies of every channel whose kind is `kind`.
+    pub fn lies_of_kind(&self, kind: &str) -> u64 {
+        self.lies
+            .iter()
+            .filter(|(key, _)| key.ends_with(kind))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Deliveries of one webhook kind.
@@ -85,6 +122,14 @@ impl Counters {
                 .entry(reference.to_owned())
                 .or_default() += 1
         });
+    }
+
+    pub(crate) fn lie(&self, channel: &str, kind: &str) {
+        self.bump(|c| *c.lies.entry(format!("{channel} {kind}")).or_default() += 1);
+    }
+
+    pub(crate) fn injected_failure(&self, channel: &str) {
+        self.bump(|c| *c.injected_failures.entry(channel.to_owned()).or_default() += 1);
     }
 
     pub(crate) fn webhook_attempt(&self, kind: &str) {

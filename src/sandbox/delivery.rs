@@ -79,16 +79,53 @@ pub(crate) async fn deliver(shared: &Shared, out: Outbound) -> Option<StatusCode
         tracing::info!(kind = %out.kind, "sandbox: dropping callback (fault)");
         return None;
     }
+    if out.provider == Provider::Lnbits && shared.chance(faults.webhook_drop_probability) {
+        shared.counters.bump(|c| c.webhooks_dropped += 1);
+        tracing::info!(kind = %out.kind, "sandbox: dropping webhook (fault)");
+        return None;
+    }
     let (lo, hi) = faults.webhook_delay;
     if !shared.sleep(shared.duration_between(lo, hi)).await {
         return None;
     }
-    let status = send_with_retries(shared, &out).await;
+    let status = if shared.chance(faults.concurrent_duplicate_probability) {
+        shared
+            .counters
+            .bump(|c| c.webhooks_duplicated_concurrently += 1);
+        let (first, _) = tokio::join!(
+            send_with_retries(shared, &out),
+            send_with_retries(shared, &out)
+        );
+        first
+    } else {
+        send_with_retries(shared, &out).await
+    };
     if shared.chance(faults.duplicate_webhook_probability) {
         shared.counters.bump(|c| c.webhooks_duplicated += 1);
         send_with_retries(shared, &out).await;
     }
     status
+}
+
+/// Delivers `lie` (a forged callback with valid credentials) and, once it was answered,
+/// `truth`, both in the background with the provider's fault knobs. The lie is counted as
+/// `"<channel> <kind>"`.
+pub(crate) fn spawn_lie_then_truth(
+    shared: &Arc<Shared>,
+    lie: Outbound,
+    lie_kind: (&str, &str),
+    truth: Option<Outbound>,
+) {
+    shared.counters.lie(lie_kind.0, lie_kind.1);
+    tracing::info!(kind = %lie.kind, lie = lie_kind.1, "sandbox: lying before the truth (fault)");
+    let task_shared = Arc::clone(shared);
+    shared.spawn(async move {
+        // The lie is never dropped: it is the point of the fault.
+        send_with_retries(&task_shared, &lie).await;
+        if let Some(truth) = truth {
+            deliver(&task_shared, truth).await;
+        }
+    });
 }
 
 /// POSTs `out` once, without faults, and returns the answer: for exchanges whose reply matters
@@ -134,7 +171,14 @@ async fn send_once(shared: &Shared, out: &Outbound) -> Option<reqwest::Response>
         request = request.header(*name, value);
     }
     let failure = match request.send().await {
-        Ok(response) if response.status().is_success() => return Some(response),
+        Ok(response) if response.status().is_success() => {
+            shared.counters.bump(|c| {
+                *c.webhooks_answered_by_kind
+                    .entry(out.kind.clone())
+                    .or_default() += 1;
+            });
+            return Some(response);
+        }
         Ok(response) => format!("answered {}", response.status()),
         Err(error) => error.to_string(),
     };

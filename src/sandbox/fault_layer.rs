@@ -70,6 +70,12 @@ pub(crate) async fn apply_faults(
         shared.counters.bump(|c| c.injected_5xx += 1);
         return server_error(&ctx);
     }
+    if shared.chance(faults.server_error_after_action_probability) {
+        // The action runs to the end (a transfer is made), then the answer is lost to a 5xx.
+        let _ = next.run(request).await;
+        shared.counters.bump(|c| c.injected_5xx_after_action += 1);
+        return server_error(&ctx);
+    }
     if shared.chance(faults.timeout_probability) {
         shared.counters.bump(|c| c.injected_timeouts += 1);
         // Acting first and holding the answer afterwards is the in-doubt case: the money moved

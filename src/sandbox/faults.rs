@@ -72,6 +72,31 @@ pub struct FaultSettings {
     /// Requests per second accepted before the fake answers 429; a token bucket of this size
     /// refilled at this rate, the semantics of governor's `Quota::per_second(n)`.
     pub max_requests_per_second: Option<u32>,
+    /// Chance that an API call performs its action (a transfer is made, a push is sent) and
+    /// then answers a 5xx anyway: the client must not read the 5xx as "nothing happened".
+    pub server_error_after_action_probability: f64,
+    /// Chance that a payout fails at the provider: a Paystack transfer ends `failed`, a B2C
+    /// payment ends with a failure `ResultCode`, an LNbits outgoing payment fails. Outcomes a
+    /// test scripted come first.
+    pub payout_failure_probability: f64,
+    /// Chance that a Paystack refund ends `failed` (scripted outcomes come first).
+    pub refund_failure_probability: f64,
+    /// Chance that an LNbits webhook is never sent (LNbits sends once and never retries).
+    /// M-Pesa callbacks have [`Self::callback_drop_probability`].
+    pub webhook_drop_probability: f64,
+    /// Chance that a webhook or callback is delivered twice at the same moment, by two
+    /// concurrent requests (on top of [`Self::duplicate_webhook_probability`], whose second
+    /// delivery follows the first).
+    pub concurrent_duplicate_probability: f64,
+    /// Chance that a deposit's callback is preceded by a lie with valid tokens and signatures:
+    /// a forged failure when the buyer paid (STK `1032`), a forged success with a made-up
+    /// receipt when the buyer did not, or the wrong amount (STK, Paystack `charge.success`,
+    /// LNbits). The query APIs always answer the truth.
+    pub deposit_lie_probability: f64,
+    /// Chance that a payout's or refund's result is preceded by a lie: a forged failure when
+    /// the money moved (B2C `2001`, `transfer.failed`, `refund.failed`), a forged success with
+    /// a made-up receipt when it did not (B2C, `transfer.success`, `refund.processed`).
+    pub payout_lie_probability: f64,
 }
 
 impl Default for FaultSettings {
@@ -89,6 +114,13 @@ impl Default for FaultSettings {
             callback_drop_probability: 0.0,
             out_of_order_probability: 0.0,
             max_requests_per_second: None,
+            server_error_after_action_probability: 0.0,
+            payout_failure_probability: 0.0,
+            refund_failure_probability: 0.0,
+            webhook_drop_probability: 0.0,
+            concurrent_duplicate_probability: 0.0,
+            deposit_lie_probability: 0.0,
+            payout_lie_probability: 0.0,
         }
     }
 }

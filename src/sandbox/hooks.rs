@@ -27,6 +27,14 @@ impl FakeProviders {
         self.paystack.store().refund_script.push(outcome);
     }
 
+    /// While `lagging`, `GET /refund/{id}` answers 404 "Refund not found" for every refund, as
+    /// Paystack does for an id it does not know (yet); List Refunds still finds them.
+    pub fn paystack_refund_fetch_lags(&self, lagging: bool) {
+        self.paystack
+            .refund_fetch_lags
+            .store(lagging, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The next STK push ends this way (queued, first in first out; before standing rules).
     pub fn mpesa_script_next_stk(&self, outcome: StkOutcome) {
         self.mpesa.store().stk_script.push(outcome);

@@ -1,7 +1,11 @@
 //! Faithful fake payment providers — Paystack, Safaricom M-Pesa Daraja and LNbits — served by
 //! an in-process axum server on loopback, for integration tests, `malipo run --sandbox`, the
 //! chaos suite and benchmarks. Wire shapes follow `PROVIDERS.md` §1–§3 and §6; fault knobs,
-//! outcome scripts and counters make the bad days reproducible.
+//! outcome scripts and counters make the bad days reproducible. The fakes also keep their own
+//! book of the money they moved ([`FakeProviders::money`]): every charge paid and every
+//! transfer or refund performed, with amounts and outcomes, so a test can count the money at
+//! the providers rather than trust malipo's database. Among the faults are lying callbacks
+//! (valid tokens and signatures, sent before the truth); the query APIs never lie.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -19,6 +23,7 @@ mod faults;
 mod hooks;
 mod limiter;
 mod lnbits;
+mod money;
 mod mpesa;
 mod paystack;
 mod script;
@@ -32,6 +37,9 @@ pub mod wiring;
 pub use counters::CountersSnapshot;
 pub use faults::{FaultSettings, Faults, Provider};
 pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome, bolt11::payee_invoice};
+pub use money::{
+    MoneyChannel, MoneyDirection, MoneyMovement, MoneyOutcome, MoneySnapshot, MoneyTotals,
+};
 pub use mpesa::{B2cOutcome, B2cResult, C2bOutcome, C2bPayment, StkMatch, StkOutcome, StkResult};
 pub use paystack::{
     ChargeOutcome, DuplicateTransferPolicy, RefundEventShape, RefundOutcome, TransferOutcome,

@@ -29,14 +29,6 @@ impl<T: Clone> Script<T> {
         self.queue.push_back(outcome);
     }
 
-    /// The next scripted outcome, else a weighted draw.
-    pub(crate) fn next(&mut self, rng: &mut StdRng) -> T {
-        match self.scripted() {
-            Some(outcome) => outcome,
-            None => self.draw(rng),
-        }
-    }
-
     /// The next queued outcome, if a test scripted one.
     pub(crate) fn scripted(&mut self) -> Option<T> {
         self.queue.pop_front()

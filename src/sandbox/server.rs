@@ -16,6 +16,7 @@ use super::delivery::Delivery;
 use super::fault_layer::FaultContext;
 use super::faults::{Faults, Provider};
 use super::lnbits::{self, LnbitsState};
+use super::money::MoneySnapshot;
 use super::mpesa::{self, MpesaState};
 use super::paystack::{self, PaystackState};
 use super::settings::SandboxSettings;
@@ -179,6 +180,12 @@ impl FakeProviders {
     /// The counters as they are now.
     pub fn counters(&self) -> CountersSnapshot {
         self.shared.counters.snapshot()
+    }
+
+    /// The fakes' book of money as it is now: every charge paid and every transfer or refund
+    /// performed, with amounts and outcomes (the providers' truth, not malipo's).
+    pub fn money(&self) -> MoneySnapshot {
+        self.shared.money.snapshot()
     }
 
     /// Stops accepting requests, cancels pending callbacks and held requests, and waits (up to

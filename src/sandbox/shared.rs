@@ -12,6 +12,7 @@ use super::counters::Counters;
 use super::delivery::Delivery;
 use super::faults::Faults;
 use super::limiter::Limiter;
+use super::money::MoneyBook;
 
 /// Locks a mutex, ignoring poisoning: the fakes' state stays usable after a panicking test task.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     /// callbacks carrying them as duplicates). Outcomes stay reproducible from the seed.
     ids: Mutex<StdRng>,
     pub(crate) counters: Counters,
+    /// Every charge and transfer the fakes performed, with amounts.
+    pub(crate) money: MoneyBook,
     pub(crate) faults: Faults,
     pub(crate) limiter: Limiter,
     pub(crate) delivery: Delivery,
@@ -43,6 +46,7 @@ impl Shared {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             ids: Mutex::new(StdRng::from_os_rng()),
             counters: Counters::default(),
+            money: MoneyBook::default(),
             faults,
             limiter: Limiter::default(),
             delivery,

@@ -137,6 +137,8 @@ pub struct Tally {
     pub action_in_flight: u32,
     /// Intents whose driver ran out of time (finished after the storm).
     pub unfinished: u32,
+    /// Their ids: the client acts on them when they become held after the storm.
+    pub unfinished_ids: Vec<String>,
     /// Broken promises.
     pub violations: Vec<String>,
 }
@@ -238,10 +240,11 @@ pub async fn drive(ctx: &Ctx<'_>, n: usize) -> Option<String> {
         };
         match intent["status"].as_str().unwrap_or_default() {
             "awaiting_payment" if !paid => paid = pay(ctx, &intent),
-            // An STK callback that never came: reconciliation's job, after the storm.
+            // An STK callback that never came: the workers' reconciliation finds the payment
+            // (every 20 s in this stack); past 30 s, the client comes back after the storm.
             "awaiting_payment"
                 if awaiting_since.get_or_insert_with(Instant::now).elapsed()
-                    > Duration::from_secs(10) =>
+                    > Duration::from_secs(30) =>
             {
                 break;
             }
@@ -253,7 +256,10 @@ pub async fn drive(ctx: &Ctx<'_>, n: usize) -> Option<String> {
             _ => {}
         }
     }
-    ctx.note(|t| t.unfinished += 1);
+    ctx.note(|t| {
+        t.unfinished += 1;
+        t.unfinished_ids.push(id.clone());
+    });
     Some(id)
 }
 
@@ -292,7 +298,8 @@ pub fn action_body(intent: &Value) -> Value {
     }
 }
 
-async fn act(ctx: &Ctx<'_>, id: &str, intent: &Value, rng: &mut StdRng) {
+/// Releases or refunds a held intent (sometimes racing both, sometimes repeating the key).
+pub async fn act(ctx: &Ctx<'_>, id: &str, intent: &Value, rng: &mut StdRng) {
     let roll: f64 = rng.random();
     if roll >= 0.9 {
         race(ctx, id, intent).await;

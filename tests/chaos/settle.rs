@@ -1,23 +1,29 @@
-//! After the storm: reconciliation, finishing what the drivers left (paying deposits, releasing
-//! held intents), and waiting — bounded — until no job is open and no intent needs anyone.
+//! After the storm: reconciliation runs (what an operator's `malipo reconcile` does), the
+//! client's reaction to a failed refund (it asks again), and waiting — bounded — until no job is
+//! open. The harness never moves money itself: it pays no deposit, releases nothing and
+//! rewrites no job; whatever is left is for the verdict to judge.
 
 use std::time::{Duration, Instant};
 
 use malipo::{reconcile::mpesa, worker::WorkerState};
+use rand::SeedableRng;
 use sqlx::PgPool;
 
 use super::driver::{self, Ctx};
 
-/// Runs one M-Pesa reconciliation over the whole run.
-pub async fn reconcile(state: &WorkerState, since: chrono::DateTime<chrono::Utc>) -> String {
+/// Runs one M-Pesa reconciliation over the whole run: its summary, or the error.
+pub async fn reconcile(
+    state: &WorkerState,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<malipo::reconcile::Report, String> {
     let options = mpesa::Options {
         since: since - chrono::Duration::minutes(1),
         until: chrono::Utc::now() + chrono::Duration::minutes(5),
         pending_after: Duration::ZERO,
     };
     match mpesa::run(state, options).await {
-        Ok(report) => format!("{:?}", report.summary),
-        Err(error) => format!("failed: {error:#}"),
+        Ok(report) => Ok(report),
+        Err(error) => Err(format!("{error:#}")),
     }
 }
 
@@ -29,71 +35,136 @@ pub async fn open_jobs(pool: &PgPool) -> i64 {
         .unwrap_or(-1)
 }
 
-/// Intents some actor still has to move: unconfirmed, held, or mid-action.
-async fn unsettled(pool: &PgPool) -> Vec<(String, String)> {
-    sqlx::query_as(
-        "SELECT id::text, status FROM intents
-          WHERE status IN ('initiating', 'awaiting_payment', 'held', 'releasing', 'refunding')",
+/// Held intents whose last refund failed and that the client may refund again.
+async fn refund_failed(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT i.id::text FROM intents i
+          WHERE i.status = 'held'
+            AND EXISTS (SELECT 1 FROM intent_events e WHERE e.intent_id = i.id AND e.type = 'refund_failed')",
     )
     .fetch_all(pool)
     .await
     .unwrap_or_default()
 }
 
-/// Waits up to `limit` for quiescence, paying and releasing what is left on the way, and
-/// reconciling M-Pesa every 10 s. Backoff waits are cut short (`run_at = now()`): faults are
-/// off, so waiting out a 5-minute backoff proves nothing. Returns whether it got there.
+/// What the settle phase did.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Whether every job finished within the limit.
+    pub quiet: bool,
+    /// Reconciliation runs and their errors.
+    pub reconciliations: u32,
+    /// Errors of reconciliation runs.
+    pub reconcile_errors: Vec<String>,
+    /// The last reconciliation's summary.
+    pub last_reconciliation: String,
+    /// Refunds the client asked again after a failed one.
+    pub refund_retries: u32,
+    /// Intents the client released or refunded after the storm, once they became held.
+    pub late_actions: u32,
+    /// The last reconciliation's items that are not plain matches: `(class, subject, detail)`.
+    pub last_findings: Vec<(String, String, String)>,
+}
+
+/// Waits up to `limit` for quiescence, reconciling M-Pesa every 10 s; the client meanwhile
+/// acts as it would on its notifications: an intent its driver gave up on that is now held is
+/// released or refunded (once), and, told `refund_failed`, it refunds again (a fresh key, at
+/// most twice per intent). Nothing else: a payment nobody made stays unmade, and an intent the
+/// client already acted on stays where malipo left it.
 pub async fn quiesce(
     ctx: &Ctx<'_>,
     pool: &PgPool,
     state: &WorkerState,
     since: chrono::DateTime<chrono::Utc>,
     limit: Duration,
-) -> bool {
+    settled: &mut Settled,
+) {
     let deadline = Instant::now() + limit;
-    let mut last_reconcile = Instant::now();
+    let mut last_reconcile: Option<Instant> = None;
+    let mut asked: std::collections::HashMap<String, u32> = Default::default();
     while Instant::now() < deadline {
-        let _ = sqlx::query(
-            "UPDATE malipo_jobs SET run_at = now() WHERE state = 'pending' AND run_at > now()",
-        )
-        .execute(pool)
-        .await;
-        let waiting = unsettled(pool).await;
-        for (id, status) in &waiting {
-            if status != "awaiting_payment" && status != "held" {
+        if last_reconcile.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
+            settled.reconciliations += 1;
+            match reconcile(state, since).await {
+                Ok(report) => {
+                    settled.last_reconciliation = format!("{:?}", report.summary);
+                    settled.last_findings = report
+                        .items
+                        .iter()
+                        .filter(|item| !matches!(item.class.as_str(), "matched" | "resolved"))
+                        .map(|item| {
+                            (
+                                item.class.clone(),
+                                item.subject.clone(),
+                                item.detail.to_string(),
+                            )
+                        })
+                        .collect();
+                }
+                Err(error) => settled.reconcile_errors.push(error),
+            }
+            last_reconcile = Some(Instant::now());
+        }
+        let mut retried = false;
+        let late: Vec<String> = std::mem::take(
+            &mut ctx
+                .tally
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unfinished_ids,
+        );
+        let mut still = Vec::new();
+        for id in late {
+            match ctx.api.get(&id).await {
+                Some(intent) if intent["status"] == "held" => {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(ctx.seed ^ 0x005e_771e);
+                    driver::act(ctx, &id, &intent, &mut rng).await;
+                    settled.late_actions += 1;
+                    retried = true;
+                }
+                Some(intent)
+                    if matches!(
+                        intent["status"].as_str(),
+                        Some("initiating" | "awaiting_payment")
+                    ) =>
+                {
+                    still.push(id);
+                }
+                Some(_) => {}
+                None => still.push(id),
+            }
+        }
+        ctx.tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unfinished_ids
+            .extend(still);
+        for id in refund_failed(pool).await {
+            let times = asked.entry(id.clone()).or_default();
+            if *times >= 2 {
                 continue;
             }
-            let Some(intent) = ctx.api.get(id).await else {
+            *times += 1;
+            let Some(intent) = ctx.api.get(&id).await else {
                 continue;
             };
-            match intent["status"].as_str() {
-                Some("awaiting_payment") => {
-                    driver::pay(ctx, &intent);
-                }
-                Some("held") => {
-                    let answer = ctx
-                        .api
-                        .post(
-                            &format!("/v1/intents/{id}/release"),
-                            &driver::action_body(&intent),
-                            &format!("finish-release-{id}"),
-                        )
-                        .await;
-                    if answer.status == 202 {
-                        ctx.tally.lock().unwrap_or_else(|e| e.into_inner()).releases += 1;
-                    }
-                }
-                _ => {}
+            let answer = ctx
+                .api
+                .post(
+                    &format!("/v1/intents/{id}/refund"),
+                    &driver::action_body(&intent),
+                    &format!("refund-again-{id}-{times}"),
+                )
+                .await;
+            if answer.status == 202 {
+                settled.refund_retries += 1;
+                retried = true;
             }
         }
-        if waiting.is_empty() && open_jobs(pool).await == 0 {
-            return true;
-        }
-        if last_reconcile.elapsed() > Duration::from_secs(10) {
-            reconcile(state, since).await;
-            last_reconcile = Instant::now();
+        if !retried && open_jobs(pool).await == 0 {
+            settled.quiet = true;
+            return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    false
 }

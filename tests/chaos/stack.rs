@@ -1,73 +1,175 @@
-//! The system under chaos: provider fakes, malipo's HTTP front in this process, and the
-//! environment the `malipo work` processes are started with — one map for both, so callback
-//! tokens agree and webhooks verify.
+//! The system under chaos: provider fakes, malipo's HTTP front as a `malipo serve` process,
+//! the environment the `malipo serve` and `malipo work` processes are started with — one map
+//! for all, so callback tokens agree and webhooks verify — and a PostgreSQL cluster of the
+//! suite's own, with fsync on, that the storm crashes once (an immediate stop, then crash
+//! recovery): the shared test cluster runs with fsync off, where a crash proves nothing.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
+use anyhow::Context as _;
 use malipo::{
     clients,
-    config::Config,
+    pg::LocalCluster,
     providers::{Providers, ProvidersConfig, mpesa::PgTokenStore},
     sandbox::{
         FakeProviders, MpesaSettings, PaystackSettings, SandboxSettings, StkOutcome, StkResult,
         TransferOutcome,
     },
-    startup,
-    testing::test_database,
     worker::{self, WorkerState},
 };
 use rand::RngCore;
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
+use super::workers::Front;
+
+/// The suite's own durable cluster in /tmp, stopped and removed when dropped.
+pub struct ChaosDb {
+    dir: PathBuf,
+    cluster: Mutex<Option<LocalCluster>>,
+    /// Its database's URL.
+    pub url: String,
+    /// Crash-restarts done.
+    pub crashes: Mutex<u32>,
+}
+
+impl ChaosDb {
+    /// Creates and starts a cluster with fsync on (what `malipo run` creates) and migrates it.
+    async fn start() -> Self {
+        let dir = PathBuf::from(format!(
+            "/tmp/malipo-chaos-{}-{:08x}",
+            std::process::id(),
+            rand::rng().next_u32()
+        ));
+        let at = dir.clone();
+        let cluster = tokio::task::spawn_blocking(move || LocalCluster::ensure_running(&at))
+            .await
+            .expect("join")
+            .expect("the chaos suite's PostgreSQL starts (server binaries installed?)");
+        let url = cluster.database_url();
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .expect("connect");
+        malipo::db::migrate(&pool).await.expect("migrate");
+        pool.close().await;
+        Self {
+            dir,
+            cluster: Mutex::new(Some(cluster)),
+            url,
+            crashes: Mutex::new(0),
+        }
+    }
+
+    /// Crashes PostgreSQL (`-m immediate`: no checkpoint, sessions cut), waits `down_for`, and
+    /// starts it again on the same port through crash recovery.
+    pub async fn crash_and_restart(&self, down_for: Duration) -> anyhow::Result<()> {
+        let cluster = self
+            .cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .context("no cluster")?;
+        let port = cluster.port();
+        let cluster = tokio::task::spawn_blocking(move || cluster.crash().map(|()| cluster))
+            .await
+            .context("join")??;
+        drop(cluster);
+        tokio::time::sleep(down_for).await;
+        let dir = self.dir.clone();
+        let restarted = tokio::task::spawn_blocking(move || LocalCluster::ensure_running(&dir))
+            .await
+            .context("join")??;
+        anyhow::ensure!(
+            restarted.port() == port,
+            "PostgreSQL came back on port {} instead of {port}",
+            restarted.port()
+        );
+        *self.cluster.lock().unwrap_or_else(|e| e.into_inner()) = Some(restarted);
+        *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Ok(())
+    }
+}
+
+impl Drop for ChaosDb {
+    fn drop(&mut self) {
+        if let Some(cluster) = self
+            .cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = cluster.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Everything the storm drives and the verdict inspects.
 pub struct Stack {
     /// API base URL (also `MALIPO_PUBLIC_URL`).
     pub base: String,
-    /// A pool on the test database.
+    /// A pool on the chaos database.
     pub pool: PgPool,
     /// A client key.
     pub key: String,
     /// The fakes.
     pub fakes: FakeProviders,
-    /// The environment given to `malipo work` processes.
+    /// The environment given to `malipo serve` and `malipo work` processes.
     pub env: HashMap<String, String>,
-    /// Worker state in this process, for reconciliation runs.
+    /// Worker state in this process, for reconciliation runs (what `malipo reconcile` does).
     pub worker_state: WorkerState,
     /// Paystack transfer recipients registered at the fake.
     pub recipients: Vec<String>,
+    /// The HTTP front process.
+    pub front: Arc<Mutex<Front>>,
+    /// Where the processes' logs go (kept only if the suite fails).
+    pub log_dir: PathBuf,
+    /// Declared last: dropped after the processes using it.
+    pub db: ChaosDb,
 }
 
 impl Stack {
-    /// Starts the fakes and the API on a fresh database.
+    /// Starts the database, the fakes and the HTTP front.
     pub async fn start(seed: u64) -> Self {
-        let db = test_database().await.expect("database");
-        // The test pool is small; the API serves dozens of concurrent drivers.
+        let db = ChaosDb::start().await;
+        // The verdict's and the reconciliation's pool; the processes have their own.
         let pool = PgPoolOptions::new()
-            .max_connections(30)
+            .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
             .connect(&db.url)
             .await
             .expect("pool");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            probe.local_addr().expect("address").port()
+        };
+        let base = format!("http://127.0.0.1:{port}");
         let fakes = FakeProviders::start(sandbox_settings(seed))
             .await
             .expect("fakes");
         fakes.set_paystack_webhook_url(Some(format!("{base}/webhooks/paystack")));
-        let env = environment(&fakes, &base, &db.url);
+        let mut env = environment(&fakes, &base, &db.url);
+        env.insert("MALIPO_HTTP_ADDR".to_owned(), format!("127.0.0.1:{port}"));
         let lookup = |name: &str| env.get(name).cloned();
         let providers_config =
             Arc::new(ProvidersConfig::from_lookup(lookup).expect("provider config"));
-        let config = Config::from_lookup(lookup).expect("config");
         let providers =
             Providers::from_config(&providers_config, Arc::new(PgTokenStore::new(pool.clone())))
                 .expect("providers");
         let commission = worker::commission_from(lookup).expect("commission");
         let worker_state = WorkerState::new(pool.clone(), providers, commission);
-        let app = startup::app_state_for(pool.clone(), &config, providers_config);
-        tokio::spawn(startup::serve(listener, app, std::future::pending()));
+        let log_dir = std::env::temp_dir().join(format!("malipo-chaos-{}", std::process::id()));
+        let mut front_env = env.clone();
+        // The front answers dozens of concurrent drivers.
+        front_env.insert("MALIPO_DB_POOL_SIZE".to_owned(), "30".to_owned());
+        let front = Front::start(front_env, log_dir.clone());
+        wait_until_serving(&base).await;
         let key = clients::create(&pool, "chaos", "client", 0)
             .await
             .expect("client")
@@ -80,6 +182,9 @@ impl Stack {
             env,
             worker_state,
             recipients: Vec::new(),
+            front: Arc::new(Mutex::new(front)),
+            log_dir,
+            db,
         };
         for _ in 0..8 {
             let code = stack.paystack_recipient().await;
@@ -106,17 +211,32 @@ impl Stack {
     }
 }
 
-/// Fakes that also fail some payouts, reverse some, and cancel some STK pushes, so the storm
+/// Fakes that also reverse some Paystack transfers and cancel some STK pushes, so the storm
 /// ends in every terminal state; Paystack redelivers webhooks for long enough to outlast the
 /// PostgreSQL restart (live Paystack retries for 72 hours).
+/// Waits (up to 60 s) until the front answers `/healthz`.
+pub async fn wait_until_serving(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http = reqwest::Client::new();
+    while Instant::now() < deadline {
+        if let Ok(response) = http.get(format!("{base}/healthz")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the HTTP front did not come up at {base}");
+}
+
 fn sandbox_settings(seed: u64) -> SandboxSettings {
     SandboxSettings {
         seed,
         paystack: PaystackSettings {
+            // Failures come from `payout_failure_probability`, counted; reversals from here.
             transfer_outcomes: vec![
-                (TransferOutcome::Success, 90),
-                (TransferOutcome::Failed, 5),
-                (TransferOutcome::Reversed, 5),
+                (TransferOutcome::Success, 96),
+                (TransferOutcome::Reversed, 4),
             ],
             webhook_retries: 40,
             webhook_retry_delay: Duration::from_millis(500),
@@ -124,8 +244,8 @@ fn sandbox_settings(seed: u64) -> SandboxSettings {
         },
         mpesa: MpesaSettings {
             stk_outcomes: vec![
-                (StkOutcome::new(StkResult::Success), 95),
-                (StkOutcome::new(StkResult::Cancelled), 5),
+                (StkOutcome::new(StkResult::Success), 93),
+                (StkOutcome::new(StkResult::Cancelled), 7),
             ],
             ..MpesaSettings::default()
         },
@@ -141,6 +261,12 @@ fn environment(fakes: &FakeProviders, base: &str, database_url: &str) -> HashMap
         ("MALIPO_PUBLIC_URL", base.to_owned()),
         ("MALIPO_PROVIDER_TIMEOUT_SECS", "1".to_owned()),
         ("MALIPO_JOB_LEASE", "3s".to_owned()),
+        // Backoffs stay short by setting, not by rewriting run_at: the settle phase has a
+        // minute, not the half hour a payout's policy may wait.
+        ("MALIPO_RETRY_CAP", "5s".to_owned()),
+        // The workers' own reconciliation finds STK payments whose callback never came.
+        ("MALIPO_MPESA_RECONCILE_EVERY", "20s".to_owned()),
+        ("MALIPO_MPESA_PENDING_AFTER", "15s".to_owned()),
         ("MALIPO_DB_POOL_SIZE", "12".to_owned()),
         // The API's per-client limiter would otherwise throttle the drivers, not the chaos.
         ("MALIPO_RATE_LIMIT_PER_SEC", "100000".to_owned()),

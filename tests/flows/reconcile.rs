@@ -53,8 +53,26 @@ async fn one_run_settles_what_dropped_callbacks_left_behind_and_a_second_changes
                 .to_owned(),
         );
     }
-    // Every push is made; some callbacks never come.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every push is made and its callback delivered or dropped; the delivered ones are applied.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let counters = harness.fakes.counters();
+        let settled = counters.answered_of("mpesa stk") + counters.callbacks_dropped;
+        let open: i64 = count(
+            &harness,
+            "SELECT count(*) FROM malipo_jobs WHERE state IN ('pending', 'running') AND kind <> 'poll_lightning_invoice' AND run_at <= now()",
+        )
+        .await;
+        if settled >= ids.len() as u64 && open == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "STK pushes unsettled: {settled} of {} callbacks, {open} open jobs",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let dropped_stk = harness.fakes.counters().callbacks_dropped;
     assert!(dropped_stk > 0, "the fake dropped some STK callbacks");
     let before: i64 = count(
@@ -100,7 +118,27 @@ async fn one_run_settles_what_dropped_callbacks_left_behind_and_a_second_changes
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Every B2C result delivered (and applied) or dropped.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let counters = harness.fakes.counters();
+        let results =
+            counters.answered_of("mpesa b2c result") + (counters.callbacks_dropped - dropped_stk);
+        let open: i64 = count(
+            &harness,
+            "SELECT count(*) FROM malipo_jobs WHERE state IN ('pending', 'running') AND kind = 'process_webhook'",
+        )
+        .await;
+        if results >= 2 * ids.len() as u64 && open == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B2C results unsettled: {results} of {}",
+            2 * ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     harness.fakes.faults().update(Provider::Mpesa, |faults| {
         faults.callback_drop_probability = 0.0
     });

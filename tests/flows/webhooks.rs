@@ -127,11 +127,21 @@ async fn duplicate_callbacks_are_absorbed() {
     let created = harness.create(mpesa_intent("650")).await;
     let id = created["id"].as_str().expect("id");
     harness.wait_for(id, "held", Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both copies of the STK callback reached malipo and were answered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while harness.fakes.counters().answered_of("mpesa stk") < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the duplicate was not delivered: {:?}",
+            harness.fakes.counters()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         harness.fakes.counters().webhooks_duplicated >= 1,
         "the fake sent duplicates"
     );
+    wait_for_jobs(&harness).await;
     let deposits: i64 =
         sqlx::query_scalar("SELECT count(*) FROM ledger_transactions WHERE kind = 'deposit'")
             .fetch_one(&harness.pool)
@@ -166,11 +176,42 @@ async fn lnbits_webhooks_with_a_string_body_confirm_after_a_check() {
     });
     harness.fakes.lnbits_pay_invoice(&hash).expect("pay");
     harness.wait_for(id, "held", Duration::from_secs(20)).await;
-    let events: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM webhook_inbox WHERE endpoint = 'lnbits'")
-            .fetch_one(&harness.pool)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while harness.fakes.counters().answered_of("lnbits payment") < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook was not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for_jobs(&harness).await;
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM webhook_inbox WHERE endpoint = 'lnbits'")
+            .fetch_all(&harness.pool)
             .await
-            .expect("count");
-    assert!(events <= 1);
+            .expect("rows");
+    assert_eq!(events.len(), 1, "the webhook was stored once: {events:?}");
+    assert_ne!(events[0], "rejected", "the string body parsed: {events:?}");
     harness.assert_ledger_sound().await;
+}
+
+/// Waits (up to 20 s) until no job is pending or running.
+async fn wait_for_jobs(harness: &Harness) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM malipo_jobs WHERE state IN ('pending', 'running') AND run_at <= now()",
+        )
+        .fetch_one(&harness.pool)
+        .await
+        .expect("open jobs");
+        if open == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{open} jobs still open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

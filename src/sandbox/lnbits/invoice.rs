@@ -18,8 +18,9 @@ use sha2::{Digest, Sha256};
 
 use super::payment::{Payment, PaymentStatus};
 use super::{KeyType, LnbitsState, bolt11, detail, pay, webhook};
-use crate::sandbox::delivery::{Outbound, deliver};
+use crate::sandbox::delivery::{Outbound, deliver, spawn_lie_then_truth};
 use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, sats_from_msat};
 
 /// LNbits' longest memo.
 const MAX_MEMO: usize = 640;
@@ -186,10 +187,32 @@ impl LnbitsState {
             let json = payment.to_json(&self.settings.wallet_id, PaymentStatus::Success);
             (payment.clone(), json)
         };
+        self.shared.money.record(MoneyMovement {
+            channel: MoneyChannel::LnbitsInvoice,
+            key: payment.payment_hash.clone(),
+            id: payment.payment_hash.clone(),
+            amount: sats_from_msat(payment.amount_msat),
+            currency: "SAT".to_owned(),
+            destination: self.settings.wallet_id.clone(),
+            outcome: MoneyOutcome::Succeeded,
+        });
         let Some(url) = payment.webhook else {
             return Ok(());
         };
         let body = webhook::body(self.settings.webhook_body, &json)?;
+        let faults = self.shared.faults.get(Provider::Lnbits);
+        if self.shared.chance(faults.deposit_lie_probability) {
+            // The webhook is unsigned; a lie names the right hash and the wrong amount.
+            let mut lie = json.clone();
+            lie["amount"] = Value::from((payment.amount_msat / 2).max(1000));
+            let lie = webhook::body(self.settings.webhook_body, &lie)?;
+            spawn_lie_then_truth(
+                &self.shared,
+                Outbound::json(Provider::Lnbits, "payment", &url, lie),
+                (MoneyChannel::LnbitsInvoice.name(), "wrong_amount"),
+                None,
+            );
+        }
         let task_state = Arc::clone(self);
         self.shared.spawn(async move {
             let out = Outbound::json(Provider::Lnbits, "payment", &url, body);

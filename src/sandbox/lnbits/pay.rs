@@ -13,6 +13,17 @@ use sha2::{Digest, Sha256};
 
 use super::payment::{Payment, PaymentStatus};
 use super::{LnbitsState, OutgoingOutcome, bolt11, detail};
+use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, sats_from_msat};
+
+/// A payment status as the money book says it.
+fn booked(status: PaymentStatus) -> MoneyOutcome {
+    match status {
+        PaymentStatus::Pending => MoneyOutcome::Pending,
+        PaymentStatus::Success => MoneyOutcome::Succeeded,
+        PaymentStatus::Failed => MoneyOutcome::Failed,
+    }
+}
 
 /// LNbits' status for payment errors.
 fn payment_error(message: &str) -> Response {
@@ -56,7 +67,20 @@ pub(crate) fn pay(state: &Arc<LnbitsState>, body: &Value) -> Response {
             Some(PaymentStatus::Pending) => return payment_error("Payment is still pending."),
             Some(PaymentStatus::Failed) | None => {}
         }
-        let outcome = shared.with_rng(|rng| store.outgoing_script.next(rng));
+        let failure_probability = shared
+            .faults
+            .get(Provider::Lnbits)
+            .payout_failure_probability;
+        let outcome = match store.outgoing_script.scripted() {
+            Some(outcome) => outcome,
+            None if shared.chance(failure_probability) => {
+                shared
+                    .counters
+                    .injected_failure(MoneyChannel::LnbitsPayment.name());
+                OutgoingOutcome::Failed
+            }
+            None => shared.with_rng(|rng| store.outgoing_script.draw(rng)),
+        };
         let status = match outcome {
             OutgoingOutcome::Success => PaymentStatus::Success,
             OutgoingOutcome::Pending | OutgoingOutcome::PendingThenFailed => PaymentStatus::Pending,
@@ -80,6 +104,15 @@ pub(crate) fn pay(state: &Arc<LnbitsState>, body: &Value) -> Response {
             updated_at: now,
         };
         let json = payment.to_json(&state.settings.wallet_id, status);
+        shared.money.record(MoneyMovement {
+            channel: MoneyChannel::LnbitsPayment,
+            key: invoice.to_owned(),
+            id: payment_hash.clone(),
+            amount: sats_from_msat(amount),
+            currency: "SAT".to_owned(),
+            destination: invoice.to_owned(),
+            outcome: booked(status),
+        });
         store.payments.insert(payment_hash.clone(), payment);
         (json, outcome)
     };
@@ -101,6 +134,11 @@ pub(crate) fn pay(state: &Arc<LnbitsState>, body: &Value) -> Response {
                 {
                     payment.status = conclusion;
                     payment.updated_at = Utc::now();
+                    task_state.shared.money.conclude(
+                        MoneyChannel::LnbitsPayment,
+                        &payment_hash,
+                        booked(conclusion),
+                    );
                 }
             });
         }

@@ -17,8 +17,10 @@ use super::result::{self, Parameters, ResultBody};
 use super::status::Receipt;
 use super::wire::{self, Rejection, is_msisdn, is_url, parse_body, text, whole_amount};
 use super::{B2cOutcome, B2cResult, MpesaState, error};
-use crate::sandbox::delivery::{Outbound, spawn_delivery};
+use crate::sandbox::delivery::{Outbound, spawn_delivery, spawn_lie_then_truth};
 use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome};
+use rust_decimal::Decimal;
 
 const COMMAND_IDS: [&str; 3] = ["BusinessPayment", "SalaryPayment", "PromotionPayment"];
 
@@ -117,7 +119,29 @@ pub(crate) async fn payment_request(State(state): State<Arc<MpesaState>>, body: 
                 "Duplicate OriginatorConversationID.",
             );
         }
-        let outcome = shared.with_rng(|rng| store.b2c_script.next(rng));
+        let failure_probability = shared
+            .faults
+            .get(Provider::Mpesa)
+            .payout_failure_probability;
+        let outcome = match store.b2c_script.scripted() {
+            Some(outcome) => outcome,
+            None if shared.chance(failure_probability) => {
+                shared
+                    .counters
+                    .injected_failure(MoneyChannel::MpesaB2c.name());
+                B2cOutcome::new(B2cResult::DebitPartyInvalid)
+            }
+            None => shared.with_rng(|rng| store.b2c_script.draw(rng)),
+        };
+        shared.money.record(MoneyMovement {
+            channel: MoneyChannel::MpesaB2c,
+            key: ocid.clone(),
+            id: conversation_id.clone(),
+            amount: Decimal::from(request.amount),
+            currency: "KES".to_owned(),
+            destination: request.party_b.clone(),
+            outcome: MoneyOutcome::Pending,
+        });
         let record = B2cRecord {
             conversation_id: conversation_id.clone(),
             amount: request.amount,
@@ -170,6 +194,15 @@ impl MpesaState {
                 transaction_id: wire::receipt(shared),
             };
             record.settled = Some(settled.clone());
+            shared.money.conclude(
+                MoneyChannel::MpesaB2c,
+                &record.conversation_id,
+                if result == B2cResult::Success {
+                    MoneyOutcome::Succeeded
+                } else {
+                    MoneyOutcome::Failed
+                },
+            );
             let record = record.clone();
             if result == B2cResult::Success {
                 store.utility_balance -= record.amount;
@@ -186,16 +219,48 @@ impl MpesaState {
             }
             (record, settled, store.utility_balance)
         };
-        if !record.outcome.callback {
+        let truth = if record.outcome.callback {
+            match result_body(&record, ocid, &settled, balance).and_then(|body| body.to_bytes()) {
+                Ok(body) => Some(Outbound::json(
+                    Provider::Mpesa,
+                    "b2c result",
+                    &record.result_url,
+                    body,
+                )),
+                Err(error) => {
+                    tracing::warn!(%error, "sandbox: cannot build a B2C result");
+                    None
+                }
+            }
+        } else {
             shared.counters.bump(|c| c.callbacks_dropped += 1);
-            return;
+            None
+        };
+        let lie_probability = shared.faults.get(Provider::Mpesa).payout_lie_probability;
+        if shared.chance(lie_probability) {
+            // The opposite result on the real ResultURL: 2001 for money that moved, a success
+            // with a made-up receipt for money that did not.
+            let (result, kind) = if settled.result == B2cResult::Success {
+                (B2cResult::InvalidInitiator, "forged_failure")
+            } else {
+                (B2cResult::Success, "forged_success")
+            };
+            let forged = B2cSettled {
+                result,
+                transaction_id: wire::receipt(shared),
+            };
+            match result_body(&record, ocid, &forged, balance).and_then(|body| body.to_bytes()) {
+                Ok(body) => {
+                    let lie =
+                        Outbound::json(Provider::Mpesa, "b2c result", &record.result_url, body);
+                    spawn_lie_then_truth(shared, lie, (MoneyChannel::MpesaB2c.name(), kind), truth);
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "sandbox: cannot build a B2C lie"),
+            }
         }
-        match result_body(&record, ocid, &settled, balance).and_then(|body| body.to_bytes()) {
-            Ok(body) => spawn_delivery(
-                shared,
-                Outbound::json(Provider::Mpesa, "b2c result", &record.result_url, body),
-            ),
-            Err(error) => tracing::warn!(%error, "sandbox: cannot build a B2C result"),
+        if let Some(truth) = truth {
+            spawn_delivery(shared, truth);
         }
     }
 }

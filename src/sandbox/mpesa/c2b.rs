@@ -18,6 +18,8 @@ use super::wire::{
 };
 use crate::sandbox::delivery::{Outbound, exchange, spawn_delivery};
 use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome};
+use rust_decimal::Decimal;
 
 /// Words Daraja refuses in callback URLs.
 const FORBIDDEN_IN_URLS: [&str; 6] = ["m-pesa", "safaricom", "exe", "cmd", "sql", "query"];
@@ -288,6 +290,15 @@ impl MpesaState {
                 charges: "",
             };
             store.receipts.insert(trans_id.clone(), receipt);
+            shared.money.record(MoneyMovement {
+                channel: MoneyChannel::MpesaC2b,
+                key: payment.bill_ref_number.clone(),
+                id: trans_id.clone(),
+                amount: Decimal::from(payment.amount),
+                currency: "KES".to_owned(),
+                destination: payment.msisdn.clone(),
+                outcome: MoneyOutcome::Succeeded,
+            });
             balance
         };
         if let Some(urls) = urls {

@@ -15,8 +15,10 @@ use super::status::Receipt;
 use super::stk_callback::{Paid, callback_body};
 use super::wire::{self, Rejection, invalid, is_msisdn, is_url, parse_body, text, whole_amount};
 use super::{MpesaState, StkOutcome, StkResult, error};
-use crate::sandbox::delivery::{Outbound, spawn_delivery};
+use crate::sandbox::delivery::{Outbound, spawn_delivery, spawn_lie_then_truth};
 use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome};
+use rust_decimal::Decimal;
 
 const TRANSACTION_TYPES: [&str; 2] = ["CustomerPayBillOnline", "CustomerBuyGoodsOnline"];
 
@@ -170,6 +172,15 @@ impl MpesaState {
             record.settled = Some(receipt.clone());
             let record = record.clone();
             if let Some(receipt) = &receipt {
+                shared.money.record(MoneyMovement {
+                    channel: MoneyChannel::MpesaStk,
+                    key: checkout_request_id.to_owned(),
+                    id: receipt.clone(),
+                    amount: Decimal::from(record.amount),
+                    currency: "KES".to_owned(),
+                    destination: record.phone.clone(),
+                    outcome: MoneyOutcome::Succeeded,
+                });
                 let paid = Receipt {
                     reason: "Pay Bill Online",
                     amount: record.amount,
@@ -193,30 +204,87 @@ impl MpesaState {
             }
             (record, receipt)
         };
-        if !record.outcome.callback {
+        let truth = if record.outcome.callback {
+            let paid = receipt.as_deref().map(|receipt| Paid {
+                amount: record.amount,
+                receipt,
+                phone: &record.phone,
+                at: Utc::now(),
+            });
+            match callback_body(
+                self,
+                &record.merchant_request_id,
+                checkout_request_id,
+                record.outcome.result,
+                paid,
+            ) {
+                Ok(body) => Some(Outbound::json(
+                    Provider::Mpesa,
+                    "stk",
+                    &record.callback_url,
+                    body,
+                )),
+                Err(error) => {
+                    tracing::warn!(%error, "sandbox: cannot build an STK callback");
+                    None
+                }
+            }
+        } else {
             shared.counters.bump(|c| c.callbacks_dropped += 1);
-            return;
+            None
+        };
+        let lie_probability = shared.faults.get(Provider::Mpesa).deposit_lie_probability;
+        if shared.chance(lie_probability)
+            && let Some((lie, kind)) = self.stk_lie(checkout_request_id, &record, receipt.is_some())
+        {
+            spawn_lie_then_truth(shared, lie, (MoneyChannel::MpesaStk.name(), kind), truth);
+        } else if let Some(truth) = truth {
+            spawn_delivery(shared, truth);
         }
-        let paid = receipt.as_deref().map(|receipt| Paid {
-            amount: record.amount,
-            receipt,
+    }
+
+    /// A callback contradicting the truth, on the push's real URL (so its token is valid): a
+    /// `1032` or a short amount under a made-up receipt when the buyer paid, a success with a
+    /// made-up receipt when they did not.
+    fn stk_lie(
+        &self,
+        checkout_request_id: &str,
+        record: &StkRecord,
+        paid: bool,
+    ) -> Option<(Outbound, &'static str)> {
+        let shared = &self.shared;
+        let made_up = wire::receipt(shared);
+        let (result, amount, kind) = if !paid {
+            (StkResult::Success, Some(record.amount), "forged_success")
+        } else if shared.chance(0.5) {
+            (StkResult::Cancelled, None, "forged_failure")
+        } else {
+            let short = (record.amount / 2).max(1);
+            let amount = if short == record.amount {
+                record.amount + 1
+            } else {
+                short
+            };
+            (StkResult::Success, Some(amount), "wrong_amount")
+        };
+        let paid = amount.map(|amount| Paid {
+            amount,
+            receipt: &made_up,
             phone: &record.phone,
             at: Utc::now(),
         });
-        let result = record.outcome.result;
-        match callback_body(
+        let body = callback_body(
             self,
             &record.merchant_request_id,
             checkout_request_id,
             result,
             paid,
-        ) {
-            Ok(body) => spawn_delivery(
-                shared,
-                Outbound::json(Provider::Mpesa, "stk", &record.callback_url, body),
-            ),
-            Err(error) => tracing::warn!(%error, "sandbox: cannot build an STK callback"),
-        }
+        )
+        .ok()?;
+        Some((
+            Outbound::json(Provider::Mpesa, "stk", &record.callback_url, body),
+            kind,
+        ))
     }
 }
 

@@ -11,6 +11,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::sandbox::delivery::spawn_lie_then_truth;
+use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, from_minor};
+
 use super::{
     PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text, timestamp, webhook,
 };
@@ -233,9 +237,49 @@ impl PaystackState {
             }
         };
         if let Some(data) = paid {
-            webhook::send_event(self, "charge.success", &data);
+            self.record_charge(reference);
+            self.send_charge_success(&data);
         }
         Ok(())
+    }
+
+    /// Books a paid transaction in the fakes' money book.
+    fn record_charge(&self, reference: &str) {
+        let Some(transaction) = self.store().transactions.get(reference).cloned() else {
+            return;
+        };
+        self.shared.money.record(MoneyMovement {
+            channel: MoneyChannel::PaystackCharge,
+            key: transaction.reference.clone(),
+            id: transaction.id.to_string(),
+            amount: from_minor(transaction.amount),
+            currency: transaction.currency.clone(),
+            destination: transaction.email.clone(),
+            outcome: MoneyOutcome::Succeeded,
+        });
+    }
+
+    /// `charge.success`, preceded now and then (`deposit_lie_probability`) by a signed one
+    /// claiming the wrong amount.
+    fn send_charge_success(self: &Arc<Self>, data: &Value) {
+        let faults = self.shared.faults.get(Provider::Paystack);
+        if self.shared.chance(faults.deposit_lie_probability) {
+            let mut lie = data.clone();
+            let amount = data["amount"].as_i64().unwrap_or(100);
+            lie["amount"] = Value::from((amount / 2).max(1));
+            lie["requested_amount"] = lie["amount"].clone();
+            if let Some(lie) = webhook::outbound(self, "charge.success", &lie) {
+                let truth = webhook::outbound(self, "charge.success", data);
+                spawn_lie_then_truth(
+                    &self.shared,
+                    lie,
+                    (MoneyChannel::PaystackCharge.name(), "wrong_amount"),
+                    truth,
+                );
+                return;
+            }
+        }
+        webhook::send_event(self, "charge.success", data);
     }
 
     fn reference_for_access_code(&self, access_code: &str) -> Option<String> {

@@ -41,6 +41,8 @@ pub(crate) struct PaystackState {
     pub(crate) base_url: String,
     pub(crate) webhook_url: Mutex<Option<String>>,
     pub(crate) store: Mutex<Store>,
+    /// `GET /refund/{id}` answers 404 for every refund (Paystack lagging, or a wrong id).
+    pub(crate) refund_fetch_lags: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) struct Store {
@@ -73,6 +75,7 @@ impl PaystackState {
             settings,
             base_url,
             store: Mutex::new(store),
+            refund_fetch_lags: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -16,6 +16,9 @@ use super::{
     INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
     timestamp, webhook,
 };
+use crate::sandbox::delivery::spawn_lie_then_truth;
+use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, from_minor};
 
 /// How a refund ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +199,15 @@ pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes)
         // The answer embeds the whole transaction where GET /refund has its id.
         let mut data = refund.to_json();
         data["transaction"] = transaction.to_json();
+        shared.money.record(MoneyMovement {
+            channel: MoneyChannel::PaystackRefund,
+            key: refund.transaction_reference.clone(),
+            id: refund.id.to_string(),
+            amount: from_minor(amount),
+            currency: refund.currency.clone(),
+            destination: refund.email.clone(),
+            outcome: MoneyOutcome::Pending,
+        });
         store.refunds.insert(refund.id, refund.clone());
         (refund, data)
     };
@@ -225,9 +237,23 @@ pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes)
 impl PaystackState {
     /// Concludes a pending refund by the scripted outcome and sends its event.
     fn settle_refund(self: &Arc<Self>, id: u64) {
-        let (event, data) = {
+        let (event, data, outcome) = {
             let mut store = self.store();
-            let outcome = self.shared.with_rng(|rng| store.refund_script.next(rng));
+            let failure_probability = self
+                .shared
+                .faults
+                .get(Provider::Paystack)
+                .refund_failure_probability;
+            let outcome = match store.refund_script.scripted() {
+                Some(outcome) => outcome,
+                None if self.shared.chance(failure_probability) => {
+                    self.shared
+                        .counters
+                        .injected_failure(MoneyChannel::PaystackRefund.name());
+                    RefundOutcome::Failed
+                }
+                None => self.shared.with_rng(|rng| store.refund_script.draw(rng)),
+            };
             let Some(refund) = store.refunds.get_mut(&id) else {
                 return;
             };
@@ -250,8 +276,49 @@ impl PaystackState {
                 RefundOutcome::Processed => "refund.processed",
                 RefundOutcome::Failed => "refund.failed",
             };
-            (event, refund.event_json(self.settings.refund_event_shape))
+            self.shared.money.conclude(
+                MoneyChannel::PaystackRefund,
+                &refund.id.to_string(),
+                match outcome {
+                    RefundOutcome::Processed => MoneyOutcome::Succeeded,
+                    RefundOutcome::Failed => MoneyOutcome::Failed,
+                },
+            );
+            (
+                event,
+                refund.event_json(self.settings.refund_event_shape),
+                outcome,
+            )
         };
+        let lie_probability = self
+            .shared
+            .faults
+            .get(Provider::Paystack)
+            .payout_lie_probability;
+        if self.shared.chance(lie_probability) {
+            // The opposite conclusion, signed like the truth and sent first.
+            let mut lie = data.clone();
+            let (lie_event, kind) = match outcome {
+                RefundOutcome::Processed => {
+                    lie["status"] = Value::from("failed");
+                    ("refund.failed", "forged_failure")
+                }
+                RefundOutcome::Failed => {
+                    lie["status"] = Value::from("processed");
+                    ("refund.processed", "forged_success")
+                }
+            };
+            if let Some(lie) = webhook::outbound(self, lie_event, &lie) {
+                let truth = webhook::outbound(self, event, &data);
+                spawn_lie_then_truth(
+                    &self.shared,
+                    lie,
+                    (MoneyChannel::PaystackRefund.name(), kind),
+                    truth,
+                );
+                return;
+            }
+        }
         webhook::send_event(self, event, &data);
     }
 }
@@ -299,9 +366,13 @@ pub(crate) async fn fetch(
     State(state): State<Arc<PaystackState>>,
     Path(id): Path<String>,
 ) -> Response {
+    let lagging = state
+        .refund_fetch_lags
+        .load(std::sync::atomic::Ordering::Relaxed);
     let refund = id
         .parse::<u64>()
         .ok()
+        .filter(|_| !lagging)
         .and_then(|id| state.store().refunds.get(&id).cloned());
     match refund {
         Some(refund) => ok(StatusCode::OK, "Refund retrieved", refund.to_json()),

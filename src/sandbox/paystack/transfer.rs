@@ -15,7 +15,9 @@ use super::{
     INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
     timestamp, webhook,
 };
+use crate::sandbox::delivery::spawn_lie_then_truth;
 use crate::sandbox::faults::Provider;
+use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, from_minor};
 
 /// The answer to re-posting an existing transfer reference. Paystack documents retrying a
 /// non-conclusive transfer with the same reference but not the exact answer.
@@ -218,8 +220,30 @@ pub(crate) async fn initiate(State(state): State<Arc<PaystackState>>, body: Byte
             transferred_at: None,
         };
         let data = transfer.initiate_json();
+        shared.money.record(MoneyMovement {
+            channel: MoneyChannel::PaystackTransfer,
+            key: reference.clone(),
+            id: transfer.transfer_code.clone(),
+            amount: from_minor(amount),
+            currency: transfer.currency.clone(),
+            destination: transfer.recipient.code.clone(),
+            outcome: MoneyOutcome::Pending,
+        });
         store.transfers.insert(reference.clone(), transfer);
-        let outcome = shared.with_rng(|rng| store.transfer_script.next(rng));
+        let failure_probability = shared
+            .faults
+            .get(Provider::Paystack)
+            .payout_failure_probability;
+        let outcome = match store.transfer_script.scripted() {
+            Some(outcome) => outcome,
+            None if shared.chance(failure_probability) => {
+                shared
+                    .counters
+                    .injected_failure(MoneyChannel::PaystackTransfer.name());
+                TransferOutcome::Failed
+            }
+            None => shared.with_rng(|rng| store.transfer_script.draw(rng)),
+        };
         (data, outcome)
     };
     shared.counters.bump(|c| c.transfers_created += 1);
@@ -235,8 +259,11 @@ pub(crate) async fn initiate(State(state): State<Arc<PaystackState>>, body: Byte
 }
 
 /// The normal course: each conclusive status after a delay, its webhook sent as it happens.
+/// Now and then (`payout_lie_probability`) the first conclusive event is preceded by a signed
+/// lie: `transfer.failed` for a transfer that succeeded, `transfer.success` (with a made-up
+/// transfer code) for one that failed.
 async fn settle_in_order(state: &Arc<PaystackState>, reference: &str, outcome: TransferOutcome) {
-    for (status, event) in outcome.steps() {
+    for (step, (status, event)) in outcome.steps().iter().enumerate() {
         if !state
             .shared
             .sleep(state.settings.transfer_settle_delay)
@@ -244,9 +271,37 @@ async fn settle_in_order(state: &Arc<PaystackState>, reference: &str, outcome: T
         {
             return;
         }
-        if let Some(data) = state.set_transfer_status(reference, *status) {
-            webhook::send_event(state, event, &data);
+        let Some(data) = state.set_transfer_status(reference, *status) else {
+            continue;
+        };
+        let lie_probability = state
+            .shared
+            .faults
+            .get(Provider::Paystack)
+            .payout_lie_probability;
+        if step == 0 && state.shared.chance(lie_probability) {
+            let mut lie = data.clone();
+            let (lie_event, kind) = if *status == TransferStatus::Failed {
+                lie["status"] = Value::from("success");
+                lie["transfer_code"] = Value::from(format!("TRF_{}", state.shared.lower_alnum(16)));
+                ("transfer.success", "forged_success")
+            } else {
+                lie["status"] = Value::from("failed");
+                lie["transferred_at"] = Value::Null;
+                ("transfer.failed", "forged_failure")
+            };
+            if let Some(lie) = webhook::outbound(state, lie_event, &lie) {
+                let truth = webhook::outbound(state, event, &data);
+                spawn_lie_then_truth(
+                    &state.shared,
+                    lie,
+                    (MoneyChannel::PaystackTransfer.name(), kind),
+                    truth,
+                );
+                continue;
+            }
         }
+        webhook::send_event(state, event, &data);
     }
 }
 
@@ -271,6 +326,17 @@ impl PaystackState {
         let mut store = self.store();
         let transfer = store.transfers.get_mut(reference)?;
         let now = Utc::now();
+        let booked = match status {
+            TransferStatus::Pending => MoneyOutcome::Pending,
+            TransferStatus::Success => MoneyOutcome::Succeeded,
+            TransferStatus::Failed => MoneyOutcome::Failed,
+            TransferStatus::Reversed => MoneyOutcome::Reversed,
+        };
+        self.shared.money.conclude(
+            MoneyChannel::PaystackTransfer,
+            &transfer.transfer_code,
+            booked,
+        );
         transfer.status = status;
         transfer.updated_at = now;
         if status == TransferStatus::Success {

@@ -32,7 +32,7 @@ struct Envelope<'a> {
 }
 
 /// The signed delivery of one event, or `None` when no webhook URL is configured.
-fn outbound(state: &PaystackState, event: &str, data: &Value) -> Option<Outbound> {
+pub(crate) fn outbound(state: &PaystackState, event: &str, data: &Value) -> Option<Outbound> {
     let Some(url) = lock(&state.webhook_url).clone() else {
         tracing::debug!(event, "sandbox: no Paystack webhook URL; event not sent");
         return None;

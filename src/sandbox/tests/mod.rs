@@ -3,6 +3,7 @@
 mod faults;
 mod fixtures;
 mod lnbits;
+mod money;
 mod mpesa;
 mod mpesa_payouts;
 mod paystack;

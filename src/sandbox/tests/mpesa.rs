@@ -71,7 +71,7 @@ impl Daraja {
     }
 
     /// A valid STK push body.
-    fn stk(&self, callback: &str, phone: &str, amount: &str) -> Value {
+    pub(super) fn stk(&self, callback: &str, phone: &str, amount: &str) -> Value {
         let timestamp = Utc::now().format("%Y%m%d%H%M%S").to_string();
         json!({
             "BusinessShortCode": 174379, "Password": self.fakes.mpesa_stk_password(&timestamp),
@@ -81,7 +81,7 @@ impl Daraja {
         })
     }
 
-    fn query(&self, checkout_request_id: &Value) -> Value {
+    pub(super) fn query(&self, checkout_request_id: &Value) -> Value {
         let timestamp = Utc::now().format("%Y%m%d%H%M%S").to_string();
         json!({
             "BusinessShortCode": "174379", "Password": self.fakes.mpesa_stk_password(&timestamp),
@@ -90,8 +90,8 @@ impl Daraja {
     }
 }
 
-const STK: &str = "/mpesa/stkpush/v1/processrequest";
-const STK_QUERY: &str = "/mpesa/stkpushquery/v1/query";
+pub(super) const STK: &str = "/mpesa/stkpush/v1/processrequest";
+pub(super) const STK_QUERY: &str = "/mpesa/stkpushquery/v1/query";
 
 #[tokio::test]
 async fn a_new_token_invalidates_the_previous_one() {

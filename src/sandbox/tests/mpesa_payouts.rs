@@ -11,9 +11,9 @@ use super::quick;
 use super::receiver::Receiver;
 use crate::sandbox::{B2cOutcome, B2cResult, C2bOutcome, C2bPayment};
 
-const B2C: &str = "/mpesa/b2c/v3/paymentrequest";
+pub(super) const B2C: &str = "/mpesa/b2c/v3/paymentrequest";
 
-fn b2c(ocid: &str, result_url: &str) -> Value {
+pub(super) fn b2c(ocid: &str, result_url: &str) -> Value {
     json!({
         "OriginatorConversationID": ocid, "InitiatorName": "testapi", "SecurityCredential": "c2VjcmV0",
         "CommandID": "BusinessPayment", "Amount": "250", "PartyA": "600992", "PartyB": "254705912645",
