@@ -278,8 +278,8 @@ async fn b2c(
     // Payouts still without a result, and payouts recorded failed in the window: a failure is
     // asked about again, so a provider that delivered after all (or a record changed by hand)
     // surfaces as a payout_contradiction discrepancy when the answer arrives.
-    let stuck: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, reference FROM payouts
+    let stuck: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, reference, status FROM payouts
           WHERE provider = 'mpesa'
             AND ((status = 'in_flight' AND initiated_at <= $1)
                  OR (status = 'failed' AND initiated_at IS NOT NULL AND updated_at BETWEEN $2 AND $3))
@@ -291,18 +291,32 @@ async fn b2c(
     .fetch_all(&state.pool)
     .await?;
     let mut items = Vec::new();
-    for (id, reference) in stuck {
-        // Transaction Status answers asynchronously: its result completes the payout through the
-        // normal callback path.
-        let detail = match crate::worker::calls::query_mpesa_transfer(&state.providers, &reference)
-            .await
-        {
-            Ok(_) => {
-                json!({"reference": reference, "action": "transaction status queried; the result completes the payout"})
-            }
-            Err(error) => json!({"reference": reference, "query_failed": error.to_string()}),
-        };
-        items.push(Item::new("status_mismatch", "b2c", id.to_string(), detail));
+    for (id, reference, status) in stuck {
+        // Transaction Status answers asynchronously: its result completes an in-flight payout
+        // through the normal callback path, or turns a recorded failure the provider contradicts
+        // into a payout_contradiction discrepancy.
+        let queried =
+            crate::worker::calls::query_mpesa_transfer(&state.providers, &reference).await;
+        items.push(match (queried, status == "failed") {
+            (Err(error), _) => Item::new(
+                "status_mismatch",
+                "b2c",
+                id.to_string(),
+                json!({"reference": reference, "query_failed": error.to_string()}),
+            ),
+            (Ok(_), false) => Item::new(
+                "status_mismatch",
+                "b2c",
+                id.to_string(),
+                json!({"reference": reference, "action": "no result yet: transaction status queried; the result completes the payout"}),
+            ),
+            (Ok(_), true) => Item::new(
+                "matched",
+                "b2c",
+                id.to_string(),
+                json!({"reference": reference, "action": "failure re-checked with transaction status; a delivery would become a payout_contradiction"}),
+            ),
+        });
     }
     Ok(items)
 }

@@ -303,7 +303,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     );
     let _ = writeln!(
         summary,
-        "  drivers: {} intents created ({} create replays), {} deposits paid, {} releases, {} refunds ({} asked again after a failed refund), {} release/refund races, {} repeated-key replays, {} repeated-key in-flight answers, {} unfinished at patience ({} acted on once held, after the storm)",
+        "  drivers: {} intents created ({} create replays), {} deposits paid, {} releases, {} refunds ({} asked again after a failed refund), {} release/refund races, {} repeated-key replays, {} repeated-key in-flight answers, {} unfinished at patience ({} acted on once held, {} cancelled unpaid, after the storm)",
         tally.created,
         tally.create_replays,
         tally.paid,
@@ -314,7 +314,8 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         tally.action_replays,
         tally.action_in_flight,
         tally.unfinished,
-        settled.late_actions
+        settled.late_actions,
+        settled.cancelled
     );
     summary.push_str(&tables);
     let _ = writeln!(

@@ -62,6 +62,8 @@ pub struct Settled {
     pub refund_retries: u32,
     /// Intents the client released or refunded after the storm, once they became held.
     pub late_actions: u32,
+    /// Unpaid intents the client gave up on and cancelled once everything else was quiet.
+    pub cancelled: u32,
     /// The last reconciliation's items that are not plain matches: `(class, subject, detail)`.
     pub last_findings: Vec<(String, String, String)>,
 }
@@ -162,9 +164,46 @@ pub async fn quiesce(
             }
         }
         if !retried && open_jobs(pool).await == 0 {
+            // Quiet: what the client gave up on and nobody paid, it cancels (the way out of
+            // `awaiting_payment`; a payment that still comes is a late_payment discrepancy).
+            if cancel_abandoned(ctx, settled).await {
+                continue;
+            }
             settled.quiet = true;
             return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Cancels the unfinished intents still awaiting payment; whether it cancelled any.
+async fn cancel_abandoned(ctx: &Ctx<'_>, settled: &mut Settled) -> bool {
+    let ids: Vec<String> = ctx
+        .tally
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unfinished_ids
+        .clone();
+    let mut any = false;
+    for id in ids {
+        let Some(intent) = ctx.api.get(&id).await else {
+            continue;
+        };
+        if intent["status"] != "awaiting_payment" {
+            continue;
+        }
+        let answer = ctx
+            .api
+            .post(
+                &format!("/v1/intents/{id}/cancel"),
+                &serde_json::json!({}),
+                &format!("cancel-abandoned-{id}"),
+            )
+            .await;
+        if answer.status == 200 {
+            settled.cancelled += 1;
+            any = true;
+        }
+    }
+    any
 }

@@ -50,7 +50,18 @@ pub(super) async fn payouts(
         }
         let initiations = counters.transfers_for(&p.fake_key());
         let moved = matches!(p.status.as_str(), "succeeded" | "reversed");
-        if initiations > 1 || (moved && initiations != 1) {
+        // A Paystack refund is keyed at the fake by the transaction it refunds, which every
+        // refund attempt of one intent shares (a refund asked again after a confirmed failure
+        // is a new payout): the key may carry one initiation per attempt that was sent.
+        let attempts = payouts
+            .iter()
+            .filter(|q| q.fake_key() == p.fake_key() && q.status != "pending")
+            .count();
+        let allowed = u32::try_from(attempts.max(1)).unwrap_or(u32::MAX);
+        if initiations > allowed
+            || (moved && initiations == 0)
+            || (attempts <= 1 && moved && initiations != 1)
+        {
             push(
                 out,
                 "payout-initiations",

@@ -75,6 +75,9 @@ pub(super) struct Books {
     pub(super) payouts: Vec<PayoutRow>,
     /// `(intent, evidence as text)` of every discrepancy.
     flagged: Vec<(Option<String>, String)>,
+    /// Paybill receipts malipo placed with an intent (Pull matched them by the account number
+    /// malipo issued: the STK push whose answer was lost, a payment by Paybill): receipt → intent.
+    placed: HashMap<String, String>,
 }
 
 /// Intents by `(provider, deposit key)`.
@@ -138,10 +141,20 @@ impl Books {
             },
         )
         .collect();
+        let placed = sqlx::query_as::<_, (String, String)>(
+            "SELECT receipt, intent_id::text FROM unmatched_payments
+              WHERE intent_id IS NOT NULL AND resolution IN ('credited', 'own_payment')",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("placed payments")
+        .into_iter()
+        .collect();
         Self {
             intents,
             payouts,
             flagged: discrepancies(pool).await,
+            placed,
         }
     }
 
@@ -206,7 +219,14 @@ fn charges<'a>(
     let mut money_in: HashMap<&str, Decimal> = HashMap::new();
     for charge in money.charges() {
         let provider = db_provider(charge);
-        let intent = by_deposit.get(&(provider, charge.key.as_str()));
+        let intent = by_deposit
+            .get(&(provider, charge.key.as_str()))
+            .copied()
+            .or_else(|| {
+                // Found by its receipt through the account number instead of its deposit key.
+                let placed = books.placed.get(&charge.id)?;
+                books.intents.iter().find(|i| &i.id == placed)
+            });
         let keys = [charge.key.as_str(), charge.id.as_str()];
         if let Some(intent) = intent {
             *money_in.entry(intent.id.as_str()).or_default() += charge.amount;
