@@ -48,26 +48,31 @@ pub(super) async fn payouts(
                 ),
             );
         }
-        let initiations = counters.transfers_for(&p.fake_key());
-        let moved = matches!(p.status.as_str(), "succeeded" | "reversed");
-        // A Paystack refund is keyed at the fake by the transaction it refunds, which every
-        // refund attempt of one intent shares (a refund asked again after a confirmed failure
-        // is a new payout): the key may carry one initiation per attempt that was sent.
-        let attempts = payouts
+    }
+    // Initiations per key the fake counts them under: one per payout that left `pending`
+    // (Paystack counts refunds per transaction, and a refund asked again after a failed one
+    // is a payout of its own), none more.
+    let mut groups: BTreeMap<String, Vec<&PayoutRow>> = BTreeMap::new();
+    for p in payouts {
+        groups.entry(p.fake_key()).or_default().push(p);
+    }
+    for (key, group) in groups {
+        let initiations = u64::from(counters.transfers_for(&key));
+        let sent = group.iter().filter(|p| p.status != "pending").count() as u64;
+        let moved = group
             .iter()
-            .filter(|q| q.fake_key() == p.fake_key() && q.status != "pending")
-            .count();
-        let allowed = u32::try_from(attempts.max(1)).unwrap_or(u32::MAX);
-        if initiations > allowed
-            || (moved && initiations == 0)
-            || (attempts <= 1 && moved && initiations != 1)
-        {
+            .filter(|p| matches!(p.status.as_str(), "succeeded" | "reversed"))
+            .count() as u64;
+        if initiations > sent || initiations < moved {
+            let payouts: Vec<String> = group
+                .iter()
+                .map(|p| format!("{} {} {} ({})", p.provider, p.kind, p.reference, p.status))
+                .collect();
             push(
                 out,
                 "payout-initiations",
                 format!(
-                    "{} {} payout {} ({}) was initiated {initiations} times at the provider",
-                    p.provider, p.kind, p.reference, p.status
+                    "key {key} was initiated {initiations} times at the provider for {payouts:?}"
                 ),
             );
         }

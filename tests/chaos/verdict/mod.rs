@@ -58,7 +58,7 @@ pub const RULES: [(&str, &str); 17] = [
     ),
     (
         "payout-initiations",
-        "a payout was initiated at most once at the provider (exactly once if it moved money)",
+        "per key the provider counts initiations under, at most one per payout sent and at least one per payout that moved money (a second transfer is never initiated)",
     ),
     (
         "clearing",
