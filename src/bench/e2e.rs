@@ -52,6 +52,9 @@ pub struct E2eReport {
     /// CPU milliseconds per settled lifecycle, by process (Linux only): what 500 lifecycles/s
     /// on two cores would have to fit in 4 ms of.
     pub cpu_per_lifecycle: Option<CpuSplit>,
+    /// Requests malipo made to the provider fakes per lifecycle, by endpoint (the cost of
+    /// asking the provider before every money decision shows here).
+    pub provider_requests_per_lifecycle: std::collections::BTreeMap<String, f64>,
 }
 
 /// How long one lifecycle may take before it counts as failed.
@@ -185,7 +188,14 @@ pub async fn run(
     .execute(pool)
     .await?;
 
-    let callback_deliveries_failed = fakes.counters().webhook_failures;
+    let counters = fakes.counters();
+    let callback_deliveries_failed = counters.webhook_failures;
+    let per_lifecycle = lifecycles.max(1) as f64;
+    let provider_requests_per_lifecycle = counters
+        .requests
+        .iter()
+        .map(|(endpoint, count)| (endpoint.clone(), *count as f64 / per_lifecycle))
+        .collect();
     fakes.shutdown().await;
     let settled = durations.len();
     Ok(E2eReport {
@@ -197,6 +207,7 @@ pub async fn run(
         concurrency,
         failures,
         callback_deliveries_failed,
+        provider_requests_per_lifecycle,
         cpu_per_lifecycle: cpu_before
             .zip(cpu_after)
             .and_then(|(before, after)| before.split_until(&after, settled)),

@@ -4,11 +4,13 @@
 //! Rules (the only corrections made without an operator):
 //! - an STK push with no callback is settled by the STK Query answer, through the same path as
 //!   a callback (paid → held, a final failure code → failed);
-//! - a C2B payment malipo never heard of is recorded, and credited to the M-Pesa intent whose
-//!   client `reference` equals its account reference exactly, if that intent awaits payment of
-//!   exactly that amount; any other case is flagged;
-//! - a B2C payout with no result gets a Transaction Status query; the result completes it
-//!   through the normal callback path.
+//! - a Paybill (C2B) payment is recorded by its receipt and placed only through the account
+//!   number malipo issued for exactly one intent: it funds that intent when it awaits exactly
+//!   that amount, is recognised as the intent's own STK payment, or else waits in suspense with
+//!   a discrepancy (late, duplicate, other amount, unmatched) — never by a client's reference;
+//! - a B2C payout with no result, or recorded failed in the window, gets a Transaction Status
+//!   query; the result completes it through the normal callback path (a delivery malipo had
+//!   recorded failed becomes a payout_contradiction discrepancy).
 
 pub mod c2b;
 pub mod mpesa;

@@ -12,7 +12,7 @@ use super::{
     verify_deposit::{self, Verified},
 };
 use crate::{
-    domain::{IntentMove, IntentStatus},
+    domain::{IntentMove, IntentStatus, ProviderKind},
     escrow::deposit::{self, DepositEffect},
     queue::{JobContext, JobError},
 };
@@ -39,6 +39,7 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
                 ));
             }
             Err(JobError::Snooze(next_check(
+                intent.provider,
                 open_for.to_std().unwrap_or_default(),
             )))
         }
@@ -74,11 +75,43 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
     }
 }
 
-/// Asks often while a buyer is likely paying, then less.
-fn next_check(open_for: Duration) -> Duration {
-    match open_for.as_secs() {
-        0..=120 => Duration::from_secs(5),
-        121..=1800 => Duration::from_secs(30),
-        _ => Duration::from_secs(300),
+/// Asks often while a buyer is likely paying, then less. A Paystack checkout (verified even
+/// without a webhook) stays open for a long time and counts against Paystack's rate limit, so
+/// it is asked less often.
+fn next_check(provider: ProviderKind, open_for: Duration) -> Duration {
+    let secs = match (provider, open_for.as_secs()) {
+        (ProviderKind::Paystack, 0..=600) => 30,
+        (ProviderKind::Paystack, 601..=3600) => 120,
+        (ProviderKind::Paystack, _) => 600,
+        (_, 0..=120) => 5,
+        (_, 121..=1800) => 30,
+        _ => 300,
+    };
+    Duration::from_secs(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_slow_down_as_a_deposit_ages_and_paystack_is_asked_least() {
+        let at = |provider, secs| next_check(provider, Duration::from_secs(secs)).as_secs();
+        assert_eq!(
+            [
+                at(ProviderKind::Mpesa, 10),
+                at(ProviderKind::Mpesa, 600),
+                at(ProviderKind::Mpesa, 7200)
+            ],
+            [5, 30, 300]
+        );
+        assert_eq!(
+            [
+                at(ProviderKind::Paystack, 10),
+                at(ProviderKind::Paystack, 1200),
+                at(ProviderKind::Paystack, 7200)
+            ],
+            [30, 120, 600]
+        );
     }
 }

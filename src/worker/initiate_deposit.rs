@@ -18,6 +18,9 @@ use crate::{
 /// payment to its account number: an STK prompt lapses on the phone within about a minute (Daraja reports 1037 then).
 const IN_DOUBT_WINDOW: chrono::Duration = chrono::Duration::seconds(90);
 
+/// When a Paystack checkout is first verified without its webhook.
+const PAYSTACK_FIRST_CHECK_SECS: f64 = 30.0;
+
 /// Runs while the intent is `initiating`; see the job's idempotency rule in `malipo-jobs`.
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
@@ -100,6 +103,22 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
                     EnqueueOptions {
                         intent_id: Some(intent.id),
                         delay_secs: Some(2.0),
+                    },
+                )
+                .await?;
+            }
+            if moved && intent.provider == ProviderKind::Paystack {
+                // Paystack's `charge.success` may never come (webhooks are lost too): a
+                // verification is scheduled anyway, asking less often as the checkout ages
+                // (`confirm_deposit` snoozes while Paystack calls it pending).
+                enqueue(
+                    &mut tx,
+                    &ConfirmDeposit {
+                        intent_id: intent.id,
+                    },
+                    EnqueueOptions {
+                        intent_id: Some(intent.id),
+                        delay_secs: Some(PAYSTACK_FIRST_CHECK_SECS),
                     },
                 )
                 .await?;

@@ -1,6 +1,7 @@
-//! Asking the provider whether an intent's buyer paid, and applying its answer: the one path by
-//! which a deposit becomes held, failed or expired. Callbacks, polls and reconciliation all end
-//! here, so a callback's claim never decides anything by itself.
+//! Asking the provider whether an intent's buyer paid, and applying its answer. Callbacks and
+//! `confirm_deposit` end here (the Lightning poll and reconciliation's STK Query step ask the
+//! provider themselves and apply through the same `escrow::deposit::apply`), so a callback's
+//! claim never decides anything by itself.
 
 use chrono::Utc;
 use uuid::Uuid;

@@ -163,12 +163,13 @@ pub async fn quiesce(
                 retried = true;
             }
         }
+        // What the client gave up on and nobody paid for two minutes, it cancels (the way out
+        // of `awaiting_payment`; a payment that still comes is a late_payment discrepancy).
+        // Until then a deposit's verification keeps asking the provider, so jobs stay open.
+        if !retried && cancel_abandoned(ctx, settled).await {
+            continue;
+        }
         if !retried && open_jobs(pool).await == 0 {
-            // Quiet: what the client gave up on and nobody paid, it cancels (the way out of
-            // `awaiting_payment`; a payment that still comes is a late_payment discrepancy).
-            if cancel_abandoned(ctx, settled).await {
-                continue;
-            }
             settled.quiet = true;
             return;
         }
@@ -189,7 +190,13 @@ async fn cancel_abandoned(ctx: &Ctx<'_>, settled: &mut Settled) -> bool {
         let Some(intent) = ctx.api.get(&id).await else {
             continue;
         };
-        if intent["status"] != "awaiting_payment" {
+        let idle_for = intent["updated_at"]
+            .as_str()
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| chrono::Utc::now() - at.with_timezone(&chrono::Utc));
+        if intent["status"] != "awaiting_payment"
+            || idle_for.is_none_or(|idle| idle < chrono::Duration::minutes(2))
+        {
             continue;
         }
         let answer = ctx

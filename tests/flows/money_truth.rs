@@ -823,3 +823,31 @@ async fn a_forged_paystack_refund_failure_is_checked_with_the_refund_api() {
     assert_eq!(harness.release(&id, json!({})).await.status(), 409);
     harness.assert_ledger_sound().await;
 }
+
+/// A Paystack payment whose `charge.success` never arrives is still found: the checkout is
+/// verified on a schedule (a way out of `awaiting_payment` without the webhook).
+#[tokio::test]
+async fn a_paystack_payment_whose_webhook_is_lost_is_found_by_verification() {
+    let harness = Harness::start().await;
+    harness.fakes.set_paystack_webhook_url(None);
+    let mut intent = paystack_intent("2000.00");
+    intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
+    let id = id_of(&harness.create(intent).await);
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let reference = waiting["next_action"]["reference"]
+        .as_str()
+        .expect("reference");
+    harness
+        .fakes
+        .paystack_complete_charge(reference, ChargeOutcome::Success)
+        .expect("buyer pays");
+    // The first scheduled verification runs 30 s after the checkout opened.
+    harness.wait_for(&id, "held", Duration::from_secs(90)).await;
+    let inbox: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_inbox WHERE provider = 'paystack'")
+            .fetch_one(&harness.pool)
+            .await
+            .expect("count");
+    assert_eq!(inbox, 0, "held without any webhook");
+    harness.assert_ledger_sound().await;
+}
