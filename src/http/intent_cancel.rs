@@ -17,7 +17,9 @@ use super::{
 use crate::{
     db::{intents, transitions::transition},
     domain::IntentMove,
+    queue::enqueue::run_now_for_intent,
 };
+use malipo_jobs::{ConfirmDeposit, Job, PollLightningInvoice};
 
 /// Cancels an unpaid intent.
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
@@ -63,6 +65,11 @@ async fn apply(
         )));
     }
     transition(&mut tx, id, IntentMove::Cancelled, json!({"by": "client"})).await?;
+    // The deposit's verification and polls ask the provider once more, now: a payment made
+    // before the cancel becomes a late_payment at once, and nothing waits on a closed intent.
+    for kind in [ConfirmDeposit::KIND, PollLightningInvoice::KIND] {
+        run_now_for_intent(&mut tx, id, kind).await?;
+    }
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;

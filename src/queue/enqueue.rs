@@ -90,3 +90,22 @@ pub async fn enqueue_batch<J: Job>(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// Brings the pending jobs of `kind` about `intent` forward to now, in the caller's
+/// transaction: a follow-up job whose wait lost its reason (a verification snoozing on an intent
+/// that was just cancelled) asks once more at once instead of holding the queue open.
+pub async fn run_now_for_intent(
+    conn: &mut PgConnection,
+    intent: uuid::Uuid,
+    kind: &str,
+) -> Result<u64, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE malipo_jobs SET run_at = now()
+          WHERE intent_id = $1 AND kind = $2 AND state = 'pending' AND run_at > now()",
+    )
+    .bind(intent)
+    .bind(kind)
+    .execute(conn)
+    .await?;
+    Ok(moved.rows_affected())
+}

@@ -86,35 +86,21 @@ pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Op
         (Some(amount), Some(Ok(currency))) => Money::new(amount, currency).ok(),
         _ => None,
     };
-    let outcome = match (intent, paid) {
-        (_, None) => Credit::Unreadable(format!("payment {receipt} has no readable amount")),
-        (None, Some(paid)) => {
-            suspend(
-                conn,
-                DiscrepancyKind::UnmatchedPayment,
-                None,
-                receipt,
-                paid,
-                &account_ref,
-                None,
-            )
-            .await?
-        }
-        (Some(id), Some(paid)) => match intents::load(conn, id, true).await? {
-            Some(record) => place(conn, &record, receipt, paid, &account_ref).await?,
-            None => {
-                suspend(
-                    conn,
-                    DiscrepancyKind::UnmatchedPayment,
-                    None,
-                    receipt,
-                    paid,
-                    &account_ref,
-                    None,
-                )
-                .await?
+    let outcome = match paid {
+        None => Credit::Unreadable(format!("payment {receipt} has no readable amount")),
+        Some(paid) => {
+            let record = match intent {
+                Some(id) => intents::load(conn, id, true).await?,
+                None => None,
+            };
+            match record {
+                Some(record) => place(conn, &record, receipt, paid, &account_ref).await?,
+                None => {
+                    let kind = DiscrepancyKind::UnmatchedPayment;
+                    suspend(conn, kind, None, receipt, paid, &account_ref, None).await?
+                }
             }
-        },
+        }
     };
     let (resolution, intent_id) = match &outcome {
         Credit::Credited(id) => ("credited", Some(*id)),

@@ -63,30 +63,49 @@ pub async fn pull_for_intent(
     let (Some(client), Some(account)) = (state.providers.mpesa(), &intent.account_number) else {
         return Ok(false);
     };
-    if let Err(error) = client.pull_register(NOMINATED_NUMBER).await {
-        tracing::warn!(%error, "Pull Transactions registration failed; trying the query anyway");
-    }
     let from = intent.created_at - chrono::Duration::minutes(1);
-    let pulled = client
-        .pull_transactions(from, Utc::now() + chrono::Duration::minutes(1))
+    let pulled = pull(client, from, Utc::now() + chrono::Duration::minutes(1))
         .await
         .map_err(|error| anyhow::anyhow!("Pull Transactions failed: {error}"))?;
     let mut funded = false;
     for payment in pulled.iter().filter(|p| p.bill_reference.trim() == account) {
-        let mut tx = state.pool.begin().await?;
-        c2b::record(
-            &mut tx,
-            &payment.receipt,
-            payment.amount,
-            &payment.bill_reference,
-            "pull",
-        )
-        .await?;
-        let credit = c2b::credit(&mut tx, &payment.receipt).await?;
-        tx.commit().await?;
+        let (_, credit) = place_pulled(state, payment).await?;
         funded |= matches!(credit, Some(Credit::Credited(id)) if id == intent.id);
     }
     Ok(funded)
+}
+
+/// Pull Transactions between `from` and `until`, registering the shortcode first (once is
+/// enough; "already registered" is success).
+async fn pull(
+    client: &MpesaClient,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<crate::providers::mpesa::PulledPayment>, crate::providers::ProviderError> {
+    if let Err(error) = client.pull_register(NOMINATED_NUMBER).await {
+        tracing::warn!(%error, "Pull Transactions registration failed; trying the query anyway");
+    }
+    client.pull_transactions(from, until).await
+}
+
+/// Records one pulled payment (first sight wins) and places it; whether it was new, and where
+/// it went.
+async fn place_pulled(
+    state: &WorkerState,
+    payment: &crate::providers::mpesa::PulledPayment,
+) -> anyhow::Result<(bool, Option<Credit>)> {
+    let mut tx = state.pool.begin().await?;
+    let new = c2b::record(
+        &mut tx,
+        &payment.receipt,
+        payment.amount,
+        &payment.bill_reference,
+        "pull",
+    )
+    .await?;
+    let credit = c2b::credit(&mut tx, &payment.receipt).await?;
+    tx.commit().await?;
+    Ok((new, credit))
 }
 
 async fn stk(
@@ -183,11 +202,7 @@ async fn c2b_payments(
     options: &Options,
 ) -> anyhow::Result<Vec<Item>> {
     let from = options.since.max(Utc::now() - PULL_WINDOW);
-    // Pull needs the shortcode registered once; "already registered" is success.
-    if let Err(error) = client.pull_register(NOMINATED_NUMBER).await {
-        tracing::warn!(%error, "Pull Transactions registration failed; trying the query anyway");
-    }
-    let pulled = match client.pull_transactions(from, options.until).await {
+    let pulled = match pull(client, from, options.until).await {
         Ok(pulled) => pulled,
         Err(error) => {
             return Ok(vec![Item::new(
@@ -202,17 +217,7 @@ async fn c2b_payments(
     let mut seen = HashSet::new();
     for payment in &pulled {
         seen.insert(payment.receipt.clone());
-        let mut tx = state.pool.begin().await?;
-        let new = c2b::record(
-            &mut tx,
-            &payment.receipt,
-            payment.amount,
-            &payment.bill_reference,
-            "pull",
-        )
-        .await?;
-        let credit = c2b::credit(&mut tx, &payment.receipt).await?;
-        tx.commit().await?;
+        let (new, credit) = place_pulled(state, payment).await?;
         let detail = json!({"amount": payment.amount.map(|a| a.to_string()), "account_reference": payment.bill_reference});
         items.push(match (new, credit) {
             (_, Some(Credit::Credited(intent))) => Item::new(

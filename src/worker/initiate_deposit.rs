@@ -111,17 +111,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
                 // Paystack's `charge.success` may never come (webhooks are lost too): a
                 // verification is scheduled anyway, asking less often as the checkout ages
                 // (`confirm_deposit` snoozes while Paystack calls it pending).
-                enqueue(
-                    &mut tx,
-                    &ConfirmDeposit {
-                        intent_id: intent.id,
-                    },
-                    EnqueueOptions {
-                        intent_id: Some(intent.id),
-                        delay_secs: Some(PAYSTACK_FIRST_CHECK_SECS),
-                    },
-                )
-                .await?;
+                confirm_later(&mut tx, intent.id, PAYSTACK_FIRST_CHECK_SECS).await?;
             }
         }
         Ok(DepositInitiation::AlreadyInitiated { status }) => {
@@ -134,17 +124,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             )
             .await?;
             if moved.is_some() {
-                enqueue(
-                    &mut tx,
-                    &ConfirmDeposit {
-                        intent_id: intent.id,
-                    },
-                    EnqueueOptions {
-                        intent_id: Some(intent.id),
-                        delay_secs: Some(1.0),
-                    },
-                )
-                .await?;
+                confirm_later(&mut tx, intent.id, 1.0).await?;
             }
         }
         Err(ProviderError::Permanent { reason }) => {
@@ -181,17 +161,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             .await?;
             if moved.is_some() {
                 let wait = (deadline - Utc::now()).num_seconds().max(1) as f64 + 1.0;
-                enqueue(
-                    &mut tx,
-                    &ConfirmDeposit {
-                        intent_id: intent.id,
-                    },
-                    EnqueueOptions {
-                        intent_id: Some(intent.id),
-                        delay_secs: Some(wait),
-                    },
-                )
-                .await?;
+                confirm_later(&mut tx, intent.id, wait).await?;
             }
         }
         Err(error) => {
@@ -200,6 +170,25 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Schedules the deposit's verification `delay_secs` from now (one per intent: a second is a
+/// no-op by the job's dedupe key).
+async fn confirm_later(
+    tx: &mut sqlx::PgConnection,
+    intent: uuid::Uuid,
+    delay_secs: f64,
+) -> Result<(), sqlx::Error> {
+    enqueue(
+        tx,
+        &ConfirmDeposit { intent_id: intent },
+        EnqueueOptions {
+            intent_id: Some(intent),
+            delay_secs: Some(delay_secs),
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -7,11 +7,13 @@ use std::time::Duration;
 use chrono::Utc;
 use malipo_jobs::PollLightningInvoice;
 
-use super::{WorkerState, calls};
+use super::{
+    WorkerState,
+    verify_deposit::{self, Verified},
+};
 use crate::{
-    db::intents,
-    escrow::{deposit, deposit_reference},
-    providers::{DepositCheck, DepositStatus},
+    domain::IntentStatus,
+    escrow::deposit::DepositEffect,
     queue::{JobContext, JobError},
 };
 
@@ -35,48 +37,19 @@ pub async fn run(
     context: JobContext<WorkerState>,
 ) -> Result<(), JobError> {
     let state = &context.app;
-    let Some(intent) = super::job_intent::still(
-        state,
-        job.intent_id,
-        crate::domain::IntentStatus::AwaitingPayment,
-    )
-    .await?
-    else {
-        return Ok(());
-    };
-    let check = DepositCheck {
-        reference: deposit_reference(intent.id),
-        provider_handle: intent.provider_reference.clone(),
-        expected: intent.amount,
-        expires_at: intent.deposit_expires_at,
-    };
-    let mut status = calls::check_deposit(&state.providers, intent.provider, &check)
-        .await
-        .map_err(calls::retry)?;
-    // LNbits may keep an unpaid invoice "pending" forever; past its expiry it is expired for us.
-    if status == DepositStatus::Pending
-        && intent
-            .deposit_expires_at
-            .is_some_and(|expiry| expiry < Utc::now())
-    {
-        status = DepositStatus::Expired;
+    // The poll asks LNbits exactly as a webhook's verification does (expiry included), and
+    // goes on only while the invoice is unpaid and open.
+    match verify_deposit::verify(state, job.intent_id).await? {
+        Verified::Answered(intent, _, DepositEffect::Pending)
+            if intent.status == IntentStatus::AwaitingPayment =>
+        {
+            let open_for = (Utc::now() - intent.created_at)
+                .to_std()
+                .unwrap_or_default();
+            Err(JobError::Snooze(next_poll(open_for)))
+        }
+        _ => Ok(()),
     }
-    if status == DepositStatus::Pending {
-        let open_for = (Utc::now() - intent.created_at)
-            .to_std()
-            .unwrap_or_default();
-        return Err(JobError::Snooze(next_poll(open_for)));
-    }
-    let mut tx = state.pool.begin().await?;
-    let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
-        return Err(JobError::permanent("intent vanished"));
-    };
-    let effect = deposit::apply(&mut tx, &locked, &status).await?;
-    tx.commit().await?;
-    // A mismatch is a discrepancy now (the money waits in suspense for an operator): the poll
-    // has done its work either way.
-    tracing::debug!(?effect, "invoice poll applied");
-    Ok(())
 }
 
 #[cfg(test)]

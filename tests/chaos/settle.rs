@@ -163,9 +163,9 @@ pub async fn quiesce(
                 retried = true;
             }
         }
-        // What the client gave up on and nobody paid for two minutes, it cancels (the way out
-        // of `awaiting_payment`; a payment that still comes is a late_payment discrepancy).
-        // Until then a deposit's verification keeps asking the provider, so jobs stay open.
+        // What the client gave up on and nobody paid, it cancels (the way out of
+        // `awaiting_payment`; a payment that still comes is a late_payment discrepancy); until
+        // then a deposit's verification keeps asking the provider, so jobs stay open.
         if !retried && cancel_abandoned(ctx, settled).await {
             continue;
         }
@@ -190,13 +190,9 @@ async fn cancel_abandoned(ctx: &Ctx<'_>, settled: &mut Settled) -> bool {
         let Some(intent) = ctx.api.get(&id).await else {
             continue;
         };
-        let idle_for = intent["updated_at"]
-            .as_str()
-            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-            .map(|at| chrono::Utc::now() - at.with_timezone(&chrono::Utc));
-        if intent["status"] != "awaiting_payment"
-            || idle_for.is_none_or(|idle| idle < chrono::Duration::minutes(2))
-        {
+        // An M-Pesa intent whose STK push went unanswered is left to its own deadline: Pull is
+        // asked for a payment to its account number before it expires by itself.
+        if intent["status"] != "awaiting_payment" || intent["next_action"]["type"] == "paybill" {
             continue;
         }
         let answer = ctx

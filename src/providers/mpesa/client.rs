@@ -3,6 +3,8 @@
 
 mod pull;
 
+pub use pull::PulledPayment;
+
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use chrono::Utc;

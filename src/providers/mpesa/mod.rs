@@ -14,7 +14,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use client::{MpesaClient, StatusQueryAck};
+pub use client::{MpesaClient, PulledPayment, StatusQueryAck};
 pub use msisdn::Msisdn;
 pub use token::{CachedToken, MemoryTokenStore, TokenFetch, TokenStore};
 pub use token_pg::PgTokenStore;
