@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{Currency, Money, PayoutDestination, ProviderKind};
+use crate::domain::{Currency, Money, PayoutDestination, PayoutKind, PayoutStatus, ProviderKind};
 
 /// Where a payout's money goes: a payout destination, or back through the deposit itself
 /// (Paystack refunds go through its Refund API against the original transaction).
@@ -29,8 +29,8 @@ pub struct PayoutRecord {
     pub id: Uuid,
     /// The intent it belongs to.
     pub intent_id: Uuid,
-    /// `payee`, `commission` or `refund`.
-    pub kind: String,
+    /// What it pays.
+    pub kind: PayoutKind,
     /// How much.
     pub amount: Money,
     /// Through which provider.
@@ -39,8 +39,8 @@ pub struct PayoutRecord {
     pub target: PayoutTarget,
     /// The provider-side idempotency key.
     pub reference: String,
-    /// `pending`, `in_flight`, `succeeded`, `failed`, `reversed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: PayoutStatus,
     /// When initiation was recorded (before the provider call).
     pub initiated_at: Option<DateTime<Utc>>,
     /// The provider's id for it (transfer code, receipt, refund id), once known.
@@ -59,7 +59,7 @@ pub fn reference_for(id: Uuid) -> String {
 pub async fn insert(
     conn: &mut PgConnection,
     intent: Uuid,
-    kind: &str,
+    kind: PayoutKind,
     amount: Money,
     provider: ProviderKind,
     target: &PayoutTarget,
@@ -72,7 +72,7 @@ pub async fn insert(
     )
     .bind(id)
     .bind(intent)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(amount.amount())
     .bind(amount.currency().code())
     .bind(provider.as_str())
@@ -87,7 +87,7 @@ pub async fn insert(
                 "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND status <> 'failed' AND superseded_by IS NULL",
             )
                 .bind(intent)
-                .bind(kind)
+                .bind(kind.as_str())
                 .fetch_one(conn)
                 .await
         }
@@ -116,13 +116,15 @@ fn record(row: Row) -> anyhow::Result<PayoutRecord> {
     Ok(PayoutRecord {
         id: row.id,
         intent_id: row.intent_id,
-        kind: row.kind,
+        kind: PayoutKind::parse(&row.kind)
+            .ok_or_else(|| anyhow::anyhow!("unknown payout kind {}", row.kind))?,
         amount: Money::new(row.amount, currency)?,
         provider: ProviderKind::parse(&row.provider)
             .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
         target: serde_json::from_value(row.destination)?,
         reference: row.reference,
-        status: row.status,
+        status: PayoutStatus::parse(&row.status)
+            .ok_or_else(|| anyhow::anyhow!("unknown payout status {}", row.status))?,
         initiated_at: row.initiated_at,
         provider_ref: row.provider_ref,
     })
@@ -166,8 +168,8 @@ pub async fn by_reference(
 pub async fn set_status(
     conn: &mut PgConnection,
     id: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[PayoutStatus],
+    to: PayoutStatus,
     provider_ref: Option<&str>,
     reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
@@ -178,8 +180,8 @@ pub async fn set_status(
           WHERE id = $1 AND status = ANY($2)",
     )
     .bind(id)
-    .bind(from)
-    .bind(to)
+    .bind(from.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+    .bind(to.as_str())
     .bind(provider_ref)
     .bind(reason)
     .execute(conn)
@@ -219,13 +221,13 @@ pub async fn latest_refund_of(
 pub async fn failed_of_kind(
     conn: &mut PgConnection,
     intent: Uuid,
-    kind: &str,
+    kind: PayoutKind,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT count(*) FROM payouts WHERE intent_id = $1 AND kind = $2 AND status = 'failed'",
     )
     .bind(intent)
-    .bind(kind)
+    .bind(kind.as_str())
     .fetch_one(conn)
     .await
 }
@@ -234,7 +236,7 @@ pub async fn failed_of_kind(
 pub async fn supersede_failed(
     conn: &mut PgConnection,
     intent: Uuid,
-    kind: &str,
+    kind: PayoutKind,
     successor: Uuid,
 ) -> Result<u64, sqlx::Error> {
     let moved = sqlx::query(
@@ -242,7 +244,7 @@ pub async fn supersede_failed(
           WHERE intent_id = $1 AND kind = $2 AND status = 'failed' AND superseded_by IS NULL AND id <> $3",
     )
     .bind(intent)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(successor)
     .execute(conn)
     .await?;

@@ -6,6 +6,7 @@ pub mod intent_status;
 pub mod money;
 pub mod new_intent;
 pub mod parties;
+pub mod payout_state;
 pub mod validation;
 
 pub use currency::Currency;
@@ -13,4 +14,5 @@ pub use intent_status::{IntentMove, IntentNote, IntentStatus};
 pub use money::{Money, MoneyError, format_amount};
 pub use new_intent::NewIntent;
 pub use parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind};
+pub use payout_state::{PayoutKind, PayoutStatus};
 pub use validation::FieldError;

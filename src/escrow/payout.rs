@@ -11,23 +11,23 @@ use crate::{
         payouts::{self, PayoutRecord},
         transitions::transition,
     },
-    domain::{IntentMove, IntentNote},
+    domain::{IntentMove, IntentNote, PayoutKind, PayoutStatus},
     providers::{RefundStatus, TransferStatus},
 };
 
 /// The account a payout's money comes from.
 fn source(payout: &PayoutRecord) -> Account {
     let currency = payout.amount.currency();
-    match payout.kind.as_str() {
-        "commission" => Account::commission(currency),
-        "refund" => Account::escrow(payout.intent_id, currency),
-        _ => Account::payable(payout.intent_id, currency),
+    match payout.kind {
+        PayoutKind::Commission => Account::commission(currency),
+        PayoutKind::Refund => Account::escrow(payout.intent_id, currency),
+        PayoutKind::Payee => Account::payable(payout.intent_id, currency),
     }
 }
 
 /// Where in-flight money waits for the provider's answer.
 fn in_flight(payout: &PayoutRecord) -> Account {
-    if payout.kind == "refund" {
+    if payout.kind == PayoutKind::Refund {
         Account::refunds_in_flight(payout.amount.currency())
     } else {
         Account::payouts_in_flight(payout.amount.currency())
@@ -60,7 +60,16 @@ async fn post_move(
 /// Marks a pending payout in flight and posts source → in flight. Returns true only for the
 /// caller that made the move: that caller, and only it, may call the provider to initiate.
 pub async fn begin(conn: &mut PgConnection, payout: &PayoutRecord) -> anyhow::Result<bool> {
-    if !payouts::set_status(conn, payout.id, &["pending"], "in_flight", None, None).await? {
+    if !payouts::set_status(
+        conn,
+        payout.id,
+        &[PayoutStatus::Pending],
+        PayoutStatus::InFlight,
+        None,
+        None,
+    )
+    .await?
+    {
         return Ok(false);
     }
     post_move(conn, payout, "sent", "", source(payout), in_flight(payout)).await?;
@@ -149,9 +158,9 @@ async fn contradiction(
     provider_delivered: bool,
     evidence: &str,
 ) -> anyhow::Result<PayoutEffect> {
-    let moved = match (payout.status.as_str(), provider_delivered) {
-        ("failed", true) => Moved::Out(payout.amount),
-        ("succeeded", false) => Moved::In(payout.amount),
+    let moved = match (payout.status, provider_delivered) {
+        (PayoutStatus::Failed, true) => Moved::Out(payout.amount),
+        (PayoutStatus::Succeeded, false) => Moved::In(payout.amount),
         _ => return Ok(PayoutEffect::Unchanged),
     };
     let says = if provider_delivered {
@@ -198,8 +207,8 @@ async fn succeed(
     if !payouts::set_status(
         conn,
         payout.id,
-        &["in_flight"],
-        "succeeded",
+        &[PayoutStatus::InFlight],
+        PayoutStatus::Succeeded,
         Some(provider_ref),
         None,
     )
@@ -218,7 +227,7 @@ async fn succeed(
         clearing,
     )
     .await?;
-    if payout.kind == "refund" {
+    if payout.kind == PayoutKind::Refund {
         transition(
             conn,
             payout.intent_id,
@@ -250,8 +259,8 @@ async fn fail(
     if !payouts::set_status(
         conn,
         payout.id,
-        &["in_flight", "pending"],
-        "failed",
+        &[PayoutStatus::InFlight, PayoutStatus::Pending],
+        PayoutStatus::Failed,
         None,
         Some(reason),
     )
@@ -260,7 +269,7 @@ async fn fail(
         return Ok(PayoutEffect::Unchanged);
     }
     // Only money that went in flight comes back (`begin` moved it there).
-    if payout.status == "in_flight" {
+    if payout.status == PayoutStatus::InFlight {
         let what = format!(" failed: {reason}");
         post_move(
             conn,
@@ -273,7 +282,7 @@ async fn fail(
         .await?;
     }
     let flag = format!("{} payout failed: {reason}", payout.kind);
-    if payout.kind == "refund" {
+    if payout.kind == PayoutKind::Refund {
         transition(
             conn,
             payout.intent_id,
@@ -302,8 +311,8 @@ async fn reverse(
     if !payouts::set_status(
         conn,
         payout.id,
-        &["succeeded"],
-        "reversed",
+        &[PayoutStatus::Succeeded],
+        PayoutStatus::Reversed,
         None,
         Some(reason),
     )

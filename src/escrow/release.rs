@@ -14,7 +14,7 @@ use crate::{
         payouts::{self, PayoutTarget},
         transitions::transition,
     },
-    domain::{Currency, IntentMove, IntentStatus, PayoutDestination, commission},
+    domain::{Currency, IntentMove, IntentStatus, PayoutDestination, PayoutKind, commission},
     queue::{EnqueueOptions, enqueue},
 };
 
@@ -85,7 +85,7 @@ pub async fn release(
             payouts::insert(
                 conn,
                 intent.id,
-                "payee",
+                PayoutKind::Payee,
                 split.payee,
                 provider,
                 &PayoutTarget::Destination(destination),
@@ -99,7 +99,7 @@ pub async fn release(
                 payouts::insert(
                     conn,
                     intent.id,
-                    "commission",
+                    PayoutKind::Commission,
                     split.commission,
                     destination.provider(),
                     &PayoutTarget::Destination(destination.clone()),

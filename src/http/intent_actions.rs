@@ -17,7 +17,7 @@ use super::{
 use crate::{
     db::{intents, payouts, transitions::transition},
     domain::{
-        IntentMove, IntentStatus, PayoutDestination, ProviderKind,
+        IntentMove, IntentStatus, PayoutDestination, PayoutKind, ProviderKind,
         new_intent::{invoice_pays, looks_like_bolt11},
     },
     queue::{EnqueueOptions, enqueue},
@@ -212,7 +212,7 @@ async fn apply(
         Action::Refund => {
             // A refund asked again after a confirmed failure is a new attempt: its own job and
             // its own payout (a key per intent alone would match the finished first job).
-            let attempt = payouts::failed_of_kind(&mut tx, id, "refund").await?;
+            let attempt = payouts::failed_of_kind(&mut tx, id, PayoutKind::Refund).await?;
             let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
             enqueue(
                 &mut tx,

@@ -21,7 +21,7 @@ use crate::{
         payouts::{self, PayoutTarget},
     },
     domain::{
-        IntentNote, PayoutDestination,
+        IntentNote, PayoutDestination, PayoutKind, PayoutStatus,
         new_intent::{invoice_pays, parse_payout_destination},
     },
     queue::{EnqueueOptions, enqueue},
@@ -104,13 +104,13 @@ async fn apply(
         .await?
         .filter(|payout| payout.intent_id == intent.id)
         .ok_or_else(|| ApiError::NotFound(String::new()))?;
-    if failed.kind != "payee" {
+    if failed.kind != PayoutKind::Payee {
         return Err(ApiError::Conflict(format!(
             "payout `{payout_id}` is a {} payout; only the payee's share is sent again by its client",
             failed.kind
         )));
     }
-    if failed.status != "failed" {
+    if failed.status != PayoutStatus::Failed {
         return Err(ApiError::Conflict(format!(
             "payout `{payout_id}` is `{}`; only a payout the provider confirmed failed can be sent again",
             failed.status
@@ -142,7 +142,7 @@ async fn apply(
     let successor = payouts::insert(
         &mut tx,
         intent.id,
-        "payee",
+        PayoutKind::Payee,
         failed.amount,
         provider,
         &PayoutTarget::Destination(destination),

@@ -15,7 +15,7 @@ use malipo_jobs::Payout;
 use super::{WorkerState, calls};
 use crate::{
     db::payouts::{self, PayoutRecord, PayoutTarget},
-    domain::PayoutDestination,
+    domain::{PayoutDestination, PayoutStatus},
     escrow::payout::{self as effects, PayoutEffect},
     providers::{
         Destination, ProviderError, RefundRequest, RefundStatus, TransferRequest, TransferStatus,
@@ -47,8 +47,8 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
         )));
     };
     drop(conn);
-    let (answer, initiated_now) = match payout.status.as_str() {
-        "pending" => {
+    let (answer, initiated_now) = match payout.status {
+        PayoutStatus::Pending => {
             let mut tx = state.pool.begin().await?;
             let mine = effects::begin(&mut tx, &payout).await?;
             tx.commit().await?;
@@ -58,7 +58,7 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
                 (check(state, &payout).await, false)
             }
         }
-        "in_flight" => (check(state, &payout).await, false),
+        PayoutStatus::InFlight => (check(state, &payout).await, false),
         _ => return Ok(()),
     };
     let answer = match answer {

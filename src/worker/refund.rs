@@ -6,7 +6,7 @@ use malipo_jobs::{Payout, Refund};
 use super::WorkerState;
 use crate::{
     db::payouts::{self, PayoutTarget},
-    domain::{Buyer, PayoutDestination, ProviderKind},
+    domain::{Buyer, PayoutDestination, PayoutKind, ProviderKind},
     escrow::deposit_reference,
     queue::{EnqueueOptions, JobContext, JobError, enqueue},
 };
@@ -49,14 +49,14 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
     let payout = payouts::insert(
         &mut tx,
         intent.id,
-        "refund",
+        PayoutKind::Refund,
         intent.amount,
         intent.provider,
         &target,
     )
     .await?;
     // An earlier refund whose failure the provider confirmed is followed by this one.
-    payouts::supersede_failed(&mut tx, intent.id, "refund", payout).await?;
+    payouts::supersede_failed(&mut tx, intent.id, PayoutKind::Refund, payout).await?;
     enqueue(
         &mut tx,
         &Payout { payout_id: payout },

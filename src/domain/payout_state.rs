@@ -1,0 +1,111 @@
+//! A payout's kind and status as types; the database's CHECKs (migration 0003) list the same
+//! names, and `as_str` is the only place they are spelt.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a payout pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutKind {
+    /// The payee's share of a release.
+    Payee,
+    /// The platform's commission, paid out to its own destination.
+    Commission,
+    /// The buyer's money returned.
+    Refund,
+}
+
+impl PayoutKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Payee, Self::Commission, Self::Refund];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Payee => "payee",
+            Self::Commission => "commission",
+            Self::Refund => "refund",
+        }
+    }
+
+    /// The kind stored as `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for PayoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a payout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutStatus {
+    /// Created, not sent.
+    Pending,
+    /// Its initiation was recorded (and committed) before the provider call: never sent again.
+    InFlight,
+    /// The provider delivered it.
+    Succeeded,
+    /// The provider confirmed it failed (or refused it at initiation): nothing left.
+    Failed,
+    /// Delivered, then returned.
+    Reversed,
+}
+
+impl PayoutStatus {
+    /// Every status.
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::InFlight,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Reversed,
+    ];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InFlight => "in_flight",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Reversed => "reversed",
+        }
+    }
+
+    /// The status stored as `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for PayoutStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_the_database_check() {
+        let schema = include_str!("../../migrations/0003_escrow.sql");
+        for kind in PayoutKind::ALL {
+            assert_eq!(PayoutKind::parse(kind.as_str()), Some(kind));
+            assert!(schema.contains(&format!("'{}'", kind.as_str())));
+        }
+        for status in PayoutStatus::ALL {
+            assert_eq!(PayoutStatus::parse(status.as_str()), Some(status));
+            assert!(schema.contains(&format!("'{}'", status.as_str())));
+            assert_eq!(serde_json::to_value(status).expect("json"), status.as_str());
+        }
+    }
+}
