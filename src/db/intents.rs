@@ -113,6 +113,17 @@ pub async fn insert(
     .await
 }
 
+/// Marks intent `id` for an operator with `reason` (the latest reason wins; the caller records
+/// the event it belongs to), in the caller's transaction.
+pub async fn flag(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Appends a history entry that moves nothing (creation, a failed payout, a note for operators).
 pub async fn record_event(
     conn: impl PgExecutor<'_>,

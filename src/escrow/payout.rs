@@ -345,10 +345,5 @@ async fn flag_intent(
     payout: &PayoutRecord,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1")
-        .bind(payout.intent_id)
-        .bind(reason)
-        .execute(conn)
-        .await?;
-    Ok(())
+    crate::db::intents::flag(conn, payout.intent_id, reason).await
 }

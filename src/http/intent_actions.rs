@@ -120,10 +120,7 @@ async fn apply(
     action: Action,
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let intent = intents::load(&mut tx, id, true)
-        .await?
-        .filter(|intent| intent.client_id == caller.id)
-        .ok_or_else(|| ApiError::NotFound(format!("no intent with id `{id}`")))?;
+    let intent = super::intents::load_owned(&mut tx, caller, id).await?;
     if intent.status != IntentStatus::Held {
         return Err(ApiError::Conflict(format!(
             "cannot {} an intent that is `{}`; only `held` intents can be {}",

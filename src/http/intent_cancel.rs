@@ -54,10 +54,7 @@ async fn apply(
     id: Uuid,
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let intent = intents::load(&mut tx, id, true)
-        .await?
-        .filter(|intent| intent.client_id == caller.id)
-        .ok_or_else(|| ApiError::NotFound(format!("no intent with id `{id}`")))?;
+    let intent = super::intents::load_owned(&mut tx, caller, id).await?;
     if !IntentMove::Cancelled.from().contains(&intent.status) {
         return Err(ApiError::Conflict(format!(
             "cannot cancel an intent that is `{}`; only unpaid (`initiating`, `awaiting_payment`) intents can be cancelled",

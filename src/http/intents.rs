@@ -138,6 +138,19 @@ async fn insert_intent(
     Ok(response)
 }
 
+/// Intent `id` of `caller`, row-locked for `tx`; 404 when it does not exist or belongs to
+/// another client (the actions on one intent share this first step).
+pub(super) async fn load_owned(
+    tx: &mut sqlx::PgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<intents::IntentRecord, ApiError> {
+    intents::load(tx, id, true)
+        .await?
+        .filter(|intent| intent.client_id == caller.id)
+        .ok_or_else(|| ApiError::NotFound(format!("no intent with id `{id}`")))
+}
+
 /// Reads one of the caller's intents.
 #[utoipa::path(get, path = "/v1/intents/{id}", tag = "intents", params(("id" = String, Path, description = "intent id (UUID)")),
     responses((status = 200, description = "the intent", body = serde_json::Value),

@@ -96,10 +96,7 @@ async fn apply(
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
     // The intent's lock orders this against the payout settling the intent.
-    let intent = intents::load(&mut tx, intent_id, true)
-        .await?
-        .filter(|intent| intent.client_id == caller.id)
-        .ok_or_else(|| ApiError::NotFound(String::new()))?;
+    let intent = super::intents::load_owned(&mut tx, caller, intent_id).await?;
     let failed = payouts::load(&mut tx, payout_id, true)
         .await?
         .filter(|payout| payout.intent_id == intent.id)

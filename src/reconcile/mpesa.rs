@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     db::{discrepancies::DiscrepancyKind, intents},
+    domain::PayoutStatus,
     escrow::deposit::{self, DepositEffect},
     providers::MpesaClient,
     worker::WorkerState,
@@ -302,7 +303,8 @@ async fn b2c(
         // into a payout_contradiction discrepancy.
         let queried =
             crate::worker::calls::query_mpesa_transfer(&state.providers, &reference).await;
-        items.push(match (queried, status == "failed") {
+        let recorded_failed = PayoutStatus::parse(&status) == Some(PayoutStatus::Failed);
+        items.push(match (queried, recorded_failed) {
             (Err(error), _) => Item::new(
                 "status_mismatch",
                 "b2c",

@@ -7,11 +7,7 @@ use uuid::Uuid;
 /// Sets the intent's attention reason (the latest one wins; the event history keeps all).
 pub async fn flag(pool: &PgPool, intent: Uuid, reason: &str) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1")
-        .bind(intent)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
+    crate::db::intents::flag(&mut tx, intent, reason).await?;
     crate::db::intents::record_event(
         &mut *tx,
         intent,
