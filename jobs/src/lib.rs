@@ -44,6 +44,7 @@ pub fn registry() -> Vec<(&'static str, &'static str, RetryPolicy)> {
             ReleaseEscrow::QUEUE,
             ReleaseEscrow::POLICY,
         ),
+        (AutoRelease::KIND, AutoRelease::QUEUE, AutoRelease::POLICY),
         (Payout::KIND, Payout::QUEUE, Payout::POLICY),
         (Refund::KIND, Refund::QUEUE, Refund::POLICY),
         (

@@ -74,12 +74,21 @@ impl Job for ConfirmDeposit {
 
 /// Splits a held intent into payee share and commission and creates its payouts.
 ///
-/// Idempotency: runs only while the intent is `releasing`; the split, its ledger postings and the
-/// payout rows are written in one transaction with the `releasing → released` transition.
+/// Idempotency: posts every release of the intent not yet posted (a whole release, or parts
+/// released one at a time), each once: its split, ledger posting and payout rows are written in
+/// one transaction that stamps the release as posted (and, for the last part, moves the intent
+/// `releasing → released`). Any job of the intent finding nothing left to post ends.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReleaseEscrow {
     /// The intent to release.
     pub intent_id: Uuid,
+    /// The number of the release that enqueued it (absent and 0 for a first or whole release).
+    #[serde(default, skip_serializing_if = "is_first_release")]
+    pub release: u32,
+}
+
+fn is_first_release(release: &u32) -> bool {
+    *release <= 1
 }
 
 impl Job for ReleaseEscrow {
@@ -88,7 +97,35 @@ impl Job for ReleaseEscrow {
     const POLICY: RetryPolicy = RetryPolicy::new(10, secs(2), mins(10));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("release_escrow:{}", self.intent_id))
+        Some(if is_first_release(&self.release) {
+            format!("release_escrow:{}", self.intent_id)
+        } else {
+            format!("release_escrow:{}:{}", self.intent_id, self.release)
+        })
+    }
+}
+
+/// Releases what a held intent still holds when its automatic release time comes.
+///
+/// Idempotency: scheduled for the time it names (`at_unix`, seconds); does anything only while
+/// the intent is `held` with that same `auto_release_at` (a dispute clears it, a new time is a
+/// new job), and the release it asks for is the guarded `held → releasing` move, so many workers
+/// release it once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AutoRelease {
+    /// The intent to release.
+    pub intent_id: Uuid,
+    /// The release time this job was scheduled for, in Unix seconds.
+    pub at_unix: i64,
+}
+
+impl Job for AutoRelease {
+    const KIND: &'static str = "auto_release";
+    const QUEUE: &'static str = queues::PAYOUTS;
+    const POLICY: RetryPolicy = RetryPolicy::new(10, secs(5), mins(10));
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("auto_release:{}:{}", self.intent_id, self.at_unix))
     }
 }
 
@@ -225,6 +262,27 @@ mod snapshots {
             (
                 serde_json::to_string(&ConfirmDeposit { intent_id: id() }),
                 r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
+            ),
+            (
+                serde_json::to_string(&ReleaseEscrow {
+                    intent_id: id(),
+                    release: 1,
+                }),
+                r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
+            ),
+            (
+                serde_json::to_string(&ReleaseEscrow {
+                    intent_id: id(),
+                    release: 2,
+                }),
+                r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001","release":2}"#,
+            ),
+            (
+                serde_json::to_string(&AutoRelease {
+                    intent_id: id(),
+                    at_unix: 1_800_000_000,
+                }),
+                r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001","at_unix":1800000000}"#,
             ),
             (
                 serde_json::to_string(&Payout { payout_id: id() }),

@@ -45,6 +45,20 @@ pub struct IntentView {
     /// Why an operator should look at this intent, when something needs one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attention: Option<String>,
+    /// What releases have taken out of escrow so far (partial releases, milestones).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub released_amount: Decimal,
+    /// What is still held: the amount minus what was released (zero unless paid and held).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub remaining: Decimal,
+    /// The named parts given at creation, each with whether it was released.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub milestones: Vec<Value>,
+    /// When a held, undisputed intent is released by itself.
+    pub auto_release_at: Option<DateTime<Utc>>,
+    /// The client's reason, while the intent is disputed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispute_reason: Option<String>,
     /// Payee, commission and refund payouts.
     pub payouts: Vec<Value>,
     /// Status history.
@@ -87,9 +101,9 @@ pub async fn insert(
     let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
     sqlx::query(
         "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
-                              commission_fixed_fee, account_number)
+                              commission_fixed_fee, account_number, auto_release_at, deposit_expires_at)
          VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                 CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END)",
+                 CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END, $12, $13)",
     )
     .bind(id)
     .bind(client)
@@ -102,8 +116,11 @@ pub async fn insert(
     .bind(&intent.reference)
     .bind(Value::Object(intent.metadata.clone()))
     .bind(intent.commission_fixed_fee.amount())
+    .bind(intent.terms.auto_release_at)
+    .bind(intent.terms.expires_at)
     .execute(&mut *conn)
     .await?;
+    super::releases::insert_milestones(&mut *conn, id, &intent.terms.milestones).await?;
     record_event(
         &mut *conn,
         id,
@@ -111,6 +128,20 @@ pub async fn insert(
         serde_json::json!({}),
     )
     .await
+}
+
+/// Keeps the buyer's invoice for a Lightning refund, for the `refund` job.
+pub async fn keep_refund_invoice(
+    conn: &mut PgConnection,
+    id: Uuid,
+    bolt11: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE intents SET refund_bolt11 = $2 WHERE id = $1")
+        .bind(id)
+        .bind(bolt11)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Marks intent `id` for an operator with `reason` (the latest reason wins; the caller records
@@ -171,6 +202,10 @@ struct IntentRow {
     event_tos: Vec<Option<String>>,
     event_details: Vec<Value>,
     payouts: Vec<Value>,
+    released_amount: Decimal,
+    auto_release_at: Option<DateTime<Utc>>,
+    dispute_reason: Option<String>,
+    milestones: Vec<Value>,
 }
 
 /// The intent `id` as `client` sees it; `None` if it does not exist or belongs to someone else.
@@ -184,7 +219,9 @@ pub async fn view(
         "SELECT i.id, i.status, i.amount, i.currency, i.provider, i.buyer, i.payee, i.commission_bps,
                 i.commission_fixed_fee, i.reference, i.metadata, i.next_action, i.account_number,
                 i.flagged_reason, i.failure_reason,
-                i.created_at, i.updated_at,
+                i.created_at, i.updated_at, i.released_amount, i.auto_release_at,
+                CASE WHEN i.status = 'disputed' THEN i.dispute_reason END AS dispute_reason,
+                coalesce(m.milestones, '{}') AS milestones,
                 coalesce(e.ats, '{}') AS event_ats, coalesce(e.types, '{}') AS event_types,
                 coalesce(e.froms, '{}') AS event_froms, coalesce(e.tos, '{}') AS event_tos,
                 coalesce(e.details, '{}') AS event_details, coalesce(p.payouts, '{}') AS payouts
@@ -198,9 +235,15 @@ pub async fn view(
                 SELECT array_agg(jsonb_build_object('id', id, 'kind', kind, 'amount', amount::text,
                            'currency', currency, 'provider', provider, 'reference', reference,
                            'status', status, 'failure_reason', failure_reason,
-                           'superseded_by', superseded_by)
+                           'superseded_by', superseded_by, 'release', release_seq)
                          ORDER BY created_at, kind) AS payouts
                   FROM payouts WHERE intent_id = i.id) p
+          CROSS JOIN LATERAL (
+                SELECT array_agg(jsonb_build_object('id', m.milestone, 'amount', m.amount::text,
+                           'released', r.seq IS NOT NULL) ORDER BY m.position) AS milestones
+                  FROM intent_milestones m
+                  LEFT JOIN intent_releases r ON r.intent_id = m.intent_id AND r.milestone = m.milestone
+                 WHERE m.intent_id = i.id) m
           WHERE i.id = $1 AND ($2::uuid IS NULL OR i.client_id = $2)",
     )
     .bind(id)
@@ -235,6 +278,17 @@ pub async fn view(
     let amount = scaled(row.amount);
     let commission_fixed_fee = scaled(row.commission_fixed_fee);
     row.payouts.iter_mut().for_each(payout_at_scale);
+    let remaining = match row.status.as_str() {
+        "held" | "disputed" => scaled(row.amount - row.released_amount),
+        _ => scaled(Decimal::ZERO),
+    };
+    let released_amount = scaled(row.released_amount);
+    for milestone in &mut row.milestones {
+        if let Some(object) = milestone.as_object_mut() {
+            object.insert("currency".to_owned(), Value::String(row.currency.clone()));
+        }
+        payout_at_scale(milestone);
+    }
     Ok(Some(IntentView {
         id: row.id,
         status: row.status,
@@ -250,6 +304,11 @@ pub async fn view(
         next_action: row.next_action,
         account_number: row.account_number,
         attention: row.flagged_reason,
+        released_amount,
+        remaining,
+        milestones: row.milestones,
+        auto_release_at: row.auto_release_at,
+        dispute_reason: row.dispute_reason,
         payouts: row.payouts,
         events,
         failure_reason: row.failure_reason,
@@ -311,8 +370,21 @@ pub struct IntentRecord {
     pub refund_bolt11: Option<String>,
     /// The Paybill account number malipo issued (M-Pesa intents).
     pub account_number: Option<String>,
+    /// What releases took out of escrow so far.
+    pub released_amount: crate::domain::Money,
+    /// When a held, undisputed intent is released by itself.
+    pub auto_release_at: Option<DateTime<Utc>>,
     /// When the intent was created.
     pub created_at: DateTime<Utc>,
+}
+
+impl IntentRecord {
+    /// What is still in escrow for the payee or the buyer (meaningful while held).
+    pub fn remaining(&self) -> crate::domain::Money {
+        self.amount
+            .checked_sub(self.released_amount)
+            .unwrap_or(self.amount)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -333,6 +405,8 @@ struct RecordRow {
     release_bolt11: Option<String>,
     refund_bolt11: Option<String>,
     account_number: Option<String>,
+    released_amount: Decimal,
+    auto_release_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
 
@@ -344,10 +418,10 @@ pub async fn load(
 ) -> anyhow::Result<Option<IntentRecord>> {
     let sql = if lock {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, created_at FROM intents WHERE id = $1 FOR UPDATE"
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, created_at FROM intents WHERE id = $1 FOR UPDATE"
     } else {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, created_at FROM intents WHERE id = $1"
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, created_at FROM intents WHERE id = $1"
     };
     let row: Option<RecordRow> = sqlx::query_as(sql)
         .bind(id)
@@ -373,6 +447,8 @@ pub async fn load(
         release_bolt11: row.release_bolt11,
         refund_bolt11: row.refund_bolt11,
         account_number: row.account_number,
+        released_amount: crate::domain::Money::new(row.released_amount, currency)?,
+        auto_release_at: row.auto_release_at,
         created_at: row.created_at,
     }))
 }

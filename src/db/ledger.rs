@@ -251,7 +251,7 @@ pub struct Violation {
 
 /// Every invariant the ledger must hold; an empty list means it is sound.
 pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
-    let checks: [(&str, &str); 10] = [
+    let checks: [(&str, &str); 11] = [
         (
             "transaction balances per currency",
             "SELECT 'transaction balances per currency' AS rule, t.idempotency_key AS subject,
@@ -280,10 +280,21 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
                FROM intents i
                LEFT JOIN (SELECT a.intent_id, sum(e.amount) AS total FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id
                            WHERE a.kind = 'escrow' GROUP BY a.intent_id) b ON b.intent_id = i.id
-              WHERE (i.status IN ('held', 'releasing') AND coalesce(b.total, 0) <> -i.amount)
-                 OR (i.status = 'refunding' AND coalesce(b.total, 0) NOT IN (0, -i.amount))
+               LEFT JOIN (SELECT intent_id, sum(amount) AS posted FROM intent_releases
+                           WHERE released_at IS NOT NULL GROUP BY intent_id) r ON r.intent_id = i.id
+              WHERE (i.status IN ('held', 'disputed', 'releasing') AND coalesce(b.total, 0) <> -(i.amount - coalesce(r.posted, 0)))
+                 OR (i.status = 'refunding' AND coalesce(b.total, 0) NOT IN (-(i.released_amount - coalesce(r.posted, 0)),
+                                                                             -(i.amount - coalesce(r.posted, 0))))
                  OR (i.status IN ('initiating', 'awaiting_payment', 'failed', 'expired', 'cancelled', 'released', 'settled', 'refunded')
                      AND coalesce(b.total, 0) <> 0)",
+        ),
+        (
+            "released amount is the sum of the releases",
+            "SELECT 'released amount is the sum of the releases' AS rule, i.id::text AS subject,
+                    'released_amount ' || i.released_amount::text || ', releases ' || coalesce(r.total, 0)::text AS detail
+               FROM intents i
+               LEFT JOIN (SELECT intent_id, sum(amount) AS total FROM intent_releases GROUP BY intent_id) r ON r.intent_id = i.id
+              WHERE i.released_amount <> coalesce(r.total, 0)",
         ),
         (
             "settled intents owe nothing",

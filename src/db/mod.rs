@@ -4,6 +4,7 @@ pub mod discrepancies;
 pub mod intents;
 pub mod ledger;
 pub mod payouts;
+pub mod releases;
 pub mod transitions;
 
 use std::time::Duration;

@@ -45,6 +45,8 @@ pub struct PayoutRecord {
     pub initiated_at: Option<DateTime<Utc>>,
     /// The provider's id for it (transfer code, receipt, refund id), once known.
     pub provider_ref: Option<String>,
+    /// The release it pays a share of (1 for a whole release and for refunds).
+    pub release_seq: i32,
 }
 
 /// The provider reference for payout `id`: lowercase alphanumerics and `_`, 35 characters —
@@ -54,11 +56,12 @@ pub fn reference_for(id: Uuid) -> String {
 }
 
 /// Inserts a payout row (status `pending`); a second insert while a live payout of the same
-/// intent and kind exists is a no-op that returns the existing id. A failed one does not count:
-/// its successor is a new row with its own reference.
+/// intent, kind and release exists is a no-op that returns the existing id. A failed one does
+/// not count: its successor is a new row with its own reference.
 pub async fn insert(
     conn: &mut PgConnection,
     intent: Uuid,
+    release_seq: i32,
     kind: PayoutKind,
     amount: Money,
     provider: ProviderKind,
@@ -66,9 +69,9 @@ pub async fn insert(
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     let inserted: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
-         ON CONFLICT (intent_id, kind) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING RETURNING id",
+        "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, release_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
+         ON CONFLICT (intent_id, kind, release_seq) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING RETURNING id",
     )
     .bind(id)
     .bind(intent)
@@ -78,16 +81,18 @@ pub async fn insert(
     .bind(provider.as_str())
     .bind(serde_json::to_value(target).unwrap_or(Value::Null))
     .bind(reference_for(id))
+    .bind(release_seq)
     .fetch_optional(&mut *conn)
     .await?;
     match inserted {
         Some(id) => Ok(id),
         None => {
             sqlx::query_scalar(
-                "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND status <> 'failed' AND superseded_by IS NULL",
+                "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND release_seq = $3 AND status <> 'failed' AND superseded_by IS NULL",
             )
                 .bind(intent)
                 .bind(kind.as_str())
+                .bind(release_seq)
                 .fetch_one(conn)
                 .await
         }
@@ -107,9 +112,10 @@ struct Row {
     status: String,
     initiated_at: Option<DateTime<Utc>>,
     provider_ref: Option<String>,
+    release_seq: i32,
 }
 
-const COLUMNS: &str = "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at, provider_ref";
+const COLUMNS: &str = "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at, provider_ref, release_seq";
 
 fn record(row: Row) -> anyhow::Result<PayoutRecord> {
     let currency: Currency = row.currency.parse()?;
@@ -127,6 +133,7 @@ fn record(row: Row) -> anyhow::Result<PayoutRecord> {
             .ok_or_else(|| anyhow::anyhow!("unknown payout status {}", row.status))?,
         initiated_at: row.initiated_at,
         provider_ref: row.provider_ref,
+        release_seq: row.release_seq,
     })
 }
 

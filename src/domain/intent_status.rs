@@ -1,7 +1,7 @@
 //! An intent's lifecycle as types: its statuses, and every move between them as data — each
 //! [`IntentMove`] knows the statuses it may start from, the one it ends in and the event it
 //! writes, so a transition cannot pair the wrong states or event name. The database's CHECKs
-//! (migration 0071) list the same names.
+//! (migrations 0071 and 0110) list the same names.
 
 use std::fmt;
 
@@ -15,8 +15,10 @@ pub enum IntentStatus {
     Initiating,
     /// The buyer must pay.
     AwaitingPayment,
-    /// Paid into escrow.
+    /// Paid into escrow (part of it may have been released already: `released_amount`).
     Held,
+    /// Held, and disputed: no release or refund until the dispute is resolved or withdrawn.
+    Disputed,
     /// A release was requested; the split and payouts are being made.
     Releasing,
     /// Released into payouts that are on their way.
@@ -37,10 +39,11 @@ pub enum IntentStatus {
 
 impl IntentStatus {
     /// Every status.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Initiating,
         Self::AwaitingPayment,
         Self::Held,
+        Self::Disputed,
         Self::Releasing,
         Self::Released,
         Self::Settled,
@@ -60,6 +63,7 @@ impl IntentStatus {
             Self::Initiating => "initiating",
             Self::AwaitingPayment => "awaiting_payment",
             Self::Held => "held",
+            Self::Disputed => "disputed",
             Self::Releasing => "releasing",
             Self::Released => "released",
             Self::Settled => "settled",
@@ -121,6 +125,13 @@ pub enum IntentMove {
     PayoutReversed,
     /// The client cancelled an unpaid intent.
     Cancelled,
+    /// The client disputed a held intent.
+    DisputeOpened,
+    /// The client withdrew its dispute: held again, nothing moved.
+    DisputeWithdrawn,
+    /// An operator resolved the dispute: held again for the moment, then released and/or
+    /// refunded in the same transaction as the resolution says.
+    DisputeResolved,
 }
 
 impl IntentMove {
@@ -141,6 +152,8 @@ impl IntentMove {
             Self::Refunded | Self::RefundFailed => &[S::Refunding],
             Self::PayoutReversed => &[S::Settled],
             Self::Cancelled => &[S::Initiating, S::AwaitingPayment],
+            Self::DisputeOpened => &[S::Held],
+            Self::DisputeWithdrawn | Self::DisputeResolved => &[S::Disputed],
         }
     }
 
@@ -150,7 +163,11 @@ impl IntentMove {
         match self {
             Self::DepositInitiated | Self::DepositInDoubt => S::AwaitingPayment,
             Self::DepositRejected | Self::DepositFailed | Self::DepositMismatch => S::Failed,
-            Self::DepositConfirmed | Self::RefundFailed => S::Held,
+            Self::DepositConfirmed
+            | Self::RefundFailed
+            | Self::DisputeWithdrawn
+            | Self::DisputeResolved => S::Held,
+            Self::DisputeOpened => S::Disputed,
             Self::DepositExpired => S::Expired,
             Self::ReleaseRequested => S::Releasing,
             Self::RefundRequested => S::Refunding,
@@ -179,6 +196,9 @@ impl IntentMove {
             Self::RefundFailed => "refund_failed",
             Self::PayoutReversed => "payout_reversed",
             Self::Cancelled => "cancelled",
+            Self::DisputeOpened => "disputed",
+            Self::DisputeWithdrawn => "dispute_withdrawn",
+            Self::DisputeResolved => "dispute_resolved",
         }
     }
 }
@@ -194,6 +214,12 @@ pub enum IntentNote {
     PayoutRetried,
     /// Something needs an operator.
     NeedsAttention,
+    /// Part of a held intent was asked to be released; the rest stays held.
+    PartReleaseRequested,
+    /// A part was posted and its payouts made.
+    PartReleased,
+    /// The automatic release time was set or cleared.
+    AutoReleaseSet,
 }
 
 impl IntentNote {
@@ -204,6 +230,9 @@ impl IntentNote {
             Self::PayoutFailed => "payout_failed",
             Self::PayoutRetried => "payout_retried",
             Self::NeedsAttention => "needs_attention",
+            Self::PartReleaseRequested => "part_release_requested",
+            Self::PartReleased => "part_released",
+            Self::AutoReleaseSet => "auto_release_set",
         }
     }
 }
@@ -212,7 +241,7 @@ impl IntentNote {
 mod tests {
     use super::*;
 
-    const MOVES: [IntentMove; 15] = [
+    const MOVES: [IntentMove; 18] = [
         IntentMove::DepositInitiated,
         IntentMove::DepositInDoubt,
         IntentMove::DepositRejected,
@@ -228,6 +257,9 @@ mod tests {
         IntentMove::RefundFailed,
         IntentMove::PayoutReversed,
         IntentMove::Cancelled,
+        IntentMove::DisputeOpened,
+        IntentMove::DisputeWithdrawn,
+        IntentMove::DisputeResolved,
     ];
 
     #[test]
@@ -268,7 +300,7 @@ mod tests {
 
     #[test]
     fn event_names_are_distinct_and_in_the_database_check() {
-        let check = include_str!("../../migrations/0071_intent_event_types.sql");
+        let check = include_str!("../../migrations/0110_marketplace_escrow.sql");
         let mut names: Vec<&str> = MOVES.iter().map(|m| m.event()).collect();
         names.extend(
             [
@@ -276,6 +308,9 @@ mod tests {
                 IntentNote::PayoutFailed,
                 IntentNote::PayoutRetried,
                 IntentNote::NeedsAttention,
+                IntentNote::PartReleaseRequested,
+                IntentNote::PartReleased,
+                IntentNote::AutoReleaseSet,
             ]
             .map(IntentNote::event),
         );

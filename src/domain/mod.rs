@@ -2,11 +2,13 @@
 
 pub mod commission;
 pub mod currency;
+pub mod escrow_terms;
 pub mod intent_status;
 pub mod money;
 pub mod new_intent;
 pub mod parties;
 pub mod payout_state;
+pub mod release_parts;
 pub mod validation;
 
 pub use currency::Currency;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Currency, Money,
+    escrow_terms::{self, EscrowTerms},
     parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind, plausible_email},
     validation::{FieldError, is_safe_identifier},
 };
@@ -35,6 +36,8 @@ pub struct NewIntent {
     pub reference: Option<String>,
     /// Client metadata, bounded.
     pub metadata: Map<String, Value>,
+    /// Milestones, automatic release and payment deadline.
+    pub terms: EscrowTerms,
 }
 
 /// The `amount` as given: a decimal string, or a JSON number's exact text.
@@ -118,6 +121,7 @@ impl NewIntent {
                 "metadata",
             ]
             .contains(&key.as_str())
+                && !escrow_terms::FIELDS.contains(&key.as_str())
             {
                 fail(key, "is not a known field".to_owned());
             } else if contains_nul(value) {
@@ -335,6 +339,9 @@ impl NewIntent {
             }
         };
 
+        let terms = EscrowTerms::parse(body, amount)
+            .map_err(|more| errors.extend(more))
+            .ok();
         match (
             amount,
             provider,
@@ -353,6 +360,7 @@ impl NewIntent {
                 Some(reference),
                 Some(metadata),
             ) if errors.is_empty() => Ok(Self {
+                terms: terms.unwrap_or_default(),
                 amount,
                 provider,
                 buyer,

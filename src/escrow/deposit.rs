@@ -136,6 +136,10 @@ pub async fn apply(
                     intent.id
                 );
             }
+            // A release time given at creation starts counting now that there is money.
+            if let Some(at) = intent.auto_release_at {
+                super::auto_release::schedule(conn, intent.id, at).await?;
+            }
             Ok(DepositEffect::Held)
         }
         DepositStatus::Succeeded {

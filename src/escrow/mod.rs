@@ -1,8 +1,11 @@
 //! The escrow lifecycle's effects: each function is one guarded state change with its ledger
 //! postings, written in the caller's transaction, and harmless to repeat.
 
+pub mod auto_release;
 pub mod deposit;
+pub mod dispute;
 pub mod payout;
+pub mod refund;
 pub mod release;
 
 /// The reference malipo gives a deposit at its provider: derived from the intent id, so a

@@ -1,20 +1,27 @@
-//! Releasing escrow: split into payee share and commission, post them, create the payouts.
+//! Releasing escrow, whole or in parts: asking for a release (the client, the automatic release
+//! or a dispute's resolution), and posting it — the split into payee share and commission, the
+//! ledger posting and the payouts.
 
 use std::collections::HashMap;
 
-use malipo_jobs::Payout;
+use malipo_jobs::{Payout, ReleaseEscrow};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
     db::{
-        intents::IntentRecord,
+        intents::{self, IntentRecord},
         ledger::{self, Account},
         payouts::{self, PayoutTarget},
+        releases::{self, PendingRelease, RecordError, ReleaseSource},
         transitions::transition,
     },
-    domain::{Currency, IntentMove, IntentStatus, PayoutDestination, PayoutKind, commission},
+    domain::{
+        Currency, IntentMove, IntentNote, IntentStatus, Money, PayoutDestination, PayoutKind,
+        new_intent::invoice_pays,
+        release_parts::{PartError, ReleaseTerms},
+    },
     queue::{EnqueueOptions, enqueue},
 };
 
@@ -22,50 +29,263 @@ use crate::{
 /// currency without one keeps its commission in the platform account.
 pub type CommissionDestinations = HashMap<Currency, PayoutDestination>;
 
-/// The payee's share of a held intent when no share leaves by M-Pesa (whose whole-shilling
-/// rounding depends on the commission's destination): what a Lightning payee's invoice must be for.
-pub fn payee_share(
-    intent: &IntentRecord,
-) -> Result<crate::domain::Money, crate::domain::MoneyError> {
-    let fee = Some(intent.commission_fixed_fee).filter(|fee| !fee.is_zero());
-    let places = intent.amount.currency().minor_units();
-    Ok(commission::split_to(intent.amount, intent.commission_bps, fee, places)?.payee)
+/// What is asked to be released.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseAsk {
+    /// An amount (none: the milestone's, or everything still held).
+    pub amount: Option<Money>,
+    /// A milestone named at creation.
+    pub milestone: Option<String>,
+    /// The invoice that pays this part's payee share (Lightning payees).
+    pub bolt11: Option<String>,
 }
 
-/// Releases a `releasing` intent (locked by the caller): posts escrow → payable + commission,
-/// creates and enqueues the payouts, and moves it to `released` (or straight to `settled` when
-/// nothing is left to pay out). Returns false when the intent was not `releasing`.
+/// Why a release cannot be asked for; each names what the caller must change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Only `held` intents release.
+    #[error("cannot release an intent that is `{0}`; only `held` intents can be released")]
+    NotHeld(IntentStatus),
+    /// A dispute blocks every release until it is resolved.
+    #[error(
+        "the intent is disputed ({0}); it can be released only when the dispute is resolved or withdrawn"
+    )]
+    Disputed(String),
+    /// Both an amount and a milestone.
+    #[error("give either `amount` or `milestone`, not both")]
+    AmountAndMilestone,
+    /// No such milestone.
+    #[error("the intent has no milestone `{0}`")]
+    UnknownMilestone(String),
+    /// Released before.
+    #[error("milestone `{0}` was released already")]
+    MilestoneReleased(String),
+    /// Another currency, nothing, or more than held.
+    #[error("{0}")]
+    Part(String),
+    /// M-Pesa pays whole shillings.
+    #[error("the payee is paid by M-Pesa, which pays whole shillings only; release a whole amount")]
+    NotWholeUnits,
+    /// A Lightning payee needs an invoice for exactly this part's share.
+    #[error("{0}")]
+    Invoice(String),
+}
+
+impl Refusal {
+    /// Whether the refusal is about the intent's state (409) rather than the request (422).
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::NotHeld(_) | Self::Disputed(_) | Self::MilestoneReleased(_)
+        )
+    }
+
+    /// The request field a 422 names.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::UnknownMilestone(_) | Self::MilestoneReleased(_) => "milestone",
+            Self::Invoice(_) => "bolt11",
+            _ => "amount",
+        }
+    }
+}
+
+/// A release recorded by [`request`].
+#[derive(Debug, Clone, Copy)]
+pub struct Requested {
+    /// Its number within the intent.
+    pub seq: i32,
+    /// What it releases.
+    pub amount: Money,
+    /// Whether it takes everything left (the intent is then `releasing`).
+    pub last: bool,
+}
+
+/// Asks for a release of `intent` (locked by the caller): records it, moves the intent to
+/// `releasing` when it takes everything left (otherwise it stays `held` with the rest), and
+/// enqueues the job that posts it. `Ok(Err(_))` names why it cannot be asked.
+pub async fn request(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    ask: &ReleaseAsk,
+    source: ReleaseSource,
+) -> anyhow::Result<Result<Requested, Refusal>> {
+    match intent.status {
+        IntentStatus::Held => {}
+        IntentStatus::Disputed => {
+            return Ok(Err(Refusal::Disputed("see `dispute_reason`".to_owned())));
+        }
+        other => return Ok(Err(Refusal::NotHeld(other))),
+    }
+    let currency = intent.amount.currency();
+    let remaining = intent.remaining();
+    let amount = match (&ask.amount, &ask.milestone) {
+        (Some(_), Some(_)) => return Ok(Err(Refusal::AmountAndMilestone)),
+        (Some(amount), None) => *amount,
+        (None, None) => remaining,
+        (None, Some(id)) => match releases::milestone(conn, intent.id, id).await? {
+            None => return Ok(Err(Refusal::UnknownMilestone(id.clone()))),
+            Some((_, true)) => return Ok(Err(Refusal::MilestoneReleased(id.clone()))),
+            Some((amount, false)) => Money::new(amount, currency)?,
+        },
+    };
+    // The Lightning payee's share of this part is known here (no M-Pesa rounding applies to
+    // it), so its invoice is checked before anything is recorded.
+    let terms = terms(intent, currency.minor_units());
+    let split = match terms.part(intent.released_amount, amount) {
+        Ok(split) => split,
+        Err(PartError::Money(e)) => return Ok(Err(Refusal::Part(e.to_string()))),
+        Err(e) => return Ok(Err(Refusal::Part(e.to_string()))),
+    };
+    let whole_units = ReleaseTerms { places: 0, ..terms };
+    if matches!(intent.payee.payout, PayoutDestination::Mpesa { .. })
+        && !whole_units.fits_unit(amount)
+    {
+        return Ok(Err(Refusal::NotWholeUnits));
+    }
+    let last = amount == remaining;
+    let bolt11 = match (&intent.payee.payout, &ask.bolt11) {
+        (PayoutDestination::Lightning { .. }, Some(invoice)) => {
+            if let Err(why) = invoice_pays(invoice, split.payee) {
+                return Ok(Err(Refusal::Invoice(format!("{why} (the payee's share)"))));
+            }
+            Some(invoice.clone())
+        }
+        (PayoutDestination::Lightning { bolt11: Some(_) }, None)
+            if last && intent.released_amount.is_zero() =>
+        {
+            None
+        }
+        (PayoutDestination::Lightning { .. }, None) if split.payee.is_positive() => {
+            return Ok(Err(Refusal::Invoice(
+                "the payee is paid by Lightning: give an invoice (`bolt11`) for this release's payee share"
+                    .to_owned(),
+            )));
+        }
+        (_, Some(_)) => {
+            return Ok(Err(Refusal::Invoice(
+                "only a Lightning payee takes an invoice".to_owned(),
+            )));
+        }
+        _ => None,
+    };
+    let seq = match releases::record(
+        conn,
+        intent.id,
+        amount,
+        ask.milestone.as_deref(),
+        bolt11.as_deref(),
+        source,
+    )
+    .await
+    {
+        Ok(seq) => seq,
+        Err(RecordError::MilestoneReleased(id)) => {
+            return Ok(Err(Refusal::MilestoneReleased(id)));
+        }
+        Err(RecordError::Exceeds) => {
+            return Ok(Err(Refusal::Part(format!(
+                "only {remaining} is still held"
+            ))));
+        }
+        Err(RecordError::Database(e)) => return Err(e.into()),
+    };
+    let detail = json!({"release": seq, "amount": amount.amount().to_string(),
+                        "milestone": ask.milestone, "source": source.as_str()});
+    if last {
+        transition(conn, intent.id, IntentMove::ReleaseRequested, detail).await?;
+    } else {
+        intents::record_event(
+            &mut *conn,
+            intent.id,
+            IntentNote::PartReleaseRequested,
+            detail,
+        )
+        .await?;
+    }
+    enqueue(
+        conn,
+        &ReleaseEscrow {
+            intent_id: intent.id,
+            release: u32::try_from(seq).unwrap_or(0),
+        },
+        EnqueueOptions {
+            intent_id: Some(intent.id),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(Ok(Requested { seq, amount, last }))
+}
+
+fn terms(intent: &IntentRecord, places: u32) -> ReleaseTerms {
+    ReleaseTerms {
+        held: intent.amount,
+        commission_bps: intent.commission_bps,
+        fixed_fee: Some(intent.commission_fixed_fee).filter(|fee| !fee.is_zero()),
+        places,
+    }
+}
+
+/// Posts every release of `intent` (locked by the caller) not yet posted, in order: escrow →
+/// payable + commission, the payout rows and their jobs; after the last part, `releasing →
+/// released` (and `settled` when nothing is left to pay out). Returns how many it posted.
 pub async fn release(
     conn: &mut PgConnection,
     intent: &IntentRecord,
     destinations: &CommissionDestinations,
-) -> anyhow::Result<bool> {
-    if intent.status != IntentStatus::Releasing {
-        return Ok(false);
-    }
-    let held = intent.amount;
-    let currency = held.currency();
+) -> anyhow::Result<usize> {
+    let currency = intent.amount.currency();
+    let pending = releases::pending(conn, intent.id, currency).await?;
     // M-Pesa B2C pays whole shillings only: round the split to whole units when a share leaves
-    // that way (the API only accepts whole amounts for M-Pesa payees).
+    // that way (a part for an M-Pesa payee is a whole amount, checked when it was asked for).
     let via_mpesa = matches!(intent.payee.payout, PayoutDestination::Mpesa { .. })
         || matches!(
             destinations.get(&currency),
             Some(PayoutDestination::Mpesa { .. })
         );
     let places = if via_mpesa { 0 } else { currency.minor_units() };
-    let fee = Some(intent.commission_fixed_fee).filter(|fee| !fee.is_zero());
-    let split = commission::split_to(held, intent.commission_bps, fee, places)?;
+    let terms = terms(intent, places);
+    let mut detail = json!({});
+    for part in &pending {
+        detail = post_part(conn, intent, &terms, part, destinations).await?;
+    }
+    let fully_released = intent.released_amount == intent.amount;
+    if intent.status == IntentStatus::Releasing && fully_released {
+        transition(conn, intent.id, IntentMove::EscrowReleased, detail).await?;
+        if payouts::undelivered_shares(conn, intent.id).await? == 0 {
+            transition(conn, intent.id, IntentMove::Settled, json!({"payouts": 0})).await?;
+        }
+    }
+    Ok(pending.len())
+}
+
+async fn post_part(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    terms: &ReleaseTerms,
+    part: &PendingRelease,
+    destinations: &CommissionDestinations,
+) -> anyhow::Result<serde_json::Value> {
+    let currency = intent.amount.currency();
+    let split = terms.part(part.released_before, part.amount)?;
+    // The first release keeps the key a whole release always had.
+    let key = if part.seq == 1 {
+        format!("release:{}", intent.id)
+    } else {
+        format!("release:{}:{}", intent.id, part.seq)
+    };
     ledger::post(
         conn,
-        &format!("release:{}", intent.id),
+        &key,
         "release",
         Some(intent.id),
         &format!(
-            "release: payee {} commission {}",
-            split.payee, split.commission
+            "release {}: payee {} commission {}",
+            part.seq, split.payee, split.commission
         ),
         &[
-            (Account::escrow(intent.id, currency), held.amount()),
+            (Account::escrow(intent.id, currency), part.amount.amount()),
             (Account::payable(intent.id, currency), -split.payee.amount()),
             (Account::commission(currency), -split.commission.amount()),
         ],
@@ -75,16 +295,21 @@ pub async fn release(
     let mut created: Vec<Uuid> = Vec::new();
     if split.payee.is_positive() {
         let mut destination = intent.payee.payout.clone();
-        if let PayoutDestination::Lightning { bolt11 } = &mut destination
-            && bolt11.is_none()
-        {
-            bolt11.clone_from(&intent.release_bolt11);
+        if let PayoutDestination::Lightning { bolt11 } = &mut destination {
+            // This part's own invoice; else the one on file (a whole release); else one given
+            // at release before parts existed.
+            if let Some(invoice) = &part.bolt11 {
+                *bolt11 = Some(invoice.clone());
+            } else if bolt11.is_none() {
+                bolt11.clone_from(&intent.release_bolt11);
+            }
         }
         let provider = destination.provider();
         created.push(
             payouts::insert(
                 conn,
                 intent.id,
+                part.seq,
                 PayoutKind::Payee,
                 split.payee,
                 provider,
@@ -99,6 +324,7 @@ pub async fn release(
                 payouts::insert(
                     conn,
                     intent.id,
+                    part.seq,
                     PayoutKind::Commission,
                     split.commission,
                     destination.provider(),
@@ -121,11 +347,20 @@ pub async fn release(
         )
         .await?;
     }
-    let detail = json!({"payee": split.payee.amount().to_string(), "commission": split.commission.amount().to_string(),
+    releases::mark_posted(conn, intent.id, part.seq, split.payee, split.commission).await?;
+    let detail = json!({"release": part.seq, "payee": split.payee.amount().to_string(),
+                        "commission": split.commission.amount().to_string(),
                         "commission_kept_in_platform_account": commission_kept});
-    transition(conn, intent.id, IntentMove::EscrowReleased, detail).await?;
-    if created.is_empty() {
-        transition(conn, intent.id, IntentMove::Settled, json!({"payouts": 0})).await?;
+    // The last part is told by the `releasing → released` move itself.
+    let last = part.released_before.checked_add(part.amount)? == intent.amount;
+    if !last {
+        intents::record_event(
+            &mut *conn,
+            intent.id,
+            IntentNote::PartReleased,
+            detail.clone(),
+        )
+        .await?;
     }
-    Ok(true)
+    Ok(detail)
 }

@@ -1,10 +1,11 @@
-//! `POST /v1/intents/{id}/release` and `/refund`: a guarded transition from `held` in the
-//! request's own transaction (so a second action under a new key is 409 at once), the job that
-//! does the work, and the idempotent 202.
+//! `POST /v1/intents/{id}/release` and `/refund`: recorded in the request's own transaction
+//! with the job that does the work (`escrow::release::request`, `escrow::refund::request`), so
+//! a second action under a new key sees the first at once, and the idempotent 202. A release
+//! takes everything still held, an `amount`, or a named `milestone`.
 
 use axum::{extract::State, http::StatusCode, response::Response};
-use malipo_jobs::{Refund, ReleaseEscrow};
-use serde_json::{Value, json};
+use rust_decimal::Decimal;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
@@ -15,12 +16,16 @@ use super::{
     problem::{ApiError, FieldError},
 };
 use crate::{
-    db::{intents, payouts, transitions::transition},
+    db::{intents, releases::ReleaseSource},
     domain::{
-        IntentMove, IntentStatus, PayoutDestination, PayoutKind, ProviderKind,
-        new_intent::{invoice_pays, looks_like_bolt11},
+        Money,
+        escrow_terms::is_milestone_id,
+        new_intent::{looks_like_bolt11, parse_amount},
     },
-    queue::{EnqueueOptions, enqueue},
+    escrow::{
+        refund,
+        release::{self, Refusal, ReleaseAsk},
+    },
 };
 
 #[derive(Clone, Copy)]
@@ -36,16 +41,17 @@ impl Action {
             Self::Refund => "refund",
         }
     }
-
-    fn past(self) -> &'static str {
-        match self {
-            Self::Release => "released",
-            Self::Refund => "refunded",
-        }
-    }
 }
 
-/// Releases a held intent to its payee (minus commission).
+/// Releases a held intent to its payee (minus commission): everything still held, an
+/// `amount`, or a `milestone`.
+#[utoipa::path(post, path = "/v1/intents/{id}/release", tag = "intents",
+    params(("id" = String, Path, description = "intent id (UUID)"), ("Idempotency-Key" = String, Header, description = "a repeat replays the first answer")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "optional amount (decimal string) or milestone, bolt11 (Lightning payees)"),
+    responses((status = 202, description = "the intent", body = serde_json::Value),
+        (status = 400, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem),
+        (status = 409, body = super::openapi::Problem), (status = 422, body = super::openapi::Problem)),
+    security(("client_key" = [])))]
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
 pub async fn release(
     state: State<AppState>,
@@ -57,7 +63,14 @@ pub async fn release(
     act(state, caller, id, key, body, Action::Release).await
 }
 
-/// Refunds a held intent to its buyer.
+/// Refunds what a held intent still holds to its buyer.
+#[utoipa::path(post, path = "/v1/intents/{id}/refund", tag = "intents",
+    params(("id" = String, Path, description = "intent id (UUID)"), ("Idempotency-Key" = String, Header, description = "a repeat replays the first answer")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "bolt11 (Lightning refunds: the buyer's invoice for what is held)"),
+    responses((status = 202, description = "the intent", body = serde_json::Value),
+        (status = 400, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem),
+        (status = 409, body = super::openapi::Problem), (status = 422, body = super::openapi::Problem)),
+    security(("client_key" = [])))]
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
 pub async fn refund(
     state: State<AppState>,
@@ -79,18 +92,30 @@ async fn act(
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no intent with id `{id}`"));
     let intent_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let bolt11 = parse_body(&body.object)?;
+    let ask = parse_body(&body.object, action)?;
     let path = format!("/v1/intents/{intent_id}/{}", action.name());
     // The answer is stored whatever it is (a 404 or 409 included), so it is final here.
     idempotency::once(&state.pool, caller.id, &key.0, &path, &body.raw, || {
-        apply(&state, &caller, &key, intent_id, bolt11, action)
+        apply(&state, &caller, &key, intent_id, ask, action)
     })
     .await
 }
 
-fn parse_body(body: &serde_json::Map<String, Value>) -> Result<Option<String>, ApiError> {
+/// The body as given: `bolt11` for both; `amount` (a decimal string) or `milestone` for a
+/// release in parts.
+struct Ask {
+    bolt11: Option<String>,
+    amount: Option<Decimal>,
+    milestone: Option<String>,
+}
+
+fn parse_body(body: &serde_json::Map<String, Value>, action: Action) -> Result<Ask, ApiError> {
+    let known: &[&str] = match action {
+        Action::Release => &["bolt11", "amount", "milestone"],
+        Action::Refund => &["bolt11"],
+    };
     let mut errors = Vec::new();
-    for field in body.keys().filter(|k| k.as_str() != "bolt11") {
+    for field in body.keys().filter(|k| !known.contains(&k.as_str())) {
         errors.push(FieldError::new(field.clone(), "is not a known field"));
     }
     let bolt11 = match body.get("bolt11") {
@@ -104,8 +129,44 @@ fn parse_body(body: &serde_json::Map<String, Value>) -> Result<Option<String>, A
             None
         }
     };
+    let amount = match body.get("amount") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => match parse_amount(Some(&format!("\"{text}\""))) {
+            Ok(amount) if amount > Decimal::ZERO => Some(amount),
+            Ok(_) => {
+                errors.push(FieldError::new("amount", "must be more than zero"));
+                None
+            }
+            Err(why) => {
+                errors.push(FieldError::new("amount", why));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new(
+                "amount",
+                "must be a decimal string like \"400.00\"",
+            ));
+            None
+        }
+    };
+    let milestone = match body.get("milestone") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if is_milestone_id(id) => Some(id.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "milestone",
+                "must name one of the intent's milestones",
+            ));
+            None
+        }
+    };
     if errors.is_empty() {
-        Ok(bolt11)
+        Ok(Ask {
+            bolt11,
+            amount,
+            milestone,
+        })
     } else {
         Err(ApiError::Validation(errors))
     }
@@ -116,114 +177,49 @@ async fn apply(
     caller: &Caller,
     key: &IdempotencyKey,
     id: Uuid,
-    bolt11: Option<String>,
+    ask: Ask,
     action: Action,
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
     let intent = super::intents::load_owned(&mut tx, caller, id).await?;
-    if intent.status != IntentStatus::Held {
-        return Err(ApiError::Conflict(format!(
-            "cannot {} an intent that is `{}`; only `held` intents can be {}",
-            action.name(),
-            intent.status,
-            action.past()
-        )));
-    }
     match action {
         Action::Release => {
-            let payee_needs_invoice = matches!(
-                intent.payee.payout,
-                PayoutDestination::Lightning { bolt11: None }
-            );
-            if payee_needs_invoice && bolt11.is_none() {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "bolt11",
-                    "the payee has no Lightning invoice on file; give one to release",
-                )]));
-            }
-            if bolt11.is_some()
-                && !matches!(intent.payee.payout, PayoutDestination::Lightning { .. })
-            {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "bolt11",
-                    "only a Lightning payee takes an invoice",
-                )]));
-            }
-            if let Some(invoice) = &bolt11 {
-                let share = crate::escrow::release::payee_share(&intent)
-                    .map_err(|e| anyhow::anyhow!("payee share of intent {id}: {e}"))?;
-                invoice_pays(invoice, share).map_err(|why| {
-                    ApiError::Validation(vec![FieldError::new(
-                        "bolt11",
-                        format!("{why} (the payee's share)"),
-                    )])
+            let amount = ask
+                .amount
+                .map(|amount| Money::new(amount, intent.amount.currency()))
+                .transpose()
+                .map_err(|e| {
+                    ApiError::Validation(vec![FieldError::new("amount", e.to_string())])
                 })?;
-            }
+            let release = ReleaseAsk {
+                amount,
+                milestone: ask.milestone,
+                bolt11: ask.bolt11,
+            };
+            release::request(&mut tx, &intent, &release, ReleaseSource::Client)
+                .await?
+                .map_err(refusal)?;
         }
-        Action::Refund => match (intent.provider, &bolt11) {
-            (ProviderKind::Lightning, None) => {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "bolt11",
-                    "a Lightning refund needs the buyer's invoice",
-                )]));
-            }
-            (ProviderKind::Lightning, Some(invoice)) => {
-                invoice_pays(invoice, intent.amount)
-                    .map_err(|why| ApiError::Validation(vec![FieldError::new("bolt11", why)]))?;
-            }
-            (ProviderKind::Paystack | ProviderKind::Mpesa, Some(_)) => {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "bolt11",
-                    "only Lightning refunds take an invoice",
-                )]));
-            }
-            _ => {}
-        },
-    }
-    // The invoice (if any) is kept on the intent for the job; the request's own effect is the
-    // move out of `held`, which makes a second release or refund a 409 at once.
-    let (keep_invoice, movement) = match action {
-        Action::Release => (
-            "UPDATE intents SET release_bolt11 = $2 WHERE id = $1",
-            IntentMove::ReleaseRequested,
-        ),
-        Action::Refund => (
-            "UPDATE intents SET refund_bolt11 = $2 WHERE id = $1",
-            IntentMove::RefundRequested,
-        ),
-    };
-    if bolt11.is_some() {
-        sqlx::query(keep_invoice)
-            .bind(id)
-            .bind(&bolt11)
-            .execute(&mut *tx)
-            .await?;
-    }
-    transition(&mut tx, id, movement, json!({})).await?;
-    let options = EnqueueOptions {
-        intent_id: Some(id),
-        ..Default::default()
-    };
-    match action {
-        Action::Release => enqueue(&mut tx, &ReleaseEscrow { intent_id: id }, options).await?,
-        Action::Refund => {
-            // A refund asked again after a confirmed failure is a new attempt: its own job and
-            // its own payout (a key per intent alone would match the finished first job).
-            let attempt = payouts::failed_of_kind(&mut tx, id, PayoutKind::Refund).await?;
-            let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
-            enqueue(
-                &mut tx,
-                &Refund {
-                    intent_id: id,
-                    attempt,
-                },
-                options,
-            )
+        Action::Refund => refund::request(&mut tx, &intent, ask.bolt11.as_deref())
             .await?
-        }
-    };
+            .map_err(|refusal| match refusal {
+                refund::Refusal::Invoice(why) => {
+                    ApiError::Validation(vec![FieldError::new("bolt11", why)])
+                }
+                other => ApiError::Conflict(other.to_string()),
+            })?,
+    }
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
     idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
+}
+
+/// A release refusal as the API tells it: 409 for the intent's state, 422 naming the field.
+pub fn refusal(refusal: Refusal) -> ApiError {
+    if refusal.is_conflict() {
+        ApiError::Conflict(refusal.to_string())
+    } else {
+        ApiError::Validation(vec![FieldError::new(refusal.field(), refusal.to_string())])
+    }
 }

@@ -22,6 +22,13 @@ use crate::{
 use malipo_jobs::{ConfirmDeposit, Job, PollLightningInvoice};
 
 /// Cancels an unpaid intent.
+#[utoipa::path(post, path = "/v1/intents/{id}/cancel", tag = "intents",
+    params(("id" = String, Path, description = "intent id (UUID)"), ("Idempotency-Key" = String, Header, description = "a repeat replays the first answer")),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "{} (no fields)"),
+    responses((status = 200, description = "the intent", body = serde_json::Value),
+        (status = 400, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem),
+        (status = 409, body = super::openapi::Problem), (status = 422, body = super::openapi::Problem)),
+    security(("client_key" = [])))]
 #[tracing::instrument(skip_all, fields(client = %caller.id, intent_id = %id))]
 pub async fn cancel(
     State(state): State<AppState>,

@@ -7,6 +7,7 @@ pub mod hygiene;
 pub mod idempotency;
 pub mod intent_actions;
 pub mod intent_cancel;
+pub mod intent_dispute;
 pub mod intents;
 pub mod metrics;
 pub mod openapi;
@@ -160,6 +161,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/intents/{id}/release", post(intent_actions::release))
         .route("/v1/intents/{id}/refund", post(intent_actions::refund))
         .route("/v1/intents/{id}/cancel", post(intent_cancel::cancel))
+        .route("/v1/intents/{id}/dispute", post(intent_dispute::dispute))
+        .route(
+            "/v1/intents/{id}/auto_release",
+            post(intent_dispute::auto_release),
+        )
         .route(
             "/v1/intents/{id}/payouts/{payout_id}/retry",
             post(payout_retry::retry),

@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{health, intents, metrics, ops};
+use super::{health, intent_actions, intent_cancel, intent_dispute, intents, metrics, ops};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -15,6 +15,8 @@ use super::{health, intents, metrics, ops};
     info(title = "malipo", description = "Escrow payment orchestration: intents, provider webhooks, and the operator API over the job queue."),
     paths(
         health::healthz, health::readyz, intents::create, intents::get, metrics::scrape,
+        intent_actions::release, intent_actions::refund, intent_cancel::cancel,
+        intent_dispute::dispute, intent_dispute::auto_release, ops::disputes::resolve,
         ops::queues::overview, ops::queues::pause, ops::queues::resume, ops::queues::drain,
         ops::jobs::list, ops::jobs::show, ops::jobs::retry, ops::jobs::discard,
         ops::jobs::retry_matching, ops::jobs::discard_matching, ops::audit::list,

@@ -139,6 +139,7 @@ async fn apply(
     let successor = payouts::insert(
         &mut tx,
         intent.id,
+        failed.release_seq,
         PayoutKind::Payee,
         failed.amount,
         provider,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod console;
 pub mod cursor;
 pub mod discard;
+pub mod disputes;
 pub mod drain;
 pub mod error;
 pub mod filter;

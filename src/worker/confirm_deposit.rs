@@ -38,9 +38,9 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
                     "deposit still pending after 24 h; handed to an operator",
                 ));
             }
-            Err(JobError::Snooze(next_check(
-                intent.provider,
-                open_for.to_std().unwrap_or_default(),
+            Err(JobError::Snooze(verify_deposit::capped_at_expiry(
+                &intent,
+                next_check(intent.provider, open_for.to_std().unwrap_or_default()),
             )))
         }
         Verified::NoHandle(intent) if intent.status == IntentStatus::AwaitingPayment => {

@@ -74,7 +74,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             // Stored even when the intent was cancelled meanwhile: the deposit exists at the
             // provider, and a payment to it must still find its intent (and become a
             // late_payment discrepancy) instead of an unknown handle.
-            sqlx::query("UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = $4 WHERE id = $1 AND provider_reference IS NULL")
+            sqlx::query("UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = LEAST($4, deposit_expires_at) WHERE id = $1 AND provider_reference IS NULL")
                 .bind(intent.id)
                 .bind(shown)
                 .bind(&handle)
@@ -91,6 +91,11 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             .is_some();
             if moved && intent.provider == ProviderKind::Mpesa {
                 requeue_early_callbacks(&mut tx, &handle).await?;
+                // The STK callback settles it; a client's deadline is kept by asking Daraja
+                // (STK Push Query) once it has passed, callback or not.
+                if let Some(wait) = until_deadline(&intent) {
+                    confirm_later(&mut tx, intent.id, wait).await?;
+                }
             }
             if moved && intent.provider == ProviderKind::Lightning {
                 let poll = PollLightningInvoice {
@@ -111,7 +116,10 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
                 // Paystack's `charge.success` may never come (webhooks are lost too): a
                 // verification is scheduled anyway, asking less often as the checkout ages
                 // (`confirm_deposit` snoozes while Paystack calls it pending).
-                confirm_later(&mut tx, intent.id, PAYSTACK_FIRST_CHECK_SECS).await?;
+                let first = until_deadline(&intent).map_or(PAYSTACK_FIRST_CHECK_SECS, |secs| {
+                    secs.min(PAYSTACK_FIRST_CHECK_SECS)
+                });
+                confirm_later(&mut tx, intent.id, first).await?;
             }
         }
         Ok(DepositInitiation::AlreadyInitiated { status }) => {
@@ -145,7 +153,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             let deadline = Utc::now() + IN_DOUBT_WINDOW;
             let shown = json!({"type": "paybill", "account_number": intent.account_number,
                                "note": "the payment prompt may not have reached the phone; pay by Paybill to this account number"});
-            sqlx::query("UPDATE intents SET next_action = $2, deposit_expires_at = $3, flagged_reason = $4 WHERE id = $1 AND status = 'initiating'")
+            sqlx::query("UPDATE intents SET next_action = $2, deposit_expires_at = LEAST($3, deposit_expires_at), flagged_reason = $4 WHERE id = $1 AND status = 'initiating'")
                 .bind(intent.id)
                 .bind(shown)
                 .bind(deadline)
@@ -175,6 +183,14 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
 
 /// Schedules the deposit's verification `delay_secs` from now (one per intent: a second is a
 /// no-op by the job's dedupe key).
+/// Seconds until just after the client's payment deadline, when it has one.
+fn until_deadline(intent: &crate::db::intents::IntentRecord) -> Option<f64> {
+    let deadline = intent.deposit_expires_at?;
+    let wait = (deadline - Utc::now()).num_milliseconds().max(0);
+    #[allow(clippy::cast_precision_loss)] // a wait in ms, far below 2^53
+    Some(wait as f64 / 1000.0 + 1.0)
+}
+
 async fn confirm_later(
     tx: &mut sqlx::PgConnection,
     intent: uuid::Uuid,

@@ -1,6 +1,7 @@
 //! Job handlers, one job per file, and the state they share.
 
 mod attention;
+mod auto_release;
 pub mod calls;
 mod confirm_deposit;
 mod initiate_deposit;
@@ -26,6 +27,7 @@ pub fn handlers() -> Handlers<WorkerState> {
         .register(initiate_deposit::run)
         .register(confirm_deposit::run)
         .register(release_escrow::run)
+        .register(auto_release::run)
         .register(payout::run)
         .register(refund::run)
         .register(process_webhook::run)

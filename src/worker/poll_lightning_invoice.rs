@@ -46,7 +46,10 @@ pub async fn run(
             let open_for = (Utc::now() - intent.created_at)
                 .to_std()
                 .unwrap_or_default();
-            Err(JobError::Snooze(next_poll(open_for)))
+            Err(JobError::Snooze(verify_deposit::capped_at_expiry(
+                &intent,
+                next_poll(open_for),
+            )))
         }
         _ => Ok(()),
     }

@@ -46,11 +46,13 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
             return Err(JobError::permanent("M-Pesa intent without a buyer MSISDN"));
         }
     };
+    // What is left after any releases in parts is what goes back.
     let payout = payouts::insert(
         &mut tx,
         intent.id,
+        1,
         PayoutKind::Refund,
-        intent.amount,
+        intent.remaining(),
         intent.provider,
         &target,
     )

@@ -9,7 +9,7 @@ use crate::{
     queue::{JobContext, JobError},
 };
 
-/// Runs while the intent is `releasing`.
+/// Posts whatever releases of the intent are not yet posted (nothing: ends).
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: ReleaseEscrow, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;

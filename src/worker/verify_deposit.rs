@@ -76,3 +76,15 @@ pub async fn verify(state: &WorkerState, id: Uuid) -> Result<Verified, JobError>
     tx.commit().await?;
     Ok(Verified::Answered(locked, status, effect))
 }
+
+/// `wait`, cut short so the next check comes just after the intent's deadline: an unpaid
+/// intent expires on time (the check past it reads the provider's "pending" as expired).
+pub fn capped_at_expiry(intent: &IntentRecord, wait: std::time::Duration) -> std::time::Duration {
+    match intent
+        .deposit_expires_at
+        .map(|deadline| (deadline - Utc::now()).to_std().unwrap_or_default())
+    {
+        Some(left) => wait.min(left + std::time::Duration::from_secs(1)),
+        None => wait,
+    }
+}

@@ -4,6 +4,7 @@
 mod escrow;
 mod faults;
 mod lightning;
+mod marketplace;
 mod money_truth;
 mod reconcile;
 mod support;

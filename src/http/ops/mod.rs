@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod disputes;
 pub mod jobs;
 pub mod money;
 pub mod queues;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ops/discrepancies", get(money::list))
         .route("/ops/discrepancies/{id}/resolve", post(money::resolve))
         .route("/ops/intents/stuck", get(money::stuck))
+        .route("/ops/intents/{id}/resolve", post(disputes::resolve))
 }
 
 impl From<OpsError> for ApiError {
