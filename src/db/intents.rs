@@ -101,9 +101,9 @@ pub async fn insert(
     let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
     sqlx::query(
         "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
-                              commission_fixed_fee, account_number, auto_release_at, deposit_expires_at)
+                              commission_fixed_fee, account_number, auto_release_at, deposit_expires_at, capture)
          VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                 CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END, $12, $13)",
+                 CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END, $12, $13, $14)",
     )
     .bind(id)
     .bind(client)
@@ -118,6 +118,7 @@ pub async fn insert(
     .bind(intent.commission_fixed_fee.amount())
     .bind(intent.terms.auto_release_at)
     .bind(intent.terms.expires_at)
+    .bind(intent.capture.as_str())
     .execute(&mut *conn)
     .await?;
     super::releases::insert_milestones(&mut *conn, id, &intent.terms.milestones).await?;
@@ -352,8 +353,10 @@ pub struct IntentRecord {
     pub provider: crate::domain::ProviderKind,
     /// Buyer as stored.
     pub buyer: crate::domain::Buyer,
-    /// Payee as stored.
-    pub payee: crate::domain::Payee,
+    /// Payee as stored (none for an immediate capture).
+    pub payee: Option<crate::domain::Payee>,
+    /// Escrow, or straight into the client's balance.
+    pub capture: crate::domain::Capture,
     /// Commission in basis points.
     pub commission_bps: i32,
     /// The commission's fixed part (zero when none).
@@ -407,6 +410,7 @@ struct RecordRow {
     account_number: Option<String>,
     released_amount: Decimal,
     auto_release_at: Option<DateTime<Utc>>,
+    capture: String,
     created_at: DateTime<Utc>,
 }
 
@@ -418,10 +422,10 @@ pub async fn load(
 ) -> anyhow::Result<Option<IntentRecord>> {
     let sql = if lock {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, created_at FROM intents WHERE id = $1 FOR UPDATE"
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1 FOR UPDATE"
     } else {
         "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, created_at FROM intents WHERE id = $1"
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1"
     };
     let row: Option<RecordRow> = sqlx::query_as(sql)
         .bind(id)
@@ -449,6 +453,8 @@ pub async fn load(
         account_number: row.account_number,
         released_amount: crate::domain::Money::new(row.released_amount, currency)?,
         auto_release_at: row.auto_release_at,
+        capture: crate::domain::Capture::parse(&row.capture)
+            .ok_or_else(|| anyhow::anyhow!("unknown capture {}", row.capture))?,
         created_at: row.created_at,
     }))
 }

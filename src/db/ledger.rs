@@ -106,10 +106,36 @@ impl Account {
         }
     }
 
+    /// What a client may withdraw, per currency (credit-normal: what the platform owes the
+    /// client). Created by [`super::balances::ensure`], which also starts tracking it.
+    pub fn client_balance(client: Uuid, currency: Currency) -> Self {
+        Self {
+            code: balance_code(client, currency),
+            kind: "client_balance",
+            currency,
+            intent: None,
+        }
+    }
+
+    /// Withdrawals taken from balances and not yet sent (or failed and not yet returned).
+    pub fn withdrawals_reserved(currency: Currency) -> Self {
+        Self {
+            code: format!("withdrawals_reserved:{currency}"),
+            kind: "withdrawals_reserved",
+            currency,
+            intent: None,
+        }
+    }
+
     /// The account's code.
     pub fn code(&self) -> &str {
         &self.code
     }
+}
+
+/// The code of `client`'s balance account in `currency`.
+pub fn balance_code(client: Uuid, currency: Currency) -> String {
+    format!("balance:{client}:{currency}")
 }
 
 /// Why a posting was refused before reaching the database.
@@ -251,7 +277,7 @@ pub struct Violation {
 
 /// Every invariant the ledger must hold; an empty list means it is sound.
 pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
-    let checks: [(&str, &str); 11] = [
+    let checks: [(&str, &str); 12] = [
         (
             "transaction balances per currency",
             "SELECT 'transaction balances per currency' AS rule, t.idempotency_key AS subject,
@@ -287,6 +313,14 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
                                                                              -(i.amount - coalesce(r.posted, 0))))
                  OR (i.status IN ('initiating', 'awaiting_payment', 'failed', 'expired', 'cancelled', 'released', 'settled', 'refunded')
                      AND coalesce(b.total, 0) <> 0)",
+        ),
+        (
+            "client balances match their ledger accounts",
+            "SELECT 'client balance equals the sum of its ledger movements' AS rule, b.client_id::text || ' ' || b.currency AS subject,
+                    'available ' || b.available::text || ', ledger ' || (-coalesce(sum(e.amount), 0))::text AS detail
+               FROM client_balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id
+              GROUP BY b.account_id, b.client_id, b.currency, b.available
+             HAVING b.available <> -coalesce(sum(e.amount), 0)",
         ),
         (
             "released amount is the sum of the releases",

@@ -1,5 +1,6 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
+pub mod balances;
 pub mod discrepancies;
 pub mod intents;
 pub mod ledger;

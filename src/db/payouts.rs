@@ -27,8 +27,10 @@ pub enum PayoutTarget {
 pub struct PayoutRecord {
     /// The id.
     pub id: Uuid,
-    /// The intent it belongs to.
-    pub intent_id: Uuid,
+    /// The intent it belongs to (none for a withdrawal from a balance).
+    pub intent_id: Option<Uuid>,
+    /// The client whose balance a withdrawal comes from.
+    pub client_id: Option<Uuid>,
     /// What it pays.
     pub kind: PayoutKind,
     /// How much.
@@ -102,7 +104,8 @@ pub async fn insert(
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
-    intent_id: Uuid,
+    intent_id: Option<Uuid>,
+    client_id: Option<Uuid>,
     kind: String,
     amount: Decimal,
     currency: String,
@@ -115,13 +118,14 @@ struct Row {
     release_seq: i32,
 }
 
-const COLUMNS: &str = "id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at, provider_ref, release_seq";
+const COLUMNS: &str = "id, intent_id, client_id, kind, amount, currency, provider, destination, reference, status, initiated_at, provider_ref, release_seq";
 
 fn record(row: Row) -> anyhow::Result<PayoutRecord> {
     let currency: Currency = row.currency.parse()?;
     Ok(PayoutRecord {
         id: row.id,
         intent_id: row.intent_id,
+        client_id: row.client_id,
         kind: PayoutKind::parse(&row.kind)
             .ok_or_else(|| anyhow::anyhow!("unknown payout kind {}", row.kind))?,
         amount: Money::new(row.amount, currency)?,
@@ -281,4 +285,99 @@ pub async fn supersede(
     .execute(conn)
     .await?;
     Ok(moved.rows_affected() == 1)
+}
+
+/// A withdrawal as the client asked for it.
+#[derive(Debug, Clone)]
+pub struct NewWithdrawal {
+    /// Whose balance.
+    pub client: Uuid,
+    /// How much.
+    pub amount: Money,
+    /// Where to.
+    pub destination: PayoutDestination,
+    /// The client's reference (unique per client).
+    pub reference: Option<String>,
+    /// The client's metadata.
+    pub metadata: Value,
+}
+
+/// Inserts a withdrawal payout (status `pending`); `None` when the client's reference names
+/// another one already.
+pub async fn insert_withdrawal(
+    conn: &mut PgConnection,
+    withdrawal: &NewWithdrawal,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let target = PayoutTarget::Destination(withdrawal.destination.clone());
+    sqlx::query_scalar(
+        "INSERT INTO payouts (id, intent_id, client_id, kind, amount, currency, provider, destination, reference, status,
+                              client_reference, metadata)
+         VALUES ($1, NULL, $2, 'withdrawal', $3, $4, $5, $6, $7, 'pending', $8, $9)
+         ON CONFLICT (client_id, client_reference) WHERE client_reference IS NOT NULL DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(withdrawal.client)
+    .bind(withdrawal.amount.amount())
+    .bind(withdrawal.amount.currency().code())
+    .bind(withdrawal.destination.provider().as_str())
+    .bind(serde_json::to_value(&target).unwrap_or(Value::Null))
+    .bind(reference_for(id))
+    .bind(&withdrawal.reference)
+    .bind(&withdrawal.metadata)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A withdrawal as its client sees it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct WithdrawalView {
+    /// The payout id.
+    pub id: Uuid,
+    /// Decimal string.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// Currency code.
+    pub currency: String,
+    /// Through which provider.
+    pub provider: String,
+    /// Where to.
+    pub destination: Value,
+    /// `pending`, `in_flight`, `succeeded`, `failed`, `reversed`.
+    pub status: String,
+    /// The client's reference.
+    pub reference: Option<String>,
+    /// The client's metadata.
+    pub metadata: Option<Value>,
+    /// The provider reference malipo sent it under.
+    pub provider_reference: String,
+    /// Why it failed, when it did.
+    pub failure_reason: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Withdrawal `id` of `client`.
+pub async fn withdrawal_view(
+    conn: &mut PgConnection,
+    client: Uuid,
+    id: Uuid,
+) -> Result<Option<WithdrawalView>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, amount, currency, provider, destination, status, client_reference AS reference, metadata,
+                reference AS provider_reference, failure_reason, created_at
+           FROM payouts WHERE id = $1 AND client_id = $2 AND kind = 'withdrawal'",
+    )
+    .bind(id)
+    .bind(client)
+    .fetch_optional(conn)
+    .await
+    .map(|view: Option<WithdrawalView>| {
+        view.map(|mut view| {
+            if let Ok(currency) = view.currency.parse::<Currency>() {
+                view.amount = crate::domain::money::at_currency_scale(view.amount, currency);
+            }
+            view
+        })
+    })
 }

@@ -1,7 +1,7 @@
 //! An intent's lifecycle as types: its statuses, and every move between them as data — each
 //! [`IntentMove`] knows the statuses it may start from, the one it ends in and the event it
 //! writes, so a transition cannot pair the wrong states or event name. The database's CHECKs
-//! (migrations 0071 and 0110) list the same names.
+//! (migrations 0071, 0110 and 0111) list the same names.
 
 use std::fmt;
 
@@ -132,6 +132,9 @@ pub enum IntentMove {
     /// An operator resolved the dispute: held again for the moment, then released and/or
     /// refunded in the same transaction as the resolution says.
     DisputeResolved,
+    /// An immediate capture's money went into the client's balance (in the transaction that
+    /// confirmed it).
+    Collected,
 }
 
 impl IntentMove {
@@ -154,6 +157,7 @@ impl IntentMove {
             Self::Cancelled => &[S::Initiating, S::AwaitingPayment],
             Self::DisputeOpened => &[S::Held],
             Self::DisputeWithdrawn | Self::DisputeResolved => &[S::Disputed],
+            Self::Collected => &[S::Held],
         }
     }
 
@@ -172,7 +176,7 @@ impl IntentMove {
             Self::ReleaseRequested => S::Releasing,
             Self::RefundRequested => S::Refunding,
             Self::EscrowReleased | Self::PayoutReversed => S::Released,
-            Self::Settled => S::Settled,
+            Self::Settled | Self::Collected => S::Settled,
             Self::Refunded => S::Refunded,
             Self::Cancelled => S::Cancelled,
         }
@@ -199,6 +203,7 @@ impl IntentMove {
             Self::DisputeOpened => "disputed",
             Self::DisputeWithdrawn => "dispute_withdrawn",
             Self::DisputeResolved => "dispute_resolved",
+            Self::Collected => "collected",
         }
     }
 }
@@ -241,7 +246,7 @@ impl IntentNote {
 mod tests {
     use super::*;
 
-    const MOVES: [IntentMove; 18] = [
+    const MOVES: [IntentMove; 19] = [
         IntentMove::DepositInitiated,
         IntentMove::DepositInDoubt,
         IntentMove::DepositRejected,
@@ -260,6 +265,7 @@ mod tests {
         IntentMove::DisputeOpened,
         IntentMove::DisputeWithdrawn,
         IntentMove::DisputeResolved,
+        IntentMove::Collected,
     ];
 
     #[test]
@@ -300,7 +306,7 @@ mod tests {
 
     #[test]
     fn event_names_are_distinct_and_in_the_database_check() {
-        let check = include_str!("../../migrations/0110_marketplace_escrow.sql");
+        let check = include_str!("../../migrations/0111_client_balances.sql");
         let mut names: Vec<&str> = MOVES.iter().map(|m| m.event()).collect();
         names.extend(
             [

@@ -1,5 +1,6 @@
 //! The payment domain: money, the parties of an intent, and parsing requests into them.
 
+pub mod capture;
 pub mod commission;
 pub mod currency;
 pub mod escrow_terms;
@@ -11,6 +12,7 @@ pub mod payout_state;
 pub mod release_parts;
 pub mod validation;
 
+pub use capture::Capture;
 pub use currency::Currency;
 pub use intent_status::{IntentMove, IntentNote, IntentStatus};
 pub use money::{Money, MoneyError, format_amount};

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::{
-    Currency, Money,
+    Capture, Currency, Money,
     escrow_terms::{self, EscrowTerms},
     parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind, plausible_email},
     validation::{FieldError, is_safe_identifier},
@@ -26,8 +26,10 @@ pub struct NewIntent {
     pub provider: ProviderKind,
     /// Who pays.
     pub buyer: Buyer,
-    /// Who is paid.
-    pub payee: Payee,
+    /// Who is paid (none for an immediate capture into the client's balance).
+    pub payee: Option<Payee>,
+    /// Escrow for the payee, or straight into the client's balance.
+    pub capture: Capture,
     /// Platform commission in basis points of the amount.
     pub commission_bps: i32,
     /// A fixed part of the commission, added to the basis points (zero when none).
@@ -119,6 +121,7 @@ impl NewIntent {
                 "commission_fixed_fee",
                 "reference",
                 "metadata",
+                "capture",
             ]
             .contains(&key.as_str())
                 && !escrow_terms::FIELDS.contains(&key.as_str())
@@ -204,11 +207,36 @@ impl NewIntent {
                 .map_err(|(f, m)| fail(f, m))
                 .ok()
         });
-        let payee = parse_payee(body.get("payee"))
-            .map_err(|(f, m)| fail(f, m))
-            .ok();
+        // No payee means a collection into the client's balance; `capture` may say so too.
+        let capture = match body.get("capture") {
+            None | Some(Value::Null) if body.get("payee").is_none() => Some(Capture::Immediate),
+            None | Some(Value::Null) => Some(Capture::Escrow),
+            Some(Value::String(text)) => Capture::parse(text).or_else(|| {
+                fail("capture", "must be `escrow` or `immediate`".to_owned());
+                None
+            }),
+            Some(_) => {
+                fail("capture", "must be `escrow` or `immediate`".to_owned());
+                None
+            }
+        };
+        let payee = match (capture, body.get("payee")) {
+            (Some(Capture::Immediate), None | Some(Value::Null)) => Some(None),
+            (Some(Capture::Immediate), Some(_)) => {
+                fail(
+                    "payee",
+                    "an immediate capture settles into your balance and has no payee".to_owned(),
+                );
+                None
+            }
+            (_, value) => parse_payee(value)
+                .map_err(|(f, m)| fail(f, m))
+                .ok()
+                .map(Some),
+        };
+        let payee_destination = payee.as_ref().and_then(|p: &Option<Payee>| p.as_ref());
         // (An M-Pesa deposit is already refused above when not whole.)
-        if let (Some(payee), Some(amount)) = (&payee, amount)
+        if let (Some(payee), Some(amount)) = (payee_destination, amount)
             && payee.payout.provider() == ProviderKind::Mpesa
             && provider != Some(ProviderKind::Mpesa)
             && !amount.is_whole()
@@ -218,7 +246,7 @@ impl NewIntent {
                 "an M-Pesa payee is paid in whole shillings; the amount must be whole".to_owned(),
             );
         }
-        if let (Some(payee), Some(currency)) = (&payee, currency)
+        if let (Some(payee), Some(currency)) = (payee_destination, currency)
             && !payee.payout.provider().carries(currency)
         {
             fail(
@@ -361,6 +389,7 @@ impl NewIntent {
                 Some(metadata),
             ) if errors.is_empty() => Ok(Self {
                 terms: terms.unwrap_or_default(),
+                capture: capture.unwrap_or_default(),
                 amount,
                 provider,
                 buyer,

@@ -1,4 +1,4 @@
-//! A payout's kind and status as types; the database's CHECKs (migration 0003) list the same
+//! A payout's kind and status as types; the database's CHECKs (migrations 0003 and 0111) list the same
 //! names, and `as_str` is the only place they are spelt.
 
 use std::fmt;
@@ -15,11 +15,18 @@ pub enum PayoutKind {
     Commission,
     /// The buyer's money returned.
     Refund,
+    /// Money out of a client's balance (no intent).
+    Withdrawal,
 }
 
 impl PayoutKind {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::Payee, Self::Commission, Self::Refund];
+    pub const ALL: [Self; 4] = [
+        Self::Payee,
+        Self::Commission,
+        Self::Refund,
+        Self::Withdrawal,
+    ];
 
     /// The stored name.
     pub const fn as_str(self) -> &'static str {
@@ -27,6 +34,7 @@ impl PayoutKind {
             Self::Payee => "payee",
             Self::Commission => "commission",
             Self::Refund => "refund",
+            Self::Withdrawal => "withdrawal",
         }
     }
 
@@ -98,9 +106,10 @@ mod tests {
     #[test]
     fn names_round_trip_and_match_the_database_check() {
         let schema = include_str!("../../migrations/0003_escrow.sql");
+        let kinds = include_str!("../../migrations/0111_client_balances.sql");
         for kind in PayoutKind::ALL {
             assert_eq!(PayoutKind::parse(kind.as_str()), Some(kind));
-            assert!(schema.contains(&format!("'{}'", kind.as_str())));
+            assert!(kinds.contains(&format!("'{}'", kind.as_str())));
         }
         for status in PayoutStatus::ALL {
             assert_eq!(PayoutStatus::parse(status.as_str()), Some(status));

@@ -51,6 +51,9 @@ pub enum SetRefusal {
     /// A Lightning payee is paid by an invoice nobody would give at that time.
     #[error("a Lightning payee without an invoice on file cannot be released automatically")]
     NeedsInvoice,
+    /// A collection has nobody to release to.
+    #[error("the intent was captured into your balance; it has no payee to release to")]
+    NoPayee,
 }
 
 /// Sets (or with `None` clears) when `intent` (locked by the caller) releases by itself.
@@ -62,13 +65,12 @@ pub async fn set(
     if intent.status != IntentStatus::Held {
         return Ok(Err(SetRefusal::NotHeld(intent.status)));
     }
-    if at.is_some()
-        && matches!(
-            intent.payee.payout,
-            PayoutDestination::Lightning { bolt11: None }
-        )
-    {
-        return Ok(Err(SetRefusal::NeedsInvoice));
+    match intent.payee.as_ref().map(|payee| &payee.payout) {
+        None => return Ok(Err(SetRefusal::NoPayee)),
+        Some(PayoutDestination::Lightning { bolt11: None }) if at.is_some() => {
+            return Ok(Err(SetRefusal::NeedsInvoice));
+        }
+        Some(_) => {}
     }
     releases::set_auto_release(conn, intent.id, at).await?;
     intents::record_event(

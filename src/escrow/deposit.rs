@@ -136,6 +136,10 @@ pub async fn apply(
                     intent.id
                 );
             }
+            if intent.capture == crate::domain::Capture::Immediate {
+                super::collect::collect(conn, intent).await?;
+                return Ok(DepositEffect::Held);
+            }
             // A release time given at creation starts counting now that there is money.
             if let Some(at) = intent.auto_release_at {
                 super::auto_release::schedule(conn, intent.id, at).await?;

@@ -2,11 +2,13 @@
 //! postings, written in the caller's transaction, and harmless to repeat.
 
 pub mod auto_release;
+pub mod collect;
 pub mod deposit;
 pub mod dispute;
 pub mod payout;
 pub mod refund;
 pub mod release;
+pub mod withdraw;
 
 /// The reference malipo gives a deposit at its provider: derived from the intent id, so a
 /// re-run of `initiate_deposit` reuses it (Paystack then answers "Duplicate Transaction

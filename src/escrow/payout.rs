@@ -18,11 +18,48 @@ use crate::{
 /// The account a payout's money comes from.
 fn source(payout: &PayoutRecord) -> Account {
     let currency = payout.amount.currency();
-    match payout.kind {
-        PayoutKind::Commission => Account::commission(currency),
-        PayoutKind::Refund => Account::escrow(payout.intent_id, currency),
-        PayoutKind::Payee => Account::payable(payout.intent_id, currency),
+    match (payout.kind, payout.intent_id) {
+        (PayoutKind::Commission, _) => Account::commission(currency),
+        (PayoutKind::Refund, Some(intent)) => Account::escrow(intent, currency),
+        (PayoutKind::Payee, Some(intent)) => Account::payable(intent, currency),
+        // A withdrawal (the schema gives every payee share and refund an intent): reserved
+        // from the client's balance when it was asked for.
+        _ => Account::withdrawals_reserved(currency),
     }
+}
+
+/// A failed (or reversed) withdrawal's money goes back to its client's balance, once.
+async fn return_to_balance(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    why: &str,
+) -> anyhow::Result<()> {
+    let (PayoutKind::Withdrawal, Some(client)) = (payout.kind, payout.client_id) else {
+        return Ok(());
+    };
+    let currency = payout.amount.currency();
+    ledger::post(
+        conn,
+        &format!("payout:{}:returned", payout.id),
+        "withdrawal_returned",
+        None,
+        &format!(
+            "withdrawal {} returned to the balance: {why}",
+            payout.reference
+        ),
+        &[
+            (
+                Account::withdrawals_reserved(currency),
+                payout.amount.amount(),
+            ),
+            (
+                Account::client_balance(client, currency),
+                -payout.amount.amount(),
+            ),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Where in-flight money waits for the provider's answer.
@@ -49,7 +86,7 @@ async fn post_move(
         conn,
         &format!("payout:{}:{event}", payout.id),
         &format!("payout_{event}"),
-        Some(payout.intent_id),
+        payout.intent_id,
         &format!("{} payout {}{what}", payout.kind, payout.reference),
         &[(from, amount), (to, -amount)],
     )
@@ -173,7 +210,7 @@ async fn contradiction(
         &NewDiscrepancy {
             kind: DiscrepancyKind::PayoutContradiction,
             dedupe_key: format!("payout_contradiction:{}:{says}", payout.id),
-            intent_id: Some(payout.intent_id),
+            intent_id: payout.intent_id,
             payout_id: Some(payout.id),
             provider: payout.provider,
             moved,
@@ -203,7 +240,9 @@ async fn succeed(
 ) -> anyhow::Result<PayoutEffect> {
     // Lock the intent first: two payouts of one intent succeeding at once must not each see the
     // other still in flight (write skew) and both skip settling it.
-    crate::db::transitions::lock_status(conn, payout.intent_id).await?;
+    if let Some(intent) = payout.intent_id {
+        crate::db::transitions::lock_status(conn, intent).await?;
+    }
     if !payouts::set_status(
         conn,
         payout.id,
@@ -227,10 +266,13 @@ async fn succeed(
         clearing,
     )
     .await?;
+    let Some(intent) = payout.intent_id else {
+        return Ok(PayoutEffect::Settled);
+    };
     if payout.kind == PayoutKind::Refund {
         transition(
             conn,
-            payout.intent_id,
+            intent,
             IntentMove::Refunded,
             json!({"payout": payout.id, "provider_ref": provider_ref}),
         )
@@ -238,10 +280,10 @@ async fn succeed(
     } else {
         // Settled once every live share is delivered: a failed share that was sent again
         // counts through its successor; one not yet followed keeps the intent `released`.
-        if payouts::undelivered_shares(conn, payout.intent_id).await? == 0 {
+        if payouts::undelivered_shares(conn, intent).await? == 0 {
             transition(
                 conn,
-                payout.intent_id,
+                intent,
                 IntentMove::Settled,
                 json!({"payout": payout.id}),
             )
@@ -281,11 +323,15 @@ async fn fail(
         )
         .await?;
     }
+    return_to_balance(conn, payout, reason).await?;
+    let Some(intent) = payout.intent_id else {
+        return Ok(PayoutEffect::Settled);
+    };
     let flag = format!("{} payout failed: {reason}", payout.kind);
     if payout.kind == PayoutKind::Refund {
         transition(
             conn,
-            payout.intent_id,
+            intent,
             IntentMove::RefundFailed,
             json!({"payout": payout.id, "reason": reason}),
         )
@@ -293,7 +339,7 @@ async fn fail(
     } else {
         crate::db::intents::record_event(
             &mut *conn,
-            payout.intent_id,
+            intent,
             IntentNote::PayoutFailed,
             json!({"payout": payout.id, "reason": reason}),
         )
@@ -324,9 +370,13 @@ async fn reverse(
     let clearing = Account::clearing(payout.provider, payout.amount.currency());
     let what = format!(" reversed: {reason}");
     post_move(conn, payout, "reversed", &what, clearing, source(payout)).await?;
+    return_to_balance(conn, payout, reason).await?;
+    let Some(intent) = payout.intent_id else {
+        return Ok(PayoutEffect::Settled);
+    };
     transition(
         conn,
-        payout.intent_id,
+        intent,
         IntentMove::PayoutReversed,
         json!({"payout": payout.id, "reason": reason}),
     )
@@ -345,5 +395,8 @@ async fn flag_intent(
     payout: &PayoutRecord,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    crate::db::intents::flag(conn, payout.intent_id, reason).await
+    match payout.intent_id {
+        Some(intent) => crate::db::intents::flag(conn, intent, reason).await,
+        None => Ok(()),
+    }
 }

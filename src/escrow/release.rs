@@ -69,6 +69,9 @@ pub enum Refusal {
     /// A Lightning payee needs an invoice for exactly this part's share.
     #[error("{0}")]
     Invoice(String),
+    /// A collection went into the client's balance: there is nobody to release to.
+    #[error("the intent was captured into your balance; it has no payee to release to")]
+    NoPayee,
 }
 
 impl Refusal {
@@ -76,7 +79,7 @@ impl Refusal {
     pub fn is_conflict(&self) -> bool {
         matches!(
             self,
-            Self::NotHeld(_) | Self::Disputed(_) | Self::MilestoneReleased(_)
+            Self::NotHeld(_) | Self::Disputed(_) | Self::MilestoneReleased(_) | Self::NoPayee
         )
     }
 
@@ -117,6 +120,9 @@ pub async fn request(
         }
         other => return Ok(Err(Refusal::NotHeld(other))),
     }
+    let Some(payee) = &intent.payee else {
+        return Ok(Err(Refusal::NoPayee));
+    };
     let currency = intent.amount.currency();
     let remaining = intent.remaining();
     let amount = match (&ask.amount, &ask.milestone) {
@@ -138,13 +144,11 @@ pub async fn request(
         Err(e) => return Ok(Err(Refusal::Part(e.to_string()))),
     };
     let whole_units = ReleaseTerms { places: 0, ..terms };
-    if matches!(intent.payee.payout, PayoutDestination::Mpesa { .. })
-        && !whole_units.fits_unit(amount)
-    {
+    if matches!(payee.payout, PayoutDestination::Mpesa { .. }) && !whole_units.fits_unit(amount) {
         return Ok(Err(Refusal::NotWholeUnits));
     }
     let last = amount == remaining;
-    let bolt11 = match (&intent.payee.payout, &ask.bolt11) {
+    let bolt11 = match (&payee.payout, &ask.bolt11) {
         (PayoutDestination::Lightning { .. }, Some(invoice)) => {
             if let Err(why) = invoice_pays(invoice, split.payee) {
                 return Ok(Err(Refusal::Invoice(format!("{why} (the payee's share)"))));
@@ -235,11 +239,14 @@ pub async fn release(
     intent: &IntentRecord,
     destinations: &CommissionDestinations,
 ) -> anyhow::Result<usize> {
+    let Some(payee) = &intent.payee else {
+        anyhow::bail!("intent {} has no payee and cannot be released", intent.id);
+    };
     let currency = intent.amount.currency();
     let pending = releases::pending(conn, intent.id, currency).await?;
     // M-Pesa B2C pays whole shillings only: round the split to whole units when a share leaves
     // that way (a part for an M-Pesa payee is a whole amount, checked when it was asked for).
-    let via_mpesa = matches!(intent.payee.payout, PayoutDestination::Mpesa { .. })
+    let via_mpesa = matches!(payee.payout, PayoutDestination::Mpesa { .. })
         || matches!(
             destinations.get(&currency),
             Some(PayoutDestination::Mpesa { .. })
@@ -248,7 +255,7 @@ pub async fn release(
     let terms = terms(intent, places);
     let mut detail = json!({});
     for part in &pending {
-        detail = post_part(conn, intent, &terms, part, destinations).await?;
+        detail = post_part(conn, intent, &payee.payout, &terms, part, destinations).await?;
     }
     let fully_released = intent.released_amount == intent.amount;
     if intent.status == IntentStatus::Releasing && fully_released {
@@ -263,6 +270,7 @@ pub async fn release(
 async fn post_part(
     conn: &mut PgConnection,
     intent: &IntentRecord,
+    payee: &PayoutDestination,
     terms: &ReleaseTerms,
     part: &PendingRelease,
     destinations: &CommissionDestinations,
@@ -294,7 +302,7 @@ async fn post_part(
 
     let mut created: Vec<Uuid> = Vec::new();
     if split.payee.is_positive() {
-        let mut destination = intent.payee.payout.clone();
+        let mut destination = payee.clone();
         if let PayoutDestination::Lightning { bolt11 } = &mut destination {
             // This part's own invoice; else the one on file (a whole release); else one given
             // at release before parts existed.

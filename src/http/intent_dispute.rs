@@ -103,7 +103,9 @@ pub async fn auto_release(
         auto_release::set(&mut tx, &intent, at)
             .await?
             .map_err(|refusal| match refusal {
-                auto_release::SetRefusal::NotHeld(_) => ApiError::Conflict(refusal.to_string()),
+                auto_release::SetRefusal::NotHeld(_) | auto_release::SetRefusal::NoPayee => {
+                    ApiError::Conflict(refusal.to_string())
+                }
                 auto_release::SetRefusal::NeedsInvoice => {
                     ApiError::Validation(vec![FieldError::new("at", refusal.to_string())])
                 }

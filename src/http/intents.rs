@@ -82,9 +82,10 @@ fn duplicate_reference(reference: &str) -> ApiError {
 /// asked (timeout, outage) the intent is still accepted: a payout to a bad destination fails
 /// safely and its share can be sent elsewhere.
 async fn check_destination(state: &AppState, intent: &NewIntent) -> Result<(), ApiError> {
-    let (Some(client), PayoutDestination::Paystack { recipient_code }) =
-        (&state.recipient_checks, &intent.payee.payout)
-    else {
+    let (Some(client), Some(PayoutDestination::Paystack { recipient_code })) = (
+        &state.recipient_checks,
+        intent.payee.as_ref().map(|payee| &payee.payout),
+    ) else {
         return Ok(());
     };
     match client

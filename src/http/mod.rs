@@ -17,6 +17,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod server;
 pub mod webhooks;
+pub mod withdrawals;
 
 use std::sync::Arc;
 
@@ -162,6 +163,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/intents/{id}/refund", post(intent_actions::refund))
         .route("/v1/intents/{id}/cancel", post(intent_cancel::cancel))
         .route("/v1/intents/{id}/dispute", post(intent_dispute::dispute))
+        .route("/v1/payouts", post(withdrawals::create))
+        .route("/v1/payouts/{id}", get(withdrawals::get))
+        .route("/v1/balances", get(withdrawals::list))
+        .route("/v1/balance_transactions", get(withdrawals::statement))
         .route(
             "/v1/intents/{id}/auto_release",
             post(intent_dispute::auto_release),

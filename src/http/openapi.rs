@@ -7,7 +7,9 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{health, intent_actions, intent_cancel, intent_dispute, intents, metrics, ops};
+use super::{
+    health, intent_actions, intent_cancel, intent_dispute, intents, metrics, ops, withdrawals,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,6 +19,7 @@ use super::{health, intent_actions, intent_cancel, intent_dispute, intents, metr
         health::healthz, health::readyz, intents::create, intents::get, metrics::scrape,
         intent_actions::release, intent_actions::refund, intent_cancel::cancel,
         intent_dispute::dispute, intent_dispute::auto_release, ops::disputes::resolve,
+        withdrawals::create, withdrawals::get, withdrawals::list, withdrawals::statement,
         ops::queues::overview, ops::queues::pause, ops::queues::resume, ops::queues::drain,
         ops::jobs::list, ops::jobs::show, ops::jobs::retry, ops::jobs::discard,
         ops::jobs::retry_matching, ops::jobs::discard_matching, ops::audit::list,

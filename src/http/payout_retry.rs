@@ -99,7 +99,7 @@ async fn apply(
     let intent = super::intents::load_owned(&mut tx, caller, intent_id).await?;
     let failed = payouts::load(&mut tx, payout_id, true)
         .await?
-        .filter(|payout| payout.intent_id == intent.id)
+        .filter(|payout| payout.intent_id == Some(intent.id))
         .ok_or_else(|| ApiError::NotFound(String::new()))?;
     if failed.kind != PayoutKind::Payee {
         return Err(ApiError::Conflict(format!(

@@ -1,6 +1,7 @@
 //! Escrow lifecycles end to end: the real HTTP front and workers against a real PostgreSQL and
 //! the provider fakes (PROVIDERS.md), over loopback.
 
+mod balances;
 mod escrow;
 mod faults;
 mod lightning;
