@@ -40,9 +40,11 @@ ALTER TABLE payouts
     ADD COLUMN client_id        uuid REFERENCES api_clients (id),
     ADD COLUMN client_reference text,
     ADD COLUMN metadata         jsonb;
+-- A `late_refund` returns a payment that arrived for a closed intent (it waits in suspense
+-- under its discrepancy) to the payer, where the provider can.
 ALTER TABLE payouts DROP CONSTRAINT payouts_kind_check;
 ALTER TABLE payouts ADD CONSTRAINT payouts_kind_check
-    CHECK (kind IN ('payee', 'commission', 'refund', 'withdrawal'));
+    CHECK (kind IN ('payee', 'commission', 'refund', 'withdrawal', 'late_refund'));
 ALTER TABLE payouts ADD CONSTRAINT payouts_withdrawal_owner
     CHECK ((kind = 'withdrawal') = (intent_id IS NULL) AND (kind <> 'withdrawal' OR client_id IS NOT NULL));
 CREATE UNIQUE INDEX payouts_client_reference ON payouts (client_id, client_reference)

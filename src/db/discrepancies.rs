@@ -253,6 +253,9 @@ pub enum ResolveError {
         "discrepancy {0} has money in suspense; resolve it as refunded_to_payer, applied_to_intent or written_off"
     )]
     MoneyInSuspense(Uuid),
+    /// An automatic refund of its money is under way and settles it.
+    #[error("discrepancy {0} is being refunded to the payer automatically; it resolves itself")]
+    RefundUnderWay(Uuid),
     /// The database failed.
     #[error(transparent)]
     Database(#[from] anyhow::Error),
@@ -260,6 +263,57 @@ pub enum ResolveError {
 
 /// A discrepancy as resolving reads it: status, amount, currency, intent.
 type OpenRow = (String, Option<Decimal>, Option<String>, Option<Uuid>);
+
+/// Links the discrepancy recorded under `dedupe_key` to the payout that returns its money.
+pub async fn link_payout(
+    conn: &mut PgConnection,
+    dedupe_key: &str,
+    payout: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE discrepancies SET payout_id = $2 WHERE dedupe_key = $1 AND payout_id IS NULL",
+    )
+    .bind(dedupe_key)
+    .bind(payout)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The late refund `payout` reached the payer: its discrepancy is resolved as refunded (the
+/// money left suspense through the refund's own postings, so nothing more is posted).
+pub async fn settle_by_late_refund(
+    conn: &mut PgConnection,
+    payout: Uuid,
+    provider_ref: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE discrepancies SET status = 'resolved', resolution = 'refunded_to_payer', resolved_by = 'malipo',
+                note = 'refunded automatically (' || $2 || ')', resolved_at = now()
+          WHERE payout_id = $1 AND status = 'open'",
+    )
+    .bind(payout)
+    .bind(provider_ref)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A delivered late refund came back: the money is in suspense again, its discrepancy open.
+pub async fn reopen_after_late_refund(
+    conn: &mut PgConnection,
+    payout: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE discrepancies SET status = 'open', resolution = NULL, resolved_by = NULL, resolved_at = NULL,
+                note = 'the automatic refund was reversed'
+          WHERE payout_id = $1 AND resolved_by = 'malipo'",
+    )
+    .bind(payout)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// Resolves an open discrepancy in the caller's transaction: clears its suspense money into
 /// `settled_outside` (where the business settled it: returned to the payer by hand, written
@@ -283,6 +337,19 @@ pub async fn resolve(
     };
     if status != "open" {
         return Err(ResolveError::AlreadyResolved(id));
+    }
+    // An automatic refund of this money under way settles the row by itself; resolving it by
+    // hand too would account for the money twice.
+    let refunding: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM discrepancies d JOIN payouts p ON p.id = d.payout_id
+                         WHERE d.id = $1 AND p.kind = 'late_refund' AND p.status <> 'failed')",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(anyhow::Error::from)?;
+    if refunding {
+        return Err(ResolveError::RefundUnderWay(id));
     }
     if let (Some(_), Some(currency)) = (amount, currency) {
         if resolution == Resolution::Acknowledged {

@@ -368,6 +368,8 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
                        JOIN ledger_entries e ON e.account_id = a.id WHERE a.kind = 'suspense' GROUP BY a.currency) s
                LEFT JOIN (SELECT d.currency, sum(e.amount) AS total FROM discrepancies d
                             JOIN ledger_transactions t ON t.idempotency_key = 'discrepancy:' || d.id
+                              -- an automatic refund of the row's money under way takes it out
+                              OR (d.payout_id IS NOT NULL AND t.idempotency_key LIKE 'payout:' || d.payout_id || ':%')
                             JOIN ledger_entries e ON e.transaction_id = t.id
                             JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'suspense'
                            WHERE d.status = 'open' GROUP BY d.currency) d ON d.currency = s.currency

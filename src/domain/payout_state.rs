@@ -17,15 +17,18 @@ pub enum PayoutKind {
     Refund,
     /// Money out of a client's balance (no intent).
     Withdrawal,
+    /// A payment that arrived for a closed intent, returned to its payer.
+    LateRefund,
 }
 
 impl PayoutKind {
     /// Every kind.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Payee,
         Self::Commission,
         Self::Refund,
         Self::Withdrawal,
+        Self::LateRefund,
     ];
 
     /// The stored name.
@@ -35,6 +38,7 @@ impl PayoutKind {
             Self::Commission => "commission",
             Self::Refund => "refund",
             Self::Withdrawal => "withdrawal",
+            Self::LateRefund => "late_refund",
         }
     }
 
@@ -110,6 +114,17 @@ mod tests {
         for kind in PayoutKind::ALL {
             assert_eq!(PayoutKind::parse(kind.as_str()), Some(kind));
             assert!(kinds.contains(&format!("'{}'", kind.as_str())));
+        }
+        // And the other way: every kind the database allows is one the code can read.
+        let allowed = kinds
+            .split("payouts_kind_check")
+            .last()
+            .and_then(|rest| rest.split(')').next())
+            .expect("the kind CHECK");
+        let names: Vec<&str> = allowed.split('\'').skip(1).step_by(2).collect();
+        assert!(names.len() >= 5, "{names:?}");
+        for name in names {
+            assert!(PayoutKind::parse(name).is_some(), "{name} cannot be read");
         }
         for status in PayoutStatus::ALL {
             assert_eq!(PayoutStatus::parse(status.as_str()), Some(status));

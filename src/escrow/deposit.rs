@@ -79,14 +79,12 @@ pub async fn apply(
                 amount,
                 provider_ref,
             } => {
-                late_payment(
-                    conn,
-                    intent,
-                    *amount,
-                    provider_ref,
-                    own_payment_key(intent.id),
-                )
-                .await?;
+                let key = own_payment_key(intent.id);
+                // The intent's own deposit, paid after it closed: its payer is known, so the
+                // money goes back where the provider can send it.
+                if late_payment(conn, intent, *amount, provider_ref, key.clone()).await? {
+                    super::late_refund::start(conn, intent, *amount, &key).await?;
+                }
                 Ok(DepositEffect::LatePayment)
             }
             _ => Ok(DepositEffect::AlreadySettled),

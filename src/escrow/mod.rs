@@ -5,6 +5,7 @@ pub mod auto_release;
 pub mod collect;
 pub mod deposit;
 pub mod dispute;
+pub mod late_refund;
 pub mod payout;
 pub mod refund;
 pub mod release;

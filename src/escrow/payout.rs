@@ -20,6 +20,8 @@ fn source(payout: &PayoutRecord) -> Account {
     let currency = payout.amount.currency();
     match (payout.kind, payout.intent_id) {
         (PayoutKind::Commission, _) => Account::commission(currency),
+        // Money of a closed intent, parked with its discrepancy.
+        (PayoutKind::LateRefund, _) => Account::suspense(currency),
         (PayoutKind::Refund, Some(intent)) => Account::escrow(intent, currency),
         (PayoutKind::Payee, Some(intent)) => Account::payable(intent, currency),
         // A withdrawal (the schema gives every payee share and refund an intent): reserved
@@ -64,7 +66,7 @@ async fn return_to_balance(
 
 /// Where in-flight money waits for the provider's answer.
 fn in_flight(payout: &PayoutRecord) -> Account {
-    if payout.kind == PayoutKind::Refund {
+    if matches!(payout.kind, PayoutKind::Refund | PayoutKind::LateRefund) {
         Account::refunds_in_flight(payout.amount.currency())
     } else {
         Account::payouts_in_flight(payout.amount.currency())
@@ -266,6 +268,11 @@ async fn succeed(
         clearing,
     )
     .await?;
+    if payout.kind == PayoutKind::LateRefund {
+        // The payer has the money back: its discrepancy is settled by this refund.
+        discrepancies::settle_by_late_refund(conn, payout.id, provider_ref).await?;
+        return Ok(PayoutEffect::Settled);
+    }
     let Some(intent) = payout.intent_id else {
         return Ok(PayoutEffect::Settled);
     };
@@ -371,6 +378,9 @@ async fn reverse(
     let what = format!(" reversed: {reason}");
     post_move(conn, payout, "reversed", &what, clearing, source(payout)).await?;
     return_to_balance(conn, payout, reason).await?;
+    if payout.kind == PayoutKind::LateRefund {
+        discrepancies::reopen_after_late_refund(conn, payout.id).await?;
+    }
     let Some(intent) = payout.intent_id else {
         return Ok(PayoutEffect::Settled);
     };

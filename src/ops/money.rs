@@ -43,9 +43,9 @@ pub async fn resolve(
         .await
         .map_err(|error| match error {
             ResolveError::NotFound(_) => OpsError::NotFound(error.to_string()),
-            ResolveError::AlreadyResolved(_) | ResolveError::MoneyInSuspense(_) => {
-                OpsError::Conflict(error.to_string())
-            }
+            ResolveError::AlreadyResolved(_)
+            | ResolveError::MoneyInSuspense(_)
+            | ResolveError::RefundUnderWay(_) => OpsError::Conflict(error.to_string()),
             ResolveError::Database(error) => OpsError::Internal(error),
         })?;
     audit::record(

@@ -375,7 +375,14 @@ async fn race(ctx: &Ctx<'_>, id: &str, intent: &Value) {
         .iter()
         .filter(|a| a.status == 409)
         .count();
-    if won != 1 || lost != 1 {
+    if won == 2 && refund_failed_between(ctx, id).await {
+        // The refund won, its failure was confirmed (the money is held again), and the
+        // release, still retrying through faults, then found the intent held: both were right.
+        ctx.note(|t| {
+            t.releases += 1;
+            t.refunds += 1;
+        });
+    } else if won != 1 || lost != 1 {
         ctx.violation(format!(
             "intent {id}: release/refund race answered {} and {} (exactly one 202 expected)",
             release.status, refund.status
@@ -385,4 +392,21 @@ async fn race(ctx: &Ctx<'_>, id: &str, intent: &Value) {
     } else {
         ctx.note(|t| t.refunds += 1);
     }
+}
+
+/// Whether the intent's history shows a refund that failed (confirmed) before a release was
+/// asked: the one way a release may follow an accepted refund.
+async fn refund_failed_between(ctx: &Ctx<'_>, id: &str) -> bool {
+    let Some(intent) = ctx.api.get(id).await else {
+        return false;
+    };
+    let types: Vec<&str> = intent["events"]
+        .as_array()
+        .map(|events| events.iter().filter_map(|e| e["type"].as_str()).collect())
+        .unwrap_or_default();
+    let position = |name: &str| types.iter().position(|t| *t == name);
+    matches!(
+        (position("refund_failed"), types.iter().rposition(|t| *t == "release_requested")),
+        (Some(failed), Some(release)) if failed < release
+    )
 }

@@ -3,6 +3,7 @@
 
 mod balances;
 mod escrow;
+mod escrow_properties;
 mod faults;
 mod lightning;
 mod marketplace;

@@ -446,3 +446,62 @@ async fn unpaid_intents_expire_at_the_clients_deadline_on_paystack_and_lightning
     }
     harness.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn a_payment_after_cancel_goes_back_to_the_payer_and_settles_its_discrepancy() {
+    let harness = Harness::start().await;
+    let mut body = paystack_intent("1000.00");
+    body["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
+    let created = harness.create(body).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let reference = waiting["next_action"]["reference"]
+        .as_str()
+        .expect("ref")
+        .to_owned();
+    assert_eq!(
+        action(&harness, &id, "cancel", json!({})).await.status(),
+        200
+    );
+    harness
+        .fakes
+        .paystack_complete_charge(&reference, ChargeOutcome::Success)
+        .expect("the buyer pays anyway");
+    let uuid = uuid::Uuid::parse_str(&id).expect("uuid");
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, resolution FROM discrepancies WHERE intent_id = $1 AND kind = 'late_payment'",
+        )
+        .bind(uuid)
+        .fetch_optional(&harness.pool)
+        .await
+        .expect("discrepancy");
+        if let Some((status, resolution)) = &row
+            && status == "resolved"
+        {
+            assert_eq!(resolution.as_deref(), Some("refunded_to_payer"));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late payment was never refunded: {row:?}; {}; jobs {:?}",
+            harness.get(&id).await,
+            sqlx::query_as::<_, (String, String, Option<String>)>(
+                "SELECT j.kind, j.state, (SELECT string_agg(a.error, ' | ') FROM malipo_job_attempts a WHERE a.job_id = j.id)
+                   FROM malipo_jobs j WHERE j.intent_id = $1"
+            )
+            .bind(uuid)
+            .fetch_all(&harness.pool)
+            .await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let intent = harness.get(&id).await;
+    assert_eq!(intent["status"], "cancelled");
+    let refund = payouts_of(&intent, "late_refund");
+    assert_eq!(refund.len(), 1);
+    assert_eq!(refund[0]["status"], "succeeded");
+    assert_eq!(refund[0]["amount"], "1000.00");
+    harness.assert_ledger_sound().await;
+}
