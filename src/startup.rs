@@ -165,7 +165,14 @@ pub fn app_state_for(
             .map_err(|error| tracing::warn!(%error, "no Paystack client for recipient checks"))
             .ok()
     });
-    AppState::new(pool, config.clone(), providers, secrets).with_recipient_checks(recipients)
+    let fincra = providers.fincra.as_ref().ok().and_then(|fincra| {
+        crate::providers::FincraClient::new(fincra, &providers.http)
+            .map_err(|error| tracing::warn!(%error, "no Fincra client for account checks"))
+            .ok()
+    });
+    AppState::new(pool, config.clone(), providers, secrets)
+        .with_recipient_checks(recipients)
+        .with_fincra_checks(fincra)
 }
 
 fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {

@@ -1,6 +1,7 @@
 //! The payment domain: money, the parties of an intent, and parsing requests into them.
 
 pub mod commission;
+pub mod fincra_destination;
 pub mod currency;
 pub mod intent_status;
 pub mod money;
@@ -13,6 +14,6 @@ pub use currency::Currency;
 pub use intent_status::{IntentMove, IntentNote, IntentStatus};
 pub use money::{Money, MoneyError, format_amount};
 pub use new_intent::NewIntent;
-pub use parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind};
+pub use parties::{Buyer, FincraDestination, Msisdn, Payee, PayoutDestination, ProviderKind};
 pub use payout_state::{PayoutKind, PayoutStatus};
 pub use validation::FieldError;

@@ -57,6 +57,7 @@ pub async fn create(
     }
 
     check_destination(&state, &intent).await?;
+    super::fincra_check::check(&state, &intent).await?;
 
     idempotency::once(
         &state.pool,

@@ -28,6 +28,10 @@ macro_rules! dispatch {
                 Some($client) => $call.await,
                 None => Err(disabled($kind)),
             },
+            ProviderKind::Fincra => match $providers.fincra() {
+                Some($client) => $call.await,
+                None => Err(disabled($kind)),
+            },
         }
     };
 }

@@ -3,6 +3,7 @@
 mod attention;
 pub mod calls;
 mod confirm_deposit;
+mod fincra;
 mod initiate_deposit;
 mod job_intent;
 mod noop;
