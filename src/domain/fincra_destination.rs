@@ -32,7 +32,9 @@ pub fn parse(payout: &Map<String, Value>) -> Result<FincraDestination, (&'static
                 }
             };
             let account_number = match text("account_number") {
-                Some(number) if number.len() == 10 && number.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(number)
+                    if number.len() == 10 && number.bytes().all(|b| b.is_ascii_digit()) =>
+                {
                     number.to_owned()
                 }
                 _ => {
@@ -89,9 +91,9 @@ pub fn pays_out(destination: &FincraDestination, currency: Currency) -> Result<(
     match (destination, currency) {
         (FincraDestination::BankAccount { .. }, Currency::Ngn)
         | (FincraDestination::MobileMoney { .. }, Currency::Kes) => Ok(()),
-        (FincraDestination::BankAccount { .. }, other) => Err(format!(
-            "a fincra bank_account is paid in NGN, not {other}"
-        )),
+        (FincraDestination::BankAccount { .. }, other) => {
+            Err(format!("a fincra bank_account is paid in NGN, not {other}"))
+        }
         (FincraDestination::MobileMoney { .. }, other) => Err(format!(
             "a fincra mobile_money wallet (M-Pesa) is paid in KES, not {other}"
         )),

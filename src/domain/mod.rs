@@ -1,8 +1,8 @@
 //! The payment domain: money, the parties of an intent, and parsing requests into them.
 
 pub mod commission;
-pub mod fincra_destination;
 pub mod currency;
+pub mod fincra_destination;
 pub mod intent_status;
 pub mod money;
 pub mod new_intent;

@@ -146,7 +146,9 @@ impl NewIntent {
             Some(Value::String(name)) => ProviderKind::parse(name).or_else(|| {
                 fail(
                     "provider",
-                    format!("unknown provider `{name}`; expected paystack, mpesa, lightning or fincra"),
+                    format!(
+                        "unknown provider `{name}`; expected paystack, mpesa, lightning or fincra"
+                    ),
                 );
                 None
             }),
@@ -223,8 +225,13 @@ impl NewIntent {
             );
         }
 
-        if let (Some(Payee { payout: PayoutDestination::Fincra(destination), .. }), Some(currency)) =
-            (&payee, currency)
+        if let (
+            Some(Payee {
+                payout: PayoutDestination::Fincra(destination),
+                ..
+            }),
+            Some(currency),
+        ) = (&payee, currency)
             && let Err(message) = super::fincra_destination::pays_out(destination, currency)
         {
             fail("payee.payout.destination", message);

@@ -7,7 +7,8 @@ use super::FakeProviders;
 use crate::providers::{
     HttpSettings, ProvidersConfig, Secret,
     config::{
-        FincraConfig, LnbitsConfig, LnbitsWebhook, MpesaCallbacks, MpesaConfig, MpesaInitiator, PaystackConfig,
+        FincraConfig, LnbitsConfig, LnbitsWebhook, MpesaCallbacks, MpesaConfig, MpesaInitiator,
+        PaystackConfig,
     },
 };
 

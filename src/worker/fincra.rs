@@ -43,8 +43,7 @@ pub(super) async fn alert_if_underfunded(
     payout: &PayoutRecord,
     error: &ProviderError,
 ) {
-    if payout.provider != ProviderKind::Fincra || !error.reason().starts_with(fincra::UNDERFUNDED)
-    {
+    if payout.provider != ProviderKind::Fincra || !error.reason().starts_with(fincra::UNDERFUNDED) {
         return;
     }
     let reason = format!(

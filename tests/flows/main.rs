@@ -3,6 +3,7 @@
 
 mod escrow;
 mod faults;
+mod fincra;
 mod lightning;
 mod money_truth;
 mod reconcile;

@@ -204,7 +204,11 @@ impl Env<'_> {
         }
     }
 
-    pub(super) fn number(&self, name: &'static str, default: NonZeroU32) -> Result<NonZeroU32, ConfigError> {
+    pub(super) fn number(
+        &self,
+        name: &'static str,
+        default: NonZeroU32,
+    ) -> Result<NonZeroU32, ConfigError> {
         let Some(text) = self.get(name) else {
             return Ok(default);
         };

@@ -118,7 +118,9 @@ mod tests {
         assert!(!format!("{enabled:?}").contains("whsec_fincra_secret"));
 
         assert_eq!(
-            config(&[]).expect("valid").missing_setting(ProviderKind::Fincra),
+            config(&[])
+                .expect("valid")
+                .missing_setting(ProviderKind::Fincra),
             Some("FINCRA_SECRET_KEY")
         );
         // No default base URL: the sandbox is named in the docs, never assumed in code.

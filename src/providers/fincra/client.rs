@@ -147,9 +147,7 @@ impl FincraClient {
                 refusal.message
             )));
         }
-        if refusal.status.is_server_error()
-            || IN_DOUBT_TYPES.iter().any(|kind| refusal.is(kind))
-        {
+        if refusal.status.is_server_error() || IN_DOUBT_TYPES.iter().any(|kind| refusal.is(kind)) {
             return Err(ProviderError::in_doubt(describe(&refusal)));
         }
         if PERMANENT_TYPES.iter().any(|kind| refusal.is(kind)) {
@@ -267,7 +265,11 @@ impl FincraClient {
             return match (envelope.success, envelope.data) {
                 (true, Some(data)) => Ok(Answer::Data(data)),
                 (true, None) => Err(undecodable(effect, "no data in a successful answer")),
-                (false, _) => Ok(Answer::Refused(refusal(reply.status, reply.headers, &reply.body))),
+                (false, _) => Ok(Answer::Refused(refusal(
+                    reply.status,
+                    reply.headers,
+                    &reply.body,
+                ))),
             };
         }
         Ok(Answer::Refused(refusal(

@@ -12,7 +12,9 @@ mod wire;
 mod tests;
 
 pub use client::{AccountCheck, FincraClient};
-pub use webhook::{FincraEvent, FincraEventKind, fincra_signature, parse_webhook, verify_signature};
+pub use webhook::{
+    FincraEvent, FincraEventKind, fincra_signature, parse_webhook, verify_signature,
+};
 
 use super::{
     DepositCheck, DepositInitiation, DepositRequest, DepositStatus, Provider, ProviderError,

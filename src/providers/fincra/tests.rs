@@ -92,10 +92,14 @@ async fn canned(initiate: (StatusCode, Value), query: (StatusCode, Value)) -> (S
         .route(
             "/disbursements/payouts/customer-reference/{reference}",
             get(
-                move |State(seen): State<Seen>, headers: HeaderMap, Path(reference): Path<String>| {
+                move |State(seen): State<Seen>,
+                      headers: HeaderMap,
+                      Path(reference): Path<String>| {
                     let (status, answer) = query.clone();
                     async move {
-                        seen.lock().expect("lock").push((headers, format!("GET {reference}")));
+                        seen.lock()
+                            .expect("lock")
+                            .push((headers, format!("GET {reference}")));
                         (status, Json(answer)).into_response()
                     }
                 },
@@ -139,7 +143,11 @@ fn the_providers_md_vector_verifies_and_a_tampered_body_or_wrong_key_does_not() 
     ));
     assert!(!verify_signature(VECTOR_KEY, VECTOR_BODY.as_bytes(), ""));
     assert!(!verify_signature(VECTOR_KEY, VECTOR_BODY.as_bytes(), "zz"));
-    assert!(!verify_signature("", VECTOR_BODY.as_bytes(), VECTOR_SIGNATURE));
+    assert!(!verify_signature(
+        "",
+        VECTOR_BODY.as_bytes(),
+        VECTOR_SIGNATURE
+    ));
 }
 
 /// UNCERTAIN (§4.3): raw body or re-serialization? A body delivered pretty-printed, signed over
@@ -252,7 +260,10 @@ async fn uncertain_query_shape_beyond_status() {
     let reference = "po_query";
     for (data, expected) in [
         (json!({"status": "processing"}), TransferStatus::Pending),
-        (json!({"status": "on_hold", "extra": [1, 2]}), TransferStatus::Pending),
+        (
+            json!({"status": "on_hold", "extra": [1, 2]}),
+            TransferStatus::Pending,
+        ),
         (
             json!({"status": "successful", "reference": "abc", "customerReference": reference, "amountReceived": 200}),
             TransferStatus::Succeeded {
@@ -289,21 +300,29 @@ async fn initiation_errors_are_classified_as_section_4_1_says() {
     let reference = "po_classified";
     let pending = (StatusCode::OK, processing(reference));
     let cases: [(StatusCode, Value, fn(&ProviderError) -> bool); 7] = [
-        (StatusCode::SERVICE_UNAVAILABLE, refused("SERVICE_UNAVAILABLE"), |e| {
-            matches!(e, ProviderError::InDoubt { .. })
-        }),
-        (StatusCode::INTERNAL_SERVER_ERROR, json!({"oops": true}), |e| {
-            matches!(e, ProviderError::InDoubt { .. })
-        }),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            refused("SERVICE_UNAVAILABLE"),
+            |e| matches!(e, ProviderError::InDoubt { .. }),
+        ),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"oops": true}),
+            |e| matches!(e, ProviderError::InDoubt { .. }),
+        ),
         (StatusCode::NOT_FOUND, refused("RESOURCE_NOT_FOUND"), |e| {
             matches!(e, ProviderError::InDoubt { .. })
         }),
-        (StatusCode::BAD_REQUEST, refused("NO_ENOUGH_MONEY_IN_WALLET"), |e| {
-            matches!(e, ProviderError::Retryable { reason, .. } if reason.starts_with(UNDERFUNDED))
-        }),
-        (StatusCode::UNPROCESSABLE_ENTITY, refused("VALIDATION_FAILED"), |e| {
-            matches!(e, ProviderError::Permanent { .. })
-        }),
+        (
+            StatusCode::BAD_REQUEST,
+            refused("NO_ENOUGH_MONEY_IN_WALLET"),
+            |e| matches!(e, ProviderError::Retryable { reason, .. } if reason.starts_with(UNDERFUNDED)),
+        ),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            refused("VALIDATION_FAILED"),
+            |e| matches!(e, ProviderError::Permanent { .. }),
+        ),
         (StatusCode::FORBIDDEN, refused("ACCESS_DENIED"), |e| {
             matches!(e, ProviderError::Permanent { .. })
         }),

@@ -54,10 +54,10 @@ pub fn verify_signature(secret: &str, raw_body: &[u8], header_hex: &str) -> bool
     if claimed.is_empty() || secret.is_empty() {
         return false;
     }
-    let matches = |message: &[u8]| {
-        mac(secret, message).is_some_and(|mac| mac.verify_slice(&claimed).is_ok())
-    };
-    matches(raw_body) || compact_envelope(raw_body).is_some_and(|compact| matches(compact.as_bytes()))
+    let matches =
+        |message: &[u8]| mac(secret, message).is_some_and(|mac| mac.verify_slice(&claimed).is_ok());
+    matches(raw_body)
+        || compact_envelope(raw_body).is_some_and(|compact| matches(compact.as_bytes()))
 }
 
 /// Parses a verified body.

@@ -47,6 +47,14 @@ impl FakeProviders {
         self.fincra.store().script.push(outcome);
     }
 
+    /// The next `n` queries by customer reference answer 404 even for payouts that exist, as a
+    /// Fincra lagging behind its own initiation would.
+    pub fn fincra_lag_next_queries(&self, n: u32) {
+        self.fincra
+            .query_lag
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Where a payout stands at Fincra (`processing`, `successful`, `failed`), if it exists.
     pub fn fincra_payout_status(&self, customer_reference: &str) -> Option<&'static str> {
         self.fincra.status_of(customer_reference)

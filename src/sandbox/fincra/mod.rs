@@ -36,6 +36,9 @@ pub(crate) struct FincraState {
     pub(crate) settings: FincraSettings,
     pub(crate) webhook_url: Mutex<Option<String>>,
     pub(crate) store: Mutex<Store>,
+    /// The next this-many queries answer 404 although the payout exists (Fincra lagging
+    /// behind its own initiation).
+    pub(crate) query_lag: std::sync::atomic::AtomicU32,
 }
 
 pub(crate) struct Store {
@@ -58,6 +61,7 @@ impl FincraState {
             webhook_url: Mutex::new(settings.webhook_url.clone()),
             settings,
             store: Mutex::new(store),
+            query_lag: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -81,7 +85,11 @@ pub(crate) fn router(state: Arc<FincraState>, faults: FaultContext) -> Router {
         .with_state(state)
 }
 
-async fn require_keys(State(state): State<Arc<FincraState>>, request: Request, next: Next) -> Response {
+async fn require_keys(
+    State(state): State<Arc<FincraState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     let key_matches = headers
         .get("api-key")
@@ -95,8 +103,10 @@ async fn require_keys(State(state): State<Arc<FincraState>>, request: Request, n
         // §4: the auth layer's own shape.
         return (
             StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "x-business-id must be provided in the header",
-                "error": "Unauthorized", "statusCode": 401})),
+            Json(
+                json!({"message": "x-business-id must be provided in the header",
+                "error": "Unauthorized", "statusCode": 401}),
+            ),
         )
             .into_response();
     }
@@ -125,12 +135,19 @@ pub(crate) fn ok(message: &str, data: Value) -> Response {
 /// resolves to a made-up holder.
 async fn resolve_account(body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "Invalid JSON body", "VALIDATION_FAILED");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Invalid JSON body",
+            "VALIDATION_FAILED",
+        );
     };
     let number = body["accountNumber"].as_str().unwrap_or_default();
     let bank = body["bankCode"].as_str().unwrap_or_default();
     let nuban = number.len() == 10 && number.bytes().all(|b| b.is_ascii_digit());
-    if !nuban || number.starts_with("99") || crate::providers::fincra::banks::ngn_bank_name(bank).is_none() {
+    if !nuban
+        || number.starts_with("99")
+        || crate::providers::fincra::banks::ngn_bank_name(bank).is_none()
+    {
         return error(
             StatusCode::BAD_REQUEST,
             "Could not resolve account",

@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -126,7 +127,13 @@ struct Request {
 
 /// Validates the body as Fincra would, or answers its 400/422.
 fn validate(state: &FincraState, body: &Value) -> Result<Request, Response> {
-    let invalid = |message: &str| error(StatusCode::UNPROCESSABLE_ENTITY, message, "VALIDATION_FAILED");
+    let invalid = |message: &str| {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            message,
+            "VALIDATION_FAILED",
+        )
+    };
     if text(body, "/business") != Some(state.settings.business_id.as_str()) {
         return Err(invalid("business is invalid"));
     }
@@ -146,7 +153,9 @@ fn validate(state: &FincraState, body: &Value) -> Result<Request, Response> {
     let account_number = text(body, "/beneficiary/accountNumber")
         .ok_or_else(|| invalid("beneficiary.accountNumber is required"))?
         .to_owned();
-    let destination = text(body, "/paymentDestination").unwrap_or_default().to_owned();
+    let destination = text(body, "/paymentDestination")
+        .unwrap_or_default()
+        .to_owned();
     match (destination.as_str(), currency.as_str()) {
         ("bank_account", "NGN") => {
             if text(body, "/beneficiary/bankCode").is_none()
@@ -182,14 +191,20 @@ fn validate(state: &FincraState, body: &Value) -> Result<Request, Response> {
 
 pub(crate) async fn initiate(State(state): State<Arc<FincraState>>, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "Invalid JSON body", "VALIDATION_FAILED");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Invalid JSON body",
+            "VALIDATION_FAILED",
+        );
     };
     let request = match validate(&state, &body) {
         Ok(request) => request,
         Err(refusal) => return refusal,
     };
     let shared = Arc::clone(&state.shared);
-    shared.counters.transfer_attempt(&request.customer_reference);
+    shared
+        .counters
+        .transfer_attempt(&request.customer_reference);
     let (data, outcome, reference) = {
         let mut store = state.store();
         if store.payouts.contains_key(&request.customer_reference) {
@@ -235,7 +250,10 @@ pub(crate) async fn initiate(State(state): State<Arc<FincraState>>, body: Bytes)
             outcome: MoneyOutcome::Pending,
         });
         let data = payout.initiate_json();
-        let failure_probability = shared.faults.get(Provider::Fincra).payout_failure_probability;
+        let failure_probability = shared
+            .faults
+            .get(Provider::Fincra)
+            .payout_failure_probability;
         let outcome = match store.script.scripted() {
             Some(outcome) => outcome,
             None if shared.chance(failure_probability) => {
@@ -269,7 +287,11 @@ async fn settle(state: &Arc<FincraState>, reference: &str, outcome: FincraPayout
     let Some(data) = state.conclude(reference, status) else {
         return;
     };
-    let lie_probability = state.shared.faults.get(Provider::Fincra).payout_lie_probability;
+    let lie_probability = state
+        .shared
+        .faults
+        .get(Provider::Fincra)
+        .payout_lie_probability;
     if state.shared.chance(lie_probability) {
         let mut lie = data.clone();
         let (lie_event, kind) = if status == Status::Failed {
@@ -335,8 +357,16 @@ pub(crate) async fn query(
     State(state): State<Arc<FincraState>>,
     Path(reference): Path<String>,
 ) -> Response {
-    match state.store().payouts.get(&reference) {
+    let lagging = state
+        .query_lag
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    match state.store().payouts.get(&reference).filter(|_| !lagging) {
         Some(payout) => ok("Payout fetched successfully", payout.json()),
-        None => error(StatusCode::NOT_FOUND, "Payout not found", "RESOURCE_NOT_FOUND"),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "Payout not found",
+            "RESOURCE_NOT_FOUND",
+        ),
     }
 }

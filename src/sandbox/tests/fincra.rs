@@ -129,5 +129,8 @@ async fn duplicates_unknown_references_underfunding_and_failures_answer_as_fincr
         .expect("request");
     let (status, body) = status_json(without_business).await;
     assert_eq!(status, 401);
-    assert_eq!(body["message"], "x-business-id must be provided in the header");
+    assert_eq!(
+        body["message"],
+        "x-business-id must be provided in the header"
+    );
 }
