@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{health, intents, metrics, ops};
+use super::{health, intents, metrics, ops, webhooks};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -19,12 +19,14 @@ use super::{health, intents, metrics, ops};
         ops::jobs::list, ops::jobs::show, ops::jobs::retry, ops::jobs::discard,
         ops::jobs::retry_matching, ops::jobs::discard_matching, ops::audit::list,
         ops::clients::list, ops::clients::rotate, ops::clients::revoke,
+        webhooks::fincra::receive,
     ),
     components(schemas(Problem)),
     modifiers(&BearerKeys),
     tags((name = "intents", description = "Payment intents (client keys)"),
          (name = "ops", description = "Queues, jobs and audit (operator keys)"),
-         (name = "health", description = "Probes"))
+         (name = "health", description = "Probes"),
+         (name = "webhooks", description = "Provider deliveries, verified on their raw bytes"))
 )]
 pub struct ApiDoc;
 

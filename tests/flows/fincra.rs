@@ -108,6 +108,27 @@ async fn escrow_released_to_a_bank_account_is_paid_out_through_fincra() {
     assert_eq!(sent[0].currency, "NGN");
     assert_eq!(sent[0].destination, "0124775489");
     harness.assert_ledger_sound().await;
+
+    // `/metrics` carries Fincra's provider series (calls, and the webhook that came in).
+    let operator = malipo::clients::create(&harness.pool, "ops", "operator", 0)
+        .await
+        .expect("operator")
+        .key;
+    let metrics = harness
+        .http
+        .get(format!("{}/metrics", harness.base))
+        .bearer_auth(operator)
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"malipo_provider_request_duration_seconds_count{provider="fincra",outcome="2xx"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"provider="fincra""#));
 }
 
 #[tokio::test]

@@ -16,6 +16,13 @@ use crate::{
 };
 
 /// Verifies, stores, acknowledges with 200.
+#[utoipa::path(post, path = "/webhooks/fincra", tag = "webhooks",
+    params(("signature" = String, Header, description = "lowercase hex HMAC-SHA512 of the body with FINCRA_WEBHOOK_SECRET")),
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "Fincra's `{event, data}`: payout.successful, payout.failed, …; a trigger to query the payout, never a verdict"),
+    responses((status = 200, description = "stored (or a duplicate of a stored event)"),
+        (status = 400, body = crate::http::openapi::Problem), (status = 401, body = crate::http::openapi::Problem),
+        (status = 404, description = "Fincra is not configured", body = crate::http::openapi::Problem)))]
 #[tracing::instrument(skip_all, fields(provider = "fincra"))]
 pub async fn receive(
     State(state): State<AppState>,
@@ -61,5 +68,16 @@ pub async fn receive(
                 "signed but unreadable Fincra event: {error}"
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_openapi_document_lists_the_fincra_webhook() {
+        let document = crate::http::openapi::ApiDoc::openapi();
+        assert!(document.paths.paths.contains_key("/webhooks/fincra"));
     }
 }
