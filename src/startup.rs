@@ -93,6 +93,17 @@ pub async fn start_workers(
     {
         spawn_reconciliation_schedule(pool.clone(), worker::reconcile_mpesa::default_period());
     }
+    if config
+        .queues
+        .iter()
+        .any(|q| q == malipo_jobs::queues::RECONCILE)
+        && state.providers.fincra().is_some()
+    {
+        worker::reconcile_fincra::spawn_schedule(
+            pool.clone(),
+            worker::reconcile_fincra::default_period(),
+        );
+    }
     Runner::start(pool, queue_settings(config), worker::handlers(), state).await
 }
 

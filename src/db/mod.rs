@@ -1,6 +1,7 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
 pub mod discrepancies;
+pub mod fincra_payouts;
 pub mod intents;
 pub mod ledger;
 pub mod payouts;

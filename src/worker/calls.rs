@@ -90,6 +90,14 @@ pub async fn check_refund(
     dispatch!(providers, kind, |client| client.check_refund(provider_ref))
 }
 
+/// Where a transfer payout stands, by its provider's own query (for reconciliation).
+pub async fn check_transfer_of(
+    state: &super::WorkerState,
+    payout: &crate::db::payouts::PayoutRecord,
+) -> Result<TransferStatus, ProviderError> {
+    super::payout::check_transfer(state, payout).await
+}
+
 /// A provider error as the job's outcome: retry later (honouring the provider's hint).
 pub fn retry(error: ProviderError) -> crate::queue::JobError {
     match error {

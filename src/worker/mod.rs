@@ -10,6 +10,7 @@ mod noop;
 mod payout;
 pub mod poll_lightning_invoice;
 pub mod process_webhook;
+pub mod reconcile_fincra;
 pub mod reconcile_mpesa;
 mod refund;
 mod release_escrow;
@@ -32,4 +33,5 @@ pub fn handlers() -> Handlers<WorkerState> {
         .register(process_webhook::run)
         .register(poll_lightning_invoice::run)
         .register(reconcile_mpesa::run)
+        .register(reconcile_fincra::run)
 }

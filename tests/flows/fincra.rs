@@ -125,7 +125,9 @@ async fn escrow_released_to_a_bank_account_is_paid_out_through_fincra() {
         .await
         .expect("text");
     assert!(
-        metrics.contains(r#"malipo_provider_request_duration_seconds_count{provider="fincra",outcome="2xx"}"#),
+        metrics.contains(
+            r#"malipo_provider_request_duration_seconds_count{provider="fincra",outcome="2xx"}"#
+        ),
         "{metrics}"
     );
     assert!(metrics.contains(r#"provider="fincra""#));
@@ -396,4 +398,66 @@ async fn a_fincra_destination_is_checked_at_intent_creation() {
         .await
         .expect("count");
     assert_eq!(intents, 0, "no partial write");
+}
+
+#[tokio::test]
+async fn reconciliation_re_queries_successful_payouts_and_reports_a_silent_reversal() {
+    let harness = start().await;
+    let mut references = Vec::new();
+    for _ in 0..2 {
+        let id = held_ngn_intent(&harness).await;
+        assert_eq!(harness.release(&id, json!({})).await.status(), 202);
+        let settled = harness.wait_for(&id, "settled", LIMIT).await;
+        let payout = payee_payout(&settled);
+        references.push((
+            payout["id"].as_str().expect("payout id").to_owned(),
+            payout["reference"].as_str().expect("reference").to_owned(),
+        ));
+    }
+    // No webhook says so: only a query finds the reversal.
+    assert!(harness.fakes.fincra_reverse_payout(&references[1].1));
+
+    let now = chrono::Utc::now();
+    let options = malipo::reconcile::fincra::Options {
+        since: now - chrono::Duration::hours(1),
+        until: now,
+        pending_after: Duration::from_secs(300),
+    };
+    let report = malipo::reconcile::fincra::run(&harness.worker_state, options)
+        .await
+        .expect("reconciled");
+    assert_eq!(report.provider, "fincra");
+    assert_eq!(report.summary["matched"], 1, "{report:?}");
+    assert_eq!(report.summary["status_mismatch"], 1, "{report:?}");
+    let mismatch = report
+        .items
+        .iter()
+        .find(|item| item.class == "status_mismatch")
+        .expect("mismatch");
+    assert_eq!(mismatch.subject, references[1].0);
+    assert_eq!(mismatch.detail["fincra"], "failed");
+
+    let discrepancies: Vec<(String, Option<uuid::Uuid>)> =
+        sqlx::query_as("SELECT kind, payout_id FROM discrepancies WHERE provider = 'fincra'")
+            .fetch_all(&harness.pool)
+            .await
+            .expect("discrepancies");
+    assert_eq!(discrepancies.len(), 1, "{discrepancies:?}");
+    assert_eq!(discrepancies[0].0, "payout_contradiction");
+    assert_eq!(
+        discrepancies[0].1.map(|id| id.to_string()),
+        Some(references[1].0.clone())
+    );
+    harness.assert_ledger_sound().await;
+
+    // A second run over the same window records nothing new.
+    malipo::reconcile::fincra::run(&harness.worker_state, options)
+        .await
+        .expect("reconciled again");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM discrepancies")
+        .fetch_one(&harness.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+    harness.assert_ledger_sound().await;
 }

@@ -55,6 +55,12 @@ impl FakeProviders {
             .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Reverses a successful payout silently (no webhook: Fincra documents no reversal event);
+    /// its query then answers `failed`. Whether there was a successful payout to reverse.
+    pub fn fincra_reverse_payout(&self, customer_reference: &str) -> bool {
+        self.fincra.reverse(customer_reference)
+    }
+
     /// Where a payout stands at Fincra (`processing`, `successful`, `failed`), if it exists.
     pub fn fincra_payout_status(&self, customer_reference: &str) -> Option<&'static str> {
         self.fincra.status_of(customer_reference)

@@ -344,6 +344,28 @@ impl FincraState {
         Some(payout.json())
     }
 
+    /// Turns a successful payout into a failed one, as an (undocumented) reversal by the
+    /// beneficiary's bank would: no webhook, only the query tells. Whether it was successful.
+    pub(crate) fn reverse(&self, customer_reference: &str) -> bool {
+        let mut store = self.store();
+        let Some(payout) = store
+            .payouts
+            .get_mut(customer_reference)
+            .filter(|payout| payout.status == Status::Successful)
+        else {
+            return false;
+        };
+        payout.status = Status::Failed;
+        payout.reason = Some("Reversed by the beneficiary bank".to_owned());
+        payout.updated_at = Utc::now();
+        self.shared.money.conclude(
+            MoneyChannel::FincraPayout,
+            &payout.reference,
+            MoneyOutcome::Reversed,
+        );
+        true
+    }
+
     /// A payout's status as the query would answer it.
     pub(crate) fn status_of(&self, customer_reference: &str) -> Option<&'static str> {
         self.store()
