@@ -299,7 +299,8 @@ async fn uncertain_query_shape_beyond_status() {
 async fn initiation_errors_are_classified_as_section_4_1_says() {
     let reference = "po_classified";
     let pending = (StatusCode::OK, processing(reference));
-    let cases: [(StatusCode, Value, fn(&ProviderError) -> bool); 7] = [
+    type Expected = fn(&ProviderError) -> bool;
+    let cases: [(StatusCode, Value, Expected); 7] = [
         (
             StatusCode::SERVICE_UNAVAILABLE,
             refused("SERVICE_UNAVAILABLE"),

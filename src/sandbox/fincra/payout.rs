@@ -125,15 +125,9 @@ struct Request {
     holder: String,
 }
 
-/// Validates the body as Fincra would, or answers its 400/422.
-fn validate(state: &FincraState, body: &Value) -> Result<Request, Response> {
-    let invalid = |message: &str| {
-        error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            message,
-            "VALIDATION_FAILED",
-        )
-    };
+/// Validates the body as Fincra would, or says why it answers 422 `VALIDATION_FAILED`.
+fn validate(state: &FincraState, body: &Value) -> Result<Request, &'static str> {
+    let invalid = |message: &'static str| message;
     if text(body, "/business") != Some(state.settings.business_id.as_str()) {
         return Err(invalid("business is invalid"));
     }
@@ -199,7 +193,7 @@ pub(crate) async fn initiate(State(state): State<Arc<FincraState>>, body: Bytes)
     };
     let request = match validate(&state, &body) {
         Ok(request) => request,
-        Err(refusal) => return refusal,
+        Err(why) => return error(StatusCode::UNPROCESSABLE_ENTITY, why, "VALIDATION_FAILED"),
     };
     let shared = Arc::clone(&state.shared);
     shared
