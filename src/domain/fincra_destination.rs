@@ -85,6 +85,32 @@ pub fn parse(payout: &Map<String, Value>) -> Result<FincraDestination, (&'static
     }
 }
 
+/// A destination from a setting (`MALIPO_COMMISSION_PAYOUT_<CUR>=fincra:…`):
+/// `bank:<bank code>:<account number>:<account name>` or `mpesa:<msisdn>`.
+pub fn from_setting(text: &str) -> Result<FincraDestination, String> {
+    let mut fields = Map::new();
+    match text.split_once(':') {
+        Some(("bank", rest)) => {
+            let mut parts = rest.splitn(3, ':');
+            fields.insert("destination".into(), "bank_account".into());
+            for key in ["bank_code", "account_number", "account_name"] {
+                fields.insert(key.into(), parts.next().unwrap_or_default().into());
+            }
+        }
+        Some(("mpesa", msisdn)) => {
+            fields.insert("destination".into(), "mobile_money".into());
+            fields.insert("msisdn".into(), msisdn.into());
+        }
+        _ => {
+            return Err(
+                "expected fincra:bank:<bank code>:<account number>:<account name> or fincra:mpesa:<msisdn>"
+                    .to_owned(),
+            );
+        }
+    }
+    parse(&fields).map_err(|(field, message)| format!("{field} {message}"))
+}
+
 /// Whether `destination` can receive `currency`: NGN bank accounts, KES M-Pesa wallets
 /// (cross-currency payouts need a Fincra quote, which malipo does not ask for).
 pub fn pays_out(destination: &FincraDestination, currency: Currency) -> Result<(), String> {
@@ -136,6 +162,20 @@ mod tests {
             parse_value(nameless).map_err(|e| e.0),
             Err("payee.payout.account_name")
         );
+    }
+
+    #[test]
+    fn settings_name_a_bank_account_or_a_wallet() {
+        assert!(matches!(
+            from_setting("bank:058:0124775489:Platform Ltd"),
+            Ok(FincraDestination::BankAccount { account_name, .. }) if account_name == "Platform Ltd"
+        ));
+        assert!(matches!(
+            from_setting("mpesa:254700000099"),
+            Ok(FincraDestination::MobileMoney { .. })
+        ));
+        assert!(from_setting("bank:058:12").is_err());
+        assert!(from_setting("wallet:1").is_err());
     }
 
     #[test]

@@ -461,3 +461,57 @@ async fn reconciliation_re_queries_successful_payouts_and_reports_a_silent_rever
     assert_eq!(count, 1);
     harness.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn a_failed_fincra_payout_is_sent_again_to_a_new_account_and_a_wallet_is_refused_for_naira() {
+    let harness = start().await;
+    let id = held_ngn_intent(&harness).await;
+    harness
+        .fakes
+        .fincra_script_next_payout(malipo::sandbox::FincraPayoutOutcome::Failed);
+    assert_eq!(harness.release(&id, json!({})).await.status(), 202);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let failed = loop {
+        let intent = harness.get(&id).await;
+        if payee_payout(&intent)["status"] == "failed" {
+            break intent;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never failed: {intent}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["status"], "released");
+    let payout_id = payee_payout(&failed)["id"]
+        .as_str()
+        .expect("payout id")
+        .to_owned();
+    let retry = format!("/v1/intents/{id}/payouts/{payout_id}/retry");
+
+    let wallet = json!({"payout": {"provider": "fincra", "destination": "mobile_money", "msisdn": "254700000001"}});
+    let refused = harness.post(&retry, &wallet, "retry-wallet").await;
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.expect("json");
+    assert!(
+        problem.to_string().contains("payout.destination"),
+        "{problem}"
+    );
+
+    let mut other_account = fincra_bank();
+    other_account["account_number"] = json!("0123456789");
+    let accepted = harness
+        .post(&retry, &json!({"payout": other_account}), "retry-bank")
+        .await;
+    assert!(accepted.status().is_success(), "{}", accepted.status());
+    let settled = harness.wait_for(&id, "settled", LIMIT).await;
+    let payouts = settled["payouts"].as_array().expect("payouts");
+    assert!(
+        payouts
+            .iter()
+            .any(|p| p["kind"] == "payee" && p["status"] == "succeeded"),
+        "{settled}"
+    );
+    assert_eq!(fincra_payouts_at_the_fake(&harness), 2);
+    harness.assert_ledger_sound().await;
+}

@@ -82,7 +82,6 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<FincraEvent, FincraEventError> {
         }
         (None, _) => FincraEventKind::Other,
     };
-    let _claimed_status = data.status;
     Ok(FincraEvent {
         dedupe_key: format!("{event}:{reference}"),
         event,

@@ -144,7 +144,8 @@ pub(super) struct WebhookEnvelope<'a> {
 }
 
 /// The fields of a webhook's `data` malipo reads: `reference` for the dedupe key, and
-/// `customerReference` (ours) to find the payout.
+/// `customerReference` (ours) to find the payout. The claimed `status` is never read: the
+/// query decides.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WebhookData {
@@ -152,6 +153,4 @@ pub(super) struct WebhookData {
     pub reference: Option<String>,
     #[serde(default)]
     pub customer_reference: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
 }
