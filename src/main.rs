@@ -295,11 +295,12 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
 
 fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
     println!(
-        "malipo sandbox: API at {public_url}; fake Paystack {}, Daraja {}, LNbits {}\n\
+        "malipo sandbox: API at {public_url}; fake Paystack {}, Daraja {}, LNbits {}, Fincra {}\n\
          create a key with `malipo clients create --name demo --mode test`, then see README.md (\"Walk a payment\").",
         fakes.paystack_base_url(),
         fakes.mpesa_base_url(),
-        fakes.lnbits_base_url()
+        fakes.lnbits_base_url(),
+        fakes.fincra_base_url()
     );
 }
 

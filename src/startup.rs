@@ -93,6 +93,17 @@ pub async fn start_workers(
     {
         spawn_reconciliation_schedule(pool.clone(), worker::reconcile_mpesa::default_period());
     }
+    if config
+        .queues
+        .iter()
+        .any(|q| q == malipo_jobs::queues::RECONCILE)
+        && state.providers.fincra().is_some()
+    {
+        worker::reconcile_fincra::spawn_schedule(
+            pool.clone(),
+            worker::reconcile_fincra::default_period(),
+        );
+    }
     Runner::start(pool, queue_settings(config), worker::handlers(), state).await
 }
 
@@ -165,7 +176,14 @@ pub fn app_state_for(
             .map_err(|error| tracing::warn!(%error, "no Paystack client for recipient checks"))
             .ok()
     });
-    AppState::new(pool, config.clone(), providers, secrets).with_recipient_checks(recipients)
+    let fincra = providers.fincra.as_ref().ok().and_then(|fincra| {
+        crate::providers::FincraClient::new(fincra, &providers.http)
+            .map_err(|error| tracing::warn!(%error, "no Fincra client for account checks"))
+            .ok()
+    });
+    AppState::new(pool, config.clone(), providers, secrets)
+        .with_recipient_checks(recipients)
+        .with_fincra_checks(fincra)
 }
 
 fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {

@@ -4,9 +4,11 @@
 //! fields are only ever added (with `#[serde(default)]`), never renamed or removed. The snapshot
 //! tests at the bottom of each job module pin the wire shape.
 
+mod fincra;
 mod payloads;
 mod policy;
 
+pub use fincra::ReconcileFincra;
 pub use payloads::*;
 pub use policy::RetryPolicy;
 
@@ -61,6 +63,11 @@ pub fn registry() -> Vec<(&'static str, &'static str, RetryPolicy)> {
             ReconcileMpesa::KIND,
             ReconcileMpesa::QUEUE,
             ReconcileMpesa::POLICY,
+        ),
+        (
+            ReconcileFincra::KIND,
+            ReconcileFincra::QUEUE,
+            ReconcileFincra::POLICY,
         ),
     ]
 }

@@ -2,6 +2,7 @@
 
 pub mod balances;
 pub mod discrepancies;
+pub mod fincra_payouts;
 pub mod intents;
 pub mod ledger;
 pub mod payouts;

@@ -153,7 +153,9 @@ impl NewIntent {
             Some(Value::String(name)) => ProviderKind::parse(name).or_else(|| {
                 fail(
                     "provider",
-                    format!("unknown provider `{name}`; expected paystack, mpesa or lightning"),
+                    format!(
+                        "unknown provider `{name}`; expected paystack, mpesa, lightning or fincra"
+                    ),
                 );
                 None
             }),
@@ -253,6 +255,18 @@ impl NewIntent {
                 "payee.payout.provider",
                 format!("{} cannot pay out {currency}", payee.payout.provider()),
             );
+        }
+
+        if let (
+            Some(Payee {
+                payout: PayoutDestination::Fincra(destination),
+                ..
+            }),
+            Some(currency),
+        ) = (payee_destination, currency)
+            && let Err(message) = super::fincra_destination::pays_out(destination, currency)
+        {
+            fail("payee.payout.destination", message);
         }
 
         let commission_bps = match body.get("commission_bps") {
@@ -427,6 +441,12 @@ fn parse_buyer(
                 .map_err(|m| ("buyer.msisdn", m)),
             _ => Err(("buyer.msisdn", "is required for mpesa".to_owned())),
         },
+        // Fincra checkout collections are not built: Fincra only pays out.
+        ProviderKind::Fincra => Err((
+            "provider",
+            "fincra is a payout destination only; collections through Fincra are not available"
+                .to_owned(),
+        )),
         ProviderKind::Lightning => {
             if buyer.is_empty() {
                 Ok(Buyer::Anonymous {})
@@ -509,6 +529,7 @@ pub fn parse_payout_destination(
                 ));
             }
         },
+        Some("fincra") => PayoutDestination::Fincra(super::fincra_destination::parse(payout)?),
         Some("lightning") => match payout.get("bolt11") {
             None | Some(Value::Null) => PayoutDestination::Lightning { bolt11: None },
             Some(Value::String(invoice)) if looks_like_bolt11(invoice) => {
@@ -526,7 +547,7 @@ pub fn parse_payout_destination(
         _ => {
             return Err((
                 "payee.payout.provider",
-                "must be mpesa, paystack or lightning".to_owned(),
+                "must be mpesa, paystack, lightning or fincra".to_owned(),
             ));
         }
     };

@@ -14,6 +14,8 @@ pub enum ProviderKind {
     Mpesa,
     /// Bitcoin Lightning via LNbits (SAT).
     Lightning,
+    /// Fincra: NGN bank and KES M-Pesa payouts (PROVIDERS.md §4).
+    Fincra,
 }
 
 impl ProviderKind {
@@ -24,11 +26,12 @@ impl ProviderKind {
             Self::Mpesa => currency == Currency::Kes,
             Self::Lightning => currency == Currency::Sat,
             Self::Paystack => currency != Currency::Sat,
+            Self::Fincra => matches!(currency, Currency::Ngn | Currency::Kes),
         }
     }
 
     /// Every provider.
-    pub const ALL: [ProviderKind; 3] = [Self::Paystack, Self::Mpesa, Self::Lightning];
+    pub const ALL: [ProviderKind; 4] = [Self::Paystack, Self::Mpesa, Self::Lightning, Self::Fincra];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl ProviderKind {
             Self::Paystack => "paystack",
             Self::Mpesa => "mpesa",
             Self::Lightning => "lightning",
+            Self::Fincra => "fincra",
         }
     }
 
@@ -45,6 +49,7 @@ impl ProviderKind {
             "paystack" => Some(Self::Paystack),
             "mpesa" => Some(Self::Mpesa),
             "lightning" => Some(Self::Lightning),
+            "fincra" => Some(Self::Fincra),
             _ => None,
         }
     }
@@ -132,6 +137,28 @@ pub enum PayoutDestination {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bolt11: Option<String>,
     },
+    /// A Fincra payout to a Nigerian bank account or a Kenyan M-Pesa wallet.
+    Fincra(FincraDestination),
+}
+
+/// Where a Fincra payout lands, as given under `"destination"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "destination", rename_all = "snake_case")]
+pub enum FincraDestination {
+    /// An NGN bank account (NUBAN) at a bank from malipo's list.
+    BankAccount {
+        /// The bank's code (`058` …).
+        bank_code: String,
+        /// The 10-digit NUBAN.
+        account_number: String,
+        /// The account holder's name, as the bank knows it.
+        account_name: String,
+    },
+    /// A KES M-Pesa wallet.
+    MobileMoney {
+        /// The wallet's number.
+        msisdn: Msisdn,
+    },
 }
 
 impl PayoutDestination {
@@ -141,6 +168,7 @@ impl PayoutDestination {
             Self::Mpesa { .. } => ProviderKind::Mpesa,
             Self::Paystack { .. } => ProviderKind::Paystack,
             Self::Lightning { .. } => ProviderKind::Lightning,
+            Self::Fincra(_) => ProviderKind::Fincra,
         }
     }
 }
@@ -180,6 +208,19 @@ mod tests {
         assert_eq!(msisdn.masked(), "2547****149");
         assert!(Msisdn::try_from("0708374149".to_owned()).is_err());
         assert!(Msisdn::try_from("25470837414x".to_owned()).is_err());
+    }
+
+    #[test]
+    fn fincra_destinations_keep_their_wire_shape() {
+        let bank = serde_json::json!({"provider": "fincra", "destination": "bank_account",
+            "bank_code": "058", "account_number": "0124775489", "account_name": "Hassan Sarz"});
+        let parsed: PayoutDestination = serde_json::from_value(bank.clone()).expect("bank");
+        assert_eq!(parsed.provider(), ProviderKind::Fincra);
+        assert_eq!(serde_json::to_value(&parsed).expect("json"), bank);
+        let wallet = serde_json::json!({"provider": "fincra", "destination": "mobile_money",
+            "msisdn": "254700000001"});
+        let parsed: PayoutDestination = serde_json::from_value(wallet.clone()).expect("wallet");
+        assert_eq!(serde_json::to_value(&parsed).expect("json"), wallet);
     }
 
     #[test]

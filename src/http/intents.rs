@@ -31,7 +31,7 @@ struct RawAmount<'a> {
 #[utoipa::path(post, path = "/v1/intents", tag = "intents",
     params(("Idempotency-Key" = String, Header, description = "1–255 visible ASCII characters; a repeat replays the first answer")),
     request_body(content = serde_json::Value, content_type = "application/json",
-        description = "amount (decimal string), currency, provider, buyer, payee, optional commission_bps, commission_fixed_fee (decimal string), reference, metadata"),
+        description = "amount (decimal string), currency, provider, buyer, payee (payout: mpesa msisdn, paystack recipient_code, lightning bolt11, or fincra bank_account {bank_code, account_number, account_name} / mobile_money {msisdn}), optional commission_bps, commission_fixed_fee (decimal string), reference, metadata"),
     responses((status = 201, description = "the intent", body = serde_json::Value),
         (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem),
         (status = 409, body = super::openapi::Problem), (status = 422, body = super::openapi::Problem)),
@@ -57,6 +57,7 @@ pub async fn create(
     }
 
     check_destination(&state, &intent).await?;
+    super::fincra_check::check(&state, &intent).await?;
 
     idempotency::once(
         &state.pool,

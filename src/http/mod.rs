@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod extract;
+mod fincra_check;
 pub mod health;
 pub mod hygiene;
 pub mod idempotency;
@@ -58,6 +59,8 @@ pub struct WebhookSecrets {
     pub mpesa_allowed_ips: Option<Vec<crate::providers::Cidr>>,
     /// The token in LNbits webhook URLs.
     pub lnbits_token: Option<crate::providers::Secret>,
+    /// Fincra's webhook secret (HMAC-SHA512 of the body).
+    pub fincra_secret: Option<crate::providers::Secret>,
 }
 
 impl WebhookSecrets {
@@ -80,6 +83,11 @@ impl WebhookSecrets {
                 .as_ref()
                 .ok()
                 .map(|l| l.webhook.token().clone()),
+            fincra_secret: config
+                .fincra
+                .as_ref()
+                .ok()
+                .map(|f| f.webhook_secret.clone()),
         }
     }
 }
@@ -111,6 +119,8 @@ pub struct AppState {
     /// Paystack, asked whether a payout recipient exists when an intent names it (none: not
     /// checked, as where Paystack is not configured).
     pub recipient_checks: Option<Arc<crate::providers::paystack::PaystackClient>>,
+    /// Fincra, asked whether a bank account exists when an intent names it (none: not checked).
+    pub fincra_checks: Option<Arc<crate::providers::FincraClient>>,
 }
 
 impl AppState {
@@ -135,6 +145,7 @@ impl AppState {
             provider_gate,
             webhook_secrets: Arc::new(webhook_secrets),
             recipient_checks: None,
+            fincra_checks: None,
         }
     }
 
@@ -145,6 +156,13 @@ impl AppState {
         client: Option<crate::providers::paystack::PaystackClient>,
     ) -> Self {
         self.recipient_checks = client.map(Arc::new);
+        self
+    }
+
+    /// Resolves Fincra bank accounts with `client` when intents name one.
+    #[must_use]
+    pub fn with_fincra_checks(mut self, client: Option<crate::providers::FincraClient>) -> Self {
+        self.fincra_checks = client.map(Arc::new);
         self
     }
 }
@@ -177,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/webhooks/paystack", post(webhooks::paystack::receive))
         .route("/webhooks/lnbits/{token}", post(webhooks::lnbits::receive))
+        .route("/webhooks/fincra", post(webhooks::fincra::receive))
         .route("/webhooks/mpesa/{token}/stk", post(webhooks::mpesa::stk))
         .route(
             "/webhooks/mpesa/{token}/c2b/validation",

@@ -8,7 +8,8 @@ use utoipa::{
 };
 
 use super::{
-    health, intent_actions, intent_cancel, intent_dispute, intents, metrics, ops, withdrawals,
+    health, intent_actions, intent_cancel, intent_dispute, intents, metrics, ops, webhooks,
+    withdrawals,
 };
 
 /// The API description.
@@ -24,12 +25,14 @@ use super::{
         ops::jobs::list, ops::jobs::show, ops::jobs::retry, ops::jobs::discard,
         ops::jobs::retry_matching, ops::jobs::discard_matching, ops::audit::list,
         ops::clients::list, ops::clients::rotate, ops::clients::revoke,
+        webhooks::fincra::receive,
     ),
     components(schemas(Problem)),
     modifiers(&BearerKeys),
     tags((name = "intents", description = "Payment intents (client keys)"),
          (name = "ops", description = "Queues, jobs and audit (operator keys)"),
-         (name = "health", description = "Probes"))
+         (name = "health", description = "Probes"),
+         (name = "webhooks", description = "Provider deliveries, verified on their raw bytes"))
 )]
 pub struct ApiDoc;
 

@@ -128,6 +128,15 @@ async fn apply(
             ),
         )]));
     }
+    if let PayoutDestination::Fincra(fincra) = &destination
+        && let Err(message) =
+            crate::domain::fincra_destination::pays_out(fincra, failed.amount.currency())
+    {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "payout.destination",
+            message,
+        )]));
+    }
     if let PayoutDestination::Lightning {
         bolt11: Some(invoice),
     } = &destination

@@ -224,6 +224,13 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
                 "amount",
                 "M-Pesa pays whole shillings only",
             )),
+            PayoutDestination::Fincra(fincra) => {
+                if let Err(why) =
+                    crate::domain::fincra_destination::pays_out(fincra, amount.currency())
+                {
+                    errors.push(FieldError::new("destination.destination", why));
+                }
+            }
             PayoutDestination::Lightning { bolt11: None } => errors.push(FieldError::new(
                 "destination.bolt11",
                 "is required: an invoice for the amount",

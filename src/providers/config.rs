@@ -6,6 +6,9 @@
 use std::{num::NonZeroU32, time::Duration};
 
 mod env;
+mod fincra;
+
+pub use fincra::FincraConfig;
 
 use super::{HttpSettings, ProviderKind, Secret, cidr::Cidr};
 
@@ -43,6 +46,8 @@ pub struct ProvidersConfig {
     pub mpesa: Result<MpesaConfig, MissingSetting>,
     /// LNbits, or the variable that disables it.
     pub lnbits: Result<LnbitsConfig, MissingSetting>,
+    /// Fincra, or the variable that disables it.
+    pub fincra: Result<FincraConfig, MissingSetting>,
 }
 
 /// Paystack settings.
@@ -278,7 +283,15 @@ impl ProvidersConfig {
             paystack: paystack.ok_or(MissingSetting("PAYSTACK_SECRET_KEY")),
             mpesa: mpesa.ok_or(MissingSetting("MPESA_CONSUMER_KEY")),
             lnbits: lnbits.ok_or(MissingSetting("LNBITS_BASE_URL")),
+            fincra: Err(MissingSetting("FINCRA_SECRET_KEY")),
         }
+    }
+
+    /// The same config with Fincra enabled (`new` leaves it disabled).
+    #[must_use]
+    pub fn with_fincra(mut self, fincra: FincraConfig) -> Self {
+        self.fincra = Ok(fincra);
+        self
     }
 
     /// The first missing variable that disables `provider`, if it is disabled.
@@ -287,6 +300,7 @@ impl ProvidersConfig {
             ProviderKind::Paystack => self.paystack.as_ref().err(),
             ProviderKind::Mpesa => self.mpesa.as_ref().err(),
             ProviderKind::Lightning => self.lnbits.as_ref().err(),
+            ProviderKind::Fincra => self.fincra.as_ref().err(),
         };
         missing.map(|MissingSetting(name)| *name)
     }
@@ -295,7 +309,7 @@ impl ProvidersConfig {
     /// initiator, Lightning payments an admin key), if any.
     pub fn missing_payout_setting(&self, provider: ProviderKind) -> Option<&'static str> {
         self.missing_setting(provider).or(match provider {
-            ProviderKind::Paystack => None,
+            ProviderKind::Paystack | ProviderKind::Fincra => None,
             ProviderKind::Mpesa => self
                 .mpesa
                 .as_ref()

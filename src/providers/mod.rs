@@ -1,4 +1,4 @@
-//! Provider adapters: one contract over Paystack, M-Pesa Daraja and LNbits.
+//! Provider adapters: one contract over Paystack, M-Pesa Daraja, LNbits and Fincra.
 //!
 //! Each adapter owns its wire types and its unit conversions (kobo, whole shillings, sats and
 //! msat); only the normalized types in [`types`] leave it. Every failure is classified as
@@ -9,6 +9,7 @@ use std::{future::Future, time::Duration};
 
 pub mod cidr;
 pub mod config;
+pub mod fincra;
 mod http;
 pub mod lnbits;
 pub mod mpesa;
@@ -24,6 +25,7 @@ mod testing;
 
 pub use cidr::{Cidr, ip_allowed};
 pub use config::{ConfigError, MissingSetting, ProvidersConfig};
+pub use fincra::{AccountCheck, FincraClient};
 pub use http::HttpSettings;
 pub use lnbits::LnbitsClient;
 pub use mpesa::MpesaClient;

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{LnbitsClient, MpesaClient, PaystackClient, ProvidersConfig, mpesa::TokenStore};
+use super::{
+    FincraClient, LnbitsClient, MpesaClient, PaystackClient, ProvidersConfig, mpesa::TokenStore,
+};
 
 /// Each provider's client, or `None` where its settings are missing (see
 /// [`ProvidersConfig::missing_setting`]).
@@ -11,6 +13,7 @@ pub struct Providers {
     paystack: Option<PaystackClient>,
     mpesa: Option<MpesaClient>,
     lnbits: Option<LnbitsClient>,
+    fincra: Option<FincraClient>,
 }
 
 impl Providers {
@@ -39,6 +42,12 @@ impl Providers {
                 .ok()
                 .map(|lnbits| LnbitsClient::new(lnbits, &config.http))
                 .transpose()?,
+            fincra: config
+                .fincra
+                .as_ref()
+                .ok()
+                .map(|fincra| FincraClient::new(fincra, &config.http))
+                .transpose()?,
         })
     }
 
@@ -52,7 +61,15 @@ impl Providers {
             paystack,
             mpesa,
             lnbits,
+            fincra: None,
         }
+    }
+
+    /// The same providers with Fincra (`new` leaves it out).
+    #[must_use]
+    pub fn with_fincra(mut self, fincra: Option<FincraClient>) -> Self {
+        self.fincra = fincra;
+        self
     }
 
     /// Paystack, when enabled.
@@ -68,6 +85,11 @@ impl Providers {
     /// LNbits, when enabled.
     pub fn lnbits(&self) -> Option<&LnbitsClient> {
         self.lnbits.as_ref()
+    }
+
+    /// Fincra, when enabled.
+    pub fn fincra(&self) -> Option<&FincraClient> {
+        self.fincra.as_ref()
     }
 }
 

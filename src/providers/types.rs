@@ -164,6 +164,20 @@ pub enum Destination {
         /// The BOLT 11 payment request; its amount must equal the transfer's.
         bolt11: String,
     },
+    /// A Nigerian bank account paid through Fincra.
+    FincraBank {
+        /// The bank's code, from malipo's list.
+        bank_code: String,
+        /// The NUBAN.
+        account_number: String,
+        /// The account holder's name.
+        account_name: String,
+    },
+    /// A Kenyan M-Pesa wallet paid through Fincra.
+    FincraMobileMoney {
+        /// The wallet's number, `2547…`.
+        msisdn: String,
+    },
 }
 
 /// Money to send out.

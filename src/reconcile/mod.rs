@@ -10,9 +10,13 @@
 //!   a discrepancy (late, duplicate, other amount, unmatched) — never by a client's reference;
 //! - a B2C payout with no result, or recorded failed in the window, gets a Transaction Status
 //!   query; the result completes it through the normal callback path (a delivery malipo had
-//!   recorded failed becomes a payout_contradiction discrepancy).
+//!   recorded failed becomes a payout_contradiction discrepancy);
+//! - a Fincra payout in flight, concluded in the re-check window, is queried by customer
+//!   reference; the answer goes through `apply_transfer` (a later contradiction becomes a
+//!   payout_contradiction discrepancy), see `fincra.rs`.
 
 pub mod c2b;
+pub mod fincra;
 pub mod mpesa;
 mod report;
 

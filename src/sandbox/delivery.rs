@@ -79,7 +79,9 @@ pub(crate) async fn deliver(shared: &Shared, out: Outbound) -> Option<StatusCode
         tracing::info!(kind = %out.kind, "sandbox: dropping callback (fault)");
         return None;
     }
-    if out.provider == Provider::Lnbits && shared.chance(faults.webhook_drop_probability) {
+    if matches!(out.provider, Provider::Lnbits | Provider::Fincra)
+        && shared.chance(faults.webhook_drop_probability)
+    {
         shared.counters.bump(|c| c.webhooks_dropped += 1);
         tracing::info!(kind = %out.kind, "sandbox: dropping webhook (fault)");
         return None;
@@ -145,7 +147,7 @@ pub(crate) async fn exchange(shared: &Shared, out: &Outbound) -> Option<(StatusC
 async fn send_with_retries(shared: &Shared, out: &Outbound) -> Option<StatusCode> {
     let retries = match out.provider {
         Provider::Paystack => shared.delivery.paystack_retries,
-        Provider::Mpesa | Provider::Lnbits => 0,
+        Provider::Mpesa | Provider::Lnbits | Provider::Fincra => 0,
     };
     for attempt in 0..=retries {
         if attempt > 0 && !shared.sleep(shared.delivery.paystack_retry_delay).await {

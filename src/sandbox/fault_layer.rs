@@ -120,6 +120,11 @@ fn too_many_requests(ctx: &FaultContext, rate: u32, retry_after: Duration) -> Re
             "500.003.02",
             "Error: Spike arrest violation",
         ),
+        Provider::Fincra => super::fincra::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            "TOO_MANY_REQUESTS",
+        ),
         Provider::Lnbits => (
             StatusCode::TOO_MANY_REQUESTS,
             Json(json!({"error": format!("Rate limit exceeded: {rate} per 1 second")})),
@@ -160,6 +165,11 @@ fn server_error(ctx: &FaultContext) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR,
             "500.003.1001",
             "Internal Server Error",
+        ),
+        Provider::Fincra => super::fincra::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable, please try again",
+            "SERVICE_UNAVAILABLE",
         ),
         Provider::Lnbits => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,7 +4,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-/// One of the three faked providers.
+/// One of the faked providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
     /// Paystack (cards, bank transfers).
@@ -13,11 +13,18 @@ pub enum Provider {
     Mpesa,
     /// LNbits (Lightning).
     Lnbits,
+    /// Fincra (bank and mobile-money payouts).
+    Fincra,
 }
 
 impl Provider {
     /// All providers, in a fixed order.
-    pub const ALL: [Provider; 3] = [Provider::Paystack, Provider::Mpesa, Provider::Lnbits];
+    pub const ALL: [Provider; 4] = [
+        Provider::Paystack,
+        Provider::Mpesa,
+        Provider::Lnbits,
+        Provider::Fincra,
+    ];
 
     /// Lowercase name, as used in URL prefixes and counter keys.
     pub fn name(self) -> &'static str {
@@ -25,6 +32,7 @@ impl Provider {
             Provider::Paystack => "paystack",
             Provider::Mpesa => "mpesa",
             Provider::Lnbits => "lnbits",
+            Provider::Fincra => "fincra",
         }
     }
 
@@ -33,6 +41,7 @@ impl Provider {
             Provider::Paystack => 0,
             Provider::Mpesa => 1,
             Provider::Lnbits => 2,
+            Provider::Fincra => 3,
         }
     }
 }
@@ -81,7 +90,8 @@ pub struct FaultSettings {
     pub payout_failure_probability: f64,
     /// Chance that a Paystack refund ends `failed` (scripted outcomes come first).
     pub refund_failure_probability: f64,
-    /// Chance that an LNbits webhook is never sent (LNbits sends once and never retries).
+    /// Chance that an LNbits or Fincra webhook is never sent (both send once: LNbits never
+    /// retries, Fincra's retries are off by default).
     /// M-Pesa callbacks have [`Self::callback_drop_probability`].
     pub webhook_drop_probability: f64,
     /// Chance that a webhook or callback is delivered twice at the same moment, by two
@@ -128,14 +138,19 @@ impl Default for FaultSettings {
 /// A shared handle on the fault knobs of the three providers; clones see the same knobs.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
-    inner: Arc<RwLock<[FaultSettings; 3]>>,
+    inner: Arc<RwLock<[FaultSettings; 4]>>,
 }
 
 impl Faults {
     /// Knobs starting at `initial` for every provider.
     pub fn new(initial: FaultSettings) -> Self {
         Self {
-            inner: Arc::new(RwLock::new([initial.clone(), initial.clone(), initial])),
+            inner: Arc::new(RwLock::new([
+                initial.clone(),
+                initial.clone(),
+                initial.clone(),
+                initial,
+            ])),
         }
     }
 

@@ -29,7 +29,7 @@ struct Cell {
 
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    cells: Mutex<[Option<Cell>; 3]>,
+    cells: Mutex<[Option<Cell>; 4]>,
 }
 
 impl Limiter {

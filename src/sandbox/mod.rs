@@ -20,6 +20,7 @@ mod counters;
 mod delivery;
 mod fault_layer;
 mod faults;
+mod fincra;
 mod hooks;
 mod limiter;
 mod lnbits;
@@ -36,6 +37,7 @@ pub mod wiring;
 
 pub use counters::CountersSnapshot;
 pub use faults::{FaultSettings, Faults, Provider};
+pub use fincra::{FincraPayoutOutcome, FincraSettings};
 pub use lnbits::{ExpiredInvoiceStatus, LnbitsWebhookBody, OutgoingOutcome, bolt11::payee_invoice};
 pub use money::{
     MoneyChannel, MoneyDirection, MoneyMovement, MoneyOutcome, MoneySnapshot, MoneyTotals,

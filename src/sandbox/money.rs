@@ -40,6 +40,8 @@ pub enum MoneyChannel {
     LnbitsPayment,
     /// A Paystack refund; key: the refunded transaction's reference.
     PaystackRefund,
+    /// A Fincra payout; key: the `customerReference`.
+    FincraPayout,
 }
 
 impl MoneyChannel {
@@ -53,7 +55,8 @@ impl MoneyChannel {
             MoneyChannel::PaystackTransfer
             | MoneyChannel::MpesaB2c
             | MoneyChannel::LnbitsPayment
-            | MoneyChannel::PaystackRefund => MoneyDirection::Out,
+            | MoneyChannel::PaystackRefund
+            | MoneyChannel::FincraPayout => MoneyDirection::Out,
         }
     }
 
@@ -67,6 +70,7 @@ impl MoneyChannel {
                 Provider::Mpesa
             }
             MoneyChannel::LnbitsInvoice | MoneyChannel::LnbitsPayment => Provider::Lnbits,
+            MoneyChannel::FincraPayout => Provider::Fincra,
         }
     }
 
@@ -81,6 +85,7 @@ impl MoneyChannel {
             MoneyChannel::MpesaB2c => "mpesa b2c",
             MoneyChannel::LnbitsPayment => "lnbits payment",
             MoneyChannel::PaystackRefund => "paystack refund",
+            MoneyChannel::FincraPayout => "fincra payout",
         }
     }
 }

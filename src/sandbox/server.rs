@@ -15,6 +15,7 @@ use super::counters::CountersSnapshot;
 use super::delivery::Delivery;
 use super::fault_layer::FaultContext;
 use super::faults::{Faults, Provider};
+use super::fincra::{self, FincraState};
 use super::lnbits::{self, LnbitsState};
 use super::money::MoneySnapshot;
 use super::mpesa::{self, MpesaState};
@@ -32,6 +33,7 @@ pub struct FakeProviders {
     pub(crate) paystack: Arc<PaystackState>,
     pub(crate) mpesa: Arc<MpesaState>,
     pub(crate) lnbits: Arc<LnbitsState>,
+    pub(crate) fincra: Arc<FincraState>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
 }
@@ -70,6 +72,7 @@ impl FakeProviders {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mpesa = Arc::new(MpesaState::new(Arc::clone(&shared), settings.mpesa));
         let lnbits = Arc::new(LnbitsState::new(Arc::clone(&shared), settings.lnbits));
+        let fincra = Arc::new(FincraState::new(Arc::clone(&shared), settings.fincra));
 
         let context = |provider| FaultContext {
             shared: Arc::clone(&shared),
@@ -88,6 +91,10 @@ impl FakeProviders {
             .nest(
                 "/lnbits",
                 lnbits::router(Arc::clone(&lnbits), context(Provider::Lnbits)),
+            )
+            .nest(
+                "/fincra",
+                fincra::router(Arc::clone(&fincra), context(Provider::Fincra)),
             );
 
         let mut until_stopped = stopped;
@@ -110,9 +117,15 @@ impl FakeProviders {
             paystack,
             mpesa,
             lnbits,
+            fincra,
             stop,
             server: Some(server),
         })
+    }
+
+    /// Where the fakes listen, e.g. `http://127.0.0.1:P`.
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Paystack's base URL, e.g. `http://127.0.0.1:P/paystack` (real: `https://api.paystack.co`).

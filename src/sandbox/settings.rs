@@ -26,6 +26,8 @@ pub struct SandboxSettings {
     pub mpesa: MpesaSettings,
     /// LNbits' credentials and behaviour.
     pub lnbits: LnbitsSettings,
+    /// Fincra's keys, wallet and behaviour.
+    pub fincra: super::fincra::FincraSettings,
 }
 
 impl Default for SandboxSettings {
@@ -37,6 +39,7 @@ impl Default for SandboxSettings {
             paystack: PaystackSettings::default(),
             mpesa: MpesaSettings::default(),
             lnbits: LnbitsSettings::default(),
+            fincra: super::fincra::FincraSettings::default(),
         }
     }
 }

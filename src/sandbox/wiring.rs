@@ -7,12 +7,14 @@ use super::FakeProviders;
 use crate::providers::{
     HttpSettings, ProvidersConfig, Secret,
     config::{
-        LnbitsConfig, LnbitsWebhook, MpesaCallbacks, MpesaConfig, MpesaInitiator, PaystackConfig,
+        FincraConfig, LnbitsConfig, LnbitsWebhook, MpesaCallbacks, MpesaConfig, MpesaInitiator,
+        PaystackConfig,
     },
 };
 
 /// Provider settings for every fake, with callback URLs under `public_url` (malipo's own HTTP
-/// front) and fresh random callback tokens. Paystack's webhook URL is set on the fakes too.
+/// front) and fresh random callback tokens. Paystack's and Fincra's webhook URLs are set on the
+/// fakes too.
 pub fn providers_config(
     fakes: &FakeProviders,
     public_url: &str,
@@ -48,7 +50,18 @@ pub fn providers_config(
         LnbitsWebhook::new(public_url, Secret::new(token())),
     );
     lnbits.admin_key = Some(Secret::new(fakes.lnbits_admin_key().to_owned()));
-    ProvidersConfig::new(http, Some(paystack), Some(mpesa), Some(lnbits))
+
+    let fincra = FincraConfig::new(
+        &fakes.fincra_base_url(),
+        Secret::new(fakes.fincra_secret_key().to_owned()),
+        fakes.fincra_business_id(),
+        Secret::new(fakes.fincra_webhook_secret().to_owned()),
+    );
+    fakes.set_fincra_webhook_url(Some(format!(
+        "{}/webhooks/fincra",
+        public_url.trim_end_matches('/')
+    )));
+    ProvidersConfig::new(http, Some(paystack), Some(mpesa), Some(lnbits)).with_fincra(fincra)
 }
 
 /// A 32-character URL-safe random token.

@@ -28,6 +28,10 @@ macro_rules! dispatch {
                 Some($client) => $call.await,
                 None => Err(disabled($kind)),
             },
+            ProviderKind::Fincra => match $providers.fincra() {
+                Some($client) => $call.await,
+                None => Err(disabled($kind)),
+            },
         }
     };
 }
@@ -84,6 +88,14 @@ pub async fn check_refund(
     provider_ref: &str,
 ) -> Result<RefundStatus, ProviderError> {
     dispatch!(providers, kind, |client| client.check_refund(provider_ref))
+}
+
+/// Where a transfer payout stands, by its provider's own query (for reconciliation).
+pub async fn check_transfer_of(
+    state: &super::WorkerState,
+    payout: &crate::db::payouts::PayoutRecord,
+) -> Result<TransferStatus, ProviderError> {
+    super::payout::check_transfer(state, payout).await
 }
 
 /// A provider error as the job's outcome: retry later (honouring the provider's hint).

@@ -4,12 +4,14 @@ mod attention;
 mod auto_release;
 pub mod calls;
 mod confirm_deposit;
+mod fincra;
 mod initiate_deposit;
 mod job_intent;
 mod noop;
 mod payout;
 pub mod poll_lightning_invoice;
 pub mod process_webhook;
+pub mod reconcile_fincra;
 pub mod reconcile_mpesa;
 mod refund;
 mod release_escrow;
@@ -33,4 +35,5 @@ pub fn handlers() -> Handlers<WorkerState> {
         .register(process_webhook::run)
         .register(poll_lightning_invoice::run)
         .register(reconcile_mpesa::run)
+        .register(reconcile_fincra::run)
 }

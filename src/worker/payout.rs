@@ -73,7 +73,10 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
                 payout.reference
             )));
         }
-        Err(error) => return Err(calls::retry(error)),
+        Err(error) => {
+            super::fincra::alert_if_underfunded(state, &payout, &error).await;
+            return Err(calls::retry(error));
+        }
     };
     if let Answer::Transfer(TransferStatus::Pending | TransferStatus::NotFound) = answer {
         // "Accepted, result to follow" (every B2C initiation) changes nothing, so it needs no
@@ -294,6 +297,7 @@ fn transfer_request(
         PayoutDestination::Lightning { bolt11: None } => {
             return Err(ProviderError::permanent("no Lightning invoice to pay"));
         }
+        PayoutDestination::Fincra(destination) => super::fincra::destination(destination),
     };
     Ok(TransferRequest {
         reference: payout.reference.clone(),

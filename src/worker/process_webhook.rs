@@ -44,6 +44,8 @@ pub mod endpoints {
     pub const MPESA_STATUS_RESULT: &str = "mpesa/status/result";
     /// LNbits settlement webhook.
     pub const LNBITS: &str = "lnbits";
+    /// Fincra's single webhook.
+    pub const FINCRA: &str = "fincra";
 }
 
 /// An inbox row as processing reads it: endpoint, status, subject, body, arrival.
@@ -119,6 +121,7 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
             let claim = DepositStatus::Pending;
             deposit_claim(state, ProviderKind::Lightning, &hook.payment_hash, &claim).await?
         }
+        endpoints::FINCRA => super::fincra::event(state, &body).await?,
         other => Note::Ignored(format!("unknown endpoint {other}")),
     };
     let (status, reason) = match note {
@@ -146,7 +149,7 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
 }
 
 /// What an event came to.
-enum Note {
+pub(super) enum Note {
     /// The provider's answer changed something.
     Applied,
     /// Nothing changed, and why.
@@ -356,7 +359,7 @@ async fn b2c_claim(
     )))
 }
 
-async fn payout_by_reference(
+pub(super) async fn payout_by_reference(
     state: &WorkerState,
     reference: &str,
 ) -> Result<Option<PayoutRecord>, JobError> {
@@ -398,7 +401,7 @@ async fn intent_by_handle(
         .await
 }
 
-async fn apply_transfer_by_reference(
+pub(super) async fn apply_transfer_by_reference(
     state: &WorkerState,
     reference: &str,
     status: &TransferStatus,

@@ -45,6 +45,10 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
         (ProviderKind::Mpesa, _) => {
             return Err(JobError::permanent("M-Pesa intent without a buyer MSISDN"));
         }
+        // Unreachable while `NewIntent::parse` refuses Fincra deposits.
+        (ProviderKind::Fincra, _) => {
+            return Err(JobError::permanent("Fincra deposits cannot be refunded"));
+        }
     };
     // What is left after any releases in parts is what goes back.
     let payout = payouts::insert(

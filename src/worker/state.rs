@@ -44,7 +44,8 @@ impl WorkerState {
     }
 }
 
-/// Reads `MALIPO_COMMISSION_PAYOUT_<CURRENCY>` = `mpesa:<msisdn>` or `paystack:<recipient_code>`.
+/// Reads `MALIPO_COMMISSION_PAYOUT_<CURRENCY>` = `mpesa:<msisdn>`, `paystack:<recipient_code>`
+/// or a Fincra destination (`fincra:bank:<code>:<account>:<name>`, `fincra:mpesa:<msisdn>`).
 pub fn commission_from(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<CommissionDestinations> {
@@ -62,8 +63,16 @@ pub fn commission_from(
             Some(("paystack", code)) if code.starts_with("RCP_") => PayoutDestination::Paystack {
                 recipient_code: code.to_owned(),
             },
+            Some(("fincra", rest)) => {
+                let destination = crate::domain::fincra_destination::from_setting(rest)
+                    .and_then(|d| {
+                        crate::domain::fincra_destination::pays_out(&d, currency).map(|()| d)
+                    })
+                    .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+                PayoutDestination::Fincra(destination)
+            }
             _ => anyhow::bail!(
-                "{name}={value:?} is invalid; expected mpesa:<msisdn> or paystack:<RCP_ recipient code>"
+                "{name}={value:?} is invalid; expected mpesa:<msisdn>, paystack:<RCP_ recipient code>, fincra:bank:<bank code>:<account number>:<account name> or fincra:mpesa:<msisdn>"
             ),
         };
         destinations.insert(currency, destination);
@@ -90,5 +99,22 @@ mod tests {
         })
         .expect_err("invalid");
         assert!(error.to_string().contains("MALIPO_COMMISSION_PAYOUT_NGN"));
+        let fincra = commission_from(|name| {
+            (name == "MALIPO_COMMISSION_PAYOUT_NGN")
+                .then(|| "fincra:bank:058:0124775489:Platform Ltd".to_owned())
+        })
+        .expect("valid");
+        assert!(matches!(
+            fincra.get(&Currency::Ngn),
+            Some(PayoutDestination::Fincra(_))
+        ));
+        // A bank account receives NGN only.
+        assert!(
+            commission_from(|name| {
+                (name == "MALIPO_COMMISSION_PAYOUT_KES")
+                    .then(|| "fincra:bank:058:0124775489:Platform Ltd".to_owned())
+            })
+            .is_err()
+        );
     }
 }

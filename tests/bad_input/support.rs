@@ -64,6 +64,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
         mpesa_token: Some(Secret::new(MPESA_TOKEN)),
         mpesa_allowed_ips: None,
         lnbits_token: Some(Secret::new(LNBITS_TOKEN)),
+        fincra_secret: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -169,7 +169,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Which provider intent `n` uses: 40% M-Pesa, 35% Paystack, 25% Lightning.
+/// Which provider intent `n` uses: 40% M-Pesa, 35% Paystack, 25% Lightning. One M-Pesa intent
+/// in eight and one Paystack intent in seven pay their payee out through Fincra (an M-Pesa
+/// wallet, a bank account): see [`fincra_payee`].
 pub fn provider_for(n: usize) -> &'static str {
     match n % 20 {
         0..8 => "mpesa",
@@ -178,7 +180,26 @@ pub fn provider_for(n: usize) -> &'static str {
     }
 }
 
+/// Whether intent `n`'s payee is paid through Fincra (10% of all intents).
+pub fn fincra_payee(n: usize) -> bool {
+    matches!(n % 20, 7 | 14)
+}
+
 fn intent_body(n: usize, rng: &mut StdRng, recipients: &[String]) -> Value {
+    let mut body = base_intent_body(n, rng, recipients);
+    if fincra_payee(n) {
+        body["payee"]["payout"] = match provider_for(n) {
+            "mpesa" => {
+                json!({"provider": "fincra", "destination": "mobile_money", "msisdn": "254700000002"})
+            }
+            _ => json!({"provider": "fincra", "destination": "bank_account", "bank_code": "058",
+                "account_number": "0124775489", "account_name": "Chaos Seller"}),
+        };
+    }
+    body
+}
+
+fn base_intent_body(n: usize, rng: &mut StdRng, recipients: &[String]) -> Value {
     let reference = format!("chaos-{n}");
     match provider_for(n) {
         "mpesa" => {

@@ -1,4 +1,5 @@
-//! The chaos suite: 2,000 intents across Paystack, M-Pesa and Lightning through malipo's HTTP
+//! The chaos suite: 2,000 intents across Paystack, M-Pesa and Lightning (10% of them paying
+//! their payee out through Fincra) through malipo's HTTP
 //! front (a process of its own) while the provider fakes fail, time out, rate-limit, duplicate,
 //! drop and lie; `malipo work` processes are SIGKILLed and restarted, the front is SIGKILLed
 //! once, and PostgreSQL (fsync on) crashes once. Afterwards the money is counted at the fakes
@@ -97,6 +98,7 @@ fn fault_counts(c: &CountersSnapshot, bursts: u32) -> Vec<(&'static str, u64, u6
             2,
         ),
         ("Paystack refund failures", failures("paystack refund"), 3),
+        ("Fincra payout failures", failures("fincra payout"), 1),
         ("lies: forged failure", c.lies_of_kind("forged_failure"), 10),
         ("lies: forged success", c.lies_of_kind("forged_success"), 2),
         ("lies: wrong amount", c.lies_of_kind("wrong_amount"), 10),

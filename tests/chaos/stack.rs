@@ -154,6 +154,7 @@ impl Stack {
             .await
             .expect("fakes");
         fakes.set_paystack_webhook_url(Some(format!("{base}/webhooks/paystack")));
+        fakes.set_fincra_webhook_url(Some(format!("{base}/webhooks/fincra")));
         let mut env = environment(&fakes, &base, &db.url);
         env.insert("MALIPO_HTTP_ADDR".to_owned(), format!("127.0.0.1:{port}"));
         let lookup = |name: &str| env.get(name).cloned();
@@ -292,6 +293,14 @@ fn environment(fakes: &FakeProviders, base: &str, database_url: &str) -> HashMap
         ("LNBITS_INVOICE_KEY", fakes.lnbits_invoice_key().to_owned()),
         ("LNBITS_ADMIN_KEY", fakes.lnbits_admin_key().to_owned()),
         ("LNBITS_WEBHOOK_TOKEN", token()),
+        ("FINCRA_BASE_URL", fakes.fincra_base_url()),
+        ("FINCRA_SECRET_KEY", fakes.fincra_secret_key().to_owned()),
+        ("FINCRA_BUSINESS_ID", fakes.fincra_business_id().to_owned()),
+        (
+            "FINCRA_WEBHOOK_SECRET",
+            fakes.fincra_webhook_secret().to_owned(),
+        ),
+        ("FINCRA_RATE_PER_SEC", "10000".to_owned()),
         (
             "MALIPO_COMMISSION_PAYOUT_KES",
             "mpesa:254700000099".to_owned(),

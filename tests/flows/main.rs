@@ -5,6 +5,7 @@ mod balances;
 mod escrow;
 mod escrow_properties;
 mod faults;
+mod fincra;
 mod lightning;
 mod marketplace;
 mod money_truth;

@@ -2,6 +2,7 @@
 //! event key) with its processing job in one transaction, and answer what the provider expects.
 //! The effect runs later in `process_webhook`, so a duplicate is acknowledged and does nothing.
 
+pub mod fincra;
 pub mod lnbits;
 pub mod mpesa;
 pub mod paystack;

@@ -35,6 +35,7 @@ impl ProvidersConfig {
             paystack: paystack_from(&env)?,
             mpesa: mpesa_from(&env, public_url.as_deref())?,
             lnbits: lnbits_from(&env, public_url.as_deref())?,
+            fincra: super::fincra::fincra_from(&env)?,
         })
     }
 }
@@ -153,16 +154,16 @@ fn lnbits_from(
 }
 
 /// Reads variables through a lookup, treating blanks as unset.
-struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+pub(super) struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
 impl Env<'_> {
-    fn get(&self, name: &str) -> Option<String> {
+    pub(super) fn get(&self, name: &str) -> Option<String> {
         (self.0)(name)
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     }
 
-    fn required(&self, name: &'static str) -> Result<String, MissingSetting> {
+    pub(super) fn required(&self, name: &'static str) -> Result<String, MissingSetting> {
         self.get(name).ok_or(MissingSetting(name))
     }
 
@@ -203,7 +204,11 @@ impl Env<'_> {
         }
     }
 
-    fn number(&self, name: &'static str, default: NonZeroU32) -> Result<NonZeroU32, ConfigError> {
+    pub(super) fn number(
+        &self,
+        name: &'static str,
+        default: NonZeroU32,
+    ) -> Result<NonZeroU32, ConfigError> {
         let Some(text) = self.get(name) else {
             return Ok(default);
         };
@@ -214,7 +219,7 @@ impl Env<'_> {
     }
 }
 
-fn validate_url(variable: &'static str, url: &str) -> Result<String, ConfigError> {
+pub(super) fn validate_url(variable: &'static str, url: &str) -> Result<String, ConfigError> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(ConfigError {
             variable,

@@ -1,6 +1,7 @@
 //! Tests of the fakes over HTTP, as a client would see them.
 
 mod faults;
+mod fincra;
 mod fixtures;
 mod lnbits;
 mod money;

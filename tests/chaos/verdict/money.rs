@@ -17,6 +17,7 @@ fn db_provider(movement: &MoneyMovement) -> &'static str {
     match movement.channel.provider().name() {
         "lnbits" => "lightning",
         "paystack" => "paystack",
+        "fincra" => "fincra",
         _ => "mpesa",
     }
 }
