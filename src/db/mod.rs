@@ -1,5 +1,7 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
+pub mod console_intent;
+pub mod console_sessions;
 pub mod discrepancies;
 pub mod intents;
 pub mod ledger;

@@ -17,6 +17,7 @@ pub mod persistence;
 pub mod retention;
 pub mod runner;
 pub mod tally;
+pub mod throughput;
 pub mod wake;
 
 use std::time::Duration;
