@@ -23,3 +23,9 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 
 CREATE INDEX webhook_inbox_subject ON webhook_inbox (subject) WHERE subject IS NOT NULL;
+
+-- "Needs a person" on the console's discrepancies page without scanning every intent: each arm
+-- of the question has its own small partial index.
+CREATE INDEX intents_in_motion ON intents (updated_at) WHERE status IN ('releasing', 'refunding');
+CREATE INDEX intents_flagged ON intents (updated_at) WHERE flagged_reason IS NOT NULL;
+CREATE INDEX payouts_unfinished ON payouts (intent_id) WHERE status IN ('pending', 'in_flight');

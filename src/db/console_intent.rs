@@ -190,3 +190,51 @@ pub async fn provider_reference(
             .await?;
     Ok(found.flatten())
 }
+
+/// An intent that needs a person, as the console lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NeedsPerson {
+    /// The intent.
+    pub id: Uuid,
+    /// Its status.
+    pub status: String,
+    /// Its provider.
+    pub provider: String,
+    /// `stuck_in_status`, `payout_in_doubt` or `flagged`.
+    pub reason: String,
+    /// The flag's text, when flagged.
+    pub detail: Option<String>,
+    /// When it last changed.
+    pub since: DateTime<Utc>,
+}
+
+/// The intents `ops::money::stuck_intents` lists — in `releasing`/`refunding` or with a payout
+/// unfinished for longer than `older_than_secs`, or flagged and not closed — found through three
+/// partial indexes (migration 0100) instead of a test per intent, oldest first, at most `limit`.
+pub async fn needs_person(
+    pool: &PgPool,
+    older_than_secs: f64,
+    limit: i64,
+) -> Result<Vec<NeedsPerson>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH candidates AS (
+             SELECT id, 'stuck_in_status' AS reason, 1 AS rank FROM intents
+              WHERE status IN ('releasing', 'refunding') AND updated_at < now() - make_interval(secs => $1)
+             UNION ALL
+             SELECT DISTINCT intent_id, 'payout_in_doubt', 2 FROM payouts
+              WHERE status IN ('pending', 'in_flight')
+                AND coalesce(initiated_at, created_at) < now() - make_interval(secs => $1)
+             UNION ALL
+             SELECT id, 'flagged', 3 FROM intents
+              WHERE flagged_reason IS NOT NULL AND status NOT IN ('settled', 'refunded'))
+         SELECT DISTINCT ON (i.id) i.id, i.status, i.provider, c.reason, i.flagged_reason AS detail,
+                i.updated_at AS since
+           FROM candidates c JOIN intents i ON i.id = c.id
+          ORDER BY i.id, c.rank
+          LIMIT $2",
+    )
+    .bind(older_than_secs)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

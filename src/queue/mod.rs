@@ -10,6 +10,7 @@ pub mod budget;
 pub mod claim;
 pub mod complete;
 pub mod enqueue;
+pub mod glance;
 pub mod handlers;
 pub mod outcome;
 pub mod pause;

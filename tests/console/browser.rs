@@ -139,28 +139,51 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
 }
 
+// The page re-reads itself every few seconds and swaps its <main>: an element found a moment
+// ago can be gone (stale) by the next command, so each lookup-and-use is retried until LIMIT.
+
 async fn click(client: &Client, css: &str) {
-    client
-        .wait()
-        .at_most(LIMIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking `{css}`: {e}"));
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let error = match client.find(Locator::Css(css)).await {
+            Ok(element) => match element.click().await {
+                Ok(()) => return,
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "clicking `{css}`: {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn text(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(LIMIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
-        .text()
-        .await
-        .expect("text")
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let error = match client.find(Locator::Css(css)).await {
+            Ok(element) => match element.text().await {
+                Ok(text) => return text,
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reading `{css}`: {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The element's text now, or empty when it is not (or no longer) on the page.
+async fn text_now(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 async fn path(client: &Client) -> String {
@@ -243,6 +266,22 @@ async fn an_operator_works_through_the_console_in_a_real_browser() {
     click(&client, "button[aria-label='Resume queue bench']").await;
     assert!(!text(&client, "#queue-bench").await.contains("paused"));
     assert!(!stack.paused("bench").await);
+    // Live refresh: a change made elsewhere (here, straight in the database) shows up on the open
+    // page without a reload.
+    sqlx::query("UPDATE malipo_queues SET paused = true WHERE name = 'bench'")
+        .execute(&stack.pool)
+        .await
+        .expect("pause behind the page's back");
+    let refreshed = eventually(LIMIT, || async {
+        text_now(&client, "#queue-bench").await.contains("paused")
+    })
+    .await;
+    assert!(refreshed, "the open page never showed the pause");
+    assert_eq!(path(&client).await, "/console", "no navigation happened");
+    sqlx::query("UPDATE malipo_queues SET paused = false WHERE name = 'bench'")
+        .execute(&stack.pool)
+        .await
+        .expect("resume");
 
     // An intent's page and timeline.
     let intent = stack.create_intent().await;
@@ -253,6 +292,14 @@ async fn an_operator_works_through_the_console_in_a_real_browser() {
         .await,
         "the intent was never paid"
     );
+    stack.release_intent(&intent).await;
+    assert!(
+        eventually(LIMIT, || async {
+            stack.intent_status(&intent).await == "settled"
+        })
+        .await,
+        "the intent never settled"
+    );
     client
         .goto(&format!("{base}/console/intents"))
         .await
@@ -260,16 +307,31 @@ async fn an_operator_works_through_the_console_in_a_real_browser() {
     screenshot(&client, "intents").await;
     click(&client, &format!("a[href='/console/intents/{intent}']")).await;
     let timeline = text(&client, "#timeline").await;
+    for step in ["created", "awaiting_payment → held", "releasing", "settled"] {
+        assert!(timeline.contains(step), "{step} missing from {timeline}");
+    }
+    let page = text(&client, "main").await;
     assert!(
-        timeline.contains("created") && timeline.contains("held"),
-        "{timeline}"
-    );
-    let parties = text(&client, "main").await;
-    assert!(
-        !parties.contains("254708374149"),
+        !page.contains("254708374149"),
         "the buyer's phone is masked"
     );
+    assert!(
+        page.contains("po_") && page.contains("succeeded"),
+        "the payout and its reference"
+    );
+    assert!(
+        page.contains(&format!("escrow:{intent}")),
+        "the ledger entries"
+    );
     screenshot(&client, "intent").await;
+    client
+        .execute(
+            "document.getElementById('payouts').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    screenshot(&client, "intent-money").await;
 
     // A reconciliation run, its report and CSV.
     client
@@ -375,7 +437,10 @@ async fn an_operator_works_through_the_console_in_a_real_browser() {
 
     // Log out.
     click(&client, "form[action='/console/logout'] button").await;
-    assert_eq!(path(&client).await, "/console/login");
+    assert!(
+        eventually(LIMIT, || async { path(&client).await == "/console/login" }).await,
+        "logging out did not lead to the login page"
+    );
     client.goto(&format!("{base}/console")).await.expect("goto");
     assert_eq!(path(&client).await, "/console/login", "the session is over");
     client.close().await.expect("close the browser");

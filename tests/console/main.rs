@@ -3,5 +3,7 @@
 //! reason when they are missing, failed instead when `MALIPO_BROWSER_TESTS=required`).
 
 mod browser;
+mod pages;
 mod security;
+mod speed;
 mod support;

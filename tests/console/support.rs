@@ -109,6 +109,19 @@ impl Stack {
         answer["id"].as_str().expect("intent id").to_owned()
     }
 
+    /// Releases a held intent through `/v1` with the client key.
+    pub async fn release_intent(&self, id: &str) {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/v1/intents/{id}/release", self.base))
+            .bearer_auth(&self.client_key)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("release");
+        assert_eq!(answer.status(), 202, "release");
+    }
+
     /// An intent's status.
     pub async fn intent_status(&self, id: &str) -> String {
         sqlx::query_scalar("SELECT status FROM intents WHERE id = $1::uuid")

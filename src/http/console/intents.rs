@@ -261,7 +261,7 @@ async fn page(
                 }
             }
         }
-        h2 { "Payouts" }
+        h2 id="payouts" { "Payouts" }
         div.scroll { table {
             thead { tr {
                 th scope="col" { "Kind" } th.num scope="col" { "Amount" } th scope="col" { "Status" }
@@ -287,7 +287,7 @@ async fn page(
                 @if payouts.is_empty() { tr { td colspan="8" .muted { "No payouts yet." } } }
             }
         } }
-        h2 { "Ledger entries" }
+        h2 id="ledger" { "Ledger entries" }
         div.scroll { table {
             thead { tr { th scope="col" { "Posting" } th scope="col" { "Account" } th.num scope="col" { "Amount" } th scope="col" { "At" } } }
             tbody {
@@ -297,7 +297,7 @@ async fn page(
                 @if entries.is_empty() { tr { td colspan="4" .muted { "Nothing posted yet." } } }
             }
         } }
-        h2 { "Webhook inbox" }
+        h2 id="inbox" { "Webhook inbox" }
         div.scroll { table {
             thead { tr { th scope="col" { "Received" } th scope="col" { "Provider" } th scope="col" { "Endpoint" } th scope="col" { "Status" } th scope="col" { "Body" } } }
             tbody {
@@ -312,9 +312,9 @@ async fn page(
                 @if inbox.is_empty() { tr { td colspan="5" .muted { "No webhooks about this intent." } } }
             }
         } }
-        h2 { "Discrepancies" }
+        h2 id="discrepancies" { "Discrepancies" }
         (discrepancy_table(session, &found))
-        h2 { "Jobs" }
+        h2 id="jobs" { "Jobs" }
         (jobs::table(&job_page.jobs))
     };
     Ok(Page {

@@ -15,7 +15,10 @@ use super::{
     session::{Action, ConsoleSession},
 };
 use crate::{
-    db::discrepancies::{DiscrepancyRow, Resolution},
+    db::{
+        console_intent,
+        discrepancies::{DiscrepancyRow, Resolution},
+    },
     http::{AppState, problem::ApiError},
     ops::money,
 };
@@ -44,7 +47,10 @@ pub async fn list(
     let Query(query) = query.map_err(bad_query)?;
     let all = query.all.as_deref() == Some("yes");
     let rows = money::discrepancies(&state.pool, all, Some(200)).await?;
-    let stuck = money::stuck_intents(&state.pool, state.config.stuck_after, Some(100)).await?;
+    let mut stuck =
+        console_intent::needs_person(&state.pool, state.config.stuck_after.as_secs_f64(), 100)
+            .await?;
+    stuck.sort_by_key(|s| s.since);
     let body = html! {
         (layout::notice(query.done.as_deref()))
         p { @if all { a href="/console/discrepancies" { "Show open only" } }

@@ -1,7 +1,7 @@
 //! The console's front page: every queue with its counts per state, oldest waiting age, the
 //! last hour's throughput as a chart, and pause / resume / drain.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use axum::{
     extract::{Path, Query, State},
@@ -19,12 +19,18 @@ use super::{
 use crate::{
     http::{AppState, problem::ApiError},
     ops::{
+        capped,
         drain::{self, DrainOptions},
-        queues,
+        known_queues, queues,
     },
-    queue::throughput,
+    queue::{glance, throughput},
     startup, worker,
 };
+
+/// Counts on the queues page stop here.
+const COUNT_CAP: i64 = 10_000;
+/// The throughput chart counts at most this many jobs per minute.
+const MINUTE_CAP: i64 = 1_000;
 
 /// `?done=` after an action.
 #[derive(Debug, Default, Deserialize)]
@@ -45,21 +51,19 @@ pub async fn overview(
     session: ConsoleSession,
     Query(done): Query<Done>,
 ) -> Result<Markup, ApiError> {
-    let overview = queues::overview(&state.pool).await?;
-    let mut per_minute: HashMap<String, Vec<_>> = HashMap::new();
-    for (queue, minute, count) in throughput::done_per_minute(&state.pool).await? {
-        per_minute.entry(queue).or_default().push((minute, count));
-    }
+    let overview = glance::glance(&state.pool, &known_queues(), COUNT_CAP).await?;
+    let per_minute = throughput::done_per_minute(&state.pool, MINUTE_CAP).await?;
+    let shown = |n: i64| capped::shown(n, COUNT_CAP);
     let now = Utc::now();
     let body = html! {
         (layout::notice(done.done.as_deref()))
         div.scroll {
             table {
-                caption.muted { "Jobs per queue and state; age of the oldest job waiting to run." }
+                caption.muted { "Jobs per queue and state (counts stop at " (COUNT_CAP) "); age of the oldest job due to run." }
                 thead { tr {
                     th scope="col" { "Queue" } th scope="col" { "State" }
                     th.num scope="col" { "Pending" } th.num scope="col" { "Runnable" }
-                    th.num scope="col" { "Running" } th.num scope="col" { "Done" }
+                    th.num scope="col" { "Running" }
                     th.num scope="col" { "Dead" } th.num scope="col" { "Discarded" }
                     th.num scope="col" { "Oldest waiting" } th scope="col" { "Actions" }
                 } }
@@ -68,13 +72,12 @@ pub async fn overview(
                         tr id={ "queue-" (q.queue) } {
                             th scope="row" { a href=(link("/console/jobs", &[("queue", &q.queue)])) { (q.queue) } }
                             td { @if q.paused { (badge("paused")) } @else { span.muted { "running" } } }
-                            td.num { (q.pending) } td.num { (q.runnable) } td.num { (q.running) }
-                            td.num { (q.done) }
+                            td.num { (shown(q.pending)) } td.num { (shown(q.runnable)) } td.num { (shown(q.running)) }
                             td.num { @if q.dead > 0 {
-                                a href=(link("/console/dead", &[("queue", &q.queue)])) { (q.dead) }
+                                a href=(link("/console/dead", &[("queue", &q.queue)])) { (shown(q.dead)) }
                             } @else { "0" } }
-                            td.num { (q.discarded) }
-                            td.num { (layout::age(q.oldest_pending_age_secs)) }
+                            td.num { (shown(q.discarded)) }
+                            td.num { (layout::age(q.oldest_runnable_secs)) }
                             td { @if session.can_act() { div.actions {
                                 @if q.paused {
                                     (button(&session, &q.queue, "resume", "Resume"))
@@ -88,15 +91,8 @@ pub async fn overview(
                 }
             }
         }
-        h2 { "Throughput, last hour" }
-        div.cards {
-            @for q in &overview {
-                div.card {
-                    h2 { (q.queue) }
-                    (chart::per_minute(&q.queue, per_minute.get(&q.queue).map_or(&[][..], Vec::as_slice), now))
-                }
-            }
-        }
+        h2 { "Throughput, last hour (all queues)" }
+        (chart::per_minute(&per_minute, MINUTE_CAP, now))
     };
     Ok(Page {
         session: &session,

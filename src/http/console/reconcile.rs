@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     http::{AppState, problem::ApiError},
-    ops::{JobFilter, audit, list},
+    ops::{JobFilter, JobState, audit, list},
     queue::{EnqueueOptions, enqueue},
     reconcile::{self, recent},
 };
@@ -33,11 +33,17 @@ pub async fn list(
     Query(done): Query<Done>,
 ) -> Result<Markup, ApiError> {
     let reports = recent::latest(&state.pool, 30).await?;
-    let runs = JobFilter {
-        kind: Some("reconcile_mpesa".to_owned()),
-        ..JobFilter::default()
-    };
-    let jobs = list::list_jobs(&state.pool, &runs, None, 5).await?;
+    // Waiting, running and dead runs only: each state has a partial index, where "every
+    // reconcile job" would walk a million finished jobs of other queues.
+    let mut jobs = Vec::new();
+    for job_state in [JobState::Running, JobState::Pending, JobState::Dead] {
+        let runs = JobFilter {
+            queue: Some(malipo_jobs::queues::RECONCILE.to_owned()),
+            state: Some(job_state),
+            ..JobFilter::default()
+        };
+        jobs.extend(list::list_jobs(&state.pool, &runs, None, 5).await?.jobs);
+    }
     let body = html! {
         (layout::notice(done.done()))
         @if session.can_act() {
@@ -63,8 +69,8 @@ pub async fn list(
                 @if reports.is_empty() { tr { td colspan="5" .muted { "No reports yet." } } }
             }
         } }
-        h2 { "Latest runs (jobs)" }
-        (table(&jobs.jobs))
+        h2 { "Runs waiting, running or dead" }
+        (table(&jobs))
     };
     Ok(Page {
         session: &session,
