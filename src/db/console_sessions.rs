@@ -83,6 +83,18 @@ pub async fn live(
     .await
 }
 
+/// Deletes sessions that ended or expired over a day ago (run at each login, so the table holds
+/// about a day of logins).
+pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let pruned = sqlx::query(
+        "DELETE FROM console_sessions
+          WHERE expires_at < now() - interval '1 day' OR ended_at < now() - interval '1 day'",
+    )
+    .execute(pool)
+    .await?;
+    Ok(pruned.rows_affected())
+}
+
 /// Ends the session (logout); ending an unknown or ended session does nothing.
 pub async fn end(pool: &PgPool, token_hash: &str) -> Result<(), sqlx::Error> {
     sqlx::query(

@@ -101,3 +101,109 @@ async fn counts_are_capped_and_pages_are_keyset() {
         "the queues page counts up to 10,000"
     );
 }
+
+#[tokio::test]
+async fn asking_the_provider_makes_the_payout_job_run_now_and_is_audited() {
+    let stack = Stack::start().await;
+    let intent = stack.create_intent().await;
+    let intent_id = Uuid::parse_str(&intent).expect("uuid");
+    // Paused, so the job is seen waiting rather than run by the stack's workers.
+    sqlx::query("INSERT INTO malipo_queues (name, paused) VALUES ('payouts', true) ON CONFLICT (name) DO UPDATE SET paused = true")
+        .execute(&stack.pool)
+        .await
+        .expect("pause");
+    let payout: Uuid = sqlx::query_scalar(
+        "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at)
+         VALUES (gen_random_uuid(), $1, 'payee', 100, 'KES', 'mpesa', '{}', 'po_ask_' || $1::text, 'in_flight', now())
+         RETURNING id",
+    )
+    .bind(intent_id)
+    .fetch_one(&stack.pool)
+    .await
+    .expect("payout");
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, intent_id, run_at)
+         VALUES ('payouts', 'payout', jsonb_build_object('payout_id', $1::uuid), 8, $2, now() + interval '15 minutes')
+         RETURNING id",
+    )
+    .bind(payout)
+    .bind(intent_id)
+    .fetch_one(&stack.pool)
+    .await
+    .expect("snoozed payout job");
+    let mut user = ConsoleUser::new(&stack);
+    user.login(&stack.operator_key).await;
+    let path = format!("/console/intents/{intent}");
+    let csrf = user.csrf(&path).await;
+    let asked = user
+        .post(
+            &format!("{path}/payouts/{payout}/ask"),
+            &[("csrf", &csrf)],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(asked.status(), 303);
+    let due: bool = sqlx::query_scalar("SELECT run_at <= now() FROM malipo_jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&stack.pool)
+        .await
+        .expect("job");
+    assert!(due, "the payout job runs now");
+    assert_eq!(
+        stack.audit_actions().await.first().map(String::as_str),
+        Some("payout.ask_provider")
+    );
+    // A payout that is not in doubt has nothing to ask.
+    sqlx::query("UPDATE payouts SET status = 'succeeded' WHERE id = $1")
+        .bind(payout)
+        .execute(&stack.pool)
+        .await
+        .expect("settle");
+    let refused = user
+        .post(
+            &format!("{path}/payouts/{payout}/ask"),
+            &[("csrf", &csrf)],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+}
+
+#[tokio::test]
+async fn revoking_the_key_ends_its_console_sessions_and_intent_reveals_are_audited() {
+    let stack = Stack::start().await;
+    let intent = stack.create_intent().await;
+    let mut user = ConsoleUser::new(&stack);
+    user.login(&stack.operator_key).await;
+    let path = format!("/console/intents/{intent}");
+    assert!(!user.page(&path).await.contains("254708374149"));
+    let csrf = user.csrf(&path).await;
+    let revealed = user
+        .post(
+            &format!("{path}/reveal"),
+            &[("csrf", &csrf)],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(revealed.status(), 200);
+    assert!(
+        revealed
+            .text()
+            .await
+            .expect("html")
+            .contains("254708374149")
+    );
+    assert_eq!(
+        stack.audit_actions().await.first().map(String::as_str),
+        Some("intent.personal_data.reveal")
+    );
+    sqlx::query("UPDATE api_clients SET revoked_at = now() WHERE role = 'operator'")
+        .execute(&stack.pool)
+        .await
+        .expect("revoke");
+    assert_eq!(
+        user.get("/console").await.status(),
+        303,
+        "a revoked key's session is over"
+    );
+}

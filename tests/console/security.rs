@@ -99,6 +99,17 @@ async fn client_keys_and_unknown_keys_cannot_log_in() {
         .await
         .expect("post");
     assert_eq!(cross.status(), 403);
+    // A login that is not a form is a problem naming it.
+    let json = user
+        .http
+        .post(format!("{}/console/login", stack.base))
+        .header("sec-fetch-site", "same-origin")
+        .json(&serde_json::json!({"key": stack.operator_key}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(json.status(), 400);
+    assert_eq!(json.headers()["content-type"], "application/problem+json");
     assert_eq!(session_rows(&stack).await, 0);
 }
 
@@ -259,8 +270,21 @@ async fn sessions_end_at_logout_when_idle_and_at_their_absolute_expiry() {
         );
     }
 
-    // The page's refresh polls do not keep a session alive.
+    // Sessions long over are pruned at the next login.
+    sqlx::query(
+        "UPDATE console_sessions SET expires_at = now() - interval '2 days' WHERE ended_at IS NULL",
+    )
+    .execute(&stack.pool)
+    .await
+    .expect("age");
+    let before_login = session_rows(&stack).await;
     user.login(&stack.operator_key).await;
+    assert!(
+        session_rows(&stack).await < before_login + 1,
+        "old sessions were pruned"
+    );
+
+    // The page's refresh polls do not keep a session alive (the session from the login above).
     let seen = || async {
         sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
             "SELECT last_seen_at FROM console_sessions WHERE ended_at IS NULL AND expires_at > now()",

@@ -3,7 +3,7 @@
 
 use axum::{
     Form,
-    extract::{ConnectInfo, State},
+    extract::{ConnectInfo, State, rejection::FormRejection},
     http::{Extensions, HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
@@ -60,9 +60,12 @@ pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<LoginForm>,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
     session::same_origin(&headers)?;
+    let Form(form) = form.map_err(|rejection| {
+        ApiError::BadRequest(format!("unreadable login form: {}", rejection.body_text()))
+    })?;
     let key = form.key.trim();
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -86,6 +89,7 @@ pub async fn login(
         ));
     }
     state.failed_auth.valid(key_hash);
+    console_sessions::prune(&state.pool).await?;
     let token = session::random_token();
     console_sessions::create(
         &state.pool,
