@@ -4,7 +4,7 @@ mod cpu;
 pub mod e2e;
 pub mod intake;
 mod loopback;
-mod preload;
+pub mod preload;
 pub mod queue;
 mod stats;
 mod watch;

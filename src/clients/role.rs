@@ -24,6 +24,8 @@ pub enum Role {
     Client,
     /// Operates malipo under `/ops` and `/metrics`; never acts as a tenant.
     Operator,
+    /// Looks at the operator console (`/console`) and changes nothing; no `/ops`, no `/v1`.
+    Viewer,
 }
 
 impl Role {
@@ -32,6 +34,7 @@ impl Role {
         match self {
             Self::Client => "client",
             Self::Operator => "operator",
+            Self::Viewer => "viewer",
         }
     }
 }
@@ -44,7 +47,7 @@ impl std::fmt::Display for Role {
 
 /// A role name that is not one of malipo's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; expected client or operator")]
+#[error("unknown role `{0}`; expected client, operator or viewer")]
 pub struct UnknownRole(pub String);
 
 impl TryFrom<&str> for Role {
@@ -54,6 +57,7 @@ impl TryFrom<&str> for Role {
         match name {
             "client" => Ok(Self::Client),
             "operator" => Ok(Self::Operator),
+            "viewer" => Ok(Self::Viewer),
             other => Err(UnknownRole(other.to_owned())),
         }
     }
@@ -95,7 +99,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_every_spelling() {
-        for role in [Role::Client, Role::Operator] {
+        for role in [Role::Client, Role::Operator, Role::Viewer] {
             assert_eq!(Role::try_from(role.as_str()), Ok(role));
             assert_eq!(
                 serde_json::to_value(role).ok(),

@@ -1,6 +1,8 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
 pub mod balances;
+pub mod console_intent;
+pub mod console_sessions;
 pub mod discrepancies;
 pub mod fincra_payouts;
 pub mod intents;

@@ -1,6 +1,7 @@
 //! The HTTP front: routes, extractors, authentication, rate limits and problem+json errors.
 
 pub mod auth;
+pub mod console;
 pub mod extract;
 mod fincra_check;
 pub mod health;
@@ -228,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route("/openapi.json", get(openapi::document))
         .merge(ops::routes())
+        .merge(console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(

@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod capped;
 pub mod console;
 pub mod cursor;
 pub mod discard;

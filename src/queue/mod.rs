@@ -10,6 +10,7 @@ pub mod budget;
 pub mod claim;
 pub mod complete;
 pub mod enqueue;
+pub mod glance;
 pub mod handlers;
 pub mod outcome;
 pub mod pause;
@@ -17,6 +18,7 @@ pub mod persistence;
 pub mod retention;
 pub mod runner;
 pub mod tally;
+pub mod throughput;
 pub mod wake;
 
 use std::time::Duration;

@@ -18,6 +18,7 @@
 pub mod c2b;
 pub mod fincra;
 pub mod mpesa;
+pub mod recent;
 mod report;
 
 pub use report::{Item, Report, load, to_csv};
