@@ -282,8 +282,11 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
     } else {
         WorkerState::from_env(database.pool.clone()).await?
     };
+    let notify = notify_settings(&database, sandbox).await?;
+    let worker_state = worker_state.with_notifier(malipo::notify::Notifier::new(notify.clone())?);
     let runner = startup::start_workers(database.pool.clone(), &config, worker_state).await?;
-    let state = startup::app_state_for(database.pool.clone(), &config, providers_config);
+    let state = startup::app_state_for(database.pool.clone(), &config, providers_config)
+        .with_notify(notify);
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     runner.shutdown(SHUTDOWN_GRACE).await;
     if let Some(fakes) = fakes {
@@ -291,6 +294,23 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
     }
     database.close().await;
     served
+}
+
+/// The notification settings from the environment (the sandbox's own key and loopback
+/// allowance when `sandbox`), refusing to go on without `MALIPO_SECRETS_KEY` once endpoints exist.
+async fn notify_settings(
+    database: &Database,
+    sandbox: bool,
+) -> anyhow::Result<malipo::notify::NotifySettings> {
+    let settings =
+        malipo::notify::NotifySettings::from_env().context("invalid notification settings")?;
+    let settings = if sandbox {
+        settings.for_sandbox()
+    } else {
+        settings
+    };
+    malipo::notify::require_key_if_needed(&database.pool, &settings).await?;
+    Ok(settings)
 }
 
 fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
@@ -309,7 +329,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = startup::bind(&config).await?;
     let providers =
         Arc::new(ProvidersConfig::from_env().context("invalid provider configuration")?);
-    let state = startup::app_state_for(database.pool.clone(), &config, providers);
+    let notify = notify_settings(&database, false).await?;
+    let state =
+        startup::app_state_for(database.pool.clone(), &config, providers).with_notify(notify);
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     database.close().await;
     served
@@ -319,6 +341,7 @@ async fn work(config: Config, exit_with_parent: bool) -> anyhow::Result<()> {
     let parent = std::os::unix::process::parent_id();
     let database = Database::open(&config, false).await?;
     spawn_metrics_listener(&config, &database);
+    notify_settings(&database, false).await?;
     let runner = startup::start_workers(
         database.pool.clone(),
         &config,

@@ -1,10 +1,13 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
 pub mod discrepancies;
+pub mod events;
 pub mod intents;
 pub mod ledger;
 pub mod payouts;
 pub mod transitions;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 
 use std::time::Duration;
 

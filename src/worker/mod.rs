@@ -3,6 +3,7 @@
 mod attention;
 pub mod calls;
 mod confirm_deposit;
+mod deliver_event;
 mod initiate_deposit;
 mod job_intent;
 mod noop;
@@ -31,4 +32,5 @@ pub fn handlers() -> Handlers<WorkerState> {
         .register(process_webhook::run)
         .register(poll_lightning_invoice::run)
         .register(reconcile_mpesa::run)
+        .register(deliver_event::run)
 }

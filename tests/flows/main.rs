@@ -5,6 +5,7 @@ mod escrow;
 mod faults;
 mod lightning;
 mod money_truth;
+mod notify;
 mod reconcile;
 mod support;
 mod webhooks;
