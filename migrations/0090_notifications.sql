@@ -57,6 +57,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at DESC);
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (created_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (created_at) WHERE status = 'failed';
 
 CREATE TABLE webhook_attempts (
     id              bigserial PRIMARY KEY,
@@ -91,3 +92,6 @@ BEGIN
     SELECT coalesce(array_agg(id), '{}') INTO v_deliveries FROM made;
     RETURN v_deliveries;
 END $$;
+
+-- GET /v1/intents pages a client's intents by id (UUIDv7: creation order) without offsets.
+CREATE INDEX intents_client_id_keyset ON intents (client_id, id);

@@ -39,6 +39,7 @@ async fn main() -> ExitCode {
             | Command::Discrepancies { .. }
             | Command::Intents { .. }
             | Command::Bench { .. }
+            | Command::Webhooks { .. }
     );
     // A benchmark's own per-request logging would be part of what it measures.
     let default_filter = if matches!(cli.command, Command::Bench { .. }) {
@@ -126,6 +127,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             database.close().await;
             result
         }
+        Command::Webhooks {
+            action:
+                malipo::cli::webhooks::WebhooksCommand::Listen {
+                    client,
+                    port,
+                    events,
+                    sandbox,
+                },
+        } => {
+            let database = Database::open(&config, false).await?;
+            let settings = malipo::notify::NotifySettings::from_env()
+                .context("invalid notification settings")?;
+            let settings = if sandbox {
+                settings.for_sandbox()
+            } else {
+                settings
+            };
+            let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let result = malipo::notify::listen::run(
+                &database.pool,
+                &settings,
+                client,
+                bind,
+                events,
+                startup::shutdown_signal(),
+            )
+            .await;
+            database.close().await;
+            result
+        }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
@@ -155,6 +186,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 )
                 .await
                 .and_then(|r| Ok(serde_json::to_value(r)?)),
+                BenchCommand::Notifications {
+                    events,
+                    concurrency,
+                } => bench::notifications::run(&database.pool, events, concurrency)
+                    .await
+                    .and_then(|r| Ok(serde_json::to_value(r)?)),
                 BenchCommand::Webhooks {
                     connections,
                     deliveries,

@@ -2,6 +2,7 @@
 
 pub mod discrepancies;
 pub mod events;
+pub mod intent_list;
 pub mod intents;
 pub mod ledger;
 pub mod payouts;

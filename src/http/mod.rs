@@ -7,6 +7,7 @@ pub mod hygiene;
 pub mod idempotency;
 pub mod intent_actions;
 pub mod intent_cancel;
+pub mod intent_list;
 pub mod intents;
 pub mod metrics;
 pub mod notify;
@@ -166,7 +167,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/v1/intents", post(intents::create))
+        .route("/v1/intents", post(intents::create).get(intent_list::list))
         .route("/v1/intents/{id}", get(intents::get))
         .route("/v1/intents/{id}/release", post(intent_actions::release))
         .route("/v1/intents/{id}/refund", post(intent_actions::refund))

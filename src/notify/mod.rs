@@ -6,6 +6,8 @@
 pub mod attempt;
 pub mod envelope;
 pub mod event_type;
+pub mod listen;
+pub mod metrics;
 pub mod receiver;
 pub mod schedule;
 pub mod secret_box;
@@ -83,12 +85,12 @@ impl Notifier {
 
 /// Counts one delivery attempt by outcome (`delivered`, `retried`, `failed`, `gone`).
 pub fn count_attempt(outcome: &'static str) {
-    metrics::counter!("malipo_notification_attempts_total", "outcome" => outcome).increment(1);
+    ::metrics::counter!("malipo_notification_attempts_total", "outcome" => outcome).increment(1);
 }
 
 /// Counts one endpoint disabled by malipo, by reason (`gone`, `failing`).
 pub fn count_endpoint_disabled(reason: &'static str) {
-    metrics::counter!("malipo_webhook_endpoints_disabled_total", "reason" => reason).increment(1);
+    ::metrics::counter!("malipo_webhook_endpoints_disabled_total", "reason" => reason).increment(1);
 }
 
 /// Refuses to start a process that would store or send endpoint secrets without

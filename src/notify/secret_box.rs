@@ -44,6 +44,13 @@ impl SecretsKey {
         Self(*Key::from_slice(&bytes))
     }
 
+    /// The sandbox's well-known key, used only by `run --sandbox` and `webhooks listen
+    /// --sandbox` when no `MALIPO_SECRETS_KEY` is set, so both processes open the same
+    /// secrets. It protects nothing: never use the sandbox's database for real endpoints.
+    pub fn sandbox() -> Self {
+        Self(*Key::from_slice(b"malipo-sandbox-only-secrets-key!"))
+    }
+
     /// Seals `secret`: nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, secret: &WebhookSecret) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];

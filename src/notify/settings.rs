@@ -77,12 +77,12 @@ impl NotifySettings {
         })
     }
 
-    /// The sandbox's settings: loopback allowed, and a key made up for this run when none is
-    /// configured (its endpoints' secrets do not survive a restart; the sandbox is for trying).
+    /// The sandbox's settings: loopback allowed, and the sandbox's well-known key when none is
+    /// configured (see [`SecretsKey::sandbox`]).
     pub fn for_sandbox(mut self) -> Self {
         self.allow_private = true;
         if self.secrets_key.is_none() {
-            self.secrets_key = Some(SecretsKey::generate());
+            self.secrets_key = Some(SecretsKey::sandbox());
         }
         self
     }

@@ -6,6 +6,7 @@ mod faults;
 mod lightning;
 mod money_truth;
 mod notify;
+mod notify_api;
 mod reconcile;
 mod support;
 mod webhooks;

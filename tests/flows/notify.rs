@@ -23,16 +23,16 @@ use uuid::Uuid;
 
 use super::support::{Harness, NOTIFY_SCALE, mpesa_intent};
 
-const LIMIT: Duration = Duration::from_secs(30);
+pub(super) const LIMIT: Duration = Duration::from_secs(30);
 
-async fn receiver(script: Script) -> Receiver {
+pub(super) async fn receiver(script: Script) -> Receiver {
     Receiver::start("127.0.0.1:0".parse().expect("addr"), script)
         .await
         .expect("receiver")
 }
 
 impl Harness {
-    async fn api(
+    pub(super) async fn api(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -51,7 +51,7 @@ impl Harness {
     }
 
     /// Registers `url` for every event type; returns (endpoint id, secret).
-    async fn endpoint(&self, url: &str) -> (String, WebhookSecret) {
+    pub(super) async fn endpoint(&self, url: &str) -> (String, WebhookSecret) {
         let response = self
             .api(
                 reqwest::Method::POST,
@@ -71,7 +71,7 @@ impl Harness {
 
     /// Waits until no delivery of `endpoint` is pending, or `attempts_at_least` attempts of
     /// one delivery are logged, whichever is asked.
-    async fn deliveries_settled(&self, endpoint: &str) -> Vec<Value> {
+    pub(super) async fn deliveries_settled(&self, endpoint: &str) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + LIMIT;
         loop {
             let page: Value = self
@@ -96,7 +96,7 @@ impl Harness {
         }
     }
 
-    async fn send_test_event(&self, endpoint: &str) -> Value {
+    pub(super) async fn send_test_event(&self, endpoint: &str) -> Value {
         let response = self
             .api(
                 reqwest::Method::POST,
@@ -108,7 +108,7 @@ impl Harness {
         response.json().await.expect("json")
     }
 
-    async fn delivery(&self, id: &str) -> webhook_deliveries::DeliveryRow {
+    pub(super) async fn delivery(&self, id: &str) -> webhook_deliveries::DeliveryRow {
         let mut conn = self.pool.acquire().await.expect("conn");
         webhook_deliveries::load(&mut conn, Uuid::parse_str(id).expect("uuid"))
             .await
@@ -116,7 +116,7 @@ impl Harness {
             .expect("delivery")
     }
 
-    async fn attempts(&self, id: &str) -> Vec<webhook_deliveries::Attempt> {
+    pub(super) async fn attempts(&self, id: &str) -> Vec<webhook_deliveries::Attempt> {
         let mut conn = self.pool.acquire().await.expect("conn");
         webhook_deliveries::attempts_of(&mut conn, Uuid::parse_str(id).expect("uuid"))
             .await
@@ -124,7 +124,11 @@ impl Harness {
     }
 
     /// Waits until delivery `id` has logged `n` attempts.
-    async fn wait_attempts(&self, id: &str, n: usize) -> Vec<webhook_deliveries::Attempt> {
+    pub(super) async fn wait_attempts(
+        &self,
+        id: &str,
+        n: usize,
+    ) -> Vec<webhook_deliveries::Attempt> {
         let deadline = tokio::time::Instant::now() + LIMIT;
         loop {
             let attempts = self.attempts(id).await;

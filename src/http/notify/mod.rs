@@ -30,3 +30,15 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
         ))),
     }
 }
+
+/// The notification API's part of the OpenAPI document (merged into `openapi::ApiDoc`'s).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        endpoints::create, endpoints::list, endpoints::get, endpoints::update, endpoints::delete,
+        endpoints::rotate_secret, endpoints::test, deliveries::list, deliveries::retry,
+        deliveries::recover, events::list, events::get, crate::http::intent_list::list,
+    ),
+    tags((name = "notifications", description = "Webhook endpoints, deliveries and the event log (client keys); signed with Standard Webhooks"))
+)]
+pub struct NotifyDoc;
