@@ -229,6 +229,10 @@ pub enum BenchCommand {
         /// Lifecycles in flight at once.
         #[arg(long, default_value_t = 128)]
         concurrency: usize,
+        /// Register one webhook endpoint (a loopback receiver) for the bench client, so every
+        /// transition is also delivered as a signed event.
+        #[arg(long)]
+        notify: bool,
     },
     /// Paystack webhook acknowledgement rate and latency over HTTP.
     Webhooks {

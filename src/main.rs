@@ -177,12 +177,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 BenchCommand::E2e {
                     lifecycles,
                     concurrency,
+                    notify,
                 } => bench::e2e::run(
                     &database.pool,
                     &database.url,
                     &config,
                     lifecycles,
                     concurrency,
+                    notify,
                 )
                 .await
                 .and_then(|r| Ok(serde_json::to_value(r)?)),

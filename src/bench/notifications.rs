@@ -142,3 +142,51 @@ pub async fn run(
         events_per_sec: round(delivered as f64 / seconds),
     })
 }
+
+/// Registers a loopback receiver as `client`'s endpoint (for `bench e2e --notify`), its secret
+/// sealed with the base64 key the worker processes are given.
+pub async fn register_receiver(
+    pool: &PgPool,
+    client: uuid::Uuid,
+    key_base64: &str,
+) -> anyhow::Result<Receiver> {
+    let key = SecretsKey::parse(key_base64)?;
+    let receiver =
+        Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Script::default()).await?;
+    let secret = WebhookSecret::generate();
+    receiver.verify_with(secret.clone());
+    let mut conn = pool.acquire().await?;
+    webhook_endpoints::insert(
+        &mut conn,
+        client,
+        &NewEndpoint {
+            url: receiver.url(),
+            event_types: Vec::new(),
+            description: Some("bench e2e".to_owned()),
+        },
+        &key.seal(&secret),
+    )
+    .await?;
+    Ok(receiver)
+}
+
+/// What `client`'s endpoint got by now.
+pub async fn tally(
+    pool: &PgPool,
+    client: uuid::Uuid,
+    receiver: &Receiver,
+) -> anyhow::Result<super::e2e::NotifyTally> {
+    let (delivered, pending): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE d.status = 'succeeded'), count(*) FILTER (WHERE d.status = 'pending')
+           FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+          WHERE e.client_id = $1",
+    )
+    .bind(client)
+    .fetch_one(pool)
+    .await?;
+    Ok(super::e2e::NotifyTally {
+        delivered,
+        pending,
+        requests_received: receiver.log().len(),
+    })
+}

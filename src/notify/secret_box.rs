@@ -44,6 +44,13 @@ impl SecretsKey {
         Self(*Key::from_slice(&bytes))
     }
 
+    /// A fresh random key as `MALIPO_SECRETS_KEY` text (for child processes).
+    pub fn generate_base64() -> String {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        STANDARD.encode(bytes)
+    }
+
     /// The sandbox's well-known key, used only by `run --sandbox` and `webhooks listen
     /// --sandbox` when no `MALIPO_SECRETS_KEY` is set, so both processes open the same
     /// secrets. It protects nothing: never use the sandbox's database for real endpoints.
