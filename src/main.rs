@@ -157,6 +157,40 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             database.close().await;
             result
         }
+        Command::Webhooks {
+            action: malipo::cli::webhooks::WebhooksCommand::Retry { delivery },
+        } => {
+            let database = Database::open(&config, false).await?;
+            let result =
+                ops::notifications::retry_delivery(&database.pool, &ops::Actor::cli(), delivery)
+                    .await
+                    .map(|round| println!("delivery {delivery}: round {round} queued"))
+                    .map_err(anyhow::Error::from);
+            database.close().await;
+            result
+        }
+        Command::Webhooks {
+            action:
+                malipo::cli::webhooks::WebhooksCommand::Recover {
+                    endpoint,
+                    since,
+                    until,
+                },
+        } => {
+            let database = Database::open(&config, false).await?;
+            let result = ops::notifications::recover_endpoint(
+                &database.pool,
+                &ops::Actor::cli(),
+                endpoint,
+                since,
+                until,
+            )
+            .await
+            .map(|count| println!("{count} deliveries of endpoint {endpoint} queued again"))
+            .map_err(anyhow::Error::from);
+            database.close().await;
+            result
+        }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {

@@ -22,4 +22,20 @@ pub enum WebhooksCommand {
         #[arg(long)]
         sandbox: bool,
     },
+    /// Sends one delivery again now (any client's; audited).
+    Retry {
+        /// The delivery id.
+        delivery: Uuid,
+    },
+    /// Sends again every delivery of an endpoint whose event is in the window (audited).
+    Recover {
+        /// The endpoint id.
+        endpoint: Uuid,
+        /// Window start (RFC 3339).
+        #[arg(long)]
+        since: chrono::DateTime<chrono::Utc>,
+        /// Window end (RFC 3339); now when absent.
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }

@@ -220,3 +220,11 @@ pub async fn any_exist(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
         .fetch_one(pool)
         .await
 }
+
+/// Whether endpoint `id` exists (any client's, deleted or not: operators recover history).
+pub async fn exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1)")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}

@@ -423,3 +423,81 @@ async fn intents_are_listed_newest_first_by_filter_and_found_by_reference() {
         assert_eq!(response.status(), 400, "{query}");
     }
 }
+
+#[tokio::test]
+async fn operators_retry_and_recover_any_clients_deliveries_audited() {
+    let harness = Harness::start().await;
+    let receiver = receiver(Script::default()).await;
+    let (endpoint, _) = harness.endpoint(&receiver.url()).await;
+    let since = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let sent = harness.send_test_event(&endpoint).await;
+    let delivery = sent["delivery_id"].as_str().expect("delivery").to_owned();
+    harness.deliveries_settled(&endpoint).await;
+    let operator = malipo::clients::create(&harness.pool, "ops", "operator", 0)
+        .await
+        .expect("operator")
+        .key;
+    let ops = |path: String, body: Option<Value>| {
+        let mut request = harness
+            .http
+            .post(format!("{}{path}", harness.base))
+            .bearer_auth(&operator);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        request.send()
+    };
+    let retried = ops(format!("/ops/webhook_deliveries/{delivery}/retry"), None)
+        .await
+        .expect("retry");
+    assert_eq!(retried.status(), 200);
+    harness.wait_attempts(&delivery, 2).await;
+    let recovered: Value = ops(
+        format!("/ops/webhook_endpoints/{endpoint}/recover"),
+        Some(json!({"since": since.to_rfc3339()})),
+    )
+    .await
+    .expect("recover")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(recovered["deliveries"], 1);
+    harness.wait_attempts(&delivery, 3).await;
+    let ids: Vec<String> = receiver.log().into_iter().map(|d| d.id).collect();
+    assert!(
+        ids.len() == 3 && ids.iter().all(|id| *id == ids[0]),
+        "{ids:?}"
+    );
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM malipo_ops_audit WHERE action IN ('delivery.retry', 'endpoint.recover') ORDER BY id",
+    )
+    .fetch_all(&harness.pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, ["delivery.retry", "endpoint.recover"]);
+    // Unknown ids are 404; a bad window is 400; a client key cannot use /ops.
+    let missing = ops(
+        format!("/ops/webhook_deliveries/{}/retry", uuid::Uuid::new_v4()),
+        None,
+    )
+    .await
+    .expect("retry");
+    assert_eq!(missing.status(), 404);
+    let bad = ops(
+        format!("/ops/webhook_endpoints/{endpoint}/recover"),
+        Some(json!({"since": "last week"})),
+    )
+    .await
+    .expect("recover");
+    assert_eq!(bad.status(), 400);
+    let as_client = harness
+        .api(
+            Method::POST,
+            &format!("/ops/webhook_deliveries/{delivery}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(as_client.status(), 403);
+}

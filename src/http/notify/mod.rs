@@ -38,6 +38,7 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
         endpoints::create, endpoints::list, endpoints::get, endpoints::update, endpoints::delete,
         endpoints::rotate_secret, endpoints::test, deliveries::list, deliveries::retry,
         deliveries::recover, events::list, events::get, crate::http::intent_list::list,
+        crate::http::ops::notifications::retry, crate::http::ops::notifications::recover,
     ),
     tags((name = "notifications", description = "Webhook endpoints, deliveries and the event log (client keys); signed with Standard Webhooks"))
 )]

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clients;
 pub mod jobs;
 pub mod money;
+pub mod notifications;
 pub mod queues;
 pub mod reconciliations;
 
@@ -42,6 +43,14 @@ pub fn routes() -> Router<AppState> {
         .route("/ops/discrepancies", get(money::list))
         .route("/ops/discrepancies/{id}/resolve", post(money::resolve))
         .route("/ops/intents/stuck", get(money::stuck))
+        .route(
+            "/ops/webhook_deliveries/{id}/retry",
+            post(notifications::retry),
+        )
+        .route(
+            "/ops/webhook_endpoints/{id}/recover",
+            post(notifications::recover),
+        )
 }
 
 impl From<OpsError> for ApiError {
