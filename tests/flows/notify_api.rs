@@ -501,3 +501,71 @@ async fn operators_retry_and_recover_any_clients_deliveries_audited() {
         .await;
     assert_eq!(as_client.status(), 403);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_notification_surface() {
+    let harness = Harness::start().await;
+    let doc: Value = harness
+        .http
+        .get(format!("{}/openapi.json", harness.base))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let paths = &doc["paths"];
+    for (path, method) in [
+        ("/v1/intents", "get"),
+        ("/v1/intents", "post"),
+        ("/v1/webhook_endpoints", "post"),
+        ("/v1/webhook_endpoints", "get"),
+        ("/v1/webhook_endpoints/{id}", "patch"),
+        ("/v1/webhook_endpoints/{id}", "delete"),
+        ("/v1/webhook_endpoints/{id}/rotate_secret", "post"),
+        ("/v1/webhook_endpoints/{id}/test", "post"),
+        ("/v1/webhook_endpoints/{id}/deliveries", "get"),
+        (
+            "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry",
+            "post",
+        ),
+        ("/v1/webhook_endpoints/{id}/recover", "post"),
+        ("/v1/events", "get"),
+        ("/v1/events/{id}", "get"),
+        ("/ops/webhook_deliveries/{id}/retry", "post"),
+        ("/ops/webhook_endpoints/{id}/recover", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_deliveries_and_the_oldest_undelivered_event() {
+    let harness = Harness::start().await;
+    let receiver = receiver(Script::default()).await;
+    let (endpoint, _) = harness.endpoint(&receiver.url()).await;
+    harness.send_test_event(&endpoint).await;
+    harness.deliveries_settled(&endpoint).await;
+    let operator = malipo::clients::create(&harness.pool, "ops", "operator", 0)
+        .await
+        .expect("operator")
+        .key;
+    let text = harness
+        .http
+        .get(format!("{}/metrics", harness.base))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    for series in [
+        "malipo_notification_attempts_total{outcome=\"delivered\"}",
+        "malipo_notification_deliveries{status=\"pending\"} 0",
+        "malipo_notification_oldest_undelivered_age_seconds 0",
+        "malipo_webhook_endpoints{state=\"enabled\"} 1",
+    ] {
+        assert!(text.contains(series), "{series} missing");
+    }
+}
