@@ -2,6 +2,7 @@
 
 pub mod clients;
 mod ops;
+pub mod webhooks;
 
 use clap::{Parser, Subcommand};
 
@@ -86,6 +87,12 @@ pub enum Command {
         /// Reconciliation action.
         #[command(subcommand)]
         action: ReconcileCommand,
+    },
+    /// Client notifications: `listen` prints a client's events as they are delivered.
+    Webhooks {
+        /// What to do.
+        #[command(subcommand)]
+        action: webhooks::WebhooksCommand,
     },
     /// Benchmarks that print JSON.
     Bench {
@@ -222,6 +229,10 @@ pub enum BenchCommand {
         /// Lifecycles in flight at once.
         #[arg(long, default_value_t = 128)]
         concurrency: usize,
+        /// Register one webhook endpoint (a loopback receiver) for the bench client, so every
+        /// transition is also delivered as a signed event.
+        #[arg(long)]
+        notify: bool,
     },
     /// Paystack webhook acknowledgement rate and latency over HTTP.
     Webhooks {
@@ -234,6 +245,15 @@ pub enum BenchCommand {
         /// Earlier events put in the inbox first, to measure growth; e.g. 1000000.
         #[arg(long, default_value_t = 0)]
         preload: i64,
+    },
+    /// Signed events delivered per second to a loopback receiver.
+    Notifications {
+        /// Events in total (one endpoint receives them all).
+        #[arg(long, default_value_t = 5_000)]
+        events: usize,
+        /// Deliveries run at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
     },
     /// Intent-creation rate over HTTP.
     Intake {

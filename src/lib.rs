@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod escrow;
 pub mod http;
+pub mod notify;
 pub mod ops;
 pub mod pg;
 pub mod providers;

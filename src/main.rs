@@ -39,6 +39,7 @@ async fn main() -> ExitCode {
             | Command::Discrepancies { .. }
             | Command::Intents { .. }
             | Command::Bench { .. }
+            | Command::Webhooks { .. }
     );
     // A benchmark's own per-request logging would be part of what it measures.
     let default_filter = if matches!(cli.command, Command::Bench { .. }) {
@@ -126,6 +127,70 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             database.close().await;
             result
         }
+        Command::Webhooks {
+            action:
+                malipo::cli::webhooks::WebhooksCommand::Listen {
+                    client,
+                    port,
+                    events,
+                    sandbox,
+                },
+        } => {
+            let database = Database::open(&config, false).await?;
+            let settings = malipo::notify::NotifySettings::from_env()
+                .context("invalid notification settings")?;
+            let settings = if sandbox {
+                settings.for_sandbox()
+            } else {
+                settings
+            };
+            let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let result = malipo::notify::listen::run(
+                &database.pool,
+                &settings,
+                client,
+                bind,
+                events,
+                startup::shutdown_signal(),
+            )
+            .await;
+            database.close().await;
+            result
+        }
+        Command::Webhooks {
+            action: malipo::cli::webhooks::WebhooksCommand::Retry { delivery },
+        } => {
+            let database = Database::open(&config, false).await?;
+            let result =
+                ops::notifications::retry_delivery(&database.pool, &ops::Actor::cli(), delivery)
+                    .await
+                    .map(|round| println!("delivery {delivery}: round {round} queued"))
+                    .map_err(anyhow::Error::from);
+            database.close().await;
+            result
+        }
+        Command::Webhooks {
+            action:
+                malipo::cli::webhooks::WebhooksCommand::Recover {
+                    endpoint,
+                    since,
+                    until,
+                },
+        } => {
+            let database = Database::open(&config, false).await?;
+            let result = ops::notifications::recover_endpoint(
+                &database.pool,
+                &ops::Actor::cli(),
+                endpoint,
+                since,
+                until,
+            )
+            .await
+            .map(|count| println!("{count} deliveries of endpoint {endpoint} queued again"))
+            .map_err(anyhow::Error::from);
+            database.close().await;
+            result
+        }
         Command::Bench { which } => {
             let database = Database::open(&config, true).await?;
             let result = match which {
@@ -146,15 +211,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 BenchCommand::E2e {
                     lifecycles,
                     concurrency,
+                    notify,
                 } => bench::e2e::run(
                     &database.pool,
                     &database.url,
                     &config,
                     lifecycles,
                     concurrency,
+                    notify,
                 )
                 .await
                 .and_then(|r| Ok(serde_json::to_value(r)?)),
+                BenchCommand::Notifications {
+                    events,
+                    concurrency,
+                } => bench::notifications::run(&database.pool, events, concurrency)
+                    .await
+                    .and_then(|r| Ok(serde_json::to_value(r)?)),
                 BenchCommand::Webhooks {
                     connections,
                     deliveries,
@@ -282,8 +355,11 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
     } else {
         WorkerState::from_env(database.pool.clone()).await?
     };
+    let notify = notify_settings(&database, sandbox).await?;
+    let worker_state = worker_state.with_notifier(malipo::notify::Notifier::new(notify.clone())?);
     let runner = startup::start_workers(database.pool.clone(), &config, worker_state).await?;
-    let state = startup::app_state_for(database.pool.clone(), &config, providers_config);
+    let state = startup::app_state_for(database.pool.clone(), &config, providers_config)
+        .with_notify(notify);
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     runner.shutdown(SHUTDOWN_GRACE).await;
     if let Some(fakes) = fakes {
@@ -291,6 +367,23 @@ async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
     }
     database.close().await;
     served
+}
+
+/// The notification settings from the environment (the sandbox's own key and loopback
+/// allowance when `sandbox`), refusing to go on without `MALIPO_SECRETS_KEY` once endpoints exist.
+async fn notify_settings(
+    database: &Database,
+    sandbox: bool,
+) -> anyhow::Result<malipo::notify::NotifySettings> {
+    let settings =
+        malipo::notify::NotifySettings::from_env().context("invalid notification settings")?;
+    let settings = if sandbox {
+        settings.for_sandbox()
+    } else {
+        settings
+    };
+    malipo::notify::require_key_if_needed(&database.pool, &settings).await?;
+    Ok(settings)
 }
 
 fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
@@ -310,7 +403,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = startup::bind(&config).await?;
     let providers =
         Arc::new(ProvidersConfig::from_env().context("invalid provider configuration")?);
-    let state = startup::app_state_for(database.pool.clone(), &config, providers);
+    let notify = notify_settings(&database, false).await?;
+    let state =
+        startup::app_state_for(database.pool.clone(), &config, providers).with_notify(notify);
     let served = startup::serve(listener, state, startup::shutdown_signal()).await;
     database.close().await;
     served
@@ -320,6 +415,7 @@ async fn work(config: Config, exit_with_parent: bool) -> anyhow::Result<()> {
     let parent = std::os::unix::process::parent_id();
     let database = Database::open(&config, false).await?;
     spawn_metrics_listener(&config, &database);
+    notify_settings(&database, false).await?;
     let runner = startup::start_workers(
         database.pool.clone(),
         &config,

@@ -5,10 +5,12 @@
 //! tests at the bottom of each job module pin the wire shape.
 
 mod fincra;
+mod notifications;
 mod payloads;
 mod policy;
 
 pub use fincra::ReconcileFincra;
+pub use notifications::DeliverEvent;
 pub use payloads::*;
 pub use policy::RetryPolicy;
 
@@ -69,6 +71,11 @@ pub fn registry() -> Vec<(&'static str, &'static str, RetryPolicy)> {
             ReconcileFincra::QUEUE,
             ReconcileFincra::POLICY,
         ),
+        (
+            DeliverEvent::KIND,
+            DeliverEvent::QUEUE,
+            DeliverEvent::POLICY,
+        ),
     ]
 }
 
@@ -82,9 +89,11 @@ pub mod queues {
     pub const WEBHOOKS: &str = "webhooks";
     /// Polling and reconciliation against providers.
     pub const RECONCILE: &str = "reconcile";
+    /// Client notifications: a slow or dead client endpoint never delays money jobs.
+    pub const NOTIFICATIONS: &str = "notifications";
     /// Benchmarks and tests only.
     pub const BENCH: &str = "bench";
 
     /// Every production queue, in the order workers subscribe to them.
-    pub const ALL: [&str; 4] = [DEPOSITS, PAYOUTS, WEBHOOKS, RECONCILE];
+    pub const ALL: [&str; 5] = [DEPOSITS, PAYOUTS, WEBHOOKS, RECONCILE, NOTIFICATIONS];
 }

@@ -55,6 +55,19 @@ pub struct E2eReport {
     /// Requests malipo made to the provider fakes per lifecycle, by endpoint (the cost of
     /// asking the provider before every money decision shows here).
     pub provider_requests_per_lifecycle: std::collections::BTreeMap<String, f64>,
+    /// With `--notify`: the client's one webhook endpoint (a loopback receiver) and what it got.
+    pub notifications: Option<NotifyTally>,
+}
+
+/// What the endpoint of `bench e2e --notify` received.
+#[derive(Debug, Serialize)]
+pub struct NotifyTally {
+    /// Deliveries that succeeded by the end of the run.
+    pub delivered: i64,
+    /// Deliveries still pending at the end.
+    pub pending: i64,
+    /// Requests the receiver saw.
+    pub requests_received: usize,
 }
 
 /// How long one lifecycle may take before it counts as failed.
@@ -86,6 +99,7 @@ pub async fn run(
     config: &Config,
     lifecycles: usize,
     concurrency: usize,
+    notify: bool,
 ) -> anyhow::Result<E2eReport> {
     let settings = SandboxSettings {
         mpesa: MpesaSettings {
@@ -99,7 +113,8 @@ pub async fn run(
     let base = port.base.clone();
     let (consumer_key, consumer_secret) = fakes.mpesa_consumer_credentials();
     let (shortcode, passkey) = fakes.mpesa_shortcode_and_passkey();
-    let env: HashMap<&str, String> = HashMap::from([
+    let notify_key = crate::notify::SecretsKey::generate_base64();
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("MPESA_BASE_URL", fakes.mpesa_base_url()),
         ("MPESA_CONSUMER_KEY", consumer_key.to_owned()),
         ("MPESA_CONSUMER_SECRET", consumer_secret.to_owned()),
@@ -116,6 +131,10 @@ pub async fn run(
             "mpesa:254700000099".to_owned(),
         ),
     ]);
+    if notify {
+        env.insert("MALIPO_SECRETS_KEY", notify_key.clone());
+        env.insert("MALIPO_WEBHOOK_ALLOW_PRIVATE", "true".to_owned());
+    }
     let providers = ProvidersConfig::from_lookup(|name| env.get(name).cloned())
         .context("bench provider settings")?;
 
@@ -145,6 +164,11 @@ pub async fn run(
     }
     let client = clients::create(pool, "bench-e2e", "client", 1_000).await?;
     let key = client.key.clone();
+    let receiver = if notify {
+        Some(super::notifications::register_receiver(pool, client.id, &notify_key).await?)
+    } else {
+        None
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
@@ -175,6 +199,10 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     let cpu_after = CpuSample::now(&worker_ids);
+    let notifications = match &receiver {
+        Some(receiver) => Some(super::notifications::tally(pool, client.id, receiver).await?),
+        None => None,
+    };
     watcher.stop();
     drop(workers);
     front.stop().await;
@@ -208,6 +236,7 @@ pub async fn run(
         failures,
         callback_deliveries_failed,
         provider_requests_per_lifecycle,
+        notifications,
         cpu_per_lifecycle: cpu_before
             .zip(cpu_after)
             .and_then(|(before, after)| before.split_until(&after, settled)),

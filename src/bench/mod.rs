@@ -4,6 +4,7 @@ mod cpu;
 pub mod e2e;
 pub mod intake;
 mod loopback;
+pub mod notifications;
 pub mod preload;
 pub mod queue;
 mod stats;

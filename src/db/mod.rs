@@ -4,12 +4,16 @@ pub mod balances;
 pub mod console_intent;
 pub mod console_sessions;
 pub mod discrepancies;
+pub mod events;
 pub mod fincra_payouts;
+pub mod intent_list;
 pub mod intents;
 pub mod ledger;
 pub mod payouts;
 pub mod releases;
 pub mod transitions;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 
 use std::time::Duration;
 

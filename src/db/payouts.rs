@@ -184,20 +184,41 @@ pub async fn set_status(
     provider_ref: Option<&str>,
     reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query(
-        "UPDATE payouts SET status = $3, provider_ref = coalesce($4, provider_ref), failure_reason = coalesce($5, failure_reason),
-                initiated_at = CASE WHEN $3 = 'in_flight' THEN coalesce(initiated_at, now()) ELSE initiated_at END,
-                updated_at = now()
-          WHERE id = $1 AND status = ANY($2)",
+    // The client's notification (and its deliveries) is written by the same statement, from
+    // the UPDATE's result: only a move that happened is reported.
+    let moved: Option<Vec<Uuid>> = sqlx::query_scalar(
+        "WITH current AS (SELECT status FROM payouts WHERE id = $1 FOR UPDATE),
+              moved AS (
+                UPDATE payouts AS p SET status = $3, provider_ref = coalesce($4, p.provider_ref),
+                       failure_reason = coalesce($5, p.failure_reason),
+                       initiated_at = CASE WHEN $3 = 'in_flight' THEN coalesce(p.initiated_at, now()) ELSE p.initiated_at END,
+                       updated_at = now()
+                  FROM current
+                 WHERE p.id = $1 AND current.status = ANY($2)
+                RETURNING current.status AS previous, p.intent_id, p.kind, p.amount, p.currency,
+                          p.reference, p.failure_reason, p.client_id, p.client_reference, p.metadata)
+         -- A withdrawal has no intent: its client, reference and metadata are its own.
+         SELECT malipo_record_event(coalesce(i.client_id, m.client_id), $6, m.intent_id, $1, jsonb_build_object(
+                  'object', 'payout', 'id', $1, 'intent_id', m.intent_id, 'kind', m.kind,
+                  'status', $3, 'previous_status', m.previous, 'amount', m.amount::text,
+                  'currency', m.currency, 'payout_reference', m.reference,
+                  'failure_reason', m.failure_reason, 'reference', coalesce(i.reference, m.client_reference),
+                  'metadata', coalesce(i.metadata, m.metadata)))
+           FROM moved m LEFT JOIN intents i ON i.id = m.intent_id",
     )
     .bind(id)
     .bind(from.iter().map(|s| s.as_str()).collect::<Vec<_>>())
     .bind(to.as_str())
     .bind(provider_ref)
     .bind(reason)
-    .execute(conn)
+    .bind(crate::notify::event_type::of_payout(to))
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(moved.rows_affected() == 1)
+    let Some(deliveries) = moved else {
+        return Ok(false);
+    };
+    super::events::enqueue_deliveries(conn, &deliveries).await?;
+    Ok(true)
 }
 
 /// Payee and commission payouts of `intent` that are not delivered and not followed by a

@@ -18,28 +18,41 @@ pub async fn transition(
     detail: Value,
 ) -> Result<Option<IntentStatus>, sqlx::Error> {
     let from: Vec<&str> = movement.from().iter().map(|s| s.as_str()).collect();
-    // One round trip: the event is written from the UPDATE's result, so only a transition
-    // that happened is recorded.
-    let previous: Option<String> = sqlx::query_scalar(
+    // One round trip: the event rows (the intent's history and the client's notification, with
+    // its deliveries) are written from the UPDATE's result, so only a transition that happened
+    // is recorded, and a rolled-back one leaves no event.
+    let moved: Option<(String, Vec<Uuid>)> = sqlx::query_as(
         "WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE),
               moved AS (
                 UPDATE intents AS i SET status = $3, updated_at = now()
                   FROM current
                  WHERE i.id = $1 AND current.status = ANY($2)
-                RETURNING current.status AS previous),
+                RETURNING current.status AS previous, i.client_id, i.amount, i.currency,
+                          i.reference, i.metadata, i.provider),
               recorded AS (
                 INSERT INTO intent_events (intent_id, type, from_status, to_status, detail)
-                SELECT $1, $4, previous, $3, $5 FROM moved)
-         SELECT previous FROM moved",
+                SELECT $1, $4, previous, $3, $5 FROM moved),
+              notified AS (
+                SELECT malipo_record_event(client_id, $6, $1, $1, jsonb_build_object(
+                         'object', 'intent', 'id', $1, 'status', $3, 'previous_status', previous,
+                         'amount', amount::text, 'currency', currency, 'provider', provider,
+                         'reference', reference, 'metadata', metadata)) AS deliveries
+                  FROM moved)
+         SELECT moved.previous, notified.deliveries FROM moved, notified",
     )
     .bind(id)
     .bind(&from)
     .bind(movement.to().as_str())
     .bind(movement.event())
     .bind(detail)
+    .bind(crate::notify::event_type::of_intent(movement.to()))
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(previous.as_deref().and_then(IntentStatus::parse))
+    let Some((previous, deliveries)) = moved else {
+        return Ok(None);
+    };
+    super::events::enqueue_deliveries(conn, &deliveries).await?;
+    Ok(IntentStatus::parse(&previous))
 }
 
 /// The intent's current status, locking its row for the rest of the transaction.

@@ -10,8 +10,10 @@ pub mod idempotency;
 pub mod intent_actions;
 pub mod intent_cancel;
 pub mod intent_dispute;
+pub mod intent_list;
 pub mod intents;
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod payout_retry;
@@ -122,6 +124,8 @@ pub struct AppState {
     pub recipient_checks: Option<Arc<crate::providers::paystack::PaystackClient>>,
     /// Fincra, asked whether a bank account exists when an intent names it (none: not checked).
     pub fincra_checks: Option<Arc<crate::providers::FincraClient>>,
+    /// Notification settings: the key that seals endpoint secrets, and which URLs are allowed.
+    pub notify: Arc<crate::notify::NotifySettings>,
 }
 
 impl AppState {
@@ -147,7 +151,15 @@ impl AppState {
             webhook_secrets: Arc::new(webhook_secrets),
             recipient_checks: None,
             fincra_checks: None,
+            notify: Arc::new(crate::notify::NotifySettings::default()),
         }
+    }
+
+    /// Uses `settings` for webhook endpoints.
+    #[must_use]
+    pub fn with_notify(mut self, settings: crate::notify::NotifySettings) -> Self {
+        self.notify = Arc::new(settings);
+        self
     }
 
     /// Checks Paystack payout recipients with `client` when intents are created.
@@ -176,7 +188,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/v1/intents", post(intents::create))
+        .route("/v1/intents", post(intents::create).get(intent_list::list))
         .route("/v1/intents/{id}", get(intents::get))
         .route("/v1/intents/{id}/release", post(intent_actions::release))
         .route("/v1/intents/{id}/refund", post(intent_actions::refund))
@@ -194,6 +206,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/intents/{id}/payouts/{payout_id}/retry",
             post(payout_retry::retry),
         )
+        .merge(notify_routes())
         .route("/webhooks/paystack", post(webhooks::paystack::receive))
         .route("/webhooks/lnbits/{token}", post(webhooks::lnbits::receive))
         .route("/webhooks/fincra", post(webhooks::fincra::receive))
@@ -245,6 +258,41 @@ pub fn router(state: AppState) -> Router {
         .layer(cors(&state.config.front.cors_origins))
         .layer(middleware::from_fn(hygiene::enforce))
         .with_state(state)
+}
+
+/// The client notification API (issue #17).
+fn notify_routes() -> Router<AppState> {
+    use notify::{deliveries, endpoints, events};
+    Router::new()
+        .route(
+            "/v1/webhook_endpoints",
+            post(endpoints::create).get(endpoints::list),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}",
+            get(endpoints::get)
+                .patch(endpoints::update)
+                .delete(endpoints::delete),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}/rotate_secret",
+            post(endpoints::rotate_secret),
+        )
+        .route("/v1/webhook_endpoints/{id}/test", post(endpoints::test))
+        .route(
+            "/v1/webhook_endpoints/{id}/deliveries",
+            get(deliveries::list),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry",
+            post(deliveries::retry),
+        )
+        .route(
+            "/v1/webhook_endpoints/{id}/recover",
+            post(deliveries::recover),
+        )
+        .route("/v1/events", get(events::list))
+        .route("/v1/events/{id}", get(events::get))
 }
 
 /// Cross-origin requests are refused (no CORS headers at all) unless origins are configured.

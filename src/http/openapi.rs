@@ -64,5 +64,7 @@ impl Modify for BearerKeys {
 
 /// The document as JSON.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut document = ApiDoc::openapi();
+    document.merge(super::notify::NotifyDoc::openapi());
+    Json(document)
 }

@@ -7,6 +7,8 @@
 //! - `job_duration_seconds{kind,outcome}`, `job_attempts{kind,outcome}` — histograms per run;
 //! - `discrepancies_open{kind}`, `intents_needing_attention{reason}` — gauges read when scraped;
 //! - `webhook_events_total{provider,outcome}` — counter;
+//! - notifications (`notify::metrics`): `notification_attempts_total{outcome}`,
+//!   `webhook_endpoints_disabled_total{reason}`, and gauges read when scraped;
 //! - `provider_request_duration_seconds{provider,outcome}` — histogram per outbound call;
 //! - `http_request_duration_seconds{method,route,status}` — histogram per request.
 
@@ -136,6 +138,7 @@ pub async fn render(pool: &PgPool, stuck_after: Duration) -> Result<String, sqlx
         }
         Err(error) => tracing::warn!(%error, "could not count stuck intents"),
     }
+    crate::notify::metrics::refresh(pool).await?;
     handle.run_upkeep();
     Ok(handle.render())
 }

@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod list;
 pub mod metrics;
 pub mod money;
+pub mod notifications;
 pub mod queues;
 pub mod retry;
 pub mod row;

@@ -4,6 +4,7 @@ mod attention;
 mod auto_release;
 pub mod calls;
 mod confirm_deposit;
+mod deliver_event;
 mod fincra;
 mod initiate_deposit;
 mod job_intent;
@@ -36,4 +37,5 @@ pub fn handlers() -> Handlers<WorkerState> {
         .register(poll_lightning_invoice::run)
         .register(reconcile_mpesa::run)
         .register(reconcile_fincra::run)
+        .register(deliver_event::run)
 }

@@ -21,6 +21,9 @@ pub struct WorkerState {
     pub providers: Arc<Providers>,
     /// Per-currency commission payout destinations.
     pub commission: Arc<CommissionDestinations>,
+    /// Sends client notifications (`deliver_event`); `None` when its HTTP client could not be
+    /// built, and deliveries then wait.
+    pub notifier: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl WorkerState {
@@ -30,17 +33,30 @@ impl WorkerState {
             pool,
             providers: Arc::new(providers),
             commission: Arc::new(commission),
+            notifier: crate::notify::Notifier::new(crate::notify::NotifySettings::default())
+                .ok()
+                .map(Arc::new),
         }
     }
 
+    /// Sends notifications with `notifier` (its settings: key, address policy, schedule).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: crate::notify::Notifier) -> Self {
+        self.notifier = Some(Arc::new(notifier));
+        self
+    }
+
     /// From the environment: provider settings (see `providers::config`) and
-    /// `MALIPO_COMMISSION_PAYOUT_<CURRENCY>`. Daraja tokens are shared through the database.
+    /// `MALIPO_COMMISSION_PAYOUT_<CURRENCY>` and the notification settings (`notify::settings`). Daraja tokens are shared through the database.
     pub async fn from_env(pool: PgPool) -> anyhow::Result<Self> {
         let config = ProvidersConfig::from_env().context("invalid provider configuration")?;
         let providers = Providers::from_config(&config, Arc::new(PgTokenStore::new(pool.clone())))
             .context("failed to build provider clients")?;
         let commission = commission_from(|name| std::env::var(name).ok())?;
-        Ok(Self::new(pool, providers, commission))
+        let notifier = crate::notify::Notifier::new(
+            crate::notify::NotifySettings::from_env().context("invalid notification settings")?,
+        )?;
+        Ok(Self::new(pool, providers, commission).with_notifier(notifier))
     }
 }
 

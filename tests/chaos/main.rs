@@ -260,6 +260,9 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     .await;
     let drained = settled.quiet;
     let settle_took = started.elapsed() - storm_took;
+    // Checked while the workers still run: deliveries on their retry schedule finish first.
+    let notification_failures =
+        verdict::notification_violations(&stack.pool, &stack.receiver).await;
 
     let counters = stack.fakes.counters();
     let money = stack.fakes.money();
@@ -416,6 +419,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         );
     }
     failures.extend(verdict::reconciliation_violations(&stack.pool, &settled.last_findings).await);
+    failures.extend(notification_failures);
     if settled.reconciliations == 0 {
         push(
             &mut failures,

@@ -130,6 +130,8 @@ pub struct Stack {
     pub front: Arc<Mutex<Front>>,
     /// Where the processes' logs go (kept only if the suite fails).
     pub log_dir: PathBuf,
+    /// The client's webhook endpoint: a receiver failing 30% and stalling 10% of requests.
+    pub receiver: malipo::notify::receiver::Receiver,
     /// Declared last: dropped after the processes using it.
     pub db: ChaosDb,
 }
@@ -171,10 +173,11 @@ impl Stack {
         front_env.insert("MALIPO_DB_POOL_SIZE".to_owned(), "30".to_owned());
         let front = Front::start(front_env, log_dir.clone());
         wait_until_serving(&base).await;
-        let key = clients::create(&pool, "chaos", "client", 0)
+        let client = clients::create(&pool, "chaos", "client", 0)
             .await
-            .expect("client")
-            .key;
+            .expect("client");
+        let key = client.key;
+        let receiver = flaky_endpoint(&pool, client.id, &env, seed).await;
         let mut stack = Self {
             base,
             pool,
@@ -185,6 +188,7 @@ impl Stack {
             recipients: Vec::new(),
             front: Arc::new(Mutex::new(front)),
             log_dir,
+            receiver,
             db,
         };
         for _ in 0..8 {
@@ -306,11 +310,61 @@ fn environment(fakes: &FakeProviders, base: &str, database_url: &str) -> HashMap
             "mpesa:254700000099".to_owned(),
         ),
         ("RUST_LOG", "warn".to_owned()),
+        // Notifications to a flaky endpoint on loopback, on a schedule compressed a thousandfold.
+        (
+            "MALIPO_SECRETS_KEY",
+            malipo::notify::SecretsKey::generate_base64(),
+        ),
+        ("MALIPO_WEBHOOK_ALLOW_PRIVATE", "true".to_owned()),
+        ("MALIPO_WEBHOOK_SCHEDULE_SCALE", "0.001".to_owned()),
+        ("MALIPO_WEBHOOK_TIMEOUT", "2s".to_owned()),
     ];
     pairs
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
+}
+
+/// Registers the flaky receiver as `client`'s endpoint for every event type.
+async fn flaky_endpoint(
+    pool: &PgPool,
+    client: uuid::Uuid,
+    env: &HashMap<String, String>,
+    seed: u64,
+) -> malipo::notify::receiver::Receiver {
+    use malipo::notify::{
+        SecretsKey, WebhookSecret,
+        receiver::{Receiver, Script},
+    };
+    let receiver = Receiver::start(
+        "127.0.0.1:0".parse().expect("address"),
+        Script {
+            fail_ratio: 0.3,
+            slow_ratio: 0.1,
+            slow: Duration::from_millis(500),
+            seed,
+            ..Script::default()
+        },
+    )
+    .await
+    .expect("receiver");
+    let key = SecretsKey::parse(&env["MALIPO_SECRETS_KEY"]).expect("key");
+    let secret = WebhookSecret::generate();
+    receiver.verify_with(secret.clone());
+    let mut conn = pool.acquire().await.expect("connection");
+    malipo::db::webhook_endpoints::insert(
+        &mut conn,
+        client,
+        &malipo::db::webhook_endpoints::NewEndpoint {
+            url: receiver.url(),
+            event_types: Vec::new(),
+            description: Some("chaos flaky endpoint".to_owned()),
+        },
+        &key.seal(&secret),
+    )
+    .await
+    .expect("endpoint");
+    receiver
 }
 
 fn token() -> String {

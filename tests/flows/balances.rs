@@ -145,6 +145,17 @@ async fn an_mpesa_collection_goes_to_the_balance_and_is_paid_out_from_it() {
     let paid = wait_for_payout(&harness, id, "succeeded").await;
     let reference = paid["provider_reference"].as_str().expect("reference");
     assert_eq!(harness.fakes.counters().transfers_for(reference), 1);
+    // The client is told, like for any payout (a withdrawal has no intent: its own reference).
+    let told: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("SELECT type, data FROM events WHERE object_id = $1 ORDER BY id")
+            .bind(uuid::Uuid::parse_str(id).expect("uuid"))
+            .fetch_all(&harness.pool)
+            .await
+            .expect("events");
+    let types: Vec<&str> = told.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["payout.in_flight", "payout.succeeded"]);
+    assert_eq!(told[1].1["reference"], "w-1");
+    assert!(told[1].1["intent_id"].is_null());
     let rows = balances(&harness).await;
     assert_eq!(rows[0]["pending"], "0.00");
     let again = withdraw(

@@ -9,6 +9,8 @@ mod fincra;
 mod lightning;
 mod marketplace;
 mod money_truth;
+mod notify;
+mod notify_api;
 mod reconcile;
 mod support;
 mod webhooks;

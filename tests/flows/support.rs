@@ -38,6 +38,8 @@ pub struct Harness {
     pub mpesa_b2c_result_url: String,
     /// Where LNbits posts its webhook (with the secret token).
     pub lnbits_webhook_url: String,
+    /// `MALIPO_SECRETS_KEY` of this stack (base64), for child worker processes.
+    pub secrets_key: String,
     runner: Option<Runner>,
 }
 
@@ -110,7 +112,10 @@ impl Harness {
                 .flatten()
         })
         .expect("commission");
-        let state = WorkerState::new(db.pool.clone(), providers, commission);
+        let secrets_key = test_secrets_key();
+        let notify = notify_settings(&secrets_key);
+        let state = WorkerState::new(db.pool.clone(), providers, commission)
+            .with_notifier(malipo::notify::Notifier::new(notify.clone()).expect("notifier"));
         let settings = QueueSettings {
             poll_interval: Duration::from_millis(100),
             ..QueueSettings::default()
@@ -118,7 +123,8 @@ impl Harness {
         let runner = Runner::start(db.pool.clone(), settings, worker::handlers(), state.clone())
             .await
             .expect("workers");
-        let app = startup::app_state_for(db.pool.clone(), &config, providers_config);
+        let app =
+            startup::app_state_for(db.pool.clone(), &config, providers_config).with_notify(notify);
         tokio::spawn(startup::serve(listener, app, std::future::pending()));
         let key = clients::create(&db.pool, "flows", "client", 0)
             .await
@@ -135,6 +141,7 @@ impl Harness {
             mpesa_stk_url,
             mpesa_b2c_result_url,
             lnbits_webhook_url,
+            secrets_key,
             runner: Some(runner),
         }
     }
@@ -233,6 +240,28 @@ impl Harness {
         assert!(violations.is_empty(), "ledger violations: {violations:?}");
     }
 }
+
+/// A fresh `MALIPO_SECRETS_KEY` (base64 of 32 random bytes).
+pub fn test_secrets_key() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2))
+}
+
+/// Notification settings for a test stack: loopback receivers allowed, the retry schedule
+/// compressed a thousandfold (5 s → 5 ms, 5 min → 300 ms, 30 min → 1.8 s), a short timeout.
+pub fn notify_settings(secrets_key: &str) -> malipo::notify::NotifySettings {
+    malipo::notify::NotifySettings::from_lookup(|name| match name {
+        "MALIPO_SECRETS_KEY" => Some(secrets_key.to_owned()),
+        "MALIPO_WEBHOOK_ALLOW_PRIVATE" => Some("true".to_owned()),
+        "MALIPO_WEBHOOK_SCHEDULE_SCALE" => Some(NOTIFY_SCALE.to_string()),
+        "MALIPO_WEBHOOK_TIMEOUT" => Some("3s".to_owned()),
+        _ => None,
+    })
+    .expect("notify settings")
+}
+
+/// How much the test stack compresses the delivery schedule.
+pub const NOTIFY_SCALE: f64 = 0.001;
 
 /// An M-Pesa intent for `amount` KES.
 pub fn mpesa_intent(amount: &str) -> Value {

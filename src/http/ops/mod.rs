@@ -6,6 +6,7 @@ pub mod clients;
 pub mod disputes;
 pub mod jobs;
 pub mod money;
+pub mod notifications;
 pub mod queues;
 pub mod reconciliations;
 
@@ -44,6 +45,14 @@ pub fn routes() -> Router<AppState> {
         .route("/ops/discrepancies/{id}/resolve", post(money::resolve))
         .route("/ops/intents/stuck", get(money::stuck))
         .route("/ops/intents/{id}/resolve", post(disputes::resolve))
+        .route(
+            "/ops/webhook_deliveries/{id}/retry",
+            post(notifications::retry),
+        )
+        .route(
+            "/ops/webhook_endpoints/{id}/recover",
+            post(notifications::recover),
+        )
 }
 
 impl From<OpsError> for ApiError {

@@ -5,6 +5,7 @@
 mod intents;
 mod ledger;
 mod money;
+mod notifications;
 mod tables;
 
 use std::{collections::BTreeMap, fmt::Write};
@@ -14,6 +15,7 @@ use sqlx::PgPool;
 pub use intents::{dead_jobs, intent_violations};
 pub use ledger::money_table;
 pub use money::money_violations;
+pub use notifications::notification_violations;
 pub use tables::{discrepancy_counts, tables};
 
 /// One broken promise: the rule and what broke it.
@@ -31,7 +33,19 @@ pub fn push(out: &mut Vec<Violation>, rule: &'static str, text: String) {
 }
 
 /// The rules, in the order the report lists them, with what each promises.
-pub const RULES: [(&str, &str); 17] = [
+pub const RULES: [(&str, &str); 20] = [
+    (
+        "event-missing",
+        "every committed intent transition and payout status change has its event",
+    ),
+    (
+        "event-undelivered",
+        "every event reached the flaky endpoint or is failed with its attempts logged",
+    ),
+    (
+        "delivered-twice",
+        "no event was accepted under two webhook-ids, and every delivery verified",
+    ),
     (
         "charge-unaccounted",
         "every charge a fake took belongs to an intent that is held, settled or refunded (or on its way there), or to an open/resolved discrepancy naming it",

@@ -1,0 +1,39 @@
+//! Notification gauges, read from the database when `/metrics` is scraped:
+//! `malipo_notification_deliveries{status}` (pending, failed), `malipo_notification_oldest_undelivered_age_seconds`
+//! and `malipo_webhook_endpoints{state}` (`enabled`, `disabled`, `failing`). The counters
+//! `malipo_notification_attempts_total{outcome}` and
+//! `malipo_webhook_endpoints_disabled_total{reason}` are counted as attempts happen.
+
+use metrics::gauge;
+use sqlx::PgPool;
+
+/// Refreshes the gauges.
+pub async fn refresh(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let (pending, failed, oldest, enabled, disabled, failing): (i64, i64, f64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
+                (SELECT count(*) FROM webhook_deliveries WHERE status = 'failed'),
+                coalesce((SELECT extract(epoch FROM now() - min(created_at))::float8
+                            FROM webhook_deliveries WHERE status = 'pending'), 0),
+                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND enabled),
+                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND NOT enabled),
+                (SELECT count(*) FROM webhook_endpoints
+                  WHERE deleted_at IS NULL AND enabled AND failing_since IS NOT NULL)",
+        )
+        .fetch_one(pool)
+        .await?;
+    // Succeeded deliveries are not counted here (the table only grows; the attempts counter
+    // has them); pending and failed are read through partial indexes.
+    for (status, count) in [("pending", pending), ("failed", failed)] {
+        gauge!("malipo_notification_deliveries", "status" => status).set(count as f64);
+    }
+    gauge!("malipo_notification_oldest_undelivered_age_seconds").set(oldest);
+    for (state, count) in [
+        ("enabled", enabled),
+        ("disabled", disabled),
+        ("failing", failing),
+    ] {
+        gauge!("malipo_webhook_endpoints", "state" => state).set(count as f64);
+    }
+    Ok(())
+}
