@@ -384,6 +384,34 @@ impl NewIntent {
         let terms = EscrowTerms::parse(body, amount)
             .map_err(|more| errors.extend(more))
             .ok();
+        if let (Some(terms), Some(payee)) = (&terms, &payee) {
+            let releasing_terms = [
+                ("milestones", !terms.milestones.is_empty()),
+                ("auto_release_at", terms.auto_release_at.is_some()),
+            ];
+            for (field, given) in releasing_terms {
+                if given && payee.is_none() {
+                    errors.push(FieldError::new(
+                        field,
+                        "a collection settles into your balance and is never released",
+                    ));
+                }
+            }
+            if terms.auto_release_at.is_some()
+                && matches!(
+                    payee,
+                    Some(Payee {
+                        payout: PayoutDestination::Lightning { bolt11: None },
+                        ..
+                    })
+                )
+            {
+                errors.push(FieldError::new(
+                    "auto_release_at",
+                    "a Lightning payee without an invoice cannot be released automatically",
+                ));
+            }
+        }
         match (
             amount,
             provider,

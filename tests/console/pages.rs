@@ -207,3 +207,82 @@ async fn revoking_the_key_ends_its_console_sessions_and_intent_reveals_are_audit
         "a revoked key's session is over"
     );
 }
+
+#[tokio::test]
+async fn an_operator_resolves_a_dispute_from_the_intent_page_and_it_is_audited() {
+    let stack = Stack::start().await;
+    let intent = stack.create_intent().await;
+    assert!(
+        crate::support::eventually(Duration::from_secs(30), || async {
+            stack.intent_status(&intent).await == "held"
+        })
+        .await,
+        "the intent was never held"
+    );
+    let disputed = reqwest::Client::new()
+        .post(format!("{}/v1/intents/{intent}/dispute", stack.base))
+        .bearer_auth(&stack.client_key)
+        .header("idempotency-key", Uuid::new_v4().to_string())
+        .json(&serde_json::json!({"reason": "the goods never came"}))
+        .send()
+        .await
+        .expect("dispute");
+    assert_eq!(disputed.status(), 200);
+
+    let path = format!("/console/intents/{intent}");
+    let mut viewer = ConsoleUser::new(&stack);
+    viewer.login(&stack.viewer_key).await;
+    let seen = viewer.page(&path).await;
+    assert!(seen.contains("the goods never came"), "the reason is shown");
+    assert!(
+        !seen.contains("Resolve the dispute"),
+        "a viewer gets no form"
+    );
+
+    let mut user = ConsoleUser::new(&stack);
+    user.login(&stack.operator_key).await;
+    let page = user.page(&path).await;
+    assert!(page.contains("Resolve the dispute"));
+    let csrf = user.csrf(&path).await;
+    let uneven = user
+        .post(
+            &format!("{path}/resolve"),
+            &[
+                ("csrf", &csrf),
+                ("release", "100"),
+                ("refund", "100"),
+                ("note", "split"),
+            ],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(uneven.status(), 400, "the parts must sum to what is held");
+    assert_eq!(stack.intent_status(&intent).await, "disputed");
+    let resolved = user
+        .post(
+            &format!("{path}/resolve"),
+            &[
+                ("csrf", &csrf),
+                ("release", "1000"),
+                ("refund", "500"),
+                ("note", "partly delivered"),
+            ],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(resolved.status(), 303);
+    assert!(
+        crate::support::eventually(Duration::from_secs(30), || async {
+            stack.intent_status(&intent).await == "refunded"
+        })
+        .await,
+        "the refund part never went back"
+    );
+    assert!(
+        stack
+            .audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "intent.resolve_dispute")
+    );
+}

@@ -68,6 +68,7 @@ async fn console_pages_answer_within_100_ms_p99_with_1m_jobs_and_100k_intents() 
         "/console/jobs".to_owned(),
         "/console/jobs?queue=webhooks&state=done".to_owned(),
         "/console/jobs?kind=payout&state=dead".to_owned(),
+        "/console/jobs?kind=reconcile_mpesa".to_owned(),
         format!("/console/jobs/{job}"),
         "/console/dead".to_owned(),
         "/console/dead?queue=payouts".to_owned(),
@@ -79,9 +80,8 @@ async fn console_pages_answer_within_100_ms_p99_with_1m_jobs_and_100k_intents() 
         "/console/audit".to_owned(),
     ];
     // Filters no index covers walk the table: measured and printed, outside the budget.
-    let unindexed = ["/console/jobs?kind=reconcile_mpesa".to_owned()];
     let mut over = Vec::new();
-    for page in pages.iter().chain(&unindexed) {
+    for page in &pages {
         for _ in 0..3 {
             user.page(page).await;
         }
@@ -99,7 +99,7 @@ async fn console_pages_answer_within_100_ms_p99_with_1m_jobs_and_100k_intents() 
             p50.as_secs_f64() * 1000.0,
             p99.as_secs_f64() * 1000.0
         );
-        if p99 > BUDGET && !unindexed.contains(page) {
+        if p99 > BUDGET {
             over.push(format!("{page}: p99 {p99:?}"));
         }
     }

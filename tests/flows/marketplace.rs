@@ -505,3 +505,32 @@ async fn a_payment_after_cancel_goes_back_to_the_payer_and_settles_its_discrepan
     assert_eq!(refund[0]["amount"], "1000.00");
     harness.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn terms_that_could_never_be_kept_are_refused_at_creation() {
+    let harness = Harness::start().await;
+    let soon = json!((chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339());
+    let mut lightning = lightning_intent("2100");
+    lightning["auto_release_at"] = soon.clone();
+    let mut collection = mpesa_intent("1000");
+    collection.as_object_mut().map(|o| o.remove("payee"));
+    collection["milestones"] = json!([{"id": "m1", "amount": "1000"}]);
+    for (body, field) in [(lightning, "auto_release_at"), (collection, "milestones")] {
+        let refused = harness
+            .post("/v1/intents", &body, &uuid::Uuid::new_v4().to_string())
+            .await;
+        assert_eq!(refused.status(), 422, "{body}");
+        let problem: Value = refused.json().await.expect("json");
+        assert!(
+            problem["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["field"] == field)),
+            "{problem}"
+        );
+    }
+    let intents: i64 = sqlx::query_scalar("SELECT count(*) FROM intents")
+        .fetch_one(&harness.pool)
+        .await
+        .expect("count");
+    assert_eq!(intents, 0, "nothing written");
+}

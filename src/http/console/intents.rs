@@ -228,6 +228,12 @@ async fn page(
                 dl.facts {
                     dt { "Status" } dd { (badge(&intent.status)) }
                     dt { "Amount" } dd { (intent.amount) " " (intent.currency) }
+                    @if !intent.released_amount.is_zero() {
+                        dt { "Released" } dd { (intent.released_amount) " " (intent.currency) }
+                    }
+                    @if matches!(intent.status.as_str(), "held" | "disputed") {
+                        dt { "Still held" } dd { (intent.remaining) " " (intent.currency) }
+                    }
                     dt { "Provider" } dd { (intent.provider) }
                     dt { "Provider reference" } dd { (provider_reference.as_deref().unwrap_or("—")) }
                     dt { "Commission" } dd { (intent.commission_bps) " bps + " (intent.commission_fixed_fee) }
@@ -239,6 +245,7 @@ async fn page(
                     dt { "Updated" } dd { (time(intent.updated_at)) }
                 }
             }
+            (super::disputes::card(session, &intent))
             div.card {
                 h2 { "Parties" }
                 @if revealed {

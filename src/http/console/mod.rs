@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 mod chart;
 mod dead;
+mod disputes;
 mod intents;
 mod jobs;
 mod layout;
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/intents", get(intents::list))
         .route("/console/intents/{id}", get(intents::show))
         .route("/console/intents/{id}/reveal", post(intents::reveal))
+        .route("/console/intents/{id}/resolve", post(disputes::resolve))
         .route(
             "/console/intents/{id}/payouts/{payout_id}/ask",
             post(intents::ask_provider),
