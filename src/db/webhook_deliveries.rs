@@ -241,3 +241,48 @@ pub async fn start_rounds_since(
     .fetch_all(conn)
     .await
 }
+
+/// A delivery as the console lists it: with its event and endpoint.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryOverview {
+    /// The delivery id.
+    pub id: Uuid,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// Attempts in the current round.
+    pub attempts: i32,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// When it was made (with its event).
+    pub created_at: DateTime<Utc>,
+    /// The event's id (`evt_<id>` is its `webhook-id`).
+    pub event_id: i64,
+    /// The event's type.
+    pub event_type: String,
+    /// The intent the event is about, when one.
+    pub intent_id: Option<Uuid>,
+    /// The endpoint's URL.
+    pub url: String,
+}
+
+/// The newest deliveries that are `pending` or `failed` (each walks its partial index), across
+/// every client.
+pub async fn unfinished(
+    pool: &sqlx::PgPool,
+    status: DeliveryStatus,
+    limit: i64,
+) -> Result<Vec<DeliveryOverview>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT d.id, d.status, d.attempts, d.last_error, d.created_at, d.event_id, e.type AS event_type,
+                e.intent_id, w.url
+           FROM webhook_deliveries d
+           JOIN events e ON e.id = d.event_id
+           JOIN webhook_endpoints w ON w.id = d.endpoint_id
+          WHERE d.status = $1
+          ORDER BY d.created_at DESC LIMIT $2",
+    )
+    .bind(status.as_str())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

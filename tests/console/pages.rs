@@ -286,3 +286,65 @@ async fn an_operator_resolves_a_dispute_from_the_intent_page_and_it_is_audited()
             .any(|a| a == "intent.resolve_dispute")
     );
 }
+
+#[tokio::test]
+async fn a_failed_notification_delivery_is_listed_and_redelivered_with_an_audit_row() {
+    let stack = Stack::start().await;
+    let client: Uuid = sqlx::query_scalar("SELECT id FROM api_clients WHERE role = 'client'")
+        .fetch_one(&stack.pool)
+        .await
+        .expect("client");
+    let delivery: Uuid = sqlx::query_scalar(
+        "WITH endpoint AS (
+             INSERT INTO webhook_endpoints (id, client_id, url, secret_sealed)
+             VALUES (gen_random_uuid(), $1, 'https://shop.example/hooks/malipo', '\\x00') RETURNING id),
+              event AS (
+             INSERT INTO events (client_id, type, object_id, data)
+             VALUES ($1, 'intent.held', gen_random_uuid(), '{}') RETURNING id)
+         INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, last_error)
+         SELECT event.id, endpoint.id, 'failed', 10, 'HTTP 500 from the endpoint' FROM event, endpoint
+         RETURNING id",
+    )
+    .bind(client)
+    .fetch_one(&stack.pool)
+    .await
+    .expect("a failed delivery");
+    let mut user = ConsoleUser::new(&stack);
+    user.login(&stack.operator_key).await;
+    let page = user.page("/console/deliveries").await;
+    assert!(page.contains("https://shop.example/hooks/malipo"), "listed");
+    assert!(page.contains("HTTP 500 from the endpoint"));
+    let csrf = user.csrf("/console/deliveries").await;
+    let again = user
+        .post(
+            &format!("/console/deliveries/{delivery}/retry"),
+            &[("csrf", &csrf)],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(again.status(), 303);
+    let round: i32 = sqlx::query_scalar("SELECT round FROM webhook_deliveries WHERE id = $1")
+        .bind(delivery)
+        .fetch_one(&stack.pool)
+        .await
+        .expect("round");
+    assert_eq!(
+        round, 1,
+        "a new round of the same delivery (the same webhook-id)"
+    );
+    assert!(
+        stack
+            .audit_actions()
+            .await
+            .iter()
+            .any(|a| a == "delivery.retry")
+    );
+    let mut viewer = ConsoleUser::new(&stack);
+    viewer.login(&stack.viewer_key).await;
+    assert!(
+        !viewer
+            .page("/console/deliveries")
+            .await
+            .contains("Redeliver")
+    );
+}

@@ -7,13 +7,14 @@ use maud::{DOCTYPE, Markup, html};
 use super::session::ConsoleSession;
 
 /// The console's sections, in navigation order: (path, label).
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("/console", "Queues"),
     ("/console/jobs", "Jobs"),
     ("/console/dead", "Dead letters"),
     ("/console/intents", "Intents"),
     ("/console/discrepancies", "Discrepancies"),
     ("/console/reconciliations", "Reconciliation"),
+    ("/console/deliveries", "Deliveries"),
     ("/console/audit", "Audit log"),
 ];
 

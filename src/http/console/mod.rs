@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 mod chart;
 mod dead;
+mod deliveries;
 mod disputes;
 mod intents;
 mod jobs;
@@ -68,6 +69,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/reconciliations/{id}", get(reconcile::show))
         .route("/console/reconciliations/{id}/csv", get(reconcile::csv))
         .route("/console/audit", get(audit::list))
+        .route("/console/deliveries", get(deliveries::list))
+        .route("/console/deliveries/{id}/retry", post(deliveries::retry))
         .layer(middleware::from_fn(headers))
 }
 
