@@ -4,11 +4,18 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 
+mod reconcile;
+
+pub use reconcile::ReconcileSettings;
+
+use crate::providers::Secret;
+
 /// Everything malipo reads from its environment (providers read their own, see `providers`).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `DATABASE_URL`; unset means a private local cluster under `data_dir`.
-    pub database_url: Option<String>,
+    /// `DATABASE_URL`; unset means a private local cluster under `data_dir`. A [`Secret`]:
+    /// the URL usually carries the password, and `Config` is printed in debug output.
+    pub database_url: Option<Secret>,
     /// `MALIPO_DATA_DIR`: where the private cluster lives.
     pub data_dir: PathBuf,
     /// `MALIPO_HTTP_ADDR`: the HTTP front's listen address.
@@ -32,6 +39,9 @@ pub struct Config {
     /// `MALIPO_RETRY_CAP` (optional): the longest delay any job retry may wait, whatever its
     /// kind's policy says; for test and staging stacks that must not wait out long backoffs.
     pub retry_cap: Option<Duration>,
+    /// `MALIPO_POLL_INTERVAL`: how often an idle queue loop looks for due jobs when no
+    /// notification woke it (scheduled retries and snoozes become due without one).
+    pub poll_interval: Duration,
     /// `MALIPO_JOB_RETENTION`: how long done jobs are kept.
     pub job_retention: Duration,
     /// `MALIPO_QUEUES`: the queues `work`/`run` serve (comma-separated).
@@ -45,6 +55,8 @@ pub struct Config {
     pub stuck_after: Duration,
     /// Connection limits and timeouts of the HTTP front.
     pub front: FrontLimits,
+    /// Reconciliation periods and thresholds.
+    pub reconcile: ReconcileSettings,
 }
 
 /// How the HTTP front protects itself from slow, idle, numerous or unauthenticated callers.
@@ -72,11 +84,6 @@ pub struct FrontLimits {
 }
 
 impl Config {
-    /// Reads and validates the environment.
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads configuration through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
@@ -94,7 +101,7 @@ impl Config {
             .filter(|queue| !queue.is_empty())
             .collect();
         Ok(Self {
-            database_url: get("DATABASE_URL"),
+            database_url: get("DATABASE_URL").map(Secret::new),
             data_dir: PathBuf::from(parsed("MALIPO_DATA_DIR", "./.malipo")?),
             http_addr: number(
                 "MALIPO_HTTP_ADDR",
@@ -127,6 +134,10 @@ impl Config {
             retry_cap: get("MALIPO_RETRY_CAP")
                 .map(|cap| duration(&cap).context("MALIPO_RETRY_CAP"))
                 .transpose()?,
+            poll_interval: positive_duration(
+                "MALIPO_POLL_INTERVAL",
+                &parsed("MALIPO_POLL_INTERVAL", "500ms")?,
+            )?,
             job_retention: duration(&parsed("MALIPO_JOB_RETENTION", "7d")?)
                 .context("MALIPO_JOB_RETENTION")?,
             queues,
@@ -170,6 +181,7 @@ impl Config {
                     })
                     .unwrap_or_default(),
             },
+            reconcile: ReconcileSettings::from_lookup(&get)?,
         })
     }
 }
@@ -193,6 +205,11 @@ where
         bail!("{name} must be positive, got {value:?}");
     }
     Ok(parsed)
+}
+
+/// `value` parsed as a duration when given, else `default`; errors name the variable.
+fn parsed_duration(name: &str, value: Option<&str>, default: Duration) -> anyhow::Result<Duration> {
+    value.map_or(Ok(default), |text| duration(text).context(name.to_owned()))
 }
 
 fn positive_duration(name: &str, value: &str) -> anyhow::Result<Duration> {

@@ -16,6 +16,7 @@ pub mod providers;
 pub mod queue;
 pub mod reconcile;
 pub mod sandbox;
+pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod testing;

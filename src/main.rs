@@ -1,6 +1,6 @@
 //! The `malipo` binary: parses the command line and runs one subcommand.
 
-use std::{process::ExitCode, sync::Arc};
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
@@ -10,12 +10,10 @@ use malipo::{
         BenchCommand, Cli, Command, DiscrepanciesCommand, IntentsCommand, LedgerCommand,
         ReconcileCommand,
     },
-    config::Config,
     ops,
-    providers::{HttpSettings, Providers, ProvidersConfig, mpesa::PgTokenStore},
-    queue::backend::SHUTDOWN_GRACE,
-    sandbox::{FakeProviders, SandboxSettings},
-    startup::{self, Database},
+    sandbox::{FakeProviders, SandboxSettings, wiring},
+    settings::Settings,
+    startup::{self, Application, Database},
     telemetry,
     worker::WorkerState,
 };
@@ -23,8 +21,8 @@ use malipo::{
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
         Err(error) => {
             eprintln!("malipo: invalid configuration: {error:#}");
             return ExitCode::from(2);
@@ -47,9 +45,9 @@ async fn main() -> ExitCode {
     } else {
         telemetry::DEFAULT_FILTER
     };
-    telemetry::init(config.json_logs, answers_on_stdout, default_filter);
+    telemetry::init(settings.app.json_logs, answers_on_stdout, default_filter);
     ops::metrics::install();
-    match run(cli.command, config).await {
+    match run(cli.command, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("malipo: {error:#}");
@@ -58,27 +56,28 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let config = &settings.app;
     match command {
-        Command::Run { sandbox } => run_all(config, sandbox).await,
-        Command::Serve => serve(config).await,
-        Command::Work { exit_with_parent } => work(config, exit_with_parent).await,
+        Command::Run { sandbox } => run_all(settings, sandbox).await,
+        Command::Serve => serve(settings).await,
+        Command::Work { exit_with_parent } => work(settings, exit_with_parent).await,
         Command::Migrate => {
-            let database = Database::open(&config, true).await?;
+            let database = Database::open(config, true).await?;
             println!("migrations applied");
             database.close().await;
             Ok(())
         }
         Command::Clients { action } => {
-            let database = Database::open(&config, false).await?;
-            let result = malipo::cli::clients::run(action, &database.pool, &config).await;
+            let database = Database::open(config, false).await?;
+            let result = malipo::cli::clients::run(action, &database.pool, config).await;
             database.close().await;
             result
         }
         Command::Ledger {
             action: LedgerCommand::Check,
         } => {
-            let database = Database::open(&config, false).await?;
+            let database = Database::open(config, false).await?;
             let violations = malipo::db::ledger::check(&database.pool).await;
             database.close().await;
             let violations = violations.context("failed to check the ledger")?;
@@ -97,14 +96,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             anyhow::bail!("{} ledger invariant violation(s)", violations.len())
         }
         command @ (Command::Jobs { .. } | Command::Queues { .. } | Command::Audit { .. }) => {
-            let database = Database::open(&config, false).await?;
-            let result = ops::console::run(command, &database.pool, &config).await;
+            let database = Database::open(config, false).await?;
+            let result = ops::console::run(command, &database.pool, &settings).await;
             database.close().await;
             result
         }
-        Command::Reconcile { action } => reconcile(action, &config).await,
+        Command::Reconcile { action } => reconcile(action, &settings).await,
         Command::Discrepancies { action } => {
-            let database = Database::open(&config, false).await?;
+            let database = Database::open(config, false).await?;
             let result = money_command(action, &database.pool).await;
             database.close().await;
             result
@@ -116,7 +115,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Some(text) => malipo::config::duration(&text).context("--older-than")?,
                 None => config.stuck_after,
             };
-            let database = Database::open(&config, false).await?;
+            let database = Database::open(config, false).await?;
             let result = ops::money::stuck_intents(&database.pool, older_than, Some(ops::MAX_PAGE))
                 .await
                 .map_err(anyhow::Error::from)
@@ -136,18 +135,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     sandbox,
                 },
         } => {
-            let database = Database::open(&config, false).await?;
-            let settings = malipo::notify::NotifySettings::from_env()
-                .context("invalid notification settings")?;
-            let settings = if sandbox {
-                settings.for_sandbox()
+            let database = Database::open(config, false).await?;
+            let notify = if sandbox {
+                settings.notify.clone().for_sandbox()
             } else {
-                settings
+                settings.notify.clone()
             };
             let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
             let result = malipo::notify::listen::run(
                 &database.pool,
-                &settings,
+                &notify,
                 client,
                 bind,
                 events,
@@ -160,7 +157,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Webhooks {
             action: malipo::cli::webhooks::WebhooksCommand::Retry { delivery },
         } => {
-            let database = Database::open(&config, false).await?;
+            let database = Database::open(config, false).await?;
             let result =
                 ops::notifications::retry_delivery(&database.pool, &ops::Actor::cli(), delivery)
                     .await
@@ -177,7 +174,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     until,
                 },
         } => {
-            let database = Database::open(&config, false).await?;
+            let database = Database::open(config, false).await?;
             let result = ops::notifications::recover_endpoint(
                 &database.pool,
                 &ops::Actor::cli(),
@@ -192,7 +189,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             result
         }
         Command::Bench { which } => {
-            let database = Database::open(&config, true).await?;
+            let database = Database::open(config, true).await?;
             let result = match which {
                 BenchCommand::Queue {
                     jobs,
@@ -205,7 +202,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     connections,
                     requests,
                     preload,
-                } => bench::intake::run(&database.pool, &config, connections, requests, preload)
+                } => bench::intake::run(&database.pool, config, connections, requests, preload)
                     .await
                     .and_then(|r| Ok(serde_json::to_value(r)?)),
                 BenchCommand::E2e {
@@ -215,7 +212,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 } => bench::e2e::run(
                     &database.pool,
                     &database.url,
-                    &config,
+                    config,
                     lifecycles,
                     concurrency,
                     notify,
@@ -232,11 +229,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     connections,
                     deliveries,
                     preload,
-                } => {
-                    bench::webhooks::run(&database.pool, &config, connections, deliveries, preload)
-                        .await
-                        .and_then(|r| Ok(serde_json::to_value(r)?))
-                }
+                } => bench::webhooks::run(&database.pool, config, connections, deliveries, preload)
+                    .await
+                    .and_then(|r| Ok(serde_json::to_value(r)?)),
             };
             database.close().await;
             let report = result?;
@@ -266,8 +261,8 @@ async fn money_command(action: DiscrepanciesCommand, pool: &sqlx::PgPool) -> any
     Ok(())
 }
 
-async fn reconcile(action: ReconcileCommand, config: &Config) -> anyhow::Result<()> {
-    let database = Database::open(config, false).await?;
+async fn reconcile(action: ReconcileCommand, settings: &Settings) -> anyhow::Result<()> {
+    let database = Database::open(&settings.app, false).await?;
     let result = match action {
         ReconcileCommand::Mpesa {
             since,
@@ -285,12 +280,9 @@ async fn reconcile(action: ReconcileCommand, config: &Config) -> anyhow::Result<
                         .as_secs(),
                 );
             }
-            let options = malipo::worker::reconcile_mpesa::options(
-                &job,
-                malipo::worker::reconcile_mpesa::default_period(),
-            )
-            .map_err(|error| anyhow::anyhow!("{error:?}"))?;
-            let state = WorkerState::from_env(database.pool.clone()).await?;
+            let options = malipo::worker::reconcile_mpesa::options(&job, &settings.app.reconcile)
+                .map_err(|error| anyhow::anyhow!("{error:?}"))?;
+            let state = WorkerState::build(database.pool.clone(), settings)?;
             malipo::reconcile::mpesa::run(&state, options)
                 .await
                 .map(|report| {
@@ -323,67 +315,26 @@ async fn reconcile(action: ReconcileCommand, config: &Config) -> anyhow::Result<
     result
 }
 
-async fn run_all(config: Config, sandbox: bool) -> anyhow::Result<()> {
-    let database = Database::open(&config, true).await?;
-    spawn_metrics_listener(&config, &database);
-    let listener = startup::bind(&config).await?;
-    let (providers_config, fakes) = if sandbox {
+async fn run_all(settings: Settings, sandbox: bool) -> anyhow::Result<()> {
+    let database = Database::open(&settings.app, true).await?;
+    let listener = startup::bind(&settings.app).await?;
+    let application = if sandbox {
         let address = listener.local_addr().context("listener has no address")?;
         let public_url = format!("http://{address}");
         let fakes = FakeProviders::start(SandboxSettings::default()).await?;
-        let providers =
-            malipo::sandbox::wiring::providers_config(&fakes, &public_url, HttpSettings::default());
         print_sandbox_banner(&fakes, &public_url);
-        (providers, Some(fakes))
+        let settings = wiring::sandbox_settings(settings, &fakes, &public_url);
+        Application::build(settings, database, Some(listener))
+            .await?
+            .with_fakes(fakes)
     } else {
-        (
-            ProvidersConfig::from_env().context("invalid provider configuration")?,
-            None,
-        )
+        Application::build(settings, database, Some(listener)).await?
     };
-    let providers_config = Arc::new(providers_config);
-    let worker_state = if sandbox {
-        let providers = Providers::from_config(
-            &providers_config,
-            Arc::new(PgTokenStore::new(database.pool.clone())),
-        )?;
-        WorkerState::new(
-            database.pool.clone(),
-            providers,
-            malipo::worker::commission_from(|name| std::env::var(name).ok())?,
-        )
-    } else {
-        WorkerState::from_env(database.pool.clone()).await?
-    };
-    let notify = notify_settings(&database, sandbox).await?;
-    let worker_state = worker_state.with_notifier(malipo::notify::Notifier::new(notify.clone())?);
-    let runner = startup::start_workers(database.pool.clone(), &config, worker_state).await?;
-    let state = startup::app_state_for(database.pool.clone(), &config, providers_config)
-        .with_notify(notify);
-    let served = startup::serve(listener, state, startup::shutdown_signal()).await;
-    runner.shutdown(SHUTDOWN_GRACE).await;
-    if let Some(fakes) = fakes {
-        fakes.shutdown().await;
-    }
-    database.close().await;
-    served
-}
-
-/// The notification settings from the environment (the sandbox's own key and loopback
-/// allowance when `sandbox`), refusing to go on without `MALIPO_SECRETS_KEY` once endpoints exist.
-async fn notify_settings(
-    database: &Database,
-    sandbox: bool,
-) -> anyhow::Result<malipo::notify::NotifySettings> {
-    let settings =
-        malipo::notify::NotifySettings::from_env().context("invalid notification settings")?;
-    let settings = if sandbox {
-        settings.for_sandbox()
-    } else {
-        settings
-    };
-    malipo::notify::require_key_if_needed(&database.pool, &settings).await?;
-    Ok(settings)
+    application
+        .start(true)
+        .await?
+        .until(startup::shutdown_signal())
+        .await
 }
 
 fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
@@ -397,56 +348,34 @@ fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
     );
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let database = Database::open(&config, false).await?;
-    spawn_metrics_listener(&config, &database);
-    let listener = startup::bind(&config).await?;
-    let providers =
-        Arc::new(ProvidersConfig::from_env().context("invalid provider configuration")?);
-    let notify = notify_settings(&database, false).await?;
-    let state =
-        startup::app_state_for(database.pool.clone(), &config, providers).with_notify(notify);
-    let served = startup::serve(listener, state, startup::shutdown_signal()).await;
-    database.close().await;
-    served
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let database = Database::open(&settings.app, false).await?;
+    let listener = startup::bind(&settings.app).await?;
+    Application::build(settings, database, Some(listener))
+        .await?
+        .start(false)
+        .await?
+        .until(startup::shutdown_signal())
+        .await
 }
 
-async fn work(config: Config, exit_with_parent: bool) -> anyhow::Result<()> {
+async fn work(settings: Settings, exit_with_parent: bool) -> anyhow::Result<()> {
     let parent = std::os::unix::process::parent_id();
-    let database = Database::open(&config, false).await?;
-    spawn_metrics_listener(&config, &database);
-    notify_settings(&database, false).await?;
-    let runner = startup::start_workers(
-        database.pool.clone(),
-        &config,
-        WorkerState::from_env(database.pool.clone()).await?,
-    )
-    .await?;
-    if exit_with_parent {
-        tokio::select! {
-            () = startup::shutdown_signal() => {}
-            () = startup::parent_exit(parent) => {}
-        }
-    } else {
-        startup::shutdown_signal().await;
-    }
-    runner.shutdown(SHUTDOWN_GRACE).await;
-    database.close().await;
-    Ok(())
-}
-
-/// Serves `/metrics` without a key on `MALIPO_METRICS_ADDR` when it is set (every role: a
-/// `work` process has job metrics the web processes never see).
-fn spawn_metrics_listener(config: &Config, database: &Database) {
-    if let Some(address) = config.metrics_addr {
-        let pool = database.pool.clone();
-        let stuck_after = config.stuck_after;
-        tokio::spawn(async move {
-            if let Err(error) =
-                malipo::http::metrics::serve_standalone(address, pool, stuck_after).await
-            {
-                tracing::error!(error = format!("{error:#}"), "metrics listener stopped");
+    let database = Database::open(&settings.app, false).await?;
+    let running = Application::build(settings, database, None)
+        .await?
+        .start(true)
+        .await?;
+    running
+        .until(async {
+            if exit_with_parent {
+                tokio::select! {
+                    () = startup::shutdown_signal() => {}
+                    () = startup::parent_exit(parent) => {}
+                }
+            } else {
+                startup::shutdown_signal().await;
             }
-        });
-    }
+        })
+        .await
 }

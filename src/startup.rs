@@ -1,5 +1,10 @@
 //! Building the application: the database (external or a private local cluster), the HTTP
-//! front on a listener (port 0 in tests), the workers, and graceful shutdown.
+//! front on a listener (port 0 in tests), the workers, and graceful shutdown. [`Application`]
+//! puts them together; the functions here are its parts.
+
+mod application;
+
+pub use application::{Application, Running};
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,6 +29,8 @@ pub struct Database {
     /// Its URL (for child processes such as benchmark workers).
     pub url: String,
     cluster: Option<LocalCluster>,
+    /// Someone else's pool (a benchmark's): [`Database::close`] leaves it open.
+    borrowed: bool,
 }
 
 impl Database {
@@ -31,7 +38,7 @@ impl Database {
     /// and started as needed); migrates when `migrate` is set or the cluster is private.
     pub async fn open(config: &Config, migrate: bool) -> anyhow::Result<Self> {
         let (url, cluster) = match &config.database_url {
-            Some(url) => (url.clone(), None),
+            Some(url) => (url.expose().to_owned(), None),
             None => {
                 let dir = config.data_dir.clone();
                 let cluster =
@@ -46,11 +53,39 @@ impl Database {
         if migrate || cluster.is_some() {
             db::migrate(&pool).await?;
         }
-        Ok(Self { pool, url, cluster })
+        Ok(Self {
+            pool,
+            url,
+            cluster,
+            borrowed: false,
+        })
+    }
+
+    /// A database someone else opened and migrated (a test's own database).
+    pub fn existing(pool: PgPool, url: String) -> Self {
+        Self {
+            pool,
+            url,
+            cluster: None,
+            borrowed: false,
+        }
+    }
+
+    /// A pool its owner keeps using and closes after this application stops (a benchmark's).
+    pub fn borrowed(pool: PgPool) -> Self {
+        Self {
+            pool,
+            url: String::new(),
+            cluster: None,
+            borrowed: true,
+        }
     }
 
     /// Closes the pool and stops the private cluster if this process started it.
     pub async fn close(self) {
+        if self.borrowed {
+            return;
+        }
         self.pool.close().await;
         if let Some(cluster) = self.cluster.filter(LocalCluster::started_by_us) {
             match tokio::task::spawn_blocking(move || cluster.stop()).await {
@@ -73,6 +108,7 @@ pub fn queue_settings(config: &Config) -> QueueSettings {
         lease: config.job_lease,
         heartbeat: (config.job_lease / 6).max(Duration::from_millis(200)),
         retention: config.job_retention,
+        poll_interval: config.poll_interval,
         retry_cap: config.retry_cap,
         ..QueueSettings::default()
     }
@@ -91,7 +127,7 @@ pub async fn start_workers(
         .any(|q| q == malipo_jobs::queues::RECONCILE)
         && state.providers.mpesa().is_some()
     {
-        spawn_reconciliation_schedule(pool.clone(), worker::reconcile_mpesa::default_period());
+        spawn_reconciliation_schedule(pool.clone(), config.reconcile.mpesa_every);
     }
     if config
         .queues
@@ -99,10 +135,7 @@ pub async fn start_workers(
         .any(|q| q == malipo_jobs::queues::RECONCILE)
         && state.providers.fincra().is_some()
     {
-        worker::reconcile_fincra::spawn_schedule(
-            pool.clone(),
-            worker::reconcile_fincra::default_period(),
-        );
+        worker::reconcile_fincra::spawn_schedule(pool.clone(), config.reconcile.fincra_every);
     }
     Runner::start(pool, queue_settings(config), worker::handlers(), state).await
 }
@@ -184,6 +217,20 @@ pub fn app_state_for(
     AppState::new(pool, config.clone(), providers, secrets)
         .with_recipient_checks(recipients)
         .with_fincra_checks(fincra)
+}
+
+/// Serves `/metrics` without a key on `MALIPO_METRICS_ADDR` when it is set (every role: a
+/// `work` process has job metrics the web processes never see).
+pub(crate) fn spawn_metrics_listener(config: &Config, pool: &PgPool) {
+    if let Some(address) = config.metrics_addr {
+        let pool = pool.clone();
+        let stuck_after = config.stuck_after;
+        tokio::spawn(async move {
+            if let Err(error) = http::metrics::serve_standalone(address, pool, stuck_after).await {
+                tracing::error!(error = format!("{error:#}"), "metrics listener stopped");
+            }
+        });
+    }
 }
 
 fn spawn_idempotency_pruning(pool: PgPool, ttl: Duration) {

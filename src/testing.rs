@@ -9,12 +9,15 @@
 //! # }
 //! ```
 
+mod app;
 mod server;
 mod stale;
 mod throwaway;
 mod url;
 
 use std::time::Duration;
+
+pub use app::{TestApp, TestAppBuilder, bench_runner, eventually, problem};
 
 use anyhow::Context;
 use sqlx::postgres::PgPoolOptions;

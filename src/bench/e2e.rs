@@ -24,9 +24,8 @@ use super::{
 use crate::{
     clients,
     config::Config,
-    providers::ProvidersConfig,
     sandbox::{FakeProviders, MpesaSettings, SandboxSettings},
-    startup,
+    settings::Settings,
 };
 
 /// The end-to-end report.
@@ -135,14 +134,13 @@ pub async fn run(
         env.insert("MALIPO_SECRETS_KEY", notify_key.clone());
         env.insert("MALIPO_WEBHOOK_ALLOW_PRIVATE", "true".to_owned());
     }
-    let providers = ProvidersConfig::from_lookup(|name| env.get(name).cloned())
-        .context("bench provider settings")?;
-
-    let mut config = config.clone();
-    config.rate_limit_per_sec = 1_000_000;
-    config.rate_limit_burst = 1_000_000;
-    let state = startup::app_state_for(pool.clone(), &config, Arc::new(providers));
-    let front = port.serve(state);
+    // The front is assembled from the same variables the worker processes are given.
+    let mut settings =
+        Settings::from_lookup(|name| env.get(name).cloned()).context("bench settings")?;
+    settings.app = config.clone();
+    settings.app.rate_limit_per_sec = 1_000_000;
+    settings.app.rate_limit_burst = 1_000_000;
+    let front = port.serve(pool, settings, |_| {}).await?;
     let exe = std::env::current_exe().context("cannot find the malipo binary")?;
     let mut workers = Workers(Vec::new());
     for _ in 0..2 {

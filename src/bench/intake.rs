@@ -17,7 +17,7 @@ use super::{
     loopback::Port,
     stats::{Latency, round},
 };
-use crate::{clients, config::Config, http::AllProviders, startup};
+use crate::{clients, config::Config, http::AllProviders};
 
 /// The intake report.
 #[derive(Debug, Serialize)]
@@ -55,11 +55,11 @@ pub async fn run(
     super::preload::intents(pool, client.id, preload).await?;
     let port = Port::bind().await?;
     let url = format!("{}/v1/intents", port.base);
-    let front = port.serve(startup::app_state(
-        pool.clone(),
-        &config,
-        Arc::new(AllProviders),
-    ));
+    let front = port
+        .serve(pool, super::loopback::settings_with(&config)?, |front| {
+            front.provider_gate = Arc::new(AllProviders);
+        })
+        .await?;
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     config::Config,
-    http::{AllProviders, AppState, WebhookSecrets},
+    http::{AllProviders, WebhookSecrets},
     providers::{Secret, signature::paystack_signature},
 };
 
@@ -61,13 +61,12 @@ pub async fn run(
         paystack_secret: Some(Secret::new(SECRET.to_owned())),
         ..WebhookSecrets::default()
     };
-    let state = AppState::new(
-        pool.clone(),
-        config.clone(),
-        Arc::new(AllProviders),
-        secrets,
-    );
-    let front = port.serve(state);
+    let front = port
+        .serve(pool, super::loopback::settings_with(config)?, |front| {
+            front.provider_gate = Arc::new(AllProviders);
+            front.webhook_secrets = Arc::new(secrets);
+        })
+        .await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;

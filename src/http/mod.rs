@@ -126,6 +126,9 @@ pub struct AppState {
     pub fincra_checks: Option<Arc<crate::providers::FincraClient>>,
     /// Notification settings: the key that seals endpoint secrets, and which URLs are allowed.
     pub notify: Arc<crate::notify::NotifySettings>,
+    /// The workers' state of this process's [`crate::startup::Application`]: what an operator's
+    /// drain runs jobs with (none: a front assembled without one, which cannot drain).
+    pub workers: Option<crate::worker::WorkerState>,
 }
 
 impl AppState {
@@ -152,6 +155,7 @@ impl AppState {
             recipient_checks: None,
             fincra_checks: None,
             notify: Arc::new(crate::notify::NotifySettings::default()),
+            workers: None,
         }
     }
 
@@ -160,6 +164,23 @@ impl AppState {
     pub fn with_notify(mut self, settings: crate::notify::NotifySettings) -> Self {
         self.notify = Arc::new(settings);
         self
+    }
+
+    /// Drains run jobs with `workers`, the same state this process's workers have.
+    #[must_use]
+    pub fn with_workers(mut self, workers: crate::worker::WorkerState) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The state a drain runs jobs with. A front assembled without one (a bare test or
+    /// benchmark front) cannot drain, and says so instead of guessing providers.
+    pub fn workers_for_drain(&self) -> Result<crate::worker::WorkerState, ApiError> {
+        self.workers.clone().ok_or_else(|| {
+            ApiError::Conflict(
+                "this process was assembled without workers' state and cannot drain; drain through a process started with `malipo run`, `serve` or `work`".to_owned(),
+            )
+        })
     }
 
     /// Checks Paystack payout recipients with `client` when intents are created.

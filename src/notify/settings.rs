@@ -34,11 +34,6 @@ impl Default for NotifySettings {
 }
 
 impl NotifySettings {
-    /// From the process environment.
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Through `lookup` (tests pass a closure).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());

@@ -12,6 +12,19 @@ use crate::providers::{
     },
 };
 
+/// `settings` with the providers replaced by the fakes, which call back to `public_url`, and
+/// notifications allowed to reach loopback listeners: what `malipo run --sandbox` runs with.
+#[must_use]
+pub fn sandbox_settings(
+    mut settings: crate::settings::Settings,
+    fakes: &FakeProviders,
+    public_url: &str,
+) -> crate::settings::Settings {
+    settings.providers = providers_config(fakes, public_url, HttpSettings::default());
+    settings.notify = settings.notify.for_sandbox();
+    settings
+}
+
 /// Provider settings for every fake, with callback URLs under `public_url` (malipo's own HTTP
 /// front) and fresh random callback tokens. Paystack's and Fincra's webhook URLs are set on the
 /// fakes too.

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use malipo_jobs::ReconcileFincra;
 
 use super::WorkerState;
+use crate::config::ReconcileSettings;
 use crate::{
     queue::{JobContext, JobError},
     reconcile::fincra::{self, Options},
@@ -15,18 +16,20 @@ use crate::{
 /// Reconciles the window the job names.
 #[tracing::instrument(skip_all, fields(window = %job.window_start))]
 pub async fn run(job: ReconcileFincra, context: JobContext<WorkerState>) -> Result<(), JobError> {
-    fincra::run(&context.app, options(&job)?).await?;
+    fincra::run(&context.app, options(&job, &context.app.reconcile)?).await?;
     Ok(())
 }
 
-/// The job's options: `since`, else `MALIPO_FINCRA_RECHECK_WINDOW` before now.
-pub fn options(job: &ReconcileFincra) -> Result<Options, JobError> {
+/// The job's options: `since`, else the recheck window before now.
+pub fn options(job: &ReconcileFincra, settings: &ReconcileSettings) -> Result<Options, JobError> {
     let until = Utc::now();
     let since = match &job.since {
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| JobError::permanent(format!("bad time `{text}`: {e}")))?,
-        None => until - chrono::Duration::from_std(recheck_window()).unwrap_or_default(),
+        None => {
+            until - chrono::Duration::from_std(settings.fincra_recheck_window).unwrap_or_default()
+        }
     };
     Ok(Options {
         since,
@@ -34,34 +37,8 @@ pub fn options(job: &ReconcileFincra) -> Result<Options, JobError> {
         pending_after: job
             .pending_after_secs
             .map(Duration::from_secs)
-            .unwrap_or_else(|| {
-                env_duration("MALIPO_FINCRA_PENDING_AFTER", Duration::from_secs(300))
-            }),
+            .unwrap_or(settings.fincra_pending_after),
     })
-}
-
-/// `MALIPO_FINCRA_RECONCILE_EVERY`, default 10 minutes.
-pub fn default_period() -> Duration {
-    env_duration("MALIPO_FINCRA_RECONCILE_EVERY", Duration::from_secs(600))
-}
-
-/// `MALIPO_FINCRA_RECHECK_WINDOW`, default 3 days: how long a concluded payout keeps being
-/// asked about (reversals are undocumented, so the window is a guess to tune).
-pub fn recheck_window() -> Duration {
-    env_duration(
-        "MALIPO_FINCRA_RECHECK_WINDOW",
-        Duration::from_secs(3 * 24 * 3600),
-    )
-}
-
-fn env_duration(name: &str, default: Duration) -> Duration {
-    match std::env::var(name) {
-        Ok(text) => crate::config::duration(&text).unwrap_or_else(|error| {
-            tracing::warn!(%error, "{name} is invalid; using {default:?}");
-            default
-        }),
-        Err(_) => default,
-    }
 }
 
 /// Enqueues one `reconcile_fincra` per period; its dedupe key is the period's start, so

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use malipo_jobs::ReconcileMpesa;
 
 use super::WorkerState;
+use crate::config::ReconcileSettings;
 use crate::{
     queue::{JobContext, JobError},
     reconcile::mpesa::{self, Options},
@@ -15,13 +16,14 @@ use crate::{
 /// Reconciles from `since` (default: one period before the window) until now.
 #[tracing::instrument(skip_all, fields(window = %job.window_start))]
 pub async fn run(job: ReconcileMpesa, context: JobContext<WorkerState>) -> Result<(), JobError> {
-    let options = options(&job, default_period())?;
+    let options = options(&job, &context.app.reconcile)?;
     mpesa::run(&context.app, options).await?;
     Ok(())
 }
 
-/// The job's options: `since`, else one `period` before its window start.
-pub fn options(job: &ReconcileMpesa, period: Duration) -> Result<Options, JobError> {
+/// The job's options: `since`, else one period before its window start.
+pub fn options(job: &ReconcileMpesa, settings: &ReconcileSettings) -> Result<Options, JobError> {
+    let period = settings.mpesa_every;
     let parse = |text: &str| {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
@@ -38,26 +40,6 @@ pub fn options(job: &ReconcileMpesa, period: Duration) -> Result<Options, JobErr
         pending_after: job
             .pending_after_secs
             .map(Duration::from_secs)
-            .unwrap_or_else(default_pending_after),
+            .unwrap_or(settings.mpesa_pending_after),
     })
-}
-
-/// `MALIPO_MPESA_RECONCILE_EVERY`, default 10 minutes.
-pub fn default_period() -> Duration {
-    env_duration("MALIPO_MPESA_RECONCILE_EVERY", Duration::from_secs(600))
-}
-
-/// `MALIPO_MPESA_PENDING_AFTER`, default 3 minutes.
-pub fn default_pending_after() -> Duration {
-    env_duration("MALIPO_MPESA_PENDING_AFTER", Duration::from_secs(180))
-}
-
-fn env_duration(name: &str, default: Duration) -> Duration {
-    match std::env::var(name) {
-        Ok(text) => crate::config::duration(&text).unwrap_or_else(|error| {
-            tracing::warn!(%error, "{name} is invalid; using {default:?}");
-            default
-        }),
-        Err(_) => default,
-    }
 }

@@ -7,9 +7,11 @@ use anyhow::Context;
 use sqlx::PgPool;
 
 use crate::{
+    config::ReconcileSettings,
     domain::{Currency, Msisdn, PayoutDestination},
     escrow::release::CommissionDestinations,
-    providers::{Providers, ProvidersConfig, mpesa::PgTokenStore},
+    providers::{Providers, mpesa::PgTokenStore},
+    settings::Settings,
 };
 
 /// Shared by every handler of a process.
@@ -24,6 +26,8 @@ pub struct WorkerState {
     /// Sends client notifications (`deliver_event`); `None` when its HTTP client could not be
     /// built, and deliveries then wait.
     pub notifier: Option<Arc<crate::notify::Notifier>>,
+    /// Reconciliation periods and thresholds.
+    pub reconcile: ReconcileSettings,
 }
 
 impl WorkerState {
@@ -36,6 +40,7 @@ impl WorkerState {
             notifier: crate::notify::Notifier::new(crate::notify::NotifySettings::default())
                 .ok()
                 .map(Arc::new),
+            reconcile: ReconcileSettings::default(),
         }
     }
 
@@ -46,17 +51,19 @@ impl WorkerState {
         self
     }
 
-    /// From the environment: provider settings (see `providers::config`) and
-    /// `MALIPO_COMMISSION_PAYOUT_<CURRENCY>` and the notification settings (`notify::settings`). Daraja tokens are shared through the database.
-    pub async fn from_env(pool: PgPool) -> anyhow::Result<Self> {
-        let config = ProvidersConfig::from_env().context("invalid provider configuration")?;
-        let providers = Providers::from_config(&config, Arc::new(PgTokenStore::new(pool.clone())))
-            .context("failed to build provider clients")?;
-        let commission = commission_from(|name| std::env::var(name).ok())?;
-        let notifier = crate::notify::Notifier::new(
-            crate::notify::NotifySettings::from_env().context("invalid notification settings")?,
-        )?;
-        Ok(Self::new(pool, providers, commission).with_notifier(notifier))
+    /// From the process's [`Settings`]: provider clients (Daraja tokens shared through the
+    /// database), commission destinations, the notifier and the reconciliation settings.
+    pub fn build(pool: PgPool, settings: &Settings) -> anyhow::Result<Self> {
+        let providers = Providers::from_config(
+            &settings.providers,
+            Arc::new(PgTokenStore::new(pool.clone())),
+        )
+        .context("failed to build provider clients")?;
+        let notifier = crate::notify::Notifier::new(settings.notify.clone())?;
+        let mut state =
+            Self::new(pool, providers, settings.commission.clone()).with_notifier(notifier);
+        state.reconcile = settings.app.reconcile.clone();
+        Ok(state)
     }
 }
 

@@ -1,15 +1,9 @@
 //! The router on 127.0.0.1:0 with its own database, a client key and an operator key; raw
 //! sockets for what an HTTP client will not send; a lock for the tests that load the machine.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
-use malipo::{
-    clients,
-    config::Config,
-    http::{AllProviders, AppState, WebhookSecrets},
-    startup,
-    testing::test_database,
-};
+use malipo::{clients, config::Config, testing::TestApp};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::{
@@ -39,41 +33,38 @@ pub struct App {
     pub operator_key: String,
     /// HTTP client.
     pub http: reqwest::Client,
+    _app: TestApp,
 }
 
-/// Starts the API after `adjust` edits the default configuration.
+/// Starts the API after `adjust` edits the default configuration (generous per-client rate
+/// limits; intents may name any provider: no job runs here).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
-    let db = test_database().await.expect("database");
-    let mut config = Config::from_lookup(|_| None).expect("default config");
-    config.rate_limit_per_sec = 10_000;
-    config.rate_limit_burst = 10_000;
-    adjust(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let app = TestApp::builder()
+        .every_provider_allowed()
+        .config(|config| {
+            config.rate_limit_per_sec = 10_000;
+            config.rate_limit_burst = 10_000;
+            adjust(config);
+        })
+        .start()
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let state = AppState::new(
-        db.pool.clone(),
-        config,
-        Arc::new(AllProviders),
-        WebhookSecrets::default(),
-    );
-    tokio::spawn(startup::serve(listener, state, std::future::pending()));
-    let client = clients::create(&db.pool, "shop", "client", 150)
+        .expect("app");
+    let client = clients::create(&app.pool, "shop", "client", 150)
         .await
         .expect("client");
-    let operator = clients::create(&db.pool, "ops", "operator", 0)
+    let operator = clients::create(&app.pool, "ops", "operator", 0)
         .await
         .expect("operator");
     App {
-        base: format!("http://{addr}"),
-        addr,
-        pool: db.pool,
-        db_url: db.url,
+        base: app.base.clone(),
+        addr: app.address,
+        pool: app.pool.clone(),
+        db_url: app.db_url.clone(),
         key: client.key,
         client_id: client.id,
         operator_key: operator.key,
         http: reqwest::Client::new(),
+        _app: app,
     }
 }
 
@@ -131,21 +122,7 @@ pub fn mpesa_intent() -> Value {
            "commission_bps":1000,"reference":"order-981","metadata":{"order":"981"}})
 }
 
-/// Reads a problem+json answer with `status` and returns its body.
-pub async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json"),
-        "media type"
-    );
-    let body: Value = response.json().await.expect("problem body");
-    assert_eq!(body["status"], status, "status member: {body}");
-    body
-}
+pub use malipo::testing::problem;
 
 /// What came back on a raw socket.
 #[derive(Debug)]

@@ -1,8 +1,6 @@
 //! Starting the real router on 127.0.0.1:0 with its own database.
 
-use std::sync::Arc;
-
-use malipo::{clients, config::Config, http::AllProviders, startup, testing::test_database};
+use malipo::{clients, config::Config};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -16,6 +14,7 @@ pub struct TestApp {
     pub key: String,
     /// HTTP client.
     pub http: reqwest::Client,
+    _app: malipo::testing::TestApp,
 }
 
 /// Starts the API with default configuration.
@@ -23,26 +22,25 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Starts the API after `adjust` edits the configuration.
+/// Starts the API after `adjust` edits the configuration. Intents may name any provider: no
+/// job runs here, only the front is under test.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let db = test_database().await.expect("database");
-    let mut config = Config::from_lookup(|_| None).expect("default config");
-    adjust(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let app = malipo::testing::TestApp::builder()
+        .every_provider_allowed()
+        .config(adjust)
+        .start()
         .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let state = startup::app_state(db.pool.clone(), &config, Arc::new(AllProviders));
-    tokio::spawn(startup::serve(listener, state, std::future::pending()));
-    let key = clients::create(&db.pool, "test-client", "client", 150)
+        .expect("app");
+    let key = clients::create(&app.pool, "test-client", "client", 150)
         .await
         .expect("client")
         .key;
     TestApp {
-        base,
-        pool: db.pool,
+        base: app.base.clone(),
+        pool: app.pool.clone(),
         key,
         http: reqwest::Client::new(),
+        _app: app,
     }
 }
 
@@ -97,24 +95,4 @@ pub fn mpesa_intent() -> Value {
            "commission_bps":1000,"reference":"order-981","metadata":{"order":"981"}})
 }
 
-/// Reads a problem+json answer, checking its media type and shape.
-pub async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    let media = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(media, "application/problem+json");
-    let body: Value = response.json().await.expect("problem body");
-    assert_eq!(body["status"], status);
-    assert!(
-        body["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("https://")),
-        "type URI"
-    );
-    assert!(body["title"].is_string() && body["detail"].is_string());
-    body
-}
+pub use malipo::testing::problem;

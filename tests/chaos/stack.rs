@@ -15,12 +15,12 @@ use anyhow::Context as _;
 use malipo::{
     clients,
     pg::LocalCluster,
-    providers::{Providers, ProvidersConfig, mpesa::PgTokenStore},
     sandbox::{
         FakeProviders, MpesaSettings, PaystackSettings, SandboxSettings, StkOutcome, StkResult,
         TransferOutcome,
     },
-    worker::{self, WorkerState},
+    settings::Settings,
+    worker::WorkerState,
 };
 use rand::RngCore;
 use sqlx::{PgPool, postgres::PgPoolOptions};
@@ -160,13 +160,10 @@ impl Stack {
         let mut env = environment(&fakes, &base, &db.url);
         env.insert("MALIPO_HTTP_ADDR".to_owned(), format!("127.0.0.1:{port}"));
         let lookup = |name: &str| env.get(name).cloned();
-        let providers_config =
-            Arc::new(ProvidersConfig::from_lookup(lookup).expect("provider config"));
-        let providers =
-            Providers::from_config(&providers_config, Arc::new(PgTokenStore::new(pool.clone())))
-                .expect("providers");
-        let commission = worker::commission_from(lookup).expect("commission");
-        let worker_state = WorkerState::new(pool.clone(), providers, commission);
+        // The processes read this environment; the verdict's reconciliation runs in this one
+        // with the same settings, assembled the way they assemble theirs.
+        let settings = Settings::from_lookup(lookup).expect("settings");
+        let worker_state = WorkerState::build(pool.clone(), &settings).expect("workers' state");
         let log_dir = std::env::temp_dir().join(format!("malipo-chaos-{}", std::process::id()));
         let mut front_env = env.clone();
         // The front answers dozens of concurrent drivers.

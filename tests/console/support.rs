@@ -1,18 +1,9 @@
 //! A whole malipo (API, console, workers on every queue, provider fakes) with an operator, a
 //! viewer and a client key, and a cookie-carrying HTTP helper for the console.
 
-use std::{sync::Arc, time::Duration};
+use malipo::{clients, sandbox::SandboxSettings, testing::TestApp};
 
-use malipo::{
-    clients,
-    config::Config,
-    providers::{HttpSettings, Providers, mpesa::MemoryTokenStore},
-    queue::{QueueSettings, Runner},
-    sandbox::{FakeProviders, SandboxSettings, wiring},
-    startup,
-    testing::test_database,
-    worker::{self, WorkerState},
-};
+pub use malipo::testing::eventually;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -28,49 +19,22 @@ pub struct Stack {
     pub viewer_key: String,
     /// A client (tenant) key.
     pub client_key: String,
-    /// The provider fakes (kept alive).
-    pub _fakes: FakeProviders,
-    _runner: Runner,
+    /// The app with its fakes and workers (kept running while the test holds this).
+    _app: TestApp,
 }
 
 impl Stack {
     /// Starts everything on fresh ports and a fresh database.
     pub async fn start() -> Self {
-        let db = test_database().await.expect("database");
-        let config = Config::from_lookup(|_| None).expect("config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let app = TestApp::builder()
+            .fakes(SandboxSettings::default())
+            .config(|config| config.queues.push(malipo_jobs::queues::BENCH.to_owned()))
+            .workers()
+            .start()
             .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let fakes = FakeProviders::start(SandboxSettings::default())
-            .await
-            .expect("fakes");
-        let settings = HttpSettings {
-            connect_timeout: Duration::from_secs(2),
-            read_timeout: Duration::from_secs(5),
-        };
-        let providers_config = Arc::new(wiring::providers_config(&fakes, &base, settings));
-        let providers =
-            Providers::from_config(&providers_config, Arc::new(MemoryTokenStore::default()))
-                .expect("providers");
-        let state = WorkerState::new(db.pool.clone(), providers, Default::default());
-        let mut queues: Vec<String> = malipo_jobs::queues::ALL
-            .iter()
-            .map(|q| (*q).to_owned())
-            .collect();
-        queues.push(malipo_jobs::queues::BENCH.to_owned());
-        let queue_settings = QueueSettings {
-            queues,
-            poll_interval: Duration::from_millis(100),
-            ..QueueSettings::default()
-        };
-        let runner = Runner::start(db.pool.clone(), queue_settings, worker::handlers(), state)
-            .await
-            .expect("workers");
-        let app = startup::app_state_for(db.pool.clone(), &config, providers_config);
-        tokio::spawn(startup::serve(listener, app, std::future::pending()));
+            .expect("app");
         let key = |name: &'static str, role: &'static str| {
-            let pool = db.pool.clone();
+            let pool = app.pool.clone();
             async move {
                 clients::create(&pool, name, role, 0)
                     .await
@@ -82,10 +46,9 @@ impl Stack {
             operator_key: key("night-ops", "operator").await,
             viewer_key: key("auditor", "viewer").await,
             client_key: key("shop", "client").await,
-            base,
-            pool: db.pool,
-            _fakes: fakes,
-            _runner: runner,
+            base: app.base.clone(),
+            pool: app.pool.clone(),
+            _app: app,
         }
     }
 
@@ -269,20 +232,4 @@ pub fn set_cookie(response: &reqwest::Response) -> Option<String> {
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-}
-
-/// Polls `check` every 100 ms until it holds or `limit` passes; returns whether it held.
-pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }

@@ -1,16 +1,13 @@
 //! A whole malipo (API + workers) wired to fresh provider fakes.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use malipo::{
     clients,
-    config::Config,
     db::ledger,
-    providers::{HttpSettings, Providers, mpesa::MemoryTokenStore},
-    queue::{QueueSettings, Runner},
-    sandbox::{FakeProviders, SandboxSettings, wiring},
-    startup,
-    testing::test_database,
+    providers::HttpSettings,
+    sandbox::{FakeProviders, SandboxSettings},
+    testing::TestApp,
     worker::{self, WorkerState},
 };
 use serde_json::{Value, json};
@@ -40,7 +37,8 @@ pub struct Harness {
     pub lnbits_webhook_url: String,
     /// `MALIPO_SECRETS_KEY` of this stack (base64), for child worker processes.
     pub secrets_key: String,
-    runner: Option<Runner>,
+    /// The running app (workers stop with [`Harness::stop_workers`]).
+    app: TestApp,
 }
 
 /// Options for [`Harness::start_with`].
@@ -74,38 +72,6 @@ impl Harness {
 
     /// Starts API, workers and fakes.
     pub async fn start_with(options: Options) -> Self {
-        let db = test_database().await.expect("database");
-        let config = Config::from_lookup(|_| None).expect("config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let fakes = FakeProviders::start(options.sandbox).await.expect("fakes");
-        let http_settings = HttpSettings {
-            connect_timeout: Duration::from_secs(2),
-            read_timeout: options.read_timeout,
-        };
-        let mut providers_config = wiring::providers_config(&fakes, &base, http_settings);
-        if let (Some(expiry), Ok(lnbits)) = (
-            options.lnbits_invoice_expiry,
-            providers_config.lnbits.as_mut(),
-        ) {
-            lnbits.invoice_expiry = expiry;
-        }
-        let (mpesa_stk_url, mpesa_b2c_result_url) = providers_config
-            .mpesa
-            .as_ref()
-            .map(|m| (m.callbacks.stk(), m.callbacks.b2c_result()))
-            .expect("mpesa config");
-        let lnbits_webhook_url = providers_config
-            .lnbits
-            .as_ref()
-            .map(|l| l.webhook.url())
-            .expect("lnbits config");
-        let providers_config = Arc::new(providers_config);
-        let providers =
-            Providers::from_config(&providers_config, Arc::new(MemoryTokenStore::default()))
-                .expect("providers");
         let commission = worker::commission_from(|name| {
             (name == "MALIPO_COMMISSION_PAYOUT_KES")
                 .then(|| options.commission_kes.map(str::to_owned))
@@ -114,43 +80,60 @@ impl Harness {
         .expect("commission");
         let secrets_key = test_secrets_key();
         let notify = notify_settings(&secrets_key);
-        let state = WorkerState::new(db.pool.clone(), providers, commission)
-            .with_notifier(malipo::notify::Notifier::new(notify.clone()).expect("notifier"));
-        let settings = QueueSettings {
-            poll_interval: Duration::from_millis(100),
-            ..QueueSettings::default()
-        };
-        let runner = Runner::start(db.pool.clone(), settings, worker::handlers(), state.clone())
+        let invoice_expiry = options.lnbits_invoice_expiry;
+        let mut app = TestApp::builder()
+            .fakes(options.sandbox)
+            .provider_http(HttpSettings {
+                connect_timeout: Duration::from_secs(2),
+                read_timeout: options.read_timeout,
+            })
+            .providers(move |providers| {
+                if let (Some(expiry), Ok(lnbits)) = (invoice_expiry, providers.lnbits.as_mut()) {
+                    lnbits.invoice_expiry = expiry;
+                }
+            })
+            .settings(|settings| {
+                settings.commission = commission;
+                settings.notify = notify;
+            })
+            .workers()
+            .start()
             .await
-            .expect("workers");
-        let app =
-            startup::app_state_for(db.pool.clone(), &config, providers_config).with_notify(notify);
-        tokio::spawn(startup::serve(listener, app, std::future::pending()));
-        let key = clients::create(&db.pool, "flows", "client", 0)
+            .expect("app");
+        let providers = &app.settings.providers;
+        let (mpesa_stk_url, mpesa_b2c_result_url) = providers
+            .mpesa
+            .as_ref()
+            .map(|m| (m.callbacks.stk(), m.callbacks.b2c_result()))
+            .expect("mpesa config");
+        let lnbits_webhook_url = providers
+            .lnbits
+            .as_ref()
+            .map(|l| l.webhook.url())
+            .expect("lnbits config");
+        let key = clients::create(&app.pool, "flows", "client", 0)
             .await
             .expect("client")
             .key;
         Self {
-            base,
-            pool: db.pool,
-            database_url: db.url,
+            base: app.base.clone(),
+            pool: app.pool.clone(),
+            database_url: app.db_url.clone(),
             key,
-            fakes,
+            fakes: app.fakes.take().expect("fakes"),
             http: reqwest::Client::new(),
-            worker_state: state,
+            worker_state: app.workers.clone(),
             mpesa_stk_url,
             mpesa_b2c_result_url,
             lnbits_webhook_url,
             secrets_key,
-            runner: Some(runner),
+            app,
         }
     }
 
     /// Stops the workers (tests that re-run jobs by hand).
     pub async fn stop_workers(&mut self) {
-        if let Some(runner) = self.runner.take() {
-            runner.shutdown(Duration::from_secs(5)).await;
-        }
+        self.app.stop_workers().await;
     }
 
     /// POST with the client key and an idempotency key.

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use malipo_jobs::{Job, Noop};
 
-use super::support::{bench_runner, eventually, fast_forward, ids, problem, spawn_app};
+use malipo::testing::bench_runner;
+
+use super::support::{eventually, fast_forward, ids, problem, spawn_app};
 
 #[tokio::test]
 async fn an_exhausted_job_is_dead_with_every_error_and_a_retry_completes_it() {
     let app = spawn_app().await;
-    let runner = bench_runner(&app.pool).await;
+    let runner = bench_runner(&app.pool, Duration::from_secs(30)).await;
     let id = app.enqueue_noop("fail").await;
     let max = Noop::POLICY.max_attempts as i32;
     let dead = eventually(Duration::from_secs(20), || async {
@@ -91,7 +93,7 @@ async fn an_exhausted_job_is_dead_with_every_error_and_a_retry_completes_it() {
 #[tokio::test]
 async fn discard_removes_a_dead_job_from_the_dead_list_and_is_audited() {
     let app = spawn_app().await;
-    let runner = bench_runner(&app.pool).await;
+    let runner = bench_runner(&app.pool, Duration::from_secs(30)).await;
     let id = app.enqueue_noop("permanent").await;
     let other = app.enqueue_noop("permanent").await;
     let dead = eventually(Duration::from_secs(10), || async {

@@ -7,4 +7,5 @@ mod dead_letters;
 mod drain;
 mod metrics;
 mod pause;
+mod sandbox_drain;
 mod support;

@@ -93,27 +93,21 @@ async fn metrics_scrape_has_every_series_and_moves_as_jobs_run() {
     // A webhook through a front that has Paystack configured: a forged signature is refused
     // and counted by the webhook route itself (the counter is the process's, so the ops app
     // scrapes it).
-    let front_config = malipo::config::Config::from_lookup(|_| None).expect("config");
-    let providers = std::sync::Arc::new(
-        malipo::providers::ProvidersConfig::from_lookup(|name| match name {
-            "PAYSTACK_SECRET_KEY" => Some("sk_test_metrics".to_owned()),
-            _ => None,
+    let front = malipo::testing::TestApp::builder()
+        .settings(|settings| {
+            settings.providers =
+                malipo::providers::ProvidersConfig::from_lookup(|name| match name {
+                    "PAYSTACK_SECRET_KEY" => Some("sk_test_metrics".to_owned()),
+                    _ => None,
+                })
+                .expect("provider config");
         })
-        .expect("provider config"),
-    );
-    let front_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .start()
         .await
-        .expect("bind");
-    let front = format!("http://{}", front_listener.local_addr().expect("address"));
-    let front_state = malipo::startup::app_state_for(app.pool.clone(), &front_config, providers);
-    tokio::spawn(malipo::startup::serve(
-        front_listener,
-        front_state,
-        std::future::pending(),
-    ));
+        .expect("front");
     let refused = app
         .http
-        .post(format!("{front}/webhooks/paystack"))
+        .post(format!("{}/webhooks/paystack", front.base))
         .header("x-paystack-signature", "00")
         .body(r#"{"event":"charge.success","data":{"reference":"ref-metrics"}}"#)
         .send()

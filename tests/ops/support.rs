@@ -1,16 +1,12 @@
 //! An app on 127.0.0.1:0 with an operator key and a client key, and helpers for the ops tests.
 
-use std::{sync::Arc, time::Duration};
-
 use malipo::{
     clients,
-    config::Config,
-    http::AllProviders,
-    queue::{EnqueueOptions, QueueSettings, Runner, enqueue},
-    startup,
-    testing::test_database,
-    worker::{self, WorkerState},
+    queue::{EnqueueOptions, enqueue},
+    testing::TestApp,
 };
+
+pub use malipo::testing::{eventually, problem};
 use malipo_jobs::Noop;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -32,32 +28,33 @@ pub struct OpsApp {
     pub client_key: String,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The app itself (kept running while the test holds this).
+    pub _app: TestApp,
 }
 
-/// Starts the API on its own database.
+/// Starts the API on its own database, assembled as `malipo serve` assembles it (no provider
+/// configured; intents may name any provider: no deposit job runs here).
 pub async fn spawn_app() -> OpsApp {
-    let db = test_database().await.expect("database");
-    let config = Config::from_lookup(|_| None).expect("default config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let app = TestApp::builder()
+        .every_provider_allowed()
+        .start()
         .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let state = startup::app_state(db.pool.clone(), &config, Arc::new(AllProviders));
-    tokio::spawn(startup::serve(listener, state, std::future::pending()));
-    let operator = clients::create(&db.pool, "ops", "operator", 0)
+        .expect("app");
+    let operator = clients::create(&app.pool, "ops", "operator", 0)
         .await
         .expect("operator");
-    let client = clients::create(&db.pool, "shop", "client", 0)
+    let client = clients::create(&app.pool, "shop", "client", 0)
         .await
         .expect("client");
     OpsApp {
-        base,
-        pool: db.pool,
-        db_url: db.url,
+        base: app.base.clone(),
+        pool: app.pool.clone(),
+        db_url: app.db_url.clone(),
         operator_key: operator.key,
         operator_id: operator.id,
         client_key: client.key,
         http: reqwest::Client::new(),
+        _app: app,
     }
 }
 
@@ -139,55 +136,6 @@ pub async fn ok_json(response: reqwest::Response) -> Value {
     let text = response.text().await.expect("body");
     assert_eq!(status.as_u16(), 200, "unexpected answer: {text}");
     serde_json::from_str(&text).expect("JSON body")
-}
-
-/// Reads a problem+json answer with `status`.
-pub async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    let media = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(media, "application/problem+json");
-    let body: Value = response.json().await.expect("problem body");
-    assert_eq!(body["status"], status);
-    assert!(body["detail"].is_string());
-    body
-}
-
-/// Polls until `check` holds or `limit` passes; returns whether it held.
-pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
-/// In-process workers for the bench queue with the production handlers.
-pub async fn bench_runner(pool: &PgPool) -> Runner {
-    let settings = QueueSettings {
-        queues: vec![malipo_jobs::queues::BENCH.to_owned()],
-        poll_interval: Duration::from_millis(100),
-        ..QueueSettings::default()
-    };
-    Runner::start(
-        pool.clone(),
-        settings,
-        worker::handlers(),
-        WorkerState::new(pool.clone(), Default::default(), Default::default()),
-    )
-    .await
-    .expect("workers start")
 }
 
 /// Makes every pending job of the bench queue due now (instead of sleeping through backoff).

@@ -151,9 +151,9 @@ pub async fn drain(
     let settings = startup::queue_settings(&state.config);
     let pool = state.pool.clone();
     let name = queue.clone();
+    let app = state.workers_for_drain()?;
     // Its own task, as in /ops: a browser that gives up must not stop a drain halfway.
     let report = tokio::spawn(async move {
-        let app = worker::WorkerState::from_env(pool.clone()).await?;
         drain::drain(
             &pool,
             &actor,

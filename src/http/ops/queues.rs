@@ -119,10 +119,10 @@ pub async fn drain(
     };
     let actor = actor(&operator);
     let settings = startup::queue_settings(&state.config);
+    let app = state.workers_for_drain()?;
     // Its own task: a client that hangs up must not drop the drain halfway, with its workers
     // still running and no report or audit row written.
     let report = tokio::spawn(async move {
-        let app = worker::WorkerState::from_env(state.pool.clone()).await?;
         drain::drain(
             &state.pool,
             &actor,

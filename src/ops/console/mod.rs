@@ -11,15 +11,15 @@ use sqlx::PgPool;
 use super::{Actor, audit, page_size, table};
 use crate::{
     cli::{AuditCommand, Command},
-    config::Config,
+    settings::Settings,
 };
 
 /// Runs one operator command; other commands are not ours and are refused.
-pub async fn run(command: Command, pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+pub async fn run(command: Command, pool: &PgPool, settings: &Settings) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match command {
         Command::Jobs { action } => jobs::run(action, pool, &actor).await,
-        Command::Queues { action } => queues::run(action, pool, config, &actor).await,
+        Command::Queues { action } => queues::run(action, pool, settings, &actor).await,
         Command::Audit {
             action:
                 AuditCommand::List {

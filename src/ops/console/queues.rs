@@ -5,19 +5,20 @@ use sqlx::PgPool;
 use super::print_json;
 use crate::{
     cli::QueuesCommand,
-    config::{self, Config},
+    config,
     ops::{
         Actor,
         drain::{self, DrainOptions},
         queues, table,
     },
+    settings::Settings,
     startup, worker,
 };
 
 pub(super) async fn run(
     command: QueuesCommand,
     pool: &PgPool,
-    config: &Config,
+    settings: &Settings,
     actor: &Actor,
 ) -> anyhow::Result<()> {
     match command {
@@ -83,13 +84,13 @@ pub(super) async fn run(
         } => {
             let timeout =
                 config::duration(&timeout).map_err(|e| anyhow::anyhow!("--timeout: {e:#}"))?;
-            let app = worker::WorkerState::from_env(pool.clone()).await?;
+            let app = worker::WorkerState::build(pool.clone(), settings)?;
             let report = drain::drain(
                 pool,
                 actor,
                 &queue,
                 DrainOptions { limit, timeout },
-                startup::queue_settings(config),
+                startup::queue_settings(&settings.app),
                 worker::handlers(),
                 app,
             )

@@ -12,11 +12,6 @@ use super::{
 use crate::providers::{HttpSettings, Secret, cidr::Cidr};
 
 impl ProvidersConfig {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads settings through `lookup` (the environment, or a map in tests). Blank values count
     /// as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
