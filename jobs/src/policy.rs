@@ -39,11 +39,6 @@ impl RetryPolicy {
         let sample = unit_sample.clamp(0.0, 1.0);
         self.ceiling(attempt).mul_f64(sample)
     }
-
-    /// Whether a job that has run `attempts` times may run again.
-    pub fn allows_another(&self, attempts: u32) -> bool {
-        attempts < self.max_attempts
-    }
 }
 
 #[cfg(test)]
@@ -65,7 +60,5 @@ mod tests {
         let policy = RetryPolicy::new(3, Duration::from_secs(1), Duration::from_secs(8));
         assert_eq!(policy.delay(3, 0.0), Duration::ZERO);
         assert!(policy.delay(3, 0.999) < Duration::from_secs(4));
-        assert!(!policy.allows_another(3));
-        assert!(policy.allows_another(2));
     }
 }

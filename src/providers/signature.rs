@@ -1,4 +1,4 @@
-//! Webhook authenticity: Paystack's HMAC-SHA512, Stripe-style `t=…,v1=…`, Standard Webhooks,
+//! Webhook authenticity: Paystack's HMAC-SHA512, Standard Webhooks (malipo's own notifications)
 //! and the constant-time token check for unsigned callbacks. Always over the raw bytes received,
 //! never a re-serialization, and every comparison in constant time.
 
@@ -43,42 +43,6 @@ pub fn verify_paystack(secret_key: &str, raw_body: &[u8], header_hex: &str) -> b
     hmac_sha512(secret_key.as_bytes(), raw_body)
         .verify_slice(&claimed)
         .is_ok()
-}
-
-/// A Stripe-style header `t=<unix>,v1=<hex>` for a body signed at `timestamp`.
-pub fn sign_stripe_style(secret: &str, timestamp: i64, raw_body: &[u8]) -> String {
-    let mac = stripe_mac(secret, timestamp, raw_body);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
-}
-
-/// Verifies a Stripe-style header: any `v1` entry may match (secret rotation), and the signed
-/// timestamp must be within `tolerance` of `now` (Unix seconds) either way.
-pub fn verify_stripe_style(
-    secret: &str,
-    header: &str,
-    raw_body: &[u8],
-    now: i64,
-    tolerance: Duration,
-) -> Result<(), SignatureError> {
-    let mut timestamp = None;
-    let mut candidates = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
-            Some(("v1", value)) => candidates.extend(hex::decode(value).ok()),
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
-    if candidates.is_empty() {
-        return Err(SignatureError::Malformed);
-    }
-    check_window(timestamp, now, tolerance)?;
-    let mac = stripe_mac(secret, timestamp, raw_body);
-    any_matches(&mac, &candidates)
 }
 
 /// Whether the token in a callback URL is ours: compared as SHA-256 digests in constant time,
@@ -158,12 +122,6 @@ pub mod standard {
     }
 }
 
-fn stripe_mac(secret: &str, timestamp: i64, raw_body: &[u8]) -> HmacSha256 {
-    let mut mac = hmac_sha256(secret.as_bytes(), format!("{timestamp}.").as_bytes());
-    mac.update(raw_body);
-    mac
-}
-
 fn check_window(timestamp: i64, now: i64, tolerance: Duration) -> Result<(), SignatureError> {
     let tolerance = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
     if now.abs_diff(timestamp) > tolerance.unsigned_abs() {
@@ -205,7 +163,6 @@ mod tests {
 
     const PAYSTACK_BODY: &[u8] = br#"{"event":"charge.success","data":{"reference":"ref_123","amount":10000,"currency":"NGN","status":"success"}}"#;
     const PAYSTACK_SIG: &str = "28eff5b421c1dc76e46589e94c3bb5c5219c2bb3fffe39e8adc5513e583a76fd09f0d86aa3c2ed4b842b4e99a765bc13e5503482b66e3429d26976f186f6ff9b";
-    const STRIPE_SIG: &str = "6d46be3c587a19913ea1a0386a3401b21cf8ed44af39edfe78c64e5e8d0b3056";
 
     fn one_byte_changed(body: &[u8]) -> Vec<u8> {
         let mut changed = body.to_vec();
@@ -235,60 +192,6 @@ mod tests {
         assert!(!verify_paystack("sk_test_fake", PAYSTACK_BODY, &flipped));
         assert!(!verify_paystack("sk_test_fake", PAYSTACK_BODY, "not hex"));
         assert!(!verify_paystack("sk_test_fake", PAYSTACK_BODY, ""));
-    }
-
-    #[test]
-    fn stripe_style_vector() {
-        let header = format!("t=1700000000,v1={STRIPE_SIG}");
-        assert_eq!(
-            sign_stripe_style("whsec_test", 1_700_000_000, PAYSTACK_BODY),
-            header
-        );
-        let tolerance = Duration::from_secs(300);
-        let now = 1_700_000_100;
-        assert_eq!(
-            verify_stripe_style("whsec_test", &header, PAYSTACK_BODY, now, tolerance),
-            Ok(())
-        );
-        assert_eq!(
-            verify_stripe_style(
-                "whsec_test",
-                &header,
-                &one_byte_changed(PAYSTACK_BODY),
-                now,
-                tolerance
-            ),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_stripe_style(
-                "whsec_test",
-                &header,
-                PAYSTACK_BODY,
-                1_700_000_301,
-                tolerance
-            ),
-            Err(SignatureError::Stale)
-        );
-        assert_eq!(
-            verify_stripe_style(
-                "whsec_test",
-                &header,
-                PAYSTACK_BODY,
-                1_699_999_699,
-                tolerance
-            ),
-            Err(SignatureError::Stale)
-        );
-        let rotated = format!("t=1700000000,v1={},v1={STRIPE_SIG}", "00".repeat(32));
-        assert_eq!(
-            verify_stripe_style("whsec_test", &rotated, PAYSTACK_BODY, now, tolerance),
-            Ok(())
-        );
-        assert_eq!(
-            verify_stripe_style("whsec_test", "v1=abcd", PAYSTACK_BODY, now, tolerance),
-            Err(SignatureError::Malformed)
-        );
     }
 
     #[test]

@@ -20,8 +20,13 @@ use crate::{
     worker::process_webhook::endpoints,
 };
 
-fn authenticate(state: &AppState, token: &str, peer: SocketAddr) -> Result<(), ApiError> {
-    let secrets = &state.webhook_secrets;
+/// Admits a callback whose path token is ours and, when `MPESA_ALLOWED_IPS` is set, whose peer
+/// address is in the allow-list.
+fn authenticate(
+    secrets: &crate::http::WebhookSecrets,
+    token: &str,
+    peer: SocketAddr,
+) -> Result<(), ApiError> {
     let Some(expected) = secrets.mpesa_token.as_ref() else {
         return Err(ApiError::NotFound(
             "M-Pesa is not configured on this server".to_owned(),
@@ -61,7 +66,7 @@ pub async fn stk(
     PathParam(token): PathParam,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     let callback = parsed(
         &state,
         endpoints::MPESA_STK,
@@ -109,7 +114,7 @@ pub async fn b2c_result(
     PathParam(token): PathParam,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     let result = parsed(
         &state,
         endpoints::MPESA_B2C_RESULT,
@@ -136,7 +141,7 @@ pub async fn b2c_timeout(
     PathParam(token): PathParam,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     let endpoint = endpoints::MPESA_B2C_TIMEOUT;
     let timeout = parsed(&state, endpoint, &body, callbacks::parse_b2c_timeout).await?;
     let reason = format!(
@@ -156,7 +161,7 @@ pub async fn status_result_about(
     PathParam((token, reference)): PathParam<(String, String)>,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     status_event(&state, Some(&reference), &body).await
 }
 
@@ -169,7 +174,7 @@ pub async fn status_result(
     PathParam(token): PathParam,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     status_event(&state, None, &body).await
 }
 
@@ -201,7 +206,7 @@ pub async fn status_timeout(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     PathParam(token): PathParam,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     Ok(accepted())
 }
 
@@ -212,7 +217,7 @@ pub async fn c2b_validation(
     PathParam(token): PathParam,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     if callbacks::parse_c2b(&body).is_err() {
         return Ok(Json(
             json!({"ResultCode": "C2B00016", "ResultDesc": "Rejected"}),
@@ -229,7 +234,7 @@ pub async fn c2b_confirmation(
     PathParam(token): PathParam,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    authenticate(&state, &token, peer)?;
+    authenticate(&state.webhook_secrets, &token, peer)?;
     match callbacks::parse_c2b(&body) {
         Ok(payment) => {
             store_event(
@@ -299,5 +304,46 @@ async fn rejected(state: &AppState, endpoint: &str, reason: &str, body: &[u8]) -
     match store_inert(&state.pool, "mpesa", endpoint, "rejected", reason, body).await {
         Ok(_) => ApiError::MalformedBody(format!("unreadable M-Pesa callback: {reason}")),
         Err(error) => error.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        http::WebhookSecrets,
+        providers::{Cidr, Secret},
+    };
+
+    const TOKEN: &str = "cbtok_0123456789abcdef";
+
+    fn secrets(allowed: Option<&str>) -> WebhookSecrets {
+        WebhookSecrets {
+            mpesa_token: Some(Secret::new(TOKEN)),
+            mpesa_allowed_ips: allowed.map(|list| Cidr::parse_list(list).expect("list")),
+            ..WebhookSecrets::default()
+        }
+    }
+
+    #[test]
+    fn callbacks_are_admitted_by_token_and_address() {
+        let safaricom: SocketAddr = "196.201.214.200:443".parse().expect("address");
+        let elsewhere: SocketAddr = "203.0.113.9:443".parse().expect("address");
+        let open = secrets(None);
+        assert!(authenticate(&open, TOKEN, elsewhere).is_ok());
+        assert!(matches!(
+            authenticate(&open, "cbtok_0123456789abcdeX", safaricom),
+            Err(ApiError::Unauthorized(_))
+        ));
+        let listed = secrets(Some("196.201.214.0/24"));
+        assert!(authenticate(&listed, TOKEN, safaricom).is_ok());
+        assert!(matches!(
+            authenticate(&listed, TOKEN, elsewhere),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(matches!(
+            authenticate(&WebhookSecrets::default(), TOKEN, safaricom),
+            Err(ApiError::NotFound(_))
+        ));
     }
 }

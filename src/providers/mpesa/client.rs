@@ -5,7 +5,7 @@ mod pull;
 
 pub use pull::PulledPayment;
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use reqwest::{StatusCode, header::HeaderMap};
@@ -27,14 +27,12 @@ use super::{
 use crate::{
     domain::Money,
     providers::{
-        Cidr, DepositRequest, DepositStatus, Destination, HttpSettings, NextAction, ProviderError,
+        DepositRequest, DepositStatus, Destination, HttpSettings, NextAction, ProviderError,
         Secret, TransferRequest, TransferStatus,
         config::{MpesaCallbacks, MpesaConfig, MpesaInitiator},
         http::{
             Effect, HttpClient, Reply, excerpt, per_second, retry_after, status_error, undecodable,
         },
-        ip_allowed,
-        signature::callback_token_matches,
         types::Buyer,
     },
 };
@@ -153,18 +151,6 @@ impl MpesaClient {
     /// The callback URLs this client registers with Daraja.
     pub fn callbacks(&self) -> &MpesaCallbacks {
         &self.config.callbacks
-    }
-
-    /// Whether a callback is acceptable on its face: the path token is ours and, when an
-    /// allow-list is configured, the peer address is in it.
-    pub fn callback_allowed(&self, path_token: &str, peer: IpAddr) -> bool {
-        let token_ok = callback_token_matches(self.config.callbacks.token().expose(), path_token);
-        let ip_ok = self
-            .config
-            .allowed_ips
-            .as_deref()
-            .is_none_or(|list: &[Cidr]| ip_allowed(list, peer));
-        token_ok && ip_ok
     }
 
     /// `POST /mpesa/stkpush/v1/processrequest`: prompts the buyer's phone. A lost answer is

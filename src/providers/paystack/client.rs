@@ -84,11 +84,6 @@ impl PaystackClient {
         })
     }
 
-    /// The key Paystack signs webhooks with (the API secret key).
-    pub fn webhook_key(&self) -> &Secret {
-        &self.secret_key
-    }
-
     /// `POST /transaction/initialize`. A reference Paystack already has (a re-run after a lost
     /// answer) is verified instead and answered as [`DepositInitiation::AlreadyInitiated`].
     #[tracing::instrument(skip_all, fields(provider = "paystack", reference = %request.reference))]
