@@ -147,41 +147,51 @@ impl Config {
                 .transpose()?,
             stuck_after: duration(&parsed("MALIPO_STUCK_AFTER", "1h")?)
                 .context("MALIPO_STUCK_AFTER")?,
-            front: FrontLimits {
-                header_read_timeout: positive_duration(
-                    "MALIPO_HEADER_READ_TIMEOUT",
-                    &parsed("MALIPO_HEADER_READ_TIMEOUT", "10s")?,
-                )?,
-                keep_alive_timeout: positive_duration(
-                    "MALIPO_KEEP_ALIVE_TIMEOUT",
-                    &parsed("MALIPO_KEEP_ALIVE_TIMEOUT", "5s")?,
-                )?,
-                max_connections: positive::<u32>(
-                    "MALIPO_MAX_CONNECTIONS",
-                    &parsed("MALIPO_MAX_CONNECTIONS", "1024")?,
-                )? as usize,
-                overflow_connections: number::<u32>(
-                    "MALIPO_OVERFLOW_CONNECTIONS",
-                    &parsed("MALIPO_OVERFLOW_CONNECTIONS", "64")?,
-                )? as usize,
-                auth_failures_per_min: positive(
-                    "MALIPO_AUTH_FAILURES_PER_MIN",
-                    &parsed("MALIPO_AUTH_FAILURES_PER_MIN", "60")?,
-                )?,
-                negative_key_cache: duration(&parsed("MALIPO_NEGATIVE_KEY_CACHE", "10s")?)
-                    .context("MALIPO_NEGATIVE_KEY_CACHE")?,
-                key_rotation_grace: duration(&parsed("MALIPO_KEY_ROTATION_GRACE", "24h")?)
-                    .context("MALIPO_KEY_ROTATION_GRACE")?,
-                cors_origins: get("MALIPO_CORS_ORIGINS")
-                    .map(|list| {
-                        list.split(',')
-                            .map(|origin| origin.trim().to_owned())
-                            .filter(|origin| !origin.is_empty())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            },
+            front: FrontLimits::from_lookup(&get)?,
             reconcile: ReconcileSettings::from_lookup(&get)?,
+        })
+    }
+}
+
+impl FrontLimits {
+    /// Through `get` (blank values already count as unset).
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let parsed = |name: &str, default: &str| -> anyhow::Result<String> {
+            Ok(get(name).unwrap_or_else(|| default.to_owned()))
+        };
+        Ok(Self {
+            header_read_timeout: positive_duration(
+                "MALIPO_HEADER_READ_TIMEOUT",
+                &parsed("MALIPO_HEADER_READ_TIMEOUT", "10s")?,
+            )?,
+            keep_alive_timeout: positive_duration(
+                "MALIPO_KEEP_ALIVE_TIMEOUT",
+                &parsed("MALIPO_KEEP_ALIVE_TIMEOUT", "5s")?,
+            )?,
+            max_connections: positive::<u32>(
+                "MALIPO_MAX_CONNECTIONS",
+                &parsed("MALIPO_MAX_CONNECTIONS", "1024")?,
+            )? as usize,
+            overflow_connections: number::<u32>(
+                "MALIPO_OVERFLOW_CONNECTIONS",
+                &parsed("MALIPO_OVERFLOW_CONNECTIONS", "64")?,
+            )? as usize,
+            auth_failures_per_min: positive(
+                "MALIPO_AUTH_FAILURES_PER_MIN",
+                &parsed("MALIPO_AUTH_FAILURES_PER_MIN", "60")?,
+            )?,
+            negative_key_cache: duration(&parsed("MALIPO_NEGATIVE_KEY_CACHE", "10s")?)
+                .context("MALIPO_NEGATIVE_KEY_CACHE")?,
+            key_rotation_grace: duration(&parsed("MALIPO_KEY_ROTATION_GRACE", "24h")?)
+                .context("MALIPO_KEY_ROTATION_GRACE")?,
+            cors_origins: get("MALIPO_CORS_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|origin| origin.trim().to_owned())
+                        .filter(|origin| !origin.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

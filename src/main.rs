@@ -1,15 +1,13 @@
 //! The `malipo` binary: parses the command line and runs one subcommand.
 
-use std::process::ExitCode;
+use std::{future::Future, process::ExitCode};
 
 use anyhow::Context;
 use clap::Parser;
 use malipo::{
     bench,
-    cli::{
-        BenchCommand, Cli, Command, DiscrepanciesCommand, IntentsCommand, LedgerCommand,
-        ReconcileCommand,
-    },
+    cli::{Cli, Command, DiscrepanciesCommand, IntentsCommand, LedgerCommand, ReconcileCommand},
+    config::Config,
     ops,
     sandbox::{FakeProviders, SandboxSettings, wiring},
     settings::Settings,
@@ -17,6 +15,7 @@ use malipo::{
     telemetry,
     worker::WorkerState,
 };
+use sqlx::PgPool;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -63,50 +62,41 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve => serve(settings).await,
         Command::Work { exit_with_parent } => work(settings, exit_with_parent).await,
         Command::Migrate => {
-            let database = Database::open(config, true).await?;
-            println!("migrations applied");
-            database.close().await;
-            Ok(())
+            with_database(config, true, |_| async {
+                println!("migrations applied");
+                Ok(())
+            })
+            .await
         }
         Command::Clients { action } => {
-            let database = Database::open(config, false).await?;
-            let result = malipo::cli::clients::run(action, &database.pool, config).await;
-            database.close().await;
-            result
+            with_database(config, false, |pool| async move {
+                malipo::cli::clients::run(action, &pool, config).await
+            })
+            .await
         }
         Command::Ledger {
             action: LedgerCommand::Check,
         } => {
-            let database = Database::open(config, false).await?;
-            let violations = malipo::db::ledger::check(&database.pool).await;
-            database.close().await;
-            let violations = violations.context("failed to check the ledger")?;
-            if violations.is_empty() {
-                println!(
-                    "ledger ok: every transaction balances and every account agrees with its intent"
-                );
-                return Ok(());
-            }
-            for violation in &violations {
-                println!(
-                    "VIOLATION {}: {} ({})",
-                    violation.rule, violation.subject, violation.detail
-                );
-            }
-            anyhow::bail!("{} ledger invariant violation(s)", violations.len())
+            with_database(
+                config,
+                false,
+                |pool| async move { ledger_check(&pool).await },
+            )
+            .await
         }
         command @ (Command::Jobs { .. } | Command::Queues { .. } | Command::Audit { .. }) => {
-            let database = Database::open(config, false).await?;
-            let result = ops::console::run(command, &database.pool, &settings).await;
-            database.close().await;
-            result
+            let settings = &settings;
+            with_database(config, false, |pool| async move {
+                ops::console::run(command, &pool, settings).await
+            })
+            .await
         }
         Command::Reconcile { action } => reconcile(action, &settings).await,
         Command::Discrepancies { action } => {
-            let database = Database::open(config, false).await?;
-            let result = money_command(action, &database.pool).await;
-            database.close().await;
-            result
+            with_database(config, false, |pool| async move {
+                money_command(action, &pool).await
+            })
+            .await
         }
         Command::Intents {
             action: IntentsCommand::Stuck { older_than },
@@ -115,133 +105,63 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 Some(text) => malipo::config::duration(&text).context("--older-than")?,
                 None => config.stuck_after,
             };
-            let database = Database::open(config, false).await?;
-            let result = ops::money::stuck_intents(&database.pool, older_than, Some(ops::MAX_PAGE))
-                .await
-                .map_err(anyhow::Error::from)
-                .and_then(|rows| {
-                    println!("{}", serde_json::to_string_pretty(&rows)?);
-                    Ok(())
-                });
-            database.close().await;
-            result
-        }
-        Command::Webhooks {
-            action:
-                malipo::cli::webhooks::WebhooksCommand::Listen {
-                    client,
-                    port,
-                    events,
-                    sandbox,
-                },
-        } => {
-            let database = Database::open(config, false).await?;
-            let notify = if sandbox {
-                settings.notify.clone().for_sandbox()
-            } else {
-                settings.notify.clone()
-            };
-            let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            let result = malipo::notify::listen::run(
-                &database.pool,
-                &notify,
-                client,
-                bind,
-                events,
-                startup::shutdown_signal(),
-            )
-            .await;
-            database.close().await;
-            result
-        }
-        Command::Webhooks {
-            action: malipo::cli::webhooks::WebhooksCommand::Retry { delivery },
-        } => {
-            let database = Database::open(config, false).await?;
-            let result =
-                ops::notifications::retry_delivery(&database.pool, &ops::Actor::cli(), delivery)
-                    .await
-                    .map(|round| println!("delivery {delivery}: round {round} queued"))
-                    .map_err(anyhow::Error::from);
-            database.close().await;
-            result
-        }
-        Command::Webhooks {
-            action:
-                malipo::cli::webhooks::WebhooksCommand::Recover {
-                    endpoint,
-                    since,
-                    until,
-                },
-        } => {
-            let database = Database::open(config, false).await?;
-            let result = ops::notifications::recover_endpoint(
-                &database.pool,
-                &ops::Actor::cli(),
-                endpoint,
-                since,
-                until,
-            )
+            with_database(config, false, |pool| async move {
+                let rows =
+                    ops::money::stuck_intents(&pool, older_than, Some(ops::MAX_PAGE)).await?;
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                Ok(())
+            })
             .await
-            .map(|count| println!("{count} deliveries of endpoint {endpoint} queued again"))
-            .map_err(anyhow::Error::from);
-            database.close().await;
-            result
+        }
+        Command::Webhooks { action } => {
+            let notify = &settings.notify;
+            with_database(config, false, |pool| async move {
+                malipo::cli::webhooks::run(action, &pool, notify).await
+            })
+            .await
         }
         Command::Bench { which } => {
             let database = Database::open(config, true).await?;
-            let result = match which {
-                BenchCommand::Queue {
-                    jobs,
-                    backlog,
-                    latency_samples,
-                } => bench::queue::run(&database.pool, jobs, backlog, latency_samples)
-                    .await
-                    .and_then(|r| Ok(serde_json::to_value(r)?)),
-                BenchCommand::Intake {
-                    connections,
-                    requests,
-                    preload,
-                } => bench::intake::run(&database.pool, config, connections, requests, preload)
-                    .await
-                    .and_then(|r| Ok(serde_json::to_value(r)?)),
-                BenchCommand::E2e {
-                    lifecycles,
-                    concurrency,
-                    notify,
-                } => bench::e2e::run(
-                    &database.pool,
-                    &database.url,
-                    config,
-                    lifecycles,
-                    concurrency,
-                    notify,
-                )
-                .await
-                .and_then(|r| Ok(serde_json::to_value(r)?)),
-                BenchCommand::Notifications {
-                    events,
-                    concurrency,
-                } => bench::notifications::run(&database.pool, events, concurrency)
-                    .await
-                    .and_then(|r| Ok(serde_json::to_value(r)?)),
-                BenchCommand::Webhooks {
-                    connections,
-                    deliveries,
-                    preload,
-                } => bench::webhooks::run(&database.pool, config, connections, deliveries, preload)
-                    .await
-                    .and_then(|r| Ok(serde_json::to_value(r)?)),
-            };
+            let result = bench::run(which, &database.pool, &database.url, config).await;
             database.close().await;
-            let report = result?;
             println!(
                 "{}",
-                serde_json::to_string_pretty(&report).context("failed to print the report")?
+                serde_json::to_string_pretty(&result?).context("failed to print the report")?
             );
             Ok(())
         }
     }
+}
+
+/// Opens the database (migrating when `migrate`), runs `command` on its pool and closes it,
+/// whether the command succeeded or not.
+async fn with_database<F, Fut>(config: &Config, migrate: bool, command: F) -> anyhow::Result<()>
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let database = Database::open(config, migrate).await?;
+    let result = command(database.pool.clone()).await;
+    database.close().await;
+    result
+}
+
+/// `malipo ledger check`: prints every violated invariant and fails when there is one.
+async fn ledger_check(pool: &PgPool) -> anyhow::Result<()> {
+    let violations = malipo::db::ledger::check(pool)
+        .await
+        .context("failed to check the ledger")?;
+    if violations.is_empty() {
+        println!("ledger ok: every transaction balances and every account agrees with its intent");
+        return Ok(());
+    }
+    for violation in &violations {
+        println!(
+            "VIOLATION {}: {} ({})",
+            violation.rule, violation.subject, violation.detail
+        );
+    }
+    anyhow::bail!("{} ledger invariant violation(s)", violations.len())
 }
 
 async fn money_command(action: DiscrepanciesCommand, pool: &sqlx::PgPool) -> anyhow::Result<()> {

@@ -10,3 +10,50 @@ pub mod queue;
 mod stats;
 mod watch;
 pub mod webhooks;
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::{cli::BenchCommand, config::Config};
+
+/// Runs one benchmark on `pool` (its URL for the worker processes some start) and returns
+/// its report.
+pub async fn run(
+    which: BenchCommand,
+    pool: &PgPool,
+    database_url: &str,
+    config: &Config,
+) -> anyhow::Result<Value> {
+    Ok(match which {
+        BenchCommand::Queue {
+            jobs,
+            backlog,
+            latency_samples,
+        } => serde_json::to_value(queue::run(pool, jobs, backlog, latency_samples).await?)?,
+        BenchCommand::Intake {
+            connections,
+            requests,
+            preload,
+        } => {
+            serde_json::to_value(intake::run(pool, config, connections, requests, preload).await?)?
+        }
+        BenchCommand::E2e {
+            lifecycles,
+            concurrency,
+            notify,
+        } => serde_json::to_value(
+            e2e::run(pool, database_url, config, lifecycles, concurrency, notify).await?,
+        )?,
+        BenchCommand::Notifications {
+            events,
+            concurrency,
+        } => serde_json::to_value(notifications::run(pool, events, concurrency).await?)?,
+        BenchCommand::Webhooks {
+            connections,
+            deliveries,
+            preload,
+        } => serde_json::to_value(
+            webhooks::run(pool, config, connections, deliveries, preload).await?,
+        )?,
+    })
+}

@@ -32,42 +32,7 @@ pub async fn run(action: ClientsCommand, pool: &PgPool, config: &Config) -> anyh
                 println!("{}", serde_json::to_string_pretty(&clients)?);
                 return Ok(());
             }
-            let day = |at: Option<chrono::DateTime<chrono::Utc>>| {
-                at.map(|at| at.format("%Y-%m-%d %H:%M").to_string())
-                    .unwrap_or_default()
-            };
-            let rows: Vec<Vec<String>> = clients
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.id.to_string(),
-                        table::cell(&c.name, 30),
-                        c.role.to_string(),
-                        format!("{}…", c.key_prefix),
-                        c.previous_key_prefix
-                            .as_ref()
-                            .map(|p| format!("{p}… until {}", day(c.previous_key_expires_at)))
-                            .unwrap_or_default(),
-                        day(Some(c.created_at)),
-                        day(c.revoked_at),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table::render(
-                    &[
-                        "id",
-                        "name",
-                        "role",
-                        "key",
-                        "previous key",
-                        "created",
-                        "revoked"
-                    ],
-                    &rows
-                )
-            );
+            print_clients(&clients);
         }
         ClientsCommand::Rotate { id, grace } => {
             let grace = match grace {
@@ -95,4 +60,44 @@ pub async fn run(action: ClientsCommand, pool: &PgPool, config: &Config) -> anyh
         }
     }
     Ok(())
+}
+
+/// Clients as a table: never a key, only its prefix and the rotation's.
+fn print_clients(clients: &[manage::ClientSummary]) {
+    let day = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map(|at| at.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let rows: Vec<Vec<String>> = clients
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.to_string(),
+                table::cell(&c.name, 30),
+                c.role.to_string(),
+                format!("{}…", c.key_prefix),
+                c.previous_key_prefix
+                    .as_ref()
+                    .map(|p| format!("{p}… until {}", day(c.previous_key_expires_at)))
+                    .unwrap_or_default(),
+                day(Some(c.created_at)),
+                day(c.revoked_at),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(
+            &[
+                "id",
+                "name",
+                "role",
+                "key",
+                "previous key",
+                "created",
+                "revoked"
+            ],
+            &rows
+        )
+    );
 }

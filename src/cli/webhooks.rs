@@ -39,3 +39,53 @@ pub enum WebhooksCommand {
         until: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
+
+/// Runs one `malipo webhooks …` command on `pool`; `notify` is the process's notification
+/// settings (the sandbox's key and loopback allowance with `listen --sandbox`).
+pub async fn run(
+    action: WebhooksCommand,
+    pool: &sqlx::PgPool,
+    notify: &crate::notify::NotifySettings,
+) -> anyhow::Result<()> {
+    use crate::ops::{self, Actor};
+    match action {
+        WebhooksCommand::Listen {
+            client,
+            port,
+            events,
+            sandbox,
+        } => {
+            let notify = if sandbox {
+                notify.clone().for_sandbox()
+            } else {
+                notify.clone()
+            };
+            let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            crate::notify::listen::run(
+                pool,
+                &notify,
+                client,
+                bind,
+                events,
+                crate::startup::shutdown_signal(),
+            )
+            .await
+        }
+        WebhooksCommand::Retry { delivery } => {
+            let round = ops::notifications::retry_delivery(pool, &Actor::cli(), delivery).await?;
+            println!("delivery {delivery}: round {round} queued");
+            Ok(())
+        }
+        WebhooksCommand::Recover {
+            endpoint,
+            since,
+            until,
+        } => {
+            let count =
+                ops::notifications::recover_endpoint(pool, &Actor::cli(), endpoint, since, until)
+                    .await?;
+            println!("{count} deliveries of endpoint {endpoint} queued again");
+            Ok(())
+        }
+    }
+}

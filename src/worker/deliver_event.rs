@@ -5,9 +5,13 @@
 //! No transaction or connection is held across the HTTP call: the record is written after, so
 //! a crash in between sends again with the same `webhook-id`, which the receiver dedupes.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use malipo_jobs::DeliverEvent;
 use rand::Rng;
+use sqlx::PgConnection;
+use uuid::Uuid;
 
 use super::WorkerState;
 use crate::{
@@ -162,42 +166,16 @@ async fn record(
             notify::count_endpoint_disabled("gone");
         }
         Verdict::Failed { error, retry_after } => {
-            let failing_since = webhook_endpoints::note_outcome(&mut tx, endpoint, false).await?;
-            let window = schedule::DISABLE_AFTER.mul_f64(scale);
-            let failing_for = failing_since
-                .and_then(|since| (Utc::now() - since).to_std().ok())
-                .unwrap_or_default();
-            let jitter = rand::rng().random_range(-1.0..=1.0);
-            let next = u32::try_from(attempts)
-                .ok()
-                .and_then(|done| schedule::next_delay(done, jitter, scale, *retry_after));
-            if failing_for >= window {
-                let reason = format!(
-                    "every attempt failed for {}s (last: {error})",
-                    failing_for.as_secs()
-                );
-                webhook_endpoints::disable(&mut tx, endpoint, &reason).await?;
-                notify::count_endpoint_disabled("failing");
-            }
-            match next {
-                Some(delay) if failing_for < window => {
-                    webhook_deliveries::reschedule(&mut tx, delivery.id, attempts, delay, error)
-                        .await?;
-                    notify::count_attempt("retried");
-                    snooze = Some(delay);
-                }
-                _ => {
-                    webhook_deliveries::finish(
-                        &mut tx,
-                        delivery.id,
-                        DeliveryStatus::Failed,
-                        attempts,
-                        Some(error),
-                    )
-                    .await?;
-                    notify::count_attempt("failed");
-                }
-            }
+            snooze = record_failure(
+                &mut tx,
+                delivery.id,
+                endpoint,
+                attempts,
+                error,
+                *retry_after,
+                scale,
+            )
+            .await?;
         }
     }
     tx.commit().await?;
@@ -205,4 +183,48 @@ async fn record(
         Some(delay) => Err(JobError::Snooze(delay)),
         None => Ok(()),
     }
+}
+
+/// A failed attempt: the next one is scheduled (its wait returned), unless the schedule is
+/// spent or the endpoint has failed for the whole disable window — then the delivery fails,
+/// and in the second case the endpoint is disabled.
+async fn record_failure(
+    tx: &mut PgConnection,
+    delivery: Uuid,
+    endpoint: Uuid,
+    attempts: i32,
+    error: &str,
+    retry_after: Option<Duration>,
+    scale: f64,
+) -> Result<Option<Duration>, JobError> {
+    let failing_since = webhook_endpoints::note_outcome(tx, endpoint, false).await?;
+    let window = schedule::DISABLE_AFTER.mul_f64(scale);
+    let failing_for = failing_since
+        .and_then(|since| (Utc::now() - since).to_std().ok())
+        .unwrap_or_default();
+    let jitter = rand::rng().random_range(-1.0..=1.0);
+    let next = u32::try_from(attempts)
+        .ok()
+        .and_then(|done| schedule::next_delay(done, jitter, scale, retry_after));
+    if failing_for >= window {
+        let reason = format!(
+            "every attempt failed for {}s (last: {error})",
+            failing_for.as_secs()
+        );
+        webhook_endpoints::disable(tx, endpoint, &reason).await?;
+        notify::count_endpoint_disabled("failing");
+    }
+    match next {
+        Some(delay) if failing_for < window => {
+            webhook_deliveries::reschedule(tx, delivery, attempts, delay, error).await?;
+            notify::count_attempt("retried");
+            return Ok(Some(delay));
+        }
+        _ => {
+            webhook_deliveries::finish(tx, delivery, DeliveryStatus::Failed, attempts, Some(error))
+                .await?;
+            notify::count_attempt("failed");
+        }
+    }
+    Ok(None)
 }

@@ -239,46 +239,8 @@ async fn detail(
     let body = html! {
         (layout::notice(done))
         div.cards {
-            div.card {
-                h2 { "Summary" }
-                dl.facts {
-                    dt { "State" } dd { (badge(&j.state)) }
-                    dt { "Queue" } dd { a href=(link("/console/jobs", &[("queue", &j.queue)])) { (j.queue) } }
-                    dt { "Attempts" } dd { (j.attempts) " of " (j.max_attempts) }
-                    dt { "Run at" } dd { (time(j.run_at)) }
-                    @if let Some(intent) = j.intent_id {
-                        dt { "Intent" } dd { a href={ "/console/intents/" (intent) } { (intent) } }
-                    }
-                    @if let Some(key) = &job.dedupe_key { dt { "Dedupe key" } dd { (key) } }
-                    @if let Some(worker) = &j.locked_by { dt { "Worker" } dd { (worker) } }
-                }
-                @if session.can_act() { div.actions {
-                    @if matches!(j.state.as_str(), "dead" | "discarded" | "pending") {
-                        form.inline method="post" action={ "/console/jobs/" (j.id) "/retry" } {
-                            (csrf(session)) button.primary type="submit" { "Retry now" }
-                        }
-                    }
-                    @if matches!(j.state.as_str(), "dead" | "pending") {
-                        form.inline method="post" action={ "/console/jobs/" (j.id) "/discard" } {
-                            (csrf(session)) button.danger type="submit" { "Discard" }
-                        }
-                    }
-                } }
-            }
-            div.card {
-                h2 { "Timeline" }
-                ol.timeline {
-                    li { (time(j.created_at)) "enqueued" }
-                    @for a in &job.attempt_log {
-                        li { (time(a.at)) "attempt " (a.attempt) " · " (a.outcome)
-                            @if let Some(w) = &a.worker { span.muted { " on " (w) } } }
-                    }
-                    @for op in &job.operator_actions {
-                        li { (time(op.at)) (op.action) " by " (op.actor) }
-                    }
-                    @if let Some(at) = j.finished_at { li { (time(at)) "finished " (j.state) } }
-                }
-            }
+            (summary_card(session, &job))
+            (timeline_card(&job))
         }
         h2 { "Payload" }
         @if revealed {
@@ -308,6 +270,61 @@ async fn detail(
         refresh_secs: (!revealed).then_some(5),
     }
     .render(body))
+}
+
+/// The job's facts, and retry/discard where its state allows them (operators only).
+fn summary_card(session: &ConsoleSession, job: &inspect::JobDetail) -> Markup {
+    let j = &job.job;
+    let state = JobState::parse(&j.state);
+    html! {
+        div.card {
+            h2 { "Summary" }
+            dl.facts {
+                dt { "State" } dd { (badge(&j.state)) }
+                dt { "Queue" } dd { a href=(link("/console/jobs", &[("queue", &j.queue)])) { (j.queue) } }
+                dt { "Attempts" } dd { (j.attempts) " of " (j.max_attempts) }
+                dt { "Run at" } dd { (time(j.run_at)) }
+                @if let Some(intent) = j.intent_id {
+                    dt { "Intent" } dd { a href={ "/console/intents/" (intent) } { (intent) } }
+                }
+                @if let Some(key) = &job.dedupe_key { dt { "Dedupe key" } dd { (key) } }
+                @if let Some(worker) = &j.locked_by { dt { "Worker" } dd { (worker) } }
+            }
+            @if session.can_act() { div.actions {
+                @if matches!(state, Ok(JobState::Dead | JobState::Discarded | JobState::Pending)) {
+                    form.inline method="post" action={ "/console/jobs/" (j.id) "/retry" } {
+                        (csrf(session)) button.primary type="submit" { "Retry now" }
+                    }
+                }
+                @if matches!(state, Ok(JobState::Dead | JobState::Pending)) {
+                    form.inline method="post" action={ "/console/jobs/" (j.id) "/discard" } {
+                        (csrf(session)) button.danger type="submit" { "Discard" }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+/// Enqueued, every attempt, every operator action, finished.
+fn timeline_card(job: &inspect::JobDetail) -> Markup {
+    let j = &job.job;
+    html! {
+        div.card {
+            h2 { "Timeline" }
+            ol.timeline {
+                li { (time(j.created_at)) "enqueued" }
+                @for a in &job.attempt_log {
+                    li { (time(a.at)) "attempt " (a.attempt) " · " (a.outcome)
+                        @if let Some(w) = &a.worker { span.muted { " on " (w) } } }
+                }
+                @for op in &job.operator_actions {
+                    li { (time(op.at)) (op.action) " by " (op.actor) }
+                }
+                @if let Some(at) = j.finished_at { li { (time(at)) "finished " (j.state) } }
+            }
+        }
+    }
 }
 
 /// `POST /console/jobs/{id}/retry`.

@@ -10,6 +10,7 @@ mod chart;
 mod dead;
 mod deliveries;
 mod disputes;
+mod intent_page;
 mod intents;
 mod jobs;
 mod layout;

@@ -29,39 +29,7 @@ pub(super) async fn run(command: JobsCommand, pool: &PgPool, actor: &Actor) -> a
             if json {
                 return print_json(&page);
             }
-            let rows: Vec<Vec<String>> = page
-                .jobs
-                .iter()
-                .map(|j| {
-                    vec![
-                        j.id.to_string(),
-                        j.queue.clone(),
-                        j.kind.clone(),
-                        j.state.clone(),
-                        format!("{}/{}", j.attempts, j.max_attempts),
-                        j.run_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        j.intent_id.map(|id| id.to_string()).unwrap_or_default(),
-                        cell(j.last_error.as_deref().unwrap_or_default(), 60),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table::render(
-                    &[
-                        "ID",
-                        "QUEUE",
-                        "KIND",
-                        "STATE",
-                        "ATTEMPTS",
-                        "RUN AT (UTC)",
-                        "INTENT",
-                        "LAST ERROR"
-                    ],
-                    &rows
-                )
-            );
-            print_next(page.next_cursor.as_deref());
+            print_list(&page);
             Ok(())
         }
         JobsCommand::Show { id, json } => {
@@ -69,58 +37,7 @@ pub(super) async fn run(command: JobsCommand, pool: &PgPool, actor: &Actor) -> a
             if json {
                 return print_json(&job);
             }
-            let j = &job.job;
-            let time =
-                |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string();
-            println!("job {}  {} / {}  state {}", j.id, j.queue, j.kind, j.state);
-            println!("attempts     {}/{}", j.attempts, j.max_attempts);
-            println!(
-                "intent       {}",
-                j.intent_id
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "-".into())
-            );
-            println!("created      {}", time(j.created_at));
-            println!("run at       {}", time(j.run_at));
-            println!("updated      {}", time(j.updated_at));
-            println!(
-                "finished     {}",
-                j.finished_at.map(time).unwrap_or_else(|| "-".into())
-            );
-            println!("locked by    {}", j.locked_by.as_deref().unwrap_or("-"));
-            println!("dedupe key   {}", job.dedupe_key.as_deref().unwrap_or("-"));
-            println!("last error   {}", j.last_error.as_deref().unwrap_or("-"));
-            println!("payload      {}", job.payload);
-            let attempts: Vec<Vec<String>> = job
-                .attempt_log
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.attempt.to_string(),
-                        time(a.at),
-                        a.outcome.clone(),
-                        a.worker.clone().unwrap_or_default(),
-                        cell(&a.error, 100),
-                    ]
-                })
-                .collect();
-            println!("\nattempts:");
-            print!(
-                "{}",
-                table::render(&["#", "AT (UTC)", "OUTCOME", "WORKER", "ERROR"], &attempts)
-            );
-            if !job.operator_actions.is_empty() {
-                let actions: Vec<Vec<String>> = job
-                    .operator_actions
-                    .iter()
-                    .map(|a| vec![time(a.at), a.actor.clone(), a.action.clone()])
-                    .collect();
-                println!("\noperator actions:");
-                print!(
-                    "{}",
-                    table::render(&["AT (UTC)", "ACTOR", "ACTION"], &actions)
-                );
-            }
+            print_job(&job);
             Ok(())
         }
         JobsCommand::Retry {
@@ -153,6 +70,98 @@ pub(super) async fn run(command: JobsCommand, pool: &PgPool, actor: &Actor) -> a
             let outcome = discard::discard_matching(pool, actor, &parse(filter)?, dry_run).await?;
             bulk(json, &outcome, "jobs", "discarded")
         }
+    }
+}
+
+/// A page of jobs as a table, with the next page's cursor.
+fn print_list(page: &list::JobPage) {
+    let rows: Vec<Vec<String>> = page
+        .jobs
+        .iter()
+        .map(|j| {
+            vec![
+                j.id.to_string(),
+                j.queue.clone(),
+                j.kind.clone(),
+                j.state.clone(),
+                format!("{}/{}", j.attempts, j.max_attempts),
+                j.run_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                j.intent_id.map(|id| id.to_string()).unwrap_or_default(),
+                cell(j.last_error.as_deref().unwrap_or_default(), 60),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(
+            &[
+                "ID",
+                "QUEUE",
+                "KIND",
+                "STATE",
+                "ATTEMPTS",
+                "RUN AT (UTC)",
+                "INTENT",
+                "LAST ERROR"
+            ],
+            &rows
+        )
+    );
+    print_next(page.next_cursor.as_deref());
+}
+
+/// One job: its facts, payload, attempts and the operators' actions on it.
+fn print_job(job: &inspect::JobDetail) {
+    let j = &job.job;
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+    println!("job {}  {} / {}  state {}", j.id, j.queue, j.kind, j.state);
+    println!("attempts     {}/{}", j.attempts, j.max_attempts);
+    println!(
+        "intent       {}",
+        j.intent_id
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    println!("created      {}", time(j.created_at));
+    println!("run at       {}", time(j.run_at));
+    println!("updated      {}", time(j.updated_at));
+    println!(
+        "finished     {}",
+        j.finished_at.map(time).unwrap_or_else(|| "-".into())
+    );
+    println!("locked by    {}", j.locked_by.as_deref().unwrap_or("-"));
+    println!("dedupe key   {}", job.dedupe_key.as_deref().unwrap_or("-"));
+    println!("last error   {}", j.last_error.as_deref().unwrap_or("-"));
+    println!("payload      {}", job.payload);
+    let attempts: Vec<Vec<String>> = job
+        .attempt_log
+        .iter()
+        .map(|a| {
+            vec![
+                a.attempt.to_string(),
+                time(a.at),
+                a.outcome.clone(),
+                a.worker.clone().unwrap_or_default(),
+                cell(&a.error, 100),
+            ]
+        })
+        .collect();
+    println!("\nattempts:");
+    print!(
+        "{}",
+        table::render(&["#", "AT (UTC)", "OUTCOME", "WORKER", "ERROR"], &attempts)
+    );
+    if !job.operator_actions.is_empty() {
+        let actions: Vec<Vec<String>> = job
+            .operator_actions
+            .iter()
+            .map(|a| vec![time(a.at), a.actor.clone(), a.action.clone()])
+            .collect();
+        println!("\noperator actions:");
+        print!(
+            "{}",
+            table::render(&["AT (UTC)", "ACTOR", "ACTION"], &actions)
+        );
     }
 }
 

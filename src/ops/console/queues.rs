@@ -27,43 +27,7 @@ pub(super) async fn run(
             if json {
                 return print_json(&overview);
             }
-            let rows: Vec<Vec<String>> = overview
-                .iter()
-                .map(|q| {
-                    vec![
-                        q.queue.clone(),
-                        if q.paused {
-                            "paused".into()
-                        } else {
-                            String::new()
-                        },
-                        q.pending.to_string(),
-                        q.runnable.to_string(),
-                        q.running.to_string(),
-                        q.done.to_string(),
-                        q.dead.to_string(),
-                        q.discarded.to_string(),
-                        format!("{:.1}s", q.oldest_pending_age_secs),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table::render(
-                    &[
-                        "QUEUE",
-                        "PAUSED",
-                        "PENDING",
-                        "RUNNABLE",
-                        "RUNNING",
-                        "DONE",
-                        "DEAD",
-                        "DISCARDED",
-                        "OLDEST WAIT"
-                    ],
-                    &rows
-                )
-            );
+            print_overview(&overview);
             Ok(())
         }
         QueuesCommand::Pause { queue } => {
@@ -115,4 +79,45 @@ pub(super) async fn run(
             Ok(())
         }
     }
+}
+
+/// Every queue's counts as a table.
+fn print_overview(overview: &[queues::QueueOverview]) {
+    let rows: Vec<Vec<String>> = overview
+        .iter()
+        .map(|q| {
+            vec![
+                q.queue.clone(),
+                if q.paused {
+                    "paused".into()
+                } else {
+                    String::new()
+                },
+                q.pending.to_string(),
+                q.runnable.to_string(),
+                q.running.to_string(),
+                q.done.to_string(),
+                q.dead.to_string(),
+                q.discarded.to_string(),
+                format!("{:.1}s", q.oldest_pending_age_secs),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(
+            &[
+                "QUEUE",
+                "PAUSED",
+                "PENDING",
+                "RUNNABLE",
+                "RUNNING",
+                "DONE",
+                "DEAD",
+                "DISCARDED",
+                "OLDEST WAIT"
+            ],
+            &rows
+        )
+    );
 }
