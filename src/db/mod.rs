@@ -7,6 +7,7 @@ pub mod discrepancies;
 pub mod events;
 pub mod fincra_payouts;
 pub mod intent_list;
+pub mod intent_notices;
 pub mod intents;
 pub mod ledger;
 pub mod payouts;

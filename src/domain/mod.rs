@@ -1,5 +1,6 @@
 //! The payment domain: money, the parties of an intent, and parsing requests into them.
 
+pub mod balance_payee;
 pub mod capture;
 pub mod commission;
 pub mod currency;
@@ -19,5 +20,6 @@ pub use intent_status::{IntentMove, IntentNote, IntentStatus};
 pub use money::{Money, MoneyError, format_amount};
 pub use new_intent::NewIntent;
 pub use parties::{Buyer, FincraDestination, Msisdn, Payee, PayoutDestination, ProviderKind};
+pub use parties::{ClientBalance, PayeePayout};
 pub use payout_state::{PayoutKind, PayoutStatus};
 pub use validation::FieldError;

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 use super::{
     Capture, Currency, Money,
     escrow_terms::{self, EscrowTerms},
-    parties::{Buyer, Msisdn, Payee, PayoutDestination, ProviderKind, plausible_email},
+    parties::{
+        Buyer, ClientBalance, Msisdn, Payee, PayeePayout, PayoutDestination, ProviderKind,
+        plausible_email,
+    },
     validation::{FieldError, is_safe_identifier},
 };
 
@@ -236,10 +239,13 @@ impl NewIntent {
                 .ok()
                 .map(Some),
         };
-        let payee_destination = payee.as_ref().and_then(|p: &Option<Payee>| p.as_ref());
+        let payee_destination = payee
+            .as_ref()
+            .and_then(|p: &Option<Payee>| p.as_ref())
+            .and_then(|p| p.payout.destination());
         // (An M-Pesa deposit is already refused above when not whole.)
-        if let (Some(payee), Some(amount)) = (payee_destination, amount)
-            && payee.payout.provider() == ProviderKind::Mpesa
+        if let (Some(payout), Some(amount)) = (payee_destination, amount)
+            && payout.provider() == ProviderKind::Mpesa
             && provider != Some(ProviderKind::Mpesa)
             && !amount.is_whole()
         {
@@ -248,22 +254,23 @@ impl NewIntent {
                 "an M-Pesa payee is paid in whole shillings; the amount must be whole".to_owned(),
             );
         }
-        if let (Some(payee), Some(currency)) = (payee_destination, currency)
-            && !payee.payout.provider().carries(currency)
+        if let (Some(payout), Some(currency)) = (payee_destination, currency)
+            && !payout.provider().carries(currency)
         {
             fail(
                 "payee.payout.provider",
-                format!("{} cannot pay out {currency}", payee.payout.provider()),
+                format!("{} cannot pay out {currency}", payout.provider()),
             );
         }
+        if let (Some(Some(payee)), Some(currency)) = (&payee, currency)
+            && payee.payout.is_balance()
+            && let Err(message) = super::balance_payee::settles(currency)
+        {
+            fail("currency", message);
+        }
 
-        if let (
-            Some(Payee {
-                payout: PayoutDestination::Fincra(destination),
-                ..
-            }),
-            Some(currency),
-        ) = (payee_destination, currency)
+        if let (Some(PayoutDestination::Fincra(destination)), Some(currency)) =
+            (payee_destination, currency)
             && let Err(message) = super::fincra_destination::pays_out(destination, currency)
         {
             fail("payee.payout.destination", message);
@@ -401,7 +408,9 @@ impl NewIntent {
                 && matches!(
                     payee,
                     Some(Payee {
-                        payout: PayoutDestination::Lightning { bolt11: None },
+                        payout: PayeePayout::Provider(PayoutDestination::Lightning {
+                            bolt11: None
+                        }),
                         ..
                     })
                 )
@@ -522,10 +531,22 @@ fn parse_payee(value: Option<&Value>) -> Result<Payee, (&'static str, String)> {
             "is required and must be an object".to_owned(),
         ));
     };
-    Ok(Payee {
-        id,
-        payout: parse_payout_destination(payout)?,
-    })
+    let payout = match payout.get("provider").and_then(Value::as_str) {
+        Some("balance") => {
+            super::balance_payee::parse(payout)?;
+            PayeePayout::Balance(ClientBalance::Balance)
+        }
+        _ => PayeePayout::Provider(parse_payout_destination(payout).map_err(
+            |(field, message)| match field {
+                "payee.payout.provider" => (
+                    field,
+                    "must be mpesa, paystack, lightning, fincra or balance".to_owned(),
+                ),
+                _ => (field, message),
+            },
+        )?),
+    };
+    Ok(Payee { id, payout })
 }
 
 /// A payout destination as given under `payee.payout` (at creation) or `payout` (when a failed

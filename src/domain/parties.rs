@@ -179,7 +179,41 @@ pub struct Payee {
     /// The marketplace's own id for the payee.
     pub id: String,
     /// Where their share goes.
-    pub payout: PayoutDestination,
+    pub payout: PayeePayout,
+}
+
+/// Where a payee's share goes: out through a provider, or into the client's own balance (for
+/// platforms that pay their sellers in batches through `POST /v1/payouts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PayeePayout {
+    /// A payout through a provider.
+    Provider(PayoutDestination),
+    /// `{"provider": "balance"}`: the client's balance in the intent's currency.
+    Balance(ClientBalance),
+}
+
+/// The marker of a payee share settled into the client's balance: `{"provider": "balance"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum ClientBalance {
+    /// The only form.
+    Balance,
+}
+
+impl PayeePayout {
+    /// The provider destination, unless the share settles into the client's balance.
+    pub fn destination(&self) -> Option<&PayoutDestination> {
+        match self {
+            Self::Provider(destination) => Some(destination),
+            Self::Balance(_) => None,
+        }
+    }
+
+    /// Whether the share settles into the client's balance.
+    pub fn is_balance(&self) -> bool {
+        matches!(self, Self::Balance(_))
+    }
 }
 
 /// Whether `text` looks like an email address (one `@`, something on each side, a dot after).
@@ -221,6 +255,21 @@ mod tests {
             "msisdn": "254700000001"});
         let parsed: PayoutDestination = serde_json::from_value(wallet.clone()).expect("wallet");
         assert_eq!(serde_json::to_value(&parsed).expect("json"), wallet);
+    }
+
+    #[test]
+    fn a_balance_payee_keeps_its_wire_shape_beside_provider_destinations() {
+        let balance = serde_json::json!({"provider": "balance"});
+        let parsed: PayeePayout = serde_json::from_value(balance.clone()).expect("balance");
+        assert!(parsed.is_balance());
+        assert_eq!(serde_json::to_value(&parsed).expect("json"), balance);
+        let mpesa = serde_json::json!({"provider": "mpesa", "msisdn": "254700000001"});
+        let parsed: PayeePayout = serde_json::from_value(mpesa.clone()).expect("mpesa");
+        assert_eq!(
+            parsed.destination().map(PayoutDestination::provider),
+            Some(ProviderKind::Mpesa)
+        );
+        assert_eq!(serde_json::to_value(&parsed).expect("json"), mpesa);
     }
 
     #[test]

@@ -65,9 +65,13 @@ pub async fn set(
     if intent.status != IntentStatus::Held {
         return Ok(Err(SetRefusal::NotHeld(intent.status)));
     }
-    match intent.payee.as_ref().map(|payee| &payee.payout) {
+    match intent
+        .payee
+        .as_ref()
+        .map(|payee| payee.payout.destination())
+    {
         None => return Ok(Err(SetRefusal::NoPayee)),
-        Some(PayoutDestination::Lightning { bolt11: None }) if at.is_some() => {
+        Some(Some(PayoutDestination::Lightning { bolt11: None })) if at.is_some() => {
             return Ok(Err(SetRefusal::NeedsInvoice));
         }
         Some(_) => {}

@@ -11,11 +11,13 @@ use super::{
 };
 use crate::{
     db::{
+        intent_notices,
         intents::{self, IntentRecord},
         releases::{self, ReleaseSource},
         transitions::transition,
     },
-    domain::{IntentMove, IntentStatus, Money},
+    domain::{IntentMove, IntentStatus, Money, format_amount},
+    notify::event_type,
 };
 
 /// Longest dispute reason or resolution note kept.
@@ -124,6 +126,16 @@ pub async fn resolve(
         json!({"release": resolution.release.amount().to_string(),
                "refund": resolution.refund.amount().to_string(),
                "note": resolution.note, "by": resolution.operator}),
+    )
+    .await?;
+    // The move back to `held` is `intent.held`; the split is what the client needs to know.
+    intent_notices::notify(
+        conn,
+        intent.id,
+        event_type::INTENT_DISPUTE_RESOLVED,
+        json!({"release": format_amount(resolution.release.amount(), resolution.release.currency()),
+               "refund": format_amount(resolution.refund.amount(), resolution.refund.currency()),
+               "note": resolution.note}),
     )
     .await?;
     if resolution.release.is_positive() {

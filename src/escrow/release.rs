@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
+        balances, intent_notices,
         intents::{self, IntentRecord},
         ledger::{self, Account},
         payouts::{self, PayoutTarget},
@@ -18,10 +19,14 @@ use crate::{
         transitions::transition,
     },
     domain::{
-        Currency, IntentMove, IntentNote, IntentStatus, Money, PayoutDestination, PayoutKind,
+        Currency, IntentMove, IntentNote, IntentStatus, Money, PayeePayout, PayoutDestination,
+        PayoutKind,
+        commission::Split,
+        format_amount,
         new_intent::invoice_pays,
         release_parts::{PartError, ReleaseTerms},
     },
+    notify::event_type,
     queue::{EnqueueOptions, enqueue},
 };
 
@@ -144,23 +149,27 @@ pub async fn request(
         Err(e) => return Ok(Err(Refusal::Part(e.to_string()))),
     };
     let whole_units = ReleaseTerms { places: 0, ..terms };
-    if matches!(payee.payout, PayoutDestination::Mpesa { .. }) && !whole_units.fits_unit(amount) {
+    if matches!(
+        payee.payout.destination(),
+        Some(PayoutDestination::Mpesa { .. })
+    ) && !whole_units.fits_unit(amount)
+    {
         return Ok(Err(Refusal::NotWholeUnits));
     }
     let last = amount == remaining;
-    let bolt11 = match (&payee.payout, &ask.bolt11) {
-        (PayoutDestination::Lightning { .. }, Some(invoice)) => {
+    let bolt11 = match (payee.payout.destination(), &ask.bolt11) {
+        (Some(PayoutDestination::Lightning { .. }), Some(invoice)) => {
             if let Err(why) = invoice_pays(invoice, split.payee) {
                 return Ok(Err(Refusal::Invoice(format!("{why} (the payee's share)"))));
             }
             Some(invoice.clone())
         }
-        (PayoutDestination::Lightning { bolt11: Some(_) }, None)
+        (Some(PayoutDestination::Lightning { bolt11: Some(_) }), None)
             if last && intent.released_amount.is_zero() =>
         {
             None
         }
-        (PayoutDestination::Lightning { .. }, None) if split.payee.is_positive() => {
+        (Some(PayoutDestination::Lightning { .. }), None) if split.payee.is_positive() => {
             return Ok(Err(Refusal::Invoice(
                 "the payee is paid by Lightning: give an invoice (`bolt11`) for this release's payee share"
                     .to_owned(),
@@ -246,11 +255,13 @@ pub async fn release(
     let pending = releases::pending(conn, intent.id, currency).await?;
     // M-Pesa B2C pays whole shillings only: round the split to whole units when a share leaves
     // that way (a part for an M-Pesa payee is a whole amount, checked when it was asked for).
-    let via_mpesa = matches!(payee.payout, PayoutDestination::Mpesa { .. })
-        || matches!(
-            destinations.get(&currency),
-            Some(PayoutDestination::Mpesa { .. })
-        );
+    let via_mpesa = matches!(
+        payee.payout.destination(),
+        Some(PayoutDestination::Mpesa { .. })
+    ) || matches!(
+        destinations.get(&currency),
+        Some(PayoutDestination::Mpesa { .. })
+    );
     let places = if via_mpesa { 0 } else { currency.minor_units() };
     let terms = terms(intent, places);
     let mut detail = json!({});
@@ -270,7 +281,7 @@ pub async fn release(
 async fn post_part(
     conn: &mut PgConnection,
     intent: &IntentRecord,
-    payee: &PayoutDestination,
+    payee: &PayeePayout,
     terms: &ReleaseTerms,
     part: &PendingRelease,
     destinations: &CommissionDestinations,
@@ -283,25 +294,43 @@ async fn post_part(
     } else {
         format!("release:{}:{}", intent.id, part.seq)
     };
+    // The payee's share waits in the intent's payable account for its payout, or settles at
+    // once into the client's balance (the platform pays its sellers from there, later).
+    let (payee_account, memo) = match payee {
+        PayeePayout::Provider(_) => (
+            Account::payable(intent.id, currency),
+            format!(
+                "release {}: payee {} commission {}",
+                part.seq, split.payee, split.commission
+            ),
+        ),
+        PayeePayout::Balance(_) => {
+            balances::ensure(conn, intent.client_id, currency).await?;
+            (
+                Account::client_balance(intent.client_id, currency),
+                format!(
+                    "release {}: payee {} to the balance, commission {}",
+                    part.seq, split.payee, split.commission
+                ),
+            )
+        }
+    };
     ledger::post(
         conn,
         &key,
         "release",
         Some(intent.id),
-        &format!(
-            "release {}: payee {} commission {}",
-            part.seq, split.payee, split.commission
-        ),
+        &memo,
         &[
             (Account::escrow(intent.id, currency), part.amount.amount()),
-            (Account::payable(intent.id, currency), -split.payee.amount()),
+            (payee_account, -split.payee.amount()),
             (Account::commission(currency), -split.commission.amount()),
         ],
     )
     .await?;
 
     let mut created: Vec<Uuid> = Vec::new();
-    if split.payee.is_positive() {
+    if let (PayeePayout::Provider(payee), true) = (payee, split.payee.is_positive()) {
         let mut destination = payee.clone();
         if let PayoutDestination::Lightning { bolt11 } = &mut destination {
             // This part's own invoice; else the one on file (a whole release); else one given
@@ -358,7 +387,9 @@ async fn post_part(
     releases::mark_posted(conn, intent.id, part.seq, split.payee, split.commission).await?;
     let detail = json!({"release": part.seq, "payee": split.payee.amount().to_string(),
                         "commission": split.commission.amount().to_string(),
-                        "commission_kept_in_platform_account": commission_kept});
+                        "commission_kept_in_platform_account": commission_kept,
+                        "payee_to_balance": payee.is_balance()});
+    notify_part(conn, intent, part, &split, payee.is_balance()).await?;
     // The last part is told by the `releasing → released` move itself.
     let last = part.released_before.checked_add(part.amount)? == intent.amount;
     if !last {
@@ -371,4 +402,50 @@ async fn post_part(
         .await?;
     }
     Ok(detail)
+}
+
+/// Tells the client about a posted part that moved money without a status change: a part of
+/// the intent (`intent.part_released`; a whole release is told by `intent.released` alone), and
+/// a payee share settled into its balance (`intent.released_to_balance`).
+async fn notify_part(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    part: &PendingRelease,
+    split: &Split,
+    to_balance: bool,
+) -> anyhow::Result<()> {
+    let released = part.released_before.checked_add(part.amount)?;
+    let whole = part.released_before.is_zero() && released == intent.amount;
+    if !whole {
+        let milestone = intent_notices::milestone_of(conn, intent.id, part.seq).await?;
+        let remaining = intent.amount.checked_sub(released)?;
+        intent_notices::notify(
+            conn,
+            intent.id,
+            event_type::INTENT_PART_RELEASED,
+            json!({"release": part.seq, "part_amount": text(part.amount),
+                   "released_amount": text(released),
+                   "remaining": text(remaining), "milestone": milestone,
+                   "payee_amount": text(split.payee),
+                   "commission_amount": text(split.commission),
+                   "payee_to_balance": to_balance}),
+        )
+        .await?;
+    }
+    if to_balance && split.payee.is_positive() {
+        intent_notices::notify(
+            conn,
+            intent.id,
+            event_type::INTENT_RELEASED_TO_BALANCE,
+            json!({"release": part.seq, "balance_amount": text(split.payee),
+                   "commission_amount": text(split.commission)}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// An amount at its currency's scale, as the API writes amounts ("400.00" KES, "900" SAT).
+fn text(money: Money) -> String {
+    format_amount(money.amount(), money.currency())
 }

@@ -15,8 +15,10 @@ use crate::{
 
 /// Checks a Fincra payee; other payees pass untouched.
 pub(super) async fn check(state: &AppState, intent: &NewIntent) -> Result<(), ApiError> {
-    let Some(PayoutDestination::Fincra(destination)) =
-        intent.payee.as_ref().map(|payee| &payee.payout)
+    let Some(PayoutDestination::Fincra(destination)) = intent
+        .payee
+        .as_ref()
+        .and_then(|payee| payee.payout.destination())
     else {
         return Ok(());
     };

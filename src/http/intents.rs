@@ -31,7 +31,7 @@ struct RawAmount<'a> {
 #[utoipa::path(post, path = "/v1/intents", tag = "intents",
     params(("Idempotency-Key" = String, Header, description = "1–255 visible ASCII characters; a repeat replays the first answer")),
     request_body(content = serde_json::Value, content_type = "application/json",
-        description = "amount (decimal string), currency, provider, buyer, payee (payout: mpesa msisdn, paystack recipient_code, lightning bolt11, or fincra bank_account {bank_code, account_number, account_name} / mobile_money {msisdn}), optional commission_bps, commission_fixed_fee (decimal string), reference, metadata"),
+        description = "amount (decimal string), currency, provider, buyer, payee (payout: mpesa msisdn, paystack recipient_code, lightning bolt11, or fincra bank_account {bank_code, account_number, account_name} / mobile_money {msisdn}, or balance: the share settles into your balance), optional commission_bps, commission_fixed_fee (decimal string), reference, metadata"),
     responses((status = 201, description = "the intent", body = serde_json::Value),
         (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem),
         (status = 409, body = super::openapi::Problem), (status = 422, body = super::openapi::Problem)),
@@ -85,7 +85,10 @@ fn duplicate_reference(reference: &str) -> ApiError {
 async fn check_destination(state: &AppState, intent: &NewIntent) -> Result<(), ApiError> {
     let (Some(client), Some(PayoutDestination::Paystack { recipient_code })) = (
         &state.recipient_checks,
-        intent.payee.as_ref().map(|payee| &payee.payout),
+        intent
+            .payee
+            .as_ref()
+            .and_then(|payee| payee.payout.destination()),
     ) else {
         return Ok(());
     };

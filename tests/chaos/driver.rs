@@ -223,6 +223,9 @@ fn base_intent_body(n: usize, rng: &mut StdRng, recipients: &[String]) -> Value 
 /// Drives intent `n` until it is released or refunded (or its driver's patience runs out).
 /// Returns its id once created.
 pub async fn drive(ctx: &Ctx<'_>, n: usize) -> Option<String> {
+    if let Some(scenario) = crate::marketplace::scenario(n) {
+        return crate::marketplace::drive(ctx, n, scenario).await;
+    }
     let mut rng = StdRng::seed_from_u64(ctx.seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let body = intent_body(n, &mut rng, ctx.recipients);
     let key = format!("create-{}-{n}", ctx.seed);
@@ -430,4 +433,9 @@ async fn refund_failed_between(ctx: &Ctx<'_>, id: &str) -> bool {
         (position("refund_failed"), types.iter().rposition(|t| *t == "release_requested")),
         (Some(failed), Some(release)) if failed < release
     )
+}
+
+/// Intent `n`'s create body, for the marketplace scenarios (`marketplace.rs`) to shape.
+pub fn body_for(n: usize, rng: &mut StdRng, recipients: &[String]) -> Value {
+    intent_body(n, rng, recipients)
 }

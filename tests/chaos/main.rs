@@ -11,6 +11,7 @@
 //! replayable).
 
 mod driver;
+mod marketplace;
 mod settle;
 mod stack;
 mod verdict;
@@ -140,6 +141,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     stack.fakes.faults().set_all(storm());
 
     let api = Api::new(&stack.base, &stack.key);
+    marketplace::install(&stack.pool, &stack.base, &stack.key).await;
     let tally = Mutex::new(Tally::default());
     let ctx = Ctx {
         api: &api,
@@ -268,6 +270,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     let money = stack.fakes.money();
     let mut failures: Vec<Violation> = Vec::new();
     failures.extend(verdict::money_violations(&stack.pool, &money, &counters).await);
+    failures.extend(verdict::marketplace_violations(&stack.pool, &money).await);
     let (intent_failures, settled_share) = verdict::intent_violations(&stack.pool, ids.len()).await;
     failures.extend(intent_failures);
     let dead_after = verdict::dead_jobs(&stack.pool).await;
@@ -323,6 +326,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         settled.cancelled
     );
     summary.push_str(&tables);
+    summary.push_str(&marketplace::summary());
     let _ = writeln!(
         summary,
         "  {:<32}{:>8}{:>8}",

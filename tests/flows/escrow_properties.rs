@@ -1,7 +1,8 @@
 //! A property over the whole marketplace escrow: for any sequence of partial releases, refunds,
 //! disputes and their resolutions (asked over HTTP, run by the real workers against the fakes),
 //! the ledger holds every invariant (balanced, no account but the clearing ones negative) and
-//! the money out of the intent never exceeds the money in.
+//! the money out of the intent — payouts, and shares settled into the client's balance when the
+//! payee is paid through it — never exceeds the money in.
 
 use std::time::Duration;
 
@@ -66,8 +67,12 @@ async fn quiet(harness: &Harness, id: uuid::Uuid) {
     }
 }
 
-async fn run_case(harness: &Harness, operator: &str, steps: &[Step]) {
-    let created = harness.create(mpesa_intent("1000")).await;
+async fn run_case(harness: &Harness, operator: &str, to_balance: bool, steps: &[Step]) {
+    let mut body = mpesa_intent("1000");
+    if to_balance {
+        body["payee"]["payout"] = json!({"provider": "balance"});
+    }
+    let created = harness.create(body).await;
     let id = created["id"].as_str().expect("id").to_owned();
     let uuid = uuid::Uuid::parse_str(&id).expect("uuid");
     harness.wait_for(&id, "held", Duration::from_secs(30)).await;
@@ -117,6 +122,21 @@ async fn run_case(harness: &Harness, operator: &str, steps: &[Step]) {
         .filter(|p| p["status"] == "succeeded")
         .map(|p| decimal(&p["amount"]))
         .sum();
+    let into_balance: Decimal = sqlx::query_scalar(
+        "SELECT coalesce(-sum(e.amount), 0) FROM ledger_entries e
+           JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'client_balance'
+           JOIN ledger_transactions t ON t.id = e.transaction_id
+          WHERE t.intent_id = $1",
+    )
+    .bind(uuid)
+    .fetch_one(&harness.pool)
+    .await
+    .expect("balance credits");
+    assert!(
+        to_balance || into_balance.is_zero(),
+        "only a balance payee's shares reach the balance"
+    );
+    let out = out + into_balance;
     assert!(out <= amount, "{out} paid out of {amount}: {intent}");
     assert!(decimal(&intent["released_amount"]) <= amount);
     harness.assert_ledger_sound().await;
@@ -144,9 +164,12 @@ fn any_sequence_of_releases_refunds_and_disputes_keeps_the_ledger_sound() {
     };
     let mut runner = TestRunner::new(config);
     runner
-        .run(&proptest::collection::vec(step(), 1..7), |steps| {
-            runtime.block_on(run_case(&harness, &operator, &steps));
-            Ok(())
-        })
+        .run(
+            &(any::<bool>(), proptest::collection::vec(step(), 1..7)),
+            |(to_balance, steps)| {
+                runtime.block_on(run_case(&harness, &operator, to_balance, &steps));
+                Ok(())
+            },
+        )
         .expect("property holds");
 }

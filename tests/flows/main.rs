@@ -1,6 +1,8 @@
 //! Escrow lifecycles end to end: the real HTTP front and workers against a real PostgreSQL and
 //! the provider fakes (PROVIDERS.md), over loopback.
 
+mod auto_release_processes;
+mod balance_payee;
 mod balances;
 mod escrow;
 mod escrow_properties;

@@ -4,6 +4,7 @@
 
 mod intents;
 mod ledger;
+mod marketplace;
 mod money;
 mod notifications;
 mod tables;
@@ -14,6 +15,7 @@ use sqlx::PgPool;
 
 pub use intents::{dead_jobs, intent_violations};
 pub use ledger::money_table;
+pub use marketplace::marketplace_violations;
 pub use money::money_violations;
 pub use notifications::notification_violations;
 pub use tables::{discrepancy_counts, tables};
@@ -33,7 +35,7 @@ pub fn push(out: &mut Vec<Violation>, rule: &'static str, text: String) {
 }
 
 /// The rules, in the order the report lists them, with what each promises.
-pub const RULES: [(&str, &str); 20] = [
+pub const RULES: [(&str, &str); 24] = [
     (
         "event-missing",
         "every committed intent transition and payout status change has its event",
@@ -79,6 +81,22 @@ pub const RULES: [(&str, &str); 20] = [
         "each provider clearing account's balance equals the money in minus out at that fake",
     ),
     ("ledger-check", "`malipo ledger check` finds nothing"),
+    (
+        "balance-negative",
+        "no client balance is below zero, in `client_balances` or in its ledger account",
+    ),
+    (
+        "balance-ledger",
+        "each client balance equals the sum of its ledger movements",
+    ),
+    (
+        "withdrawals",
+        "per currency, what the fakes paid to withdrawals = the withdrawals malipo records as succeeded = their ledger postings",
+    ),
+    (
+        "released-parts",
+        "per intent the releases sum to released_amount ≤ amount and the ledger took exactly the posted parts out of escrow; a balance payee has no payee payout; an automatic release happens at most once",
+    ),
     (
         "acted-twice",
         "an intent is released or refunded again only after a failed refund",

@@ -37,7 +37,8 @@ struct IntentRow {
 #[derive(Debug, Clone)]
 pub(super) struct PayoutRow {
     pub(super) id: String,
-    pub(super) intent_id: String,
+    /// None for a withdrawal from a client's balance.
+    pub(super) intent_id: Option<String>,
     pub(super) provider: String,
     pub(super) kind: String,
     pub(super) status: String,
@@ -108,7 +109,7 @@ impl Books {
             .collect();
         type Row = (
             String,
-            String,
+            Option<String>,
             String,
             String,
             String,
@@ -320,8 +321,8 @@ fn transfers<'a>(
             *moved_per_key
                 .entry((provider, transfer.key.as_str()))
                 .or_default() += transfer.amount;
-            if let Some(first) = rows.and_then(|r| r.first()) {
-                *money_out.entry(first.intent_id.as_str()).or_default() += transfer.amount;
+            if let Some(intent) = rows.and_then(|r| r.first()?.intent_id.as_deref()) {
+                *money_out.entry(intent).or_default() += transfer.amount;
             }
         }
     }
@@ -344,7 +345,9 @@ fn transfers<'a>(
             .filter(|p| p.status == "succeeded")
             .map(|p| p.amount)
             .sum();
-        if moved != recorded && !books.named(rows.first().map(|p| p.intent_id.as_str()), &[key]) {
+        if moved != recorded
+            && !books.named(rows.first().and_then(|p| p.intent_id.as_deref()), &[key])
+        {
             let statuses: Vec<String> = rows
                 .iter()
                 .map(|p| format!("{} {} {}", p.kind, p.status, p.amount))
@@ -354,7 +357,10 @@ fn transfers<'a>(
                 "payout-vs-fake",
                 format!(
                     "{provider} key {key}: the fake moved {moved} but malipo records {recorded} succeeded (payouts: {statuses:?}, intent {})",
-                    rows.first().map_or("?", |p| p.intent_id.as_str())
+                    rows.first().map_or("?", |p| p
+                        .intent_id
+                        .as_deref()
+                        .unwrap_or("none: a withdrawal"))
                 ),
             );
         }
