@@ -76,6 +76,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn fincra_collections_need_the_public_key_on_top_of_the_payout_settings() {
+        let settings = |public_key: Option<&str>| {
+            ProvidersConfig::from_lookup(|name| match name {
+                "FINCRA_SECRET_KEY" => Some("sk".to_owned()),
+                "FINCRA_BUSINESS_ID" => Some("0123456789abcdef01234567".to_owned()),
+                "FINCRA_WEBHOOK_SECRET" => Some("whsec".to_owned()),
+                "FINCRA_BASE_URL" => Some("https://sandboxapi.fincra.com".to_owned()),
+                "FINCRA_PUBLIC_KEY" => public_key.map(str::to_owned),
+                _ => None,
+            })
+            .expect("config")
+        };
+        let payouts_only = state(settings(None));
+        let gate = &payouts_only.provider_gate;
+        assert_eq!(gate.missing_setting(ProviderKind::Fincra), None);
+        assert_eq!(
+            gate.missing_deposit_setting(ProviderKind::Fincra),
+            Some("FINCRA_PUBLIC_KEY")
+        );
+        let collecting = state(settings(Some("pk_test")));
+        assert_eq!(
+            collecting
+                .provider_gate
+                .missing_deposit_setting(ProviderKind::Fincra),
+            None
+        );
+        // Other providers' deposits need only their own settings.
+        assert_eq!(
+            gate.missing_deposit_setting(ProviderKind::Paystack),
+            Some("PAYSTACK_SECRET_KEY")
+        );
+    }
+
+    #[tokio::test]
     async fn a_fincra_payee_without_fincra_configured_is_a_422_naming_the_setting() {
         let unconfigured = state(ProvidersConfig::from_lookup(|_| None).expect("config"));
         let bank = json!({"provider": "fincra", "destination": "bank_account", "bank_code": "058",

@@ -49,7 +49,7 @@ pub async fn create(
         .and_then(|raw| raw.amount.map(|a| a.get().to_owned()));
     let intent = NewIntent::parse(&body.object, raw_amount.as_deref(), caller.commission_bps)
         .map_err(ApiError::Validation)?;
-    if let Some(missing) = state.provider_gate.missing_setting(intent.provider) {
+    if let Some(missing) = state.provider_gate.missing_deposit_setting(intent.provider) {
         return Err(ApiError::Unprocessable(format!(
             "provider {} is not configured on this server: set {missing}",
             intent.provider

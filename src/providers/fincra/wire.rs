@@ -143,9 +143,11 @@ pub(super) struct WebhookEnvelope<'a> {
     pub data: &'a RawValue,
 }
 
-/// The fields of a webhook's `data` malipo reads: `reference` for the dedupe key, and
-/// `customerReference` (ours) to find the payout. The claimed `status` is never read: the
-/// query decides.
+/// The fields of a webhook's `data` malipo reads: `reference` for the dedupe key,
+/// `customerReference` (ours) to find a payout, and `merchantReference` (ours) to find a
+/// checkout's intent. The claimed `status` and amount are never read: the query decides.
+/// **UNCERTAIN:** `charge.successful`'s `data` is not in PROVIDERS.md; malipo expects the
+/// checkout's merchant reference as `merchantReference` (as the verify answer names it).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WebhookData {
@@ -153,4 +155,6 @@ pub(super) struct WebhookData {
     pub reference: Option<String>,
     #[serde(default)]
     pub customer_reference: Option<String>,
+    #[serde(default)]
+    pub merchant_reference: Option<String>,
 }

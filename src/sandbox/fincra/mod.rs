@@ -2,9 +2,11 @@
 //! `customerReference` (422 `DUPLICATE_CUSTOMER_REFERENCE`), `processing` first and then a
 //! signed webhook (or none: Fincra's retries are off by default), the query by customer
 //! reference (404 `RESOURCE_NOT_FOUND` for a reference it never saw), a wallet that can be
-//! underfunded (`NO_ENOUGH_MONEY_IN_WALLET`), account resolution and the bank list. Lost
-//! answers, delays, 5xx and lies come from the shared fault knobs.
+//! underfunded (`NO_ENOUGH_MONEY_IN_WALLET`), account resolution and the bank list; checkout
+//! collections (`checkout.rs`). Lost answers, delays, 5xx and lies come from the shared fault
+//! knobs.
 
+mod checkout;
 mod knobs;
 mod payout;
 mod settings;
@@ -33,6 +35,8 @@ pub use settings::FincraSettings;
 
 pub(crate) struct FincraState {
     pub(crate) shared: Arc<Shared>,
+    /// This fake's base URL (checkout links point under it).
+    pub(crate) base_url: String,
     pub(crate) settings: FincraSettings,
     pub(crate) webhook_url: Mutex<Option<String>>,
     pub(crate) store: Mutex<Store>,
@@ -47,17 +51,24 @@ pub(crate) struct Store {
     /// The wallet per currency; a currency without an entry is unlimited.
     pub(crate) balances: HashMap<String, Decimal>,
     pub(crate) script: Script<FincraPayoutOutcome>,
+    /// Checkouts by merchant reference (ours).
+    checkouts: HashMap<String, checkout::Checkout>,
+    /// Fincra's checkout reference → merchant reference.
+    checkout_links: HashMap<String, String>,
 }
 
 impl FincraState {
-    pub(crate) fn new(shared: Arc<Shared>, settings: FincraSettings) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, settings: FincraSettings, base_url: String) -> Self {
         let store = Store {
             payouts: HashMap::new(),
             balances: settings.balances.clone(),
             script: Script::new(settings.outcomes.clone(), FincraPayoutOutcome::Successful),
+            checkouts: HashMap::new(),
+            checkout_links: HashMap::new(),
         };
         Self {
             shared,
+            base_url,
             webhook_url: Mutex::new(settings.webhook_url.clone()),
             settings,
             store: Mutex::new(store),
@@ -72,7 +83,27 @@ impl FincraState {
 
 /// Routes under the Fincra base URL, behind faults and key auth.
 pub(crate) fn router(state: Arc<FincraState>, faults: FaultContext) -> Router {
+    // Checkout is opened with the public key alone; the hosted page is the buyer's, so no
+    // faults or keys stand before it.
+    let checkout = Router::new()
+        .route("/checkout-core/payments", post(checkout::open))
+        .route_layer(from_fn_with_state(
+            Arc::clone(&state),
+            checkout::require_pub_key,
+        ))
+        .route_layer(from_fn_with_state(faults.clone(), apply_faults))
+        .with_state(Arc::clone(&state));
+    let page = Router::new()
+        .route(
+            "/checkout/pay/{reference}",
+            get(checkout::page).post(checkout::pay),
+        )
+        .with_state(Arc::clone(&state));
     Router::new()
+        .route(
+            "/checkout/payments/merchant-reference/{reference}",
+            get(checkout::verify),
+        )
         .route("/disbursements/payouts", post(payout::initiate))
         .route(
             "/disbursements/payouts/customer-reference/{reference}",
@@ -83,6 +114,8 @@ pub(crate) fn router(state: Arc<FincraState>, faults: FaultContext) -> Router {
         .route_layer(from_fn_with_state(Arc::clone(&state), require_keys))
         .route_layer(from_fn_with_state(faults, apply_faults))
         .with_state(state)
+        .merge(checkout)
+        .merge(page)
 }
 
 async fn require_keys(
