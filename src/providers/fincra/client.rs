@@ -8,6 +8,7 @@
 //! status adopted; `NO_ENOUGH_MONEY_IN_WALLET` is retryable and counted for operators; only
 //! an explicit `failed` status is a failure.
 
+mod bank_list;
 mod checkout;
 
 use reqwest::{Method, RequestBuilder, StatusCode};

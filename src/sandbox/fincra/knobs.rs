@@ -40,6 +40,11 @@ impl FakeProviders {
         self.fincra.checkout_status(merchant_reference)
     }
 
+    /// Fincra lists (and resolves accounts at) one more bank from now on.
+    pub fn fincra_list_bank(&self, code: &str, name: &str) {
+        lock(&self.fincra.extra_banks).push((code.to_owned(), name.to_owned()));
+    }
+
     /// The business id payouts must name.
     pub fn fincra_business_id(&self) -> &str {
         &self.fincra.settings.business_id

@@ -43,6 +43,8 @@ pub(crate) struct FincraState {
     /// The next this-many queries answer 404 although the payout exists (Fincra lagging
     /// behind its own initiation).
     pub(crate) query_lag: std::sync::atomic::AtomicU32,
+    /// Banks Fincra lists beyond the ones malipo ships (a bank that opened since).
+    pub(crate) extra_banks: Mutex<Vec<(String, String)>>,
 }
 
 pub(crate) struct Store {
@@ -73,11 +75,22 @@ impl FincraState {
             settings,
             store: Mutex::new(store),
             query_lag: std::sync::atomic::AtomicU32::new(0),
+            extra_banks: Mutex::new(Vec::new()),
         }
     }
 
     pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    /// Every bank this Fincra pays to: the shipped list and the extra ones.
+    fn banks(&self) -> Vec<(String, String)> {
+        let mut banks: Vec<(String, String)> = crate::providers::fincra::banks::NGN_BANKS
+            .iter()
+            .map(|(code, name)| ((*code).to_owned(), (*name).to_owned()))
+            .collect();
+        banks.extend(lock(&self.extra_banks).iter().cloned());
+        banks
     }
 }
 
@@ -166,7 +179,7 @@ pub(crate) fn ok(message: &str, data: Value) -> Response {
 
 /// Account numbers beginning `99` do not exist at any bank; every other NUBAN at a listed bank
 /// resolves to a made-up holder.
-async fn resolve_account(body: Bytes) -> Response {
+async fn resolve_account(State(state): State<Arc<FincraState>>, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -177,10 +190,7 @@ async fn resolve_account(body: Bytes) -> Response {
     let number = body["accountNumber"].as_str().unwrap_or_default();
     let bank = body["bankCode"].as_str().unwrap_or_default();
     let nuban = number.len() == 10 && number.bytes().all(|b| b.is_ascii_digit());
-    if !nuban
-        || number.starts_with("99")
-        || crate::providers::fincra::banks::ngn_bank_name(bank).is_none()
-    {
+    if !nuban || number.starts_with("99") || !state.banks().iter().any(|(code, _)| code == bank) {
         return error(
             StatusCode::BAD_REQUEST,
             "Could not resolve account",
@@ -193,8 +203,9 @@ async fn resolve_account(body: Bytes) -> Response {
     )
 }
 
-async fn banks() -> Response {
-    let list: Vec<Value> = crate::providers::fincra::banks::NGN_BANKS
+async fn banks(State(state): State<Arc<FincraState>>) -> Response {
+    let list: Vec<Value> = state
+        .banks()
         .iter()
         .map(|(code, name)| json!({"code": code, "name": name, "country": "NG", "currency": "NGN"}))
         .collect();
