@@ -212,6 +212,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     lifecycles,
                     concurrency,
                     notify,
+                    provider,
                 } => bench::e2e::run(
                     &database.pool,
                     &database.url,
@@ -219,6 +220,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     lifecycles,
                     concurrency,
                     notify,
+                    provider,
                 )
                 .await
                 .and_then(|r| Ok(serde_json::to_value(r)?)),

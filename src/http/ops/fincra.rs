@@ -35,3 +35,24 @@ pub async fn refresh_banks(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_openapi_document_lists_the_bank_refresh_and_fincra_collections() {
+        let document = crate::http::openapi::ApiDoc::openapi();
+        assert!(
+            document
+                .paths
+                .paths
+                .contains_key("/ops/fincra/banks/refresh")
+        );
+        let text = serde_json::to_string(&document).unwrap_or_default();
+        assert!(
+            text.contains("checkout_link"),
+            "intent creation documents Fincra checkout"
+        );
+    }
+}
