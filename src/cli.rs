@@ -233,6 +233,9 @@ pub enum BenchCommand {
         /// transition is also delivered as a signed event.
         #[arg(long)]
         notify: bool,
+        /// Whose lifecycles: mpesa (STK push, B2C) or fincra (checkout, bank payout).
+        #[arg(long, value_enum, default_value = "mpesa")]
+        provider: crate::bench::e2e::BenchProvider,
     },
     /// Paystack webhook acknowledgement rate and latency over HTTP.
     Webhooks {

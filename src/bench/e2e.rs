@@ -1,6 +1,7 @@
 //! `malipo bench e2e`: full escrow lifecycles per second — create → deposit confirmed → release
 //! → payouts settled — against the provider fakes with no added latency, with the HTTP front in
-//! this process and two `malipo work` processes doing the jobs.
+//! this process and two `malipo work` processes doing the jobs. `--provider mpesa` (STK push in,
+//! B2C out) or `--provider fincra` (a Fincra checkout paid, then a Nigerian bank payout).
 
 use std::{
     collections::HashMap,
@@ -28,9 +29,22 @@ use crate::{
     settings::Settings,
 };
 
+/// Whose lifecycles the benchmark runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchProvider {
+    /// KES: an STK push the fake answers, a B2C payout (and the KES commission's).
+    Mpesa,
+    /// NGN: a Fincra checkout the benchmark pays at the fake (`charge.successful`, then
+    /// verification by merchant reference), a Fincra bank payout.
+    Fincra,
+}
+
 /// The end-to-end report.
 #[derive(Debug, Serialize)]
 pub struct E2eReport {
+    /// Whose lifecycles.
+    pub provider: BenchProvider,
     /// Lifecycles attempted.
     pub lifecycles: usize,
     /// Lifecycles that reached `settled`.
@@ -91,7 +105,7 @@ fn token() -> String {
     hex::encode(bytes)
 }
 
-/// Runs `lifecycles` M-Pesa escrows, `concurrency` at a time, against `database_url`.
+/// Runs `lifecycles` escrows of `provider`, `concurrency` at a time, against `database_url`.
 pub async fn run(
     pool: &PgPool,
     database_url: &str,
@@ -99,6 +113,7 @@ pub async fn run(
     lifecycles: usize,
     concurrency: usize,
     notify: bool,
+    provider: BenchProvider,
 ) -> anyhow::Result<E2eReport> {
     let settings = SandboxSettings {
         mpesa: MpesaSettings {
@@ -107,9 +122,10 @@ pub async fn run(
         },
         ..SandboxSettings::default()
     };
-    let fakes = FakeProviders::start(settings).await?;
+    let fakes = Arc::new(FakeProviders::start(settings).await?);
     let port = Port::bind().await?;
     let base = port.base.clone();
+    fakes.set_fincra_webhook_url(Some(format!("{base}/webhooks/fincra")));
     let (consumer_key, consumer_secret) = fakes.mpesa_consumer_credentials();
     let (shortcode, passkey) = fakes.mpesa_shortcode_and_passkey();
     let notify_key = crate::notify::SecretsKey::generate_base64();
@@ -124,6 +140,15 @@ pub async fn run(
         ("MPESA_SECURITY_CREDENTIAL", "YmVuY2g=".to_owned()),
         // The fakes answer at once; the benchmark measures malipo, not a provider's quota.
         ("MPESA_RATE_PER_SEC", "100000".to_owned()),
+        ("FINCRA_BASE_URL", fakes.fincra_base_url()),
+        ("FINCRA_SECRET_KEY", fakes.fincra_secret_key().to_owned()),
+        ("FINCRA_PUBLIC_KEY", fakes.fincra_public_key().to_owned()),
+        ("FINCRA_BUSINESS_ID", fakes.fincra_business_id().to_owned()),
+        (
+            "FINCRA_WEBHOOK_SECRET",
+            fakes.fincra_webhook_secret().to_owned(),
+        ),
+        ("FINCRA_RATE_PER_SEC", "100000".to_owned()),
         ("MALIPO_PUBLIC_URL", base.clone()),
         (
             "MALIPO_COMMISSION_PAYOUT_KES",
@@ -180,9 +205,11 @@ pub async fn run(
     for n in 0..lifecycles {
         let permit = semaphore.clone().acquire_owned().await?;
         let (http, base, key, watcher) = (http.clone(), base.clone(), key.clone(), watcher.clone());
+        let fakes = Arc::clone(&fakes);
         tasks.push(tokio::spawn(async move {
             let _permit = permit;
-            lifecycle(&http, &base, &key, &watcher, n).await
+            let target = Target { provider, fakes };
+            lifecycle(&http, &base, &key, &watcher, &target, n).await
         }));
     }
     let mut durations = Vec::new();
@@ -222,9 +249,13 @@ pub async fn run(
         .iter()
         .map(|(endpoint, count)| (endpoint.clone(), *count as f64 / per_lifecycle))
         .collect();
-    fakes.shutdown().await;
+    // Every lifecycle task has ended, so this is the last handle.
+    if let Ok(fakes) = Arc::try_unwrap(fakes) {
+        fakes.shutdown().await;
+    }
     let settled = durations.len();
     Ok(E2eReport {
+        provider,
         lifecycles,
         settled,
         lifecycles_per_sec: round(settled as f64 / elapsed.as_secs_f64()),
@@ -241,16 +272,52 @@ pub async fn run(
     })
 }
 
+/// Whose lifecycle, and the fakes its buyer pays at.
+struct Target {
+    provider: BenchProvider,
+    fakes: Arc<FakeProviders>,
+}
+
+impl Target {
+    fn intent(&self, n: usize) -> Value {
+        match self.provider {
+            BenchProvider::Mpesa => {
+                json!({"amount": format!("{}", 100 + n % 900), "currency": "KES", "provider": "mpesa", "buyer": {"msisdn": "254708374149"},
+                      "payee": {"id": format!("seller-{n}"), "payout": {"provider": "mpesa", "msisdn": "254700000001"}}})
+            }
+            BenchProvider::Fincra => {
+                json!({"amount": format!("{}.00", 1000 + n % 9000), "currency": "NGN", "provider": "fincra", "buyer": {"email": format!("buyer{n}@example.com")},
+                      "payee": {"id": format!("seller-{n}"), "payout": {"provider": "fincra", "destination": "bank_account",
+                          "bank_code": "058", "account_number": "0124775489", "account_name": "Bench Seller"}}})
+            }
+        }
+    }
+
+    /// The buyer pays: M-Pesa's fake answers the STK push by itself; a Fincra checkout is paid
+    /// once it is open.
+    async fn pay(&self, watcher: &Watcher, id: uuid::Uuid) -> anyhow::Result<()> {
+        if self.provider == BenchProvider::Fincra {
+            watcher
+                .until(id, "awaiting_payment", PATIENCE)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            self.fakes
+                .fincra_pay_checkout(&crate::escrow::deposit_reference(id), None, true)?;
+        }
+        Ok(())
+    }
+}
+
 async fn lifecycle(
     http: &reqwest::Client,
     base: &str,
     key: &str,
     watcher: &Watcher,
+    target: &Target,
     n: usize,
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let body = json!({"amount": format!("{}", 100 + n % 900), "currency": "KES", "provider": "mpesa", "buyer": {"msisdn": "254708374149"},
-                      "payee": {"id": format!("seller-{n}"), "payout": {"provider": "mpesa", "msisdn": "254700000001"}}});
+    let body = target.intent(n);
     let created: Value = http
         .post(format!("{base}/v1/intents"))
         .bearer_auth(key)
@@ -265,6 +332,7 @@ async fn lifecycle(
         .context("no intent id")?
         .parse()
         .context("intent id is not a UUID")?;
+    target.pay(watcher, id).await?;
     watcher
         .until(id, "held", PATIENCE)
         .await

@@ -41,8 +41,18 @@ pub async fn run(
             lifecycles,
             concurrency,
             notify,
+            provider,
         } => serde_json::to_value(
-            e2e::run(pool, database_url, config, lifecycles, concurrency, notify).await?,
+            e2e::run(
+                pool,
+                database_url,
+                config,
+                lifecycles,
+                concurrency,
+                notify,
+                provider,
+            )
+            .await?,
         )?,
         BenchCommand::Notifications {
             events,

@@ -5,6 +5,7 @@ pub mod console_intent;
 pub mod console_sessions;
 pub mod discrepancies;
 pub mod events;
+pub mod fincra_banks;
 pub mod fincra_payouts;
 pub mod intent_list;
 pub mod intent_notices;

@@ -1,12 +1,12 @@
 //! Parsing a Fincra payout destination (`{"provider":"fincra","destination":…}`) and deciding
-//! which currency it can receive. The bank code must be on the list malipo ships
-//! (`providers::fincra::banks`); whether the account exists is asked of Fincra at intent
-//! creation (`http/intents.rs`), not here (no I/O in `domain`).
+//! which currency it can receive. Here the bank code is only checked for its form (3–9
+//! digits); whether Fincra pays that bank (the refreshed list in `fincra_banks`, or the list
+//! shipped in `providers::fincra::banks` until a refresh) and whether the account exists are
+//! asked at intent creation (`http/fincra_check.rs`), not here (no I/O in `domain`).
 
 use serde_json::{Map, Value};
 
 use super::{Currency, Msisdn, parties::FincraDestination};
-use crate::providers::fincra::banks;
 
 /// Longest account name kept (Fincra's beneficiary names are free text; this bounds storage).
 const MAX_NAME_LEN: usize = 100;
@@ -17,11 +17,16 @@ pub fn parse(payout: &Map<String, Value>) -> Result<FincraDestination, (&'static
     match text("destination") {
         Some("bank_account") => {
             let bank_code = match text("bank_code") {
-                Some(code) if banks::ngn_bank_name(code).is_some() => code.to_owned(),
-                Some(code) => {
+                Some(code)
+                    if (3..=9).contains(&code.len())
+                        && code.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    code.to_owned()
+                }
+                Some(_) => {
                     return Err((
                         "payee.payout.bank_code",
-                        format!("`{code}` is not a Nigerian bank code malipo knows"),
+                        "must be a Nigerian bank code: 3 to 9 digits, like \"058\"".to_owned(),
                     ));
                 }
                 None => {
@@ -140,12 +145,12 @@ mod tests {
     }
 
     #[test]
-    fn bank_accounts_need_a_known_bank_a_nuban_and_a_name() {
+    fn bank_accounts_need_a_bank_code_a_nuban_and_a_name() {
         let good = json!({"provider": "fincra", "destination": "bank_account", "bank_code": "058",
             "account_number": "0124775489", "account_name": "Hassan Sarz"});
         assert!(parse_value(good.clone()).is_ok());
         let mut unknown_bank = good.clone();
-        unknown_bank["bank_code"] = json!("999");
+        unknown_bank["bank_code"] = json!("05A");
         assert_eq!(
             parse_value(unknown_bank).map_err(|e| e.0),
             Err("payee.payout.bank_code")

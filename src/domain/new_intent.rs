@@ -478,12 +478,16 @@ fn parse_buyer(
                 .map_err(|m| ("buyer.msisdn", m)),
             _ => Err(("buyer.msisdn", "is required for mpesa".to_owned())),
         },
-        // Fincra checkout collections are not built: Fincra only pays out.
-        ProviderKind::Fincra => Err((
-            "provider",
-            "fincra is a payout destination only; collections through Fincra are not available"
-                .to_owned(),
-        )),
+        // Fincra's hosted checkout asks for the buyer's email (and a name malipo derives).
+        ProviderKind::Fincra => match buyer.get("email") {
+            Some(Value::String(email)) if plausible_email(email) => Ok(Buyer::Email {
+                email: email.clone(),
+            }),
+            _ => Err((
+                "buyer.email",
+                "must be the buyer's email address for fincra".to_owned(),
+            )),
+        },
         ProviderKind::Lightning => {
             if buyer.is_empty() {
                 Ok(Buyer::Anonymous {})

@@ -14,7 +14,7 @@ pub enum ProviderKind {
     Mpesa,
     /// Bitcoin Lightning via LNbits (SAT).
     Lightning,
-    /// Fincra: NGN bank and KES M-Pesa payouts (PROVIDERS.md §4).
+    /// Fincra: NGN bank and KES M-Pesa payouts, and checkout collections (PROVIDERS.md §4).
     Fincra,
 }
 
@@ -28,6 +28,12 @@ impl ProviderKind {
             Self::Paystack => currency != Currency::Sat,
             Self::Fincra => matches!(currency, Currency::Ngn | Currency::Kes),
         }
+    }
+
+    /// Whether a deposit is a hosted checkout the buyer opens by link (Paystack, Fincra): it
+    /// is verified by the reference malipo opened it under, on a schedule besides its webhook.
+    pub fn opens_checkouts(self) -> bool {
+        matches!(self, Self::Paystack | Self::Fincra)
     }
 
     /// Every provider.

@@ -25,6 +25,10 @@ pub enum Refusal {
     /// The invoice is missing, not needed, or for another amount.
     #[error("{0}")]
     Invoice(String),
+    /// The deposit's provider cannot return money through malipo (Fincra: its refund API is
+    /// not built), so the money stays held for a release or an operator.
+    #[error("{0} refunds are not available; release the intent or ask an operator")]
+    NotRefundable(ProviderKind),
 }
 
 /// Asks for the refund of `intent` (locked by the caller); `bolt11` is the buyer's invoice for
@@ -40,6 +44,9 @@ pub async fn request(
         other => return Ok(Err(Refusal::NotHeld(other))),
     }
     let remaining = intent.remaining();
+    if intent.provider == ProviderKind::Fincra {
+        return Ok(Err(Refusal::NotRefundable(intent.provider)));
+    }
     match (intent.provider, bolt11) {
         (ProviderKind::Lightning, None) => {
             return Ok(Err(Refusal::Invoice(

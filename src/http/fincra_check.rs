@@ -1,5 +1,6 @@
 //! The Fincra part of creating an intent: a Fincra payee needs Fincra configured (a 422 naming
-//! the missing setting otherwise), and a bank account is resolved with Fincra
+//! the missing setting otherwise), its bank must be one Fincra pays to (`db::fincra_banks`:
+//! the refreshed list, or the shipped one until a refresh), and a bank account is resolved with Fincra
 //! (`POST /core/accounts/resolve`). An account Fincra says does not exist is a 422 now rather
 //! than a payout that fails after release; when Fincra cannot be asked, the intent is still
 //! accepted (a payout to a bad account fails safely and its share can be sent elsewhere).
@@ -27,6 +28,7 @@ pub(super) async fn check(state: &AppState, intent: &NewIntent) -> Result<(), Ap
             "provider fincra is not configured on this server: set {missing}"
         )));
     }
+    check_bank(state, "payee.payout.bank_code", destination).await?;
     let (
         Some(client),
         FincraDestination::BankAccount {
@@ -49,6 +51,28 @@ pub(super) async fn check(state: &AppState, intent: &NewIntent) -> Result<(), Ap
             Ok(())
         }
     }
+}
+
+/// A bank account's code must be on malipo's list of banks Fincra pays to; a 422 naming
+/// `field` otherwise. Wallets pass.
+pub(super) async fn check_bank(
+    state: &AppState,
+    field: &'static str,
+    destination: &FincraDestination,
+) -> Result<(), ApiError> {
+    let FincraDestination::BankAccount { bank_code, .. } = destination else {
+        return Ok(());
+    };
+    let mut conn = state.pool.acquire().await?;
+    if crate::db::fincra_banks::is_known(&mut conn, bank_code).await? {
+        return Ok(());
+    }
+    Err(ApiError::Validation(vec![FieldError::new(
+        field,
+        format!(
+            "`{bank_code}` is not a Nigerian bank Fincra pays to (malipo's list; operators refresh it from Fincra with POST /ops/fincra/banks/refresh)"
+        ),
+    )]))
 }
 
 #[cfg(test)]
@@ -75,6 +99,40 @@ mod tests {
             unreachable!("an object literal")
         };
         NewIntent::parse(&body, Some("\"1000.00\""), 0).expect("valid intent")
+    }
+
+    #[tokio::test]
+    async fn fincra_collections_need_the_public_key_on_top_of_the_payout_settings() {
+        let settings = |public_key: Option<&str>| {
+            ProvidersConfig::from_lookup(|name| match name {
+                "FINCRA_SECRET_KEY" => Some("sk".to_owned()),
+                "FINCRA_BUSINESS_ID" => Some("0123456789abcdef01234567".to_owned()),
+                "FINCRA_WEBHOOK_SECRET" => Some("whsec".to_owned()),
+                "FINCRA_BASE_URL" => Some("https://sandboxapi.fincra.com".to_owned()),
+                "FINCRA_PUBLIC_KEY" => public_key.map(str::to_owned),
+                _ => None,
+            })
+            .expect("config")
+        };
+        let payouts_only = state(settings(None));
+        let gate = &payouts_only.provider_gate;
+        assert_eq!(gate.missing_setting(ProviderKind::Fincra), None);
+        assert_eq!(
+            gate.missing_deposit_setting(ProviderKind::Fincra),
+            Some("FINCRA_PUBLIC_KEY")
+        );
+        let collecting = state(settings(Some("pk_test")));
+        assert_eq!(
+            collecting
+                .provider_gate
+                .missing_deposit_setting(ProviderKind::Fincra),
+            None
+        );
+        // Other providers' deposits need only their own settings.
+        assert_eq!(
+            gate.missing_deposit_setting(ProviderKind::Paystack),
+            Some("PAYSTACK_SECRET_KEY")
+        );
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ struct RawAmount<'a> {
 #[utoipa::path(post, path = "/v1/intents", tag = "intents",
     params(("Idempotency-Key" = String, Header, description = "1–255 visible ASCII characters; a repeat replays the first answer")),
     request_body(content = serde_json::Value, content_type = "application/json",
-        description = "amount (decimal string), currency, provider, buyer, payee (payout: mpesa msisdn, paystack recipient_code, lightning bolt11, or fincra bank_account {bank_code, account_number, account_name} / mobile_money {msisdn}, or balance: the share settles into your balance), optional commission_bps, commission_fixed_fee (decimal string), reference, metadata"),
+        description = "amount (decimal string), currency, provider (paystack, mpesa, lightning, fincra: a Fincra checkout, NGN or KES, buyer {email}; next_action {type: checkout_link, link, reference}), buyer, payee (payout: mpesa msisdn, paystack recipient_code, lightning bolt11, or fincra bank_account {bank_code, account_number, account_name} / mobile_money {msisdn}, or balance: the share settles into your balance), optional commission_bps, commission_fixed_fee (decimal string), reference, metadata"),
     responses((status = 201, description = "the intent", body = serde_json::Value),
         (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem),
         (status = 409, body = super::openapi::Problem), (status = 422, body = super::openapi::Problem)),
@@ -49,7 +49,7 @@ pub async fn create(
         .and_then(|raw| raw.amount.map(|a| a.get().to_owned()));
     let intent = NewIntent::parse(&body.object, raw_amount.as_deref(), caller.commission_bps)
         .map_err(ApiError::Validation)?;
-    if let Some(missing) = state.provider_gate.missing_setting(intent.provider) {
+    if let Some(missing) = state.provider_gate.missing_deposit_setting(intent.provider) {
         return Err(ApiError::Unprocessable(format!(
             "provider {} is not configured on this server: set {missing}",
             intent.provider

@@ -43,11 +43,21 @@ pub use problem::ApiError;
 pub trait ProviderGate: Send + Sync {
     /// The missing setting that disables `provider`, or `None` when it is configured.
     fn missing_setting(&self, provider: ProviderKind) -> Option<&'static str>;
+
+    /// The missing setting that keeps `provider` from taking deposits (Fincra's checkout needs
+    /// its public key on top of the payout settings).
+    fn missing_deposit_setting(&self, provider: ProviderKind) -> Option<&'static str> {
+        self.missing_setting(provider)
+    }
 }
 
 impl ProviderGate for crate::providers::ProvidersConfig {
     fn missing_setting(&self, provider: ProviderKind) -> Option<&'static str> {
         crate::providers::ProvidersConfig::missing_setting(self, provider)
+    }
+
+    fn missing_deposit_setting(&self, provider: ProviderKind) -> Option<&'static str> {
+        crate::providers::ProvidersConfig::missing_deposit_setting(self, provider)
     }
 }
 

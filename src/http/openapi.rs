@@ -26,6 +26,7 @@ use super::{
         ops::jobs::retry_matching, ops::jobs::discard_matching, ops::audit::list,
         ops::clients::list, ops::clients::rotate, ops::clients::revoke,
         webhooks::fincra::receive,
+        ops::fincra::refresh_banks,
     ),
     components(schemas(Problem)),
     modifiers(&BearerKeys),

@@ -56,6 +56,9 @@ pub async fn create(
             "provider {provider} is not configured on this server: set {missing}"
         )));
     }
+    if let PayoutDestination::Fincra(fincra) = &withdrawal.destination {
+        super::fincra_check::check_bank(&state, "destination.bank_code", fincra).await?;
+    }
     idempotency::once(
         &state.pool,
         caller.id,

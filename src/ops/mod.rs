@@ -12,6 +12,7 @@ pub mod disputes;
 pub mod drain;
 pub mod error;
 pub mod filter;
+pub mod fincra_banks;
 pub mod inspect;
 pub mod list;
 pub mod metrics;

@@ -305,6 +305,20 @@ impl ProvidersConfig {
         missing.map(|MissingSetting(name)| *name)
     }
 
+    /// The first missing variable that keeps `provider` from taking deposits: Fincra's
+    /// checkout needs `FINCRA_PUBLIC_KEY` (its `x-pub-key`) besides the payout settings.
+    pub fn missing_deposit_setting(&self, provider: ProviderKind) -> Option<&'static str> {
+        self.missing_setting(provider).or(match provider {
+            ProviderKind::Fincra => self
+                .fincra
+                .as_ref()
+                .ok()
+                .filter(|fincra| fincra.public_key.is_none())
+                .map(|_| "FINCRA_PUBLIC_KEY"),
+            _ => None,
+        })
+    }
+
     /// The first missing variable that keeps `provider` from paying out (B2C needs an
     /// initiator, Lightning payments an admin key), if any.
     pub fn missing_payout_setting(&self, provider: ProviderKind) -> Option<&'static str> {

@@ -56,6 +56,15 @@ pub enum NextAction {
         /// Daraja's message for the buyer.
         customer_message: String,
     },
+    /// Send the buyer to Fincra's hosted checkout.
+    CheckoutLink {
+        /// The checkout page.
+        link: String,
+        /// Our merchant reference; Fincra verifies the payment by it.
+        reference: String,
+        /// Fincra's own reference of the checkout (not the one to verify by).
+        fincra_reference: String,
+    },
     /// The buyer pays a Lightning invoice.
     LightningInvoice {
         /// The BOLT 11 payment request.
@@ -68,10 +77,11 @@ pub enum NextAction {
 }
 
 impl NextAction {
-    /// The handle to check this deposit with: Paystack reference, CheckoutRequestID or payment hash.
+    /// The handle to check this deposit with: Paystack or Fincra merchant reference,
+    /// CheckoutRequestID or payment hash.
     pub fn provider_handle(&self) -> &str {
         match self {
-            Self::Redirect { reference, .. } => reference,
+            Self::Redirect { reference, .. } | Self::CheckoutLink { reference, .. } => reference,
             Self::StkPush {
                 checkout_request_id,
                 ..

@@ -42,6 +42,8 @@ pub enum MoneyChannel {
     PaystackRefund,
     /// A Fincra payout; key: the `customerReference`.
     FincraPayout,
+    /// A paid Fincra checkout; key: the merchant reference (malipo's deposit reference).
+    FincraCharge,
 }
 
 impl MoneyChannel {
@@ -51,7 +53,8 @@ impl MoneyChannel {
             MoneyChannel::PaystackCharge
             | MoneyChannel::MpesaStk
             | MoneyChannel::MpesaC2b
-            | MoneyChannel::LnbitsInvoice => MoneyDirection::In,
+            | MoneyChannel::LnbitsInvoice
+            | MoneyChannel::FincraCharge => MoneyDirection::In,
             MoneyChannel::PaystackTransfer
             | MoneyChannel::MpesaB2c
             | MoneyChannel::LnbitsPayment
@@ -70,7 +73,7 @@ impl MoneyChannel {
                 Provider::Mpesa
             }
             MoneyChannel::LnbitsInvoice | MoneyChannel::LnbitsPayment => Provider::Lnbits,
-            MoneyChannel::FincraPayout => Provider::Fincra,
+            MoneyChannel::FincraPayout | MoneyChannel::FincraCharge => Provider::Fincra,
         }
     }
 
@@ -86,6 +89,7 @@ impl MoneyChannel {
             MoneyChannel::LnbitsPayment => "lnbits payment",
             MoneyChannel::PaystackRefund => "paystack refund",
             MoneyChannel::FincraPayout => "fincra payout",
+            MoneyChannel::FincraCharge => "fincra charge",
         }
     }
 }

@@ -72,7 +72,11 @@ impl FakeProviders {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mpesa = Arc::new(MpesaState::new(Arc::clone(&shared), settings.mpesa));
         let lnbits = Arc::new(LnbitsState::new(Arc::clone(&shared), settings.lnbits));
-        let fincra = Arc::new(FincraState::new(Arc::clone(&shared), settings.fincra));
+        let fincra = Arc::new(FincraState::new(
+            Arc::clone(&shared),
+            settings.fincra,
+            format!("{origin}/fincra"),
+        ));
 
         let context = |provider| FaultContext {
             shared: Arc::clone(&shared),

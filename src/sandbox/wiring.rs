@@ -64,12 +64,13 @@ pub fn providers_config(
     );
     lnbits.admin_key = Some(Secret::new(fakes.lnbits_admin_key().to_owned()));
 
-    let fincra = FincraConfig::new(
+    let mut fincra = FincraConfig::new(
         &fakes.fincra_base_url(),
         Secret::new(fakes.fincra_secret_key().to_owned()),
         fakes.fincra_business_id(),
         Secret::new(fakes.fincra_webhook_secret().to_owned()),
     );
+    fincra.public_key = Some(Secret::new(fakes.fincra_public_key().to_owned()));
     fakes.set_fincra_webhook_url(Some(format!(
         "{}/webhooks/fincra",
         public_url.trim_end_matches('/')

@@ -75,14 +75,14 @@ pub async fn run(job: ConfirmDeposit, context: JobContext<WorkerState>) -> Resul
     }
 }
 
-/// Asks often while a buyer is likely paying, then less. A Paystack checkout (verified even
-/// without a webhook) stays open for a long time and counts against Paystack's rate limit, so
-/// it is asked less often.
+/// Asks often while a buyer is likely paying, then less. A Paystack or Fincra checkout
+/// (verified even without a webhook) stays open for a long time and counts against the
+/// provider's rate limit, so it is asked less often.
 fn next_check(provider: ProviderKind, open_for: Duration) -> Duration {
     let secs = match (provider, open_for.as_secs()) {
-        (ProviderKind::Paystack, 0..=600) => 30,
-        (ProviderKind::Paystack, 601..=3600) => 120,
-        (ProviderKind::Paystack, _) => 600,
+        (ProviderKind::Paystack | ProviderKind::Fincra, 0..=600) => 30,
+        (ProviderKind::Paystack | ProviderKind::Fincra, 601..=3600) => 120,
+        (ProviderKind::Paystack | ProviderKind::Fincra, _) => 600,
         (_, 0..=120) => 5,
         (_, 121..=1800) => 30,
         _ => 300,

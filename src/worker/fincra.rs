@@ -1,16 +1,17 @@
 //! What the jobs need to know about Fincra beyond dispatch: the transfer destination a Fincra
 //! payout names, the operator alert when the Fincra wallet is underfunded, and the effect of a
-//! stored Fincra webhook — a trigger to query the payout by customer reference, never a verdict.
+//! stored Fincra webhook — a trigger to query the payout by customer reference, or to verify a
+//! checkout payment by merchant reference, never a verdict.
 
 use super::{
     WorkerState, calls,
-    process_webhook::{Note, apply_transfer_by_reference, payout_by_reference},
+    process_webhook::{Note, apply_transfer_by_reference, deposit_claim, payout_by_reference},
 };
 use crate::{
     db::payouts::PayoutRecord,
     domain::{FincraDestination, ProviderKind},
     providers::{
-        Destination, ProviderError,
+        DepositStatus, Destination, ProviderError,
         fincra::{self, FincraEventKind},
     },
     queue::JobError,
@@ -64,11 +65,26 @@ pub(super) async fn alert_if_underfunded(
 /// forged `payout.failed` for a successful payout moves nothing).
 pub(super) async fn event(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
     let event = fincra::parse_webhook(body).map_err(|e| JobError::permanent(e.to_string()))?;
-    let FincraEventKind::Payout { customer_reference } = event.kind else {
-        return Ok(Note::Ignored(format!(
-            "event {} needs no action",
-            event.event
-        )));
+    let customer_reference = match event.kind {
+        FincraEventKind::Payout { customer_reference } => customer_reference,
+        // Only a trigger (§4.3): the claim is not read, so it is passed on as a bare "look";
+        // verification by merchant reference decides, amounts and currency compared, and a
+        // payment it does not find leaves the row ignored with that reason.
+        FincraEventKind::Charge { merchant_reference } => {
+            return deposit_claim(
+                state,
+                ProviderKind::Fincra,
+                &merchant_reference,
+                &DepositStatus::Pending,
+            )
+            .await;
+        }
+        FincraEventKind::Other => {
+            return Ok(Note::Ignored(format!(
+                "event {} needs no action",
+                event.event
+            )));
+        }
     };
     let Some(payout) = payout_by_reference(state, &customer_reference).await? else {
         return Ok(Note::Ignored(format!(

@@ -51,7 +51,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     };
     let mut answer = calls::initiate_deposit(&state.providers, intent.provider, &request).await;
     if let Ok(DepositInitiation::AlreadyInitiated { status }) = &answer
-        && intent.provider == ProviderKind::Paystack
+        && intent.provider.opens_checkouts()
         && !matches!(status, crate::providers::DepositStatus::Succeeded { .. })
     {
         // An earlier initialize reached Paystack but its answer — the checkout link — was
@@ -112,8 +112,9 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
                 )
                 .await?;
             }
-            if moved && intent.provider == ProviderKind::Paystack {
-                // Paystack's `charge.success` may never come (webhooks are lost too): a
+            if moved && intent.provider.opens_checkouts() {
+                // Paystack's `charge.success` (Fincra's `charge.successful`) may never come
+                // (webhooks are lost too): a
                 // verification is scheduled anyway, asking less often as the checkout ages
                 // (`confirm_deposit` snoozes while Paystack calls it pending).
                 let first = until_deadline(&intent).map_or(PAYSTACK_FIRST_CHECK_SECS, |secs| {

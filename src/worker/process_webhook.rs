@@ -242,7 +242,7 @@ async fn paystack_refund(
 }
 
 /// A deposit callback's claim: the provider is asked, and its answer applied.
-async fn deposit_claim(
+pub(super) async fn deposit_claim(
     state: &WorkerState,
     provider: ProviderKind,
     handle: &str,

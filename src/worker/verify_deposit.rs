@@ -42,16 +42,16 @@ pub async fn verify(state: &WorkerState, id: Uuid) -> Result<Verified, JobError>
     if !open {
         return Ok(Verified::Funded(intent));
     }
-    // Paystack deposits are verified by the reference malipo derived for them even when the
-    // answer that would have stored it was lost; an STK push without Daraja's answer has no
-    // CheckoutRequestID to query.
+    // Paystack and Fincra checkouts are verified by the reference malipo derived for them even
+    // when the answer that would have stored it was lost; an STK push without Daraja's answer
+    // has no CheckoutRequestID to query.
     let handle = match (&intent.provider_reference, intent.provider) {
         (Some(handle), _) => handle.clone(),
-        (None, ProviderKind::Paystack) => deposit_reference(intent.id),
+        (None, ProviderKind::Paystack | ProviderKind::Fincra) => deposit_reference(intent.id),
         (None, _) => return Ok(Verified::NoHandle(intent)),
     };
     let check = DepositCheck {
-        // Paystack verifies by the reference its checkout was opened with.
+        // Paystack and Fincra verify by the reference the checkout was opened with.
         reference: handle.clone(),
         provider_handle: Some(handle),
         expected: intent.amount,

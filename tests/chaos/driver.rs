@@ -169,13 +169,15 @@ impl Ctx<'_> {
     }
 }
 
-/// Which provider intent `n` uses: 40% M-Pesa, 35% Paystack, 25% Lightning. One M-Pesa intent
-/// in eight and one Paystack intent in seven pay their payee out through Fincra (an M-Pesa
-/// wallet, a bank account): see [`fincra_payee`].
+/// Which provider intent `n` uses: 40% M-Pesa, 35% Paystack, 20% Lightning, 5% Fincra
+/// checkout (paid out to a Nigerian bank through Fincra). One M-Pesa intent in eight and one
+/// Paystack intent in seven pay their payee out through Fincra (an M-Pesa wallet, a bank
+/// account): see [`fincra_payee`].
 pub fn provider_for(n: usize) -> &'static str {
     match n % 20 {
         0..8 => "mpesa",
         8..15 => "paystack",
+        19 => "fincra",
         _ => "lightning",
     }
 }
@@ -206,6 +208,12 @@ fn base_intent_body(n: usize, rng: &mut StdRng, recipients: &[String]) -> Value 
             json!({"amount": rng.random_range(100..5000).to_string(), "currency": "KES", "provider": "mpesa",
             "buyer": {"msisdn": "254708374149"}, "reference": reference,
             "payee": {"id": format!("seller-{}", n % 50), "payout": {"provider": "mpesa", "msisdn": "254700000001"}}, "commission_bps": 1000})
+        }
+        "fincra" => {
+            json!({"amount": format!("{}.00", rng.random_range(1000..90000)), "currency": "NGN", "provider": "fincra",
+            "buyer": {"email": format!("buyer{n}@example.com")}, "reference": reference,
+            "payee": {"id": format!("seller-{}", n % 50), "payout": {"provider": "fincra", "destination": "bank_account",
+                "bank_code": "058", "account_number": "0124775489", "account_name": "Chaos Seller"}}, "commission_bps": 250})
         }
         "paystack" => {
             json!({"amount": format!("{}.00", rng.random_range(1000..90000)), "currency": "NGN", "provider": "paystack",
@@ -300,6 +308,9 @@ pub fn pay(ctx: &Ctx<'_>, intent: &Value) -> bool {
         Some("lightning") => action["payment_hash"]
             .as_str()
             .is_some_and(|h| ctx.fakes.lnbits_pay_invoice(h).is_ok()),
+        Some("fincra") => action["reference"]
+            .as_str()
+            .is_some_and(|r| ctx.fakes.fincra_pay_checkout(r, None, true).is_ok()),
         _ => return true,
     };
     if done {
@@ -324,7 +335,11 @@ pub fn action_body(intent: &Value) -> Value {
 
 /// Releases or refunds a held intent (sometimes racing both, sometimes repeating the key).
 pub async fn act(ctx: &Ctx<'_>, id: &str, intent: &Value, rng: &mut StdRng) {
-    let roll: f64 = rng.random();
+    let mut roll: f64 = rng.random();
+    // Fincra collections cannot be refunded through malipo (409): they are only released.
+    if intent["provider"] == "fincra" {
+        roll *= 0.6;
+    }
     if roll >= 0.9 {
         race(ctx, id, intent).await;
         return;

@@ -296,6 +296,7 @@ fn environment(fakes: &FakeProviders, base: &str, database_url: &str) -> HashMap
         ("LNBITS_WEBHOOK_TOKEN", token()),
         ("FINCRA_BASE_URL", fakes.fincra_base_url()),
         ("FINCRA_SECRET_KEY", fakes.fincra_secret_key().to_owned()),
+        ("FINCRA_PUBLIC_KEY", fakes.fincra_public_key().to_owned()),
         ("FINCRA_BUSINESS_ID", fakes.fincra_business_id().to_owned()),
         (
             "FINCRA_WEBHOOK_SECRET",

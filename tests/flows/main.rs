@@ -8,6 +8,8 @@ mod escrow;
 mod escrow_properties;
 mod faults;
 mod fincra;
+mod fincra_banks;
+mod fincra_checkout;
 mod lightning;
 mod marketplace;
 mod money_truth;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod clients;
 pub mod disputes;
+pub mod fincra;
 pub mod jobs;
 pub mod money;
 pub mod notifications;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ops/discrepancies", get(money::list))
         .route("/ops/discrepancies/{id}/resolve", post(money::resolve))
         .route("/ops/intents/stuck", get(money::stuck))
+        .route("/ops/fincra/banks/refresh", post(fincra::refresh_banks))
         .route("/ops/intents/{id}/resolve", post(disputes::resolve))
         .route(
             "/ops/webhook_deliveries/{id}/retry",

@@ -8,6 +8,9 @@
 //! status adopted; `NO_ENOUGH_MONEY_IN_WALLET` is retryable and counted for operators; only
 //! an explicit `failed` status is a failure.
 
+mod bank_list;
+mod checkout;
+
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -33,6 +36,8 @@ pub struct FincraClient {
     http: HttpClient,
     base_url: String,
     secret_key: Secret,
+    /// `x-pub-key` of checkout calls; without it Fincra only pays out.
+    public_key: Option<Secret>,
     business_id: String,
     webhook_secret: Secret,
 }
@@ -87,6 +92,7 @@ impl FincraClient {
             http: HttpClient::new("fincra", http, per_second(config.rate_per_sec))?,
             base_url: config.base_url.clone(),
             secret_key: config.secret_key.clone(),
+            public_key: config.public_key.clone(),
             business_id: config.business_id.clone(),
             webhook_secret: config.webhook_secret.clone(),
         })

@@ -1,13 +1,16 @@
 //! Fincra (PROVIDERS.md §4): NGN bank-account and KES M-Pesa payouts keyed by
-//! `customerReference`, the query by customer reference, account resolution, and the signed
-//! webhook. Deposits (Fincra checkout) are not built: the deposit operations answer
-//! `Permanent`, and `NewIntent::parse` refuses `fincra` as a deposit provider.
+//! `customerReference`, the query by customer reference, account resolution, the signed
+//! webhook, and checkout collections (a hosted checkout opened under our deposit reference and
+//! verified by it; `client/checkout.rs`). Refunds are not Fincra's: they answer `Permanent`.
 
 pub mod banks;
+mod checkout_wire;
 mod client;
 pub mod webhook;
 mod wire;
 
+#[cfg(test)]
+mod checkout_tests;
 #[cfg(test)]
 mod tests;
 
@@ -25,8 +28,8 @@ use super::{
 /// the operator alert (`NO_ENOUGH_MONEY_IN_WALLET`, §4.1).
 pub const UNDERFUNDED: &str = "Fincra wallet underfunded (NO_ENOUGH_MONEY_IN_WALLET)";
 
-fn no_collections() -> ProviderError {
-    ProviderError::permanent("Fincra collections are not available; Fincra only pays out")
+fn no_refunds() -> ProviderError {
+    ProviderError::permanent("Fincra refunds are not available through malipo")
 }
 
 impl Provider for FincraClient {
@@ -36,13 +39,13 @@ impl Provider for FincraClient {
 
     async fn initiate_deposit(
         &self,
-        _request: &DepositRequest,
+        request: &DepositRequest,
     ) -> Result<DepositInitiation, ProviderError> {
-        Err(no_collections())
+        self.open_checkout(request).await
     }
 
-    async fn check_deposit(&self, _check: &DepositCheck) -> Result<DepositStatus, ProviderError> {
-        Err(no_collections())
+    async fn check_deposit(&self, check: &DepositCheck) -> Result<DepositStatus, ProviderError> {
+        self.verify_checkout(check).await
     }
 
     async fn initiate_transfer(
@@ -59,12 +62,12 @@ impl Provider for FincraClient {
         self.query(&request.reference).await
     }
 
-    /// Refunds go back to the buyer through the deposit's provider, never through Fincra.
+    /// Fincra's refund API is not built: a late payment through Fincra waits for an operator.
     async fn refund(&self, _request: &RefundRequest) -> Result<RefundStatus, ProviderError> {
-        Err(no_collections())
+        Err(no_refunds())
     }
 
     async fn check_refund(&self, _provider_ref: &str) -> Result<RefundStatus, ProviderError> {
-        Err(no_collections())
+        Err(no_refunds())
     }
 }

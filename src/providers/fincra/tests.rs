@@ -418,3 +418,24 @@ async fn uncertain_account_resolution_shape() {
         Err(ProviderError::Retryable { .. })
     ));
 }
+
+#[test]
+fn uncertain_bank_list_entry_code_as_string_or_number_and_unusable_entries_skipped() {
+    use super::wire::BankEntry;
+    let entries: Vec<BankEntry> = serde_json::from_value(json!([
+        {"code": "058", "name": "Guaranty Trust Bank", "branches": []},
+        {"code": 90267, "name": " Kuda Microfinance Bank "},
+        {"code": "05A", "name": "Not a code"},
+        {"name": "No code"},
+        {"code": "044"}
+    ]))
+    .expect("entries");
+    let usable: Vec<_> = entries.into_iter().filter_map(BankEntry::usable).collect();
+    assert_eq!(
+        usable,
+        vec![
+            ("058".to_owned(), "Guaranty Trust Bank".to_owned()),
+            ("90267".to_owned(), "Kuda Microfinance Bank".to_owned())
+        ]
+    );
+}

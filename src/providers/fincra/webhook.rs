@@ -36,7 +36,13 @@ pub enum FincraEventKind {
         /// Ours: the payout reference.
         customer_reference: String,
     },
-    /// Anything else (collections are not built): stored, answered, no effect.
+    /// `charge.successful` about the checkout malipo opened under `merchant_reference`; the
+    /// claim is only a reason to verify the payment.
+    Charge {
+        /// Ours: the deposit reference.
+        merchant_reference: String,
+    },
+    /// Anything else: stored, answered, no effect.
     Other,
 }
 
@@ -80,6 +86,14 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<FincraEvent, FincraEventError> {
                 "a payout event without `data.customerReference`".to_owned(),
             ));
         }
+        // A charge event that names no merchant reference (UNCERTAIN: `wire::WebhookData`)
+        // is kept without effect: the checkout's scheduled verification still finds it.
+        (None, _) if event == "charge.successful" => match data.merchant_reference {
+            Some(merchant_reference) if !merchant_reference.is_empty() => {
+                FincraEventKind::Charge { merchant_reference }
+            }
+            _ => FincraEventKind::Other,
+        },
         (None, _) => FincraEventKind::Other,
     };
     Ok(FincraEvent {

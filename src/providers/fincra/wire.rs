@@ -143,9 +143,11 @@ pub(super) struct WebhookEnvelope<'a> {
     pub data: &'a RawValue,
 }
 
-/// The fields of a webhook's `data` malipo reads: `reference` for the dedupe key, and
-/// `customerReference` (ours) to find the payout. The claimed `status` is never read: the
-/// query decides.
+/// The fields of a webhook's `data` malipo reads: `reference` for the dedupe key,
+/// `customerReference` (ours) to find a payout, and `merchantReference` (ours) to find a
+/// checkout's intent. The claimed `status` and amount are never read: the query decides.
+/// **UNCERTAIN:** `charge.successful`'s `data` is not in PROVIDERS.md; malipo expects the
+/// checkout's merchant reference as `merchantReference` (as the verify answer names it).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WebhookData {
@@ -153,4 +155,32 @@ pub(super) struct WebhookData {
     pub reference: Option<String>,
     #[serde(default)]
     pub customer_reference: Option<String>,
+    #[serde(default)]
+    pub merchant_reference: Option<String>,
+}
+
+/// One entry of `GET /core/banks?country=NG&currency=NGN&paymentDestination=bank_account`.
+/// **UNCERTAIN:** §4.1 names the endpoint but not its answer; malipo reads `code` (a string, or
+/// a number whose digits are kept) and `name` from each entry of `data` and ignores the rest.
+/// An entry without both, or with a code that is not 3–9 digits, is skipped.
+#[derive(Debug, Deserialize)]
+pub(super) struct BankEntry {
+    #[serde(default)]
+    pub code: Option<serde_json::Value>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl BankEntry {
+    /// `(code, name)` when both are usable.
+    pub fn usable(self) -> Option<(String, String)> {
+        let code = match self.code? {
+            serde_json::Value::String(code) => code,
+            serde_json::Value::Number(number) => number.to_string(),
+            _ => return None,
+        };
+        let name = self.name?.trim().to_owned();
+        let plausible = (3..=9).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit());
+        (plausible && !name.is_empty() && name.chars().count() <= 200).then_some((code, name))
+    }
 }

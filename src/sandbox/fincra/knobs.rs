@@ -17,6 +17,34 @@ impl FakeProviders {
         &self.fincra.settings.secret_key
     }
 
+    /// The public key checkout calls must carry as `x-pub-key`.
+    pub fn fincra_public_key(&self) -> &str {
+        &self.fincra.settings.public_key
+    }
+
+    /// The buyer pays the Fincra checkout opened under `merchant_reference` (malipo's deposit
+    /// reference, the `reference` of the intent's `next_action`): `paid` overrides the amount
+    /// paid (a wrong amount), `succeed: false` makes the payment fail. A payment sends
+    /// `charge.successful` under the fault knobs.
+    pub fn fincra_pay_checkout(
+        &self,
+        merchant_reference: &str,
+        paid: Option<Decimal>,
+        succeed: bool,
+    ) -> anyhow::Result<()> {
+        self.fincra.pay_checkout(merchant_reference, paid, succeed)
+    }
+
+    /// Where a checkout stands at Fincra (`pending`, `success`, `failed`), if it exists.
+    pub fn fincra_checkout_status(&self, merchant_reference: &str) -> Option<&'static str> {
+        self.fincra.checkout_status(merchant_reference)
+    }
+
+    /// Fincra lists (and resolves accounts at) one more bank from now on.
+    pub fn fincra_list_bank(&self, code: &str, name: &str) {
+        lock(&self.fincra.extra_banks).push((code.to_owned(), name.to_owned()));
+    }
+
     /// The business id payouts must name.
     pub fn fincra_business_id(&self) -> &str {
         &self.fincra.settings.business_id

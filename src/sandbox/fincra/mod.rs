@@ -2,9 +2,11 @@
 //! `customerReference` (422 `DUPLICATE_CUSTOMER_REFERENCE`), `processing` first and then a
 //! signed webhook (or none: Fincra's retries are off by default), the query by customer
 //! reference (404 `RESOURCE_NOT_FOUND` for a reference it never saw), a wallet that can be
-//! underfunded (`NO_ENOUGH_MONEY_IN_WALLET`), account resolution and the bank list. Lost
-//! answers, delays, 5xx and lies come from the shared fault knobs.
+//! underfunded (`NO_ENOUGH_MONEY_IN_WALLET`), account resolution and the bank list; checkout
+//! collections (`checkout.rs`). Lost answers, delays, 5xx and lies come from the shared fault
+//! knobs.
 
+mod checkout;
 mod knobs;
 mod payout;
 mod settings;
@@ -33,12 +35,16 @@ pub use settings::FincraSettings;
 
 pub(crate) struct FincraState {
     pub(crate) shared: Arc<Shared>,
+    /// This fake's base URL (checkout links point under it).
+    pub(crate) base_url: String,
     pub(crate) settings: FincraSettings,
     pub(crate) webhook_url: Mutex<Option<String>>,
     pub(crate) store: Mutex<Store>,
     /// The next this-many queries answer 404 although the payout exists (Fincra lagging
     /// behind its own initiation).
     pub(crate) query_lag: std::sync::atomic::AtomicU32,
+    /// Banks Fincra lists beyond the ones malipo ships (a bank that opened since).
+    pub(crate) extra_banks: Mutex<Vec<(String, String)>>,
 }
 
 pub(crate) struct Store {
@@ -47,32 +53,70 @@ pub(crate) struct Store {
     /// The wallet per currency; a currency without an entry is unlimited.
     pub(crate) balances: HashMap<String, Decimal>,
     pub(crate) script: Script<FincraPayoutOutcome>,
+    /// Checkouts by merchant reference (ours).
+    checkouts: HashMap<String, checkout::Checkout>,
+    /// Fincra's checkout reference → merchant reference.
+    checkout_links: HashMap<String, String>,
 }
 
 impl FincraState {
-    pub(crate) fn new(shared: Arc<Shared>, settings: FincraSettings) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, settings: FincraSettings, base_url: String) -> Self {
         let store = Store {
             payouts: HashMap::new(),
             balances: settings.balances.clone(),
             script: Script::new(settings.outcomes.clone(), FincraPayoutOutcome::Successful),
+            checkouts: HashMap::new(),
+            checkout_links: HashMap::new(),
         };
         Self {
             shared,
+            base_url,
             webhook_url: Mutex::new(settings.webhook_url.clone()),
             settings,
             store: Mutex::new(store),
             query_lag: std::sync::atomic::AtomicU32::new(0),
+            extra_banks: Mutex::new(Vec::new()),
         }
     }
 
     pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         lock(&self.store)
     }
+
+    /// Every bank this Fincra pays to: the shipped list and the extra ones.
+    fn banks(&self) -> Vec<(String, String)> {
+        let mut banks: Vec<(String, String)> = crate::providers::fincra::banks::NGN_BANKS
+            .iter()
+            .map(|(code, name)| ((*code).to_owned(), (*name).to_owned()))
+            .collect();
+        banks.extend(lock(&self.extra_banks).iter().cloned());
+        banks
+    }
 }
 
 /// Routes under the Fincra base URL, behind faults and key auth.
 pub(crate) fn router(state: Arc<FincraState>, faults: FaultContext) -> Router {
+    // Checkout is opened with the public key alone; the hosted page is the buyer's, so no
+    // faults or keys stand before it.
+    let checkout = Router::new()
+        .route("/checkout-core/payments", post(checkout::open))
+        .route_layer(from_fn_with_state(
+            Arc::clone(&state),
+            checkout::require_pub_key,
+        ))
+        .route_layer(from_fn_with_state(faults.clone(), apply_faults))
+        .with_state(Arc::clone(&state));
+    let page = Router::new()
+        .route(
+            "/checkout/pay/{reference}",
+            get(checkout::page).post(checkout::pay),
+        )
+        .with_state(Arc::clone(&state));
     Router::new()
+        .route(
+            "/checkout/payments/merchant-reference/{reference}",
+            get(checkout::verify),
+        )
         .route("/disbursements/payouts", post(payout::initiate))
         .route(
             "/disbursements/payouts/customer-reference/{reference}",
@@ -83,6 +127,8 @@ pub(crate) fn router(state: Arc<FincraState>, faults: FaultContext) -> Router {
         .route_layer(from_fn_with_state(Arc::clone(&state), require_keys))
         .route_layer(from_fn_with_state(faults, apply_faults))
         .with_state(state)
+        .merge(checkout)
+        .merge(page)
 }
 
 async fn require_keys(
@@ -133,7 +179,7 @@ pub(crate) fn ok(message: &str, data: Value) -> Response {
 
 /// Account numbers beginning `99` do not exist at any bank; every other NUBAN at a listed bank
 /// resolves to a made-up holder.
-async fn resolve_account(body: Bytes) -> Response {
+async fn resolve_account(State(state): State<Arc<FincraState>>, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -144,10 +190,7 @@ async fn resolve_account(body: Bytes) -> Response {
     let number = body["accountNumber"].as_str().unwrap_or_default();
     let bank = body["bankCode"].as_str().unwrap_or_default();
     let nuban = number.len() == 10 && number.bytes().all(|b| b.is_ascii_digit());
-    if !nuban
-        || number.starts_with("99")
-        || crate::providers::fincra::banks::ngn_bank_name(bank).is_none()
-    {
+    if !nuban || number.starts_with("99") || !state.banks().iter().any(|(code, _)| code == bank) {
         return error(
             StatusCode::BAD_REQUEST,
             "Could not resolve account",
@@ -160,8 +203,9 @@ async fn resolve_account(body: Bytes) -> Response {
     )
 }
 
-async fn banks() -> Response {
-    let list: Vec<Value> = crate::providers::fincra::banks::NGN_BANKS
+async fn banks(State(state): State<Arc<FincraState>>) -> Response {
+    let list: Vec<Value> = state
+        .banks()
         .iter()
         .map(|(code, name)| json!({"code": code, "name": name, "country": "NG", "currency": "NGN"}))
         .collect();

@@ -12,6 +12,8 @@ use super::payout::FincraPayoutOutcome;
 pub struct FincraSettings {
     /// The secret key accepted as `api-key`.
     pub secret_key: String,
+    /// The public key checkout calls must carry as `x-pub-key`.
+    pub public_key: String,
     /// The business id (24 hex characters) payouts must name.
     pub business_id: String,
     /// The key webhooks are signed with.
@@ -31,6 +33,7 @@ impl Default for FincraSettings {
     fn default() -> Self {
         Self {
             secret_key: "sk_test_fincra_fake".to_owned(),
+            public_key: "pk_test_fincra_fake".to_owned(),
             business_id: "5f0e1a2b3c4d5e6f7a8b9c0d".to_owned(),
             webhook_secret: "fincra_webhook_fake".to_owned(),
             webhook_url: None,

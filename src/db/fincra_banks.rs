@@ -1,0 +1,48 @@
+//! `fincra_banks`: the Nigerian bank codes Fincra pays to, as last refreshed from Fincra
+//! (`migrations/0120_fincra_banks.sql`). While it is empty the list shipped with the binary
+//! (`providers::fincra::banks`) decides.
+
+use sqlx::PgConnection;
+
+use crate::providers::fincra::banks;
+
+/// Whether `code` is a bank Fincra pays to: on the refreshed list, or on the shipped one while
+/// nothing was refreshed yet.
+pub async fn is_known(conn: &mut PgConnection, code: &str) -> Result<bool, sqlx::Error> {
+    let (listed, refreshed): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM fincra_banks WHERE code = $1),
+                EXISTS (SELECT 1 FROM fincra_banks)",
+    )
+    .bind(code)
+    .fetch_one(conn)
+    .await?;
+    Ok(if refreshed {
+        listed
+    } else {
+        banks::ngn_bank_name(code).is_some()
+    })
+}
+
+/// Replaces the list with `banks` (code, name) in the caller's transaction; returns how many
+/// are stored.
+pub async fn replace(
+    conn: &mut PgConnection,
+    banks: &[(String, String)],
+) -> Result<u64, sqlx::Error> {
+    sqlx::query("DELETE FROM fincra_banks")
+        .execute(&mut *conn)
+        .await?;
+    let (codes, names): (Vec<&str>, Vec<&str>) = banks
+        .iter()
+        .map(|(code, name)| (code.as_str(), name.as_str()))
+        .unzip();
+    let stored = sqlx::query(
+        "INSERT INTO fincra_banks (code, name)
+         SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(codes)
+    .bind(names)
+    .execute(&mut *conn)
+    .await?;
+    Ok(stored.rows_affected())
+}
