@@ -4,7 +4,7 @@ use reqwest::Method;
 
 use super::support::{problem, spawn_app};
 
-const OPS_ROUTES: [(&str, &str); 11] = [
+const OPS_ROUTES: [(&str, &str); 12] = [
     ("GET", "/ops/queues"),
     ("POST", "/ops/queues/bench/pause"),
     ("POST", "/ops/queues/bench/resume"),
@@ -16,6 +16,7 @@ const OPS_ROUTES: [(&str, &str); 11] = [
     ("POST", "/ops/jobs/retry"),
     ("POST", "/ops/jobs/discard"),
     ("GET", "/ops/audit"),
+    ("POST", "/ops/fincra/banks/refresh"),
 ];
 
 #[tokio::test]
