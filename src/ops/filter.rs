@@ -10,8 +10,9 @@ use uuid::Uuid;
 use super::OpsError;
 
 /// A job row's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum JobState {
     /// Waiting to run (now, or after a delay or backoff).
     Pending,

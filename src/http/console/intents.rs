@@ -226,7 +226,7 @@ async fn page(
             div.card {
                 h2 { "Summary" }
                 dl.facts {
-                    dt { "Status" } dd { (badge(&intent.status)) }
+                    dt { "Status" } dd { (badge(intent.status.as_str())) }
                     dt { "Amount" } dd { (intent.amount) " " (intent.currency) }
                     @if !intent.released_amount.is_zero() {
                         dt { "Released" } dd { (intent.released_amount) " " (intent.currency) }
