@@ -486,3 +486,153 @@ pub async fn lock_provider_handle(
         .await?;
     Ok(())
 }
+
+/// The intent whose Paybill account number is `account_number`.
+pub async fn by_account_number(
+    conn: &mut PgConnection,
+    account_number: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM intents WHERE account_number = $1",
+        account_number
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// M-Pesa intents created in `[since, until]` that still await payment with an STK push on
+/// record and have not changed since `cutoff`, oldest first (reconciliation asks about each).
+pub async fn mpesa_awaiting_payment(
+    pool: &sqlx::PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM intents WHERE provider = 'mpesa' AND status = $4 AND provider_reference IS NOT NULL
+            AND created_at BETWEEN $1 AND $2 AND updated_at <= $3 ORDER BY created_at",
+        since,
+        until,
+        cutoff,
+        IntentStatus::AwaitingPayment as IntentStatus,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// An event of one intent: which, and its detail.
+#[derive(Debug, Clone)]
+pub struct IntentEventDetail {
+    /// The intent.
+    pub intent_id: Uuid,
+    /// The event's detail.
+    pub detail: Value,
+}
+
+/// `deposit_mismatch` events of M-Pesa intents recorded in `[since, until]`.
+pub async fn mpesa_deposit_mismatches(
+    pool: &sqlx::PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<IntentEventDetail>, sqlx::Error> {
+    sqlx::query_as!(
+        IntentEventDetail,
+        "SELECT e.intent_id, e.detail FROM intent_events e JOIN intents i ON i.id = e.intent_id
+          WHERE i.provider = 'mpesa' AND e.type = 'deposit_mismatch' AND e.at BETWEEN $1 AND $2",
+        since,
+        until,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether `handle` is a deposit handle malipo issued for `provider`.
+pub async fn handle_issued(
+    conn: &mut PgConnection,
+    provider: crate::domain::ProviderKind,
+    handle: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM intents WHERE provider = $1 AND provider_reference = $2) AS "exists!""#,
+        provider.as_str(),
+        handle,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The intent whose deposit handle at `provider` is `handle`.
+pub async fn by_provider_handle(
+    conn: &mut PgConnection,
+    provider: crate::domain::ProviderKind,
+    handle: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM intents WHERE provider = $1 AND provider_reference = $2",
+        provider.as_str(),
+        handle,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records the provider's handle of the deposit and what the buyer is shown, once (kept even
+/// when the intent was cancelled meanwhile); the deadline only ever moves earlier.
+pub async fn record_deposit_handle(
+    conn: &mut PgConnection,
+    id: Uuid,
+    shown: Value,
+    handle: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = LEAST($4, deposit_expires_at)
+          WHERE id = $1 AND provider_reference IS NULL",
+        id,
+        shown,
+        handle,
+        expires_at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An intent still initiating whose STK push went unanswered: shows the Paybill instructions,
+/// brings the deadline forward to `deadline` and flags it with `reason`.
+pub async fn offer_paybill(
+    conn: &mut PgConnection,
+    id: Uuid,
+    shown: Value,
+    deadline: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intents SET next_action = $2, deposit_expires_at = LEAST($3, deposit_expires_at), flagged_reason = $4
+          WHERE id = $1 AND status = $5",
+        id,
+        shown,
+        deadline,
+        reason,
+        IntentStatus::Initiating as IntentStatus,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records why intent `id` failed.
+pub async fn set_failure_reason(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intents SET failure_reason = $2 WHERE id = $1",
+        id,
+        reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

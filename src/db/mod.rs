@@ -1,15 +1,20 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
 pub mod balances;
+pub mod clients;
 pub mod console_intent;
 pub mod console_sessions;
 pub mod discrepancies;
 pub mod events;
 pub mod fincra_payouts;
+pub mod inbox;
+pub mod idempotency;
 pub mod intent_list;
 pub mod intents;
 pub mod ledger;
+pub mod mpesa_tokens;
 pub mod payouts;
+pub mod reconciliation;
 pub mod releases;
 pub mod transitions;
 pub mod webhook_deliveries;

@@ -426,3 +426,90 @@ pub async fn withdrawal_view(
         })
     })
 }
+
+/// A payout reconciliation asks the provider about.
+#[derive(Debug, Clone)]
+pub struct PayoutToCheck {
+    /// The payout.
+    pub id: Uuid,
+    /// Its provider reference.
+    pub reference: String,
+    /// What malipo recorded.
+    pub status: PayoutStatus,
+}
+
+/// M-Pesa payouts still in flight since before `cutoff`, and those recorded failed (after an
+/// initiation) in `[since, until]`, oldest initiation first.
+pub async fn mpesa_to_check(
+    pool: &sqlx::PgPool,
+    cutoff: DateTime<Utc>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<PayoutToCheck>, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutToCheck,
+        r#"SELECT id, reference, status AS "status: PayoutStatus" FROM payouts
+          WHERE provider = 'mpesa'
+            AND ((status = 'in_flight' AND initiated_at <= $1)
+                 OR (status = 'failed' AND initiated_at IS NOT NULL AND updated_at BETWEEN $2 AND $3))
+          ORDER BY initiated_at"#,
+        cutoff,
+        since,
+        until,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether `reference` is a payout malipo sent through `provider`.
+pub async fn reference_issued(
+    pool: &sqlx::PgPool,
+    provider: &str,
+    reference: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1 AND provider = $2) AS "exists!""#,
+        reference,
+        provider,
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Claims the right to send the in-flight M-Pesa payout `reference` again, when Daraja said at
+/// `answered_at` it never saw it and `grace_secs` passed since the last send; returns its id.
+pub async fn claim_mpesa_resend(
+    conn: &mut PgConnection,
+    reference: &str,
+    answered_at: DateTime<Utc>,
+    grace_secs: f64,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE payouts SET resent_at = now()
+          WHERE reference = $1 AND provider = 'mpesa' AND status = $4
+            AND $2 > coalesce(resent_at, initiated_at) + make_interval(secs => $3)
+          RETURNING id",
+        reference,
+        answered_at,
+        grace_secs,
+        PayoutStatus::InFlight as PayoutStatus,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records the provider's id for payout `id` once known.
+pub async fn note_provider_ref(
+    conn: &mut PgConnection,
+    id: Uuid,
+    provider_ref: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE payouts SET provider_ref = $2 WHERE id = $1 AND provider_ref IS NULL",
+        id,
+        provider_ref,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

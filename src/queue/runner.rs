@@ -149,8 +149,7 @@ impl Runner {
         for task in &self.background {
             task.abort();
         }
-        if let Err(error) = sqlx::query("DELETE FROM malipo_workers WHERE id = $1")
-            .bind(&*self.worker_id)
+        if let Err(error) = sqlx::query!("DELETE FROM malipo_workers WHERE id = $1", &*self.worker_id)
             .execute(&self.pool)
             .await
         {
