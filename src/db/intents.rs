@@ -636,3 +636,33 @@ pub async fn set_failure_reason(
     .await?;
     Ok(())
 }
+
+/// Intents in `releasing` or `refunding` longer than `older_than_secs`, with a payout unfinished
+/// that long, or flagged and not closed; oldest change first, at most `limit`.
+pub async fn needing_a_person(
+    pool: &sqlx::PgPool,
+    older_than_secs: f64,
+    limit: i64,
+) -> Result<Vec<crate::ops::money::StuckIntent>, sqlx::Error> {
+    sqlx::query_as!(
+        crate::ops::money::StuckIntent,
+        r#"SELECT i.id, i.status, i.provider,
+                CASE WHEN i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1)
+                          THEN 'stuck_in_status'
+                     WHEN EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
+                                     AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
+                          THEN 'payout_in_doubt'
+                     ELSE 'flagged' END AS "reason!",
+                i.flagged_reason AS detail, i.updated_at AS since
+           FROM intents i
+          WHERE (i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1))
+             OR EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
+                           AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
+             OR (i.flagged_reason IS NOT NULL AND i.status NOT IN ('settled', 'refunded'))
+          ORDER BY i.updated_at LIMIT $2"#,
+        older_than_secs,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -13,6 +13,7 @@ pub mod intent_list;
 pub mod intents;
 pub mod ledger;
 pub mod mpesa_tokens;
+pub mod ops_audit;
 pub mod payouts;
 pub mod reconciliation;
 pub mod releases;

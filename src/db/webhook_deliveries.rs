@@ -260,3 +260,37 @@ pub async fn unfinished(
     .fetch_all(pool)
     .await
 }
+
+/// The notification gauges' readings.
+#[derive(Debug, Clone, Copy)]
+pub struct Gauges {
+    /// Deliveries pending.
+    pub pending: i64,
+    /// Deliveries failed for good.
+    pub failed: i64,
+    /// Seconds the oldest pending delivery has waited.
+    pub oldest_pending_secs: f64,
+    /// Endpoints enabled.
+    pub enabled: i64,
+    /// Endpoints disabled.
+    pub disabled: i64,
+    /// Enabled endpoints whose attempts are failing.
+    pub failing: i64,
+}
+
+/// Reads the gauges; pending and failed deliveries through their partial indexes.
+pub async fn gauges(pool: &sqlx::PgPool) -> Result<Gauges, sqlx::Error> {
+    sqlx::query_as!(
+        Gauges,
+        r#"SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS "pending!",
+                (SELECT count(*) FROM webhook_deliveries WHERE status = 'failed') AS "failed!",
+                coalesce((SELECT extract(epoch FROM now() - min(created_at))::float8
+                            FROM webhook_deliveries WHERE status = 'pending'), 0) AS "oldest_pending_secs!",
+                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND enabled) AS "enabled!",
+                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND NOT enabled) AS "disabled!",
+                (SELECT count(*) FROM webhook_endpoints
+                  WHERE deleted_at IS NULL AND enabled AND failing_since IS NOT NULL) AS "failing!""#,
+    )
+    .fetch_one(pool)
+    .await
+}
