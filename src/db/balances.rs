@@ -73,8 +73,10 @@ pub async fn list(pool: &PgPool, client: Uuid) -> Result<Vec<BalanceRow>, sqlx::
            FROM client_balances b WHERE b.client_id = $1 ORDER BY b.currency"#,
         client,
         crate::domain::PayoutKind::Withdrawal as crate::domain::PayoutKind,
-        &[crate::domain::PayoutStatus::Pending, crate::domain::PayoutStatus::InFlight]
-            as &[crate::domain::PayoutStatus],
+        &[
+            crate::domain::PayoutStatus::Pending,
+            crate::domain::PayoutStatus::InFlight
+        ] as &[crate::domain::PayoutStatus],
     )
     .fetch_all(pool)
     .await?;

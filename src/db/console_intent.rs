@@ -188,9 +188,12 @@ pub async fn provider_reference(
     pool: &PgPool,
     intent: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    let found = sqlx::query_scalar!("SELECT provider_reference FROM intents WHERE id = $1", intent)
-        .fetch_optional(pool)
-        .await?;
+    let found = sqlx::query_scalar!(
+        "SELECT provider_reference FROM intents WHERE id = $1",
+        intent
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(found.flatten())
 }
 

@@ -264,7 +264,6 @@ pub enum ResolveError {
     Database(#[from] anyhow::Error),
 }
 
-
 /// Links the discrepancy recorded under `dedupe_key` to the payout that returns its money.
 pub async fn link_payout(
     conn: &mut PgConnection,

@@ -85,7 +85,10 @@ pub struct InboxRow {
 }
 
 /// Inbox row `id`.
-pub async fn load(executor: impl PgExecutor<'_>, id: Uuid) -> Result<Option<InboxRow>, sqlx::Error> {
+pub async fn load(
+    executor: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<InboxRow>, sqlx::Error> {
     sqlx::query_as!(
         InboxRow,
         "SELECT endpoint, status, subject, body, received_at FROM webhook_inbox WHERE id = $1",

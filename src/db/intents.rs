@@ -138,9 +138,13 @@ pub async fn keep_refund_invoice(
     id: Uuid,
     bolt11: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!("UPDATE intents SET refund_bolt11 = $2 WHERE id = $1", id, bolt11)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE intents SET refund_bolt11 = $2 WHERE id = $1",
+        id,
+        bolt11
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -153,7 +157,7 @@ pub async fn flag(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(),
         reason
     )
     .execute(conn)
-        .await?;
+    .await?;
     Ok(())
 }
 
@@ -483,7 +487,7 @@ pub async fn lock_provider_handle(
         handle
     )
     .execute(conn)
-        .await?;
+    .await?;
     Ok(())
 }
 

@@ -57,4 +57,3 @@ pub async fn audit_of_job(pool: &PgPool, id: i64) -> Result<Vec<AuditEntry>, sql
     .fetch_all(pool)
     .await
 }
-

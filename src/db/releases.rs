@@ -209,7 +209,7 @@ pub async fn set_auto_release(
         at,
     )
     .execute(conn)
-        .await?;
+    .await?;
     Ok(())
 }
 
@@ -225,6 +225,6 @@ pub async fn set_dispute_reason(
         reason,
     )
     .execute(conn)
-        .await?;
+    .await?;
     Ok(())
 }

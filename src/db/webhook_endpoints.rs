@@ -236,7 +236,7 @@ pub async fn any_exist(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
         r#"SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE deleted_at IS NULL) AS "exists!""#
     )
     .fetch_one(pool)
-        .await
+    .await
 }
 
 /// Whether endpoint `id` exists (any client's, deleted or not: operators recover history).
@@ -246,5 +246,5 @@ pub async fn exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Err
         id
     )
     .fetch_one(conn)
-        .await
+    .await
 }

@@ -109,7 +109,6 @@ pub async fn record<'c>(
     crate::db::ops_audit::record_audit(executor, action).await
 }
 
-
 /// The log after `cursor`, newest first, at most `limit` entries.
 pub async fn list(pool: &PgPool, cursor: Option<&str>, limit: i64) -> Result<AuditPage, OpsError> {
     let before = cursor.map(|c| cursor::decode("audit", c)).transpose()?;

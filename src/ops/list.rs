@@ -38,7 +38,6 @@ pub struct JobSummary {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-
 /// One page of jobs and the cursor of the next, if there is one.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobPage {

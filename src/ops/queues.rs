@@ -35,7 +35,6 @@ pub struct QueueOverview {
     pub oldest_pending_age_secs: f64,
 }
 
-
 /// Every known queue (and any other with rows), with counts per state.
 pub async fn overview(pool: &PgPool) -> Result<Vec<QueueOverview>, sqlx::Error> {
     let mut by_queue: BTreeMap<String, QueueOverview> = known_queues()
@@ -78,7 +77,11 @@ pub async fn overview(pool: &PgPool) -> Result<Vec<QueueOverview>, sqlx::Error> 
             JobState::Discarded => row.discarded += count,
         }
     }
-    for crate::queue::admin::PauseFlag { name: queue, paused: flag } in paused {
+    for crate::queue::admin::PauseFlag {
+        name: queue,
+        paused: flag,
+    } in paused
+    {
         if let Some(row) = by_queue.get_mut(&queue) {
             row.paused = flag;
         }

@@ -20,7 +20,6 @@ pub struct BulkOutcome {
     pub dry_run: bool,
 }
 
-
 /// Puts job `id` back to run now.
 pub async fn retry_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), OpsError> {
     let mut tx = pool.begin().await?;

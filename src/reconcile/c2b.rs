@@ -3,7 +3,6 @@
 //! client's free-text reference, which another tenant may share. Money that cannot be placed
 //! in escrow is never dropped: it waits in suspense with a discrepancy.
 
-
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -18,7 +17,6 @@ use crate::{
     escrow::deposit::{self, DepositEffect, own_payment_key},
     providers::DepositStatus,
 };
-
 
 /// What became of a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]

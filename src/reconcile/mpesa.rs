@@ -6,7 +6,6 @@ use std::{collections::HashSet, time::Duration};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-
 use super::{
     Item, Report,
     c2b::{self, Credit},
@@ -179,7 +178,14 @@ async fn deposit_mismatches(state: &WorkerState, options: &Options) -> anyhow::R
     let rows = intents::mpesa_deposit_mismatches(&state.pool, options.since, options.until).await?;
     Ok(rows
         .into_iter()
-        .map(|row| Item::new("amount_mismatch", "deposit", row.intent_id.to_string(), row.detail))
+        .map(|row| {
+            Item::new(
+                "amount_mismatch",
+                "deposit",
+                row.intent_id.to_string(),
+                row.detail,
+            )
+        })
         .collect())
 }
 
@@ -266,10 +272,16 @@ async fn b2c(
     // Payouts still without a result, and payouts recorded failed in the window: a failure is
     // asked about again, so a provider that delivered after all (or a record changed by hand)
     // surfaces as a payout_contradiction discrepancy when the answer arrives.
-    let stuck = crate::db::payouts::mpesa_to_check(&state.pool, cutoff, options.since, options.until)
-        .await?;
+    let stuck =
+        crate::db::payouts::mpesa_to_check(&state.pool, cutoff, options.since, options.until)
+            .await?;
     let mut items = Vec::new();
-    for crate::db::payouts::PayoutToCheck { id, reference, status } in stuck {
+    for crate::db::payouts::PayoutToCheck {
+        id,
+        reference,
+        status,
+    } in stuck
+    {
         // Transaction Status answers asynchronously: its result completes an in-flight payout
         // through the normal callback path, or turns a recorded failure the provider contradicts
         // into a payout_contradiction discrepancy.

@@ -205,9 +205,13 @@ pub async fn resend_unseen(
     answered_at: DateTime<Utc>,
 ) -> Result<Option<TransferStatus>, JobError> {
     let mut conn = state.pool.acquire().await?;
-    let claimed =
-        payouts::claim_mpesa_resend(&mut conn, reference, answered_at, UNSEEN_GRACE.as_secs_f64())
-            .await?;
+    let claimed = payouts::claim_mpesa_resend(
+        &mut conn,
+        reference,
+        answered_at,
+        UNSEEN_GRACE.as_secs_f64(),
+    )
+    .await?;
     let Some(id) = claimed else {
         return Ok(None);
     };

@@ -48,7 +48,6 @@ pub mod endpoints {
     pub const FINCRA: &str = "fincra";
 }
 
-
 /// How long a callback whose provider still calls the matter pending keeps being re-asked
 /// before the row is closed (the polling jobs and reconciliation keep asking after that).
 const ASK_AGAIN_FOR: chrono::Duration = chrono::Duration::minutes(10);

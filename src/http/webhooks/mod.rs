@@ -11,7 +11,6 @@ use malipo_jobs::ProcessWebhook;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
-
 use crate::queue::{EnqueueOptions, enqueue};
 
 /// What became of a delivery.

@@ -14,11 +14,11 @@ use super::{
     count, record, store_event, store_event_about, store_in, store_inert, store_inert_about,
 };
 use crate::{
+    domain::ProviderKind,
     http::{
         ApiError, AppState,
         extract::{PathParam, RawBody},
     },
-    domain::ProviderKind,
     providers::{ip_allowed, mpesa::callbacks, signature::callback_token_matches},
     worker::process_webhook::endpoints,
 };
@@ -48,7 +48,6 @@ fn authenticate(state: &AppState, token: &str, peer: SocketAddr) -> Result<(), A
 fn accepted() -> Json<Value> {
     Json(json!({"ResultCode": 0, "ResultDesc": "Accepted"}))
 }
-
 
 /// STK callback: stored when it names a CheckoutRequestID malipo issued.
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
