@@ -27,8 +27,6 @@ use crate::db;
 /// An in-flight claim older than this is presumed abandoned (its process died) and taken over.
 const ABANDONED_AFTER_SECS: f64 = 60.0;
 
-/// A stored key: method, path, request hash, and the response once there is one.
-
 /// What the key says about this request.
 pub enum Claim {
     /// First use: go ahead, and store the response with [`store_response`].
