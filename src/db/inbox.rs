@@ -134,3 +134,63 @@ pub async fn requeue_early_stk(
     .fetch_all(conn)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn early_stk<'a>(subject: Option<&'a str>, key: &'a str) -> InertDelivery<'a> {
+        InertDelivery {
+            provider: "mpesa",
+            endpoint: "mpesa/stk",
+            event_key: key,
+            status: "ignored",
+            reason: "unknown CheckoutRequestID",
+            subject,
+        }
+    }
+
+    /// The job that records a CheckoutRequestID finds the callbacks that overtook it by their
+    /// subject: exactly those, and not a callback that merely mentions the id in its body.
+    #[tokio::test]
+    async fn early_stk_callbacks_are_found_by_their_subject_only() {
+        let db = crate::testing::test_database()
+            .await
+            .expect("test database");
+        let mut conn = db.pool.acquire().await.expect("connection");
+        let checkout = "ws_CO_early_1";
+        let body = format!(r#"{{"CheckoutRequestID":"{checkout}"}}"#);
+        insert_inert(&mut *conn, early_stk(Some(checkout), "a"), body.as_bytes())
+            .await
+            .expect("early callback");
+        // Names the id in its body but was kept about another one.
+        insert_inert(
+            &mut *conn,
+            early_stk(Some("ws_CO_other"), "b"),
+            body.as_bytes(),
+        )
+        .await
+        .expect("other callback");
+        insert_inert(&mut *conn, early_stk(None, "c"), body.as_bytes())
+            .await
+            .expect("callback without subject");
+
+        let requeued = requeue_early_stk(&mut conn, checkout)
+            .await
+            .expect("requeue");
+        assert_eq!(requeued.len(), 1, "only the callback about {checkout}");
+        let row = load(&mut *conn, requeued[0])
+            .await
+            .expect("load")
+            .expect("row");
+        assert_eq!(row.status, "received");
+        assert_eq!(row.subject.as_deref(), Some(checkout));
+        let again = requeue_early_stk(&mut conn, checkout)
+            .await
+            .expect("requeue again");
+        assert!(
+            again.is_empty(),
+            "a requeued callback is not requeued twice"
+        );
+    }
+}
