@@ -2,6 +2,8 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
+# Query macros check against the committed .sqlx/, never a database, during the image build.
+ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked --bin malipo
 
 FROM debian:bookworm-slim

@@ -54,15 +54,18 @@ pub async fn create_with(
 ) -> anyhow::Result<CreatedClient> {
     let (key, prefix) = new_key(mode);
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO api_clients (id, name, role, key_hash, key_prefix, commission_bps) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id)
-        .bind(name)
-        .bind(role)
-        .bind(hash_key(&key))
-        .bind(prefix)
-        .bind(commission_bps)
-        .execute(pool)
-        .await
-        .context("failed to create the API client")?;
+    crate::db::clients::insert(
+        pool,
+        crate::db::clients::NewClient {
+            id,
+            name,
+            role,
+            key_hash: &hash_key(&key),
+            key_prefix: &prefix,
+            commission_bps,
+        },
+    )
+    .await
+    .context("failed to create the API client")?;
     Ok(CreatedClient { id, key })
 }

@@ -12,12 +12,13 @@ use uuid::Uuid;
 
 use super::{KeyMode, Role, new_key};
 use crate::{
+    db,
     http::auth::hash_key,
     ops::{Actor, OpsError, audit},
 };
 
 /// An API client as operators see it: never a key, only the prefixes that identify them.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClientSummary {
     /// The client id.
     pub id: Uuid,
@@ -67,15 +68,7 @@ pub struct Revoked {
 
 /// Every client, oldest first (previous keys past their grace are not shown).
 pub async fn list(pool: &PgPool) -> Result<Vec<ClientSummary>, OpsError> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, role, key_prefix, commission_bps, created_at, rotated_at,
-                CASE WHEN previous_key_expires_at > now() THEN previous_key_prefix END AS previous_key_prefix,
-                CASE WHEN previous_key_expires_at > now() THEN previous_key_expires_at END AS previous_key_expires_at,
-                revoked_at
-           FROM api_clients ORDER BY created_at, id",
-    )
-    .fetch_all(pool)
-    .await?)
+    Ok(db::clients::list(pool).await?)
 }
 
 /// Gives client `id` a new key of the same mode; the current one keeps working for `grace`
@@ -87,12 +80,12 @@ pub async fn rotate(
     grace: Duration,
 ) -> Result<RotatedKey, OpsError> {
     let mut tx = pool.begin().await?;
-    let current: Option<(String, Option<DateTime<Utc>>)> =
-        sqlx::query_as("SELECT key_prefix, revoked_at FROM api_clients WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((old_prefix, revoked_at)) = current else {
+    let current = db::clients::lock_key_state(&mut tx, id).await?;
+    let Some(db::clients::KeyState {
+        key_prefix: old_prefix,
+        revoked_at,
+    }) = current
+    else {
         return Err(OpsError::NotFound(format!("no API client with id {id}")));
     };
     if revoked_at.is_some() {
@@ -102,22 +95,8 @@ pub async fn rotate(
     }
     let (key, key_prefix) = new_key(KeyMode::of_prefix(&old_prefix));
     let grace_secs = grace.as_secs_f64();
-    // SET expressions read the row as it was, so the old hash moves to `previous_key_hash`.
-    let previous_key_expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "UPDATE api_clients
-            SET previous_key_hash = CASE WHEN $4 > 0 THEN key_hash END,
-                previous_key_prefix = CASE WHEN $4 > 0 THEN key_prefix END,
-                previous_key_expires_at = CASE WHEN $4 > 0 THEN now() + make_interval(secs => $4) END,
-                key_hash = $2, key_prefix = $3, rotated_at = now()
-          WHERE id = $1
-      RETURNING previous_key_expires_at",
-    )
-    .bind(id)
-    .bind(hash_key(&key))
-    .bind(&key_prefix)
-    .bind(grace_secs)
-    .fetch_one(&mut *tx)
-    .await?;
+    let previous_key_expires_at =
+        db::clients::rotate_key(&mut tx, id, &hash_key(&key), &key_prefix, grace_secs).await?;
     record(
         &mut tx,
         actor,
@@ -142,22 +121,13 @@ pub async fn rotate(
 /// Revokes client `id`: its current and previous keys stop working at once.
 pub async fn revoke(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Revoked, OpsError> {
     let mut tx = pool.begin().await?;
-    let revoked: Option<(String, DateTime<Utc>)> = sqlx::query_as(
-        "UPDATE api_clients
-            SET revoked_at = now(), previous_key_hash = NULL, previous_key_prefix = NULL,
-                previous_key_expires_at = NULL
-          WHERE id = $1 AND revoked_at IS NULL
-      RETURNING key_prefix, revoked_at",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((key_prefix, revoked_at)) = revoked else {
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_clients WHERE id = $1)")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+    let revoked = db::clients::revoke(&mut tx, id).await?;
+    let Some(db::clients::RevokedRow {
+        key_prefix,
+        revoked_at,
+    }) = revoked
+    else {
+        let exists = db::clients::exists(&mut tx, id).await?;
         return Err(if exists {
             OpsError::Conflict(format!("API client {id} is already revoked"))
         } else {

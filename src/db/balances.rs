@@ -17,17 +17,17 @@ pub async fn ensure(
     client: Uuid,
     currency: Currency,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "WITH account AS (
              INSERT INTO ledger_accounts (code, kind, currency, client_id) VALUES ($1, 'client_balance', $2, $3)
              ON CONFLICT (code) DO UPDATE SET client_id = EXCLUDED.client_id RETURNING id)
          INSERT INTO client_balances (account_id, client_id, currency)
          SELECT id, $3, $2 FROM account
          ON CONFLICT (account_id) DO NOTHING",
+        balance_code(client, currency),
+        currency.code(),
+        client,
     )
-    .bind(balance_code(client, currency))
-    .bind(currency.code())
-    .bind(client)
     .execute(conn)
     .await?;
     Ok(())
@@ -39,18 +39,18 @@ pub async fn available(
     client: Uuid,
     currency: Currency,
 ) -> Result<Decimal, sqlx::Error> {
-    let available: Option<Decimal> = sqlx::query_scalar(
+    let available = sqlx::query_scalar!(
         "SELECT available FROM client_balances WHERE client_id = $1 AND currency = $2",
+        client,
+        currency.code(),
     )
-    .bind(client)
-    .bind(currency.code())
     .fetch_optional(conn)
     .await?;
     Ok(available.unwrap_or(Decimal::ZERO))
 }
 
 /// One currency of a client's balance.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BalanceRow {
     /// Currency code.
     pub currency: String,
@@ -64,14 +64,20 @@ pub struct BalanceRow {
 
 /// Every currency `client` has a balance in.
 pub async fn list(pool: &PgPool, client: Uuid) -> Result<Vec<BalanceRow>, sqlx::Error> {
-    let rows: Vec<BalanceRow> = sqlx::query_as(
-        "SELECT b.currency, b.available,
+    let rows = sqlx::query_as!(
+        BalanceRow,
+        r#"SELECT b.currency, b.available,
                 coalesce((SELECT sum(p.amount) FROM payouts p
                            WHERE p.client_id = b.client_id AND p.currency = b.currency
-                             AND p.kind = 'withdrawal' AND p.status IN ('pending', 'in_flight')), 0) AS pending
-           FROM client_balances b WHERE b.client_id = $1 ORDER BY b.currency",
+                             AND p.kind = $2 AND p.status = ANY($3)), 0) AS "pending!"
+           FROM client_balances b WHERE b.client_id = $1 ORDER BY b.currency"#,
+        client,
+        crate::domain::PayoutKind::Withdrawal as crate::domain::PayoutKind,
+        &[
+            crate::domain::PayoutStatus::Pending,
+            crate::domain::PayoutStatus::InFlight
+        ] as &[crate::domain::PayoutStatus],
     )
-    .bind(client)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -93,7 +99,7 @@ fn scaled(amount: Decimal, currency: &str) -> Decimal {
 }
 
 /// One movement of a client's balance.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BalanceTransaction {
     /// Position in the statement (the cursor).
     pub id: i64,
@@ -122,8 +128,9 @@ pub async fn transactions(
     cursor: Option<i64>,
     limit: i64,
 ) -> Result<Vec<BalanceTransaction>, sqlx::Error> {
-    let rows: Vec<BalanceTransaction> = sqlx::query_as(
-        "SELECT e.id, e.currency, -e.amount AS amount, t.kind, t.intent_id,
+    let rows = sqlx::query_as!(
+        BalanceTransaction,
+        r#"SELECT e.id, e.currency, -e.amount AS "amount!", t.kind, t.intent_id,
                 CASE WHEN t.idempotency_key ~ '^(payout|withdraw):[0-9a-f-]{36}'
                      THEN split_part(t.idempotency_key, ':', 2)::uuid END AS payout_id,
                 t.memo AS description, e.created_at
@@ -131,11 +138,11 @@ pub async fn transactions(
            JOIN ledger_entries e ON e.account_id = b.account_id
            JOIN ledger_transactions t ON t.id = e.transaction_id
           WHERE b.client_id = $1 AND ($2::bigint IS NULL OR e.id < $2)
-          ORDER BY e.id DESC LIMIT $3",
+          ORDER BY e.id DESC LIMIT $3"#,
+        client,
+        cursor,
+        limit,
     )
-    .bind(client)
-    .bind(cursor)
-    .bind(limit)
     .fetch_all(pool)
     .await?;
     Ok(rows

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// One intent in the console's list.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct IntentLine {
     /// The id (UUIDv7, so id order is creation order).
     pub id: Uuid,
@@ -38,23 +38,24 @@ pub async fn list(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<IntentLine>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        IntentLine,
         "SELECT id, status, amount, currency, provider, reference, flagged_reason, created_at
            FROM intents
           WHERE ($1::text IS NULL OR status = $1) AND (NOT $2 OR flagged_reason IS NOT NULL)
             AND ($3::uuid IS NULL OR id < $3)
           ORDER BY id DESC LIMIT $4",
+        status,
+        flagged_only,
+        before,
+        limit,
     )
-    .bind(status)
-    .bind(flagged_only)
-    .bind(before)
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// A payout as operators read it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PayoutLine {
     /// The id.
     pub id: Uuid,
@@ -86,18 +87,19 @@ pub struct PayoutLine {
 
 /// The intent's payouts, oldest first.
 pub async fn payouts(pool: &PgPool, intent: Uuid) -> Result<Vec<PayoutLine>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        PayoutLine,
         "SELECT id, kind, amount, currency, provider, reference, provider_ref, status, failure_reason,
                 superseded_by, destination, initiated_at, updated_at
            FROM payouts WHERE intent_id = $1 ORDER BY created_at, kind",
+        intent,
     )
-    .bind(intent)
     .fetch_all(pool)
     .await
 }
 
 /// One ledger entry of one of the intent's transactions.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct EntryLine {
     /// The transaction's idempotency key (`deposit:<intent>`, `payout:<id>:sent`, …).
     pub posting: String,
@@ -113,21 +115,22 @@ pub struct EntryLine {
 
 /// Every ledger entry of the intent's transactions, in posting order.
 pub async fn ledger_entries(pool: &PgPool, intent: Uuid) -> Result<Vec<EntryLine>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        EntryLine,
         "SELECT t.idempotency_key AS posting, a.code AS account, e.amount, e.currency, e.created_at
            FROM ledger_transactions t
            JOIN ledger_entries e ON e.transaction_id = t.id
            JOIN ledger_accounts a ON a.id = e.account_id
           WHERE t.intent_id = $1
           ORDER BY t.id, e.id",
+        intent,
     )
-    .bind(intent)
     .fetch_all(pool)
     .await
 }
 
 /// A webhook inbox row about the intent.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct InboxLine {
     /// The id.
     pub id: Uuid,
@@ -150,14 +153,15 @@ pub struct InboxLine {
 /// Inbox rows whose event key or subject is one of `references` (the intent's provider
 /// reference and its payouts' references), newest first, at most 100.
 pub async fn inbox(pool: &PgPool, references: &[String]) -> Result<Vec<InboxLine>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        InboxLine,
         "SELECT id, provider, endpoint, event_key, status, reason, body, received_at
            FROM webhook_inbox
           WHERE id IN (SELECT id FROM webhook_inbox WHERE event_key = ANY($1) AND provider IN ('mpesa', 'paystack', 'lightning', 'lnbits')
                        UNION SELECT id FROM webhook_inbox WHERE subject = ANY($1))
           ORDER BY received_at DESC LIMIT 100",
+        references,
     )
-    .bind(references)
     .fetch_all(pool)
     .await
 }
@@ -167,12 +171,13 @@ pub async fn discrepancies(
     pool: &PgPool,
     intent: Uuid,
 ) -> Result<Vec<super::discrepancies::DiscrepancyRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        super::discrepancies::DiscrepancyRow,
         "SELECT id, kind, intent_id, payout_id, provider, amount, currency, evidence, status, resolution, note,
                 resolved_by, created_at, resolved_at
            FROM discrepancies WHERE intent_id = $1 ORDER BY created_at DESC, id DESC",
+        intent,
     )
-    .bind(intent)
     .fetch_all(pool)
     .await
 }
@@ -183,16 +188,17 @@ pub async fn provider_reference(
     pool: &PgPool,
     intent: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    let found: Option<Option<String>> =
-        sqlx::query_scalar("SELECT provider_reference FROM intents WHERE id = $1")
-            .bind(intent)
-            .fetch_optional(pool)
-            .await?;
+    let found = sqlx::query_scalar!(
+        "SELECT provider_reference FROM intents WHERE id = $1",
+        intent
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(found.flatten())
 }
 
 /// An intent that needs a person, as the console lists it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct NeedsPerson {
     /// The intent.
     pub id: Uuid,
@@ -216,8 +222,10 @@ pub async fn needs_person(
     older_than_secs: f64,
     limit: i64,
 ) -> Result<Vec<NeedsPerson>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH candidates AS (
+    // The state names stay literals: each branch must match its partial index's predicate.
+    sqlx::query_as!(
+        NeedsPerson,
+        r#"WITH candidates AS (
              SELECT id, 'stuck_in_status' AS reason, 1 AS rank FROM intents
               WHERE status IN ('releasing', 'refunding') AND updated_at < now() - make_interval(secs => $1)
              UNION ALL
@@ -227,14 +235,14 @@ pub async fn needs_person(
              UNION ALL
              SELECT id, 'flagged', 3 FROM intents
               WHERE flagged_reason IS NOT NULL AND status NOT IN ('settled', 'refunded'))
-         SELECT DISTINCT ON (i.id) i.id, i.status, i.provider, c.reason, i.flagged_reason AS detail,
+         SELECT DISTINCT ON (i.id) i.id, i.status, i.provider, c.reason AS "reason!", i.flagged_reason AS detail,
                 i.updated_at AS since
            FROM candidates c JOIN intents i ON i.id = c.id
           ORDER BY i.id, c.rank
-          LIMIT $2",
+          LIMIT $2"#,
+        older_than_secs,
+        limit,
     )
-    .bind(older_than_secs)
-    .bind(limit)
     .fetch_all(pool)
     .await
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::clients::Role;
 
 /// A live session and the operator key behind it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct LiveSession {
     /// The operator key's client id.
     pub client_id: Uuid,
@@ -27,14 +27,15 @@ pub async fn key_owner(
     pool: &PgPool,
     key_hash: &str,
 ) -> Result<Option<(Uuid, String, Role)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, role FROM api_clients
+    let row = sqlx::query!(
+        r#"SELECT id, name, role AS "role: Role" FROM api_clients
           WHERE revoked_at IS NULL
-            AND (key_hash = $1 OR (previous_key_hash = $1 AND previous_key_expires_at > now()))",
+            AND (key_hash = $1 OR (previous_key_hash = $1 AND previous_key_expires_at > now()))"#,
+        key_hash,
     )
-    .bind(key_hash)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|row| (row.id, row.name, row.role)))
 }
 
 /// Stores a new session that ends at the latest after `lifetime`.
@@ -45,14 +46,14 @@ pub async fn create(
     csrf_token: &str,
     lifetime: Duration,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO console_sessions (token_hash, client_id, csrf_token, expires_at)
          VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+        token_hash,
+        client_id,
+        csrf_token,
+        lifetime.as_secs_f64(),
     )
-    .bind(token_hash)
-    .bind(client_id)
-    .bind(csrf_token)
-    .bind(lifetime.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(())
@@ -67,18 +68,20 @@ pub async fn live(
     idle: Duration,
     touch: bool,
 ) -> Result<Option<LiveSession>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE console_sessions s
+    sqlx::query_as!(
+        LiveSession,
+        r#"UPDATE console_sessions s
             SET last_seen_at = CASE WHEN $3 THEN now() ELSE s.last_seen_at END
            FROM api_clients c
           WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()
             AND s.last_seen_at > now() - make_interval(secs => $2)
-            AND c.id = s.client_id AND c.revoked_at IS NULL AND c.role IN ('operator', 'viewer')
-         RETURNING s.client_id, c.name, c.role, s.csrf_token",
+            AND c.id = s.client_id AND c.revoked_at IS NULL AND c.role = ANY($4)
+         RETURNING s.client_id, c.name, c.role AS "role: Role", s.csrf_token"#,
+        token_hash,
+        idle.as_secs_f64(),
+        touch,
+        &[Role::Operator, Role::Viewer] as &[Role],
     )
-    .bind(token_hash)
-    .bind(idle.as_secs_f64())
-    .bind(touch)
     .fetch_optional(pool)
     .await
 }
@@ -86,7 +89,7 @@ pub async fn live(
 /// Deletes sessions that ended or expired over a day ago (run at each login, so the table holds
 /// about a day of logins).
 pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let pruned = sqlx::query(
+    let pruned = sqlx::query!(
         "DELETE FROM console_sessions
           WHERE expires_at < now() - interval '1 day' OR ended_at < now() - interval '1 day'",
     )
@@ -97,10 +100,10 @@ pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
 
 /// Ends the session (logout); ending an unknown or ended session does nothing.
 pub async fn end(pool: &PgPool, token_hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE console_sessions SET ended_at = now() WHERE token_hash = $1 AND ended_at IS NULL",
+        token_hash,
     )
-    .bind(token_hash)
     .execute(pool)
     .await?;
     Ok(())

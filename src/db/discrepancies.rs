@@ -13,8 +13,9 @@ use super::ledger::{self, Account};
 use crate::domain::{Money, ProviderKind};
 
 /// What kind of contradiction or misplaced money a discrepancy is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum DiscrepancyKind {
     /// A payment for an intent that was already failed, expired or cancelled.
     LatePayment,
@@ -91,20 +92,20 @@ pub async fn record(conn: &mut PgConnection, new: &NewDiscrepancy) -> anyhow::Re
         Moved::In(money) | Moved::Out(money) => Some(money),
         Moved::Nothing => None,
     };
-    let inserted: Option<Uuid> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO discrepancies (id, kind, dedupe_key, intent_id, payout_id, provider, amount, currency, evidence)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        Uuid::now_v7(),
+        new.kind as DiscrepancyKind,
+        &new.dedupe_key,
+        new.intent_id,
+        new.payout_id,
+        new.provider.as_str(),
+        amount.map(|m| m.amount()),
+        amount.map(|m| m.currency().code()),
+        &new.evidence,
     )
-    .bind(Uuid::now_v7())
-    .bind(new.kind.as_str())
-    .bind(&new.dedupe_key)
-    .bind(new.intent_id)
-    .bind(new.payout_id)
-    .bind(new.provider.as_str())
-    .bind(amount.map(|m| m.amount()))
-    .bind(amount.map(|m| m.currency().code()))
-    .bind(&new.evidence)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(id) = inserted else {
@@ -143,7 +144,7 @@ pub async fn record(conn: &mut PgConnection, new: &NewDiscrepancy) -> anyhow::Re
 }
 
 /// A discrepancy as operators read it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DiscrepancyRow {
     /// The id.
     pub id: Uuid,
@@ -182,21 +183,23 @@ pub async fn list(
     all: bool,
     limit: i64,
 ) -> Result<Vec<DiscrepancyRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        DiscrepancyRow,
         "SELECT id, kind, intent_id, payout_id, provider, amount, currency, evidence, status, resolution, note,
                 resolved_by, created_at, resolved_at
            FROM discrepancies WHERE $1 OR status = 'open' ORDER BY created_at DESC, id DESC LIMIT $2",
+        all,
+        limit,
     )
-    .bind(all)
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// Open discrepancies per kind (every kind listed, zeros included).
 pub async fn open_counts(pool: &PgPool) -> Result<Vec<(DiscrepancyKind, i64)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT kind, count(*) FROM discrepancies WHERE status = 'open' GROUP BY kind",
+    let rows = sqlx::query!(
+        r#"SELECT kind AS "kind: DiscrepancyKind", count(*) AS "count!"
+             FROM discrepancies WHERE status = 'open' GROUP BY kind"#
     )
     .fetch_all(pool)
     .await?;
@@ -205,8 +208,8 @@ pub async fn open_counts(pool: &PgPool) -> Result<Vec<(DiscrepancyKind, i64)>, s
         .map(|kind| {
             let count = rows
                 .iter()
-                .find(|(name, _)| name == kind.as_str())
-                .map_or(0, |(_, n)| *n);
+                .find(|row| row.kind == kind)
+                .map_or(0, |row| row.count);
             (kind, count)
         })
         .collect())
@@ -261,20 +264,17 @@ pub enum ResolveError {
     Database(#[from] anyhow::Error),
 }
 
-/// A discrepancy as resolving reads it: status, amount, currency, intent.
-type OpenRow = (String, Option<Decimal>, Option<String>, Option<Uuid>);
-
 /// Links the discrepancy recorded under `dedupe_key` to the payout that returns its money.
 pub async fn link_payout(
     conn: &mut PgConnection,
     dedupe_key: &str,
     payout: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE discrepancies SET payout_id = $2 WHERE dedupe_key = $1 AND payout_id IS NULL",
+        dedupe_key,
+        payout,
     )
-    .bind(dedupe_key)
-    .bind(payout)
     .execute(conn)
     .await?;
     Ok(())
@@ -287,13 +287,13 @@ pub async fn settle_by_late_refund(
     payout: Uuid,
     provider_ref: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE discrepancies SET status = 'resolved', resolution = 'refunded_to_payer', resolved_by = 'malipo',
                 note = 'refunded automatically (' || $2 || ')', resolved_at = now()
           WHERE payout_id = $1 AND status = 'open'",
+        payout,
+        provider_ref,
     )
-    .bind(payout)
-    .bind(provider_ref)
     .execute(conn)
     .await?;
     Ok(())
@@ -304,12 +304,12 @@ pub async fn reopen_after_late_refund(
     conn: &mut PgConnection,
     payout: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE discrepancies SET status = 'open', resolution = NULL, resolved_by = NULL, resolved_at = NULL,
                 note = 'the automatic refund was reversed'
           WHERE payout_id = $1 AND resolved_by = 'malipo'",
+        payout,
     )
-    .bind(payout)
     .execute(conn)
     .await?;
     Ok(())
@@ -325,26 +325,29 @@ pub async fn resolve(
     actor: &str,
     note: &str,
 ) -> Result<DiscrepancyRow, ResolveError> {
-    let row: Option<OpenRow> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT status, amount, currency, intent_id FROM discrepancies WHERE id = $1 FOR UPDATE",
+        id,
     )
-    .bind(id)
     .fetch_optional(&mut *conn)
     .await
     .map_err(anyhow::Error::from)?;
-    let Some((status, amount, currency, intent)) = row else {
+    let Some(row) = row else {
         return Err(ResolveError::NotFound(id));
     };
+    let (status, amount, currency, intent) = (row.status, row.amount, row.currency, row.intent_id);
     if status != "open" {
         return Err(ResolveError::AlreadyResolved(id));
     }
     // An automatic refund of this money under way settles the row by itself; resolving it by
     // hand too would account for the money twice.
-    let refunding: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM discrepancies d JOIN payouts p ON p.id = d.payout_id
-                         WHERE d.id = $1 AND p.kind = 'late_refund' AND p.status <> 'failed')",
+    let refunding = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM discrepancies d JOIN payouts p ON p.id = d.payout_id
+                         WHERE d.id = $1 AND p.kind = $2 AND p.status <> $3) AS "exists!""#,
+        id,
+        crate::domain::PayoutKind::LateRefund as crate::domain::PayoutKind,
+        crate::domain::PayoutStatus::Failed as crate::domain::PayoutStatus,
     )
-    .bind(id)
     .fetch_one(&mut *conn)
     .await
     .map_err(anyhow::Error::from)?;
@@ -382,16 +385,17 @@ pub async fn resolve(
             .map_err(anyhow::Error::from)?;
         }
     }
-    let resolved: DiscrepancyRow = sqlx::query_as(
+    let resolved = sqlx::query_as!(
+        DiscrepancyRow,
         "UPDATE discrepancies SET status = 'resolved', resolution = $2, note = $3, resolved_by = $4, resolved_at = now()
           WHERE id = $1
           RETURNING id, kind, intent_id, payout_id, provider, amount, currency, evidence, status, resolution, note,
                     resolved_by, created_at, resolved_at",
+        id,
+        resolution.as_str(),
+        note,
+        actor,
     )
-    .bind(id)
-    .bind(resolution.as_str())
-    .bind(note)
-    .bind(actor)
     .fetch_one(&mut *conn)
     .await
     .map_err(anyhow::Error::from)?;

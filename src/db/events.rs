@@ -9,14 +9,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// An event as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct EventRow {
     /// Also its `sequence` and, as `evt_<id>`, its `webhook-id`.
     pub id: i64,
     /// The client it belongs to.
     pub client_id: Uuid,
     /// `intent.<status>`, `payout.<status>`, `webhook.test`, …
-    #[sqlx(rename = "type")]
     pub event_type: String,
     /// The intent it is about, when any.
     pub intent_id: Option<Uuid>,
@@ -58,19 +57,20 @@ pub async fn record_test(
     endpoint: Uuid,
     data: Value,
 ) -> Result<(i64, Uuid), sqlx::Error> {
-    let (event, delivery): (i64, Uuid) = sqlx::query_as(
+    let row = sqlx::query!(
         "WITH event AS (
             INSERT INTO events (client_id, type, object_id, data)
             VALUES ($1, $3, $2, $4) RETURNING id)
          INSERT INTO webhook_deliveries (event_id, endpoint_id)
          SELECT id, $2 FROM event RETURNING event_id, id",
+        client,
+        endpoint,
+        crate::notify::event_type::WEBHOOK_TEST,
+        data,
     )
-    .bind(client)
-    .bind(endpoint)
-    .bind(crate::notify::event_type::WEBHOOK_TEST)
-    .bind(data)
     .fetch_one(&mut *conn)
     .await?;
+    let (event, delivery) = (row.event_id, row.id);
     enqueue_deliveries(conn, &[delivery]).await?;
     Ok((event, delivery))
 }
@@ -100,28 +100,41 @@ pub async fn list(
 ) -> Result<Vec<EventRow>, sqlx::Error> {
     // Two statements rather than a composed one: each keeps its own plan on the (client, id)
     // index, and the order is a keyword, not a parameter.
-    let sql = if filter.oldest_first {
-        "SELECT id, client_id, type, intent_id, data, created_at FROM events
-          WHERE client_id = $1 AND ($2::text IS NULL OR type = $2)
-            AND ($3::uuid IS NULL OR intent_id = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
-            AND ($5::bigint IS NULL OR id > $5)
-          ORDER BY id ASC LIMIT $6"
-    } else {
-        "SELECT id, client_id, type, intent_id, data, created_at FROM events
-          WHERE client_id = $1 AND ($2::text IS NULL OR type = $2)
-            AND ($3::uuid IS NULL OR intent_id = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
-            AND ($5::bigint IS NULL OR id < $5)
-          ORDER BY id DESC LIMIT $6"
-    };
-    sqlx::query_as(sql)
-        .bind(client)
-        .bind(&filter.event_type)
-        .bind(filter.intent_id)
-        .bind(filter.since)
-        .bind(filter.after_id)
-        .bind(filter.limit)
+    if filter.oldest_first {
+        sqlx::query_as!(
+            EventRow,
+            r#"SELECT id, client_id, type AS event_type, intent_id, data, created_at FROM events
+              WHERE client_id = $1 AND ($2::text IS NULL OR type = $2)
+                AND ($3::uuid IS NULL OR intent_id = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
+                AND ($5::bigint IS NULL OR id > $5)
+              ORDER BY id ASC LIMIT $6"#,
+            client,
+            filter.event_type.as_deref(),
+            filter.intent_id,
+            filter.since,
+            filter.after_id,
+            filter.limit,
+        )
         .fetch_all(conn)
         .await
+    } else {
+        sqlx::query_as!(
+            EventRow,
+            r#"SELECT id, client_id, type AS event_type, intent_id, data, created_at FROM events
+              WHERE client_id = $1 AND ($2::text IS NULL OR type = $2)
+                AND ($3::uuid IS NULL OR intent_id = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
+                AND ($5::bigint IS NULL OR id < $5)
+              ORDER BY id DESC LIMIT $6"#,
+            client,
+            filter.event_type.as_deref(),
+            filter.intent_id,
+            filter.since,
+            filter.after_id,
+            filter.limit,
+        )
+        .fetch_all(conn)
+        .await
+    }
 }
 
 /// One of a client's events.
@@ -130,22 +143,24 @@ pub async fn get(
     client: Uuid,
     id: i64,
 ) -> Result<Option<EventRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, client_id, type, intent_id, data, created_at FROM events
+    sqlx::query_as!(
+        EventRow,
+        "SELECT id, client_id, type AS event_type, intent_id, data, created_at FROM events
           WHERE client_id = $1 AND id = $2",
+        client,
+        id,
     )
-    .bind(client)
-    .bind(id)
     .fetch_optional(conn)
     .await
 }
 
 /// An event by id alone (the delivery job).
 pub async fn load(conn: &mut PgConnection, id: i64) -> Result<Option<EventRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, client_id, type, intent_id, data, created_at FROM events WHERE id = $1",
+    sqlx::query_as!(
+        EventRow,
+        "SELECT id, client_id, type AS event_type, intent_id, data, created_at FROM events WHERE id = $1",
+        id,
     )
-    .bind(id)
     .fetch_optional(conn)
     .await
 }

@@ -9,13 +9,14 @@ use crate::providers::fincra::banks;
 /// Whether `code` is a bank Fincra pays to: on the refreshed list, or on the shipped one while
 /// nothing was refreshed yet.
 pub async fn is_known(conn: &mut PgConnection, code: &str) -> Result<bool, sqlx::Error> {
-    let (listed, refreshed): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM fincra_banks WHERE code = $1),
-                EXISTS (SELECT 1 FROM fincra_banks)",
+    let known = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM fincra_banks WHERE code = $1) AS "listed!",
+                  EXISTS (SELECT 1 FROM fincra_banks) AS "refreshed!""#,
+        code,
     )
-    .bind(code)
     .fetch_one(conn)
     .await?;
+    let (listed, refreshed) = (known.listed, known.refreshed);
     Ok(if refreshed {
         listed
     } else {
@@ -29,19 +30,19 @@ pub async fn replace(
     conn: &mut PgConnection,
     banks: &[(String, String)],
 ) -> Result<u64, sqlx::Error> {
-    sqlx::query("DELETE FROM fincra_banks")
+    sqlx::query!("DELETE FROM fincra_banks")
         .execute(&mut *conn)
         .await?;
     let (codes, names): (Vec<&str>, Vec<&str>) = banks
         .iter()
         .map(|(code, name)| (code.as_str(), name.as_str()))
         .unzip();
-    let stored = sqlx::query(
+    let stored = sqlx::query!(
         "INSERT INTO fincra_banks (code, name)
          SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (code) DO NOTHING",
+        &codes as &[&str],
+        &names as &[&str],
     )
-    .bind(codes)
-    .bind(names)
     .execute(&mut *conn)
     .await?;
     Ok(stored.rows_affected())

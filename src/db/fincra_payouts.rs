@@ -12,16 +12,17 @@ pub async fn to_recheck(
     concluded_since: DateTime<Utc>,
     in_flight_before: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    // State names stay literals here: they must match the partial index's predicate.
+    sqlx::query_scalar!(
         "SELECT id FROM payouts
           WHERE provider = 'fincra'
             AND ((status IN ('succeeded', 'failed') AND initiated_at IS NOT NULL
                   AND updated_at >= $1)
                  OR (status = 'in_flight' AND initiated_at <= $2))
           ORDER BY initiated_at, id",
+        concluded_since,
+        in_flight_before,
     )
-    .bind(concluded_since)
-    .bind(in_flight_before)
     .fetch_all(conn)
     .await
 }

@@ -30,7 +30,7 @@ pub async fn page(
     client: Uuid,
     filter: &IntentFilter,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT id FROM intents
           WHERE client_id = $1
             AND ($2::text IS NULL OR status = $2)
@@ -40,15 +40,15 @@ pub async fn page(
             AND ($6::timestamptz IS NULL OR created_at < $6)
             AND ($7::uuid IS NULL OR id < $7)
           ORDER BY id DESC LIMIT $8",
+        client,
+        filter.status.as_deref(),
+        filter.provider.as_deref(),
+        filter.reference.as_deref(),
+        filter.created_gte,
+        filter.created_lt,
+        filter.before_id,
+        filter.limit,
     )
-    .bind(client)
-    .bind(&filter.status)
-    .bind(&filter.provider)
-    .bind(&filter.reference)
-    .bind(filter.created_gte)
-    .bind(filter.created_lt)
-    .bind(filter.before_id)
-    .bind(filter.limit)
     .fetch_all(conn)
     .await
 }

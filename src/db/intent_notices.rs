@@ -15,16 +15,16 @@ pub async fn notify(
     event_type: &str,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
-    let deliveries: Option<Vec<Uuid>> = sqlx::query_scalar(
-        "SELECT malipo_record_event(client_id, $2, id, id, jsonb_build_object(
+    let deliveries: Option<Vec<Uuid>> = sqlx::query_scalar!(
+        r#"SELECT malipo_record_event(client_id, $2, id, id, jsonb_build_object(
                     'object', 'intent', 'id', id, 'status', status, 'amount', amount::text,
                     'currency', currency, 'provider', provider, 'reference', reference,
-                    'metadata', metadata) || $3)
-           FROM intents WHERE id = $1",
+                    'metadata', metadata) || $3) AS "deliveries!"
+           FROM intents WHERE id = $1"#,
+        intent,
+        event_type,
+        detail,
     )
-    .bind(intent)
-    .bind(event_type)
-    .bind(detail)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(deliveries) = deliveries {
@@ -39,11 +39,11 @@ pub async fn milestone_of(
     intent: Uuid,
     seq: i32,
 ) -> Result<Option<String>, sqlx::Error> {
-    let milestone: Option<Option<String>> = sqlx::query_scalar(
+    let milestone: Option<Option<String>> = sqlx::query_scalar!(
         "SELECT milestone FROM intent_releases WHERE intent_id = $1 AND seq = $2",
+        intent,
+        seq,
     )
-    .bind(intent)
-    .bind(seq)
     .fetch_optional(conn)
     .await?;
     Ok(milestone.flatten())

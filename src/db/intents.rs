@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::domain::NewIntent;
+use crate::domain::{IntentStatus, NewIntent};
 
 /// An intent as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -15,7 +15,7 @@ pub struct IntentView {
     /// The intent id.
     pub id: Uuid,
     /// Lifecycle status.
-    pub status: String,
+    pub status: IntentStatus,
     /// Decimal string in major units.
     #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
@@ -99,26 +99,27 @@ pub async fn insert(
 ) -> Result<(), sqlx::Error> {
     let buyer = serde_json::to_value(&intent.buyer).unwrap_or(Value::Null);
     let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
                               commission_fixed_fee, account_number, auto_release_at, deposit_expires_at, capture)
-         VALUES ($1, $2, 'initiating', $3, $4, $5, $6, $7, $8, $9, $10, $11,
+         VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11,
                  CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END, $12, $13, $14)",
+        id,
+        client,
+        intent.amount.amount(),
+        intent.amount.currency().code(),
+        intent.provider.as_str(),
+        buyer,
+        payee,
+        intent.commission_bps,
+        intent.reference.as_deref(),
+        Value::Object(intent.metadata.clone()),
+        intent.commission_fixed_fee.amount(),
+        intent.terms.auto_release_at,
+        intent.terms.expires_at,
+        intent.capture.as_str(),
+        IntentStatus::Initiating as IntentStatus,
     )
-    .bind(id)
-    .bind(client)
-    .bind(intent.amount.amount())
-    .bind(intent.amount.currency().code())
-    .bind(intent.provider.as_str())
-    .bind(buyer)
-    .bind(payee)
-    .bind(intent.commission_bps)
-    .bind(&intent.reference)
-    .bind(Value::Object(intent.metadata.clone()))
-    .bind(intent.commission_fixed_fee.amount())
-    .bind(intent.terms.auto_release_at)
-    .bind(intent.terms.expires_at)
-    .bind(intent.capture.as_str())
     .execute(&mut *conn)
     .await?;
     super::releases::insert_milestones(&mut *conn, id, &intent.terms.milestones).await?;
@@ -137,22 +138,26 @@ pub async fn keep_refund_invoice(
     id: Uuid,
     bolt11: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE intents SET refund_bolt11 = $2 WHERE id = $1")
-        .bind(id)
-        .bind(bolt11)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE intents SET refund_bolt11 = $2 WHERE id = $1",
+        id,
+        bolt11
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Marks intent `id` for an operator with `reason` (the latest reason wins; the caller records
 /// the event it belongs to), in the caller's transaction.
 pub async fn flag(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(reason)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE intents SET flagged_reason = $2, updated_at = now() WHERE id = $1",
+        id,
+        reason
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -163,24 +168,24 @@ pub async fn record_event(
     note: crate::domain::IntentNote,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
-    let to = (note == crate::domain::IntentNote::Created)
-        .then_some(crate::domain::IntentStatus::Initiating.as_str());
-    let (kind, from) = (note.event(), None::<&str>);
-    sqlx::query("INSERT INTO intent_events (intent_id, type, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(intent)
-        .bind(kind)
-        .bind(from)
-        .bind(to)
-        .bind(detail)
-        .execute(conn)
-        .await?;
+    let to = (note == crate::domain::IntentNote::Created).then_some(IntentStatus::Initiating);
+    let (kind, from) = (note.event(), None::<IntentStatus>);
+    sqlx::query!(
+        "INSERT INTO intent_events (intent_id, type, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5)",
+        intent,
+        kind,
+        from as Option<IntentStatus>,
+        to as Option<IntentStatus>,
+        detail,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct IntentRow {
     id: Uuid,
-    status: String,
+    status: IntentStatus,
     amount: Decimal,
     currency: String,
     provider: String,
@@ -216,16 +221,18 @@ pub async fn view(
     client: Option<Uuid>,
     id: Uuid,
 ) -> Result<Option<IntentView>, sqlx::Error> {
-    let row: Option<IntentRow> = sqlx::query_as(
-        "SELECT i.id, i.status, i.amount, i.currency, i.provider, i.buyer, i.payee, i.commission_bps,
+    let row = sqlx::query_as!(
+        IntentRow,
+        r#"SELECT i.id, i.status AS "status: IntentStatus", i.amount, i.currency, i.provider, i.buyer, i.payee, i.commission_bps,
                 i.commission_fixed_fee, i.reference, i.metadata, i.next_action, i.account_number,
                 i.flagged_reason, i.failure_reason,
                 i.created_at, i.updated_at, i.released_amount, i.auto_release_at,
                 CASE WHEN i.status = 'disputed' THEN i.dispute_reason END AS dispute_reason,
-                coalesce(m.milestones, '{}') AS milestones,
-                coalesce(e.ats, '{}') AS event_ats, coalesce(e.types, '{}') AS event_types,
-                coalesce(e.froms, '{}') AS event_froms, coalesce(e.tos, '{}') AS event_tos,
-                coalesce(e.details, '{}') AS event_details, coalesce(p.payouts, '{}') AS payouts
+                coalesce(m.milestones, '{}') AS "milestones!",
+                coalesce(e.ats, '{}') AS "event_ats!", coalesce(e.types, '{}') AS "event_types!",
+                coalesce(e.froms, '{}') AS "event_froms!: Vec<Option<String>>",
+                coalesce(e.tos, '{}') AS "event_tos!: Vec<Option<String>>",
+                coalesce(e.details, '{}') AS "event_details!", coalesce(p.payouts, '{}') AS "payouts!"
            FROM intents i
           CROSS JOIN LATERAL (
                 SELECT array_agg(at ORDER BY id) AS ats, array_agg(type ORDER BY id) AS types,
@@ -245,10 +252,10 @@ pub async fn view(
                   FROM intent_milestones m
                   LEFT JOIN intent_releases r ON r.intent_id = m.intent_id AND r.milestone = m.milestone
                  WHERE m.intent_id = i.id) m
-          WHERE i.id = $1 AND ($2::uuid IS NULL OR i.client_id = $2)",
+          WHERE i.id = $1 AND ($2::uuid IS NULL OR i.client_id = $2)"#,
+        id,
+        client,
     )
-    .bind(id)
-    .bind(client)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(mut row) = row else { return Ok(None) };
@@ -279,8 +286,8 @@ pub async fn view(
     let amount = scaled(row.amount);
     let commission_fixed_fee = scaled(row.commission_fixed_fee);
     row.payouts.iter_mut().for_each(payout_at_scale);
-    let remaining = match row.status.as_str() {
-        "held" | "disputed" => scaled(row.amount - row.released_amount),
+    let remaining = match row.status {
+        IntentStatus::Held | IntentStatus::Disputed => scaled(row.amount - row.released_amount),
         _ => scaled(Decimal::ZERO),
     };
     let released_amount = scaled(row.released_amount);
@@ -390,11 +397,10 @@ impl IntentRecord {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct RecordRow {
     id: Uuid,
     client_id: Uuid,
-    status: String,
+    status: IntentStatus,
     amount: Decimal,
     currency: String,
     provider: String,
@@ -420,24 +426,32 @@ pub async fn load(
     id: Uuid,
     lock: bool,
 ) -> anyhow::Result<Option<IntentRecord>> {
-    let sql = if lock {
-        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1"
-    };
-    let row: Option<RecordRow> = sqlx::query_as(sql)
-        .bind(id)
+    // Two statements rather than one built at run time: the macros check fixed SQL only.
+    let row = if lock {
+        sqlx::query_as!(
+            RecordRow,
+            r#"SELECT id, client_id, status AS "status: IntentStatus", amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1 FOR UPDATE"#,
+            id
+        )
         .fetch_optional(&mut *conn)
-        .await?;
+        .await?
+    } else {
+        sqlx::query_as!(
+            RecordRow,
+            r#"SELECT id, client_id, status AS "status: IntentStatus", amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
+                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1"#,
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
     let Some(row) = row else { return Ok(None) };
     let currency: crate::domain::Currency = row.currency.parse()?;
     Ok(Some(IntentRecord {
         id: row.id,
         client_id: row.client_id,
-        status: crate::domain::IntentStatus::parse(&row.status)
-            .ok_or_else(|| anyhow::anyhow!("unknown intent status {}", row.status))?,
+        status: row.status,
         amount: crate::domain::Money::new(row.amount, currency)?,
         provider: crate::domain::ProviderKind::parse(&row.provider)
             .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
@@ -467,10 +481,192 @@ pub async fn lock_provider_handle(
     provider: &str,
     handle: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))")
-        .bind(provider)
-        .bind(handle)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
+        provider,
+        handle
+    )
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// The intent whose Paybill account number is `account_number`.
+pub async fn by_account_number(
+    conn: &mut PgConnection,
+    account_number: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM intents WHERE account_number = $1",
+        account_number
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// M-Pesa intents created in `[since, until]` that still await payment with an STK push on
+/// record and have not changed since `cutoff`, oldest first (reconciliation asks about each).
+pub async fn mpesa_awaiting_payment(
+    pool: &sqlx::PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM intents WHERE provider = 'mpesa' AND status = $4 AND provider_reference IS NOT NULL
+            AND created_at BETWEEN $1 AND $2 AND updated_at <= $3 ORDER BY created_at",
+        since,
+        until,
+        cutoff,
+        IntentStatus::AwaitingPayment as IntentStatus,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// An event of one intent: which, and its detail.
+#[derive(Debug, Clone)]
+pub struct IntentEventDetail {
+    /// The intent.
+    pub intent_id: Uuid,
+    /// The event's detail.
+    pub detail: Value,
+}
+
+/// `deposit_mismatch` events of M-Pesa intents recorded in `[since, until]`.
+pub async fn mpesa_deposit_mismatches(
+    pool: &sqlx::PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<IntentEventDetail>, sqlx::Error> {
+    sqlx::query_as!(
+        IntentEventDetail,
+        "SELECT e.intent_id, e.detail FROM intent_events e JOIN intents i ON i.id = e.intent_id
+          WHERE i.provider = 'mpesa' AND e.type = 'deposit_mismatch' AND e.at BETWEEN $1 AND $2",
+        since,
+        until,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether `handle` is a deposit handle malipo issued for `provider`.
+pub async fn handle_issued(
+    conn: &mut PgConnection,
+    provider: crate::domain::ProviderKind,
+    handle: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM intents WHERE provider = $1 AND provider_reference = $2) AS "exists!""#,
+        provider.as_str(),
+        handle,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The intent whose deposit handle at `provider` is `handle`.
+pub async fn by_provider_handle(
+    conn: &mut PgConnection,
+    provider: crate::domain::ProviderKind,
+    handle: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM intents WHERE provider = $1 AND provider_reference = $2",
+        provider.as_str(),
+        handle,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records the provider's handle of the deposit and what the buyer is shown, once (kept even
+/// when the intent was cancelled meanwhile); the deadline only ever moves earlier.
+pub async fn record_deposit_handle(
+    conn: &mut PgConnection,
+    id: Uuid,
+    shown: Value,
+    handle: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = LEAST($4, deposit_expires_at)
+          WHERE id = $1 AND provider_reference IS NULL",
+        id,
+        shown,
+        handle,
+        expires_at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An intent still initiating whose STK push went unanswered: shows the Paybill instructions,
+/// brings the deadline forward to `deadline` and flags it with `reason`.
+pub async fn offer_paybill(
+    conn: &mut PgConnection,
+    id: Uuid,
+    shown: Value,
+    deadline: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intents SET next_action = $2, deposit_expires_at = LEAST($3, deposit_expires_at), flagged_reason = $4
+          WHERE id = $1 AND status = $5",
+        id,
+        shown,
+        deadline,
+        reason,
+        IntentStatus::Initiating as IntentStatus,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records why intent `id` failed.
+pub async fn set_failure_reason(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intents SET failure_reason = $2 WHERE id = $1",
+        id,
+        reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Intents in `releasing` or `refunding` longer than `older_than_secs`, with a payout unfinished
+/// that long, or flagged and not closed; oldest change first, at most `limit`.
+pub async fn needing_a_person(
+    pool: &sqlx::PgPool,
+    older_than_secs: f64,
+    limit: i64,
+) -> Result<Vec<crate::ops::money::StuckIntent>, sqlx::Error> {
+    sqlx::query_as!(
+        crate::ops::money::StuckIntent,
+        r#"SELECT i.id, i.status, i.provider,
+                CASE WHEN i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1)
+                          THEN 'stuck_in_status'
+                     WHEN EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
+                                     AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
+                          THEN 'payout_in_doubt'
+                     ELSE 'flagged' END AS "reason!",
+                i.flagged_reason AS detail, i.updated_at AS since
+           FROM intents i
+          WHERE (i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1))
+             OR EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
+                           AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
+             OR (i.flagged_reason IS NOT NULL AND i.status NOT IN ('settled', 'refunded'))
+          ORDER BY i.updated_at LIMIT $2"#,
+        older_than_secs,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
 }

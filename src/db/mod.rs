@@ -1,17 +1,23 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
 pub mod balances;
+pub mod clients;
 pub mod console_intent;
 pub mod console_sessions;
 pub mod discrepancies;
 pub mod events;
 pub mod fincra_banks;
 pub mod fincra_payouts;
+pub mod idempotency;
+pub mod inbox;
 pub mod intent_list;
 pub mod intent_notices;
 pub mod intents;
 pub mod ledger;
+pub mod mpesa_tokens;
+pub mod ops_audit;
 pub mod payouts;
+pub mod reconciliation;
 pub mod releases;
 pub mod transitions;
 pub mod webhook_deliveries;
@@ -61,6 +67,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 /// only the highest: a migration numbered below one already applied (0051 after 0050's
 /// siblings) would otherwise pass unapplied.
 pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    // Runtime SQL: `_sqlx_migrations` is sqlx's own table and may not exist yet (42P01 below).
     let applied: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(pool)

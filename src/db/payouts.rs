@@ -70,55 +70,71 @@ pub async fn insert(
     target: &PayoutTarget,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    let inserted: Option<Uuid> = sqlx::query_scalar(
+    // The ON CONFLICT target names the partial unique index, whose predicate must be spelt
+    // as in the index ('failed' literal) for PostgreSQL to infer it.
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, release_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9)
          ON CONFLICT (intent_id, kind, release_seq) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING RETURNING id",
+        id,
+        intent,
+        kind as PayoutKind,
+        amount.amount(),
+        amount.currency().code(),
+        provider.as_str(),
+        serde_json::to_value(target).unwrap_or(Value::Null),
+        reference_for(id),
+        release_seq,
+        PayoutStatus::Pending as PayoutStatus,
     )
-    .bind(id)
-    .bind(intent)
-    .bind(kind.as_str())
-    .bind(amount.amount())
-    .bind(amount.currency().code())
-    .bind(provider.as_str())
-    .bind(serde_json::to_value(target).unwrap_or(Value::Null))
-    .bind(reference_for(id))
-    .bind(release_seq)
     .fetch_optional(&mut *conn)
     .await?;
     match inserted {
         Some(id) => Ok(id),
         None => {
-            sqlx::query_scalar(
-                "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND release_seq = $3 AND status <> 'failed' AND superseded_by IS NULL",
+            sqlx::query_scalar!(
+                "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND release_seq = $3 AND status <> $4 AND superseded_by IS NULL",
+                intent,
+                kind as PayoutKind,
+                release_seq,
+                PayoutStatus::Failed as PayoutStatus,
             )
-                .bind(intent)
-                .bind(kind.as_str())
-                .bind(release_seq)
-                .fetch_one(conn)
-                .await
+            .fetch_one(conn)
+            .await
         }
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     intent_id: Option<Uuid>,
     client_id: Option<Uuid>,
-    kind: String,
+    kind: PayoutKind,
     amount: Decimal,
     currency: String,
     provider: String,
     destination: Value,
     reference: String,
-    status: String,
+    status: PayoutStatus,
     initiated_at: Option<DateTime<Utc>>,
     provider_ref: Option<String>,
     release_seq: i32,
 }
 
-const COLUMNS: &str = "id, intent_id, client_id, kind, amount, currency, provider, destination, reference, status, initiated_at, provider_ref, release_seq";
+/// Reads a payout [`Row`] with a fixed `WHERE …` tail: the macros check whole literals only, so
+/// the column list is spelt here once and pasted in at compile time.
+macro_rules! select_payout {
+    ($tail:literal, $($arg:expr),* $(,)?) => {
+        sqlx::query_as!(
+            Row,
+            r#"SELECT id, intent_id, client_id, kind AS "kind: PayoutKind", amount, currency, provider,
+                      destination, reference, status AS "status: PayoutStatus", initiated_at, provider_ref,
+                      release_seq
+                 FROM payouts "# + $tail,
+            $($arg),*
+        )
+    };
+}
 
 fn record(row: Row) -> anyhow::Result<PayoutRecord> {
     let currency: Currency = row.currency.parse()?;
@@ -126,15 +142,13 @@ fn record(row: Row) -> anyhow::Result<PayoutRecord> {
         id: row.id,
         intent_id: row.intent_id,
         client_id: row.client_id,
-        kind: PayoutKind::parse(&row.kind)
-            .ok_or_else(|| anyhow::anyhow!("unknown payout kind {}", row.kind))?,
+        kind: row.kind,
         amount: Money::new(row.amount, currency)?,
         provider: ProviderKind::parse(&row.provider)
             .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
         target: serde_json::from_value(row.destination)?,
         reference: row.reference,
-        status: PayoutStatus::parse(&row.status)
-            .ok_or_else(|| anyhow::anyhow!("unknown payout status {}", row.status))?,
+        status: row.status,
         initiated_at: row.initiated_at,
         provider_ref: row.provider_ref,
         release_seq: row.release_seq,
@@ -147,14 +161,15 @@ pub async fn load(
     id: Uuid,
     lock: bool,
 ) -> anyhow::Result<Option<PayoutRecord>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM payouts WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row = if lock {
+        select_payout!("WHERE id = $1 FOR UPDATE", id)
+            .fetch_optional(conn)
+            .await?
+    } else {
+        select_payout!("WHERE id = $1", id)
+            .fetch_optional(conn)
+            .await?
+    };
     row.map(record).transpose()
 }
 
@@ -164,14 +179,15 @@ pub async fn by_reference(
     reference: &str,
     lock: bool,
 ) -> anyhow::Result<Option<PayoutRecord>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM payouts WHERE reference = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(reference)
-        .fetch_optional(conn)
-        .await?;
+    let row = if lock {
+        select_payout!("WHERE reference = $1 FOR UPDATE", reference)
+            .fetch_optional(conn)
+            .await?
+    } else {
+        select_payout!("WHERE reference = $1", reference)
+            .fetch_optional(conn)
+            .await?
+    };
     row.map(record).transpose()
 }
 
@@ -186,12 +202,12 @@ pub async fn set_status(
 ) -> Result<bool, sqlx::Error> {
     // The client's notification (and its deliveries) is written by the same statement, from
     // the UPDATE's result: only a move that happened is reported.
-    let moved: Option<Vec<Uuid>> = sqlx::query_scalar(
-        "WITH current AS (SELECT status FROM payouts WHERE id = $1 FOR UPDATE),
+    let moved = sqlx::query_scalar!(
+        r#"WITH current AS (SELECT status FROM payouts WHERE id = $1 FOR UPDATE),
               moved AS (
                 UPDATE payouts AS p SET status = $3, provider_ref = coalesce($4, p.provider_ref),
                        failure_reason = coalesce($5, p.failure_reason),
-                       initiated_at = CASE WHEN $3 = 'in_flight' THEN coalesce(p.initiated_at, now()) ELSE p.initiated_at END,
+                       initiated_at = CASE WHEN $3 = $7 THEN coalesce(p.initiated_at, now()) ELSE p.initiated_at END,
                        updated_at = now()
                   FROM current
                  WHERE p.id = $1 AND current.status = ANY($2)
@@ -203,15 +219,16 @@ pub async fn set_status(
                   'status', $3, 'previous_status', m.previous, 'amount', m.amount::text,
                   'currency', m.currency, 'payout_reference', m.reference,
                   'failure_reason', m.failure_reason, 'reference', coalesce(i.reference, m.client_reference),
-                  'metadata', coalesce(i.metadata, m.metadata)))
-           FROM moved m LEFT JOIN intents i ON i.id = m.intent_id",
+                  'metadata', coalesce(i.metadata, m.metadata))) AS "deliveries!"
+           FROM moved m LEFT JOIN intents i ON i.id = m.intent_id"#,
+        id,
+        from as &[PayoutStatus],
+        to as PayoutStatus,
+        provider_ref,
+        reason,
+        crate::notify::event_type::of_payout(to),
+        PayoutStatus::InFlight as PayoutStatus,
     )
-    .bind(id)
-    .bind(from.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-    .bind(to.as_str())
-    .bind(provider_ref)
-    .bind(reason)
-    .bind(crate::notify::event_type::of_payout(to))
     .fetch_optional(&mut *conn)
     .await?;
     let Some(deliveries) = moved else {
@@ -224,11 +241,13 @@ pub async fn set_status(
 /// Payee and commission payouts of `intent` that are not delivered and not followed by a
 /// successor: zero means every share reached its destination.
 pub async fn undelivered_shares(conn: &mut PgConnection, intent: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM payouts
-          WHERE intent_id = $1 AND kind IN ('payee', 'commission') AND status <> 'succeeded' AND superseded_by IS NULL",
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM payouts
+          WHERE intent_id = $1 AND kind = ANY($2) AND status <> $3 AND superseded_by IS NULL"#,
+        intent,
+        &[PayoutKind::Payee, PayoutKind::Commission] as &[PayoutKind],
+        PayoutStatus::Succeeded as PayoutStatus,
     )
-    .bind(intent)
     .fetch_one(conn)
     .await
 }
@@ -238,14 +257,13 @@ pub async fn latest_refund_of(
     conn: &mut PgConnection,
     refund_of: &str,
 ) -> anyhow::Result<Option<PayoutRecord>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM payouts WHERE kind = 'refund' AND destination->>'refund_of' = $1
-          ORDER BY created_at DESC LIMIT 1"
-    );
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(refund_of)
-        .fetch_optional(conn)
-        .await?;
+    let row = select_payout!(
+        "WHERE kind = $2 AND destination->>'refund_of' = $1 ORDER BY created_at DESC LIMIT 1",
+        refund_of,
+        PayoutKind::Refund as PayoutKind,
+    )
+    .fetch_optional(conn)
+    .await?;
     row.map(record).transpose()
 }
 
@@ -255,11 +273,12 @@ pub async fn failed_of_kind(
     intent: Uuid,
     kind: PayoutKind,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM payouts WHERE intent_id = $1 AND kind = $2 AND status = 'failed'",
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM payouts WHERE intent_id = $1 AND kind = $2 AND status = $3"#,
+        intent,
+        kind as PayoutKind,
+        PayoutStatus::Failed as PayoutStatus,
     )
-    .bind(intent)
-    .bind(kind.as_str())
     .fetch_one(conn)
     .await
 }
@@ -271,13 +290,14 @@ pub async fn supersede_failed(
     kind: PayoutKind,
     successor: Uuid,
 ) -> Result<u64, sqlx::Error> {
-    let moved = sqlx::query(
+    let moved = sqlx::query!(
         "UPDATE payouts SET superseded_by = $3, updated_at = now()
-          WHERE intent_id = $1 AND kind = $2 AND status = 'failed' AND superseded_by IS NULL AND id <> $3",
+          WHERE intent_id = $1 AND kind = $2 AND status = $4 AND superseded_by IS NULL AND id <> $3",
+        intent,
+        kind as PayoutKind,
+        successor,
+        PayoutStatus::Failed as PayoutStatus,
     )
-    .bind(intent)
-    .bind(kind.as_str())
-    .bind(successor)
     .execute(conn)
     .await?;
     Ok(moved.rows_affected())
@@ -285,8 +305,7 @@ pub async fn supersede_failed(
 
 /// The payout that followed failed payout `id`, if one did.
 pub async fn successor_of(conn: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT superseded_by FROM payouts WHERE id = $1")
-        .bind(id)
+    sqlx::query_scalar!("SELECT superseded_by FROM payouts WHERE id = $1", id)
         .fetch_one(conn)
         .await
 }
@@ -298,11 +317,12 @@ pub async fn supersede(
     failed: Uuid,
     successor: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query(
-        "UPDATE payouts SET superseded_by = $2, updated_at = now() WHERE id = $1 AND status = 'failed' AND superseded_by IS NULL",
+    let moved = sqlx::query!(
+        "UPDATE payouts SET superseded_by = $2, updated_at = now() WHERE id = $1 AND status = $3 AND superseded_by IS NULL",
+        failed,
+        successor,
+        PayoutStatus::Failed as PayoutStatus,
     )
-    .bind(failed)
-    .bind(successor)
     .execute(conn)
     .await?;
     Ok(moved.rows_affected() == 1)
@@ -331,27 +351,29 @@ pub async fn insert_withdrawal(
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let id = Uuid::now_v7();
     let target = PayoutTarget::Destination(withdrawal.destination.clone());
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO payouts (id, intent_id, client_id, kind, amount, currency, provider, destination, reference, status,
                               client_reference, metadata)
-         VALUES ($1, NULL, $2, 'withdrawal', $3, $4, $5, $6, $7, 'pending', $8, $9)
+         VALUES ($1, NULL, $2, $10, $3, $4, $5, $6, $7, $11, $8, $9)
          ON CONFLICT (client_id, client_reference) WHERE client_reference IS NOT NULL DO NOTHING RETURNING id",
+        id,
+        withdrawal.client,
+        withdrawal.amount.amount(),
+        withdrawal.amount.currency().code(),
+        withdrawal.destination.provider().as_str(),
+        serde_json::to_value(&target).unwrap_or(Value::Null),
+        reference_for(id),
+        withdrawal.reference.as_deref(),
+        &withdrawal.metadata,
+        PayoutKind::Withdrawal as PayoutKind,
+        PayoutStatus::Pending as PayoutStatus,
     )
-    .bind(id)
-    .bind(withdrawal.client)
-    .bind(withdrawal.amount.amount())
-    .bind(withdrawal.amount.currency().code())
-    .bind(withdrawal.destination.provider().as_str())
-    .bind(serde_json::to_value(&target).unwrap_or(Value::Null))
-    .bind(reference_for(id))
-    .bind(&withdrawal.reference)
-    .bind(&withdrawal.metadata)
     .fetch_optional(conn)
     .await
 }
 
 /// A withdrawal as its client sees it.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct WithdrawalView {
     /// The payout id.
     pub id: Uuid,
@@ -364,8 +386,8 @@ pub struct WithdrawalView {
     pub provider: String,
     /// Where to.
     pub destination: Value,
-    /// `pending`, `in_flight`, `succeeded`, `failed`, `reversed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: PayoutStatus,
     /// The client's reference.
     pub reference: Option<String>,
     /// The client's metadata.
@@ -384,16 +406,18 @@ pub async fn withdrawal_view(
     client: Uuid,
     id: Uuid,
 ) -> Result<Option<WithdrawalView>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, amount, currency, provider, destination, status, client_reference AS reference, metadata,
-                reference AS provider_reference, failure_reason, created_at
-           FROM payouts WHERE id = $1 AND client_id = $2 AND kind = 'withdrawal'",
+    sqlx::query_as!(
+        WithdrawalView,
+        r#"SELECT id, amount, currency, provider, destination, status AS "status: PayoutStatus",
+                client_reference AS reference, metadata, reference AS provider_reference, failure_reason, created_at
+           FROM payouts WHERE id = $1 AND client_id = $2 AND kind = $3"#,
+        id,
+        client,
+        PayoutKind::Withdrawal as PayoutKind,
     )
-    .bind(id)
-    .bind(client)
     .fetch_optional(conn)
     .await
-    .map(|view: Option<WithdrawalView>| {
+    .map(|view| {
         view.map(|mut view| {
             if let Ok(currency) = view.currency.parse::<Currency>() {
                 view.amount = crate::domain::money::at_currency_scale(view.amount, currency);
@@ -401,4 +425,91 @@ pub async fn withdrawal_view(
             view
         })
     })
+}
+
+/// A payout reconciliation asks the provider about.
+#[derive(Debug, Clone)]
+pub struct PayoutToCheck {
+    /// The payout.
+    pub id: Uuid,
+    /// Its provider reference.
+    pub reference: String,
+    /// What malipo recorded.
+    pub status: PayoutStatus,
+}
+
+/// M-Pesa payouts still in flight since before `cutoff`, and those recorded failed (after an
+/// initiation) in `[since, until]`, oldest initiation first.
+pub async fn mpesa_to_check(
+    pool: &sqlx::PgPool,
+    cutoff: DateTime<Utc>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<PayoutToCheck>, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutToCheck,
+        r#"SELECT id, reference, status AS "status: PayoutStatus" FROM payouts
+          WHERE provider = 'mpesa'
+            AND ((status = 'in_flight' AND initiated_at <= $1)
+                 OR (status = 'failed' AND initiated_at IS NOT NULL AND updated_at BETWEEN $2 AND $3))
+          ORDER BY initiated_at"#,
+        cutoff,
+        since,
+        until,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether `reference` is a payout malipo sent through `provider`.
+pub async fn reference_issued(
+    pool: &sqlx::PgPool,
+    provider: &str,
+    reference: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1 AND provider = $2) AS "exists!""#,
+        reference,
+        provider,
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Claims the right to send the in-flight M-Pesa payout `reference` again, when Daraja said at
+/// `answered_at` it never saw it and `grace_secs` passed since the last send; returns its id.
+pub async fn claim_mpesa_resend(
+    conn: &mut PgConnection,
+    reference: &str,
+    answered_at: DateTime<Utc>,
+    grace_secs: f64,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE payouts SET resent_at = now()
+          WHERE reference = $1 AND provider = 'mpesa' AND status = $4
+            AND $2 > coalesce(resent_at, initiated_at) + make_interval(secs => $3)
+          RETURNING id",
+        reference,
+        answered_at,
+        grace_secs,
+        PayoutStatus::InFlight as PayoutStatus,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records the provider's id for payout `id` once known.
+pub async fn note_provider_ref(
+    conn: &mut PgConnection,
+    id: Uuid,
+    provider_ref: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE payouts SET provider_ref = $2 WHERE id = $1 AND provider_ref IS NULL",
+        id,
+        provider_ref,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -69,14 +69,14 @@ pub async fn insert_milestones(
     }
     let ids: Vec<&str> = milestones.iter().map(|m| m.id.as_str()).collect();
     let amounts: Vec<Decimal> = milestones.iter().map(|m| m.amount.amount()).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO intent_milestones (intent_id, milestone, position, amount)
          SELECT $1, m.milestone, m.position::int, m.amount
            FROM unnest($2::text[], $3::numeric[]) WITH ORDINALITY AS m(milestone, amount, position)",
+        intent,
+        &ids as &[&str],
+        &amounts,
     )
-    .bind(intent)
-    .bind(ids)
-    .bind(amounts)
     .execute(conn)
     .await?;
     Ok(())
@@ -89,14 +89,15 @@ pub async fn milestone(
     intent: Uuid,
     id: &str,
 ) -> Result<Option<(Decimal, bool)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT m.amount, EXISTS (SELECT 1 FROM intent_releases r WHERE r.intent_id = m.intent_id AND r.milestone = m.milestone)
-           FROM intent_milestones m WHERE m.intent_id = $1 AND m.milestone = $2",
+    let row = sqlx::query!(
+        r#"SELECT m.amount, EXISTS (SELECT 1 FROM intent_releases r WHERE r.intent_id = m.intent_id AND r.milestone = m.milestone) AS "released!"
+           FROM intent_milestones m WHERE m.intent_id = $1 AND m.milestone = $2"#,
+        intent,
+        id,
     )
-    .bind(intent)
-    .bind(id)
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|row| (row.amount, row.released)))
 }
 
 /// Records a release of `amount` and adds it to the intent's `released_amount` (which the
@@ -109,7 +110,7 @@ pub async fn record(
     bolt11: Option<&str>,
     source: ReleaseSource,
 ) -> Result<i32, RecordError> {
-    let outcome = sqlx::query_scalar(
+    let outcome = sqlx::query_scalar!(
         "WITH taken AS (
              UPDATE intents SET released_amount = released_amount + $2, updated_at = now()
               WHERE id = $1 RETURNING id)
@@ -117,12 +118,12 @@ pub async fn record(
          SELECT taken.id, coalesce((SELECT max(seq) FROM intent_releases WHERE intent_id = $1), 0) + 1, $2, $3, $4, $5
            FROM taken
          RETURNING seq",
+        intent,
+        amount.amount(),
+        milestone,
+        bolt11,
+        source.as_str(),
     )
-    .bind(intent)
-    .bind(amount.amount())
-    .bind(milestone)
-    .bind(bolt11)
-    .bind(source.as_str())
     .fetch_one(conn)
     .await;
     outcome.map_err(|error| match &error {
@@ -138,7 +139,6 @@ pub async fn record(
     })
 }
 
-#[derive(sqlx::FromRow)]
 struct PendingRow {
     seq: i32,
     amount: Decimal,
@@ -153,13 +153,14 @@ pub async fn pending(
     intent: Uuid,
     currency: crate::domain::Currency,
 ) -> anyhow::Result<Vec<PendingRelease>> {
-    let rows: Vec<PendingRow> = sqlx::query_as(
-        "SELECT seq, amount, bolt11,
-                coalesce(sum(amount) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS released_before,
+    let rows = sqlx::query_as!(
+        PendingRow,
+        r#"SELECT seq, amount, bolt11,
+                coalesce(sum(amount) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS "released_before!",
                 released_at
-           FROM intent_releases WHERE intent_id = $1 ORDER BY seq",
+           FROM intent_releases WHERE intent_id = $1 ORDER BY seq"#,
+        intent,
     )
-    .bind(intent)
     .fetch_all(conn)
     .await?;
     rows.into_iter()
@@ -183,14 +184,14 @@ pub async fn mark_posted(
     payee: Money,
     commission: Money,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE intent_releases SET payee_amount = $3, commission_amount = $4, released_at = now()
           WHERE intent_id = $1 AND seq = $2 AND released_at IS NULL",
+        intent,
+        seq,
+        payee.amount(),
+        commission.amount(),
     )
-    .bind(intent)
-    .bind(seq)
-    .bind(payee.amount())
-    .bind(commission.amount())
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -202,11 +203,13 @@ pub async fn set_auto_release(
     intent: Uuid,
     at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE intents SET auto_release_at = $2, updated_at = now() WHERE id = $1")
-        .bind(intent)
-        .bind(at)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE intents SET auto_release_at = $2, updated_at = now() WHERE id = $1",
+        intent,
+        at,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -216,10 +219,12 @@ pub async fn set_dispute_reason(
     intent: Uuid,
     reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE intents SET dispute_reason = $2, updated_at = now() WHERE id = $1")
-        .bind(intent)
-        .bind(reason)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE intents SET dispute_reason = $2, updated_at = now() WHERE id = $1",
+        intent,
+        reason,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

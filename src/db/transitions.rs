@@ -17,12 +17,11 @@ pub async fn transition(
     movement: IntentMove,
     detail: Value,
 ) -> Result<Option<IntentStatus>, sqlx::Error> {
-    let from: Vec<&str> = movement.from().iter().map(|s| s.as_str()).collect();
     // One round trip: the event rows (the intent's history and the client's notification, with
     // its deliveries) are written from the UPDATE's result, so only a transition that happened
     // is recorded, and a rolled-back one leaves no event.
-    let moved: Option<(String, Vec<Uuid>)> = sqlx::query_as(
-        "WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE),
+    let moved = sqlx::query!(
+        r#"WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE),
               moved AS (
                 UPDATE intents AS i SET status = $3, updated_at = now()
                   FROM current
@@ -38,21 +37,22 @@ pub async fn transition(
                          'amount', amount::text, 'currency', currency, 'provider', provider,
                          'reference', reference, 'metadata', metadata)) AS deliveries
                   FROM moved)
-         SELECT moved.previous, notified.deliveries FROM moved, notified",
+         SELECT moved.previous AS "previous!: IntentStatus", notified.deliveries AS "deliveries!"
+           FROM moved, notified"#,
+        id,
+        movement.from() as &[IntentStatus],
+        movement.to() as IntentStatus,
+        movement.event(),
+        detail,
+        crate::notify::event_type::of_intent(movement.to()),
     )
-    .bind(id)
-    .bind(&from)
-    .bind(movement.to().as_str())
-    .bind(movement.event())
-    .bind(detail)
-    .bind(crate::notify::event_type::of_intent(movement.to()))
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((previous, deliveries)) = moved else {
+    let Some(moved) = moved else {
         return Ok(None);
     };
-    super::events::enqueue_deliveries(conn, &deliveries).await?;
-    Ok(IntentStatus::parse(&previous))
+    super::events::enqueue_deliveries(conn, &moved.deliveries).await?;
+    Ok(Some(moved.previous))
 }
 
 /// The intent's current status, locking its row for the rest of the transaction.
@@ -60,10 +60,10 @@ pub async fn lock_status(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<IntentStatus>, sqlx::Error> {
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM intents WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(status.as_deref().and_then(IntentStatus::parse))
+    sqlx::query_scalar!(
+        r#"SELECT status AS "status: IntentStatus" FROM intents WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
 }

@@ -29,63 +29,34 @@ pub struct DeliveryRow {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: Uuid,
-    event_id: i64,
-    endpoint_id: Uuid,
-    status: String,
-    attempts: i32,
-    round: i32,
-    next_attempt_at: DateTime<Utc>,
-    last_error: Option<String>,
-    created_at: DateTime<Utc>,
+/// A [`DeliveryRow`] query: the column list then `$tail`, checked as one statement.
+macro_rules! delivery_query {
+    ($tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            DeliveryRow,
+            r#"SELECT id, event_id, endpoint_id, status AS "status: DeliveryStatus", attempts, round,
+                      next_attempt_at, last_error, created_at FROM webhook_deliveries "# + $tail
+            $(, $arg)*
+        )
+    };
 }
-
-fn record(row: Row) -> Result<DeliveryRow, sqlx::Error> {
-    let status = DeliveryStatus::parse(&row.status).ok_or_else(|| {
-        sqlx::Error::Decode(format!("unknown delivery status {:?}", row.status).into())
-    })?;
-    Ok(DeliveryRow {
-        id: row.id,
-        event_id: row.event_id,
-        endpoint_id: row.endpoint_id,
-        status,
-        attempts: row.attempts,
-        round: row.round,
-        next_attempt_at: row.next_attempt_at,
-        last_error: row.last_error,
-        created_at: row.created_at,
-    })
-}
-
-const COLUMNS: &str =
-    "id, event_id, endpoint_id, status, attempts, round, next_attempt_at, last_error, created_at";
 
 /// A delivery, locked for the rest of the transaction (the job's record of its attempt).
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhook_deliveries WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(record).transpose()
+    delivery_query!("WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// A delivery without locking.
 pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhook_deliveries WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(record).transpose()
+    delivery_query!("WHERE id = $1", id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// One attempt, as logged.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Attempt {
     /// When it started.
     pub attempted_at: DateTime<Utc>,
@@ -105,16 +76,16 @@ pub async fn log_attempt(
     delivery: Uuid,
     attempt: &Attempt,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms, response_status, response_body, error)
          VALUES ($1, $2, $3, $4, $5, $6)",
+        delivery,
+        attempt.attempted_at,
+        attempt.duration_ms,
+        attempt.response_status,
+        attempt.response_body.as_deref(),
+        attempt.error.as_deref(),
     )
-    .bind(delivery)
-    .bind(attempt.attempted_at)
-    .bind(attempt.duration_ms)
-    .bind(attempt.response_status)
-    .bind(&attempt.response_body)
-    .bind(&attempt.error)
     .execute(conn)
     .await?;
     Ok(())
@@ -125,11 +96,12 @@ pub async fn attempts_of(
     conn: &mut PgConnection,
     delivery: Uuid,
 ) -> Result<Vec<Attempt>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Attempt,
         "SELECT attempted_at, duration_ms, response_status, response_body, error
            FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id",
+        delivery,
     )
-    .bind(delivery)
     .fetch_all(conn)
     .await
 }
@@ -142,14 +114,14 @@ pub async fn finish(
     attempts: i32,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE webhook_deliveries SET status = $2, attempts = $3, last_error = $4, finished_at = now()
           WHERE id = $1",
+        id,
+        status as DeliveryStatus,
+        attempts,
+        error,
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(attempts)
-    .bind(error)
     .execute(conn)
     .await?;
     Ok(())
@@ -163,15 +135,15 @@ pub async fn reschedule(
     delay: std::time::Duration,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE webhook_deliveries SET attempts = $2, last_error = $4,
                 next_attempt_at = now() + make_interval(secs => $3)
           WHERE id = $1",
+        id,
+        attempts,
+        delay.as_secs_f64(),
+        error,
     )
-    .bind(id)
-    .bind(attempts)
-    .bind(delay.as_secs_f64())
-    .bind(error)
     .execute(conn)
     .await?;
     Ok(())
@@ -184,17 +156,15 @@ pub async fn list_for_endpoint(
     status: Option<DeliveryStatus>,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhook_deliveries
-          WHERE endpoint_id = $1 AND ($2::text IS NULL OR status = $2)
-          ORDER BY created_at DESC, id LIMIT $3"
-    )))
-    .bind(endpoint)
-    .bind(status.map(DeliveryStatus::as_str))
-    .bind(limit)
+    delivery_query!(
+        "WHERE endpoint_id = $1 AND ($2::text IS NULL OR status = $2)
+          ORDER BY created_at DESC, id LIMIT $3",
+        endpoint,
+        status as Option<DeliveryStatus>,
+        limit,
+    )
     .fetch_all(conn)
-    .await?;
-    rows.into_iter().map(record).collect()
+    .await
 }
 
 /// Starts a new round for one delivery of `endpoint` (a manual retry): pending again, its
@@ -204,13 +174,14 @@ pub async fn start_round(
     endpoint: Uuid,
     delivery: Uuid,
 ) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, round = round + 1,
+    sqlx::query_scalar!(
+        "UPDATE webhook_deliveries SET status = $3, attempts = 0, round = round + 1,
                 next_attempt_at = now(), finished_at = NULL
           WHERE id = $1 AND endpoint_id = $2 RETURNING round",
+        delivery,
+        endpoint,
+        DeliveryStatus::Pending as DeliveryStatus,
     )
-    .bind(delivery)
-    .bind(endpoint)
     .fetch_optional(conn)
     .await
 }
@@ -223,32 +194,34 @@ pub async fn start_rounds_since(
     since: DateTime<Utc>,
     until: Option<DateTime<Utc>>,
 ) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "WITH chosen AS (
             SELECT d.id FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
              WHERE d.endpoint_id = $1 AND e.created_at >= $2
                AND ($3::timestamptz IS NULL OR e.created_at < $3)
              ORDER BY e.id FOR UPDATE OF d),
               moved AS (
-            UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, round = round + 1,
+            UPDATE webhook_deliveries d SET status = $4, attempts = 0, round = round + 1,
                    next_attempt_at = now(), finished_at = NULL
               FROM chosen WHERE d.id = chosen.id RETURNING d.id, d.round, d.event_id)
          SELECT id, round FROM moved ORDER BY event_id",
+        endpoint,
+        since,
+        until,
+        DeliveryStatus::Pending as DeliveryStatus,
     )
-    .bind(endpoint)
-    .bind(since)
-    .bind(until)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.round)).collect())
 }
 
 /// A delivery as the console lists it: with its event and endpoint.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeliveryOverview {
     /// The delivery id.
     pub id: Uuid,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
     /// Attempts in the current round.
     pub attempts: i32,
     /// The last attempt's error.
@@ -272,17 +245,52 @@ pub async fn unfinished(
     status: DeliveryStatus,
     limit: i64,
 ) -> Result<Vec<DeliveryOverview>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT d.id, d.status, d.attempts, d.last_error, d.created_at, d.event_id, e.type AS event_type,
+    sqlx::query_as!(
+        DeliveryOverview,
+        r#"SELECT d.id, d.status AS "status: DeliveryStatus", d.attempts, d.last_error, d.created_at, d.event_id, e.type AS event_type,
                 e.intent_id, w.url
            FROM webhook_deliveries d
            JOIN events e ON e.id = d.event_id
            JOIN webhook_endpoints w ON w.id = d.endpoint_id
           WHERE d.status = $1
-          ORDER BY d.created_at DESC LIMIT $2",
+          ORDER BY d.created_at DESC LIMIT $2"#,
+        status as DeliveryStatus,
+        limit,
     )
-    .bind(status.as_str())
-    .bind(limit)
     .fetch_all(pool)
+    .await
+}
+
+/// The notification gauges' readings.
+#[derive(Debug, Clone, Copy)]
+pub struct Gauges {
+    /// Deliveries pending.
+    pub pending: i64,
+    /// Deliveries failed for good.
+    pub failed: i64,
+    /// Seconds the oldest pending delivery has waited.
+    pub oldest_pending_secs: f64,
+    /// Endpoints enabled.
+    pub enabled: i64,
+    /// Endpoints disabled.
+    pub disabled: i64,
+    /// Enabled endpoints whose attempts are failing.
+    pub failing: i64,
+}
+
+/// Reads the gauges; pending and failed deliveries through their partial indexes.
+pub async fn gauges(pool: &sqlx::PgPool) -> Result<Gauges, sqlx::Error> {
+    sqlx::query_as!(
+        Gauges,
+        r#"SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS "pending!",
+                (SELECT count(*) FROM webhook_deliveries WHERE status = 'failed') AS "failed!",
+                coalesce((SELECT extract(epoch FROM now() - min(created_at))::float8
+                            FROM webhook_deliveries WHERE status = 'pending'), 0) AS "oldest_pending_secs!",
+                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND enabled) AS "enabled!",
+                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND NOT enabled) AS "disabled!",
+                (SELECT count(*) FROM webhook_endpoints
+                  WHERE deleted_at IS NULL AND enabled AND failing_since IS NOT NULL) AS "failing!""#,
+    )
+    .fetch_one(pool)
     .await
 }

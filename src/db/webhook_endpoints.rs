@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// An endpoint as stored (the secrets stay sealed).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct EndpointRow {
     /// The id.
     pub id: Uuid,
@@ -33,8 +33,20 @@ pub struct EndpointRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, client_id, url, event_types, description, enabled, disabled_reason,
-    secret_sealed, previous_secret_sealed, previous_secret_until, failing_since, created_at";
+/// An [`EndpointRow`] query: `$before` + the column list + `$after`, spelt as literals so the
+/// macro checks the whole statement.
+macro_rules! endpoint_query {
+    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            EndpointRow,
+            $before
+                + "id, client_id, url, event_types, description, enabled, disabled_reason, secret_sealed,
+                   previous_secret_sealed, previous_secret_until, failing_since, created_at"
+                + $after
+            $(, $arg)*
+        )
+    };
+}
 
 /// What a client asks for when creating an endpoint.
 #[derive(Debug, Clone)]
@@ -54,27 +66,28 @@ pub async fn insert(
     new: &NewEndpoint,
     secret_sealed: &[u8],
 ) -> Result<EndpointRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    endpoint_query!(
         "INSERT INTO webhook_endpoints (id, client_id, url, event_types, description, secret_sealed)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(client)
-    .bind(&new.url)
-    .bind(&new.event_types)
-    .bind(&new.description)
-    .bind(secret_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+        "",
+        Uuid::now_v7(),
+        client,
+        &new.url,
+        &new.event_types,
+        new.description.as_deref(),
+        secret_sealed,
+    )
     .fetch_one(conn)
     .await
 }
 
 /// A client's endpoints (not deleted), oldest first.
 pub async fn list(conn: &mut PgConnection, client: Uuid) -> Result<Vec<EndpointRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhook_endpoints
-          WHERE client_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
-    )))
-    .bind(client)
+    endpoint_query!(
+        "SELECT ",
+        " FROM webhook_endpoints WHERE client_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
+        client,
+    )
     .fetch_all(conn)
     .await
 }
@@ -85,22 +98,23 @@ pub async fn get(
     client: Uuid,
     id: Uuid,
 ) -> Result<Option<EndpointRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhook_endpoints
-          WHERE id = $1 AND client_id = $2 AND deleted_at IS NULL"
-    )))
-    .bind(id)
-    .bind(client)
+    endpoint_query!(
+        "SELECT ",
+        " FROM webhook_endpoints WHERE id = $1 AND client_id = $2 AND deleted_at IS NULL",
+        id,
+        client,
+    )
     .fetch_optional(conn)
     .await
 }
 
 /// An endpoint by id alone, deleted or not (the delivery job).
 pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<EndpointRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1 AND deleted_at IS NULL"
-    )))
-    .bind(id)
+    endpoint_query!(
+        "SELECT ",
+        " FROM webhook_endpoints WHERE id = $1 AND deleted_at IS NULL",
+        id,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -125,7 +139,7 @@ pub async fn update(
     id: Uuid,
     change: &EndpointChange,
 ) -> Result<Option<EndpointRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    endpoint_query!(
         "UPDATE webhook_endpoints SET
             url = coalesce($3, url),
             event_types = coalesce($4, event_types),
@@ -135,26 +149,27 @@ pub async fn update(
             failing_since = CASE WHEN $5 THEN NULL ELSE failing_since END,
             updated_at = now()
           WHERE id = $1 AND client_id = $2 AND deleted_at IS NULL
-          RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(client)
-    .bind(&change.url)
-    .bind(&change.event_types)
-    .bind(change.enabled)
-    .bind(&change.description)
+          RETURNING ",
+        "",
+        id,
+        client,
+        change.url.as_deref(),
+        change.event_types.as_deref(),
+        change.enabled,
+        change.description.as_deref(),
+    )
     .fetch_optional(conn)
     .await
 }
 
 /// Deletes an endpoint (kept for its deliveries' history; never delivered to again).
 pub async fn delete(conn: &mut PgConnection, client: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE webhook_endpoints SET deleted_at = now(), enabled = false, updated_at = now()
           WHERE id = $1 AND client_id = $2 AND deleted_at IS NULL",
+        id,
+        client,
     )
-    .bind(id)
-    .bind(client)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -168,29 +183,30 @@ pub async fn rotate(
     new_sealed: &[u8],
     grace_secs: i64,
 ) -> Result<Option<EndpointRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    endpoint_query!(
         "UPDATE webhook_endpoints SET previous_secret_sealed = secret_sealed,
                 previous_secret_until = now() + make_interval(secs => $4),
                 secret_sealed = $3, updated_at = now()
           WHERE id = $1 AND client_id = $2 AND deleted_at IS NULL
-          RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(client)
-    .bind(new_sealed)
-    .bind(grace_secs as f64)
+          RETURNING ",
+        "",
+        id,
+        client,
+        new_sealed,
+        grace_secs as f64,
+    )
     .fetch_optional(conn)
     .await
 }
 
 /// Disables an endpoint with malipo's reason (410 Gone, or failing for days).
 pub async fn disable(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2, updated_at = now()
           WHERE id = $1 AND enabled",
+        id,
+        reason,
     )
-    .bind(id)
-    .bind(reason)
     .execute(conn)
     .await?;
     Ok(())
@@ -203,28 +219,32 @@ pub async fn note_outcome(
     id: Uuid,
     succeeded: bool,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "UPDATE webhook_endpoints
             SET failing_since = CASE WHEN $2 THEN NULL ELSE coalesce(failing_since, now()) END
           WHERE id = $1 RETURNING failing_since",
+        id,
+        succeeded,
     )
-    .bind(id)
-    .bind(succeeded)
     .fetch_one(conn)
     .await
 }
 
 /// Whether any endpoint exists (startup refuses to run without `MALIPO_SECRETS_KEY` then).
 pub async fn any_exist(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE deleted_at IS NULL)")
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE deleted_at IS NULL) AS "exists!""#
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// Whether endpoint `id` exists (any client's, deleted or not: operators recover history).
 pub async fn exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1)")
-        .bind(id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $1) AS "exists!""#,
+        id
+    )
+    .fetch_one(conn)
+    .await
 }

@@ -1,13 +1,15 @@
 //! Parsing a create-intent request into a `NewIntent`, collecting every field error at once.
 
+mod fields;
+
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::{
-    Capture, Currency, Money,
-    escrow_terms::{self, EscrowTerms},
+    Capture, Money,
+    escrow_terms::EscrowTerms,
     parties::{
         Buyer, ClientBalance, Msisdn, Payee, PayeePayout, PayoutDestination, ProviderKind,
         plausible_email,
@@ -110,316 +112,32 @@ impl NewIntent {
         raw_amount: Option<&str>,
         default_commission_bps: i32,
     ) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
-
-        for (key, value) in body {
-            if ![
-                "amount",
-                "currency",
-                "provider",
-                "buyer",
-                "payee",
-                "commission_bps",
-                "commission_fixed_fee",
-                "reference",
-                "metadata",
-                "capture",
-            ]
-            .contains(&key.as_str())
-                && !escrow_terms::FIELDS.contains(&key.as_str())
-            {
-                fail(key, "is not a known field".to_owned());
-            } else if contains_nul(value) {
-                fail(
-                    key,
-                    "must not contain the NUL character (U+0000)".to_owned(),
-                );
-            }
-        }
-
-        let currency = match body.get("currency") {
-            Some(Value::String(code)) => code
-                .parse::<Currency>()
-                .map_err(|e| fail("currency", e.to_string()))
-                .ok(),
-            Some(_) => {
-                fail("currency", "must be a string like \"KES\"".to_owned());
-                None
-            }
-            None => {
-                fail("currency", "is required".to_owned());
-                None
-            }
-        };
-        let provider = match body.get("provider") {
-            Some(Value::String(name)) => ProviderKind::parse(name).or_else(|| {
-                fail(
-                    "provider",
-                    format!(
-                        "unknown provider `{name}`; expected paystack, mpesa, lightning or fincra"
-                    ),
-                );
-                None
-            }),
-            Some(_) => {
-                fail("provider", "must be a string".to_owned());
-                None
-            }
-            None => {
-                fail("provider", "is required".to_owned());
-                None
-            }
-        };
-        let amount = match parse_amount(raw_amount) {
-            Ok(amount) if amount <= Decimal::ZERO => {
-                fail("amount", "must be greater than zero".to_owned());
-                None
-            }
-            Ok(amount) => currency.and_then(|currency| match Money::new(amount, currency) {
-                Ok(money) if storable(&money) => Some(money),
-                Ok(_) => {
-                    fail("amount", "is too large".to_owned());
-                    None
-                }
-                Err(e) => {
-                    fail("amount", e.to_string());
-                    None
-                }
-            }),
-            Err(message) => {
-                fail("amount", message);
-                None
-            }
-        };
-
-        if let (Some(provider), Some(currency)) = (provider, currency) {
-            if !provider.carries(currency) {
-                fail(
-                    "currency",
-                    format!("{currency} is not supported by {provider}"),
-                );
-            }
-            if let (ProviderKind::Mpesa, Some(amount)) = (provider, amount)
-                && !amount.is_whole()
-            {
-                fail("amount", "M-Pesa takes whole shillings".to_owned());
-            }
-        }
-
-        let buyer = provider.and_then(|provider| {
-            parse_buyer(body.get("buyer"), provider)
-                .map_err(|(f, m)| fail(f, m))
-                .ok()
-        });
-        // No payee means a collection into the client's balance; `capture` may say so too.
-        let capture = match body.get("capture") {
-            None | Some(Value::Null) if body.get("payee").is_none() => Some(Capture::Immediate),
-            None | Some(Value::Null) => Some(Capture::Escrow),
-            Some(Value::String(text)) => Capture::parse(text).or_else(|| {
-                fail("capture", "must be `escrow` or `immediate`".to_owned());
-                None
-            }),
-            Some(_) => {
-                fail("capture", "must be `escrow` or `immediate`".to_owned());
-                None
-            }
-        };
-        let payee = match (capture, body.get("payee")) {
-            (Some(Capture::Immediate), None | Some(Value::Null)) => Some(None),
-            (Some(Capture::Immediate), Some(_)) => {
-                fail(
-                    "payee",
-                    "an immediate capture settles into your balance and has no payee".to_owned(),
-                );
-                None
-            }
-            (_, value) => parse_payee(value)
-                .map_err(|(f, m)| fail(f, m))
-                .ok()
-                .map(Some),
-        };
-        let payee_destination = payee
-            .as_ref()
-            .and_then(|p: &Option<Payee>| p.as_ref())
-            .and_then(|p| p.payout.destination());
-        // (An M-Pesa deposit is already refused above when not whole.)
-        if let (Some(payout), Some(amount)) = (payee_destination, amount)
-            && payout.provider() == ProviderKind::Mpesa
-            && provider != Some(ProviderKind::Mpesa)
-            && !amount.is_whole()
-        {
-            fail(
-                "amount",
-                "an M-Pesa payee is paid in whole shillings; the amount must be whole".to_owned(),
-            );
-        }
-        if let (Some(payout), Some(currency)) = (payee_destination, currency)
-            && !payout.provider().carries(currency)
-        {
-            fail(
-                "payee.payout.provider",
-                format!("{} cannot pay out {currency}", payout.provider()),
-            );
-        }
-        if let (Some(Some(payee)), Some(currency)) = (&payee, currency)
-            && payee.payout.is_balance()
-            && let Err(message) = super::balance_payee::settles(currency)
-        {
-            fail("currency", message);
-        }
-
-        if let (Some(PayoutDestination::Fincra(destination)), Some(currency)) =
-            (payee_destination, currency)
-            && let Err(message) = super::fincra_destination::pays_out(destination, currency)
-        {
-            fail("payee.payout.destination", message);
-        }
-
-        let commission_bps = match body.get("commission_bps") {
-            None | Some(Value::Null) => Some(default_commission_bps),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(bps) if (0..=10_000).contains(&bps) => Some(bps as i32),
-                _ => {
-                    fail(
-                        "commission_bps",
-                        "must be an integer from 0 to 10000".to_owned(),
-                    );
-                    None
-                }
-            },
-            Some(_) => {
-                fail(
-                    "commission_bps",
-                    "must be an integer from 0 to 10000".to_owned(),
-                );
-                None
-            }
-        };
-        let commission_fixed_fee = match (body.get("commission_fixed_fee"), amount) {
-            (None | Some(Value::Null), Some(amount)) => Some(Money::zero(amount.currency())),
-            (Some(Value::String(text)), Some(amount)) => {
-                match parse_amount(Some(&format!("\"{text}\""))) {
-                    Ok(fee) if fee < Decimal::ZERO => {
-                        fail("commission_fixed_fee", "must not be negative".to_owned());
-                        None
-                    }
-                    Ok(fee) if fee > amount.amount() => {
-                        fail(
-                            "commission_fixed_fee",
-                            "must not be more than the amount".to_owned(),
-                        );
-                        None
-                    }
-                    // Either share of a KES intent may leave by M-Pesa B2C (whole shillings only),
-                    // and the commission's destination is the platform's setting, not the
-                    // request's: a fractional fee could not be kept exactly as agreed.
-                    Ok(fee) if !fee.fract().is_zero() && amount.currency() == Currency::Kes => {
-                        fail(
-                            "commission_fixed_fee",
-                            "must be whole shillings (KES shares may be paid by M-Pesa)".to_owned(),
-                        );
-                        None
-                    }
-                    Ok(fee) => Money::new(fee, amount.currency())
-                        .map_err(|e| fail("commission_fixed_fee", e.to_string()))
-                        .ok(),
-                    Err(message) => {
-                        fail("commission_fixed_fee", message);
-                        None
-                    }
-                }
-            }
-            (Some(Value::String(_)) | None | Some(Value::Null), None) => None,
-            (Some(_), _) => {
-                fail(
-                    "commission_fixed_fee",
-                    "must be a decimal string in the intent's currency, like \"10.00\"".to_owned(),
-                );
-                None
-            }
-        };
-        let reference = match body.get("reference") {
-            None | Some(Value::Null) => Some(None),
-            Some(Value::String(text))
-                if !text.is_empty() && text.len() <= 128 && is_safe_identifier(text) =>
-            {
-                Some(Some(text.clone()))
-            }
-            Some(_) => {
-                fail(
-                    "reference",
-                    "must be a string of 1–128 printable characters, without control or \
-                     bidirectional formatting characters"
-                        .to_owned(),
-                );
-                None
-            }
-        };
-        let metadata = match body.get("metadata") {
-            None | Some(Value::Null) => Some(Map::new()),
-            Some(Value::Object(map)) => {
-                let size = serde_json::to_vec(map)
-                    .map(|v| v.len())
-                    .unwrap_or(usize::MAX);
-                if map.len() > MAX_METADATA_KEYS || size > MAX_METADATA_BYTES {
-                    fail(
-                        "metadata",
-                        format!(
-                            "must have at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes"
-                        ),
-                    );
-                    None
-                } else if !keys_are_identifiers(map) {
-                    fail(
-                        "metadata",
-                        "keys must not contain control or bidirectional formatting characters \
-                         (values may)"
-                            .to_owned(),
-                    );
-                    None
-                } else {
-                    Some(map.clone())
-                }
-            }
-            Some(_) => {
-                fail("metadata", "must be an object".to_owned());
-                None
-            }
-        };
-
+        let mut errors = fields::Errors::default();
+        fields::known_and_storable(body, &mut errors);
+        let currency = fields::currency(body, &mut errors);
+        let provider = fields::provider(body, &mut errors);
+        let amount = fields::amount(raw_amount, currency, &mut errors);
+        fields::provider_takes(provider, currency, amount, &mut errors);
+        let buyer =
+            provider.and_then(|provider| errors.keep(parse_buyer(body.get("buyer"), provider)));
+        let capture = fields::capture(body, &mut errors);
+        let payee = fields::payee(body, capture, &mut errors);
+        fields::payee_is_payable(
+            payee.as_ref().and_then(Option::as_ref),
+            provider,
+            amount,
+            currency,
+            &mut errors,
+        );
+        let commission_bps = fields::commission_bps(body, default_commission_bps, &mut errors);
+        let commission_fixed_fee = fields::commission_fixed_fee(body, amount, &mut errors);
+        let reference = fields::reference(body, &mut errors);
+        let metadata = fields::metadata(body, &mut errors);
         let terms = EscrowTerms::parse(body, amount)
-            .map_err(|more| errors.extend(more))
+            .map_err(|more| errors.0.extend(more))
             .ok();
-        if let (Some(terms), Some(payee)) = (&terms, &payee) {
-            let releasing_terms = [
-                ("milestones", !terms.milestones.is_empty()),
-                ("auto_release_at", terms.auto_release_at.is_some()),
-            ];
-            for (field, given) in releasing_terms {
-                if given && payee.is_none() {
-                    errors.push(FieldError::new(
-                        field,
-                        "a collection settles into your balance and is never released",
-                    ));
-                }
-            }
-            if terms.auto_release_at.is_some()
-                && matches!(
-                    payee,
-                    Some(Payee {
-                        payout: PayeePayout::Provider(PayoutDestination::Lightning {
-                            bolt11: None
-                        }),
-                        ..
-                    })
-                )
-            {
-                errors.push(FieldError::new(
-                    "auto_release_at",
-                    "a Lightning payee without an invoice cannot be released automatically",
-                ));
-            }
+        if let Some(terms) = &terms {
+            fields::terms_fit_the_payee(terms, payee.as_ref(), &mut errors);
         }
         match (
             amount,
@@ -438,7 +156,7 @@ impl NewIntent {
                 (Some(commission_bps), Some(commission_fixed_fee)),
                 Some(reference),
                 Some(metadata),
-            ) if errors.is_empty() => Ok(Self {
+            ) if errors.0.is_empty() => Ok(Self {
                 terms: terms.unwrap_or_default(),
                 capture: capture.unwrap_or_default(),
                 amount,
@@ -450,7 +168,7 @@ impl NewIntent {
                 reference,
                 metadata,
             }),
-            _ => Err(errors),
+            _ => Err(errors.0),
         }
     }
 }

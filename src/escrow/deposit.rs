@@ -209,11 +209,7 @@ pub async fn fail(
         .await?
         .is_some();
     if moved {
-        sqlx::query("UPDATE intents SET failure_reason = $2 WHERE id = $1")
-            .bind(intent)
-            .bind(reason)
-            .execute(&mut *conn)
-            .await?;
+        crate::db::intents::set_failure_reason(&mut *conn, intent, reason).await?;
     }
     Ok(moved)
 }

@@ -164,13 +164,7 @@ pub async fn apply_refund(
 ) -> anyhow::Result<PayoutEffect> {
     match status {
         RefundStatus::Pending { provider_ref } => {
-            sqlx::query(
-                "UPDATE payouts SET provider_ref = $2 WHERE id = $1 AND provider_ref IS NULL",
-            )
-            .bind(payout.id)
-            .bind(provider_ref)
-            .execute(&mut *conn)
-            .await?;
+            crate::db::payouts::note_provider_ref(&mut *conn, payout.id, provider_ref).await?;
             Ok(PayoutEffect::Pending)
         }
         RefundStatus::NotFound => Ok(PayoutEffect::Pending),

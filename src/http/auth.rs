@@ -71,15 +71,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiErro
     state.failed_auth.before_lookup(peer, &key_hash)?;
     // Keys are looked up by hash: a timing difference reveals nothing about a stored key. A
     // rotated key's predecessor works until its grace ends; a revoked client's keys never do.
-    let row: Option<(Uuid, Role, i32)> = sqlx::query_as(
-        "SELECT id, role, commission_bps FROM api_clients
-          WHERE revoked_at IS NULL
-            AND (key_hash = $1 OR (previous_key_hash = $1 AND previous_key_expires_at > now()))",
-    )
-    .bind(&key_hash)
-    .fetch_optional(&state.pool)
-    .await?;
-    let Some((id, role, commission_bps)) = row else {
+    let row = crate::db::clients::by_key_hash(&state.pool, &key_hash).await?;
+    let Some(crate::db::clients::KeyHolder {
+        id,
+        role,
+        commission_bps,
+    }) = row
+    else {
         return Err(state.failed_auth.unknown(peer, key_hash));
     };
     state.failed_auth.valid(key_hash);

@@ -22,12 +22,10 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::problem::ApiError;
+use crate::db;
 
 /// An in-flight claim older than this is presumed abandoned (its process died) and taken over.
 const ABANDONED_AFTER_SECS: f64 = 60.0;
-
-/// A stored key: method, path, request hash, and the response once there is one.
-type StoredKey = (String, String, String, Option<i32>, Option<Vec<u8>>);
 
 /// What the key says about this request.
 pub enum Claim {
@@ -117,32 +115,26 @@ pub async fn claim(
     hash: &str,
     legacy_hash: Option<&str>,
 ) -> Result<Claim, ApiError> {
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (client_id, key, method, path, request_hash) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (client_id, key) DO UPDATE
-            SET method = EXCLUDED.method, path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, created_at = now()
-          WHERE idempotency_keys.response_status IS NULL
-            AND idempotency_keys.created_at < now() - make_interval(secs => $6)",
+    let claimed = db::idempotency::claim(
+        pool,
+        client,
+        key,
+        (method, path, hash),
+        ABANDONED_AFTER_SECS,
     )
-    .bind(client)
-    .bind(key)
-    .bind(method)
-    .bind(path)
-    .bind(hash)
-    .bind(ABANDONED_AFTER_SECS)
-    .execute(pool)
     .await?;
-    if inserted.rows_affected() == 1 {
+    if claimed {
         return Ok(Claim::Proceed);
     }
-    let existing: Option<StoredKey> = sqlx::query_as(
-        "SELECT method, path, request_hash, response_status, response_body FROM idempotency_keys WHERE client_id = $1 AND key = $2",
-    )
-    .bind(client)
-    .bind(key)
-    .fetch_optional(pool)
-    .await?;
-    let Some((stored_method, stored_path, stored_hash, status, body)) = existing else {
+    let existing = db::idempotency::stored(pool, client, key).await?;
+    let Some(db::idempotency::StoredKey {
+        method: stored_method,
+        path: stored_path,
+        request_hash: stored_hash,
+        response_status: status,
+        response_body: body,
+    }) = existing
+    else {
         // Released between our insert and select (the first request failed): try once more.
         return Err(ApiError::IdempotencyInFlight);
     };
@@ -165,26 +157,12 @@ pub async fn store_response(
     status: StatusCode,
     body: &[u8],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET response_status = $3, response_body = $4, completed_at = now()
-          WHERE client_id = $1 AND key = $2",
-    )
-    .bind(client)
-    .bind(key)
-    .bind(i32::from(status.as_u16()))
-    .bind(body)
-    .execute(conn)
-    .await?;
-    Ok(())
+    db::idempotency::complete(conn, client, key, i32::from(status.as_u16()), body).await
 }
 
 /// Frees the key after a request that failed without committing anything, so it can be reused.
 pub async fn release(pool: &PgPool, client: Uuid, key: &str) {
-    let released = sqlx::query("DELETE FROM idempotency_keys WHERE client_id = $1 AND key = $2 AND response_status IS NULL")
-        .bind(client)
-        .bind(key)
-        .execute(pool)
-        .await;
+    let released = db::idempotency::release(pool, client, key).await;
     if let Err(error) = released {
         tracing::warn!(%error, "could not release an idempotency key; it frees itself after 60 s");
     }
@@ -192,14 +170,7 @@ pub async fn release(pool: &PgPool, client: Uuid, key: &str) {
 
 /// Deletes keys older than `ttl`, in bounded batches.
 pub async fn prune(pool: &PgPool, ttl: std::time::Duration) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query(
-        "DELETE FROM idempotency_keys WHERE ctid IN (
-             SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) LIMIT 5000)",
-    )
-    .bind(ttl.as_secs_f64())
-    .execute(pool)
-    .await?;
-    Ok(deleted.rows_affected())
+    db::idempotency::prune(pool, ttl.as_secs_f64()).await
 }
 
 fn replay(status: i32, body: Vec<u8>) -> Response {

@@ -9,19 +9,14 @@ use sqlx::PgPool;
 
 /// Refreshes the gauges.
 pub async fn refresh(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let (pending, failed, oldest, enabled, disabled, failing): (i64, i64, f64, i64, i64, i64) =
-        sqlx::query_as(
-            "SELECT (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
-                (SELECT count(*) FROM webhook_deliveries WHERE status = 'failed'),
-                coalesce((SELECT extract(epoch FROM now() - min(created_at))::float8
-                            FROM webhook_deliveries WHERE status = 'pending'), 0),
-                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND enabled),
-                (SELECT count(*) FROM webhook_endpoints WHERE deleted_at IS NULL AND NOT enabled),
-                (SELECT count(*) FROM webhook_endpoints
-                  WHERE deleted_at IS NULL AND enabled AND failing_since IS NOT NULL)",
-        )
-        .fetch_one(pool)
-        .await?;
+    let crate::db::webhook_deliveries::Gauges {
+        pending,
+        failed,
+        oldest_pending_secs: oldest,
+        enabled,
+        disabled,
+        failing,
+    } = crate::db::webhook_deliveries::gauges(pool).await?;
     // Succeeded deliveries are not counted here (the table only grows; the attempts counter
     // has them); pending and failed are read through partial indexes.
     for (status, count) in [("pending", pending), ("failed", failed)] {

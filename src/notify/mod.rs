@@ -22,8 +22,9 @@ pub use settings::NotifySettings;
 pub use signature::{WebhookSecret, verify};
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Not delivered yet; an attempt is scheduled.
     Pending,

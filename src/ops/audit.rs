@@ -66,7 +66,7 @@ impl<'a> Action<'a> {
 }
 
 /// A recorded action.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// The row id.
     pub id: i64,
@@ -106,37 +106,13 @@ pub async fn record<'c>(
     executor: impl PgExecutor<'c>,
     action: &Action<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO malipo_ops_audit (actor, client_id, action, job_id, queue, filter, dry_run, affected, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(action.actor.label())
-    .bind(action.actor.client_id())
-    .bind(action.action)
-    .bind(action.job_id)
-    .bind(action.queue)
-    .bind(&action.filter)
-    .bind(action.dry_run)
-    .bind(action.affected)
-    .bind(&action.detail)
-    .execute(executor)
-    .await?;
-    Ok(())
+    crate::db::ops_audit::record_audit(executor, action).await
 }
-
-const COLUMNS: &str =
-    "id, at, actor, client_id, action, job_id, queue, filter, dry_run, affected, detail";
 
 /// The log after `cursor`, newest first, at most `limit` entries.
 pub async fn list(pool: &PgPool, cursor: Option<&str>, limit: i64) -> Result<AuditPage, OpsError> {
     let before = cursor.map(|c| cursor::decode("audit", c)).transpose()?;
-    let mut entries: Vec<AuditEntry> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM malipo_ops_audit WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
-    )))
-    .bind(before)
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await?;
+    let mut entries = crate::db::ops_audit::audit_page(pool, before, limit + 1).await?;
     let next_cursor = if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
         entries
@@ -153,10 +129,5 @@ pub async fn list(pool: &PgPool, cursor: Option<&str>, limit: i64) -> Result<Aud
 
 /// Every action on job `id`, oldest first.
 pub async fn for_job(pool: &PgPool, id: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM malipo_ops_audit WHERE job_id = $1 ORDER BY id"
-    )))
-    .bind(id)
-    .fetch_all(pool)
-    .await
+    crate::db::ops_audit::audit_of_job(pool, id).await
 }

@@ -3,23 +3,12 @@
 
 use sqlx::PgPool;
 
-use super::{
-    JobFilter, OpsError,
-    filter::{bind_filter, job_filter_sql},
-};
+use super::{JobFilter, OpsError};
 
 /// How many jobs match `filter`, counting no further than `cap + 1`: a result above `cap`
 /// means "more than `cap`".
 pub async fn count_matching(pool: &PgPool, filter: &JobFilter, cap: i64) -> Result<i64, OpsError> {
-    let query = sqlx::query_scalar::<_, i64>(concat!(
-        "SELECT count(*) FROM (SELECT 1 FROM malipo_jobs WHERE ",
-        job_filter_sql!(),
-        " LIMIT $7) AS capped"
-    ));
-    Ok(bind_filter!(query, filter)
-        .bind(cap + 1)
-        .fetch_one(pool)
-        .await?)
+    Ok(crate::queue::admin::count_capped(pool, filter, cap + 1).await?)
 }
 
 /// A capped count as text: `42`, or `1000+` beyond the cap.

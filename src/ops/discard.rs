@@ -6,30 +6,16 @@ use sqlx::PgPool;
 use super::{
     Actor, JobFilter, JobState, OpsError,
     audit::{self, Action},
-    filter::{bind_filter, job_filter_sql},
     retry::BulkOutcome,
     row,
 };
-
-macro_rules! discard_set {
-    () => {
-        "state = 'discarded', finished_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()"
-    };
-}
 
 /// Discards job `id` (pending or dead).
 pub async fn discard_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), OpsError> {
     let mut tx = pool.begin().await?;
     let from =
         row::lock_in_state(&mut tx, id, "discard", &[JobState::Pending, JobState::Dead]).await?;
-    sqlx::query(concat!(
-        "UPDATE malipo_jobs SET ",
-        discard_set!(),
-        " WHERE id = $1"
-    ))
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    crate::queue::admin::discard(&mut tx, id).await?;
     audit::record(&mut *tx, &Action::on_job(actor, "job.discard", id, from)).await?;
     tx.commit().await?;
     Ok(())
@@ -61,24 +47,9 @@ pub async fn discard_matching(
     }
     let mut tx = pool.begin().await?;
     let affected = if dry_run {
-        let query = sqlx::query_scalar::<_, i64>(concat!(
-            "SELECT count(*) FROM malipo_jobs WHERE state IN ('pending', 'dead') AND ",
-            job_filter_sql!()
-        ));
-        bind_filter!(query, filter).fetch_one(&mut *tx).await?
+        crate::queue::admin::count_discardable(&mut tx, filter).await?
     } else {
-        // SKIP LOCKED: a pending job a worker is claiming right now is left to run.
-        let query = sqlx::query(concat!(
-            "UPDATE malipo_jobs SET ",
-            discard_set!(),
-            " WHERE id IN (SELECT id FROM malipo_jobs WHERE state IN ('pending', 'dead') AND ",
-            job_filter_sql!(),
-            " FOR UPDATE SKIP LOCKED)"
-        ));
-        bind_filter!(query, filter)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as i64
+        crate::queue::admin::discard_matching(&mut tx, filter).await? as i64
     };
     let action = Action::on_matching(actor, "jobs.discard", filter, dry_run, affected);
     audit::record(&mut *tx, &action).await?;

@@ -109,13 +109,8 @@ pub async fn drain<C: Clone + Send + Sync + 'static>(
     // Shutdown lets claimed jobs finish and flushes their completions, so the tally is final.
     runner.shutdown(SHUTDOWN_GRACE).await;
     let counts = tally.snapshot();
-    let (remaining_runnable, remaining_pending): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE run_at <= now()), count(*)
-           FROM malipo_jobs WHERE queue = $1 AND state = 'pending'",
-    )
-    .bind(queue)
-    .fetch_one(pool)
-    .await?;
+    let (remaining_runnable, remaining_pending) =
+        crate::queue::admin::pending_counts(pool, queue).await?;
     let report = DrainReport {
         queue: queue.to_owned(),
         done: counts.done,
@@ -149,12 +144,5 @@ pub async fn drain<C: Clone + Send + Sync + 'static>(
 
 /// Jobs of `queue` due now, plus those this drain holds (their result is not written yet).
 async fn left_to_run(pool: &PgPool, queue: &str, worker: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM malipo_jobs
-          WHERE queue = $1 AND ((state = 'pending' AND run_at <= now()) OR (state = 'running' AND locked_by = $2))",
-    )
-    .bind(queue)
-    .bind(worker)
-    .fetch_one(pool)
-    .await
+    crate::queue::admin::left_to_run(pool, queue, worker).await
 }

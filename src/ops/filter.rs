@@ -1,5 +1,6 @@
 //! Job filters: parsed at the edge from text (query string, JSON body, CLI flags) into types,
-//! with errors naming the field, and applied in SQL as one fixed `WHERE` fragment.
+//! with errors naming the field, and applied in SQL as one fixed `WHERE` fragment
+//! (`queue::admin`).
 
 use std::fmt;
 
@@ -10,8 +11,11 @@ use uuid::Uuid;
 use super::OpsError;
 
 /// A job row's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum JobState {
     /// Waiting to run (now, or after a delay or backoff).
     Pending,
@@ -179,32 +183,6 @@ fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, OpsError> {
             ))
         })
 }
-
-/// The `WHERE` fragment a [`JobFilter`] applies, over parameters `$1`–`$6` in the order
-/// [`bind_filter!`] binds them. Fixed text (no string building), so every query stays static.
-macro_rules! job_filter_sql {
-    () => {
-        "($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR kind = $2)
-         AND ($3::text IS NULL OR state = $3) AND ($4::uuid IS NULL OR intent_id = $4)
-         AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)"
-    };
-}
-
-/// Binds a [`JobFilter`]'s six parameters to a query using [`job_filter_sql!`].
-macro_rules! bind_filter {
-    ($query:expr, $filter:expr) => {
-        $query
-            .bind($filter.queue.as_deref())
-            .bind($filter.kind.as_deref())
-            .bind($filter.state.map(|s| s.as_str()))
-            .bind($filter.intent_id)
-            .bind($filter.from)
-            .bind($filter.to)
-    };
-}
-
-pub(crate) use bind_filter;
-pub(crate) use job_filter_sql;
 
 #[cfg(test)]
 mod tests {

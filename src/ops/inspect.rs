@@ -7,11 +7,12 @@ use sqlx::PgPool;
 use super::{
     OpsError,
     audit::{self, AuditEntry},
-    list::{JobSummary, summary_columns},
+    list::JobSummary,
 };
+use crate::queue::admin;
 
 /// A failed run (or a lease rescue), as `malipo_job_attempts` records it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttemptRecord {
     /// Which run (1-based; restarts at 1 after an operator retry).
     pub attempt: i32,
@@ -43,27 +44,13 @@ pub struct JobDetail {
 
 /// The job `id`, or `NotFound`.
 pub async fn show_job(pool: &PgPool, id: i64) -> Result<JobDetail, OpsError> {
-    let job: Option<JobSummary> = sqlx::query_as(concat!(
-        "SELECT ",
-        summary_columns!(),
-        " FROM malipo_jobs WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let job = admin::summary(pool, id).await?;
     let job = job.ok_or_else(|| OpsError::NotFound(format!("no job with id {id}")))?;
-    let (payload, dedupe_key): (serde_json::Value, Option<String>) =
-        sqlx::query_as("SELECT payload, dedupe_key FROM malipo_jobs WHERE id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await?;
-    let attempt_log = sqlx::query_as(
-        "SELECT attempt, at, outcome, error, worker FROM malipo_job_attempts
-          WHERE job_id = $1 ORDER BY at, attempt",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
+    let admin::Payload {
+        payload,
+        dedupe_key,
+    } = admin::payload(pool, id).await?;
+    let attempt_log = admin::attempts(pool, id).await?;
     let operator_actions = audit::for_job(pool, id).await?;
     Ok(JobDetail {
         job,

@@ -5,13 +5,10 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{
-    JobFilter, OpsError, cursor,
-    filter::{bind_filter, job_filter_sql},
-};
+use super::{JobFilter, OpsError, cursor};
 
 /// One job as listings show it (no payload; see [`super::inspect`]).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobSummary {
     /// The job id.
     pub id: i64,
@@ -41,14 +38,6 @@ pub struct JobSummary {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// The columns of [`JobSummary`], for every query that returns one.
-macro_rules! summary_columns {
-    () => {
-        "id, queue, kind, state, attempts, max_attempts, run_at, intent_id, last_error, locked_by, created_at, updated_at, finished_at"
-    };
-}
-pub(crate) use summary_columns;
-
 /// One page of jobs and the cursor of the next, if there is one.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobPage {
@@ -66,19 +55,8 @@ pub async fn list_jobs(
     limit: i64,
 ) -> Result<JobPage, OpsError> {
     let before = cursor.map(|c| cursor::decode("jobs", c)).transpose()?;
-    let query = sqlx::query_as::<_, JobSummary>(concat!(
-        "SELECT ",
-        summary_columns!(),
-        " FROM malipo_jobs WHERE ",
-        job_filter_sql!(),
-        " AND ($7::bigint IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
-    ));
     // One row more than asked says whether another page follows.
-    let mut jobs = bind_filter!(query, filter)
-        .bind(before)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await?;
+    let mut jobs = crate::queue::admin::list(pool, filter, before, limit + 1).await?;
     let next_cursor = if jobs.len() as i64 > limit {
         jobs.truncate(limit as usize);
         jobs.last().map(|job| cursor::encode("jobs", job.id))

@@ -68,7 +68,7 @@ pub async fn resolve(
 }
 
 /// An intent that needs a person.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StuckIntent {
     /// The intent.
     pub id: Uuid,
@@ -92,27 +92,7 @@ pub async fn stuck_intents(
     limit: Option<i64>,
 ) -> Result<Vec<StuckIntent>, OpsError> {
     let limit = super::page_size(limit)?;
-    let rows = sqlx::query_as(
-        "SELECT i.id, i.status, i.provider,
-                CASE WHEN i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1)
-                          THEN 'stuck_in_status'
-                     WHEN EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
-                                     AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
-                          THEN 'payout_in_doubt'
-                     ELSE 'flagged' END AS reason,
-                i.flagged_reason AS detail, i.updated_at AS since
-           FROM intents i
-          WHERE (i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1))
-             OR EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id AND p.status IN ('pending', 'in_flight')
-                           AND coalesce(p.initiated_at, p.created_at) < now() - make_interval(secs => $1))
-             OR (i.flagged_reason IS NOT NULL AND i.status NOT IN ('settled', 'refunded'))
-          ORDER BY i.updated_at LIMIT $2",
-    )
-    .bind(older_than.as_secs_f64())
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
+    Ok(crate::db::intents::needing_a_person(pool, older_than.as_secs_f64(), limit).await?)
 }
 
 /// How many intents `stuck_intents` would list, per reason (for `/metrics`).

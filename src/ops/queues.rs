@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::{
-    Actor, OpsError,
+    Actor, JobState, OpsError,
     audit::{self, Action},
     known_queue, known_queues,
 };
@@ -35,8 +35,6 @@ pub struct QueueOverview {
     pub oldest_pending_age_secs: f64,
 }
 
-type CountRow = (String, String, i64, i64, Option<f64>);
-
 /// Every known queue (and any other with rows), with counts per state.
 pub async fn overview(pool: &PgPool) -> Result<Vec<QueueOverview>, sqlx::Error> {
     let mut by_queue: BTreeMap<String, QueueOverview> = known_queues()
@@ -51,37 +49,39 @@ pub async fn overview(pool: &PgPool) -> Result<Vec<QueueOverview>, sqlx::Error> 
             )
         })
         .collect();
-    let counts: Vec<CountRow> = sqlx::query_as(
-        "SELECT queue, state, count(*),
-                count(*) FILTER (WHERE state = 'pending' AND run_at <= now()),
-                extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'pending' AND run_at <= now()))::float8
-           FROM malipo_jobs GROUP BY queue, state",
-    )
-    .fetch_all(pool)
-    .await?;
-    let paused: Vec<(String, bool)> = sqlx::query_as("SELECT name, paused FROM malipo_queues")
-        .fetch_all(pool)
-        .await?;
-    for (queue, state, count, runnable, age) in counts {
+    let counts = crate::queue::admin::state_counts(pool).await?;
+    let paused = crate::queue::admin::pause_flags(pool).await?;
+    for crate::queue::admin::StateCount {
+        queue,
+        state,
+        count,
+        runnable,
+        oldest_runnable_secs: age,
+    } in counts
+    {
         let row = by_queue
             .entry(queue.clone())
             .or_insert_with(|| QueueOverview {
                 queue,
                 ..QueueOverview::default()
             });
-        match state.as_str() {
-            "pending" => {
+        match state {
+            JobState::Pending => {
                 row.pending = count;
                 row.runnable = runnable;
                 row.oldest_pending_age_secs = age.unwrap_or(0.0).max(0.0);
             }
-            "running" => row.running = count,
-            "done" => row.done = count,
-            "dead" => row.dead = count,
-            _ => row.discarded += count,
+            JobState::Running => row.running = count,
+            JobState::Done => row.done = count,
+            JobState::Dead => row.dead = count,
+            JobState::Discarded => row.discarded += count,
         }
     }
-    for (queue, flag) in paused {
+    for crate::queue::admin::PauseFlag {
+        name: queue,
+        paused: flag,
+    } in paused
+    {
         if let Some(row) = by_queue.get_mut(&queue) {
             row.paused = flag;
         }

@@ -8,7 +8,6 @@ use sqlx::PgPool;
 use super::{
     Actor, JobFilter, JobState, OpsError,
     audit::{self, Action},
-    filter::{bind_filter, job_filter_sql},
     row,
 };
 
@@ -21,14 +20,6 @@ pub struct BulkOutcome {
     pub dry_run: bool,
 }
 
-/// The columns a retry resets: runnable now, no lease, not finished, attempts from 0.
-macro_rules! retry_set {
-    () => {
-        "state = 'pending', attempts = 0, run_at = now(), finished_at = NULL,
-         locked_by = NULL, locked_until = NULL, updated_at = now()"
-    };
-}
-
 /// Puts job `id` back to run now.
 pub async fn retry_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), OpsError> {
     let mut tx = pool.begin().await?;
@@ -39,14 +30,7 @@ pub async fn retry_job(pool: &PgPool, actor: &Actor, id: i64) -> Result<(), OpsE
         &[JobState::Dead, JobState::Discarded, JobState::Pending],
     )
     .await?;
-    sqlx::query(concat!(
-        "UPDATE malipo_jobs SET ",
-        retry_set!(),
-        " WHERE id = $1"
-    ))
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    crate::queue::admin::retry(&mut tx, id).await?;
     audit::record(&mut *tx, &Action::on_job(actor, "job.retry", id, from)).await?;
     tx.commit().await?;
     Ok(())
@@ -71,22 +55,9 @@ pub async fn retry_dead(
     };
     let mut tx = pool.begin().await?;
     let affected = if dry_run {
-        let query = sqlx::query_scalar::<_, i64>(concat!(
-            "SELECT count(*) FROM malipo_jobs WHERE ",
-            job_filter_sql!()
-        ));
-        bind_filter!(query, filter).fetch_one(&mut *tx).await?
+        crate::queue::admin::count_matching(&mut tx, &filter).await?
     } else {
-        let query = sqlx::query(concat!(
-            "UPDATE malipo_jobs SET ",
-            retry_set!(),
-            " WHERE ",
-            job_filter_sql!()
-        ));
-        bind_filter!(query, filter)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as i64
+        crate::queue::admin::retry_matching(&mut tx, &filter).await? as i64
     };
     let action = Action::on_matching(actor, "jobs.retry", &filter, dry_run, affected);
     audit::record(&mut *tx, &action).await?;

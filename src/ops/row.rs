@@ -14,13 +14,8 @@ pub async fn lock_in_state(
     action: &str,
     allowed: &[JobState],
 ) -> Result<JobState, OpsError> {
-    let state: Option<String> =
-        sqlx::query_scalar("SELECT state FROM malipo_jobs WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let state = crate::queue::admin::lock_state(&mut *conn, id).await?;
     let state = state.ok_or_else(|| OpsError::NotFound(format!("no job with id {id}")))?;
-    let state = JobState::parse(&state)?;
     if allowed.contains(&state) {
         return Ok(state);
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 /// A job this worker holds: its payload and the lease token that fences its completion.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClaimedJob {
     /// The job row.
     pub id: i64,
@@ -38,14 +38,16 @@ pub async fn claim(
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, queue, kind, payload, attempts, max_attempts, lease_token
-           FROM malipo_claim($1, $2, $3, $4)",
+    sqlx::query_as!(
+        ClaimedJob,
+        r#"SELECT id AS "id!", queue AS "queue!", kind AS "kind!", payload AS "payload!",
+                  attempts AS "attempts!", max_attempts AS "max_attempts!", lease_token AS "lease_token!"
+           FROM malipo_claim($1, $2, $3, $4)"#,
+        queue,
+        limit,
+        worker,
+        lease.as_secs_f64(),
     )
-    .bind(queue)
-    .bind(limit)
-    .bind(worker)
-    .bind(lease.as_secs_f64())
     .fetch_all(pool)
     .await
 }
@@ -57,20 +59,23 @@ pub async fn claim(
 /// flight are skipped (`SKIP LOCKED`): a heartbeat must never queue behind — or block — the
 /// completion writer, which at thousands of jobs per second would convoy both.
 pub async fn heartbeat(pool: &PgPool, worker: &str, lease: Duration) -> Result<u64, sqlx::Error> {
-    sqlx::query("UPDATE malipo_workers SET last_seen_at = now() WHERE id = $1")
-        .bind(worker)
-        .execute(pool)
-        .await?;
-    let extended = sqlx::query(
-        "UPDATE malipo_jobs SET locked_until = now() + make_interval(secs => $2)
+    sqlx::query!(
+        "UPDATE malipo_workers SET last_seen_at = now() WHERE id = $1",
+        worker
+    )
+    .execute(pool)
+    .await?;
+    // Job states stay literals in the queue's statements: each must match its partial index.
+    let extended = sqlx::query!(
+        "UPDATE malipo_jobs SET locked_until = now() + make_interval(secs => $2::float8)
           WHERE id IN (
               SELECT id FROM malipo_jobs
-               WHERE state = 'running' AND locked_by = $1 AND locked_until < now() + make_interval(secs => $2 / 2)
+               WHERE state = 'running' AND locked_by = $1 AND locked_until < now() + make_interval(secs => $2::float8 / 2)
                FOR UPDATE SKIP LOCKED
           )",
+        worker,
+        lease.as_secs_f64(),
     )
-    .bind(worker)
-    .bind(lease.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(extended.rows_affected())
@@ -79,7 +84,7 @@ pub async fn heartbeat(pool: &PgPool, worker: &str, lease: Duration) -> Result<u
 /// Puts jobs whose lease expired (their worker died or stalled) back to pending, or to dead
 /// when that run was their last allowed attempt. Any live worker may run this.
 pub async fn rescue_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let rescued = sqlx::query(
+    let rescued = sqlx::query!(
         "WITH expired AS (
              SELECT id FROM malipo_jobs
              WHERE state = 'running' AND locked_until < now()
@@ -107,16 +112,16 @@ pub async fn rescue_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
 pub async fn release(pool: &PgPool, worker: &str, jobs: &[(i64, i64)]) -> Result<u64, sqlx::Error> {
     let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
     let tokens: Vec<i64> = jobs.iter().map(|(_, token)| *token).collect();
-    let released = sqlx::query(
+    let released = sqlx::query!(
         "UPDATE malipo_jobs AS j
             SET state = 'pending', attempts = greatest(j.attempts - 1, 0), locked_by = NULL,
                 locked_until = NULL, updated_at = now()
            FROM unnest($2::bigint[], $3::bigint[]) AS r(id, token)
           WHERE j.id = r.id AND j.lease_token = r.token AND j.locked_by = $1",
+        worker,
+        &ids,
+        &tokens,
     )
-    .bind(worker)
-    .bind(ids)
-    .bind(tokens)
     .execute(pool)
     .await?;
     Ok(released.rows_affected())
@@ -125,12 +130,12 @@ pub async fn release(pool: &PgPool, worker: &str, jobs: &[(i64, i64)]) -> Result
 /// Returns every job `worker` still holds to pending without spending an attempt. Only for a
 /// worker that has stopped running handlers (end of graceful shutdown).
 pub async fn release_all(pool: &PgPool, worker: &str) -> Result<u64, sqlx::Error> {
-    let released = sqlx::query(
+    let released = sqlx::query!(
         "UPDATE malipo_jobs SET state = 'pending', attempts = greatest(attempts - 1, 0), locked_by = NULL,
                 locked_until = NULL, updated_at = now()
           WHERE state = 'running' AND locked_by = $1",
+        worker,
     )
-    .bind(worker)
     .execute(pool)
     .await?;
     Ok(released.rows_affected())
@@ -142,12 +147,12 @@ pub async fn register_worker(
     worker: &str,
     queues: &[String],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO malipo_workers (id, queues) VALUES ($1, $2)
          ON CONFLICT (id) DO UPDATE SET queues = EXCLUDED.queues, last_seen_at = now()",
+        worker,
+        queues,
     )
-    .bind(worker)
-    .bind(queues)
     .execute(pool)
     .await?;
     Ok(())
@@ -155,10 +160,10 @@ pub async fn register_worker(
 
 /// Forgets workers not seen for `older_than`; their jobs are rescued by lease expiry anyway.
 pub async fn forget_stale_workers(pool: &PgPool, older_than: Duration) -> Result<u64, sqlx::Error> {
-    let removed = sqlx::query(
+    let removed = sqlx::query!(
         "DELETE FROM malipo_workers WHERE last_seen_at < now() - make_interval(secs => $1)",
+        older_than.as_secs_f64(),
     )
-    .bind(older_than.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(removed.rows_affected())

@@ -46,12 +46,12 @@ async fn write_done(pool: &PgPool, done: &[&Completion]) -> Result<Vec<i64>, sql
     }
     let ids: Vec<i64> = done.iter().map(|c| c.id).collect();
     let tokens: Vec<i64> = done.iter().map(|c| c.lease_token).collect();
-    sqlx::query_scalar(
-        // Migration 0051: planned once per connection, jobs found by primary key.
-        "SELECT malipo_complete_done($1, $2)",
+    // Migration 0051: planned once per connection, jobs found by primary key.
+    sqlx::query_scalar!(
+        r#"SELECT malipo_complete_done($1, $2) AS "id!""#,
+        &ids,
+        &tokens,
     )
-    .bind(ids)
-    .bind(tokens)
     .fetch_all(pool)
     .await
 }
@@ -75,18 +75,18 @@ async fn write_other(pool: &PgPool, batch: &[&Completion]) -> Result<Vec<i64>, s
         .map(|c| i32::from(c.resolution.refund_attempt))
         .collect();
     let workers: Vec<&str> = batch.iter().map(|c| c.worker.as_str()).collect();
-    sqlx::query_scalar(
-        // Migration 0051: planned once per connection, jobs found by primary key.
-        "SELECT malipo_complete_other($1, $2, $3, $4, $5, $6, $7, $8)",
+    // Migration 0051: planned once per connection, jobs found by primary key.
+    sqlx::query_scalar!(
+        r#"SELECT malipo_complete_other($1, $2, $3, $4, $5, $6, $7, $8) AS "id!""#,
+        &ids,
+        &tokens,
+        &states as &[&str],
+        &delays,
+        &errors as &[Option<String>],
+        &labels as &[Option<&str>],
+        &refunds,
+        &workers as &[&str],
     )
-    .bind(ids)
-    .bind(tokens)
-    .bind(states)
-    .bind(delays)
-    .bind(errors)
-    .bind(labels)
-    .bind(refunds)
-    .bind(workers)
     .fetch_all(pool)
     .await
 }

@@ -34,31 +34,32 @@ pub async fn enqueue<J: Job>(
     let payload =
         serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     let dedupe_key = job.dedupe_key();
-    let inserted: Option<i64> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id, run_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
          ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
          RETURNING id",
+        J::QUEUE,
+        J::KIND,
+        payload,
+        J::POLICY.max_attempts as i32,
+        dedupe_key.as_deref(),
+        options.intent_id,
+        options.delay_secs.unwrap_or(0.0),
     )
-    .bind(J::QUEUE)
-    .bind(J::KIND)
-    .bind(payload)
-    .bind(J::POLICY.max_attempts as i32)
-    .bind(&dedupe_key)
-    .bind(options.intent_id)
-    .bind(options.delay_secs.unwrap_or(0.0))
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = inserted {
         return Ok(Enqueued { id, created: true });
     }
     // The conflict waited for the other writer to commit, so the row is visible to this statement.
-    let id: i64 =
-        sqlx::query_scalar("SELECT id FROM malipo_jobs WHERE queue = $1 AND dedupe_key = $2")
-            .bind(J::QUEUE)
-            .bind(&dedupe_key)
-            .fetch_one(&mut *conn)
-            .await?;
+    let id = sqlx::query_scalar!(
+        "SELECT id FROM malipo_jobs WHERE queue = $1 AND dedupe_key = $2",
+        J::QUEUE,
+        dedupe_key.as_deref(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(Enqueued { id, created: false })
 }
 
@@ -76,16 +77,16 @@ pub async fn enqueue_batch<J: Job>(
             .push(serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?);
         keys.push(job.dedupe_key());
     }
-    let result = sqlx::query(
+    let result = sqlx::query!(
         "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
          SELECT $1, $2, p, $3, k FROM unnest($4::jsonb[], $5::text[]) AS t(p, k)
          ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+        J::QUEUE,
+        J::KIND,
+        J::POLICY.max_attempts as i32,
+        &payloads,
+        &keys as &[Option<String>],
     )
-    .bind(J::QUEUE)
-    .bind(J::KIND)
-    .bind(J::POLICY.max_attempts as i32)
-    .bind(payloads)
-    .bind(keys)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected())
@@ -99,12 +100,12 @@ pub async fn run_now_for_intent(
     intent: uuid::Uuid,
     kind: &str,
 ) -> Result<u64, sqlx::Error> {
-    let moved = sqlx::query(
+    let moved = sqlx::query!(
         "UPDATE malipo_jobs SET run_at = now()
           WHERE intent_id = $1 AND kind = $2 AND state = 'pending' AND run_at > now()",
+        intent,
+        kind,
     )
-    .bind(intent)
-    .bind(kind)
     .execute(conn)
     .await?;
     Ok(moved.rows_affected())

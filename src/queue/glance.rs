@@ -6,7 +6,7 @@
 use sqlx::PgPool;
 
 /// One queue's capped counts.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct QueueGlance {
     /// The queue.
     pub queue: String,
@@ -32,26 +32,28 @@ pub async fn glance(
     queues: &[&str],
     cap: i64,
 ) -> Result<Vec<QueueGlance>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT q.name AS queue, coalesce(p.paused, false) AS paused,
+    // State names stay literals: each count walks the partial index whose predicate it spells.
+    sqlx::query_as!(
+        QueueGlance,
+        r#"SELECT q.name AS "queue!", coalesce(p.paused, false) AS "paused!",
                 (SELECT count(*) FROM (SELECT 1 FROM malipo_jobs j
-                   WHERE j.state = 'pending' AND j.queue = q.name LIMIT $2) c) AS pending,
+                   WHERE j.state = 'pending' AND j.queue = q.name LIMIT $2) c) AS "pending!",
                 (SELECT count(*) FROM (SELECT 1 FROM malipo_jobs j
-                   WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= now() LIMIT $2) c) AS runnable,
+                   WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= now() LIMIT $2) c) AS "runnable!",
                 (SELECT count(*) FROM (SELECT 1 FROM malipo_jobs j
-                   WHERE j.state = 'running' AND j.queue = q.name LIMIT $2) c) AS running,
+                   WHERE j.state = 'running' AND j.queue = q.name LIMIT $2) c) AS "running!",
                 (SELECT count(*) FROM (SELECT 1 FROM malipo_jobs j
-                   WHERE j.state = 'dead' AND j.queue = q.name LIMIT $2) c) AS dead,
+                   WHERE j.state = 'dead' AND j.queue = q.name LIMIT $2) c) AS "dead!",
                 (SELECT count(*) FROM (SELECT 1 FROM malipo_jobs j
-                   WHERE j.state = 'discarded' AND j.queue = q.name LIMIT $2) c) AS discarded,
+                   WHERE j.state = 'discarded' AND j.queue = q.name LIMIT $2) c) AS "discarded!",
                 coalesce((SELECT greatest(extract(epoch FROM now() - min(j.run_at)), 0)::float8 FROM malipo_jobs j
-                   WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= now()), 0) AS oldest_runnable_secs
+                   WHERE j.state = 'pending' AND j.queue = q.name AND j.run_at <= now()), 0) AS "oldest_runnable_secs!"
            FROM unnest($1::text[]) WITH ORDINALITY AS q (name, position)
            LEFT JOIN malipo_queues p ON p.name = q.name
-          ORDER BY q.position",
+          ORDER BY q.position"#,
+        queues as &[&str],
+        cap + 1,
     )
-    .bind(queues)
-    .bind(cap + 1)
     .fetch_all(pool)
     .await
 }

@@ -5,6 +5,7 @@
 //! ([`claim`]), run by apalis workers through [`backend::MalipoBackend`], and completed in
 //! batches ([`complete`]) as done, retried with backoff, snoozed, or dead.
 
+pub mod admin;
 pub mod backend;
 pub mod budget;
 pub mod claim;

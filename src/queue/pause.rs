@@ -12,7 +12,7 @@ pub async fn set_paused<'c>(
     queue: &str,
     paused: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "WITH flag AS (
              INSERT INTO malipo_queues (name, paused) VALUES ($1, $2)
              ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
@@ -20,10 +20,10 @@ pub async fn set_paused<'c>(
          )
          -- Wake idle workers at once on resume instead of at their next poll.
          SELECT pg_notify($3, name) FROM flag WHERE NOT $2",
+        queue,
+        paused,
+        super::wake::CHANNEL,
     )
-    .bind(queue)
-    .bind(paused)
-    .bind(super::wake::CHANNEL)
     .execute(executor)
     .await?;
     Ok(())
@@ -31,10 +31,8 @@ pub async fn set_paused<'c>(
 
 /// Whether `queue` is paused.
 pub async fn is_paused(pool: &PgPool, queue: &str) -> Result<bool, sqlx::Error> {
-    let paused: Option<bool> =
-        sqlx::query_scalar("SELECT paused FROM malipo_queues WHERE name = $1")
-            .bind(queue)
-            .fetch_optional(pool)
-            .await?;
+    let paused = sqlx::query_scalar!("SELECT paused FROM malipo_queues WHERE name = $1", queue)
+        .fetch_optional(pool)
+        .await?;
     Ok(paused.unwrap_or(false))
 }

@@ -168,14 +168,14 @@ impl Persistence for PgPersistence {
         let payloads: Vec<serde_json::Value> =
             tasks.iter().map(|t| t.args.payload.clone()).collect();
         let max_attempts: Vec<i32> = tasks.iter().map(|t| t.args.max_attempts).collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts)
              SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[])",
+            &queues,
+            &kinds,
+            &payloads,
+            &max_attempts,
         )
-        .bind(queues)
-        .bind(kinds)
-        .bind(payloads)
-        .bind(max_attempts)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -13,16 +13,16 @@ pub async fn prune_done(
     retention: Duration,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query(
+    let deleted = sqlx::query!(
         "DELETE FROM malipo_jobs WHERE id IN (
              SELECT id FROM malipo_jobs
              WHERE state = 'done' AND finished_at < now() - make_interval(secs => $1)
              LIMIT $2
              FOR UPDATE SKIP LOCKED
          )",
+        retention.as_secs_f64(),
+        batch,
     )
-    .bind(retention.as_secs_f64())
-    .bind(batch)
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected())

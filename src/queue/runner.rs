@@ -149,10 +149,10 @@ impl Runner {
         for task in &self.background {
             task.abort();
         }
-        if let Err(error) = sqlx::query("DELETE FROM malipo_workers WHERE id = $1")
-            .bind(&*self.worker_id)
-            .execute(&self.pool)
-            .await
+        if let Err(error) =
+            sqlx::query!("DELETE FROM malipo_workers WHERE id = $1", &*self.worker_id)
+                .execute(&self.pool)
+                .await
         {
             warn!(%error, "could not deregister worker");
         }

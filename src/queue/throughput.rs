@@ -12,16 +12,17 @@ pub async fn done_per_minute(
     pool: &PgPool,
     cap: i64,
 ) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT m.minute,
+    let rows = sqlx::query!(
+        r#"SELECT m.minute AS "minute!",
                 (SELECT count(*) FROM (SELECT 1 FROM malipo_jobs j
                    WHERE j.state = 'done' AND j.finished_at >= m.minute
-                     AND j.finished_at < m.minute + interval '1 minute' LIMIT $1) c)
+                     AND j.finished_at < m.minute + interval '1 minute' LIMIT $1) c) AS "done!"
            FROM generate_series(date_trunc('minute', now()) - interval '59 minutes',
                                 date_trunc('minute', now()), interval '1 minute') AS m (minute)
-          ORDER BY m.minute",
+          ORDER BY m.minute"#,
+        cap + 1,
     )
-    .bind(cap + 1)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.minute, row.done)).collect())
 }

@@ -3,7 +3,6 @@
 //! client's free-text reference, which another tenant may share. Money that cannot be placed
 //! in escrow is never dropped: it waits in suspense with a discrepancy.
 
-use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -12,19 +11,12 @@ use crate::{
     db::{
         discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
         intents::{self, IntentRecord},
+        reconciliation,
     },
     domain::{IntentStatus, Money, ProviderKind},
     escrow::deposit::{self, DepositEffect, own_payment_key},
     providers::DepositStatus,
 };
-
-/// A recorded payment: amount, currency, account reference, resolution.
-type RecordedPayment = (
-    Option<Decimal>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
 
 /// What became of a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,41 +39,22 @@ pub async fn record(
     account_ref: &str,
     source: &str,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO unmatched_payments (provider, receipt, amount, currency, account_ref, source) VALUES ('mpesa', $1, $2, $3, $4, $5)
-         ON CONFLICT (provider, receipt) DO NOTHING",
-    )
-    .bind(receipt)
-    .bind(amount.map(|a| a.amount()))
-    .bind(amount.map(|a| a.currency().code()))
-    .bind(account_ref)
-    .bind(source)
-    .execute(conn)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
+    reconciliation::record_mpesa_payment(conn, receipt, amount, account_ref, source).await
 }
 
 /// Places an unresolved recorded payment, when the rule allows; stores the resolution so a
 /// second pass does nothing.
 pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Option<Credit>> {
-    let row: Option<RecordedPayment> = sqlx::query_as(
-        "SELECT amount, currency, account_ref, resolution FROM unmatched_payments WHERE provider = 'mpesa' AND receipt = $1 FOR UPDATE",
-    )
-    .bind(receipt)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((amount, currency, account_ref, resolution)) = row else {
+    let Some(row) = reconciliation::lock_mpesa_payment(&mut *conn, receipt).await? else {
         return Ok(None);
     };
+    let (amount, currency, account_ref, resolution) =
+        (row.amount, row.currency, row.account_ref, row.resolution);
     if resolution.is_some() {
         return Ok(None);
     }
     let account_ref = account_ref.unwrap_or_default();
-    let intent: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM intents WHERE account_number = $1")
-            .bind(account_ref.trim())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let intent = intents::by_account_number(&mut *conn, account_ref.trim()).await?;
     let paid = match (amount, currency.as_deref().map(str::parse)) {
         (Some(amount), Some(Ok(currency))) => Money::new(amount, currency).ok(),
         _ => None,
@@ -108,13 +81,14 @@ pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Op
         Credit::Discrepancy(_, id) => ("discrepancy", *id),
         Credit::Unreadable(_) => ("flagged", intent),
     };
-    sqlx::query("UPDATE unmatched_payments SET resolution = $2, intent_id = $3, detail = detail || $4 WHERE provider = 'mpesa' AND receipt = $1")
-        .bind(receipt)
-        .bind(resolution)
-        .bind(intent_id)
-        .bind(json!({"resolution": format!("{outcome:?}")}))
-        .execute(&mut *conn)
-        .await?;
+    reconciliation::resolve_mpesa_payment(
+        &mut *conn,
+        receipt,
+        resolution,
+        intent_id,
+        json!({"resolution": format!("{outcome:?}")}),
+    )
+    .await?;
     Ok(Some(outcome))
 }
 
@@ -197,12 +171,7 @@ async fn place(
 
 /// Whether a Paybill receipt was already taken as the intent's own payment.
 async fn own_payment_seen(conn: &mut PgConnection, intent: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM unmatched_payments WHERE intent_id = $1 AND resolution IN ('credited', 'own_payment'))",
-    )
-    .bind(intent)
-    .fetch_one(conn)
-    .await
+    reconciliation::own_payment_seen(conn, intent).await
 }
 
 /// Parks a payment in suspense with a discrepancy of `kind`.

@@ -5,7 +5,6 @@ use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{
     Item, Report,
@@ -115,15 +114,8 @@ async fn stk(
     options: &Options,
     cutoff: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Item>> {
-    let waiting: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM intents WHERE provider = 'mpesa' AND status = 'awaiting_payment' AND provider_reference IS NOT NULL
-            AND created_at BETWEEN $1 AND $2 AND updated_at <= $3 ORDER BY created_at",
-    )
-    .bind(options.since)
-    .bind(options.until)
-    .bind(cutoff)
-    .fetch_all(&state.pool)
-    .await?;
+    let waiting =
+        intents::mpesa_awaiting_payment(&state.pool, options.since, options.until, cutoff).await?;
     let mut items = Vec::new();
     for id in waiting {
         let mut conn = state.pool.acquire().await?;
@@ -183,17 +175,17 @@ async fn stk(
 }
 
 async fn deposit_mismatches(state: &WorkerState, options: &Options) -> anyhow::Result<Vec<Item>> {
-    let rows: Vec<(Uuid, serde_json::Value)> = sqlx::query_as(
-        "SELECT e.intent_id, e.detail FROM intent_events e JOIN intents i ON i.id = e.intent_id
-          WHERE i.provider = 'mpesa' AND e.type = 'deposit_mismatch' AND e.at BETWEEN $1 AND $2",
-    )
-    .bind(options.since)
-    .bind(options.until)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = intents::mpesa_deposit_mismatches(&state.pool, options.since, options.until).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, detail)| Item::new("amount_mismatch", "deposit", id.to_string(), detail))
+        .map(|row| {
+            Item::new(
+                "amount_mismatch",
+                "deposit",
+                row.intent_id.to_string(),
+                row.detail,
+            )
+        })
         .collect())
 }
 
@@ -258,13 +250,9 @@ async fn c2b_payments(
             (false, _) => Item::new("matched", "c2b", &payment.receipt, detail),
         });
     }
-    let confirmed: Vec<String> = sqlx::query_scalar(
-        "SELECT receipt FROM unmatched_payments WHERE provider = 'mpesa' AND source = 'confirmation' AND created_at BETWEEN $1 AND $2",
-    )
-    .bind(from)
-    .bind(options.until)
-    .fetch_all(&state.pool)
-    .await?;
+    let confirmed =
+        crate::db::reconciliation::confirmed_mpesa_receipts(&state.pool, from, options.until)
+            .await?;
     for receipt in confirmed.into_iter().filter(|r| !seen.contains(r)) {
         items.push(Item::new(
             "missing_at_provider",
@@ -284,26 +272,22 @@ async fn b2c(
     // Payouts still without a result, and payouts recorded failed in the window: a failure is
     // asked about again, so a provider that delivered after all (or a record changed by hand)
     // surfaces as a payout_contradiction discrepancy when the answer arrives.
-    let stuck: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, reference, status FROM payouts
-          WHERE provider = 'mpesa'
-            AND ((status = 'in_flight' AND initiated_at <= $1)
-                 OR (status = 'failed' AND initiated_at IS NOT NULL AND updated_at BETWEEN $2 AND $3))
-          ORDER BY initiated_at",
-    )
-    .bind(cutoff)
-    .bind(options.since)
-    .bind(options.until)
-    .fetch_all(&state.pool)
-    .await?;
+    let stuck =
+        crate::db::payouts::mpesa_to_check(&state.pool, cutoff, options.since, options.until)
+            .await?;
     let mut items = Vec::new();
-    for (id, reference, status) in stuck {
+    for crate::db::payouts::PayoutToCheck {
+        id,
+        reference,
+        status,
+    } in stuck
+    {
         // Transaction Status answers asynchronously: its result completes an in-flight payout
         // through the normal callback path, or turns a recorded failure the provider contradicts
         // into a payout_contradiction discrepancy.
         let queried =
             crate::worker::calls::query_mpesa_transfer(&state.providers, &reference).await;
-        let recorded_failed = PayoutStatus::parse(&status) == Some(PayoutStatus::Failed);
+        let recorded_failed = status == PayoutStatus::Failed;
         items.push(match (queried, recorded_failed) {
             (Err(error), _) => Item::new(
                 "status_mismatch",

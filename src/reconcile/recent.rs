@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// A stored report without its items.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ReportLine {
     /// The report id.
     pub id: Uuid,
@@ -24,11 +24,5 @@ pub struct ReportLine {
 
 /// The newest `limit` reports.
 pub async fn latest(pool: &PgPool, limit: i64) -> Result<Vec<ReportLine>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, provider, window_start, window_end, summary, created_at
-           FROM reconciliation_reports ORDER BY created_at DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    crate::db::reconciliation::latest_reports(pool, limit).await
 }

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// One finding.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Item {
     /// `matched`, `missing_internal`, `missing_at_provider`, `amount_mismatch`, `status_mismatch`
     /// or `resolved`.
@@ -85,46 +85,30 @@ impl Report {
 
     /// Stores the report and its items.
     pub async fn store(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        sqlx::query("INSERT INTO reconciliation_reports (id, provider, window_start, window_end, summary) VALUES ($1, $2, $3, $4, $5)")
-            .bind(self.id)
-            .bind(&self.provider)
-            .bind(self.window_start)
-            .bind(self.window_end)
-            .bind(serde_json::to_value(&self.summary).unwrap_or(Value::Null))
-            .execute(&mut *tx)
-            .await?;
-        for item in &self.items {
-            sqlx::query("INSERT INTO reconciliation_items (report_id, class, kind, subject, detail) VALUES ($1, $2, $3, $4, $5)")
-                .bind(self.id)
-                .bind(&item.class)
-                .bind(&item.kind)
-                .bind(&item.subject)
-                .bind(&item.detail)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
+        crate::db::reconciliation::store_report(
+            pool,
+            self.id,
+            &self.provider,
+            (self.window_start, self.window_end),
+            serde_json::to_value(&self.summary).unwrap_or(Value::Null),
+            &self.items,
+        )
+        .await
     }
 }
 
 /// Loads report `id`.
 pub async fn load(pool: &PgPool, id: Uuid) -> Result<Option<Report>, sqlx::Error> {
-    let head: Option<(String, DateTime<Utc>, DateTime<Utc>, Value)> =
-        sqlx::query_as("SELECT provider, window_start, window_end, summary FROM reconciliation_reports WHERE id = $1").bind(id).fetch_optional(pool).await?;
-    let Some((provider, window_start, window_end, summary)) = head else {
+    let Some(head) = crate::db::reconciliation::report_head(pool, id).await? else {
         return Ok(None);
     };
-    let items: Vec<Item> = sqlx::query_as("SELECT class, kind, subject, detail FROM reconciliation_items WHERE report_id = $1 ORDER BY class, kind, subject")
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
+    let items = crate::db::reconciliation::report_items(pool, id).await?;
     Ok(Some(Report {
         id,
-        provider,
-        window_start,
-        window_end,
-        summary: serde_json::from_value(summary).unwrap_or_default(),
+        provider: head.provider,
+        window_start: head.window_start,
+        window_end: head.window_end,
+        summary: serde_json::from_value(head.summary).unwrap_or_default(),
         items,
     }))
 }

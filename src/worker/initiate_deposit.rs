@@ -74,13 +74,14 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             // Stored even when the intent was cancelled meanwhile: the deposit exists at the
             // provider, and a payment to it must still find its intent (and become a
             // late_payment discrepancy) instead of an unknown handle.
-            sqlx::query("UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = LEAST($4, deposit_expires_at) WHERE id = $1 AND provider_reference IS NULL")
-                .bind(intent.id)
-                .bind(shown)
-                .bind(&handle)
-                .bind(action.expires_at())
-                .execute(&mut *tx)
-                .await?;
+            crate::db::intents::record_deposit_handle(
+                &mut tx,
+                intent.id,
+                shown,
+                &handle,
+                action.expires_at(),
+            )
+            .await?;
             let moved = transition(
                 &mut tx,
                 intent.id,
@@ -154,13 +155,14 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             let deadline = Utc::now() + IN_DOUBT_WINDOW;
             let shown = json!({"type": "paybill", "account_number": intent.account_number,
                                "note": "the payment prompt may not have reached the phone; pay by Paybill to this account number"});
-            sqlx::query("UPDATE intents SET next_action = $2, deposit_expires_at = LEAST($3, deposit_expires_at), flagged_reason = $4 WHERE id = $1 AND status = 'initiating'")
-                .bind(intent.id)
-                .bind(shown)
-                .bind(deadline)
-                .bind(format!("M-Pesa did not answer the STK push ({reason}); a payment is matched by account number until {deadline}"))
-                .execute(&mut *tx)
-                .await?;
+            crate::db::intents::offer_paybill(
+                &mut tx,
+                intent.id,
+                shown,
+                deadline,
+                &format!("M-Pesa did not answer the STK push ({reason}); a payment is matched by account number until {deadline}"),
+            )
+            .await?;
             let moved = transition(
                 &mut tx,
                 intent.id,
@@ -219,16 +221,7 @@ async fn requeue_early_callbacks(
     checkout_request_id: &str,
 ) -> Result<(), sqlx::Error> {
     crate::db::intents::lock_provider_handle(&mut *tx, "mpesa", checkout_request_id).await?;
-    let early: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "UPDATE webhook_inbox SET status = 'received', reason = NULL, processed_at = NULL
-          WHERE provider = 'mpesa' AND endpoint = 'mpesa/stk' AND status = 'ignored'
-            AND received_at > now() - interval '15 minutes'
-            AND position(convert_to($1, 'UTF8') IN body) > 0
-          RETURNING id",
-    )
-    .bind(checkout_request_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let early = crate::db::inbox::requeue_early_stk(&mut *tx, checkout_request_id).await?;
     for inbox_id in early {
         enqueue(
             &mut *tx,

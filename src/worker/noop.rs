@@ -18,11 +18,12 @@ pub async fn run(job: Noop, context: JobContext<WorkerState>) -> Result<(), JobE
         "sleep" => {
             tokio::time::sleep(millis()).await;
             // Record the run so tests can count executions per job.
-            sqlx::query("INSERT INTO malipo_job_attempts (job_id, attempt, outcome, error) VALUES ($1, $2, 'noop_ran', '')")
-                .bind(context.job_id)
-                .bind(context.attempt)
-                .execute(&context.app.pool)
-                .await?;
+            crate::queue::admin::record_noop_run(
+                &context.app.pool,
+                context.job_id,
+                context.attempt,
+            )
+            .await?;
             Ok(())
         }
         "fail" => Err(JobError::Retry(

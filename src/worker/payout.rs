@@ -205,16 +205,12 @@ pub async fn resend_unseen(
     answered_at: DateTime<Utc>,
 ) -> Result<Option<TransferStatus>, JobError> {
     let mut conn = state.pool.acquire().await?;
-    let claimed: Option<uuid::Uuid> = sqlx::query_scalar(
-        "UPDATE payouts SET resent_at = now()
-          WHERE reference = $1 AND provider = 'mpesa' AND status = 'in_flight'
-            AND $2 > coalesce(resent_at, initiated_at) + make_interval(secs => $3)
-          RETURNING id",
+    let claimed = payouts::claim_mpesa_resend(
+        &mut conn,
+        reference,
+        answered_at,
+        UNSEEN_GRACE.as_secs_f64(),
     )
-    .bind(reference)
-    .bind(answered_at)
-    .bind(UNSEEN_GRACE.as_secs_f64())
-    .fetch_optional(&mut *conn)
     .await?;
     let Some(id) = claimed else {
         return Ok(None);

@@ -5,7 +5,7 @@
 //! guarded transitions as the polling jobs. The inbox row records `processed` only when the
 //! answer changed something, `ignored` with the reason otherwise.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use malipo_jobs::ProcessWebhook;
 use uuid::Uuid;
 
@@ -48,9 +48,6 @@ pub mod endpoints {
     pub const FINCRA: &str = "fincra";
 }
 
-/// An inbox row as processing reads it: endpoint, status, subject, body, arrival.
-type InboxRow = (String, String, Option<String>, Vec<u8>, DateTime<Utc>);
-
 /// How long a callback whose provider still calls the matter pending keeps being re-asked
 /// before the row is closed (the polling jobs and reconciliation keep asking after that).
 const ASK_AGAIN_FOR: chrono::Duration = chrono::Duration::minutes(10);
@@ -59,13 +56,15 @@ const ASK_AGAIN_FOR: chrono::Duration = chrono::Duration::minutes(10);
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let row: Option<InboxRow> = sqlx::query_as(
-        "SELECT endpoint, status, subject, body, received_at FROM webhook_inbox WHERE id = $1",
-    )
-    .bind(job.inbox_id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let Some((endpoint, status, subject, body, received_at)) = row else {
+    let row = crate::db::inbox::load(&state.pool, job.inbox_id).await?;
+    let Some(crate::db::inbox::InboxRow {
+        endpoint,
+        status,
+        subject,
+        body,
+        received_at,
+    }) = row
+    else {
         return Err(JobError::permanent(format!(
             "inbox row {} does not exist",
             job.inbox_id
@@ -139,12 +138,7 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
             )
         }
     };
-    sqlx::query("UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE id = $1 AND status = 'received'")
-        .bind(job.inbox_id)
-        .bind(status)
-        .bind(reason)
-        .execute(&state.pool)
-        .await?;
+    crate::db::inbox::finish(&state.pool, job.inbox_id, status, reason.as_deref()).await?;
     Ok(())
 }
 
@@ -394,11 +388,7 @@ async fn intent_by_handle(
     provider: ProviderKind,
     handle: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM intents WHERE provider = $1 AND provider_reference = $2")
-        .bind(provider.as_str())
-        .bind(handle)
-        .fetch_optional(conn)
-        .await
+    crate::db::intents::by_provider_handle(conn, provider, handle).await
 }
 
 pub(super) async fn apply_transfer_by_reference(

@@ -40,9 +40,11 @@ pub enum Scenario {
 }
 
 /// The scenario intent `n` follows, if any: half the intents, each scenario on every provider
-/// (the provider is `n % 20`, the scenario `(n / 20) % 14`); Fincra payees keep their own path.
+/// (the provider is `n % 20`, the scenario `(n / 20) % 14`), except Fincra's.
 pub fn scenario(n: usize) -> Option<Scenario> {
-    if driver::fincra_payee(n) {
+    // Fincra payees keep their own path; Fincra collections cannot be refunded (malipo has no
+    // Fincra refund), and most scenarios refund a part.
+    if driver::fincra_payee(n) || driver::provider_for(n) == "fincra" {
         return None;
     }
     let lightning = driver::provider_for(n) == "lightning";

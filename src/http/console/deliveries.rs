@@ -68,7 +68,7 @@ pub async fn list(
                         td { code { "evt_" (d.event_id) } " " (d.event_type) }
                         td { @if let Some(i) = d.intent_id { a href={ "/console/intents/" (i) } { (i.to_string()[..8]) "…" } } }
                         td.wrap { code { (d.url) } }
-                        td { (badge(&d.status)) }
+                        td { (badge(d.status.as_str())) }
                         td.num { (d.attempts) }
                         td.wrap { (d.last_error.as_deref().unwrap_or("")) }
                         td { @if session.can_act() {

@@ -25,7 +25,7 @@ use crate::{
 /// The dispute card, shown while the intent is disputed.
 pub fn card(session: &ConsoleSession, intent: &IntentView) -> Markup {
     html! {
-        @if intent.status == "disputed" {
+        @if intent.status == crate::domain::IntentStatus::Disputed {
             div.card {
                 h2 { "Dispute" }
                 dl.facts {

@@ -103,14 +103,14 @@ pub async fn page(
 fn summary(loaded: &Loaded) -> Markup {
     let intent = &loaded.intent;
     let still_held = matches!(
-        crate::domain::IntentStatus::parse(&intent.status),
-        Some(crate::domain::IntentStatus::Held | crate::domain::IntentStatus::Disputed)
+        intent.status,
+        crate::domain::IntentStatus::Held | crate::domain::IntentStatus::Disputed
     );
     html! {
         div.card {
             h2 { "Summary" }
             dl.facts {
-                dt { "Status" } dd { (badge(&intent.status)) }
+                dt { "Status" } dd { (badge(intent.status.as_str())) }
                 dt { "Amount" } dd { (intent.amount) " " (intent.currency) }
                 @if !intent.released_amount.is_zero() {
                     dt { "Released" } dd { (intent.released_amount) " " (intent.currency) }

@@ -47,10 +47,14 @@ pub async fn receive(
             )));
         }
     };
-    let issued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'lightning' AND provider_reference = $1)")
-        .bind(&hook.payment_hash)
-        .fetch_one(&state.pool)
-        .await?;
+    let mut conn = state.pool.acquire().await?;
+    let issued = crate::db::intents::handle_issued(
+        &mut conn,
+        crate::domain::ProviderKind::Lightning,
+        &hook.payment_hash,
+    )
+    .await?;
+    drop(conn);
     if issued {
         store_event(
             &state.pool,

@@ -10,7 +10,6 @@ pub mod paystack;
 use malipo_jobs::ProcessWebhook;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::queue::{EnqueueOptions, enqueue};
 
@@ -74,19 +73,9 @@ pub async fn store_in(
     subject: Option<&str>,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
-    let id = Uuid::now_v7();
-    let inserted: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status) VALUES ($1, $2, $3, $4, $5, $6, 'received')
-         ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
-    )
-    .bind(id)
-    .bind(provider)
-    .bind(endpoint)
-    .bind(event_key)
-    .bind(subject)
-    .bind(body)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let inserted =
+        crate::db::inbox::insert_received(&mut *tx, provider, endpoint, event_key, subject, body)
+            .await?;
     let stored = match inserted {
         Some(id) => {
             enqueue(
@@ -112,19 +101,32 @@ pub async fn store_inert(
     reason: &str,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
+    store_inert_about(pool, provider, endpoint, (status, reason), None, body).await
+}
+
+/// [`store_inert`] for a delivery whose handle is known (`subject`), so a later lookup by that
+/// handle is a column match rather than a scan of raw bodies.
+pub async fn store_inert_about(
+    pool: impl sqlx::PgExecutor<'_>,
+    provider: &str,
+    endpoint: &str,
+    (status, reason): (&str, &str),
+    subject: Option<&str>,
+    body: &[u8],
+) -> Result<Stored, sqlx::Error> {
     let key = format!("{status}:{}", hex::encode(Sha256::digest(body)));
-    sqlx::query(
-        "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, body, status, reason, processed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now()) ON CONFLICT (provider, event_key) DO NOTHING",
+    crate::db::inbox::insert_inert(
+        pool,
+        crate::db::inbox::InertDelivery {
+            provider,
+            endpoint,
+            event_key: &key,
+            status,
+            reason,
+            subject,
+        },
+        body,
     )
-    .bind(Uuid::now_v7())
-    .bind(provider)
-    .bind(endpoint)
-    .bind(key)
-    .bind(body)
-    .bind(status)
-    .bind(reason)
-    .execute(pool)
     .await?;
     record(provider, Stored::Recorded);
     tracing::info!(

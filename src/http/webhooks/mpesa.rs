@@ -10,8 +10,11 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{count, record, store_event, store_event_about, store_in, store_inert};
+use super::{
+    count, record, store_event, store_event_about, store_in, store_inert, store_inert_about,
+};
 use crate::{
+    domain::ProviderKind,
     http::{
         ApiError, AppState,
         extract::{PathParam, RawBody},
@@ -51,13 +54,6 @@ fn accepted() -> Json<Value> {
     Json(json!({"ResultCode": 0, "ResultDesc": "Accepted"}))
 }
 
-async fn known(state: &AppState, sql: &'static str, id: &str) -> Result<bool, ApiError> {
-    Ok(sqlx::query_scalar::<_, bool>(sql)
-        .bind(id)
-        .fetch_one(&state.pool)
-        .await?)
-}
-
 /// STK callback: stored when it names a CheckoutRequestID malipo issued.
 #[tracing::instrument(skip_all, fields(provider = "mpesa"))]
 pub async fn stk(
@@ -79,12 +75,7 @@ pub async fn stk(
     let checkout = &callback.checkout_request_id;
     let mut tx = state.pool.begin().await?;
     crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
-    let issued: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM intents WHERE provider = 'mpesa' AND provider_reference = $1)",
-    )
-    .bind(checkout)
-    .fetch_one(&mut *tx)
-    .await?;
+    let issued = crate::db::intents::handle_issued(&mut tx, ProviderKind::Mpesa, checkout).await?;
     let endpoint = endpoints::MPESA_STK;
     if issued {
         let stored = store_in(
@@ -99,8 +90,10 @@ pub async fn stk(
         tx.commit().await?;
         record("mpesa", stored);
     } else {
+        // Kept with the id as its subject: the job recording the id finds it by that.
         let reason = format!("unknown CheckoutRequestID {checkout}");
-        store_inert(&mut *tx, "mpesa", endpoint, "ignored", &reason, &body).await?;
+        let outcome = ("ignored", reason.as_str());
+        store_inert_about(&mut *tx, "mpesa", endpoint, outcome, Some(checkout), &body).await?;
         tx.commit().await?;
     }
     Ok(accepted())
@@ -264,12 +257,7 @@ async fn payout_event(
     dedupe_key: &str,
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
-    let issued = known(
-        state,
-        "SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1 AND provider = 'mpesa')",
-        reference,
-    )
-    .await?;
+    let issued = crate::db::payouts::reference_issued(&state.pool, "mpesa", reference).await?;
     if issued {
         store_event_about(&state.pool, "mpesa", endpoint, dedupe_key, reference, body).await?;
     } else {

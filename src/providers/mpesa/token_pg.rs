@@ -2,11 +2,12 @@
 //! 0050). A refresh runs inside a transaction holding an advisory lock on the credential set, so
 //! only one process fetches; the others wait on the lock and then read the stored token.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::future::BoxFuture;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use super::token::{CachedToken, TokenFetch, TokenStore};
+use crate::db::mpesa_tokens;
 use crate::providers::{ProviderError, Secret};
 
 /// Advisory-lock class for M-Pesa token refreshes (the first key of the two-key form), so the
@@ -34,32 +35,18 @@ impl PgTokenStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         // A process stuck holding the lock is bounded by its HTTP timeouts; this bounds the
         // waiters too.
-        sqlx::query("SET LOCAL lock_timeout = '30s'")
-            .execute(&mut *tx)
+        mpesa_tokens::set_lock_timeout_30s(&mut tx)
             .await
             .map_err(db_error)?;
         // Locks the credential set even before its row exists (first fetch ever).
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(LOCK_CLASS)
-            .bind(key)
-            .execute(&mut *tx)
+        mpesa_tokens::lock(&mut tx, LOCK_CLASS, key)
             .await
             .map_err(db_error)?;
-        let row = sqlx::query(
-            "SELECT access_token, expires_at FROM mpesa_tokens WHERE credential_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        let row = mpesa_tokens::get(&mut tx, key).await.map_err(db_error)?;
         if let Some(row) = row {
             let stored = CachedToken {
-                access_token: Secret::new(
-                    row.try_get::<String, _>("access_token").map_err(db_error)?,
-                ),
-                expires_at: row
-                    .try_get::<DateTime<Utc>, _>("expires_at")
-                    .map_err(db_error)?,
+                access_token: Secret::new(row.access_token),
+                expires_at: row.expires_at,
             };
             if stored.usable(Utc::now(), stale) {
                 tx.commit().await.map_err(db_error)?;
@@ -68,19 +55,9 @@ impl PgTokenStore {
         }
         // On a fetch error the transaction drops, rolling back and releasing the lock.
         let token = fetch().await?;
-        sqlx::query(
-            "INSERT INTO mpesa_tokens (credential_key, access_token, expires_at) \
-             VALUES ($1, $2, $3) \
-             ON CONFLICT (credential_key) DO UPDATE \
-             SET access_token = EXCLUDED.access_token, expires_at = EXCLUDED.expires_at, \
-                 refreshed_at = now()",
-        )
-        .bind(key)
-        .bind(token.access_token.expose())
-        .bind(token.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        mpesa_tokens::put(&mut tx, key, token.access_token.expose(), token.expires_at)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(token)
     }

@@ -50,8 +50,8 @@ async fn balances(pool: &PgPool, out: &mut Vec<Violation>) {
     }
 }
 
-/// Per currency: money the fakes moved under withdrawal keys, succeeded withdrawals, and their
-/// `payout:<id>:succeeded` postings agree.
+/// Per currency: money the fakes moved (and did not reverse) under withdrawal keys, the
+/// withdrawals malipo records as succeeded, and their `payout:<id>:succeeded` postings agree.
 async fn withdrawals(pool: &PgPool, money: &MoneySnapshot, out: &mut Vec<Violation>) {
     let rows: Vec<(String, String, String, Decimal, Option<Decimal>)> = sqlx::query_as(
         "SELECT p.currency, p.status,
@@ -75,10 +75,12 @@ async fn withdrawals(pool: &PgPool, money: &MoneySnapshot, out: &mut Vec<Violati
             .filter(|m| m.key == *key && m.moved())
             .map(|m| m.amount)
             .sum::<Decimal>();
-        if matches!(status.as_str(), "succeeded" | "reversed") {
+        // A reversed withdrawal's money came back at the fake (not moved) and in malipo (its
+        // reversal posting): only what stays paid out is compared.
+        if status == "succeeded" {
             entry.1 += amount;
+            entry.2 += posted.unwrap_or_default();
         }
-        entry.2 += posted.unwrap_or_default();
     }
     for (currency, (moved, succeeded, posted)) in sums {
         if moved != succeeded || succeeded != posted {

@@ -1,0 +1,196 @@
+//! The provider webhook inbox (`webhook_inbox`): each verified delivery stored once (deduplicated
+//! on the provider's event key), then applied by the `process_webhook` job.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// Stores a delivery to be processed (`received`); `None` when the provider's event key was
+/// stored before.
+pub async fn insert_received(
+    conn: &mut PgConnection,
+    provider: &str,
+    endpoint: &str,
+    event_key: &str,
+    subject: Option<&str>,
+    body: &[u8],
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status) VALUES ($1, $2, $3, $4, $5, $6, 'received')
+         ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
+        Uuid::now_v7(),
+        provider,
+        endpoint,
+        event_key,
+        subject,
+        body,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// A delivery stored without effect.
+#[derive(Debug, Clone, Copy)]
+pub struct InertDelivery<'a> {
+    /// The provider.
+    pub provider: &'a str,
+    /// Which endpoint received it.
+    pub endpoint: &'a str,
+    /// Its key (identical deliveries are stored once).
+    pub event_key: &'a str,
+    /// `rejected` or `ignored`.
+    pub status: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// What it is about, when its handle is known (an early STK callback's CheckoutRequestID).
+    pub subject: Option<&'a str>,
+}
+
+/// Stores a delivery that will have no effect, already processed.
+pub async fn insert_inert(
+    executor: impl PgExecutor<'_>,
+    delivery: InertDelivery<'_>,
+    body: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, body, status, reason, processed_at, subject)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8) ON CONFLICT (provider, event_key) DO NOTHING",
+        Uuid::now_v7(),
+        delivery.provider,
+        delivery.endpoint,
+        delivery.event_key,
+        body,
+        delivery.status,
+        delivery.reason,
+        delivery.subject,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// An inbox row as processing reads it.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    /// Which endpoint received it.
+    pub endpoint: String,
+    /// `received`, `processed`, `rejected`, `ignored`.
+    pub status: String,
+    /// What its callback URL named, when anything.
+    pub subject: Option<String>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+/// Inbox row `id`.
+pub async fn load(
+    executor: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<InboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        InboxRow,
+        "SELECT endpoint, status, subject, body, received_at FROM webhook_inbox WHERE id = $1",
+        id,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Records what processing row `id` came to, unless another run did first.
+pub async fn finish(
+    executor: impl PgExecutor<'_>,
+    id: Uuid,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE id = $1 AND status = 'received'",
+        id,
+        status,
+        reason,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// STK callbacks for `checkout_request_id` that arrived in the last 15 minutes before malipo
+/// had recorded the id (kept as `ignored`, with the id as their subject), put back to
+/// `received`; returns their ids for processing.
+pub async fn requeue_early_stk(
+    conn: &mut PgConnection,
+    checkout_request_id: &str,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE webhook_inbox SET status = 'received', reason = NULL, processed_at = NULL
+          WHERE provider = 'mpesa' AND endpoint = 'mpesa/stk' AND status = 'ignored'
+            AND received_at > now() - interval '15 minutes'
+            AND subject = $1
+          RETURNING id",
+        checkout_request_id,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn early_stk<'a>(subject: Option<&'a str>, key: &'a str) -> InertDelivery<'a> {
+        InertDelivery {
+            provider: "mpesa",
+            endpoint: "mpesa/stk",
+            event_key: key,
+            status: "ignored",
+            reason: "unknown CheckoutRequestID",
+            subject,
+        }
+    }
+
+    /// The job that records a CheckoutRequestID finds the callbacks that overtook it by their
+    /// subject: exactly those, and not a callback that merely mentions the id in its body.
+    #[tokio::test]
+    async fn early_stk_callbacks_are_found_by_their_subject_only() {
+        let db = crate::testing::test_database()
+            .await
+            .expect("test database");
+        let mut conn = db.pool.acquire().await.expect("connection");
+        let checkout = "ws_CO_early_1";
+        let body = format!(r#"{{"CheckoutRequestID":"{checkout}"}}"#);
+        insert_inert(&mut *conn, early_stk(Some(checkout), "a"), body.as_bytes())
+            .await
+            .expect("early callback");
+        // Names the id in its body but was kept about another one.
+        insert_inert(
+            &mut *conn,
+            early_stk(Some("ws_CO_other"), "b"),
+            body.as_bytes(),
+        )
+        .await
+        .expect("other callback");
+        insert_inert(&mut *conn, early_stk(None, "c"), body.as_bytes())
+            .await
+            .expect("callback without subject");
+
+        let requeued = requeue_early_stk(&mut conn, checkout)
+            .await
+            .expect("requeue");
+        assert_eq!(requeued.len(), 1, "only the callback about {checkout}");
+        let row = load(&mut *conn, requeued[0])
+            .await
+            .expect("load")
+            .expect("row");
+        assert_eq!(row.status, "received");
+        assert_eq!(row.subject.as_deref(), Some(checkout));
+        let again = requeue_early_stk(&mut conn, checkout)
+            .await
+            .expect("requeue again");
+        assert!(
+            again.is_empty(),
+            "a requeued callback is not requeued twice"
+        );
+    }
+}
