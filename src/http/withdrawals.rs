@@ -215,38 +215,7 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
         }
     };
     if let (Some(destination), Some(amount)) = (&destination, amount) {
-        let provider = destination.provider();
-        if !provider.carries(amount.currency()) {
-            errors.push(FieldError::new(
-                "destination.provider",
-                format!("{provider} cannot pay out {}", amount.currency()),
-            ));
-        }
-        match destination {
-            PayoutDestination::Mpesa { .. } if !amount.is_whole() => errors.push(FieldError::new(
-                "amount",
-                "M-Pesa pays whole shillings only",
-            )),
-            PayoutDestination::Fincra(fincra) => {
-                if let Err(why) =
-                    crate::domain::fincra_destination::pays_out(fincra, amount.currency())
-                {
-                    errors.push(FieldError::new("destination.destination", why));
-                }
-            }
-            PayoutDestination::Lightning { bolt11: None } => errors.push(FieldError::new(
-                "destination.bolt11",
-                "is required: an invoice for the amount",
-            )),
-            PayoutDestination::Lightning {
-                bolt11: Some(invoice),
-            } => {
-                if let Err(why) = invoice_pays(invoice, amount) {
-                    errors.push(FieldError::new("destination.bolt11", why));
-                }
-            }
-            _ => {}
-        }
+        errors.extend(destination_can_pay(destination, amount));
     }
     let reference = match body.get("reference") {
         None | Some(Value::Null) => None,
@@ -289,4 +258,43 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
         }),
         _ => Err(errors),
     }
+}
+
+/// What stops `destination` from receiving `amount`: a provider that does not carry the
+/// currency, fractional shillings for M-Pesa, a Fincra destination for another currency, a
+/// Lightning invoice missing or for another amount.
+fn destination_can_pay(destination: &PayoutDestination, amount: Money) -> Vec<FieldError> {
+    let mut found = Vec::new();
+    let provider = destination.provider();
+    if !provider.carries(amount.currency()) {
+        found.push(FieldError::new(
+            "destination.provider",
+            format!("{provider} cannot pay out {}", amount.currency()),
+        ));
+    }
+    match destination {
+        PayoutDestination::Mpesa { .. } if !amount.is_whole() => found.push(FieldError::new(
+            "amount",
+            "M-Pesa pays whole shillings only",
+        )),
+        PayoutDestination::Fincra(fincra) => {
+            if let Err(why) = crate::domain::fincra_destination::pays_out(fincra, amount.currency())
+            {
+                found.push(FieldError::new("destination.destination", why));
+            }
+        }
+        PayoutDestination::Lightning { bolt11: None } => found.push(FieldError::new(
+            "destination.bolt11",
+            "is required: an invoice for the amount",
+        )),
+        PayoutDestination::Lightning {
+            bolt11: Some(invoice),
+        } => {
+            if let Err(why) = invoice_pays(invoice, amount) {
+                found.push(FieldError::new("destination.bolt11", why));
+            }
+        }
+        _ => {}
+    }
+    found
 }

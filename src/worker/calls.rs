@@ -98,8 +98,13 @@ pub async fn check_transfer_of(
     super::payout::check_transfer(state, payout).await
 }
 
-/// A provider error as the job's outcome: retry later (honouring the provider's hint).
-pub fn retry(error: ProviderError) -> crate::queue::JobError {
+/// A provider that could not answer a question (where a deposit, transfer or refund stands)
+/// as the job's outcome: ask again later, honouring the provider's Retry-After. Every error
+/// class is retried, `Permanent` and `InDoubt` included, on purpose: a failed question says
+/// nothing about the money, so no money decision may follow from it; the job's attempts run
+/// out into the dead letters, where an operator sees it. Initiating calls handle `Permanent`
+/// (a refusal to act) themselves before this.
+pub fn ask_again_later(error: ProviderError) -> crate::queue::JobError {
     match error {
         ProviderError::Retryable { retry_after, .. } => {
             crate::queue::JobError::Retry(anyhow::anyhow!("{error}"), retry_after)

@@ -98,6 +98,6 @@ pub(super) async fn event(state: &WorkerState, body: &[u8]) -> Result<Note, JobE
     }
     let status = super::payout::check_transfer(state, &payout)
         .await
-        .map_err(calls::retry)?;
+        .map_err(calls::ask_again_later)?;
     apply_transfer_by_reference(state, &customer_reference, &status).await
 }

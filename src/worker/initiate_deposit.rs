@@ -177,7 +177,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
         }
         Err(error) => {
             tx.rollback().await?;
-            return Err(calls::retry(error));
+            return Err(calls::ask_again_later(error));
         }
     }
     tx.commit().await?;

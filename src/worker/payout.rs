@@ -75,7 +75,7 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
         }
         Err(error) => {
             super::fincra::alert_if_underfunded(state, &payout, &error).await;
-            return Err(calls::retry(error));
+            return Err(calls::ask_again_later(error));
         }
     };
     if let Answer::Transfer(TransferStatus::Pending | TransferStatus::NotFound) = answer {
@@ -237,7 +237,7 @@ pub async fn resend_unseen(
         Err(ProviderError::Permanent { reason }) => Err(JobError::permanent(format!(
             "re-send of {reference} refused: {reason}"
         ))),
-        Err(error) => Err(calls::retry(error)),
+        Err(error) => Err(calls::ask_again_later(error)),
     }
 }
 

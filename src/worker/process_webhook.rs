@@ -178,7 +178,7 @@ async fn paystack_event(state: &WorkerState, body: &[u8]) -> Result<Note, JobErr
             // re-verify and apply where the transfer stands now.
             let status = super::payout::check_transfer(state, &payout)
                 .await
-                .map_err(calls::retry)?;
+                .map_err(calls::ask_again_later)?;
             apply_transfer_by_reference(state, &reference, &status).await
         }
         PaystackEventKind::Refund {
@@ -217,7 +217,7 @@ async fn paystack_refund(
     }
     let status = super::payout::check_refund(state, &payout)
         .await
-        .map_err(calls::retry)?;
+        .map_err(calls::ask_again_later)?;
     let mut tx = state.pool.begin().await?;
     let Some(current) = payouts::load(&mut tx, payout.id, true).await? else {
         return Err(JobError::permanent("payout vanished"));
@@ -346,7 +346,7 @@ async fn b2c_claim(
     }
     calls::query_mpesa_transfer(&state.providers, reference)
         .await
-        .map_err(calls::retry)?;
+        .map_err(calls::ask_again_later)?;
     Ok(Note::Ignored(format!(
         "claimed {claim:?} while malipo has it {}; asked Transaction Status, whose answer decides",
         payout.status

@@ -59,7 +59,7 @@ pub async fn verify(state: &WorkerState, id: Uuid) -> Result<Verified, JobError>
     };
     let mut status = calls::check_deposit(&state.providers, intent.provider, &check)
         .await
-        .map_err(calls::retry)?;
+        .map_err(calls::ask_again_later)?;
     // A provider may keep an unpaid deposit "pending" forever; past its expiry it is expired.
     if status == DepositStatus::Pending
         && intent
