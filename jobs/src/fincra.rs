@@ -31,7 +31,7 @@ impl Job for ReconcileFincra {
         RetryPolicy::new(5, Duration::from_secs(30), Duration::from_secs(600));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("reconcile_fincra:{}", self.window_start))
+        Some(format!("{}:{}", Self::KIND, self.window_start))
     }
 }
 

@@ -30,7 +30,12 @@ impl Job for DeliverEvent {
         RetryPolicy::new(25, Duration::from_secs(5), Duration::from_secs(600));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("deliver_event:{}:{}", self.delivery_id, self.round))
+        Some(format!(
+            "{}:{}:{}",
+            Self::KIND,
+            self.delivery_id,
+            self.round
+        ))
     }
 }
 

@@ -48,7 +48,7 @@ impl Job for InitiateDeposit {
     const POLICY: RetryPolicy = RetryPolicy::new(8, secs(1), mins(5));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("initiate_deposit:{}", self.intent_id))
+        Some(format!("{}:{}", Self::KIND, self.intent_id))
     }
 }
 
@@ -68,7 +68,7 @@ impl Job for ConfirmDeposit {
     const POLICY: RetryPolicy = RetryPolicy::new(10, secs(2), mins(10));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("confirm_deposit:{}", self.intent_id))
+        Some(format!("{}:{}", Self::KIND, self.intent_id))
     }
 }
 
@@ -98,9 +98,9 @@ impl Job for ReleaseEscrow {
 
     fn dedupe_key(&self) -> Option<String> {
         Some(if is_first_release(&self.release) {
-            format!("release_escrow:{}", self.intent_id)
+            format!("{}:{}", Self::KIND, self.intent_id)
         } else {
-            format!("release_escrow:{}:{}", self.intent_id, self.release)
+            format!("{}:{}:{}", Self::KIND, self.intent_id, self.release)
         })
     }
 }
@@ -125,7 +125,12 @@ impl Job for AutoRelease {
     const POLICY: RetryPolicy = RetryPolicy::new(10, secs(5), mins(10));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("auto_release:{}:{}", self.intent_id, self.at_unix))
+        Some(format!(
+            "{}:{}:{}",
+            Self::KIND,
+            self.intent_id,
+            self.at_unix
+        ))
     }
 }
 
@@ -145,7 +150,7 @@ impl Job for Payout {
     const POLICY: RetryPolicy = RetryPolicy::new(12, secs(5), mins(30));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("payout:{}", self.payout_id))
+        Some(format!("{}:{}", Self::KIND, self.payout_id))
     }
 }
 
@@ -172,8 +177,8 @@ impl Job for Refund {
     fn dedupe_key(&self) -> Option<String> {
         // The first attempt keeps the key jobs queued before attempts existed carry.
         Some(match self.attempt {
-            0 => format!("refund:{}", self.intent_id),
-            n => format!("refund:{}:{n}", self.intent_id),
+            0 => format!("{}:{}", Self::KIND, self.intent_id),
+            n => format!("{}:{}:{n}", Self::KIND, self.intent_id),
         })
     }
 }
@@ -194,7 +199,7 @@ impl Job for ProcessWebhook {
     const POLICY: RetryPolicy = RetryPolicy::new(10, secs(1), mins(10));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("process_webhook:{}", self.inbox_id))
+        Some(format!("{}:{}", Self::KIND, self.inbox_id))
     }
 }
 
@@ -216,7 +221,7 @@ impl Job for PollLightningInvoice {
     const POLICY: RetryPolicy = RetryPolicy::new(20, secs(2), mins(5));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("poll_lightning_invoice:{}", self.intent_id))
+        Some(format!("{}:{}", Self::KIND, self.intent_id))
     }
 }
 
@@ -243,7 +248,7 @@ impl Job for ReconcileMpesa {
     const POLICY: RetryPolicy = RetryPolicy::new(5, secs(30), mins(10));
 
     fn dedupe_key(&self) -> Option<String> {
-        Some(format!("reconcile_mpesa:{}", self.window_start))
+        Some(format!("{}:{}", Self::KIND, self.window_start))
     }
 }
 
@@ -254,6 +259,108 @@ mod snapshots {
 
     fn id() -> Uuid {
         Uuid::parse_str("0193a6f2-7c1e-7a00-8000-000000000001").expect("literal uuid")
+    }
+
+    /// Dedupe keys are stored with queued jobs: a deployed queue still holds today's, so the
+    /// strings built from `KIND` must stay exactly these.
+    #[test]
+    fn dedupe_keys_keep_their_stored_form() {
+        let i = "0193a6f2-7c1e-7a00-8000-000000000001";
+        let cases: Vec<(Option<String>, String)> = vec![
+            (
+                InitiateDeposit { intent_id: id() }.dedupe_key(),
+                format!("initiate_deposit:{i}"),
+            ),
+            (
+                ConfirmDeposit { intent_id: id() }.dedupe_key(),
+                format!("confirm_deposit:{i}"),
+            ),
+            (
+                ReleaseEscrow {
+                    intent_id: id(),
+                    release: 1,
+                }
+                .dedupe_key(),
+                format!("release_escrow:{i}"),
+            ),
+            (
+                ReleaseEscrow {
+                    intent_id: id(),
+                    release: 3,
+                }
+                .dedupe_key(),
+                format!("release_escrow:{i}:3"),
+            ),
+            (
+                AutoRelease {
+                    intent_id: id(),
+                    at_unix: 1_700_000_000,
+                }
+                .dedupe_key(),
+                format!("auto_release:{i}:1700000000"),
+            ),
+            (
+                Payout { payout_id: id() }.dedupe_key(),
+                format!("payout:{i}"),
+            ),
+            (
+                Refund {
+                    intent_id: id(),
+                    attempt: 0,
+                }
+                .dedupe_key(),
+                format!("refund:{i}"),
+            ),
+            (
+                Refund {
+                    intent_id: id(),
+                    attempt: 2,
+                }
+                .dedupe_key(),
+                format!("refund:{i}:2"),
+            ),
+            (
+                ProcessWebhook { inbox_id: id() }.dedupe_key(),
+                format!("process_webhook:{i}"),
+            ),
+            (
+                PollLightningInvoice {
+                    intent_id: id(),
+                    polls: 4,
+                }
+                .dedupe_key(),
+                format!("poll_lightning_invoice:{i}"),
+            ),
+            (
+                ReconcileMpesa {
+                    window_start: "2026-12-04T10:00:00+00:00".into(),
+                    since: None,
+                    pending_after_secs: None,
+                }
+                .dedupe_key(),
+                "reconcile_mpesa:2026-12-04T10:00:00+00:00".to_owned(),
+            ),
+            (
+                crate::ReconcileFincra {
+                    window_start: "2026-12-04T10:00:00+00:00".into(),
+                    since: None,
+                    pending_after_secs: None,
+                }
+                .dedupe_key(),
+                "reconcile_fincra:2026-12-04T10:00:00+00:00".to_owned(),
+            ),
+            (
+                crate::DeliverEvent {
+                    delivery_id: id(),
+                    round: 2,
+                }
+                .dedupe_key(),
+                format!("deliver_event:{i}:2"),
+            ),
+        ];
+        for (built, stored) in cases {
+            assert_eq!(built.as_deref(), Some(stored.as_str()));
+        }
     }
 
     #[test]

@@ -515,3 +515,96 @@ async fn a_failed_fincra_payout_is_sent_again_to_a_new_account_and_a_wallet_is_r
     assert_eq!(fincra_payouts_at_the_fake(&harness), 2);
     harness.assert_ledger_sound().await;
 }
+
+/// Marketplace escrow with a Fincra bank payee (issue #18's paths on the fourth provider): a
+/// milestone is paid out once through Fincra (its repeat is 409), then a dispute blocks the
+/// rest until an operator splits it — the released part goes out through Fincra, the refund
+/// back through Paystack — and every payout reaches Fincra exactly once.
+#[tokio::test]
+async fn milestones_and_a_dispute_split_pay_a_fincra_bank_payee_once_each() {
+    let harness = start().await;
+    let mut intent = paystack_intent("25000.00");
+    intent["payee"]["payout"] = fincra_bank();
+    intent["milestones"] =
+        json!([{"id": "m1", "amount": "10000.00"}, {"id": "m2", "amount": "15000.00"}]);
+    let created = harness.create(intent).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let reference = waiting["next_action"]["reference"]
+        .as_str()
+        .expect("paystack reference")
+        .to_owned();
+    harness
+        .fakes
+        .paystack_complete_charge(&reference, ChargeOutcome::Success)
+        .expect("buyer pays");
+    harness.wait_for(&id, "held", LIMIT).await;
+
+    let first = harness
+        .post(
+            &format!("/v1/intents/{id}/release"),
+            &json!({"milestone": "m1"}),
+            "m1-once",
+        )
+        .await;
+    assert_eq!(first.status(), 202);
+    let again = harness
+        .post(
+            &format!("/v1/intents/{id}/release"),
+            &json!({"milestone": "m1"}),
+            "m1-again",
+        )
+        .await;
+    assert_eq!(again.status(), 409, "a milestone is released once");
+    wait_until("the milestone's payout reaches Fincra", || {
+        fincra_payouts_at_the_fake(&harness) == 1
+    })
+    .await;
+
+    let opened = harness
+        .post(
+            &format!("/v1/intents/{id}/dispute"),
+            &json!({"reason": "second delivery late"}),
+            "dispute-1",
+        )
+        .await;
+    assert_eq!(opened.status(), 200);
+    let operator = malipo::clients::create(&harness.pool, "ops", "operator", 0)
+        .await
+        .expect("operator")
+        .key;
+    let resolved = harness
+        .http
+        .post(format!("{}/ops/intents/{id}/resolve", harness.base))
+        .bearer_auth(&operator)
+        .json(&json!({"release": "5000.00", "refund": "10000.00", "note": "half of m2 delivered"}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.status(), 200);
+    let done = harness.wait_for(&id, "refunded", LIMIT).await;
+    assert_eq!(done["released_amount"], "15000.00");
+    let payees: Vec<&Value> = done["payouts"]
+        .as_array()
+        .expect("payouts")
+        .iter()
+        .filter(|p| p["kind"] == "payee")
+        .collect();
+    assert_eq!(
+        payees.len(),
+        2,
+        "one payee payout per released part: {done}"
+    );
+    for payee in &payees {
+        assert_eq!(payee["provider"], "fincra");
+        assert_eq!(payee["status"], "succeeded");
+        let reference = payee["reference"].as_str().expect("reference");
+        assert_eq!(
+            harness.fakes.money().by_key(reference).count(),
+            1,
+            "each part reaches Fincra exactly once"
+        );
+    }
+    assert_eq!(fincra_payouts_at_the_fake(&harness), 2);
+    harness.assert_ledger_sound().await;
+}
