@@ -12,7 +12,9 @@ use sqlx::PgPool;
 
 use super::{Violation, push};
 
-/// How long the verdict waits for deliveries still on their (compressed) schedule.
+/// How long the verdict waits for deliveries still on their (compressed) schedule: longer than
+/// the whole schedule at the stack's scale (65 s), so a pending delivery after it is stuck, not
+/// unlucky.
 const PATIENCE: Duration = Duration::from_secs(120);
 
 /// Checks the notification promises, after waiting for pending deliveries.
