@@ -221,22 +221,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         latency_samples: usize,
     },
-    /// Full escrow lifecycles per second with two worker processes against the fakes.
-    E2e {
-        /// Lifecycles in total.
-        #[arg(long, default_value_t = 2_000)]
-        lifecycles: usize,
-        /// Lifecycles in flight at once.
-        #[arg(long, default_value_t = 128)]
-        concurrency: usize,
-        /// Register one webhook endpoint (a loopback receiver) for the bench client, so every
-        /// transition is also delivered as a signed event.
-        #[arg(long)]
-        notify: bool,
-        /// Whose lifecycles: mpesa (STK push, B2C) or fincra (checkout, bank payout).
-        #[arg(long, value_enum, default_value = "mpesa")]
-        provider: crate::bench::e2e::BenchProvider,
-    },
+    /// Full escrow lifecycles per second with worker processes against the fakes.
+    E2e(crate::bench::e2e::E2eOptions),
     /// Paystack webhook acknowledgement rate and latency over HTTP.
     Webhooks {
         /// Concurrent senders.

@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use super::{
     cpu::{CpuSample, CpuSplit},
     loopback::Port,
+    statements::{StatementCounter, StatementCounts},
     stats::{Latency, round},
     watch::Watcher,
 };
@@ -38,6 +39,45 @@ pub enum BenchProvider {
     /// NGN: a Fincra checkout the benchmark pays at the fake (`charge.successful`, then
     /// verification by merchant reference), a Fincra bank payout.
     Fincra,
+}
+
+/// What `malipo bench e2e` runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct E2eOptions {
+    /// Lifecycles in total.
+    #[arg(long, default_value_t = 2_000)]
+    pub lifecycles: usize,
+    /// Lifecycles in flight at once.
+    #[arg(long, default_value_t = 128)]
+    pub concurrency: usize,
+    /// Register one webhook endpoint (a loopback receiver) for the bench client, so every
+    /// transition is also delivered as a signed event.
+    #[arg(long)]
+    pub notify: bool,
+    /// Whose lifecycles: mpesa (STK push, B2C) or fincra (checkout, bank payout).
+    #[arg(long, value_enum, default_value = "mpesa")]
+    pub provider: BenchProvider,
+    /// `malipo work` processes doing the jobs.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// The `malipo` executable the worker processes run (this one when unset; a test names the
+    /// built binary).
+    #[arg(skip)]
+    pub worker_exe: Option<std::path::PathBuf>,
+}
+
+impl E2eOptions {
+    /// `lifecycles` M-Pesa lifecycles, `concurrency` at a time, with two workers.
+    pub fn mpesa(lifecycles: usize, concurrency: usize) -> Self {
+        Self {
+            lifecycles,
+            concurrency,
+            notify: false,
+            provider: BenchProvider::Mpesa,
+            workers: 2,
+            worker_exe: None,
+        }
+    }
 }
 
 /// The end-to-end report.
@@ -70,6 +110,9 @@ pub struct E2eReport {
     pub provider_requests_per_lifecycle: std::collections::BTreeMap<String, f64>,
     /// With `--notify`: the client's one webhook endpoint (a loopback receiver) and what it got.
     pub notifications: Option<NotifyTally>,
+    /// Statements and transactions per settled lifecycle, when the database counts them
+    /// (`pg_stat_statements`, loaded by malipo's private cluster).
+    pub statements: Option<StatementCounts>,
 }
 
 /// What the endpoint of `bench e2e --notify` received.
@@ -105,16 +148,21 @@ fn token() -> String {
     hex::encode(bytes)
 }
 
-/// Runs `lifecycles` escrows of `provider`, `concurrency` at a time, against `database_url`.
+/// Runs the escrows `options` name against `database_url`.
 pub async fn run(
     pool: &PgPool,
     database_url: &str,
     config: &Config,
-    lifecycles: usize,
-    concurrency: usize,
-    notify: bool,
-    provider: BenchProvider,
+    options: &E2eOptions,
 ) -> anyhow::Result<E2eReport> {
+    let E2eOptions {
+        lifecycles,
+        concurrency,
+        notify,
+        provider,
+        workers: worker_count,
+        ..
+    } = options.clone();
     let settings = SandboxSettings {
         mpesa: MpesaSettings {
             callback_delay: Duration::ZERO,
@@ -166,9 +214,12 @@ pub async fn run(
     settings.app.rate_limit_per_sec = 1_000_000;
     settings.app.rate_limit_burst = 1_000_000;
     let front = port.serve(pool, settings, |_| {}).await?;
-    let exe = std::env::current_exe().context("cannot find the malipo binary")?;
+    let exe = match &options.worker_exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("cannot find the malipo binary")?,
+    };
     let mut workers = Workers(Vec::new());
-    for _ in 0..2 {
+    for _ in 0..worker_count {
         let mut command = Command::new(&exe);
         command
             .args(["work", "--exit-with-parent"])
@@ -198,6 +249,7 @@ pub async fn run(
 
     let watcher = Watcher::start(pool.clone());
     let worker_ids: Vec<u32> = workers.0.iter().map(Child::id).collect();
+    let counter = StatementCounter::start(pool).await;
     let cpu_before = CpuSample::now(&worker_ids);
     let started = Instant::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
@@ -224,6 +276,11 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     let cpu_after = CpuSample::now(&worker_ids);
+    let settled = durations.len();
+    let statements = match counter {
+        Some(counter) => counter.finish(pool, settled).await,
+        None => None,
+    };
     let notifications = match &receiver {
         Some(receiver) => Some(super::notifications::tally(pool, client.id, receiver).await?),
         None => None,
@@ -253,14 +310,13 @@ pub async fn run(
     if let Ok(fakes) = Arc::try_unwrap(fakes) {
         fakes.shutdown().await;
     }
-    let settled = durations.len();
     Ok(E2eReport {
         provider,
         lifecycles,
         settled,
         lifecycles_per_sec: round(settled as f64 / elapsed.as_secs_f64()),
         creation_to_settled: Latency::of(durations),
-        worker_processes: 2,
+        worker_processes: worker_count,
         concurrency,
         failures,
         callback_deliveries_failed,
@@ -269,6 +325,7 @@ pub async fn run(
         cpu_per_lifecycle: cpu_before
             .zip(cpu_after)
             .and_then(|(before, after)| before.split_until(&after, settled)),
+        statements,
     })
 }
 

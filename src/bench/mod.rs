@@ -7,6 +7,7 @@ mod loopback;
 pub mod notifications;
 pub mod preload;
 pub mod queue;
+pub mod statements;
 mod stats;
 mod watch;
 pub mod webhooks;
@@ -37,23 +38,9 @@ pub async fn run(
         } => {
             serde_json::to_value(intake::run(pool, config, connections, requests, preload).await?)?
         }
-        BenchCommand::E2e {
-            lifecycles,
-            concurrency,
-            notify,
-            provider,
-        } => serde_json::to_value(
-            e2e::run(
-                pool,
-                database_url,
-                config,
-                lifecycles,
-                concurrency,
-                notify,
-                provider,
-            )
-            .await?,
-        )?,
+        BenchCommand::E2e(options) => {
+            serde_json::to_value(e2e::run(pool, database_url, config, &options).await?)?
+        }
         BenchCommand::Notifications {
             events,
             concurrency,

@@ -5,28 +5,84 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-/// Stores a delivery to be processed (`received`); `None` when the provider's event key was
-/// stored before.
+use crate::queue::JobRow;
+
+/// Stores a delivery to be processed (`received`) with its processing job, and says what
+/// happened. One statement instead of a transaction of three (a check, the row, the job): a
+/// webhook's acknowledgement is the busiest write malipo does.
 pub async fn insert_received(
-    conn: &mut PgConnection,
-    provider: &str,
-    endpoint: &str,
-    event_key: &str,
-    subject: Option<&str>,
-    body: &[u8],
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status) VALUES ($1, $2, $3, $4, $5, $6, 'received')
-         ON CONFLICT (provider, event_key) DO NOTHING RETURNING id",
-        Uuid::now_v7(),
-        provider,
-        endpoint,
-        event_key,
-        subject,
-        body,
+    conn: impl PgExecutor<'_>,
+    delivery: &Received<'_>,
+    job: &JobRow,
+) -> Result<Reception, sqlx::Error> {
+    // The job is inserted only when the row is new (a duplicate delivery queues nothing); the
+    // NOTIFY trigger on malipo_jobs fires as for any enqueue.
+    let row = sqlx::query!(
+        r#"WITH admitted AS (
+             SELECT $12::text IS NULL
+                    OR EXISTS (SELECT 1 FROM payouts WHERE provider = $2 AND reference = $12) AS yes),
+           stored AS (
+             INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status)
+             SELECT $1, $2, $3, $4, $5, $6, 'received' FROM admitted WHERE yes
+             ON CONFLICT (provider, event_key) DO NOTHING
+             RETURNING id),
+           queued AS (
+             INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
+             SELECT $7, $8, $9, $10, $11 FROM stored
+             ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+             RETURNING id)
+           SELECT yes AS "admitted!", EXISTS (SELECT 1 FROM stored) AS "stored!" FROM admitted"#,
+        delivery.id,
+        delivery.provider,
+        delivery.endpoint,
+        delivery.event_key,
+        delivery.subject,
+        delivery.body,
+        job.queue,
+        job.kind,
+        job.payload,
+        job.max_attempts,
+        job.dedupe_key.as_deref(),
+        delivery.only_for_payout,
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_one(conn)
+    .await?;
+    Ok(match (row.admitted, row.stored) {
+        (false, _) => Reception::NotOurs,
+        (true, true) => Reception::Queued,
+        (true, false) => Reception::Duplicate,
+    })
+}
+
+/// What [`insert_received`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reception {
+    /// Stored and queued.
+    Queued,
+    /// Stored before under the same event key; nothing done.
+    Duplicate,
+    /// Names a payout reference malipo never issued; nothing stored.
+    NotOurs,
+}
+
+/// A verified delivery to store for processing.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    /// The inbox row's id (the processing job names it).
+    pub id: Uuid,
+    /// The provider.
+    pub provider: &'a str,
+    /// Which endpoint received it.
+    pub endpoint: &'a str,
+    /// Its key: a second delivery with the same key is a duplicate.
+    pub event_key: &'a str,
+    /// What it is about, when its URL said so.
+    pub subject: Option<&'a str>,
+    /// The raw body.
+    pub body: &'a [u8],
+    /// Store it only if this provider's payout with this reference exists (a payout result
+    /// that names a reference malipo never issued is not ours).
+    pub only_for_payout: Option<&'a str>,
 }
 
 /// A delivery stored without effect.

@@ -461,21 +461,6 @@ pub async fn mpesa_to_check(
     .await
 }
 
-/// Whether `reference` is a payout malipo sent through `provider`.
-pub async fn reference_issued(
-    pool: &sqlx::PgPool,
-    provider: &str,
-    reference: &str,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM payouts WHERE reference = $1 AND provider = $2) AS "exists!""#,
-        reference,
-        provider,
-    )
-    .fetch_one(pool)
-    .await
-}
-
 /// Claims the right to send the in-flight M-Pesa payout `reference` again, when Daraja said at
 /// `answered_at` it never saw it and `grace_secs` passed since the last send; returns its id.
 pub async fn claim_mpesa_resend(

@@ -55,6 +55,20 @@ impl PgBinaries {
     pub fn postgres(&self) -> PathBuf {
         self.bin_dir.join("postgres")
     }
+
+    /// Whether the server can load the module `name` (`<name>.so` beside the real binary —
+    /// PATH often holds symlinks — in Debian's `../lib` or Homebrew's `../lib/postgresql`).
+    pub fn has_library(&self, name: &str) -> bool {
+        let Ok(server) = std::fs::canonicalize(self.postgres()) else {
+            return false;
+        };
+        let Some(install) = server.parent().and_then(Path::parent) else {
+            return false;
+        };
+        ["lib", "lib/postgresql"]
+            .iter()
+            .any(|dir| install.join(dir).join(format!("{name}.so")).is_file())
+    }
 }
 
 /// The first candidate directory that `complete` accepts, in the order given.

@@ -29,6 +29,10 @@ pub(crate) struct Settings<'a> {
     pub socket_dir: Option<&'a Path>,
     /// Whether fsync and friends stay on.
     pub durability: Durability,
+    /// Whether the install ships `pg_stat_statements` (a contrib module some packagings split
+    /// out): loaded when it does, so `malipo bench e2e` and the statement-budget test can count
+    /// what a lifecycle sends, and an operator can see what the database spends its time on.
+    pub statement_stats: bool,
 }
 
 /// Renders `malipo.conf`.
@@ -39,6 +43,12 @@ pub(crate) fn render(s: &Settings<'_>) -> String {
         .unwrap_or_default();
     let safe = s.durability == Durability::Durable;
     let on_off = |on: bool| if on { "on" } else { "off" };
+    let preload = if s.statement_stats {
+        // Room for a test run's many databases, so a counted run's statements are not evicted.
+        "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.max = 20000\n"
+    } else {
+        ""
+    };
     format!(
         "# Written by malipo before every start; edits here are overwritten.\n\
          # Use ALTER SYSTEM (postgresql.auto.conf) for lasting changes.\n\
@@ -50,7 +60,8 @@ pub(crate) fn render(s: &Settings<'_>) -> String {
          shared_buffers = 128MB\n\
          fsync = {safe}\n\
          synchronous_commit = {safe}\n\
-         full_page_writes = {safe}\n",
+         full_page_writes = {safe}\n\
+         {preload}",
         port = s.port,
         sockets = quote(&socket_dirs),
         safe = on_off(safe),
@@ -71,6 +82,7 @@ mod tests {
             port: 54321,
             socket_dir,
             durability,
+            statement_stats: false,
         })
     }
 
@@ -92,6 +104,18 @@ mod tests {
         let conf = settings(None, Durability::Throwaway);
         assert!(conf.contains("fsync = off\n"));
         assert!(conf.contains("synchronous_commit = off\n"));
+    }
+
+    #[test]
+    fn statement_stats_are_loaded_only_when_the_install_has_them() {
+        assert!(!settings(None, Durability::Durable).contains("shared_preload_libraries"));
+        let conf = render(&Settings {
+            port: 54321,
+            socket_dir: None,
+            durability: Durability::Throwaway,
+            statement_stats: true,
+        });
+        assert!(conf.contains("shared_preload_libraries = 'pg_stat_statements'\n"));
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl Control<'_> {
             port,
             socket_dir: self.layout.socket_dir(port),
             durability,
+            statement_stats: self.bins.has_library("pg_stat_statements"),
         };
         let conf = self.layout.cluster().join(config::FILE_NAME);
         write_private(&conf, &config::render(&settings))?;

@@ -22,6 +22,36 @@ pub struct EnqueueOptions {
     pub intent_id: Option<Uuid>,
 }
 
+/// A job's row as [`enqueue`] writes it, for the one statement that stores it together with
+/// the row that calls for it (a webhook's inbox row: `db::inbox::insert_received`).
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    /// `Job::QUEUE`.
+    pub queue: &'static str,
+    /// `Job::KIND`.
+    pub kind: &'static str,
+    /// The serialized job.
+    pub payload: serde_json::Value,
+    /// `Job::POLICY.max_attempts`.
+    pub max_attempts: i32,
+    /// `Job::dedupe_key`.
+    pub dedupe_key: Option<String>,
+}
+
+impl JobRow {
+    /// The row for `job`.
+    pub fn of<J: Job>(job: &J) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            queue: J::QUEUE,
+            kind: J::KIND,
+            payload: serde_json::to_value(job)
+                .map_err(|error| sqlx::Error::Encode(Box::new(error)))?,
+            max_attempts: i32::try_from(J::POLICY.max_attempts).unwrap_or(i32::MAX),
+            dedupe_key: job.dedupe_key(),
+        })
+    }
+}
+
 /// Enqueues `job` inside the caller's transaction (pass `&mut *tx`).
 ///
 /// A job whose dedupe key is already present returns the existing id: `ON CONFLICT DO NOTHING`
@@ -31,18 +61,17 @@ pub async fn enqueue<J: Job>(
     job: &J,
     options: EnqueueOptions,
 ) -> Result<Enqueued, sqlx::Error> {
-    let payload =
-        serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    let dedupe_key = job.dedupe_key();
+    let row = JobRow::of(job)?;
+    let dedupe_key = row.dedupe_key;
     let inserted = sqlx::query_scalar!(
         "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id, run_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
          ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
          RETURNING id",
-        J::QUEUE,
-        J::KIND,
-        payload,
-        J::POLICY.max_attempts as i32,
+        row.queue,
+        row.kind,
+        row.payload,
+        row.max_attempts,
         dedupe_key.as_deref(),
         options.intent_id,
         options.delay_secs.unwrap_or(0.0),

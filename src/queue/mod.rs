@@ -24,7 +24,7 @@ pub mod wake;
 
 use std::time::Duration;
 
-pub use enqueue::{EnqueueOptions, Enqueued, enqueue, enqueue_batch};
+pub use enqueue::{EnqueueOptions, Enqueued, JobRow, enqueue, enqueue_batch};
 pub use handlers::{Handlers, JobContext, JobError};
 pub use malipo_jobs::RetryPolicy;
 pub use outcome::JobOutcome;

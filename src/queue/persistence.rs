@@ -4,7 +4,13 @@
 //! one absorbs database failures itself — it logs, backs off and answers "nothing this time" —
 //! which is what lets workers ride out a PostgreSQL restart instead of dying with it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use apalis_core::{
     backend::persistence::{Persistence, TaskEvent},
@@ -37,6 +43,10 @@ pub struct PgPersistence {
     worker_id: Arc<str>,
     /// Consecutive failed fetches, for backoff while the database is away.
     failures: u32,
+    /// Whether the last claim came back short of its limit: the queue had nothing more at that
+    /// moment, so the loop waits for a wake-up instead of claiming again at once (shared with
+    /// the backend, which does the waiting; apalis clones this struct for every fetch).
+    drained: Arc<AtomicBool>,
 }
 
 impl PgPersistence {
@@ -53,7 +63,13 @@ impl PgPersistence {
             queue,
             worker_id,
             failures: 0,
+            drained: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The flag set when a claim came back short (see the field).
+    pub fn drained_flag(&self) -> Arc<AtomicBool> {
+        self.drained.clone()
     }
 
     async fn back_off(&mut self, what: &str, error: &sqlx::Error) {
@@ -101,6 +117,7 @@ impl Persistence for PgPersistence {
             b.reserve(self.settings.batch_size)
         });
         if limit == 0 {
+            self.drained.store(true, Ordering::Relaxed);
             return Ok(Vec::new());
         }
         let claimed = claim::claim(
@@ -121,10 +138,13 @@ impl Persistence for PgPersistence {
                     info!(worker = %self.worker_id, "queue reachable again");
                 }
                 self.failures = 0;
+                let short = i64::try_from(jobs.len()).unwrap_or(i64::MAX) < limit;
+                self.drained.store(short, Ordering::Relaxed);
                 Ok(jobs.into_iter().map(into_task).collect())
             }
             Err(error) => {
                 self.back_off("claim", &error).await;
+                self.drained.store(true, Ordering::Relaxed);
                 Ok(Vec::new())
             }
         }

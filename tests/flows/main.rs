@@ -16,5 +16,6 @@ mod money_truth;
 mod notify;
 mod notify_api;
 mod reconcile;
+mod statement_budget;
 mod support;
 mod webhooks;

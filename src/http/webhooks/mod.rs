@@ -9,9 +9,13 @@ pub mod paystack;
 
 use malipo_jobs::ProcessWebhook;
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
 
-use crate::queue::{EnqueueOptions, enqueue};
+use crate::{
+    db::inbox::{Received, Reception, insert_received},
+    queue::JobRow,
+};
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,63 +36,87 @@ pub async fn store_event(
     event_key: &str,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
-    store_with_subject(pool, provider, endpoint, event_key, None, body).await
-}
-
-/// [`store_event`] for an event whose callback URL named what it is about (`subject`), which
-/// its body does not say.
-pub async fn store_event_about(
-    pool: &PgPool,
-    provider: &str,
-    endpoint: &str,
-    event_key: &str,
-    subject: &str,
-    body: &[u8],
-) -> Result<Stored, sqlx::Error> {
-    store_with_subject(pool, provider, endpoint, event_key, Some(subject), body).await
-}
-
-async fn store_with_subject(
-    pool: &PgPool,
-    provider: &str,
-    endpoint: &str,
-    event_key: &str,
-    subject: Option<&str>,
-    body: &[u8],
-) -> Result<Stored, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let stored = store_in(&mut tx, provider, endpoint, event_key, subject, body).await?;
-    tx.commit().await?;
+    let stored = store_in(pool, provider, endpoint, event_key, None, body).await?;
     record(provider, stored);
     Ok(stored)
 }
 
-/// [`store_event`] inside the caller's transaction (which must commit it); counted by the
-/// caller with [`record`].
+/// [`store_event`] for a result about the payout `reference` (its subject): `None`, with nothing
+/// stored, when this provider has no payout with that reference.
+pub async fn store_payout_event(
+    pool: &PgPool,
+    provider: &str,
+    endpoint: &str,
+    event_key: &str,
+    reference: &str,
+    body: &[u8],
+) -> Result<Option<Stored>, sqlx::Error> {
+    let delivery = Delivery {
+        provider,
+        endpoint,
+        event_key,
+        subject: Some(reference),
+        body,
+    };
+    let stored = receive(pool, delivery, Some(reference)).await?;
+    if let Some(stored) = stored {
+        record(provider, stored);
+    }
+    Ok(stored)
+}
+
+/// [`store_event`] on `conn` — a pool, or the caller's transaction (which must commit it);
+/// counted by the caller with [`record`]. The inbox row and its job are one statement.
 pub async fn store_in(
-    tx: &mut PgConnection,
+    conn: impl PgExecutor<'_>,
     provider: &str,
     endpoint: &str,
     event_key: &str,
     subject: Option<&str>,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
-    let inserted =
-        crate::db::inbox::insert_received(&mut *tx, provider, endpoint, event_key, subject, body)
-            .await?;
-    let stored = match inserted {
-        Some(id) => {
-            enqueue(
-                &mut *tx,
-                &ProcessWebhook { inbox_id: id },
-                EnqueueOptions::default(),
-            )
-            .await?;
-            Stored::Queued
-        }
-        None => Stored::Duplicate,
+    let delivery = Delivery {
+        provider,
+        endpoint,
+        event_key,
+        subject,
+        body,
     };
-    Ok(stored)
+    let stored = receive(conn, delivery, None).await?;
+    // Without a payout to check, every delivery is admitted.
+    Ok(stored.unwrap_or(Stored::Duplicate))
+}
+
+/// A verified delivery, before it has an inbox id.
+struct Delivery<'a> {
+    provider: &'a str,
+    endpoint: &'a str,
+    event_key: &'a str,
+    subject: Option<&'a str>,
+    body: &'a [u8],
+}
+
+async fn receive(
+    conn: impl PgExecutor<'_>,
+    delivery: Delivery<'_>,
+    only_for_payout: Option<&str>,
+) -> Result<Option<Stored>, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let job = JobRow::of(&ProcessWebhook { inbox_id: id })?;
+    let received = Received {
+        id,
+        provider: delivery.provider,
+        endpoint: delivery.endpoint,
+        event_key: delivery.event_key,
+        subject: delivery.subject,
+        body: delivery.body,
+        only_for_payout,
+    };
+    Ok(match insert_received(conn, &received, &job).await? {
+        Reception::Queued => Some(Stored::Queued),
+        Reception::Duplicate => Some(Stored::Duplicate),
+        Reception::NotOurs => None,
+    })
 }
 
 /// Stores an authenticated delivery that will have no effect (`rejected` or `ignored`), with

@@ -11,7 +11,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{
-    count, record, store_event, store_event_about, store_in, store_inert, store_inert_about,
+    count, record, store_event, store_in, store_inert, store_inert_about, store_payout_event,
 };
 use crate::{
     domain::ProviderKind,
@@ -79,7 +79,7 @@ pub async fn stk(
     let endpoint = endpoints::MPESA_STK;
     if issued {
         let stored = store_in(
-            &mut tx,
+            &mut *tx,
             "mpesa",
             endpoint,
             &callback.dedupe_key,
@@ -257,10 +257,9 @@ async fn payout_event(
     dedupe_key: &str,
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
-    let issued = crate::db::payouts::reference_issued(&state.pool, "mpesa", reference).await?;
-    if issued {
-        store_event_about(&state.pool, "mpesa", endpoint, dedupe_key, reference, body).await?;
-    } else {
+    let stored =
+        store_payout_event(&state.pool, "mpesa", endpoint, dedupe_key, reference, body).await?;
+    if stored.is_none() {
         store_inert(
             &state.pool,
             "mpesa",

@@ -1,0 +1,60 @@
+//! The statement budget of a lifecycle (issue #21): M-Pesa escrows run end to end the way
+//! `malipo bench e2e` runs them — HTTP front in this process, two `malipo work` processes, the
+//! fakes answering at once — while `pg_stat_statements` counts what malipo sends. Counts do not
+//! drift with the machine's speed the way rates do, so this is the regression guard; the rate
+//! is the benchmark's business.
+
+use malipo::{
+    bench::e2e::{self, E2eOptions},
+    config::Config,
+    testing::test_database,
+};
+
+/// Lifecycles counted: enough that the workers' idle rounds (lease renewals, sweeps) weigh
+/// little beside them.
+const LIFECYCLES: usize = 120;
+/// In flight at once, as in the benchmark's usual runs but smaller.
+const CONCURRENCY: usize = 32;
+/// Top-level statements per settled lifecycle, `BEGIN`/`COMMIT` included. Measured at the
+/// time of writing (`bench e2e`, 300 lifecycles): 132.5; claims batch better under load,
+/// so a busy machine counts a few fewer.
+const BUDGET: f64 = 115.0;
+
+#[tokio::test]
+async fn a_lifecycle_stays_within_its_statement_budget() {
+    let db = test_database().await.expect("test database");
+    let config = Config::from_lookup(|_| None).expect("default config");
+    let mut options = E2eOptions::mpesa(LIFECYCLES, CONCURRENCY);
+    options.worker_exe = Some(env!("CARGO_BIN_EXE_malipo").into());
+    let report = e2e::run(&db.pool, &db.url, &config, &options)
+        .await
+        .expect("the lifecycles run");
+    assert_eq!(
+        report.settled, LIFECYCLES,
+        "every lifecycle settles: {:?}",
+        report.failures
+    );
+    let counts = report.statements.expect(
+        "pg_stat_statements is loaded (malipo's test cluster loads it when the PostgreSQL \
+         install ships it; an external DATABASE_URL needs it in shared_preload_libraries)",
+    );
+    let listing: Vec<String> = counts
+        .top
+        .iter()
+        .map(|(calls, query)| format!("{calls:>6.2}  {query}"))
+        .collect();
+    assert!(
+        counts.statements_per_lifecycle <= BUDGET,
+        "{} statements per lifecycle, over the budget of {BUDGET} ({} commits); most frequent:\n{}",
+        counts.statements_per_lifecycle,
+        counts.commits_per_lifecycle,
+        listing.join("\n")
+    );
+    println!(
+        "{} statements, {} commits, {} write transactions per lifecycle; most frequent:\n{}",
+        counts.statements_per_lifecycle,
+        counts.commits_per_lifecycle,
+        counts.write_transactions_per_lifecycle,
+        listing.join("\n")
+    );
+}
