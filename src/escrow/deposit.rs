@@ -134,6 +134,7 @@ pub async fn apply(
                     intent.id
                 );
             }
+            end_the_polls(conn, intent).await?;
             if intent.capture == crate::domain::Capture::Immediate {
                 super::collect::collect(conn, intent).await?;
                 return Ok(DepositEffect::Held);
@@ -212,4 +213,18 @@ pub async fn fail(
         crate::db::intents::set_failure_reason(&mut *conn, intent, reason).await?;
     }
     Ok(moved)
+}
+
+/// A Lightning invoice is polled until it is paid; once a verified webhook has confirmed the
+/// deposit, the next poll could only find that out, so it ends in this transaction instead of
+/// running. (Other providers' deposit checks exist only when a callback went missing.)
+async fn end_the_polls(conn: &mut PgConnection, intent: &IntentRecord) -> anyhow::Result<()> {
+    if intent.provider == crate::domain::ProviderKind::Lightning {
+        let poll = malipo_jobs::PollLightningInvoice {
+            intent_id: intent.id,
+            polls: 0,
+        };
+        crate::queue::finish_waiting(conn, &poll).await?;
+    }
+    Ok(())
 }

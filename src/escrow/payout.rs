@@ -116,7 +116,7 @@ pub async fn begin(conn: &mut PgConnection, payout: &PayoutRecord) -> anyhow::Re
 }
 
 /// What applying a provider answer did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayoutEffect {
     /// Not conclusive; check again later.
     Pending,
@@ -131,6 +131,32 @@ pub enum PayoutEffect {
 
 /// Applies a transfer status to a payout (locked by the caller in this transaction).
 pub async fn apply_transfer(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    status: &TransferStatus,
+) -> anyhow::Result<PayoutEffect> {
+    let effect = transfer_effect(conn, payout, status).await?;
+    end_the_check(conn, payout, effect).await?;
+    Ok(effect)
+}
+
+/// Once a payout is settled — here, by a webhook's verified answer — its job's next status
+/// check could only find that out; it ends in the same transaction instead of running.
+async fn end_the_check(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    effect: PayoutEffect,
+) -> anyhow::Result<()> {
+    if effect == PayoutEffect::Settled {
+        let check = malipo_jobs::Payout {
+            payout_id: payout.id,
+        };
+        crate::queue::finish_waiting(conn, &check).await?;
+    }
+    Ok(())
+}
+
+async fn transfer_effect(
     conn: &mut PgConnection,
     payout: &PayoutRecord,
     status: &TransferStatus,
@@ -158,6 +184,16 @@ pub async fn apply_transfer(
 
 /// Applies a refund status to a refund payout (locked by the caller).
 pub async fn apply_refund(
+    conn: &mut PgConnection,
+    payout: &PayoutRecord,
+    status: &RefundStatus,
+) -> anyhow::Result<PayoutEffect> {
+    let effect = refund_effect(conn, payout, status).await?;
+    end_the_check(conn, payout, effect).await?;
+    Ok(effect)
+}
+
+async fn refund_effect(
     conn: &mut PgConnection,
     payout: &PayoutRecord,
     status: &RefundStatus,

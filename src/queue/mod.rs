@@ -11,6 +11,7 @@ pub mod budget;
 pub mod claim;
 pub mod complete;
 pub mod enqueue;
+mod finish_waiting;
 pub mod glance;
 pub mod handlers;
 pub mod outcome;
@@ -25,6 +26,7 @@ pub mod wake;
 use std::time::Duration;
 
 pub use enqueue::{EnqueueOptions, Enqueued, JobRow, enqueue, enqueue_batch};
+pub use finish_waiting::finish_waiting;
 pub use handlers::{Handlers, JobContext, JobError};
 pub use malipo_jobs::RetryPolicy;
 pub use outcome::JobOutcome;

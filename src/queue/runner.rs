@@ -49,7 +49,7 @@ impl Runner {
         crate::ops::metrics::install();
         let worker_id: Arc<str> = Arc::from(unique_worker_id());
         let wakers = Wakers::new(&settings.queues);
-        let sink = CompletionSink::spawn(pool.clone(), 512, Duration::from_millis(2));
+        let sink = CompletionSink::spawn(pool.clone(), 512, Duration::from_millis(10));
         let mut background = vec![wakers.spawn_listener(pool.clone())];
         background.push(spawn_heartbeat(
             pool.clone(),

@@ -1,0 +1,29 @@
+//! Ending a waiting job whose reason is gone, in the transaction that removed the reason: a
+//! payout's next status check once a webhook has settled the payout. Its run could only have
+//! found nothing to do — a claim, a load and a completion spent on a no-op.
+
+use malipo_jobs::Job;
+use sqlx::PgConnection;
+
+use super::enqueue::JobRow;
+
+/// Marks `job` done if it is waiting (pending: snoozed, or not yet run), found by its dedupe
+/// key; whether it was. A running job is left alone: its run finds nothing to do and completes
+/// as usual. A job without a dedupe key cannot be named and is left alone too.
+pub async fn finish_waiting<J: Job>(conn: &mut PgConnection, job: &J) -> Result<bool, sqlx::Error> {
+    let row = JobRow::of(job)?;
+    let Some(key) = row.dedupe_key else {
+        return Ok(false);
+    };
+    let finished = sqlx::query!(
+        "UPDATE malipo_jobs
+            SET state = 'done', finished_at = now(), updated_at = now(),
+                last_error = 'finished early: its reason was settled elsewhere'
+          WHERE queue = $1 AND dedupe_key = $2 AND state = 'pending'",
+        row.queue,
+        key,
+    )
+    .execute(conn)
+    .await?;
+    Ok(finished.rows_affected() > 0)
+}
