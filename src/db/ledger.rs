@@ -144,9 +144,7 @@ pub enum PostingError {
     /// Entries do not sum to zero in some currency.
     #[error("posting `{key}` does not balance in {currency}: {total}")]
     Unbalanced {
-        /// The posting's key.
         key: String,
-        /// The currency.
         currency: Currency,
         /// The residue.
         total: Decimal,
@@ -154,10 +152,7 @@ pub enum PostingError {
     /// An account it needs was created by a concurrent transaction after this statement
     /// began, so it could not be seen; the caller's transaction must roll back and retry.
     #[error("posting `{key}`: an account was created concurrently; retry")]
-    ConcurrentAccount {
-        /// The posting's key.
-        key: String,
-    },
+    ConcurrentAccount { key: String },
     /// The database refused it.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -259,17 +254,15 @@ pub async fn posted_amount(
 /// One broken invariant.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Violation {
-    /// Which rule.
     pub rule: String,
     /// What breaks it.
     pub subject: String,
-    /// Details.
     pub detail: String,
 }
 
-/// Every invariant the ledger must hold; an empty list means it is sound.
-pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
-    let checks: [(&str, &str); 12] = [
+/// The invariants the ledger must hold: what each checks, and the query listing its violations
+/// (columns `rule`, `subject`, `detail`, as [`Violation`]).
+const INVARIANTS: [(&str, &str); 12] = [
         (
             "transaction balances per currency",
             "SELECT 'transaction balances per currency' AS rule, t.idempotency_key AS subject,
@@ -376,11 +369,14 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
                FROM ledger_entries e
               WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = e.account_id AND a.currency = e.currency)",
         ),
-    ];
+];
+
+/// Every invariant the ledger must hold; an empty list means it is sound.
+pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
     let mut violations = Vec::new();
     // Runtime statements: the checks are a table iterated here, each a fixed literal; the
     // invariants report on the schema as a whole rather than feed typed code.
-    for (_, sql) in checks {
+    for (_, sql) in INVARIANTS {
         let mut found: Vec<Violation> = sqlx::query_as(sql).fetch_all(pool).await?;
         violations.append(&mut found);
     }
