@@ -29,54 +29,40 @@ pub trait Job: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 's
     }
 }
 
+/// The one list of job kinds: every table over kinds is generated from it, so none can miss
+/// one — this crate's [`registry`] and the worker's handler map (`malipo::worker::handlers`,
+/// which fails to compile when a listed kind has no handler). A new job is added here, once.
+///
+/// `every_job!(then)` expands to `then!(Noop, InitiateDeposit, …)`, each type by its full path;
+/// `then` is a `macro_rules!` macro taking a comma-separated list of types.
+#[macro_export]
+macro_rules! every_job {
+    ($then:ident) => {
+        $then!(
+            $crate::Noop,
+            $crate::InitiateDeposit,
+            $crate::ConfirmDeposit,
+            $crate::ReleaseEscrow,
+            $crate::AutoRelease,
+            $crate::Payout,
+            $crate::Refund,
+            $crate::ProcessWebhook,
+            $crate::PollLightningInvoice,
+            $crate::ReconcileMpesa,
+            $crate::ReconcileFincra,
+            $crate::DeliverEvent,
+        )
+    };
+}
+
 /// Every job kind's name, queue and policy, for operators and for workers that route by kind.
 pub fn registry() -> Vec<(&'static str, &'static str, RetryPolicy)> {
-    vec![
-        (Noop::KIND, Noop::QUEUE, Noop::POLICY),
-        (
-            InitiateDeposit::KIND,
-            InitiateDeposit::QUEUE,
-            InitiateDeposit::POLICY,
-        ),
-        (
-            ConfirmDeposit::KIND,
-            ConfirmDeposit::QUEUE,
-            ConfirmDeposit::POLICY,
-        ),
-        (
-            ReleaseEscrow::KIND,
-            ReleaseEscrow::QUEUE,
-            ReleaseEscrow::POLICY,
-        ),
-        (AutoRelease::KIND, AutoRelease::QUEUE, AutoRelease::POLICY),
-        (Payout::KIND, Payout::QUEUE, Payout::POLICY),
-        (Refund::KIND, Refund::QUEUE, Refund::POLICY),
-        (
-            ProcessWebhook::KIND,
-            ProcessWebhook::QUEUE,
-            ProcessWebhook::POLICY,
-        ),
-        (
-            PollLightningInvoice::KIND,
-            PollLightningInvoice::QUEUE,
-            PollLightningInvoice::POLICY,
-        ),
-        (
-            ReconcileMpesa::KIND,
-            ReconcileMpesa::QUEUE,
-            ReconcileMpesa::POLICY,
-        ),
-        (
-            ReconcileFincra::KIND,
-            ReconcileFincra::QUEUE,
-            ReconcileFincra::POLICY,
-        ),
-        (
-            DeliverEvent::KIND,
-            DeliverEvent::QUEUE,
-            DeliverEvent::POLICY,
-        ),
-    ]
+    macro_rules! entries {
+        ($($job:ty),* $(,)?) => {
+            vec![$((<$job as Job>::KIND, <$job as Job>::QUEUE, <$job as Job>::POLICY)),*]
+        };
+    }
+    every_job!(entries)
 }
 
 /// Queue names. A queue is the unit of pause/resume and of worker subscription.

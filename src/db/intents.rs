@@ -12,14 +12,11 @@ use crate::domain::{IntentStatus, NewIntent};
 /// An intent as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct IntentView {
-    /// The intent id.
     pub id: Uuid,
-    /// Lifecycle status.
     pub status: IntentStatus,
     /// Decimal string in major units.
     #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
-    /// Currency code.
     pub currency: String,
     /// Deposit provider.
     pub provider: String,
@@ -66,16 +63,13 @@ pub struct IntentView {
     /// Why the intent failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
-    /// Creation time.
     pub created_at: DateTime<Utc>,
-    /// Last change.
     pub updated_at: DateTime<Utc>,
 }
 
 /// One history entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventView {
-    /// When.
     pub at: DateTime<Utc>,
     /// What happened.
     #[serde(rename = "type")]
@@ -86,7 +80,6 @@ pub struct EventView {
     /// Status after.
     #[serde(rename = "to")]
     pub to_status: Option<String>,
-    /// Details.
     pub detail: Value,
 }
 
@@ -258,14 +251,82 @@ pub async fn view(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(mut row) = row else { return Ok(None) };
-    let events = row
-        .event_ats
-        .into_iter()
-        .zip(row.event_types)
-        .zip(row.event_froms)
-        .zip(row.event_tos)
-        .zip(row.event_details)
+    Ok(row.map(IntentRow::into_view))
+}
+
+impl IntentRow {
+    /// The row as the API shows it: its history as events, every amount at its currency's
+    /// scale.
+    fn into_view(mut self) -> IntentView {
+        let events = history(
+            self.event_ats,
+            self.event_types,
+            self.event_froms,
+            self.event_tos,
+            self.event_details,
+        );
+        // Every amount at its currency's scale, payouts included (their `numeric(20, 2)` text
+        // would show a SAT payout as "1000.00").
+        let currency = self.currency.parse::<crate::domain::Currency>().ok();
+        let scaled = |amount: Decimal| match currency {
+            Some(currency) => crate::domain::money::at_currency_scale(amount, currency),
+            None => amount,
+        };
+        self.payouts.iter_mut().for_each(payout_at_scale);
+        let remaining = match self.status {
+            IntentStatus::Held | IntentStatus::Disputed => {
+                scaled(self.amount - self.released_amount)
+            }
+            _ => scaled(Decimal::ZERO),
+        };
+        for milestone in &mut self.milestones {
+            if let Some(object) = milestone.as_object_mut() {
+                object.insert("currency".to_owned(), Value::String(self.currency.clone()));
+            }
+            payout_at_scale(milestone);
+        }
+        IntentView {
+            id: self.id,
+            status: self.status,
+            amount: scaled(self.amount),
+            currency: self.currency,
+            provider: self.provider,
+            buyer: self.buyer,
+            payee: self.payee,
+            commission_bps: self.commission_bps,
+            commission_fixed_fee: scaled(self.commission_fixed_fee),
+            reference: self.reference,
+            metadata: self.metadata,
+            next_action: self.next_action,
+            account_number: self.account_number,
+            attention: self.flagged_reason,
+            released_amount: scaled(self.released_amount),
+            remaining,
+            milestones: self.milestones,
+            auto_release_at: self.auto_release_at,
+            dispute_reason: self.dispute_reason,
+            payouts: self.payouts,
+            events,
+            failure_reason: self.failure_reason,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// The history's columns, zipped back into one event per row.
+fn history(
+    ats: Vec<DateTime<Utc>>,
+    kinds: Vec<String>,
+    froms: Vec<Option<String>>,
+    tos: Vec<Option<String>>,
+    details: Vec<Value>,
+) -> Vec<EventView> {
+    ats.into_iter()
+        .zip(kinds)
+        .zip(froms)
+        .zip(tos)
+        .zip(details)
         .map(
             |((((at, kind), from_status), to_status), detail)| EventView {
                 at,
@@ -275,54 +336,7 @@ pub async fn view(
                 detail,
             },
         )
-        .collect();
-    // Every amount at its currency's scale, payouts included (their `numeric(20, 2)` text
-    // would show a SAT payout as "1000.00").
-    let currency = row.currency.parse::<crate::domain::Currency>().ok();
-    let scaled = |amount: Decimal| match currency {
-        Some(currency) => crate::domain::money::at_currency_scale(amount, currency),
-        None => amount,
-    };
-    let amount = scaled(row.amount);
-    let commission_fixed_fee = scaled(row.commission_fixed_fee);
-    row.payouts.iter_mut().for_each(payout_at_scale);
-    let remaining = match row.status {
-        IntentStatus::Held | IntentStatus::Disputed => scaled(row.amount - row.released_amount),
-        _ => scaled(Decimal::ZERO),
-    };
-    let released_amount = scaled(row.released_amount);
-    for milestone in &mut row.milestones {
-        if let Some(object) = milestone.as_object_mut() {
-            object.insert("currency".to_owned(), Value::String(row.currency.clone()));
-        }
-        payout_at_scale(milestone);
-    }
-    Ok(Some(IntentView {
-        id: row.id,
-        status: row.status,
-        amount,
-        currency: row.currency,
-        provider: row.provider,
-        buyer: row.buyer,
-        payee: row.payee,
-        commission_bps: row.commission_bps,
-        commission_fixed_fee,
-        reference: row.reference,
-        metadata: row.metadata,
-        next_action: row.next_action,
-        account_number: row.account_number,
-        attention: row.flagged_reason,
-        released_amount,
-        remaining,
-        milestones: row.milestones,
-        auto_release_at: row.auto_release_at,
-        dispute_reason: row.dispute_reason,
-        payouts: row.payouts,
-        events,
-        failure_reason: row.failure_reason,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    }))
+        .collect()
 }
 
 /// A payout object with its amount shown at its own currency's scale.
@@ -348,11 +362,9 @@ fn payout_at_scale(payout: &mut Value) {
 /// An intent as the workers need it.
 #[derive(Debug, Clone)]
 pub struct IntentRecord {
-    /// The id.
     pub id: Uuid,
     /// Owning client.
     pub client_id: Uuid,
-    /// Status.
     pub status: crate::domain::IntentStatus,
     /// Amount held or to be held.
     pub amount: crate::domain::Money,
@@ -384,7 +396,6 @@ pub struct IntentRecord {
     pub released_amount: crate::domain::Money,
     /// When a held, undisputed intent is released by itself.
     pub auto_release_at: Option<DateTime<Utc>>,
-    /// When the intent was created.
     pub created_at: DateTime<Utc>,
 }
 
@@ -527,9 +538,7 @@ pub async fn mpesa_awaiting_payment(
 /// An event of one intent: which, and its detail.
 #[derive(Debug, Clone)]
 pub struct IntentEventDetail {
-    /// The intent.
     pub intent_id: Uuid,
-    /// The event's detail.
     pub detail: Value,
 }
 

@@ -6,6 +6,7 @@
 use axum::{extract::State, http::StatusCode, response::Response};
 use malipo_jobs::Payout;
 use serde_json::{Value, json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
@@ -18,10 +19,10 @@ use super::{
 use crate::{
     db::{
         intents,
-        payouts::{self, PayoutTarget},
+        payouts::{self, PayoutRecord, PayoutTarget},
     },
     domain::{
-        IntentNote, PayoutDestination, PayoutKind, PayoutStatus,
+        IntentNote, Money, PayoutDestination, PayoutKind, PayoutStatus,
         new_intent::{invoice_pays, parse_payout_destination},
     },
     queue::{EnqueueOptions, enqueue},
@@ -86,6 +87,7 @@ fn parse_body(body: &serde_json::Map<String, Value>) -> Result<PayoutDestination
     }
 }
 
+/// Inserts the successor payout and queues it, in one transaction with the idempotent answer.
 async fn apply(
     state: &AppState,
     caller: &Caller,
@@ -101,6 +103,18 @@ async fn apply(
         .await?
         .filter(|payout| payout.intent_id == Some(intent.id))
         .ok_or_else(|| ApiError::NotFound(String::new()))?;
+    may_send_again(&mut tx, &failed).await?;
+    destination_can_receive(&destination, failed.amount)?;
+    send_again(&mut tx, intent.id, &failed, destination).await?;
+    let view = intents::view(&mut tx, Some(caller.id), intent.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("intent {intent_id} vanished inside its own transaction"))?;
+    idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
+}
+
+/// Only a payee payout the provider confirmed failed, and not yet sent again, may be.
+async fn may_send_again(conn: &mut PgConnection, failed: &PayoutRecord) -> Result<(), ApiError> {
+    let payout_id = failed.id;
     if failed.kind != PayoutKind::Payee {
         return Err(ApiError::Conflict(format!(
             "payout `{payout_id}` is a {} payout; only the payee's share is sent again by its client",
@@ -113,24 +127,29 @@ async fn apply(
             failed.status
         )));
     }
-    if let Some(successor) = payouts::successor_of(&mut tx, failed.id).await? {
+    if let Some(successor) = payouts::successor_of(conn, failed.id).await? {
         return Err(ApiError::Conflict(format!(
             "payout `{payout_id}` was already sent again as `{successor}`"
         )));
     }
-    if !destination.provider().carries(failed.amount.currency()) {
+    Ok(())
+}
+
+/// What stops `destination` from receiving `amount`: a provider that does not carry the
+/// currency, a Fincra destination for another currency, an invoice for another amount.
+fn destination_can_receive(destination: &PayoutDestination, amount: Money) -> Result<(), ApiError> {
+    if !destination.provider().carries(amount.currency()) {
         return Err(ApiError::Validation(vec![FieldError::new(
             "payout.provider",
             format!(
                 "cannot pay {} through {}",
-                failed.amount.currency(),
+                amount.currency(),
                 destination.provider()
             ),
         )]));
     }
-    if let PayoutDestination::Fincra(fincra) = &destination
-        && let Err(message) =
-            crate::domain::fincra_destination::pays_out(fincra, failed.amount.currency())
+    if let PayoutDestination::Fincra(fincra) = destination
+        && let Err(message) = crate::domain::fincra_destination::pays_out(fincra, amount.currency())
     {
         return Err(ApiError::Validation(vec![FieldError::new(
             "payout.destination",
@@ -139,15 +158,26 @@ async fn apply(
     }
     if let PayoutDestination::Lightning {
         bolt11: Some(invoice),
-    } = &destination
+    } = destination
     {
-        invoice_pays(invoice, failed.amount)
+        invoice_pays(invoice, amount)
             .map_err(|why| ApiError::Validation(vec![FieldError::new("payout.bolt11", why)]))?;
     }
+    Ok(())
+}
+
+/// The successor payout to `destination`, linked from `failed`, in the intent's history and
+/// queued.
+async fn send_again(
+    conn: &mut PgConnection,
+    intent: Uuid,
+    failed: &PayoutRecord,
+    destination: PayoutDestination,
+) -> Result<(), ApiError> {
     let provider = destination.provider();
     let successor = payouts::insert(
-        &mut tx,
-        intent.id,
+        &mut *conn,
+        intent,
         failed.release_seq,
         PayoutKind::Payee,
         failed.amount,
@@ -155,27 +185,24 @@ async fn apply(
         &PayoutTarget::Destination(destination),
     )
     .await?;
-    payouts::supersede(&mut tx, failed.id, successor).await?;
+    payouts::supersede(&mut *conn, failed.id, successor).await?;
     intents::record_event(
-        &mut *tx,
-        intent.id,
+        &mut *conn,
+        intent,
         IntentNote::PayoutRetried,
         json!({"failed": failed.id, "payout": successor, "provider": provider.as_str()}),
     )
     .await?;
     enqueue(
-        &mut tx,
+        &mut *conn,
         &Payout {
             payout_id: successor,
         },
         EnqueueOptions {
-            intent_id: Some(intent.id),
+            intent_id: Some(intent),
             ..Default::default()
         },
     )
     .await?;
-    let view = intents::view(&mut tx, Some(caller.id), intent.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("intent {intent_id} vanished inside its own transaction"))?;
-    idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
+    Ok(())
 }

@@ -163,6 +163,7 @@ pub async fn statement(
     Ok(Json(serde_json::json!({"data": rows, "next_cursor": next})))
 }
 
+/// The withdrawal `body` asks for, or every field error it has (in field order).
 fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<FieldError>> {
     const KNOWN: [&str; 5] = ["amount", "currency", "destination", "reference", "metadata"];
     let mut errors: Vec<FieldError> = body
@@ -170,7 +171,28 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
         .filter(|k| !KNOWN.contains(&k.as_str()))
         .map(|k| FieldError::new(k.clone(), "is not a known field"))
         .collect();
-    let currency = match body.get("currency") {
+    let currency = currency_field(body, &mut errors);
+    let amount = amount_field(body, currency, &mut errors);
+    let destination = destination_field(body, &mut errors);
+    if let (Some(destination), Some(amount)) = (&destination, amount) {
+        errors.extend(destination_can_pay(destination, amount));
+    }
+    let reference = reference_field(body, &mut errors);
+    let metadata = metadata_field(body, &mut errors);
+    match (amount, destination) {
+        (Some(amount), Some(destination)) if errors.is_empty() => Ok(NewWithdrawal {
+            client,
+            amount,
+            destination,
+            reference,
+            metadata,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn currency_field(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<Currency> {
+    match body.get("currency") {
         Some(Value::String(code)) => Currency::from_str(code)
             .map_err(|e| errors.push(FieldError::new("currency", e.to_string())))
             .ok(),
@@ -178,8 +200,16 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
             errors.push(FieldError::new("currency", "is required, like \"KES\""));
             None
         }
-    };
-    let amount = match body.get("amount") {
+    }
+}
+
+/// The amount in `currency` (none when the currency itself is missing or unknown).
+fn amount_field(
+    body: &Map<String, Value>,
+    currency: Option<Currency>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Money> {
+    match body.get("amount") {
         Some(Value::String(text)) => parse_amount(Some(&format!("\"{text}\"")))
             .ok()
             .filter(|a| a.is_sign_positive() && !a.is_zero())
@@ -198,8 +228,16 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
             ));
             None
         }
-    };
-    let destination = match body.get("destination") {
+    }
+}
+
+/// The destination, parsed as an intent's payee payout is (its errors named under
+/// `destination`).
+fn destination_field(
+    body: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<PayoutDestination> {
+    match body.get("destination") {
         Some(Value::Object(destination)) => parse_payout_destination(destination)
             .map_err(|(field, message)| {
                 let field = field.replacen("payee.payout", "destination", 1);
@@ -213,11 +251,11 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
             ));
             None
         }
-    };
-    if let (Some(destination), Some(amount)) = (&destination, amount) {
-        errors.extend(destination_can_pay(destination, amount));
     }
-    let reference = match body.get("reference") {
+}
+
+fn reference_field(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<String> {
+    match body.get("reference") {
         None | Some(Value::Null) => None,
         Some(Value::String(text))
             if !text.is_empty() && text.len() <= 128 && is_safe_identifier(text) =>
@@ -231,8 +269,11 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
             ));
             None
         }
-    };
-    let metadata = match body.get("metadata") {
+    }
+}
+
+fn metadata_field(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Value {
+    match body.get("metadata") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::Object(map))
             if serde_json::to_vec(map).map_or(usize::MAX, |v| v.len()) <= MAX_METADATA_BYTES
@@ -247,16 +288,6 @@ fn parse(body: &Map<String, Value>, client: Uuid) -> Result<NewWithdrawal, Vec<F
             ));
             Value::Null
         }
-    };
-    match (amount, destination) {
-        (Some(amount), Some(destination)) if errors.is_empty() => Ok(NewWithdrawal {
-            client,
-            amount,
-            destination,
-            reference,
-            metadata,
-        }),
-        _ => Err(errors),
     }
 }
 

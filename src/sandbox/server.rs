@@ -39,8 +39,8 @@ pub struct FakeProviders {
 }
 
 impl FakeProviders {
-    /// Binds 127.0.0.1 on a free port and serves the three fakes at `/paystack`, `/mpesa` and
-    /// `/lnbits`; their base URLs take a real client's paths unchanged.
+    /// Binds 127.0.0.1 on a free port and serves the four fakes at `/paystack`, `/mpesa`,
+    /// `/lnbits` and `/fincra`; their base URLs take a real client's paths unchanged.
     pub async fn start(settings: SandboxSettings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
@@ -78,42 +78,15 @@ impl FakeProviders {
             format!("{origin}/fincra"),
         ));
 
-        let context = |provider| FaultContext {
-            shared: Arc::clone(&shared),
-            provider,
+        let app = Self::router(
+            &shared,
             spike_arrest_status,
-        };
-        let app = Router::new()
-            .nest(
-                "/paystack",
-                paystack::router(Arc::clone(&paystack), context(Provider::Paystack)),
-            )
-            .nest(
-                "/mpesa",
-                mpesa::router(Arc::clone(&mpesa), context(Provider::Mpesa)),
-            )
-            .nest(
-                "/lnbits",
-                lnbits::router(Arc::clone(&lnbits), context(Provider::Lnbits)),
-            )
-            .nest(
-                "/fincra",
-                fincra::router(Arc::clone(&fincra), context(Provider::Fincra)),
-            );
-
-        let mut until_stopped = stopped;
-        let server = tokio::spawn(async move {
-            let signal = async move {
-                // Also ends when the sender is dropped.
-                let _ = until_stopped.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await
-            {
-                tracing::warn!(%error, "sandbox: server stopped with an error");
-            }
-        });
+            &paystack,
+            &mpesa,
+            &lnbits,
+            &fincra,
+        );
+        let server = serve_until_stopped(listener, app, stopped);
         tracing::info!(%origin, "sandbox: fake providers listening");
         Ok(Self {
             origin,
@@ -125,6 +98,39 @@ impl FakeProviders {
             stop,
             server: Some(server),
         })
+    }
+
+    /// Each fake under its own prefix, behind the fault layer of its provider.
+    fn router(
+        shared: &Arc<Shared>,
+        spike_arrest_status: StatusCode,
+        paystack: &Arc<PaystackState>,
+        mpesa: &Arc<MpesaState>,
+        lnbits: &Arc<LnbitsState>,
+        fincra: &Arc<FincraState>,
+    ) -> Router {
+        let context = |provider| FaultContext {
+            shared: Arc::clone(shared),
+            provider,
+            spike_arrest_status,
+        };
+        Router::new()
+            .nest(
+                "/paystack",
+                paystack::router(Arc::clone(paystack), context(Provider::Paystack)),
+            )
+            .nest(
+                "/mpesa",
+                mpesa::router(Arc::clone(mpesa), context(Provider::Mpesa)),
+            )
+            .nest(
+                "/lnbits",
+                lnbits::router(Arc::clone(lnbits), context(Provider::Lnbits)),
+            )
+            .nest(
+                "/fincra",
+                fincra::router(Arc::clone(fincra), context(Provider::Fincra)),
+            )
     }
 
     /// Where the fakes listen, e.g. `http://127.0.0.1:P`.
@@ -221,4 +227,24 @@ impl Drop for FakeProviders {
     fn drop(&mut self) {
         self.stop.send_replace(true);
     }
+}
+
+/// Serves `app` on `listener` until `stopped` turns true or its sender is dropped.
+fn serve_until_stopped(
+    listener: TcpListener,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let signal = async move {
+            // Also ends when the sender is dropped.
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            tracing::warn!(%error, "sandbox: server stopped with an error");
+        }
+    })
 }

@@ -7,10 +7,10 @@ use serde_json::json;
 
 use super::{WorkerState, calls};
 use crate::{
-    db::transitions::transition,
+    db::{intents::IntentRecord, transitions::transition},
     domain::{Buyer, IntentMove, IntentStatus, ProviderKind},
     escrow::{deposit, deposit_reference},
-    providers::{self, DepositInitiation, DepositRequest, ProviderError},
+    providers::{self, DepositInitiation, DepositRequest, NextAction, ProviderError},
     queue::{EnqueueOptions, JobContext, JobError, enqueue},
 };
 
@@ -30,99 +30,11 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     else {
         return Ok(());
     };
-    let request = DepositRequest {
-        intent_id: intent.id,
-        // M-Pesa shows the reference as the STK push's AccountReference: the account number
-        // malipo issued, so the payment is matched to this intent by Pull as well.
-        reference: intent
-            .account_number
-            .clone()
-            .unwrap_or_else(|| deposit_reference(intent.id)),
-        amount: intent.amount,
-        buyer: match &intent.buyer {
-            Buyer::Email { email } => providers::Buyer::Email(email.clone()),
-            Buyer::Msisdn { msisdn } => providers::Buyer::Msisdn(msisdn.as_str().to_owned()),
-            Buyer::Anonymous {} => providers::Buyer::None,
-        },
-        description: intent
-            .reference
-            .clone()
-            .unwrap_or_else(|| format!("payment {}", &intent.id.simple().to_string()[..12])),
-    };
-    let mut answer = calls::initiate_deposit(&state.providers, intent.provider, &request).await;
-    if let Ok(DepositInitiation::AlreadyInitiated { status }) = &answer
-        && intent.provider.opens_checkouts()
-        && !matches!(status, crate::providers::DepositStatus::Succeeded { .. })
-    {
-        // An earlier initialize reached Paystack but its answer — the checkout link — was
-        // lost, and nobody can pay a checkout nobody can open: start a fresh one under a new
-        // reference (the stale one is never shown to anyone, so it cannot be paid).
-        let retry = DepositRequest {
-            reference: format!("{}-{}", request.reference, context.attempt),
-            ..request.clone()
-        };
-        answer = calls::initiate_deposit(&state.providers, intent.provider, &retry).await;
-    }
+    let answer = ask_to_start(state, &intent, context.attempt).await;
     let mut tx = state.pool.begin().await?;
     match answer {
         Ok(DepositInitiation::Started { action }) => {
-            let handle = action.provider_handle().to_owned();
-            let mut shown = serde_json::to_value(&action).map_err(anyhow::Error::from)?;
-            if let (Some(number), Some(object)) = (&intent.account_number, shown.as_object_mut()) {
-                object.insert("account_number".to_owned(), json!(number));
-            }
-            // Stored even when the intent was cancelled meanwhile: the deposit exists at the
-            // provider, and a payment to it must still find its intent (and become a
-            // late_payment discrepancy) instead of an unknown handle.
-            crate::db::intents::record_deposit_handle(
-                &mut tx,
-                intent.id,
-                shown,
-                &handle,
-                action.expires_at(),
-            )
-            .await?;
-            let moved = transition(
-                &mut tx,
-                intent.id,
-                IntentMove::DepositInitiated,
-                json!({"provider_reference": handle}),
-            )
-            .await?
-            .is_some();
-            if moved && intent.provider == ProviderKind::Mpesa {
-                requeue_early_callbacks(&mut tx, &handle).await?;
-                // The STK callback settles it; a client's deadline is kept by asking Daraja
-                // (STK Push Query) once it has passed, callback or not.
-                if let Some(wait) = until_deadline(&intent) {
-                    confirm_later(&mut tx, intent.id, wait).await?;
-                }
-            }
-            if moved && intent.provider == ProviderKind::Lightning {
-                let poll = PollLightningInvoice {
-                    intent_id: intent.id,
-                    polls: 0,
-                };
-                enqueue(
-                    &mut tx,
-                    &poll,
-                    EnqueueOptions {
-                        intent_id: Some(intent.id),
-                        delay_secs: Some(2.0),
-                    },
-                )
-                .await?;
-            }
-            if moved && intent.provider.opens_checkouts() {
-                // Paystack's `charge.success` (Fincra's `charge.successful`) may never come
-                // (webhooks are lost too): a
-                // verification is scheduled anyway, asking less often as the checkout ages
-                // (`confirm_deposit` snoozes while Paystack calls it pending).
-                let first = until_deadline(&intent).map_or(PAYSTACK_FIRST_CHECK_SECS, |secs| {
-                    secs.min(PAYSTACK_FIRST_CHECK_SECS)
-                });
-                confirm_later(&mut tx, intent.id, first).await?;
-            }
+            record_started(&mut tx, &intent, &action).await?;
         }
         Ok(DepositInitiation::AlreadyInitiated { status }) => {
             // A re-run after a lost answer: the deposit exists; let confirmation settle it.
@@ -147,33 +59,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             .await?;
         }
         Err(ProviderError::InDoubt { reason }) if intent.provider == ProviderKind::Mpesa => {
-            // A second STK push would prompt the buyer twice, and without Daraja's answer there is
-            // no CheckoutRequestID to query. The push may still have reached the phone and been
-            // paid: the intent waits (with the Paybill account number to pay to) until a
-            // deadline, reconciliation's Pull matches a payment by that number, and after the
-            // deadline a payment is a late-payment discrepancy — never a failure the buyer paid for.
-            let deadline = Utc::now() + IN_DOUBT_WINDOW;
-            let shown = json!({"type": "paybill", "account_number": intent.account_number,
-                               "note": "the payment prompt may not have reached the phone; pay by Paybill to this account number"});
-            crate::db::intents::offer_paybill(
-                &mut tx,
-                intent.id,
-                shown,
-                deadline,
-                &format!("M-Pesa did not answer the STK push ({reason}); a payment is matched by account number until {deadline}"),
-            )
-            .await?;
-            let moved = transition(
-                &mut tx,
-                intent.id,
-                IntentMove::DepositInDoubt,
-                json!({"reason": reason, "deadline": deadline}),
-            )
-            .await?;
-            if moved.is_some() {
-                let wait = (deadline - Utc::now()).num_seconds().max(1) as f64 + 1.0;
-                confirm_later(&mut tx, intent.id, wait).await?;
-            }
+            offer_paybill_after_unanswered_stk(&mut tx, &intent, &reason).await?;
         }
         Err(error) => {
             tx.rollback().await?;
@@ -184,16 +70,176 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     Ok(())
 }
 
-/// Schedules the deposit's verification `delay_secs` from now (one per intent: a second is a
-/// no-op by the job's dedupe key).
+/// What the provider is asked to start for `intent`.
+fn deposit_request(intent: &IntentRecord) -> DepositRequest {
+    DepositRequest {
+        intent_id: intent.id,
+        // M-Pesa shows the reference as the STK push's AccountReference: the account number
+        // malipo issued, so the payment is matched to this intent by Pull as well.
+        reference: intent
+            .account_number
+            .clone()
+            .unwrap_or_else(|| deposit_reference(intent.id)),
+        amount: intent.amount,
+        buyer: match &intent.buyer {
+            Buyer::Email { email } => providers::Buyer::Email(email.clone()),
+            Buyer::Msisdn { msisdn } => providers::Buyer::Msisdn(msisdn.as_str().to_owned()),
+            Buyer::Anonymous {} => providers::Buyer::None,
+        },
+        description: intent
+            .reference
+            .clone()
+            .unwrap_or_else(|| format!("payment {}", &intent.id.simple().to_string()[..12])),
+    }
+}
+
+/// Asks the provider to start the deposit; `attempt` names a fresh checkout when an earlier
+/// one's link was lost.
+async fn ask_to_start(
+    state: &WorkerState,
+    intent: &IntentRecord,
+    attempt: i32,
+) -> Result<DepositInitiation, ProviderError> {
+    let request = deposit_request(intent);
+    let answer = calls::initiate_deposit(&state.providers, intent.provider, &request).await;
+    if let Ok(DepositInitiation::AlreadyInitiated { status }) = &answer
+        && intent.provider.opens_checkouts()
+        && !matches!(status, crate::providers::DepositStatus::Succeeded { .. })
+    {
+        // An earlier initialize reached Paystack but its answer — the checkout link — was
+        // lost, and nobody can pay a checkout nobody can open: start a fresh one under a new
+        // reference (the stale one is never shown to anyone, so it cannot be paid).
+        let retry = DepositRequest {
+            reference: format!("{}-{attempt}", request.reference),
+            ..request
+        };
+        return calls::initiate_deposit(&state.providers, intent.provider, &retry).await;
+    }
+    answer
+}
+
+/// Stores what the buyer must do next, moves the intent on, and schedules what settles it.
+async fn record_started(
+    tx: &mut sqlx::PgConnection,
+    intent: &IntentRecord,
+    action: &NextAction,
+) -> Result<(), JobError> {
+    let handle = action.provider_handle().to_owned();
+    let mut shown = serde_json::to_value(action).map_err(anyhow::Error::from)?;
+    if let (Some(number), Some(object)) = (&intent.account_number, shown.as_object_mut()) {
+        object.insert("account_number".to_owned(), json!(number));
+    }
+    // Stored even when the intent was cancelled meanwhile: the deposit exists at the
+    // provider, and a payment to it must still find its intent (and become a
+    // late_payment discrepancy) instead of an unknown handle.
+    crate::db::intents::record_deposit_handle(
+        &mut *tx,
+        intent.id,
+        shown,
+        &handle,
+        action.expires_at(),
+    )
+    .await?;
+    let moved = transition(
+        &mut *tx,
+        intent.id,
+        IntentMove::DepositInitiated,
+        json!({"provider_reference": handle}),
+    )
+    .await?
+    .is_some();
+    if moved {
+        schedule_settlement(tx, intent, &handle).await?;
+    }
+    Ok(())
+}
+
+/// Schedules, per provider, what learns the started deposit's outcome.
+async fn schedule_settlement(
+    tx: &mut sqlx::PgConnection,
+    intent: &IntentRecord,
+    handle: &str,
+) -> Result<(), sqlx::Error> {
+    if intent.provider == ProviderKind::Mpesa {
+        requeue_early_callbacks(&mut *tx, handle).await?;
+        // The STK callback settles it; a client's deadline is kept by asking Daraja
+        // (STK Push Query) once it has passed, callback or not.
+        if let Some(wait) = until_deadline(intent) {
+            confirm_later(&mut *tx, intent.id, wait).await?;
+        }
+    }
+    if intent.provider == ProviderKind::Lightning {
+        let poll = PollLightningInvoice {
+            intent_id: intent.id,
+            polls: 0,
+        };
+        enqueue(
+            &mut *tx,
+            &poll,
+            EnqueueOptions {
+                intent_id: Some(intent.id),
+                delay_secs: Some(2.0),
+            },
+        )
+        .await?;
+    }
+    if intent.provider.opens_checkouts() {
+        // Paystack's `charge.success` (Fincra's `charge.successful`) may never come
+        // (webhooks are lost too): a verification is scheduled anyway, asking less often as
+        // the checkout ages (`confirm_deposit` snoozes while Paystack calls it pending).
+        let first = until_deadline(intent).map_or(PAYSTACK_FIRST_CHECK_SECS, |secs| {
+            secs.min(PAYSTACK_FIRST_CHECK_SECS)
+        });
+        confirm_later(&mut *tx, intent.id, first).await?;
+    }
+    Ok(())
+}
+
+/// M-Pesa did not answer the STK push. A second push would prompt the buyer twice, and without
+/// Daraja's answer there is no CheckoutRequestID to query. The push may still have reached the
+/// phone and been paid: the intent waits (with the Paybill account number to pay to) until a
+/// deadline, reconciliation's Pull matches a payment by that number, and after the deadline a
+/// payment is a late-payment discrepancy — never a failure the buyer paid for.
+async fn offer_paybill_after_unanswered_stk(
+    tx: &mut sqlx::PgConnection,
+    intent: &IntentRecord,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let deadline = Utc::now() + IN_DOUBT_WINDOW;
+    let shown = json!({"type": "paybill", "account_number": intent.account_number,
+                       "note": "the payment prompt may not have reached the phone; pay by Paybill to this account number"});
+    crate::db::intents::offer_paybill(
+        &mut *tx,
+        intent.id,
+        shown,
+        deadline,
+        &format!("M-Pesa did not answer the STK push ({reason}); a payment is matched by account number until {deadline}"),
+    )
+    .await?;
+    let moved = transition(
+        &mut *tx,
+        intent.id,
+        IntentMove::DepositInDoubt,
+        json!({"reason": reason, "deadline": deadline}),
+    )
+    .await?;
+    if moved.is_some() {
+        let wait = (deadline - Utc::now()).num_seconds().max(1) as f64 + 1.0;
+        confirm_later(&mut *tx, intent.id, wait).await?;
+    }
+    Ok(())
+}
+
 /// Seconds until just after the client's payment deadline, when it has one.
-fn until_deadline(intent: &crate::db::intents::IntentRecord) -> Option<f64> {
+fn until_deadline(intent: &IntentRecord) -> Option<f64> {
     let deadline = intent.deposit_expires_at?;
     let wait = (deadline - Utc::now()).num_milliseconds().max(0);
     #[allow(clippy::cast_precision_loss)] // a wait in ms, far below 2^53
     Some(wait as f64 / 1000.0 + 1.0)
 }
 
+/// Schedules the deposit's verification `delay_secs` from now (one per intent: a second is a
+/// no-op by the job's dedupe key).
 async fn confirm_later(
     tx: &mut sqlx::PgConnection,
     intent: uuid::Uuid,

@@ -14,10 +14,11 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{FincraState, error, ok, webhook};
+use super::{FincraState, Store, error, ok, webhook};
 use crate::sandbox::delivery::{spawn_delivery, spawn_lie_then_truth};
 use crate::sandbox::faults::Provider;
 use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome};
+use crate::sandbox::shared::Shared;
 
 /// How a payout ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,32 +209,15 @@ pub(crate) async fn initiate(State(state): State<Arc<FincraState>>, body: Bytes)
                 "DUPLICATE_CUSTOMER_REFERENCE",
             );
         }
-        if let Some(balance) = store.balances.get_mut(&request.currency) {
-            if *balance < request.amount {
-                shared.counters.injected_failure("fincra underfunded");
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "You do not have enough money in your wallet",
-                    "NO_ENOUGH_MONEY_IN_WALLET",
-                );
-            }
-            *balance -= request.amount;
+        if !debit_wallet(&mut store, &request) {
+            shared.counters.injected_failure("fincra underfunded");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "You do not have enough money in your wallet",
+                "NO_ENOUGH_MONEY_IN_WALLET",
+            );
         }
-        let now = Utc::now();
-        let payout = Payout {
-            id: shared.numeric_id(),
-            reference: shared.hex_bytes(8),
-            customer_reference: request.customer_reference.clone(),
-            amount: request.amount,
-            currency: request.currency,
-            destination: request.destination,
-            account_number: request.account_number,
-            holder: request.holder,
-            status: Status::Processing,
-            reason: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let payout = processing_payout(&shared, request);
         shared.money.record(MoneyMovement {
             channel: MoneyChannel::FincraPayout,
             key: payout.customer_reference.clone(),
@@ -244,20 +228,7 @@ pub(crate) async fn initiate(State(state): State<Arc<FincraState>>, body: Bytes)
             outcome: MoneyOutcome::Pending,
         });
         let data = payout.initiate_json();
-        let failure_probability = shared
-            .faults
-            .get(Provider::Fincra)
-            .payout_failure_probability;
-        let outcome = match store.script.scripted() {
-            Some(outcome) => outcome,
-            None if shared.chance(failure_probability) => {
-                shared
-                    .counters
-                    .injected_failure(MoneyChannel::FincraPayout.name());
-                FincraPayoutOutcome::Failed
-            }
-            None => shared.with_rng(|rng| store.script.draw(rng)),
-        };
+        let outcome = draw_payout_outcome(&shared, &mut store);
         let reference = payout.customer_reference.clone();
         store.payouts.insert(reference.clone(), payout);
         (data, outcome, reference)
@@ -266,6 +237,54 @@ pub(crate) async fn initiate(State(state): State<Arc<FincraState>>, body: Bytes)
     let task_state = Arc::clone(&state);
     shared.spawn(async move { settle(&task_state, &reference, outcome).await });
     ok("Payout initiated successfully.", data)
+}
+
+/// Takes the payout's amount from the wallet of its currency (a currency without a configured
+/// wallet is not limited); false, taking nothing, when the wallet holds too little.
+fn debit_wallet(store: &mut Store, request: &Request) -> bool {
+    if let Some(balance) = store.balances.get_mut(&request.currency) {
+        if *balance < request.amount {
+            return false;
+        }
+        *balance -= request.amount;
+    }
+    true
+}
+
+fn processing_payout(shared: &Shared, request: Request) -> Payout {
+    let now = Utc::now();
+    Payout {
+        id: shared.numeric_id(),
+        reference: shared.hex_bytes(8),
+        customer_reference: request.customer_reference,
+        amount: request.amount,
+        currency: request.currency,
+        destination: request.destination,
+        account_number: request.account_number,
+        holder: request.holder,
+        status: Status::Processing,
+        reason: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// How this payout ends: a scripted outcome first, then an injected failure, then a draw.
+fn draw_payout_outcome(shared: &Shared, store: &mut Store) -> FincraPayoutOutcome {
+    let failure_probability = shared
+        .faults
+        .get(Provider::Fincra)
+        .payout_failure_probability;
+    match store.script.scripted() {
+        Some(outcome) => outcome,
+        None if shared.chance(failure_probability) => {
+            shared
+                .counters
+                .injected_failure(MoneyChannel::FincraPayout.name());
+            FincraPayoutOutcome::Failed
+        }
+        None => shared.with_rng(|rng| store.script.draw(rng)),
+    }
 }
 
 /// After the settle delay the payout concludes and its webhook is sent — now and then

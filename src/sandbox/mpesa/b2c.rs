@@ -179,59 +179,11 @@ impl MpesaState {
     /// Pays out (or fails) by the scripted outcome, then sends the Result unless silent.
     fn settle_b2c(self: &Arc<Self>, ocid: &str) {
         let shared = &self.shared;
-        let (record, settled, balance) = {
-            let mut store = self.store();
-            let balance = store.utility_balance;
-            let Some(record) = store.b2c.get_mut(ocid) else {
-                return;
-            };
-            let mut result = record.outcome.result;
-            if result == B2cResult::Success && record.amount > balance {
-                result = B2cResult::InsufficientFunds;
-            }
-            let settled = B2cSettled {
-                result,
-                transaction_id: wire::receipt(shared),
-            };
-            record.settled = Some(settled.clone());
-            shared.money.conclude(
-                MoneyChannel::MpesaB2c,
-                &record.conversation_id,
-                if result == B2cResult::Success {
-                    MoneyOutcome::Succeeded
-                } else {
-                    MoneyOutcome::Failed
-                },
-            );
-            let record = record.clone();
-            if result == B2cResult::Success {
-                store.utility_balance -= record.amount;
-                let paid = Receipt {
-                    reason: "Business Payment to Individual via API",
-                    amount: record.amount,
-                    debit_party: format!("{} - Malipo Sandbox", record.party_a),
-                    credit_party: format!("{} - Sandbox Customer", record.party_b),
-                    initiated: record.created_at,
-                    finalised: Utc::now(),
-                    charges: "Fee For B2C Payment|KES|22.40",
-                };
-                store.receipts.insert(settled.transaction_id.clone(), paid);
-            }
-            (record, settled, store.utility_balance)
+        let Some((record, settled, balance)) = self.conclude_b2c(ocid) else {
+            return;
         };
         let truth = if record.outcome.callback {
-            match result_body(&record, ocid, &settled, balance).and_then(|body| body.to_bytes()) {
-                Ok(body) => Some(Outbound::json(
-                    Provider::Mpesa,
-                    "b2c result",
-                    &record.result_url,
-                    body,
-                )),
-                Err(error) => {
-                    tracing::warn!(%error, "sandbox: cannot build a B2C result");
-                    None
-                }
-            }
+            b2c_result(&record, ocid, &settled, balance)
         } else {
             shared.counters.bump(|c| c.callbacks_dropped += 1);
             None
@@ -261,6 +213,70 @@ impl MpesaState {
         }
         if let Some(truth) = truth {
             spawn_delivery(shared, truth);
+        }
+    }
+
+    /// Concludes the payout `ocid` by its scripted result (insufficient funds when the utility
+    /// account cannot cover it), paying it from the utility account on success; the record, its
+    /// conclusion and the balance after it.
+    fn conclude_b2c(&self, ocid: &str) -> Option<(B2cRecord, B2cSettled, u64)> {
+        let shared = &self.shared;
+        let mut store = self.store();
+        let balance = store.utility_balance;
+        let record = store.b2c.get_mut(ocid)?;
+        let mut result = record.outcome.result;
+        if result == B2cResult::Success && record.amount > balance {
+            result = B2cResult::InsufficientFunds;
+        }
+        let settled = B2cSettled {
+            result,
+            transaction_id: wire::receipt(shared),
+        };
+        record.settled = Some(settled.clone());
+        shared.money.conclude(
+            MoneyChannel::MpesaB2c,
+            &record.conversation_id,
+            if result == B2cResult::Success {
+                MoneyOutcome::Succeeded
+            } else {
+                MoneyOutcome::Failed
+            },
+        );
+        let record = record.clone();
+        if result == B2cResult::Success {
+            store.utility_balance -= record.amount;
+            let paid = Receipt {
+                reason: "Business Payment to Individual via API",
+                amount: record.amount,
+                debit_party: format!("{} - Malipo Sandbox", record.party_a),
+                credit_party: format!("{} - Sandbox Customer", record.party_b),
+                initiated: record.created_at,
+                finalised: Utc::now(),
+                charges: "Fee For B2C Payment|KES|22.40",
+            };
+            store.receipts.insert(settled.transaction_id.clone(), paid);
+        }
+        Some((record, settled, store.utility_balance))
+    }
+}
+
+/// The Result as Daraja posts it to the payout's ResultURL.
+fn b2c_result(
+    record: &B2cRecord,
+    ocid: &str,
+    settled: &B2cSettled,
+    balance: u64,
+) -> Option<Outbound> {
+    match result_body(record, ocid, settled, balance).and_then(|body| body.to_bytes()) {
+        Ok(body) => Some(Outbound::json(
+            Provider::Mpesa,
+            "b2c result",
+            &record.result_url,
+            body,
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "sandbox: cannot build a B2C result");
+            None
         }
     }
 }

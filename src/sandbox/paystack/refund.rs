@@ -11,9 +11,9 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::charge::ChargeStatus;
+use super::charge::{ChargeStatus, Transaction};
 use super::{
-    INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
+    INTEGRATION_ID, PaystackState, Store, fail, invalid_json, minor_amount, ok, parse_body, text,
     timestamp, webhook,
 };
 use crate::sandbox::delivery::spawn_lie_then_truth;
@@ -146,56 +146,18 @@ pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes)
         else {
             return fail(StatusCode::NOT_FOUND, "Transaction not found");
         };
-        match transaction.status {
-            ChargeStatus::Success => {}
-            ChargeStatus::Reversed => {
-                return fail(
-                    StatusCode::BAD_REQUEST,
-                    "Transaction has been fully reversed",
-                );
-            }
-            ChargeStatus::Abandoned | ChargeStatus::Failed => {
-                return fail(StatusCode::BAD_REQUEST, "Transaction has not been paid");
-            }
+        if let Err(why) = refundable(transaction) {
+            return fail(StatusCode::BAD_REQUEST, why);
         }
         shared
             .counters
             .transfer_attempt(&refund_key(&transaction.reference));
-        let refundable = transaction.amount - transaction.refunded;
-        let amount = match body.get("amount") {
-            None | Some(Value::Null) => refundable,
-            present => match minor_amount(present) {
-                Some(amount) => amount,
-                None => return fail(StatusCode::BAD_REQUEST, "Invalid amount"),
-            },
+        let amount = match refund_amount(&body, transaction) {
+            Ok(amount) => amount,
+            Err(why) => return fail(StatusCode::BAD_REQUEST, why),
         };
-        if amount <= 0 || amount > refundable {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                "Refund amount cannot be greater than transaction amount",
-            );
-        }
-        if text(&body, "currency").is_some_and(|c| c != transaction.currency) {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                "Currency does not match the transaction's",
-            );
-        }
         transaction.refunded += amount;
-        let now = Utc::now();
-        let refund = Refund {
-            id: shared.numeric_id(),
-            transaction_id: transaction.id,
-            transaction_reference: transaction.reference.clone(),
-            email: transaction.email.clone(),
-            amount,
-            currency: transaction.currency.clone(),
-            status: RefundStatus::Pending,
-            customer_note: text(&body, "customer_note").unwrap_or_default().to_owned(),
-            merchant_note: text(&body, "merchant_note").unwrap_or_default().to_owned(),
-            created_at: now,
-            updated_at: now,
-        };
+        let refund = pending_refund(&state, &body, transaction, amount);
         // The answer embeds the whole transaction where GET /refund has its id.
         let mut data = refund.to_json();
         data["transaction"] = transaction.to_json();
@@ -234,26 +196,64 @@ pub(crate) async fn create(State(state): State<Arc<PaystackState>>, body: Bytes)
     )
 }
 
+/// Only a paid transaction not yet fully reversed can be refunded; the error is Paystack's
+/// message (a 400).
+fn refundable(transaction: &Transaction) -> Result<(), &'static str> {
+    match transaction.status {
+        ChargeStatus::Success => Ok(()),
+        ChargeStatus::Reversed => Err("Transaction has been fully reversed"),
+        ChargeStatus::Abandoned | ChargeStatus::Failed => Err("Transaction has not been paid"),
+    }
+}
+
+/// The amount asked for (all that is still refundable when absent), within what is refundable
+/// and in the transaction's currency; the error is Paystack's message (a 400).
+fn refund_amount(body: &Value, transaction: &Transaction) -> Result<i64, &'static str> {
+    let refundable = transaction.amount - transaction.refunded;
+    let amount = match body.get("amount") {
+        None | Some(Value::Null) => refundable,
+        present => match minor_amount(present) {
+            Some(amount) => amount,
+            None => return Err("Invalid amount"),
+        },
+    };
+    if amount <= 0 || amount > refundable {
+        return Err("Refund amount cannot be greater than transaction amount");
+    }
+    if text(body, "currency").is_some_and(|c| c != transaction.currency) {
+        return Err("Currency does not match the transaction's");
+    }
+    Ok(amount)
+}
+
+fn pending_refund(
+    state: &PaystackState,
+    body: &Value,
+    transaction: &Transaction,
+    amount: i64,
+) -> Refund {
+    let now = Utc::now();
+    Refund {
+        id: state.shared.numeric_id(),
+        transaction_id: transaction.id,
+        transaction_reference: transaction.reference.clone(),
+        email: transaction.email.clone(),
+        amount,
+        currency: transaction.currency.clone(),
+        status: RefundStatus::Pending,
+        customer_note: text(body, "customer_note").unwrap_or_default().to_owned(),
+        merchant_note: text(body, "merchant_note").unwrap_or_default().to_owned(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 impl PaystackState {
     /// Concludes a pending refund by the scripted outcome and sends its event.
     fn settle_refund(self: &Arc<Self>, id: u64) {
         let (event, data, outcome) = {
             let mut store = self.store();
-            let failure_probability = self
-                .shared
-                .faults
-                .get(Provider::Paystack)
-                .refund_failure_probability;
-            let outcome = match store.refund_script.scripted() {
-                Some(outcome) => outcome,
-                None if self.shared.chance(failure_probability) => {
-                    self.shared
-                        .counters
-                        .injected_failure(MoneyChannel::PaystackRefund.name());
-                    RefundOutcome::Failed
-                }
-                None => self.shared.with_rng(|rng| store.refund_script.draw(rng)),
-            };
+            let outcome = self.draw_refund_outcome(&mut store);
             let Some(refund) = store.refunds.get_mut(&id) else {
                 return;
             };
@@ -290,6 +290,31 @@ impl PaystackState {
                 outcome,
             )
         };
+        self.announce_refund(event, &data, outcome);
+    }
+
+    /// How this refund ends: a scripted outcome first, then an injected failure, then a draw.
+    fn draw_refund_outcome(&self, store: &mut Store) -> RefundOutcome {
+        let failure_probability = self
+            .shared
+            .faults
+            .get(Provider::Paystack)
+            .refund_failure_probability;
+        match store.refund_script.scripted() {
+            Some(outcome) => outcome,
+            None if self.shared.chance(failure_probability) => {
+                self.shared
+                    .counters
+                    .injected_failure(MoneyChannel::PaystackRefund.name());
+                RefundOutcome::Failed
+            }
+            None => self.shared.with_rng(|rng| store.refund_script.draw(rng)),
+        }
+    }
+
+    /// Sends the refund's concluding `event`, preceded by its forged opposite when the fault
+    /// plan says Paystack lies this time.
+    fn announce_refund(self: &Arc<Self>, event: &str, data: &Value, outcome: RefundOutcome) {
         let lie_probability = self
             .shared
             .faults
@@ -309,7 +334,7 @@ impl PaystackState {
                 }
             };
             if let Some(lie) = webhook::outbound(self, lie_event, &lie) {
-                let truth = webhook::outbound(self, event, &data);
+                let truth = webhook::outbound(self, event, data);
                 spawn_lie_then_truth(
                     &self.shared,
                     lie,
@@ -319,7 +344,7 @@ impl PaystackState {
                 return;
             }
         }
-        webhook::send_event(self, event, &data);
+        webhook::send_event(self, event, data);
     }
 }
 

@@ -12,12 +12,13 @@ use serde_json::{Value, json};
 
 use super::recipient::Recipient;
 use super::{
-    INTEGRATION_ID, PaystackState, fail, invalid_json, minor_amount, ok, parse_body, text,
+    INTEGRATION_ID, PaystackState, Store, fail, invalid_json, minor_amount, ok, parse_body, text,
     timestamp, webhook,
 };
 use crate::sandbox::delivery::spawn_lie_then_truth;
 use crate::sandbox::faults::Provider;
 use crate::sandbox::money::{MoneyChannel, MoneyMovement, MoneyOutcome, from_minor};
+use crate::sandbox::shared::Shared;
 
 /// The answer to re-posting an existing transfer reference. Paystack documents retrying a
 /// non-conclusive transfer with the same reference but not the exact answer.
@@ -172,15 +173,9 @@ pub(crate) async fn initiate(State(state): State<Arc<PaystackState>>, body: Byte
         return fail(StatusCode::BAD_REQUEST, "Invalid amount");
     };
     let shared = Arc::clone(&state.shared);
-    let reference = match text(&body, "reference") {
-        Some(r) if valid_reference(r) => r.to_owned(),
-        Some(_) => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                "Invalid reference: use at least 16 lowercase alphanumerics, '-' or '_'",
-            );
-        }
-        None => shared.lower_alnum(20),
+    let reference = match transfer_reference(&shared, &body) {
+        Ok(reference) => reference,
+        Err(why) => return fail(StatusCode::BAD_REQUEST, why),
     };
     shared.counters.transfer_attempt(&reference);
 
@@ -202,23 +197,7 @@ pub(crate) async fn initiate(State(state): State<Arc<PaystackState>>, body: Byte
                 ),
             };
         }
-        let now = Utc::now();
-        let transfer = Transfer {
-            id: shared.numeric_id(),
-            reference: reference.clone(),
-            transfer_code: format!("TRF_{}", shared.lower_alnum(16)),
-            amount,
-            currency: text(&body, "currency")
-                .unwrap_or(&recipient.currency)
-                .to_owned(),
-            reason: text(&body, "reason").unwrap_or_default().to_owned(),
-            recipient,
-            status: TransferStatus::Pending,
-            session_id: shared.digits(30),
-            created_at: now,
-            updated_at: now,
-            transferred_at: None,
-        };
+        let transfer = pending_transfer(&shared, &body, &reference, amount, recipient);
         let data = transfer.initiate_json();
         shared.money.record(MoneyMovement {
             channel: MoneyChannel::PaystackTransfer,
@@ -230,21 +209,7 @@ pub(crate) async fn initiate(State(state): State<Arc<PaystackState>>, body: Byte
             outcome: MoneyOutcome::Pending,
         });
         store.transfers.insert(reference.clone(), transfer);
-        let failure_probability = shared
-            .faults
-            .get(Provider::Paystack)
-            .payout_failure_probability;
-        let outcome = match store.transfer_script.scripted() {
-            Some(outcome) => outcome,
-            None if shared.chance(failure_probability) => {
-                shared
-                    .counters
-                    .injected_failure(MoneyChannel::PaystackTransfer.name());
-                TransferOutcome::Failed
-            }
-            None => shared.with_rng(|rng| store.transfer_script.draw(rng)),
-        };
-        (data, outcome)
+        (data, draw_transfer_outcome(&shared, &mut store))
     };
     shared.counters.bump(|c| c.transfers_created += 1);
 
@@ -256,6 +221,60 @@ pub(crate) async fn initiate(State(state): State<Arc<PaystackState>>, body: Byte
         shared.spawn(async move { settle_in_order(&task_state, &reference, outcome).await });
     }
     ok(StatusCode::OK, "Transfer has been queued", data)
+}
+
+/// The client's reference when it is valid, or one Paystack makes up when there is none; the
+/// error is Paystack's message (a 400).
+fn transfer_reference(shared: &Shared, body: &Value) -> Result<String, &'static str> {
+    match text(body, "reference") {
+        Some(r) if valid_reference(r) => Ok(r.to_owned()),
+        Some(_) => Err("Invalid reference: use at least 16 lowercase alphanumerics, '-' or '_'"),
+        None => Ok(shared.lower_alnum(20)),
+    }
+}
+
+fn pending_transfer(
+    shared: &Shared,
+    body: &Value,
+    reference: &str,
+    amount: i64,
+    recipient: Recipient,
+) -> Transfer {
+    let now = Utc::now();
+    Transfer {
+        id: shared.numeric_id(),
+        reference: reference.to_owned(),
+        transfer_code: format!("TRF_{}", shared.lower_alnum(16)),
+        amount,
+        currency: text(body, "currency")
+            .unwrap_or(&recipient.currency)
+            .to_owned(),
+        reason: text(body, "reason").unwrap_or_default().to_owned(),
+        recipient,
+        status: TransferStatus::Pending,
+        session_id: shared.digits(30),
+        created_at: now,
+        updated_at: now,
+        transferred_at: None,
+    }
+}
+
+/// How this transfer ends: a scripted outcome first, then an injected failure, then a draw.
+fn draw_transfer_outcome(shared: &Shared, store: &mut Store) -> TransferOutcome {
+    let failure_probability = shared
+        .faults
+        .get(Provider::Paystack)
+        .payout_failure_probability;
+    match store.transfer_script.scripted() {
+        Some(outcome) => outcome,
+        None if shared.chance(failure_probability) => {
+            shared
+                .counters
+                .injected_failure(MoneyChannel::PaystackTransfer.name());
+            TransferOutcome::Failed
+        }
+        None => shared.with_rng(|rng| store.transfer_script.draw(rng)),
+    }
 }
 
 /// The normal course: each conclusive status after a delay, its webhook sent as it happens.
