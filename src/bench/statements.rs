@@ -9,6 +9,8 @@
 use serde::Serialize;
 use sqlx::PgPool;
 
+use super::stats::round;
+
 /// A comment a benchmark driver puts in its own statements (polling intent states) so they are
 /// not counted as malipo's.
 pub const DRIVER_MARK: &str = "/* bench driver */";
@@ -92,7 +94,6 @@ impl StatementCounter {
             .filter(|(_, query)| query.trim().eq_ignore_ascii_case("commit"))
             .map(|(calls, _)| calls)
             .sum();
-        let round = |x: f64| (x * 100.0).round() / 100.0;
         let top = rows
             .iter()
             .take(usize::try_from(TOP).unwrap_or(0))

@@ -2,19 +2,22 @@
 //! on the provider's event key), then applied by the `process_webhook` job.
 
 use chrono::{DateTime, Utc};
+use malipo_jobs::ProcessWebhook;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::queue::JobRow;
 
-/// Stores a delivery to be processed (`received`) with its processing job, and says what
-/// happened. One statement instead of a transaction of three (a check, the row, the job): a
-/// webhook's acknowledgement is the busiest write malipo does.
+/// Stores a delivery to be processed (`received`) with its `process_webhook` job, and says
+/// what happened. One statement instead of a transaction of three (a check, the row, the job):
+/// a webhook's acknowledgement is the busiest write malipo does. It is therefore the one
+/// statement outside `queue/` that writes a job row — the row `queue::JobRow` describes.
 pub async fn insert_received(
     conn: impl PgExecutor<'_>,
     delivery: &Received<'_>,
-    job: &JobRow,
 ) -> Result<Reception, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let job = JobRow::of(&ProcessWebhook { inbox_id: id })?;
     // The job is inserted only when the row is new (a duplicate delivery queues nothing); the
     // NOTIFY trigger on malipo_jobs fires as for any enqueue.
     let row = sqlx::query!(
@@ -32,7 +35,7 @@ pub async fn insert_received(
              ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
              RETURNING id)
            SELECT yes AS "admitted!", EXISTS (SELECT 1 FROM stored) AS "stored!" FROM admitted"#,
-        delivery.id,
+        id,
         delivery.provider,
         delivery.endpoint,
         delivery.event_key,
@@ -68,8 +71,6 @@ pub enum Reception {
 /// A verified delivery to store for processing.
 #[derive(Debug, Clone, Copy)]
 pub struct Received<'a> {
-    /// The inbox row's id (the processing job names it).
-    pub id: Uuid,
     /// The provider.
     pub provider: &'a str,
     /// Which endpoint received it.

@@ -140,8 +140,9 @@ pub async fn apply_transfer(
     Ok(effect)
 }
 
-/// Once a payout is settled — here, by a webhook's verified answer — its job's next status
-/// check could only find that out; it ends in the same transaction instead of running.
+/// Once a payout is settled by a webhook's verified answer, its job's next status check could
+/// only find that out; it ends in the same transaction instead of running. (When the payout job
+/// itself settles it, the job is running and this matches nothing.)
 async fn end_the_check(
     conn: &mut PgConnection,
     payout: &PayoutRecord,

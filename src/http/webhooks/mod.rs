@@ -7,15 +7,10 @@ pub mod lnbits;
 pub mod mpesa;
 pub mod paystack;
 
-use malipo_jobs::ProcessWebhook;
 use sha2::{Digest, Sha256};
 use sqlx::{PgExecutor, PgPool};
-use uuid::Uuid;
 
-use crate::{
-    db::inbox::{Received, Reception, insert_received},
-    queue::JobRow,
-};
+use crate::db::inbox::{Received, Reception, insert_received};
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,18 +46,21 @@ pub async fn store_payout_event(
     reference: &str,
     body: &[u8],
 ) -> Result<Option<Stored>, sqlx::Error> {
-    let delivery = Delivery {
+    let delivery = Received {
         provider,
         endpoint,
         event_key,
         subject: Some(reference),
         body,
+        only_for_payout: Some(reference),
     };
-    let stored = receive(pool, delivery, Some(reference)).await?;
-    if let Some(stored) = stored {
-        record(provider, stored);
-    }
-    Ok(stored)
+    let stored = match insert_received(pool, &delivery).await? {
+        Reception::Queued => Stored::Queued,
+        Reception::Duplicate => Stored::Duplicate,
+        Reception::NotOurs => return Ok(None),
+    };
+    record(provider, stored);
+    Ok(Some(stored))
 }
 
 /// [`store_event`] on `conn` — a pool, or the caller's transaction (which must commit it);
@@ -75,47 +73,18 @@ pub async fn store_in(
     subject: Option<&str>,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
-    let delivery = Delivery {
+    let delivery = Received {
         provider,
         endpoint,
         event_key,
         subject,
         body,
+        only_for_payout: None,
     };
-    let stored = receive(conn, delivery, None).await?;
-    // Without a payout to check, every delivery is admitted.
-    Ok(stored.unwrap_or(Stored::Duplicate))
-}
-
-/// A verified delivery, before it has an inbox id.
-struct Delivery<'a> {
-    provider: &'a str,
-    endpoint: &'a str,
-    event_key: &'a str,
-    subject: Option<&'a str>,
-    body: &'a [u8],
-}
-
-async fn receive(
-    conn: impl PgExecutor<'_>,
-    delivery: Delivery<'_>,
-    only_for_payout: Option<&str>,
-) -> Result<Option<Stored>, sqlx::Error> {
-    let id = Uuid::now_v7();
-    let job = JobRow::of(&ProcessWebhook { inbox_id: id })?;
-    let received = Received {
-        id,
-        provider: delivery.provider,
-        endpoint: delivery.endpoint,
-        event_key: delivery.event_key,
-        subject: delivery.subject,
-        body: delivery.body,
-        only_for_payout,
-    };
-    Ok(match insert_received(conn, &received, &job).await? {
-        Reception::Queued => Some(Stored::Queued),
-        Reception::Duplicate => Some(Stored::Duplicate),
-        Reception::NotOurs => None,
+    Ok(match insert_received(conn, &delivery).await? {
+        Reception::Queued => Stored::Queued,
+        // `NotOurs` needs a payout reference to check, and none is given here.
+        Reception::Duplicate | Reception::NotOurs => Stored::Duplicate,
     })
 }
 
