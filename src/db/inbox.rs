@@ -211,7 +211,7 @@ mod tests {
     /// subject: exactly those, and not a callback that merely mentions the id in its body.
     #[tokio::test]
     async fn early_stk_callbacks_are_found_by_their_subject_only() {
-        let db = crate::testing::test_database()
+        let db = malipo_testing::test_database()
             .await
             .expect("test database");
         let mut conn = db.pool.acquire().await.expect("connection");
