@@ -8,13 +8,16 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::inbox::InboxStatus;
+use crate::domain::{IntentStatus, PayoutKind, PayoutStatus};
+
 /// One intent in the console's list.
 #[derive(Debug, Clone)]
 pub struct IntentLine {
     /// The id (UUIDv7, so id order is creation order).
     pub id: Uuid,
     /// Status.
-    pub status: String,
+    pub status: IntentStatus,
     /// Amount in major units.
     pub amount: Decimal,
     /// Currency.
@@ -33,19 +36,20 @@ pub struct IntentLine {
 /// at most `limit`. Walks the primary key backwards, so a page costs the same at any depth.
 pub async fn list(
     pool: &PgPool,
-    status: Option<&str>,
+    status: Option<IntentStatus>,
     flagged_only: bool,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<IntentLine>, sqlx::Error> {
     sqlx::query_as!(
         IntentLine,
-        "SELECT id, status, amount, currency, provider, reference, flagged_reason, created_at
+        r#"SELECT id, status AS "status: IntentStatus", amount, currency, provider, reference,
+                  flagged_reason, created_at
            FROM intents
           WHERE ($1::text IS NULL OR status = $1) AND (NOT $2 OR flagged_reason IS NOT NULL)
             AND ($3::uuid IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4",
-        status,
+          ORDER BY id DESC LIMIT $4"#,
+        status as Option<IntentStatus>,
         flagged_only,
         before,
         limit,
@@ -59,8 +63,8 @@ pub async fn list(
 pub struct PayoutLine {
     /// The id.
     pub id: Uuid,
-    /// `payee`, `commission` or `refund`.
-    pub kind: String,
+    /// Whose money it carries.
+    pub kind: PayoutKind,
     /// Amount.
     pub amount: Decimal,
     /// Currency.
@@ -72,7 +76,7 @@ pub struct PayoutLine {
     /// The provider's own id for the transfer, once known.
     pub provider_ref: Option<String>,
     /// Status.
-    pub status: String,
+    pub status: PayoutStatus,
     /// Why it failed.
     pub failure_reason: Option<String>,
     /// The payout that replaced it after a confirmed failure.
@@ -89,9 +93,10 @@ pub struct PayoutLine {
 pub async fn payouts(pool: &PgPool, intent: Uuid) -> Result<Vec<PayoutLine>, sqlx::Error> {
     sqlx::query_as!(
         PayoutLine,
-        "SELECT id, kind, amount, currency, provider, reference, provider_ref, status, failure_reason,
-                superseded_by, destination, initiated_at, updated_at
-           FROM payouts WHERE intent_id = $1 ORDER BY created_at, kind",
+        r#"SELECT id, kind AS "kind: PayoutKind", amount, currency, provider, reference, provider_ref,
+                  status AS "status: PayoutStatus", failure_reason, superseded_by, destination,
+                  initiated_at, updated_at
+           FROM payouts WHERE intent_id = $1 ORDER BY created_at, kind"#,
         intent,
     )
     .fetch_all(pool)
@@ -140,8 +145,8 @@ pub struct InboxLine {
     pub endpoint: String,
     /// The provider's event key.
     pub event_key: String,
-    /// `received`, `processed`, `rejected`, `ignored`.
-    pub status: String,
+    /// What became of it.
+    pub status: InboxStatus,
     /// Why rejected or ignored.
     pub reason: Option<String>,
     /// The raw body (verified before it was stored).
@@ -155,11 +160,12 @@ pub struct InboxLine {
 pub async fn inbox(pool: &PgPool, references: &[String]) -> Result<Vec<InboxLine>, sqlx::Error> {
     sqlx::query_as!(
         InboxLine,
-        "SELECT id, provider, endpoint, event_key, status, reason, body, received_at
+        r#"SELECT id, provider, endpoint, event_key, status AS "status: InboxStatus", reason, body,
+                  received_at
            FROM webhook_inbox
           WHERE id IN (SELECT id FROM webhook_inbox WHERE event_key = ANY($1) AND provider IN ('mpesa', 'paystack', 'lightning', 'lnbits')
                        UNION SELECT id FROM webhook_inbox WHERE subject = ANY($1))
-          ORDER BY received_at DESC LIMIT 100",
+          ORDER BY received_at DESC LIMIT 100"#,
         references,
     )
     .fetch_all(pool)

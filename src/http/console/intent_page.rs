@@ -15,6 +15,7 @@ use super::{
 use crate::{
     db::intents::IntentView,
     db::{console_intent, intents},
+    domain::PayoutStatus,
     http::{AppState, problem::ApiError},
     ops::{JobFilter, list},
 };
@@ -182,13 +183,13 @@ fn payouts(session: &ConsoleSession, id: Uuid, payouts: &[console_intent::Payout
             tbody {
                 @for p in payouts {
                     tr {
-                        td { (p.kind) } td.num { (p.amount) " " (p.currency) } td { (badge(&p.status)) }
+                        td { (p.kind) } td.num { (p.amount) " " (p.currency) } td { (badge(p.status.as_str())) }
                         td { code { (p.reference) } }
                         td { code { (p.provider_ref.as_deref().unwrap_or("—")) } }
                         td { (maybe_time(p.initiated_at)) }
                         td.wrap { (p.failure_reason.as_deref().unwrap_or(""))
                             @if let Some(next) = p.superseded_by { " (superseded by " code { (next) } ")" } }
-                        td { @if session.can_act() && p.status == "in_flight" {
+                        td { @if session.can_act() && p.status == PayoutStatus::InFlight {
                             form.inline method="post" action={ "/console/intents/" (id) "/payouts/" (p.id) "/ask" } {
                                 (csrf(session)) button type="submit" { "Ask the provider now" }
                             }
@@ -223,7 +224,7 @@ fn inbox(rows: &[console_intent::InboxLine], revealed: bool) -> Markup {
                 @for w in rows {
                     tr {
                         td { (time(w.received_at)) } td { (w.provider) } td { (w.endpoint) }
-                        td { (badge(&w.status)) @if let Some(r) = &w.reason { " " span.muted { (r) } } }
+                        td { (badge(w.status.as_str())) @if let Some(r) = &w.reason { " " span.muted { (r) } } }
                         td.wrap { details { summary { (w.event_key) }
                             pre { @if revealed { (String::from_utf8_lossy(&w.body)) } @else { (mask::text(&w.body)) } } } }
                     }

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     db::console_intent,
-    domain::IntentStatus,
+    domain::{IntentStatus, PayoutStatus},
     http::{AppState, problem::ApiError},
     ops::{
         JobFilter, JobState,
@@ -51,16 +51,17 @@ pub async fn list(
             .map_err(|_| ApiError::BadRequest(format!("`{q}` is not an intent id (a UUID)")))?;
         return Ok(Redirect::to(&format!("/console/intents/{id}")).into_response());
     }
-    let status = query.status.as_deref().filter(|s| !s.is_empty());
-    if let Some(status) = status
-        && IntentStatus::parse(status).is_none()
-    {
-        let names: Vec<&str> = IntentStatus::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(ApiError::BadRequest(format!(
-            "status `{status}` is not one of {}",
-            names.join(", ")
-        )));
-    }
+    let status_text = query.status.as_deref().unwrap_or("");
+    let status = match status_text {
+        "" => None,
+        text => Some(IntentStatus::parse(text).ok_or_else(|| {
+            let names: Vec<&str> = IntentStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::BadRequest(format!(
+                "status `{text}` is not one of {}",
+                names.join(", ")
+            ))
+        })?),
+    };
     let before = query
         .before
         .as_deref()
@@ -73,7 +74,6 @@ pub async fn list(
     let rows = console_intent::list(&state.pool, status, flagged, before, 51).await?;
     let more = rows.len() > 50;
     let rows = &rows[..rows.len().min(50)];
-    let status_text = status.unwrap_or("");
     let body = html! {
         (filters(status_text, flagged))
         div.scroll { table {
@@ -86,7 +86,7 @@ pub async fn list(
                 @for i in rows {
                     tr {
                         td { a href={ "/console/intents/" (i.id) } { (i.id) } }
-                        td { (badge(&i.status)) }
+                        td { (badge(i.status.as_str())) }
                         td.num { (i.amount) " " (i.currency) }
                         td { (i.provider) }
                         td { (i.reference.as_deref().unwrap_or("")) }
@@ -195,7 +195,7 @@ pub async fn ask_provider(
         .iter()
         .find(|p| p.id == payout_id)
         .ok_or_else(|| ApiError::NotFound(format!("intent {id} has no payout {payout_id}")))?;
-    if payout.status != "in_flight" {
+    if payout.status != PayoutStatus::InFlight {
         return Err(ApiError::Conflict(format!(
             "payout {payout_id} is {}, not in doubt: there is nothing to ask",
             payout.status
