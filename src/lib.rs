@@ -21,3 +21,6 @@ pub mod startup;
 pub mod telemetry;
 pub mod testing;
 pub mod worker;
+
+#[cfg(test)]
+mod module_boundaries_tests;

@@ -1,5 +1,6 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
+pub mod account_kind;
 pub mod balances;
 pub mod clients;
 pub mod console_intent;
@@ -14,6 +15,7 @@ pub mod intent_list;
 pub mod intent_notices;
 pub mod intents;
 pub mod ledger;
+pub mod mpesa_token_store;
 pub mod mpesa_tokens;
 pub mod ops_audit;
 pub mod payouts;
