@@ -13,6 +13,25 @@ use std::{
 /// Modules leaving the crate or going behind a feature; their pairs are someone else's to break.
 const NOT_CHECKED: &[&str] = &["bench", "sandbox", "testing"];
 
+/// ARCHITECTURE.md's layering, lowest first: a module may name only modules of earlier layers.
+const LAYERS: &[&[&str]] = &[
+    &["domain", "telemetry", "pg"],
+    &["queue"],
+    &["providers"],
+    &["config"],
+    &["db"],
+    &["notify"],
+    &["escrow"],
+    &["settings"],
+    &["reconcile"],
+    &["ops"],
+    &["worker"],
+    &["clients"],
+    &["http"],
+    &["startup"],
+    &["cli"],
+];
+
 /// `from -> to -> files of from naming crate::to`.
 type Reaches = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
@@ -222,6 +241,31 @@ fn no_two_top_level_modules_import_each_other() {
         pairs.is_empty(),
         "top-level modules importing each other (see ARCHITECTURE.md, code map, layering):\n{}",
         pairs.join("\n")
+    );
+}
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+#[test]
+fn every_module_names_only_lower_layers() {
+    let mut wrong = Vec::new();
+    for (from, edges) in reaches(&src_dir()) {
+        let Some(from_layer) = layer_of(&from) else {
+            wrong.push(format!("{from} has no layer in LAYERS"));
+            continue;
+        };
+        for (to, files) in edges {
+            if layer_of(&to).is_none_or(|to_layer| to_layer >= from_layer) {
+                wrong.push(format!("{from}->{to} in {files:?}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "modules naming their own layer or a higher one (ARCHITECTURE.md, code map, layering):\n{}",
+        wrong.join("\n")
     );
 }
 

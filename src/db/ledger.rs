@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-pub use super::account_kind::AccountKind;
+pub use super::ledger_kinds::{AccountKind, TransactionKind};
 use crate::domain::{Currency, ProviderKind};
 
 /// A ledger account, created on first use.
@@ -164,7 +164,7 @@ pub enum PostingError {
 pub async fn post(
     conn: &mut PgConnection,
     key: &str,
-    kind: &str,
+    kind: TransactionKind,
     intent: Option<Uuid>,
     memo: &str,
     entries: &[(Account, Decimal)],
@@ -200,7 +200,7 @@ pub async fn post(
         r#"SELECT inserted AS "inserted!", written AS "written!"
              FROM malipo_post_ledger($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
         key,
-        kind,
+        kind as TransactionKind,
         intent,
         memo,
         &codes as &[&str],

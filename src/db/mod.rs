@@ -1,6 +1,5 @@
 //! Database access: connecting, migrating, and queries per aggregate.
 
-pub mod account_kind;
 pub mod balances;
 pub mod clients;
 pub mod console_intent;
@@ -15,6 +14,7 @@ pub mod intent_list;
 pub mod intent_notices;
 pub mod intents;
 pub mod ledger;
+pub mod ledger_kinds;
 pub mod mpesa_token_store;
 pub mod mpesa_tokens;
 pub mod ops_audit;
