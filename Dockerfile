@@ -4,7 +4,8 @@ WORKDIR /src
 COPY . .
 # Query macros check against the committed .sqlx/, never a database, during the image build.
 ENV SQLX_OFFLINE=true
-RUN cargo build --release --locked --bin malipo
+# The product alone: no provider fakes, no benchmarks (the default `sandbox` feature is off).
+RUN cargo build --release --locked --no-default-features --bin malipo
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -95,7 +95,8 @@ pub enum Command {
         #[command(subcommand)]
         action: webhooks::WebhooksCommand,
     },
-    /// Benchmarks that print JSON.
+    /// Benchmarks that print JSON (built with the `sandbox` feature: they drive the fakes).
+    #[cfg(feature = "sandbox")]
     Bench {
         /// Which benchmark.
         #[command(subcommand)]
@@ -207,7 +208,21 @@ pub enum LedgerCommand {
     Check,
 }
 
+impl Command {
+    /// Whether this is a benchmark, whose own per-request logging would be part of what it
+    /// measures.
+    #[must_use]
+    pub fn is_bench(&self) -> bool {
+        #[cfg(feature = "sandbox")]
+        if matches!(self, Self::Bench { .. }) {
+            return true;
+        }
+        false
+    }
+}
+
 /// `malipo bench …`
+#[cfg(feature = "sandbox")]
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Queue throughput, pickup latency and the SKIP LOCKED baseline.

@@ -1,6 +1,8 @@
 //! malipo: payment orchestration for escrow marketplaces — intents, provider webhooks, a
 //! PostgreSQL job queue driving apalis workers, and the operator surface around them.
 
+// The benchmarks drive the provider fakes: they come with the `sandbox` feature (default).
+#[cfg(feature = "sandbox")]
 pub mod bench;
 pub mod cli;
 pub mod clients;
@@ -15,11 +17,9 @@ pub mod pg;
 pub mod providers;
 pub mod queue;
 pub mod reconcile;
-pub mod sandbox;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
-pub mod testing;
 pub mod worker;
 
 #[cfg(test)]

@@ -4,17 +4,19 @@ use std::{future::Future, process::ExitCode};
 
 use anyhow::Context;
 use clap::Parser;
+#[cfg(feature = "sandbox")]
+use malipo::{bench, startup::sandbox as wiring};
 use malipo::{
-    bench,
     cli::{Cli, Command, DiscrepanciesCommand, IntentsCommand, LedgerCommand, ReconcileCommand},
     config::Config,
     ops,
-    sandbox::{FakeProviders, SandboxSettings, wiring},
     settings::Settings,
     startup::{self, Application, Database},
     telemetry,
     worker::WorkerState,
 };
+#[cfg(feature = "sandbox")]
+use malipo_sandbox::{FakeProviders, SandboxSettings};
 use sqlx::PgPool;
 
 #[tokio::main]
@@ -35,11 +37,9 @@ async fn main() -> ExitCode {
             | Command::Audit { .. }
             | Command::Discrepancies { .. }
             | Command::Intents { .. }
-            | Command::Bench { .. }
             | Command::Webhooks { .. }
-    );
-    // A benchmark's own per-request logging would be part of what it measures.
-    let default_filter = if matches!(cli.command, Command::Bench { .. }) {
+    ) || cli.command.is_bench();
+    let default_filter = if cli.command.is_bench() {
         "warn"
     } else {
         telemetry::DEFAULT_FILTER
@@ -120,6 +120,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             })
             .await
         }
+        #[cfg(feature = "sandbox")]
         Command::Bench { which } => {
             let database = Database::open(config, true).await?;
             let result = bench::run(which, &database.pool, &database.url, config).await;
@@ -238,6 +239,12 @@ async fn reconcile(action: ReconcileCommand, settings: &Settings) -> anyhow::Res
 async fn run_all(settings: Settings, sandbox: bool) -> anyhow::Result<()> {
     let database = Database::open(&settings.app, true).await?;
     let listener = startup::bind(&settings.app).await?;
+    #[cfg(not(feature = "sandbox"))]
+    anyhow::ensure!(
+        !sandbox,
+        "this malipo was built without the `sandbox` feature: no fake providers to run against"
+    );
+    #[cfg(feature = "sandbox")]
     let application = if sandbox {
         let address = listener.local_addr().context("listener has no address")?;
         let public_url = format!("http://{address}");
@@ -250,6 +257,8 @@ async fn run_all(settings: Settings, sandbox: bool) -> anyhow::Result<()> {
     } else {
         Application::build(settings, database, Some(listener)).await?
     };
+    #[cfg(not(feature = "sandbox"))]
+    let application = Application::build(settings, database, Some(listener)).await?;
     application
         .start(true)
         .await?
@@ -257,6 +266,7 @@ async fn run_all(settings: Settings, sandbox: bool) -> anyhow::Result<()> {
         .await
 }
 
+#[cfg(feature = "sandbox")]
 fn print_sandbox_banner(fakes: &FakeProviders, public_url: &str) {
     println!(
         "malipo sandbox: API at {public_url}; fake Paystack {}, Daraja {}, LNbits {}, Fincra {}\n\

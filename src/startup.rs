@@ -3,8 +3,10 @@
 //! puts them together; the functions here are its parts.
 
 mod application;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 
-pub use application::{Application, Running};
+pub use application::{Application, Companion, Running};
 
 use std::{sync::Arc, time::Duration};
 

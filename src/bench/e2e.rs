@@ -23,12 +23,9 @@ use super::{
     stats::{Latency, round},
     watch::Watcher,
 };
-use crate::{
-    clients,
-    config::Config,
-    sandbox::{FakeProviders, MpesaSettings, SandboxSettings},
-    settings::Settings,
-};
+use malipo_sandbox::{FakeProviders, MpesaSettings, SandboxSettings};
+
+use crate::{clients, config::Config, settings::Settings};
 
 /// Whose lifecycles the benchmark runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

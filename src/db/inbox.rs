@@ -6,7 +6,50 @@ use malipo_jobs::ProcessWebhook;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::queue::JobRow;
+use crate::{providers::InboxEndpoint, queue::JobRow};
+
+/// Where an inbox row stands (`webhook_inbox.status`, CHECKed in `migrations/0003_escrow.sql`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum InboxStatus {
+    /// Stored with its `process_webhook` job, not applied yet.
+    Received,
+    /// Applied: the provider's answer changed something.
+    Processed,
+    /// Authenticated but unreadable; kept for the record.
+    Rejected,
+    /// Kept without effect, with the reason.
+    Ignored,
+}
+
+impl InboxStatus {
+    /// Every status.
+    pub const ALL: [InboxStatus; 4] = [
+        Self::Received,
+        Self::Processed,
+        Self::Rejected,
+        Self::Ignored,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Processed => "processed",
+            Self::Rejected => "rejected",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
+impl std::fmt::Display for InboxStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Stores a delivery to be processed (`received`) with its `process_webhook` job, and says
 /// what happened. One statement instead of a transaction of three (a check, the row, the job):
@@ -26,7 +69,7 @@ pub async fn insert_received(
                     OR EXISTS (SELECT 1 FROM payouts WHERE provider = $2 AND reference = $12) AS yes),
            stored AS (
              INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status)
-             SELECT $1, $2, $3, $4, $5, $6, 'received' FROM admitted WHERE yes
+             SELECT $1, $2, $3, $4, $5, $6, $13 FROM admitted WHERE yes
              ON CONFLICT (provider, event_key) DO NOTHING
              RETURNING id),
            queued AS (
@@ -37,7 +80,7 @@ pub async fn insert_received(
            SELECT yes AS "admitted!", EXISTS (SELECT 1 FROM stored) AS "stored!" FROM admitted"#,
         id,
         delivery.provider,
-        delivery.endpoint,
+        delivery.endpoint.as_str(),
         delivery.event_key,
         delivery.subject,
         delivery.body,
@@ -47,6 +90,7 @@ pub async fn insert_received(
         job.max_attempts,
         job.dedupe_key.as_deref(),
         delivery.only_for_payout,
+        InboxStatus::Received as InboxStatus,
     )
     .fetch_one(conn)
     .await?;
@@ -74,7 +118,7 @@ pub struct Received<'a> {
     /// The provider.
     pub provider: &'a str,
     /// Which endpoint received it.
-    pub endpoint: &'a str,
+    pub endpoint: InboxEndpoint,
     /// Its key: a second delivery with the same key is a duplicate.
     pub event_key: &'a str,
     /// What it is about, when its URL said so.
@@ -92,11 +136,11 @@ pub struct InertDelivery<'a> {
     /// The provider.
     pub provider: &'a str,
     /// Which endpoint received it.
-    pub endpoint: &'a str,
+    pub endpoint: InboxEndpoint,
     /// Its key (identical deliveries are stored once).
     pub event_key: &'a str,
-    /// `rejected` or `ignored`.
-    pub status: &'a str,
+    /// `Rejected` or `Ignored`.
+    pub status: InboxStatus,
     /// Why.
     pub reason: &'a str,
     /// What it is about, when its handle is known (an early STK callback's CheckoutRequestID).
@@ -114,10 +158,10 @@ pub async fn insert_inert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8) ON CONFLICT (provider, event_key) DO NOTHING",
         Uuid::now_v7(),
         delivery.provider,
-        delivery.endpoint,
+        delivery.endpoint.as_str(),
         delivery.event_key,
         body,
-        delivery.status,
+        delivery.status as InboxStatus,
         delivery.reason,
         delivery.subject,
     )
@@ -129,10 +173,11 @@ pub async fn insert_inert(
 /// An inbox row as processing reads it.
 #[derive(Debug, Clone)]
 pub struct InboxRow {
-    /// Which endpoint received it.
+    /// Which endpoint received it (an [`InboxEndpoint`]'s name, unless an older version stored
+    /// another).
     pub endpoint: String,
-    /// `received`, `processed`, `rejected`, `ignored`.
-    pub status: String,
+    /// Where it stands.
+    pub status: InboxStatus,
     /// What its callback URL named, when anything.
     pub subject: Option<String>,
     /// The raw body.
@@ -148,25 +193,28 @@ pub async fn load(
 ) -> Result<Option<InboxRow>, sqlx::Error> {
     sqlx::query_as!(
         InboxRow,
-        "SELECT endpoint, status, subject, body, received_at FROM webhook_inbox WHERE id = $1",
+        r#"SELECT endpoint, status AS "status: InboxStatus", subject, body, received_at
+             FROM webhook_inbox WHERE id = $1"#,
         id,
     )
     .fetch_optional(executor)
     .await
 }
 
-/// Records what processing row `id` came to, unless another run did first.
+/// Records what processing row `id` came to (`Processed` or `Ignored`), unless another run did
+/// first.
 pub async fn finish(
     executor: impl PgExecutor<'_>,
     id: Uuid,
-    status: &str,
+    status: InboxStatus,
     reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE id = $1 AND status = 'received'",
+        "UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE id = $1 AND status = $4",
         id,
-        status,
+        status as InboxStatus,
         reason,
+        InboxStatus::Received as InboxStatus,
     )
     .execute(executor)
     .await?;
@@ -180,13 +228,18 @@ pub async fn requeue_early_stk(
     conn: &mut PgConnection,
     checkout_request_id: &str,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
+    // `status = 'ignored'` stays a literal: it is the predicate of the partial index
+    // `webhook_inbox_ignored_recent` (migration 0012), which a bound value would not match in a
+    // generic plan.
     sqlx::query_scalar!(
-        "UPDATE webhook_inbox SET status = 'received', reason = NULL, processed_at = NULL
-          WHERE provider = 'mpesa' AND endpoint = 'mpesa/stk' AND status = 'ignored'
+        "UPDATE webhook_inbox SET status = $3, reason = NULL, processed_at = NULL
+          WHERE provider = 'mpesa' AND endpoint = $2 AND status = 'ignored'
             AND received_at > now() - interval '15 minutes'
             AND subject = $1
           RETURNING id",
         checkout_request_id,
+        InboxEndpoint::MpesaStk.as_str(),
+        InboxStatus::Received as InboxStatus,
     )
     .fetch_all(conn)
     .await
@@ -199,19 +252,35 @@ mod tests {
     fn early_stk<'a>(subject: Option<&'a str>, key: &'a str) -> InertDelivery<'a> {
         InertDelivery {
             provider: "mpesa",
-            endpoint: "mpesa/stk",
+            endpoint: InboxEndpoint::MpesaStk,
             event_key: key,
-            status: "ignored",
+            status: InboxStatus::Ignored,
             reason: "unknown CheckoutRequestID",
             subject,
         }
+    }
+
+    #[test]
+    fn statuses_are_the_ones_the_table_allows() {
+        let migration = include_str!("../../migrations/0003_escrow.sql");
+        let check = migration
+            .lines()
+            .find(|line| line.contains("status IN ('received'"))
+            .expect("the inbox status CHECK");
+        for status in InboxStatus::ALL {
+            assert!(
+                check.contains(&format!("'{status}'")),
+                "{status} in {check}"
+            );
+        }
+        assert_eq!(check.matches('\'').count(), 2 * InboxStatus::ALL.len());
     }
 
     /// The job that records a CheckoutRequestID finds the callbacks that overtook it by their
     /// subject: exactly those, and not a callback that merely mentions the id in its body.
     #[tokio::test]
     async fn early_stk_callbacks_are_found_by_their_subject_only() {
-        let db = crate::testing::test_database()
+        let db = malipo_testing::test_database()
             .await
             .expect("test database");
         let mut conn = db.pool.acquire().await.expect("connection");
@@ -240,7 +309,7 @@ mod tests {
             .await
             .expect("load")
             .expect("row");
-        assert_eq!(row.status, "received");
+        assert_eq!(row.status, InboxStatus::Received);
         assert_eq!(row.subject.as_deref(), Some(checkout));
         let again = requeue_early_stk(&mut conn, checkout)
             .await

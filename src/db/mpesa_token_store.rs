@@ -96,7 +96,7 @@ mod tests {
     /// Two pools on one migrated test database stand for two processes.
     #[tokio::test]
     async fn single_flight_across_pools() {
-        let db = crate::testing::test_database()
+        let db = malipo_testing::test_database()
             .await
             .expect("test database");
         let url = db.url.clone();

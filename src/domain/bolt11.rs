@@ -204,11 +204,11 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sandbox"))]
 mod sandbox_invoices {
     #[test]
     fn the_sandbox_issues_invoices_this_decoder_accepts() {
-        let invoice = crate::sandbox::payee_invoice(2_100);
+        let invoice = malipo_sandbox::payee_invoice(2_100);
         let decoded = super::decode(&invoice).expect("valid invoice");
         assert_eq!(decoded.amount_msat, Some(2_100_000));
         assert!(super::is_payment_hash(&decoded.payment_hash));

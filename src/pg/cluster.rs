@@ -35,10 +35,7 @@ impl LocalCluster {
         Self::ensure_running_with(data_dir, Durability::Durable)
     }
 
-    pub(crate) fn ensure_running_with(
-        data_dir: &Path,
-        durability: Durability,
-    ) -> anyhow::Result<Self> {
+    pub fn ensure_running_with(data_dir: &Path, durability: Durability) -> anyhow::Result<Self> {
         // First, so a machine without PostgreSQL gets the install hint and no stray directory.
         let bins = PgBinaries::discover()?;
         let root = std::path::absolute(data_dir)
@@ -135,7 +132,7 @@ impl LocalCluster {
     }
 
     /// The postmaster's pid file, for a watchdog that must stop the server without us.
-    pub(crate) fn postmaster_pid_file(data_dir: &Path) -> PathBuf {
+    pub fn postmaster_pid_file(data_dir: &Path) -> PathBuf {
         Layout::new(data_dir.to_path_buf())
             .cluster()
             .join("postmaster.pid")

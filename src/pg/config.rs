@@ -12,7 +12,7 @@ pub(crate) const INCLUDE_LINE: &str =
 
 /// How much the cluster's data matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durability {
+pub enum Durability {
     /// Payment data: every commit reaches the disk.
     Durable,
     /// A cluster deleted when the test process ends: a crash can lose nothing of value, so

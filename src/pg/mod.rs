@@ -13,3 +13,4 @@ mod port;
 
 pub use binaries::{NOT_FOUND as BINARIES_NOT_FOUND, PgBinaries};
 pub use cluster::LocalCluster;
+pub use config::Durability;

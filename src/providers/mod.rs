@@ -9,6 +9,7 @@ use std::{future::Future, time::Duration};
 
 pub mod cidr;
 pub mod config;
+pub mod event;
 pub mod fincra;
 mod http;
 pub mod lnbits;
@@ -25,6 +26,9 @@ mod testing;
 
 pub use cidr::{Cidr, ip_allowed};
 pub use config::{ConfigError, MissingSetting, ProvidersConfig};
+pub use event::{
+    InboxEndpoint, ProviderEvent, TransferCheck, UnreadableWebhook, interpret_webhook,
+};
 pub use fincra::{AccountCheck, FincraClient};
 pub use http::HttpSettings;
 pub use lnbits::LnbitsClient;

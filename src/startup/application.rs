@@ -13,7 +13,6 @@ use super::Database;
 use crate::{
     http::AppState,
     queue::{Runner, backend::SHUTDOWN_GRACE},
-    sandbox::FakeProviders,
     settings::Settings,
     worker::WorkerState,
 };
@@ -29,8 +28,12 @@ pub struct Application {
     pub front: AppState,
     database: Database,
     listener: Option<TcpListener>,
-    fakes: Option<FakeProviders>,
+    companions: Vec<Companion>,
 }
+
+/// The stop of something that runs beside the application and ends with it, after the
+/// workers (the sandbox's fakes): called once, when the application stops.
+pub type Companion = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 impl Application {
     /// Builds the provider clients, the workers' state and the front's state from `settings`
@@ -57,14 +60,15 @@ impl Application {
             front,
             database,
             listener,
-            fakes: None,
+            companions: Vec::new(),
         })
     }
 
-    /// Keeps the sandbox's fakes alive as long as the application, and stops them with it.
+    /// Keeps `stop` until the application stops, and then runs it (after the workers, before
+    /// the database closes).
     #[must_use]
-    pub fn with_fakes(mut self, fakes: FakeProviders) -> Self {
-        self.fakes = Some(fakes);
+    pub fn with_companion(mut self, stop: Companion) -> Self {
+        self.companions.push(stop);
         self
     }
 
@@ -108,7 +112,7 @@ impl Application {
             runner,
             front,
             database: Some(self.database),
-            fakes: self.fakes,
+            companions: self.companions,
         })
     }
 }
@@ -120,7 +124,7 @@ pub struct Running {
     runner: Option<Runner>,
     front: Option<(JoinHandle<anyhow::Result<()>>, oneshot::Sender<()>)>,
     database: Option<Database>,
-    fakes: Option<FakeProviders>,
+    companions: Vec<Companion>,
 }
 
 impl Running {
@@ -133,8 +137,8 @@ impl Running {
     }
 
     /// Runs until `shutdown` resolves or the HTTP front fails, then stops everything in
-    /// order: the front, the workers (running jobs get their grace), the fakes, the database
-    /// (and the private cluster, if this process started it).
+    /// order: the front, the workers (running jobs get their grace), the companions (the
+    /// sandbox's fakes), the database (and the private cluster, if this process started it).
     pub async fn until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let served = match self.front.as_mut() {
             Some((served, _)) => tokio::select! {
@@ -155,8 +159,8 @@ impl Running {
             (None, None) => Ok(()),
         };
         self.stop_workers(SHUTDOWN_GRACE).await;
-        if let Some(fakes) = self.fakes.take() {
-            fakes.shutdown().await;
+        for stop in std::mem::take(&mut self.companions) {
+            stop().await;
         }
         if let Some(database) = self.database.take() {
             database.close().await;

@@ -1,20 +1,12 @@
 //! What the jobs need to know about Fincra beyond dispatch: the transfer destination a Fincra
-//! payout names, the operator alert when the Fincra wallet is underfunded, and the effect of a
-//! stored Fincra webhook — a trigger to query the payout by customer reference, or to verify a
-//! checkout payment by merchant reference, never a verdict.
+//! payout names, and the operator alert when the Fincra wallet is underfunded. (What a Fincra
+//! webhook means is the adapter's to say: `providers::fincra::interpret_webhook`.)
 
-use super::{
-    WorkerState, calls,
-    process_webhook::{Note, apply_transfer_by_reference, deposit_claim, payout_by_reference},
-};
+use super::WorkerState;
 use crate::{
     db::payouts::PayoutRecord,
     domain::{FincraDestination, ProviderKind},
-    providers::{
-        DepositStatus, Destination, ProviderError,
-        fincra::{self, FincraEventKind},
-    },
-    queue::JobError,
+    providers::{Destination, ProviderError, fincra},
 };
 
 /// The adapter's destination for a Fincra payout.
@@ -59,45 +51,4 @@ pub(super) async fn alert_if_underfunded(
     if let Err(error) = super::attention::flag(&state.pool, intent, &reason).await {
         tracing::warn!(%error, "could not flag the underfunded Fincra payout");
     }
-}
-
-/// A stored Fincra event: the payout it names is queried and only that answer applies (a
-/// forged `payout.failed` for a successful payout moves nothing).
-pub(super) async fn event(state: &WorkerState, body: &[u8]) -> Result<Note, JobError> {
-    let event = fincra::parse_webhook(body).map_err(|e| JobError::permanent(e.to_string()))?;
-    let customer_reference = match event.kind {
-        FincraEventKind::Payout { customer_reference } => customer_reference,
-        // Only a trigger (§4.3): the claim is not read, so it is passed on as a bare "look";
-        // verification by merchant reference decides, amounts and currency compared, and a
-        // payment it does not find leaves the row ignored with that reason.
-        FincraEventKind::Charge { merchant_reference } => {
-            return deposit_claim(
-                state,
-                ProviderKind::Fincra,
-                &merchant_reference,
-                &DepositStatus::Pending,
-            )
-            .await;
-        }
-        FincraEventKind::Other => {
-            return Ok(Note::Ignored(format!(
-                "event {} needs no action",
-                event.event
-            )));
-        }
-    };
-    let Some(payout) = payout_by_reference(state, &customer_reference).await? else {
-        return Ok(Note::Ignored(format!(
-            "no payout with reference {customer_reference}"
-        )));
-    };
-    if payout.provider != ProviderKind::Fincra {
-        return Ok(Note::Ignored(
-            "fincra event for a non-fincra payout".to_owned(),
-        ));
-    }
-    let status = super::payout::check_transfer(state, &payout)
-        .await
-        .map_err(calls::ask_again_later)?;
-    apply_transfer_by_reference(state, &customer_reference, &status).await
 }

@@ -3,7 +3,8 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use malipo::{clients, config::Config, testing::TestApp};
+use malipo::{clients, config::Config};
+use malipo_testing::TestApp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::{
@@ -122,7 +123,7 @@ pub fn mpesa_intent() -> Value {
            "commission_bps":1000,"reference":"order-981","metadata":{"order":"981"}})
 }
 
-pub use malipo::testing::problem;
+pub use malipo_testing::problem;
 
 /// What came back on a raw socket.
 #[derive(Debug)]

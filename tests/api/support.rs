@@ -14,7 +14,7 @@ pub struct TestApp {
     pub key: String,
     /// HTTP client.
     pub http: reqwest::Client,
-    _app: malipo::testing::TestApp,
+    _app: malipo_testing::TestApp,
 }
 
 /// Starts the API with default configuration.
@@ -25,7 +25,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the API after `adjust` edits the configuration. Intents may name any provider: no
 /// job runs here, only the front is under test.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let app = malipo::testing::TestApp::builder()
+    let app = malipo_testing::TestApp::builder()
         .every_provider_allowed()
         .config(adjust)
         .start()
@@ -95,4 +95,4 @@ pub fn mpesa_intent() -> Value {
            "commission_bps":1000,"reference":"order-981","metadata":{"order":"981"}})
 }
 
-pub use malipo::testing::problem;
+pub use malipo_testing::problem;

@@ -231,7 +231,7 @@ async fn random_authenticated_webhooks_never_fail_the_server() {
             if path.ends_with("paystack") {
                 request = request.header(
                     "x-paystack-signature",
-                    malipo::sandbox::paystack_signature(super::support::PAYSTACK_SECRET, &body),
+                    malipo_sandbox::paystack_signature(super::support::PAYSTACK_SECRET, &body),
                 );
             }
             let response = request.send().await.expect("an answer");

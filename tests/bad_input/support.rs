@@ -1,7 +1,8 @@
 //! The router on 127.0.0.1:0 with its own database and known webhook secrets (no fakes, no
 //! workers: a rejected request must leave every table exactly as it was).
 
-use malipo::{clients, config::Config, http::WebhookSecrets, providers::Secret, testing::TestApp};
+use malipo::{clients, config::Config, http::WebhookSecrets, providers::Secret};
+use malipo_testing::TestApp;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -108,7 +109,7 @@ impl App {
 /// Reads a problem+json answer: `status`, the media type, and a `detail` containing `names`
 /// (case-insensitive), so the answer names the problem.
 pub async fn problem(response: reqwest::Response, status: u16, names: &str) -> Value {
-    let body = malipo::testing::problem(response, status).await;
+    let body = malipo_testing::problem(response, status).await;
     let detail = body["detail"].as_str().unwrap_or_default().to_lowercase();
     assert!(
         detail.contains(&names.to_lowercase()),

@@ -1,7 +1,7 @@
 //! Webhooks under attack: replayed and re-serialized Paystack bodies, unknown M-Pesa and LNbits
 //! tokens, and signed bodies that are garbage or carry ids PostgreSQL cannot store.
 
-use malipo::sandbox::paystack_signature;
+use malipo_sandbox::paystack_signature;
 use serde_json::{Value, json};
 
 use super::support::{App, LNBITS_TOKEN, MPESA_TOKEN, PAYSTACK_SECRET, problem, spawn_app};

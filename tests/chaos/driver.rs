@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use malipo::sandbox::{ChargeOutcome, FakeProviders, payee_invoice};
+use malipo_sandbox::{ChargeOutcome, FakeProviders, payee_invoice};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 

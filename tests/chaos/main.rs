@@ -27,10 +27,8 @@ use std::{
 };
 
 use futures::StreamExt;
-use malipo::{
-    ops::{self, Actor, JobFilter},
-    sandbox::{CountersSnapshot, FaultSettings},
-};
+use malipo::ops::{self, Actor, JobFilter};
+use malipo_sandbox::{CountersSnapshot, FaultSettings};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use driver::{Api, Ctx, Tally};

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use malipo::sandbox::payee_invoice;
+use malipo_sandbox::payee_invoice;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};

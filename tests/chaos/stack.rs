@@ -12,15 +12,10 @@ use std::{
 };
 
 use anyhow::Context as _;
-use malipo::{
-    clients,
-    pg::LocalCluster,
-    sandbox::{
-        FakeProviders, MpesaSettings, PaystackSettings, SandboxSettings, StkOutcome, StkResult,
-        TransferOutcome,
-    },
-    settings::Settings,
-    worker::WorkerState,
+use malipo::{clients, pg::LocalCluster, settings::Settings, worker::WorkerState};
+use malipo_sandbox::{
+    FakeProviders, MpesaSettings, PaystackSettings, SandboxSettings, StkOutcome, StkResult,
+    TransferOutcome,
 };
 use rand::RngCore;
 use sqlx::{PgPool, postgres::PgPoolOptions};

@@ -1,9 +1,11 @@
 //! A whole malipo (API, console, workers on every queue, provider fakes) with an operator, a
 //! viewer and a client key, and a cookie-carrying HTTP helper for the console.
 
-use malipo::{clients, sandbox::SandboxSettings, testing::TestApp};
+use malipo::clients;
+use malipo_sandbox::SandboxSettings;
+use malipo_testing::TestApp;
 
-pub use malipo::testing::eventually;
+pub use malipo_testing::eventually;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 

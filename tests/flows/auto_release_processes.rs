@@ -7,7 +7,8 @@ use std::{
     time::Duration,
 };
 
-use malipo::{db::payouts::reference_for, sandbox::ChargeOutcome};
+use malipo::db::payouts::reference_for;
+use malipo_sandbox::ChargeOutcome;
 use serde_json::json;
 use uuid::Uuid;
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use malipo::sandbox::{ChargeOutcome, payee_invoice};
+use malipo_sandbox::{ChargeOutcome, payee_invoice};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use malipo::sandbox::{B2cOutcome, B2cResult, ChargeOutcome, payee_invoice};
+use malipo_sandbox::{B2cOutcome, B2cResult, ChargeOutcome, payee_invoice};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 

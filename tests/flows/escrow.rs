@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use malipo::sandbox::{ChargeOutcome, StkOutcome, StkResult, payee_invoice};
+use malipo_sandbox::{ChargeOutcome, StkOutcome, StkResult, payee_invoice};
 use serde_json::{Value, json};
 
 use super::support::{Harness, lightning_intent, mpesa_intent, paystack_intent};

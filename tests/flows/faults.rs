@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use malipo::sandbox::Provider;
+use malipo_sandbox::Provider;
 use serde_json::json;
 
 use super::support::{Harness, Options, mpesa_intent};
@@ -69,7 +69,7 @@ async fn the_outbound_rate_limit_holds_under_a_burst() {
     harness.fakes.faults().update(Provider::Lnbits, |faults| {
         faults.max_requests_per_second = Some(5)
     });
-    let mut providers = malipo::sandbox::wiring::providers_config(
+    let mut providers = malipo::startup::sandbox::providers_config(
         &harness.fakes,
         &harness.base,
         malipo::providers::HttpSettings::default(),
@@ -112,7 +112,7 @@ async fn the_outbound_rate_limit_holds_under_a_burst() {
 
 #[tokio::test]
 async fn a_paystack_checkout_whose_answer_was_lost_is_opened_again_under_a_new_reference() {
-    use malipo::sandbox::ChargeOutcome;
+    use malipo_sandbox::ChargeOutcome;
     let harness = impatient_harness(true).await;
     let mut intent = super::support::paystack_intent("5000.00");
     intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
@@ -197,7 +197,7 @@ async fn settled_payout_reference(harness: &Harness, id: &str, limit: Duration) 
 async fn until_counted(
     harness: &Harness,
     what: &str,
-    done: impl Fn(&malipo::sandbox::CountersSnapshot) -> bool,
+    done: impl Fn(&malipo_sandbox::CountersSnapshot) -> bool,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !done(&harness.fakes.counters()) {
@@ -208,7 +208,7 @@ async fn until_counted(
 
 #[tokio::test]
 async fn a_silent_b2c_settles_by_status_results_whose_acknowledgements_were_all_lost() {
-    use malipo::sandbox::{B2cOutcome, B2cResult};
+    use malipo_sandbox::{B2cOutcome, B2cResult};
     let harness = impatient_harness(false).await;
     let id = held_mpesa_intent(&harness).await;
 
@@ -266,7 +266,7 @@ async fn a_b2c_daraja_never_received_is_sent_again_once_status_says_unknown() {
 
 #[tokio::test]
 async fn a_paystack_refund_whose_answer_was_lost_is_found_by_its_transaction() {
-    use malipo::sandbox::refund_key;
+    use malipo_sandbox::refund_key;
     let harness = impatient_harness(true).await;
     let (id, reference) = held_paystack_intent(&harness).await;
 
@@ -313,7 +313,7 @@ async fn a_paystack_refund_whose_answer_was_lost_is_found_by_its_transaction() {
 
 /// A held NGN 5,000 Paystack intent: its id and its transaction reference.
 async fn held_paystack_intent(harness: &Harness) -> (String, String) {
-    use malipo::sandbox::ChargeOutcome;
+    use malipo_sandbox::ChargeOutcome;
     let mut intent = super::support::paystack_intent("5000.00");
     intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
     let created = harness.create(intent).await;
@@ -335,7 +335,7 @@ async fn held_paystack_intent(harness: &Harness) -> (String, String) {
 
 #[tokio::test]
 async fn a_refund_paystack_cannot_find_by_its_id_is_not_asked_for_again() {
-    use malipo::sandbox::refund_key;
+    use malipo_sandbox::refund_key;
     let harness = Harness::start().await;
     let (id, reference) = held_paystack_intent(&harness).await;
     harness.fakes.set_paystack_webhook_url(None);

@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use malipo::{
-    providers::fincra::fincra_signature,
-    sandbox::{ChargeOutcome, MoneyChannel, Provider},
-};
+use malipo::providers::fincra::fincra_signature;
+use malipo_sandbox::{ChargeOutcome, MoneyChannel, Provider};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -468,7 +466,7 @@ async fn a_failed_fincra_payout_is_sent_again_to_a_new_account_and_a_wallet_is_r
     let id = held_ngn_intent(&harness).await;
     harness
         .fakes
-        .fincra_script_next_payout(malipo::sandbox::FincraPayoutOutcome::Failed);
+        .fincra_script_next_payout(malipo_sandbox::FincraPayoutOutcome::Failed);
     assert_eq!(harness.release(&id, json!({})).await.status(), 202);
     let deadline = tokio::time::Instant::now() + LIMIT;
     let failed = loop {

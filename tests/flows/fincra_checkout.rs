@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use malipo::{providers::fincra::fincra_signature, sandbox::MoneyChannel};
+use malipo::providers::fincra::fincra_signature;
+use malipo_sandbox::MoneyChannel;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use malipo::sandbox::Provider;
+use malipo_sandbox::Provider;
 
 use super::support::{Harness, Options, lightning_intent};
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 use malipo::{
     clients,
     queue::{QueueSettings, Runner},
-    sandbox::{ChargeOutcome, payee_invoice},
     worker,
 };
+use malipo_sandbox::{ChargeOutcome, payee_invoice};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use malipo::sandbox::{
+use malipo_sandbox::{
     B2cOutcome, B2cResult, ChargeOutcome, OutgoingOutcome, RefundOutcome, StkMatch, StkOutcome,
     StkResult, payee_invoice,
 };
@@ -191,7 +191,7 @@ async fn paybill_payments_match_only_the_account_number_malipo_issued() {
     // The shared reference funds nobody.
     harness
         .fakes
-        .mpesa_simulate_c2b(malipo::sandbox::C2bPayment::new(
+        .mpesa_simulate_c2b(malipo_sandbox::C2bPayment::new(
             "174379",
             700,
             "254711000333",
@@ -217,7 +217,7 @@ async fn paybill_payments_match_only_the_account_number_malipo_issued() {
         .expect("account number");
     harness
         .fakes
-        .mpesa_simulate_c2b(malipo::sandbox::C2bPayment::new(
+        .mpesa_simulate_c2b(malipo_sandbox::C2bPayment::new(
             "174379",
             700,
             "254711000333",
@@ -660,7 +660,7 @@ async fn an_unanswered_stk_push_is_funded_by_the_payment_pull_finds() {
     harness
         .fakes
         .faults()
-        .update(malipo::sandbox::Provider::Mpesa, |faults| {
+        .update(malipo_sandbox::Provider::Mpesa, |faults| {
             faults.timeout_probability = 1.0;
             faults.timeout_hold = Duration::from_secs(3);
             faults.timeout_performs_action = true;
@@ -670,7 +670,7 @@ async fn an_unanswered_stk_push_is_funded_by_the_payment_pull_finds() {
     harness
         .fakes
         .faults()
-        .update(malipo::sandbox::Provider::Mpesa, |faults| {
+        .update(malipo_sandbox::Provider::Mpesa, |faults| {
             faults.timeout_probability = 0.0;
         });
     assert_eq!(waiting["status"], "awaiting_payment", "{waiting}");
@@ -776,7 +776,7 @@ async fn a_cancelled_intent_paid_anyway_becomes_a_late_payment() {
 /// bear out changes nothing; the refund completes and the money stays out of escrow.
 #[tokio::test]
 async fn a_forged_paystack_refund_failure_is_checked_with_the_refund_api() {
-    let mut sandbox = malipo::sandbox::SandboxSettings::default();
+    let mut sandbox = malipo_sandbox::SandboxSettings::default();
     sandbox.paystack.refund_settle_delay = Duration::from_secs(3);
     let harness = Harness::start_with(super::support::Options {
         sandbox,
@@ -806,7 +806,7 @@ async fn a_forged_paystack_refund_failure_is_checked_with_the_refund_api() {
         "transaction_reference": transaction, "status": "failed", "amount": 300_000, "currency": "NGN"}})
     .to_string();
     let signature =
-        malipo::sandbox::paystack_signature(harness.fakes.paystack_secret_key(), forged.as_bytes());
+        malipo_sandbox::paystack_signature(harness.fakes.paystack_secret_key(), forged.as_bytes());
     let posted = harness
         .http
         .post(format!("{}/webhooks/paystack", harness.base))

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use malipo::testing::eventually;
+use malipo_testing::eventually;
 use serde_json::json;
 
 use super::support::{Harness, lightning_intent, mpesa_intent};

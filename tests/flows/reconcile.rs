@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use malipo::{
-    reconcile::mpesa::{self, Options},
-    sandbox::{C2bPayment, Provider},
-};
+use malipo::reconcile::mpesa::{self, Options};
+use malipo_sandbox::{C2bPayment, Provider};
 use serde_json::{Value, json};
 
 use super::support::{Harness, mpesa_intent};

@@ -7,8 +7,8 @@
 use malipo::{
     bench::e2e::{self, E2eOptions},
     config::Config,
-    testing::test_database,
 };
+use malipo_testing::test_database;
 
 /// Lifecycles counted: enough that the workers' idle rounds (lease renewals, sweeps) weigh
 /// little beside them.

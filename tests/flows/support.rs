@@ -6,10 +6,10 @@ use malipo::{
     clients,
     db::ledger,
     providers::HttpSettings,
-    sandbox::{FakeProviders, SandboxSettings},
-    testing::TestApp,
     worker::{self, WorkerState},
 };
+use malipo_sandbox::{FakeProviders, SandboxSettings};
+use malipo_testing::TestApp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use malipo::sandbox::{Provider, paystack_signature};
+use malipo_sandbox::{Provider, paystack_signature};
 use serde_json::json;
 
 use super::support::{Harness, mpesa_intent};

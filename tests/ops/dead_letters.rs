@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use malipo_jobs::{Job, Noop};
 
-use malipo::testing::bench_runner;
+use malipo_testing::bench_runner;
 
 use super::support::{eventually, fast_forward, ids, problem, spawn_app};
 

@@ -93,7 +93,7 @@ async fn metrics_scrape_has_every_series_and_moves_as_jobs_run() {
     // A webhook through a front that has Paystack configured: a forged signature is refused
     // and counted by the webhook route itself (the counter is the process's, so the ops app
     // scrapes it).
-    let front = malipo::testing::TestApp::builder()
+    let front = malipo_testing::TestApp::builder()
         .settings(|settings| {
             settings.providers =
                 malipo::providers::ProvidersConfig::from_lookup(|name| match name {

@@ -11,7 +11,8 @@ use std::{
     time::Duration,
 };
 
-use malipo::{clients, testing::test_database};
+use malipo::clients;
+use malipo_testing::test_database;
 use serde_json::{Value, json};
 
 /// The sandbox process; killed when dropped.

@@ -3,11 +3,11 @@
 use malipo::{
     clients,
     queue::{EnqueueOptions, enqueue},
-    testing::TestApp,
 };
+use malipo_testing::TestApp;
 
-pub use malipo::testing::{eventually, problem};
 use malipo_jobs::Noop;
+pub use malipo_testing::{eventually, problem};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;

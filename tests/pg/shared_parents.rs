@@ -2,7 +2,7 @@
 //! locks (migration 0052), and still with a foreign key's guarantees: children need an existing
 //! parent, parents are never removed or re-keyed.
 
-use malipo::testing::{TestDatabase, test_database};
+use malipo_testing::{TestDatabase, test_database};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 

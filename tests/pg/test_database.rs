@@ -1,6 +1,6 @@
-//! `malipo::testing::test_database`: each call gives a separate, freshly migrated database.
+//! `malipo_testing::test_database`: each call gives a separate, freshly migrated database.
 
-use malipo::testing::test_database;
+use malipo_testing::test_database;
 
 const USER_TABLES: &str = "select schemaname || '.' || tablename from pg_tables \
      where schemaname not in ('pg_catalog', 'information_schema') order by 1";

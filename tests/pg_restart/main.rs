@@ -1,9 +1,9 @@
-//! `malipo::testing::restart_cluster`, in a binary of its own because the outage reaches every
+//! `malipo_testing::restart_cluster`, in a binary of its own because the outage reaches every
 //! test in the process.
 
 use std::time::Duration;
 
-use malipo::testing::{admin_url, restart_cluster, test_database};
+use malipo_testing::{admin_url, restart_cluster, test_database};
 
 #[tokio::test]
 async fn pools_recover_after_the_cluster_restarts_on_the_same_port() {

@@ -3,11 +3,9 @@
 
 use std::{process::Stdio, time::Duration};
 
-use malipo::{
-    queue::{EnqueueOptions, enqueue},
-    testing::test_database,
-};
+use malipo::queue::{EnqueueOptions, enqueue};
 use malipo_jobs::Noop;
+use malipo_testing::test_database;
 
 use super::support::{bench_runner, eventually, job_state};
 

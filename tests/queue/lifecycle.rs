@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use malipo::{
-    queue::{EnqueueOptions, JobOutcome, claim, complete, enqueue, outcome::Resolution, pause},
-    testing::test_database,
+use malipo::queue::{
+    EnqueueOptions, JobOutcome, claim, complete, enqueue, outcome::Resolution, pause,
 };
 use malipo_jobs::{ConfirmDeposit, Job, Noop};
+use malipo_testing::test_database;
 use uuid::Uuid;
 
 #[tokio::test]

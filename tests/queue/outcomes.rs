@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use malipo::{
     queue::{EnqueueOptions, QueueSettings, Runner, enqueue},
-    testing::test_database,
     worker::{self, WorkerState},
 };
 use malipo_jobs::{Job, Noop};
+use malipo_testing::test_database;
 
 use super::support::{bench_runner, eventually, job_state};
 

@@ -2,7 +2,7 @@
 
 use sqlx::PgPool;
 
-pub use malipo::testing::{bench_runner, eventually};
+pub use malipo_testing::{bench_runner, eventually};
 
 /// A job row's state, attempts and last error.
 pub async fn job_state(pool: &PgPool, id: i64) -> (String, i32, Option<String>) {

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use malipo::{
     queue::{EnqueueOptions, QueueSettings, Runner, enqueue},
-    testing::{restart_cluster, test_database},
     worker::{self, WorkerState},
 };
 use malipo_jobs::Noop;
+use malipo_testing::{restart_cluster, test_database};
 
 async fn count(pool: &sqlx::PgPool, state: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM malipo_jobs WHERE state = $1")

@@ -10,9 +10,9 @@ use axum::{
 
 use super::{count, store_event, store_inert};
 use crate::{
+    db::inbox::InboxStatus,
     http::{ApiError, AppState, extract::RawBody},
-    providers::fincra,
-    worker::process_webhook::endpoints,
+    providers::{InboxEndpoint, fincra},
 };
 
 /// Verifies, stores, acknowledges with 200.
@@ -47,7 +47,7 @@ pub async fn receive(
             store_event(
                 &state.pool,
                 "fincra",
-                endpoints::FINCRA,
+                InboxEndpoint::Fincra,
                 &event.dedupe_key,
                 &body,
             )
@@ -58,8 +58,8 @@ pub async fn receive(
             store_inert(
                 &state.pool,
                 "fincra",
-                endpoints::FINCRA,
-                "rejected",
+                InboxEndpoint::Fincra,
+                InboxStatus::Rejected,
                 &error.to_string(),
                 &body,
             )

@@ -6,12 +6,12 @@ use axum::{extract::State, http::StatusCode};
 
 use super::{count, store_event, store_inert};
 use crate::{
+    db::inbox::InboxStatus,
     http::{
         ApiError, AppState,
         extract::{PathParam, RawBody},
     },
-    providers::{lnbits, signature::callback_token_matches},
-    worker::process_webhook::endpoints,
+    providers::{InboxEndpoint, lnbits, signature::callback_token_matches},
 };
 
 /// Verifies the token, stores the event keyed by payment hash, answers 200.
@@ -36,8 +36,8 @@ pub async fn receive(
             store_inert(
                 &state.pool,
                 "lnbits",
-                endpoints::LNBITS,
-                "rejected",
+                InboxEndpoint::Lnbits,
+                InboxStatus::Rejected,
                 &error.to_string(),
                 &body,
             )
@@ -59,7 +59,7 @@ pub async fn receive(
         store_event(
             &state.pool,
             "lnbits",
-            endpoints::LNBITS,
+            InboxEndpoint::Lnbits,
             &format!("paid:{}", hook.payment_hash),
             &body,
         )
@@ -68,8 +68,8 @@ pub async fn receive(
         store_inert(
             &state.pool,
             "lnbits",
-            endpoints::LNBITS,
-            "ignored",
+            InboxEndpoint::Lnbits,
+            InboxStatus::Ignored,
             &format!("unknown payment hash {}", hook.payment_hash),
             &body,
         )

@@ -10,7 +10,10 @@ pub mod paystack;
 use sha2::{Digest, Sha256};
 use sqlx::{PgExecutor, PgPool};
 
-use crate::db::inbox::{Received, Reception, insert_received};
+use crate::{
+    db::inbox::{InboxStatus, Received, Reception, insert_received},
+    providers::InboxEndpoint,
+};
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +30,7 @@ pub enum Stored {
 pub async fn store_event(
     pool: &PgPool,
     provider: &str,
-    endpoint: &str,
+    endpoint: InboxEndpoint,
     event_key: &str,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
@@ -41,7 +44,7 @@ pub async fn store_event(
 pub async fn store_payout_event(
     pool: &PgPool,
     provider: &str,
-    endpoint: &str,
+    endpoint: InboxEndpoint,
     event_key: &str,
     reference: &str,
     body: &[u8],
@@ -68,7 +71,7 @@ pub async fn store_payout_event(
 pub async fn store_in(
     conn: impl PgExecutor<'_>,
     provider: &str,
-    endpoint: &str,
+    endpoint: InboxEndpoint,
     event_key: &str,
     subject: Option<&str>,
     body: &[u8],
@@ -88,13 +91,13 @@ pub async fn store_in(
     })
 }
 
-/// Stores an authenticated delivery that will have no effect (`rejected` or `ignored`), with
+/// Stores an authenticated delivery that will have no effect (`Rejected` or `Ignored`), with
 /// the reason; identical deliveries are stored once.
 pub async fn store_inert(
     pool: impl sqlx::PgExecutor<'_>,
     provider: &str,
-    endpoint: &str,
-    status: &str,
+    endpoint: InboxEndpoint,
+    status: InboxStatus,
     reason: &str,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
@@ -106,8 +109,8 @@ pub async fn store_inert(
 pub async fn store_inert_about(
     pool: impl sqlx::PgExecutor<'_>,
     provider: &str,
-    endpoint: &str,
-    (status, reason): (&str, &str),
+    endpoint: InboxEndpoint,
+    (status, reason): (InboxStatus, &str),
     subject: Option<&str>,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
@@ -128,8 +131,8 @@ pub async fn store_inert_about(
     record(provider, Stored::Recorded);
     tracing::info!(
         provider,
-        endpoint,
-        status,
+        endpoint = endpoint.as_str(),
+        status = status.as_str(),
         reason,
         "webhook stored without effect"
     );

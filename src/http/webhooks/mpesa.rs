@@ -14,13 +14,13 @@ use super::{
     count, record, store_event, store_in, store_inert, store_inert_about, store_payout_event,
 };
 use crate::{
+    db::inbox::InboxStatus,
     domain::ProviderKind,
     http::{
         ApiError, AppState,
         extract::{PathParam, RawBody},
     },
-    providers::{ip_allowed, mpesa::callbacks, signature::callback_token_matches},
-    worker::process_webhook::endpoints,
+    providers::{InboxEndpoint, ip_allowed, mpesa::callbacks, signature::callback_token_matches},
 };
 
 /// Admits a callback whose path token is ours and, when `MPESA_ALLOWED_IPS` is set, whose peer
@@ -65,7 +65,7 @@ pub async fn stk(
     authenticate(&state.webhook_secrets, &token, peer)?;
     let callback = parsed(
         &state,
-        endpoints::MPESA_STK,
+        InboxEndpoint::MpesaStk,
         &body,
         callbacks::parse_stk_callback,
     )
@@ -76,7 +76,7 @@ pub async fn stk(
     let mut tx = state.pool.begin().await?;
     crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
     let issued = crate::db::intents::handle_issued(&mut tx, ProviderKind::Mpesa, checkout).await?;
-    let endpoint = endpoints::MPESA_STK;
+    let endpoint = InboxEndpoint::MpesaStk;
     if issued {
         let stored = store_in(
             &mut *tx,
@@ -92,7 +92,7 @@ pub async fn stk(
     } else {
         // Kept with the id as its subject: the job recording the id finds it by that.
         let reason = format!("unknown CheckoutRequestID {checkout}");
-        let outcome = ("ignored", reason.as_str());
+        let outcome = (InboxStatus::Ignored, reason.as_str());
         store_inert_about(&mut *tx, "mpesa", endpoint, outcome, Some(checkout), &body).await?;
         tx.commit().await?;
     }
@@ -110,14 +110,14 @@ pub async fn b2c_result(
     authenticate(&state.webhook_secrets, &token, peer)?;
     let result = parsed(
         &state,
-        endpoints::MPESA_B2C_RESULT,
+        InboxEndpoint::MpesaB2cResult,
         &body,
         callbacks::parse_b2c_result,
     )
     .await?;
     payout_event(
         &state,
-        endpoints::MPESA_B2C_RESULT,
+        InboxEndpoint::MpesaB2cResult,
         &result.originator_conversation_id,
         &result.dedupe_key,
         &body,
@@ -135,13 +135,21 @@ pub async fn b2c_timeout(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     authenticate(&state.webhook_secrets, &token, peer)?;
-    let endpoint = endpoints::MPESA_B2C_TIMEOUT;
+    let endpoint = InboxEndpoint::MpesaB2cTimeout;
     let timeout = parsed(&state, endpoint, &body, callbacks::parse_b2c_timeout).await?;
     let reason = format!(
         "queue timeout for {}: the payout job keeps checking the transfer's status",
         timeout.originator_conversation_id
     );
-    store_inert(&state.pool, "mpesa", endpoint, "ignored", &reason, &body).await?;
+    store_inert(
+        &state.pool,
+        "mpesa",
+        endpoint,
+        InboxStatus::Ignored,
+        &reason,
+        &body,
+    )
+    .await?;
     Ok(accepted())
 }
 
@@ -176,7 +184,7 @@ async fn status_event(
     about: Option<&str>,
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
-    let endpoint = endpoints::MPESA_STATUS_RESULT;
+    let endpoint = InboxEndpoint::MpesaStatusResult;
     let result = parsed(
         state,
         endpoint,
@@ -187,7 +195,15 @@ async fn status_event(
     let Some(reference) = about.or(result.occasion.as_deref()) else {
         let reason =
             "transaction status result names no payout (no reference in its URL or Occasion)";
-        store_inert(&state.pool, "mpesa", endpoint, "ignored", reason, body).await?;
+        store_inert(
+            &state.pool,
+            "mpesa",
+            endpoint,
+            InboxStatus::Ignored,
+            reason,
+            body,
+        )
+        .await?;
         return Ok(accepted());
     };
     payout_event(state, endpoint, reference, &result.dedupe_key, body).await
@@ -233,7 +249,7 @@ pub async fn c2b_confirmation(
             store_event(
                 &state.pool,
                 "mpesa",
-                endpoints::MPESA_C2B_CONFIRMATION,
+                InboxEndpoint::MpesaC2bConfirmation,
                 &payment.dedupe_key,
                 &body,
             )
@@ -242,7 +258,7 @@ pub async fn c2b_confirmation(
         }
         Err(error) => Err(rejected(
             &state,
-            endpoints::MPESA_C2B_CONFIRMATION,
+            InboxEndpoint::MpesaC2bConfirmation,
             &error.to_string(),
             &body,
         )
@@ -252,7 +268,7 @@ pub async fn c2b_confirmation(
 
 async fn payout_event(
     state: &AppState,
-    endpoint: &str,
+    endpoint: InboxEndpoint,
     reference: &str,
     dedupe_key: &str,
     body: &[u8],
@@ -264,7 +280,7 @@ async fn payout_event(
             &state.pool,
             "mpesa",
             endpoint,
-            "ignored",
+            InboxStatus::Ignored,
             &format!("unknown payout reference {reference}"),
             body,
         )
@@ -276,7 +292,7 @@ async fn payout_event(
 /// Parses an authenticated callback; an unreadable one is stored as `rejected` and answered 400.
 async fn parsed<T, E: std::fmt::Display>(
     state: &AppState,
-    endpoint: &str,
+    endpoint: InboxEndpoint,
     body: &[u8],
     parse: impl FnOnce(&[u8]) -> Result<T, E>,
 ) -> Result<T, ApiError> {
@@ -287,8 +303,22 @@ async fn parsed<T, E: std::fmt::Display>(
 }
 
 /// Stores an unreadable callback as `rejected` and gives the 400 to answer with.
-async fn rejected(state: &AppState, endpoint: &str, reason: &str, body: &[u8]) -> ApiError {
-    match store_inert(&state.pool, "mpesa", endpoint, "rejected", reason, body).await {
+async fn rejected(
+    state: &AppState,
+    endpoint: InboxEndpoint,
+    reason: &str,
+    body: &[u8],
+) -> ApiError {
+    match store_inert(
+        &state.pool,
+        "mpesa",
+        endpoint,
+        InboxStatus::Rejected,
+        reason,
+        body,
+    )
+    .await
+    {
         Ok(_) => ApiError::MalformedBody(format!("unreadable M-Pesa callback: {reason}")),
         Err(error) => error.into(),
     }

@@ -7,9 +7,9 @@ use axum::{
 
 use super::{count, store_event, store_inert};
 use crate::{
+    db::inbox::InboxStatus,
     http::{ApiError, AppState, extract::RawBody},
-    providers::{paystack, signature::verify_paystack},
-    worker::process_webhook::endpoints,
+    providers::{InboxEndpoint, paystack, signature::verify_paystack},
 };
 
 /// Verifies, stores, acknowledges with 200.
@@ -40,7 +40,7 @@ pub async fn receive(
             store_event(
                 &state.pool,
                 "paystack",
-                endpoints::PAYSTACK,
+                InboxEndpoint::Paystack,
                 &event.dedupe_key,
                 &body,
             )
@@ -51,8 +51,8 @@ pub async fn receive(
             store_inert(
                 &state.pool,
                 "paystack",
-                endpoints::PAYSTACK,
-                "rejected",
+                InboxEndpoint::Paystack,
+                InboxStatus::Rejected,
                 &error.to_string(),
                 &body,
             )

@@ -16,7 +16,8 @@ mod tests;
 pub use crate::domain::fincra_banks as banks;
 pub use client::{AccountCheck, FincraClient};
 pub use webhook::{
-    FincraEvent, FincraEventKind, fincra_signature, parse_webhook, verify_signature,
+    FincraEvent, FincraEventError, FincraEventKind, fincra_signature, interpret_webhook,
+    parse_webhook, verify_signature,
 };
 
 use super::{

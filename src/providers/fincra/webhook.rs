@@ -11,6 +11,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha512;
 
 use super::wire::{WebhookData, WebhookEnvelope};
+use crate::{
+    domain::ProviderKind,
+    providers::{DepositStatus, ProviderEvent, TransferCheck},
+};
 
 /// Why a signed body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +107,30 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<FincraEvent, FincraEventError> {
     })
 }
 
+/// What a verified event means to malipo: only ever a trigger (§4.2, §4.3). A payout event's
+/// claimed status is not read, so the payout is queried by customer reference and only that
+/// answer applies (a forged `payout.failed` for a successful payout moves nothing); a charge
+/// is a bare "look", verified by merchant reference, amounts and currency compared.
+pub fn interpret_webhook(raw_body: &[u8]) -> Result<ProviderEvent, FincraEventError> {
+    let event = parse_webhook(raw_body)?;
+    Ok(match event.kind {
+        FincraEventKind::Payout { customer_reference } => ProviderEvent::TransferClaim {
+            provider: ProviderKind::Fincra,
+            reference: customer_reference,
+            claim: None,
+            next: TransferCheck::CheckNow,
+        },
+        FincraEventKind::Charge { merchant_reference } => ProviderEvent::DepositClaim {
+            provider: ProviderKind::Fincra,
+            handle: merchant_reference,
+            claim: DepositStatus::Pending,
+        },
+        FincraEventKind::Other => {
+            ProviderEvent::NoAction(format!("event {} needs no action", event.event))
+        }
+    })
+}
+
 type HmacSha512 = Hmac<Sha512>;
 
 /// HMAC takes keys of any length, so this is `None` only in theory.
@@ -145,4 +173,40 @@ fn minify(json: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_triggers_to_ask_fincra() {
+        let payout = br#"{"event":"payout.failed","data":{"reference":"fcr-1","customerReference":"po_1","status":"failed"}}"#;
+        assert_eq!(
+            interpret_webhook(payout),
+            Ok(ProviderEvent::TransferClaim {
+                provider: ProviderKind::Fincra,
+                reference: "po_1".into(),
+                claim: None,
+                next: TransferCheck::CheckNow,
+            })
+        );
+        let charge = br#"{"event":"charge.successful","data":{"reference":"fcr-2","merchantReference":"dep_1","amount":7000}}"#;
+        assert_eq!(
+            interpret_webhook(charge),
+            Ok(ProviderEvent::DepositClaim {
+                provider: ProviderKind::Fincra,
+                handle: "dep_1".into(),
+                claim: DepositStatus::Pending,
+            })
+        );
+        let other = br#"{"event":"collection.successful","data":{"reference":"fcr-3"}}"#;
+        assert_eq!(
+            interpret_webhook(other),
+            Ok(ProviderEvent::NoAction(
+                "event collection.successful needs no action".into()
+            ))
+        );
+        assert!(interpret_webhook(br#"{"event":"payout.failed","data":{}}"#).is_err());
+    }
 }

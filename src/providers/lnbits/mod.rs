@@ -10,7 +10,7 @@ mod tests;
 
 pub use crate::domain::bolt11;
 pub use client::LnbitsClient;
-pub use webhook::{LnbitsWebhook, parse_webhook};
+pub use webhook::{LnbitsWebhook, interpret_webhook, parse_webhook};
 
 use super::{
     DepositCheck, DepositInitiation, DepositRequest, DepositStatus, Provider, ProviderError,

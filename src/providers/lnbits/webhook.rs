@@ -4,7 +4,13 @@
 use serde_json::Value;
 
 use super::bolt11::is_payment_hash;
-use crate::providers::payload::{PayloadError, json};
+use crate::{
+    domain::ProviderKind,
+    providers::{
+        DepositStatus, ProviderEvent,
+        payload::{PayloadError, json},
+    },
+};
 
 /// A settled-invoice notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +34,17 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<LnbitsWebhook, PayloadError> {
     }
     Ok(LnbitsWebhook {
         payment_hash: hash.to_ascii_lowercase(),
+    })
+}
+
+/// What a verified body means to malipo: only "look at this invoice" — the claim is not read
+/// (the body is unsigned), so the invoice is checked with LNbits by its payment hash.
+pub fn interpret_webhook(raw_body: &[u8]) -> Result<ProviderEvent, PayloadError> {
+    let hook = parse_webhook(raw_body)?;
+    Ok(ProviderEvent::DepositClaim {
+        provider: ProviderKind::Lightning,
+        handle: hook.payment_hash,
+        claim: DepositStatus::Pending,
     })
 }
 
@@ -71,5 +88,23 @@ mod tests {
             parse_webhook(br#""not json inside""#),
             Err(PayloadError::Json(_))
         ));
+    }
+
+    #[test]
+    fn a_webhook_is_a_bare_look_at_the_invoice() {
+        let body =
+            format!(r#"{{"payment_hash": "{HASH}", "amount": 1000000, "status": "success"}}"#);
+        assert_eq!(
+            interpret_webhook(body.as_bytes()),
+            Ok(ProviderEvent::DepositClaim {
+                provider: ProviderKind::Lightning,
+                handle: HASH.into(),
+                claim: DepositStatus::Pending,
+            })
+        );
+        assert_eq!(
+            interpret_webhook(br#"{"amount":1}"#),
+            Err(PayloadError::Missing("payment_hash"))
+        );
     }
 }

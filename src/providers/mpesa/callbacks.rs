@@ -1,6 +1,7 @@
 //! Parsers for what Daraja posts to us: STK results, B2C results and queue timeouts,
 //! Transaction Status results, and C2B validation/confirmation. Pure functions over the raw
-//! bytes; each returns a normalized event with the key the webhook inbox dedupes on.
+//! bytes; each returns a normalized event with the key the webhook inbox dedupes on, and
+//! [`interpret`] says what a stored callback means to malipo.
 //!
 //! Daraja callbacks are unsigned: check the path token ([`callback_token_matches`]) and the
 //! source address ([`ip_allowed`]) first, accept only ids we issued and still hold pending, and
@@ -10,10 +11,12 @@
 //! [`ip_allowed`]: crate::providers::ip_allowed
 
 mod c2b;
+mod event;
 mod result;
 mod stk;
 
 pub use c2b::{C2bPayment, parse_c2b};
+pub use event::{Callback, interpret};
 pub use result::{
     B2cResult, B2cTimeout, TransactionStatusResult, parse_b2c_result, parse_b2c_timeout,
     parse_transaction_status_result,

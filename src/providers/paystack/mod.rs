@@ -9,7 +9,9 @@ mod wire;
 mod tests;
 
 pub use client::{NewRecipient, PaystackClient, RecipientCheck};
-pub use webhook::{PaystackEvent, PaystackEventKind, TransferOutcome, parse_webhook};
+pub use webhook::{
+    PaystackEvent, PaystackEventKind, TransferOutcome, interpret_webhook, parse_webhook,
+};
 
 use super::{
     DepositCheck, DepositInitiation, DepositRequest, DepositStatus, Provider, ProviderError,

@@ -5,8 +5,11 @@
 use serde_json::Value;
 
 use crate::{
-    domain::{Currency, Money},
-    providers::payload::{PayloadError, json, required_text, text},
+    domain::{Currency, Money, ProviderKind},
+    providers::{
+        DepositStatus, ProviderEvent, TransferCheck, TransferStatus,
+        payload::{PayloadError, json, required_text, text},
+    },
 };
 
 /// A webhook, normalized.
@@ -118,6 +121,64 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<PaystackEvent, PayloadError> {
         dedupe_key,
         kind,
     })
+}
+
+/// What a verified webhook body means to malipo. A charge is a deposit claim (verify decides,
+/// amount and currency compared); a transfer event is checked at once, since events come out
+/// of order (a reversal after a success, or before it) and may lie; a refund event makes the
+/// refund be fetched.
+pub fn interpret_webhook(raw_body: &[u8]) -> Result<ProviderEvent, PayloadError> {
+    let event = parse_webhook(raw_body)?;
+    Ok(match event.kind {
+        PaystackEventKind::ChargeSuccess { reference, amount } => ProviderEvent::DepositClaim {
+            provider: ProviderKind::Paystack,
+            claim: amount.map_or(DepositStatus::Pending, |amount| DepositStatus::Succeeded {
+                amount,
+                provider_ref: reference.clone(),
+            }),
+            handle: reference,
+        },
+        PaystackEventKind::Transfer {
+            outcome,
+            reference,
+            transfer_code,
+            ..
+        } => ProviderEvent::TransferClaim {
+            provider: ProviderKind::Paystack,
+            claim: Some(outcome.claim(transfer_code.unwrap_or_else(|| reference.clone()))),
+            reference,
+            next: TransferCheck::CheckNow,
+        },
+        PaystackEventKind::Refund {
+            transaction_reference,
+            refund_id,
+            ..
+        } => ProviderEvent::RefundClaim {
+            provider: ProviderKind::Paystack,
+            transaction_reference,
+            refund_id,
+        },
+        PaystackEventKind::Other => {
+            ProviderEvent::NoAction(format!("event {} needs no action", event.event))
+        }
+    })
+}
+
+impl TransferOutcome {
+    /// The transfer status this event claims, in malipo's terms.
+    fn claim(self, transfer_code: String) -> TransferStatus {
+        match self {
+            Self::Success => TransferStatus::Succeeded {
+                provider_ref: transfer_code,
+            },
+            Self::Failed => TransferStatus::Failed {
+                reason: "transfer.failed".to_owned(),
+            },
+            Self::Reversed => TransferStatus::Reversed {
+                reason: "transfer.reversed".to_owned(),
+            },
+        }
+    }
 }
 
 fn claimed_amount(data: &Value) -> Option<Money> {
@@ -239,5 +300,62 @@ mod tests {
         let other =
             parse_webhook(br#"{"event":"subscription.create","data":{"id":5}}"#).expect("parses");
         assert_eq!(other.kind, PaystackEventKind::Other);
+    }
+
+    #[test]
+    fn webhooks_mean_provider_events() {
+        let charge = br#"{"event":"charge.success","data":{"reference":"ref_123","amount":10000,"currency":"NGN"}}"#;
+        assert_eq!(
+            interpret_webhook(charge),
+            Ok(ProviderEvent::DepositClaim {
+                provider: ProviderKind::Paystack,
+                handle: "ref_123".into(),
+                claim: DepositStatus::Succeeded {
+                    amount: Money::from_minor(10000, Currency::Ngn),
+                    provider_ref: "ref_123".into(),
+                },
+            })
+        );
+        let no_amount = br#"{"event":"charge.success","data":{"reference":"ref_124"}}"#;
+        assert!(matches!(
+            interpret_webhook(no_amount),
+            Ok(ProviderEvent::DepositClaim {
+                claim: DepositStatus::Pending,
+                ..
+            })
+        ));
+        let transfer = br#"{"event":"transfer.reversed","data":{"id":1,"reference":"po_1","transfer_code":"TRF_1"}}"#;
+        assert_eq!(
+            interpret_webhook(transfer),
+            Ok(ProviderEvent::TransferClaim {
+                provider: ProviderKind::Paystack,
+                reference: "po_1".into(),
+                claim: Some(TransferStatus::Reversed {
+                    reason: "transfer.reversed".into()
+                }),
+                next: TransferCheck::CheckNow,
+            })
+        );
+        let refund =
+            br#"{"event":"refund.processed","data":{"id":3018284,"transaction_reference":"T6"}}"#;
+        assert_eq!(
+            interpret_webhook(refund),
+            Ok(ProviderEvent::RefundClaim {
+                provider: ProviderKind::Paystack,
+                transaction_reference: "T6".into(),
+                refund_id: Some("3018284".into()),
+            })
+        );
+        let other = br#"{"event":"subscription.create","data":{"id":5}}"#;
+        assert_eq!(
+            interpret_webhook(other),
+            Ok(ProviderEvent::NoAction(
+                "event subscription.create needs no action".into()
+            ))
+        );
+        assert_eq!(
+            interpret_webhook(br#"{"data":{"id":1}}"#),
+            Err(PayloadError::Missing("event"))
+        );
     }
 }

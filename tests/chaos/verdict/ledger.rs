@@ -6,7 +6,7 @@ use std::{
     fmt::Write,
 };
 
-use malipo::sandbox::{CountersSnapshot, MoneyDirection, MoneySnapshot};
+use malipo_sandbox::{CountersSnapshot, MoneyDirection, MoneySnapshot};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use malipo::sandbox::MoneySnapshot;
+use malipo_sandbox::MoneySnapshot;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 

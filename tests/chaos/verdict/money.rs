@@ -3,10 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use malipo::{
-    db::ledger,
-    sandbox::{CountersSnapshot, MoneyMovement, MoneySnapshot},
-};
+use malipo::db::ledger;
+use malipo_sandbox::{CountersSnapshot, MoneyMovement, MoneySnapshot};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
@@ -64,7 +62,7 @@ impl PayoutRow {
         match (&self.bolt11, &self.refund_of) {
             (Some(bolt11), _) if self.provider == "lightning" => bolt11.clone(),
             (_, Some(transaction)) if self.provider == "paystack" && self.kind == "refund" => {
-                malipo::sandbox::refund_key(transaction)
+                malipo_sandbox::refund_key(transaction)
             }
             _ => self.reference.clone(),
         }

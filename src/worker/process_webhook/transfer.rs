@@ -1,0 +1,102 @@
+//! Transfer claims and answers. A claim makes the payout be checked with its provider (now, or
+//! by a question whose answer comes back as its own event); an answer to malipo's own question
+//! is applied through `escrow::payout::apply_transfer`, which decides.
+
+use chrono::{DateTime, Utc};
+
+use super::Note;
+use crate::{
+    db::payouts::{self, PayoutRecord, PayoutTarget},
+    domain::ProviderKind,
+    escrow::payout::{self as effects, PayoutEffect},
+    providers::{TransferCheck, TransferStatus},
+    queue::JobError,
+    worker::{WorkerState, calls, payout},
+};
+
+/// A transfer callback's claim: the payout it names is checked with its provider, and only
+/// the answer applies — events come out of order (a reversal after a success, or before it),
+/// and may lie.
+pub(super) async fn claim(
+    state: &WorkerState,
+    provider: ProviderKind,
+    reference: &str,
+    claim: Option<&TransferStatus>,
+    next: TransferCheck,
+) -> Result<Note, JobError> {
+    let Some(payout) = payout_by_reference(state, reference).await? else {
+        return Ok(Note::Ignored(format!(
+            "no payout with reference {reference}"
+        )));
+    };
+    if payout.provider != provider {
+        return Ok(Note::Ignored(format!(
+            "{provider} event for a payout of another provider"
+        )));
+    }
+    let status = payout::check_transfer(state, &payout)
+        .await
+        .map_err(calls::ask_again_later)?;
+    match next {
+        TransferCheck::CheckNow => apply_transfer_by_reference(state, reference, &status).await,
+        // The question is asked; its answer, a `TransferAnswer` event, decides.
+        TransferCheck::AskAndAwait => Ok(Note::Ignored(format!(
+            "claimed {} while malipo has it {}; asked {provider}, whose answer decides",
+            claim.map_or_else(|| "an outcome".to_owned(), |claim| format!("{claim:?}")),
+            payout.status
+        ))),
+    }
+}
+
+/// The provider's answer to malipo's own question about payout `reference`. "Never received"
+/// may send the payout again (within the payout job's rules); any other answer is applied.
+pub(super) async fn answer(
+    state: &WorkerState,
+    reference: &str,
+    status: &TransferStatus,
+    received_at: DateTime<Utc>,
+) -> Result<Note, JobError> {
+    if *status != TransferStatus::NotFound {
+        return apply_transfer_by_reference(state, reference, status).await;
+    }
+    match payout::resend_unseen(state, reference, received_at).await? {
+        Some(status) => apply_transfer_by_reference(state, reference, &status).await,
+        None => Ok(Note::Ignored(
+            "the provider does not know the payout yet; too early to send it again".to_owned(),
+        )),
+    }
+}
+
+/// The transfer payout with `reference` (refunds excluded).
+async fn payout_by_reference(
+    state: &WorkerState,
+    reference: &str,
+) -> Result<Option<PayoutRecord>, JobError> {
+    let mut conn = state.pool.acquire().await?;
+    let payout = payouts::by_reference(&mut conn, reference, false).await?;
+    Ok(payout.filter(|p| matches!(p.target, PayoutTarget::Destination(_))))
+}
+
+async fn apply_transfer_by_reference(
+    state: &WorkerState,
+    reference: &str,
+    status: &TransferStatus,
+) -> Result<Note, JobError> {
+    let mut tx = state.pool.begin().await?;
+    let Some(payout) = payouts::by_reference(&mut tx, reference, true).await? else {
+        return Ok(Note::Ignored(format!(
+            "no payout with reference {reference}"
+        )));
+    };
+    let effect = effects::apply_transfer(&mut tx, &payout, status).await?;
+    tx.commit().await?;
+    Ok(match effect {
+        PayoutEffect::Settled => Note::Applied,
+        PayoutEffect::Contradicted => Note::Ignored(format!(
+            "the provider's answer contradicts the payout's recorded `{}`: discrepancy recorded",
+            payout.status
+        )),
+        PayoutEffect::Pending => Note::Ignored("transfer not conclusive yet".to_owned()),
+        PayoutEffect::Unchanged => Note::Ignored(format!("payout already {}", payout.status)),
+    })
+}
