@@ -10,8 +10,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// Modules leaving the crate or going behind a feature; their pairs are someone else's to break.
-const NOT_CHECKED: &[&str] = &["bench", "sandbox", "testing"];
+/// Not checked: the benchmarks (behind the `sandbox` feature) and the command line name each
+/// other (`cli` defines `bench`'s clap arguments, `bench` reads them); that pair is still open.
+const NOT_CHECKED: &[&str] = &["bench"];
 
 /// ARCHITECTURE.md's layering, lowest first: a module may name only modules of earlier layers.
 const LAYERS: &[&[&str]] = &[
