@@ -1,6 +1,7 @@
 //! The command line: one binary, subcommands for every role and operator action.
 
 pub mod clients;
+pub mod console;
 mod ops;
 pub mod webhooks;
 

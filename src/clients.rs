@@ -3,15 +3,20 @@
 //! live in [`manage`].
 
 pub mod manage;
-pub mod role;
 
 use anyhow::Context;
 use rand::RngCore;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::http::auth::hash_key;
-pub use role::{KeyMode, Role, UnknownRole};
+use sha2::{Digest, Sha256};
+
+pub use crate::domain::client_role::{KeyMode, Role, UnknownRole};
+
+/// The stored form of an API key: lowercase hex SHA-256.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
 
 /// Characters of the secret part kept in the stored, displayable prefix.
 const SHOWN_SECRET_CHARS: usize = 6;

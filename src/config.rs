@@ -8,7 +8,7 @@ mod reconcile;
 
 pub use reconcile::ReconcileSettings;
 
-use crate::providers::Secret;
+use crate::{providers::Secret, queue::QueueSettings};
 
 /// Everything malipo reads from its environment (providers read their own, see `providers`).
 #[derive(Debug, Clone)]
@@ -84,6 +84,20 @@ pub struct FrontLimits {
 }
 
 impl Config {
+    /// The queue settings this process's workers run with.
+    pub fn queue_settings(&self) -> QueueSettings {
+        QueueSettings {
+            queues: self.queues.clone(),
+            concurrency: self.worker_concurrency,
+            lease: self.job_lease,
+            heartbeat: (self.job_lease / 6).max(Duration::from_millis(200)),
+            retention: self.job_retention,
+            poll_interval: self.poll_interval,
+            retry_cap: self.retry_cap,
+            ..QueueSettings::default()
+        }
+    }
+
     /// Reads configuration through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());

@@ -21,3 +21,6 @@ pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod worker;
+
+#[cfg(test)]
+mod module_boundaries_tests;

@@ -87,7 +87,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         command @ (Command::Jobs { .. } | Command::Queues { .. } | Command::Audit { .. }) => {
             let settings = &settings;
             with_database(config, false, |pool| async move {
-                ops::console::run(command, &pool, settings).await
+                malipo::cli::console::run(command, &pool, settings).await
             })
             .await
         }

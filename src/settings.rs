@@ -2,7 +2,11 @@
 //! and validated there — every error names its variable, and `Debug` never prints a secret.
 //! Nothing else reads the environment: jobs, handlers and commands get their part of this.
 
+mod commission;
+
 use anyhow::Context;
+
+pub use commission::commission_from;
 
 use crate::{
     config::Config, escrow::release::CommissionDestinations, notify::NotifySettings,
@@ -34,7 +38,7 @@ impl Settings {
             app: Config::from_lookup(&lookup)?,
             providers: ProvidersConfig::from_lookup(&lookup)
                 .context("invalid provider configuration")?,
-            commission: crate::worker::commission_from(&lookup)?,
+            commission: commission_from(&lookup)?,
             notify: NotifySettings::from_lookup(&lookup)
                 .context("invalid notification settings")?,
         })

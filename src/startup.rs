@@ -20,7 +20,7 @@ use crate::{
     db,
     http::{self, AppState, ProviderGate},
     pg::LocalCluster,
-    queue::{QueueSettings, Runner},
+    queue::Runner,
     worker::{self, WorkerState},
 };
 
@@ -102,20 +102,6 @@ impl Database {
     }
 }
 
-/// The queue settings a process's workers run with.
-pub fn queue_settings(config: &Config) -> QueueSettings {
-    QueueSettings {
-        queues: config.queues.clone(),
-        concurrency: config.worker_concurrency,
-        lease: config.job_lease,
-        heartbeat: (config.job_lease / 6).max(Duration::from_millis(200)),
-        retention: config.job_retention,
-        poll_interval: config.poll_interval,
-        retry_cap: config.retry_cap,
-        ..QueueSettings::default()
-    }
-}
-
 /// Starts the workers of this process, and the periodic M-Pesa reconciliation when M-Pesa is
 /// configured and this process serves the reconcile queue.
 pub async fn start_workers(
@@ -139,7 +125,7 @@ pub async fn start_workers(
     {
         worker::reconcile_fincra::spawn_schedule(pool.clone(), config.reconcile.fincra_every);
     }
-    Runner::start(pool, queue_settings(config), worker::handlers(), state).await
+    Runner::start(pool, config.queue_settings(), worker::handlers(), state).await
 }
 
 /// Enqueues one `reconcile_mpesa` per period; its dedupe key is the period's start, so however

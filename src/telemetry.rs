@@ -1,5 +1,7 @@
 //! Logging: human-readable by default, JSON lines with `MALIPO_LOG_FORMAT=json`; `RUST_LOG` filters.
 
+pub mod metrics;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// What is logged when `RUST_LOG` is unset.

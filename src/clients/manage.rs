@@ -10,37 +10,12 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{KeyMode, Role, new_key};
+use super::{KeyMode, hash_key, new_key};
+pub use crate::db::clients::ClientSummary;
 use crate::{
     db,
-    http::auth::hash_key,
     ops::{Actor, OpsError, audit},
 };
-
-/// An API client as operators see it: never a key, only the prefixes that identify them.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ClientSummary {
-    /// The client id.
-    pub id: Uuid,
-    /// Its name.
-    pub name: String,
-    /// Its one role.
-    pub role: Role,
-    /// The current key's visible start (`mlp_live_3fa9c1`).
-    pub key_prefix: String,
-    /// Default commission, in basis points.
-    pub commission_bps: i32,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When its key was last rotated.
-    pub rotated_at: Option<DateTime<Utc>>,
-    /// The previous key's visible start, while it still works.
-    pub previous_key_prefix: Option<String>,
-    /// When the previous key stops working.
-    pub previous_key_expires_at: Option<DateTime<Utc>>,
-    /// When it was revoked; a revoked client's keys never work again.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
 
 /// A new key for a client, shown once.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

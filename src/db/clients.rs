@@ -4,8 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::clients::Role;
-use crate::clients::manage::ClientSummary;
+use crate::domain::Role;
 
 /// A new client's row.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +61,31 @@ pub async fn by_key_hash(pool: &PgPool, key_hash: &str) -> Result<Option<KeyHold
     )
     .fetch_optional(pool)
     .await
+}
+
+/// An API client as operators see it: never a key, only the prefixes that identify them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientSummary {
+    /// The client id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its one role.
+    pub role: Role,
+    /// The current key's visible start (`mlp_live_3fa9c1`).
+    pub key_prefix: String,
+    /// Default commission, in basis points.
+    pub commission_bps: i32,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its key was last rotated.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// The previous key's visible start, while it still works.
+    pub previous_key_prefix: Option<String>,
+    /// When the previous key stops working.
+    pub previous_key_expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked; a revoked client's keys never work again.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Every client, oldest first (previous keys past their grace are not shown).

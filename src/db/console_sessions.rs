@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::clients::Role;
+use crate::domain::Role;
 
 /// A live session and the operator key behind it.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::ledger::{self, Account};
+use super::ledger::{self, Account, TransactionKind};
 use crate::domain::{Money, ProviderKind};
 
 /// What kind of contradiction or misplaced money a discrepancy is.
@@ -132,7 +132,7 @@ pub async fn record(conn: &mut PgConnection, new: &NewDiscrepancy) -> anyhow::Re
         ledger::post(
             conn,
             &format!("discrepancy:{id}"),
-            "discrepancy",
+            TransactionKind::Discrepancy,
             new.intent_id,
             &format!("{} ({})", new.kind.as_str(), new.dedupe_key),
             &entries,
@@ -373,7 +373,7 @@ pub async fn resolve(
             ledger::post(
                 conn,
                 &format!("discrepancy:{id}:resolved"),
-                "discrepancy_resolved",
+                TransactionKind::DiscrepancyResolved,
                 intent,
                 &format!("discrepancy {id} {}: {note}", resolution.as_str()),
                 &[

@@ -65,7 +65,7 @@ pub async fn record_test(
          SELECT id, $2 FROM event RETURNING event_id, id",
         client,
         endpoint,
-        crate::notify::event_type::WEBHOOK_TEST,
+        crate::domain::event_type::WEBHOOK_TEST,
         data,
     )
     .fetch_one(&mut *conn)

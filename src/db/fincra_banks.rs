@@ -1,10 +1,10 @@
 //! `fincra_banks`: the Nigerian bank codes Fincra pays to, as last refreshed from Fincra
 //! (`migrations/0120_fincra_banks.sql`). While it is empty the list shipped with the binary
-//! (`providers::fincra::banks`) decides.
+//! (`domain::fincra_banks`) decides.
 
 use sqlx::PgConnection;
 
-use crate::providers::fincra::banks;
+use crate::domain::fincra_banks as banks;
 
 /// Whether `code` is a bank Fincra pays to: on the refreshed list, or on the shipped one while
 /// nothing was refreshed yet.

@@ -650,15 +650,32 @@ pub async fn set_failure_reason(
     Ok(())
 }
 
+/// An intent that needs a person.
+#[derive(Debug, Clone, Serialize)]
+pub struct StuckIntent {
+    /// The intent.
+    pub id: Uuid,
+    /// Its status.
+    pub status: String,
+    /// Its provider.
+    pub provider: String,
+    /// Why it is listed: `stuck_in_status`, `payout_in_doubt` or `flagged`.
+    pub reason: String,
+    /// The flag's text, when flagged.
+    pub detail: Option<String>,
+    /// When it last changed.
+    pub since: DateTime<Utc>,
+}
+
 /// Intents in `releasing` or `refunding` longer than `older_than_secs`, with a payout unfinished
 /// that long, or flagged and not closed; oldest change first, at most `limit`.
 pub async fn needing_a_person(
     pool: &sqlx::PgPool,
     older_than_secs: f64,
     limit: i64,
-) -> Result<Vec<crate::ops::money::StuckIntent>, sqlx::Error> {
+) -> Result<Vec<StuckIntent>, sqlx::Error> {
     sqlx::query_as!(
-        crate::ops::money::StuckIntent,
+        StuckIntent,
         r#"SELECT i.id, i.status, i.provider,
                 CASE WHEN i.status IN ('releasing', 'refunding') AND i.updated_at < now() - make_interval(secs => $1)
                           THEN 'stuck_in_status'

@@ -11,13 +11,14 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+pub use super::ledger_kinds::{AccountKind, TransactionKind};
 use crate::domain::{Currency, ProviderKind};
 
 /// A ledger account, created on first use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     code: String,
-    kind: &'static str,
+    kind: AccountKind,
     currency: Currency,
     intent: Option<Uuid>,
 }
@@ -27,7 +28,7 @@ impl Account {
     pub fn clearing(provider: ProviderKind, currency: Currency) -> Self {
         Self {
             code: format!("clearing:{provider}:{currency}"),
-            kind: "provider_clearing",
+            kind: AccountKind::ProviderClearing,
             currency,
             intent: None,
         }
@@ -37,7 +38,7 @@ impl Account {
     pub fn escrow(intent: Uuid, currency: Currency) -> Self {
         Self {
             code: format!("escrow:{intent}"),
-            kind: "escrow",
+            kind: AccountKind::Escrow,
             currency,
             intent: Some(intent),
         }
@@ -47,7 +48,7 @@ impl Account {
     pub fn payable(intent: Uuid, currency: Currency) -> Self {
         Self {
             code: format!("payable:{intent}"),
-            kind: "payee_payable",
+            kind: AccountKind::PayeePayable,
             currency,
             intent: Some(intent),
         }
@@ -57,7 +58,7 @@ impl Account {
     pub fn commission(currency: Currency) -> Self {
         Self {
             code: format!("commission:{currency}"),
-            kind: "platform_commission",
+            kind: AccountKind::PlatformCommission,
             currency,
             intent: None,
         }
@@ -67,7 +68,7 @@ impl Account {
     pub fn payouts_in_flight(currency: Currency) -> Self {
         Self {
             code: format!("payouts_in_flight:{currency}"),
-            kind: "payouts_in_flight",
+            kind: AccountKind::PayoutsInFlight,
             currency,
             intent: None,
         }
@@ -77,7 +78,7 @@ impl Account {
     pub fn refunds_in_flight(currency: Currency) -> Self {
         Self {
             code: format!("refunds_in_flight:{currency}"),
-            kind: "refunds_in_flight",
+            kind: AccountKind::RefundsInFlight,
             currency,
             intent: None,
         }
@@ -89,7 +90,7 @@ impl Account {
     pub fn suspense(currency: Currency) -> Self {
         Self {
             code: format!("suspense:{currency}"),
-            kind: "suspense",
+            kind: AccountKind::Suspense,
             currency,
             intent: None,
         }
@@ -100,7 +101,7 @@ impl Account {
     pub fn settled_outside(currency: Currency) -> Self {
         Self {
             code: format!("settled_outside:{currency}"),
-            kind: "settled_outside",
+            kind: AccountKind::SettledOutside,
             currency,
             intent: None,
         }
@@ -111,7 +112,7 @@ impl Account {
     pub fn client_balance(client: Uuid, currency: Currency) -> Self {
         Self {
             code: balance_code(client, currency),
-            kind: "client_balance",
+            kind: AccountKind::ClientBalance,
             currency,
             intent: None,
         }
@@ -121,7 +122,7 @@ impl Account {
     pub fn withdrawals_reserved(currency: Currency) -> Self {
         Self {
             code: format!("withdrawals_reserved:{currency}"),
-            kind: "withdrawals_reserved",
+            kind: AccountKind::WithdrawalsReserved,
             currency,
             intent: None,
         }
@@ -163,7 +164,7 @@ pub enum PostingError {
 pub async fn post(
     conn: &mut PgConnection,
     key: &str,
-    kind: &str,
+    kind: TransactionKind,
     intent: Option<Uuid>,
     memo: &str,
     entries: &[(Account, Decimal)],
@@ -191,7 +192,7 @@ pub async fn post(
     // first time, and its entries. Nothing more is written when `key` was posted before. The
     // balance is checked by the deferred trigger at commit.
     let codes: Vec<&str> = entries.iter().map(|(a, _)| a.code.as_str()).collect();
-    let kinds: Vec<&str> = entries.iter().map(|(a, _)| a.kind).collect();
+    let kinds: Vec<AccountKind> = entries.iter().map(|(a, _)| a.kind).collect();
     let currencies: Vec<&str> = entries.iter().map(|(a, _)| a.currency.code()).collect();
     let intents: Vec<Option<Uuid>> = entries.iter().map(|(a, _)| a.intent).collect();
     let amounts: Vec<Decimal> = entries.iter().map(|(_, amount)| *amount).collect();
@@ -199,11 +200,11 @@ pub async fn post(
         r#"SELECT inserted AS "inserted!", written AS "written!"
              FROM malipo_post_ledger($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
         key,
-        kind,
+        kind as TransactionKind,
         intent,
         memo,
         &codes as &[&str],
-        &kinds as &[&str],
+        &kinds as &[AccountKind],
         &currencies as &[&str],
         &intents as &[Option<Uuid>],
         &amounts,

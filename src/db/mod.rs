@@ -14,6 +14,8 @@ pub mod intent_list;
 pub mod intent_notices;
 pub mod intents;
 pub mod ledger;
+pub mod ledger_kinds;
+pub mod mpesa_token_store;
 pub mod mpesa_tokens;
 pub mod ops_audit;
 pub mod payouts;

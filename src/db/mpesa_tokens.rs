@@ -1,5 +1,5 @@
 //! The shared Daraja access tokens (`mpesa_tokens`, migration 0050), read and refreshed under an
-//! advisory lock per credential set (see `providers::mpesa::token_pg`).
+//! advisory lock per credential set (see `mpesa_token_store`).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;

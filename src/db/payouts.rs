@@ -226,7 +226,7 @@ pub async fn set_status(
         to as PayoutStatus,
         provider_ref,
         reason,
-        crate::notify::event_type::of_payout(to),
+        crate::domain::event_type::of_payout(to),
         PayoutStatus::InFlight as PayoutStatus,
     )
     .fetch_optional(&mut *conn)

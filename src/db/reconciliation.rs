@@ -8,8 +8,49 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::Money;
-use crate::reconcile::Item;
-use crate::reconcile::recent::ReportLine;
+
+/// One finding.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Item {
+    /// `matched`, `missing_internal`, `missing_at_provider`, `amount_mismatch`, `status_mismatch`
+    /// or `resolved`.
+    pub class: String,
+    /// What was compared: `stk`, `c2b`, `b2c`, `deposit`.
+    pub kind: String,
+    /// The intent, payout or receipt concerned.
+    pub subject: String,
+    /// Details.
+    pub detail: Value,
+}
+
+impl Item {
+    /// A finding.
+    pub fn new(class: &str, kind: &str, subject: impl Into<String>, detail: Value) -> Self {
+        Self {
+            class: class.to_owned(),
+            kind: kind.to_owned(),
+            subject: subject.into(),
+            detail,
+        }
+    }
+}
+
+/// A stored report without its items.
+#[derive(Debug, Clone)]
+pub struct ReportLine {
+    /// The report id.
+    pub id: Uuid,
+    /// Which provider it reconciled.
+    pub provider: String,
+    /// From.
+    pub window_start: DateTime<Utc>,
+    /// Until.
+    pub window_end: DateTime<Utc>,
+    /// Items per class.
+    pub summary: Value,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
 
 /// Records an M-Pesa payment by its receipt once; returns whether it was new.
 pub async fn record_mpesa_payment(

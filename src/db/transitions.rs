@@ -44,7 +44,7 @@ pub async fn transition(
         movement.to() as IntentStatus,
         movement.event(),
         detail,
-        crate::notify::event_type::of_intent(movement.to()),
+        crate::domain::event_type::of_intent(movement.to()),
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::notify::DeliveryStatus;
+use crate::domain::DeliveryStatus;
 
 /// A delivery as stored.
 #[derive(Debug, Clone)]

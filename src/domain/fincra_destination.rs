@@ -1,7 +1,7 @@
 //! Parsing a Fincra payout destination (`{"provider":"fincra","destination":…}`) and deciding
 //! which currency it can receive. Here the bank code is only checked for its form (3–9
 //! digits); whether Fincra pays that bank (the refreshed list in `fincra_banks`, or the list
-//! shipped in `providers::fincra::banks` until a refresh) and whether the account exists are
+//! shipped in `domain::fincra_banks` until a refresh) and whether the account exists are
 //! asked at intent creation (`http/fincra_check.rs`), not here (no I/O in `domain`).
 
 use serde_json::{Map, Value};

@@ -1,10 +1,15 @@
 //! The payment domain: money, the parties of an intent, and parsing requests into them.
 
 pub mod balance_payee;
+pub mod bolt11;
 pub mod capture;
+pub mod client_role;
 pub mod commission;
 pub mod currency;
+pub mod delivery_status;
 pub mod escrow_terms;
+pub mod event_type;
+pub mod fincra_banks;
 pub mod fincra_destination;
 pub mod intent_status;
 pub mod money;
@@ -15,7 +20,9 @@ pub mod release_parts;
 pub mod validation;
 
 pub use capture::Capture;
+pub use client_role::{KeyMode, Role, UnknownRole};
 pub use currency::Currency;
+pub use delivery_status::DeliveryStatus;
 pub use intent_status::{IntentMove, IntentNote, IntentStatus};
 pub use money::{Money, MoneyError, format_amount};
 pub use new_intent::NewIntent;

@@ -333,13 +333,13 @@ pub fn looks_like_bolt11(text: &str) -> bool {
         && text.bytes().all(|b| b.is_ascii_alphanumeric())
         // A string that only looks like one (`lnbc1garbage`) would be accepted here and fail
         // at payout time, stranding the money.
-        && crate::providers::lnbits::bolt11::decode(text).is_ok()
+        && crate::domain::bolt11::decode(text).is_ok()
 }
 
 /// Whether a Lightning invoice can pay exactly `amount` (in SAT): an amountless invoice can
 /// (the payout names the amount); one that carries another amount cannot.
 pub fn invoice_pays(bolt11: &str, amount: crate::domain::Money) -> Result<(), String> {
-    let invoice = crate::providers::lnbits::bolt11::decode(bolt11)?;
+    let invoice = crate::domain::bolt11::decode(bolt11)?;
     let Some(msat) = invoice.amount_msat else {
         return Ok(());
     };

@@ -8,7 +8,7 @@ use crate::{
     db::{
         balances,
         intents::IntentRecord,
-        ledger::{self, Account},
+        ledger::{self, Account, TransactionKind},
         transitions::transition,
     },
     domain::{IntentMove, commission},
@@ -23,7 +23,7 @@ pub async fn collect(conn: &mut PgConnection, intent: &IntentRecord) -> anyhow::
     ledger::post(
         conn,
         &format!("collect:{}", intent.id),
-        "collection",
+        TransactionKind::Collection,
         Some(intent.id),
         &format!(
             "collection: balance {} commission {}",

@@ -10,7 +10,7 @@ use crate::{
     db::{
         discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
         intents::IntentRecord,
-        ledger::{self, Account},
+        ledger::{self, Account, TransactionKind},
         transitions::transition,
     },
     domain::{IntentMove, IntentStatus, Money},
@@ -113,7 +113,7 @@ pub async fn apply(
             let posted = ledger::post(
                 conn,
                 &format!("deposit:{}", intent.id),
-                "deposit",
+                TransactionKind::Deposit,
                 Some(intent.id),
                 &format!("deposit {provider_ref}"),
                 &[

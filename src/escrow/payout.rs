@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use crate::{
     db::{
         discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
-        ledger::{self, Account},
+        ledger::{self, Account, TransactionKind},
         payouts::{self, PayoutRecord},
         transitions::transition,
     },
@@ -43,7 +43,7 @@ async fn return_to_balance(
     ledger::post(
         conn,
         &format!("payout:{}:returned", payout.id),
-        "withdrawal_returned",
+        TransactionKind::WithdrawalReturned,
         None,
         &format!(
             "withdrawal {} returned to the balance: {why}",
@@ -73,12 +73,42 @@ fn in_flight(payout: &PayoutRecord) -> Account {
     }
 }
 
-/// Posts a payout's `event` (`sent`, `succeeded`, …) once: its amount moves from `from` to `to`
-/// (debit `from`, credit `to`); `what` ends the memo.
+/// A step of a payout that moves its money: it ends the posting's idempotency key
+/// (`payout:<id>:sent`) and names the transaction's kind.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Sent,
+    Succeeded,
+    Failed,
+    Reversed,
+}
+
+impl Step {
+    fn key_part(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Reversed => "reversed",
+        }
+    }
+
+    fn kind(self) -> TransactionKind {
+        match self {
+            Self::Sent => TransactionKind::PayoutSent,
+            Self::Succeeded => TransactionKind::PayoutSucceeded,
+            Self::Failed => TransactionKind::PayoutFailed,
+            Self::Reversed => TransactionKind::PayoutReversed,
+        }
+    }
+}
+
+/// Posts a payout's `step` once: its amount moves from `from` to `to` (debit `from`, credit
+/// `to`); `what` ends the memo.
 async fn post_move(
     conn: &mut PgConnection,
     payout: &PayoutRecord,
-    event: &str,
+    step: Step,
     what: &str,
     from: Account,
     to: Account,
@@ -86,8 +116,8 @@ async fn post_move(
     let amount = payout.amount.amount();
     ledger::post(
         conn,
-        &format!("payout:{}:{event}", payout.id),
-        &format!("payout_{event}"),
+        &format!("payout:{}:{}", payout.id, step.key_part()),
+        step.kind(),
         payout.intent_id,
         &format!("{} payout {}{what}", payout.kind, payout.reference),
         &[(from, amount), (to, -amount)],
@@ -111,7 +141,15 @@ pub async fn begin(conn: &mut PgConnection, payout: &PayoutRecord) -> anyhow::Re
     {
         return Ok(false);
     }
-    post_move(conn, payout, "sent", "", source(payout), in_flight(payout)).await?;
+    post_move(
+        conn,
+        payout,
+        Step::Sent,
+        "",
+        source(payout),
+        in_flight(payout),
+    )
+    .await?;
     Ok(true)
 }
 
@@ -293,7 +331,7 @@ async fn succeed(
     post_move(
         conn,
         payout,
-        "succeeded",
+        Step::Succeeded,
         &what,
         in_flight(payout),
         clearing,
@@ -354,7 +392,7 @@ async fn fail(
         post_move(
             conn,
             payout,
-            "failed",
+            Step::Failed,
             &what,
             in_flight(payout),
             source(payout),
@@ -407,7 +445,15 @@ async fn reverse(
     // The money is back at the provider and owed to the payee again.
     let clearing = Account::clearing(payout.provider, payout.amount.currency());
     let what = format!(" reversed: {reason}");
-    post_move(conn, payout, "reversed", &what, clearing, source(payout)).await?;
+    post_move(
+        conn,
+        payout,
+        Step::Reversed,
+        &what,
+        clearing,
+        source(payout),
+    )
+    .await?;
     return_to_balance(conn, payout, reason).await?;
     if payout.kind == PayoutKind::LateRefund {
         discrepancies::reopen_after_late_refund(conn, payout.id).await?;

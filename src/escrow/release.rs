@@ -13,7 +13,7 @@ use crate::{
     db::{
         balances, intent_notices,
         intents::{self, IntentRecord},
-        ledger::{self, Account},
+        ledger::{self, Account, TransactionKind},
         payouts::{self, PayoutTarget},
         releases::{self, PendingRelease, RecordError, ReleaseSource},
         transitions::transition,
@@ -318,7 +318,7 @@ async fn post_part(
     ledger::post(
         conn,
         &key,
-        "release",
+        TransactionKind::Release,
         Some(intent.id),
         &memo,
         &[

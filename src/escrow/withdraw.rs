@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::{
     db::{
         balances,
-        ledger::{self, Account, PostingError},
+        ledger::{self, Account, PostingError, TransactionKind},
         payouts::{self, NewWithdrawal},
     },
     queue::{EnqueueOptions, enqueue},
@@ -43,7 +43,7 @@ pub async fn request(
     let reserved = ledger::post(
         conn,
         &format!("withdraw:{payout}"),
-        "withdrawal_reserved",
+        TransactionKind::WithdrawalReserved,
         None,
         &format!(
             "withdrawal {} reserved from the balance",

@@ -10,11 +10,10 @@ use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{HeaderMap, header, request::Parts},
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{AppState, problem::ApiError};
-pub use crate::clients::Role;
+pub use crate::clients::{Role, hash_key};
 
 /// The authenticated client (tenant) of a `/v1` request.
 #[derive(Debug, Clone)]
@@ -25,11 +24,6 @@ pub struct Caller {
     pub role: Role,
     /// Its default commission, in basis points.
     pub commission_bps: i32,
-}
-
-/// The stored form of an API key: lowercase hex SHA-256.
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// The key in the request's one `Authorization` header.

@@ -5,7 +5,6 @@
 
 pub mod attempt;
 pub mod envelope;
-pub mod event_type;
 pub mod listen;
 pub mod metrics;
 pub mod receiver;
@@ -15,57 +14,10 @@ pub mod settings;
 pub mod signature;
 pub mod ssrf;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::domain::{DeliveryStatus, event_type};
 pub use secret_box::SecretsKey;
 pub use settings::NotifySettings;
 pub use signature::{WebhookSecret, verify};
-
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Not delivered yet; an attempt is scheduled.
-    Pending,
-    /// A 2xx answer came.
-    Succeeded,
-    /// Every attempt of its round failed (kept, never deleted; a retry starts a new round).
-    Failed,
-}
-
-impl DeliveryStatus {
-    /// Every status.
-    pub const ALL: [Self; 3] = [Self::Pending, Self::Succeeded, Self::Failed];
-
-    /// The stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// The status stored as `text`.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delivery_statuses_match_the_schema() {
-        let migration = include_str!("../../migrations/0090_notifications.sql");
-        for status in DeliveryStatus::ALL {
-            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
-            assert!(migration.contains(&format!("'{}'", status.as_str())));
-        }
-    }
-}
 
 /// What a process needs to send deliveries: the settings and one HTTP client.
 #[derive(Clone)]

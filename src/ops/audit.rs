@@ -1,12 +1,11 @@
 //! The operator audit log: one row per action, written in the action's own transaction so the
 //! change and its record commit together; listable newest first.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgExecutor, PgPool};
-use uuid::Uuid;
 
 use super::{Actor, OpsError, cursor};
+pub use crate::db::ops_audit::AuditEntry;
 
 /// What is being recorded.
 #[derive(Debug, Clone)]
@@ -65,33 +64,6 @@ impl<'a> Action<'a> {
     }
 }
 
-/// A recorded action.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AuditEntry {
-    /// The row id.
-    pub id: i64,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// `key:<api client id>` or `cli:<os user>`.
-    pub actor: String,
-    /// The operator key's client id.
-    pub client_id: Option<Uuid>,
-    /// What was done.
-    pub action: String,
-    /// The job acted on.
-    pub job_id: Option<i64>,
-    /// The queue acted on.
-    pub queue: Option<String>,
-    /// The filter of a bulk action.
-    pub filter: serde_json::Value,
-    /// Whether it only counted.
-    pub dry_run: bool,
-    /// Rows affected.
-    pub affected: i64,
-    /// What else the action reported.
-    pub detail: serde_json::Value,
-}
-
 /// One page of the audit log.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
@@ -106,7 +78,19 @@ pub async fn record<'c>(
     executor: impl PgExecutor<'c>,
     action: &Action<'_>,
 ) -> Result<(), sqlx::Error> {
-    crate::db::ops_audit::record_audit(executor, action).await
+    let actor = action.actor.label();
+    let row = crate::db::ops_audit::AuditRow {
+        actor: &actor,
+        client_id: action.actor.client_id(),
+        action: action.action,
+        job_id: action.job_id,
+        queue: action.queue,
+        filter: &action.filter,
+        dry_run: action.dry_run,
+        affected: action.affected,
+        detail: &action.detail,
+    };
+    crate::db::ops_audit::record_audit(executor, &row).await
 }
 
 /// The log after `cursor`, newest first, at most `limit` entries.

@@ -1,73 +1,12 @@
-//! Job filters: parsed at the edge from text (query string, JSON body, CLI flags) into types,
-//! with errors naming the field, and applied in SQL as one fixed `WHERE` fragment
-//! (`queue::admin`).
-
-use std::fmt;
+//! Job filters as operators type them: parsed at the edge from text (query string, JSON body,
+//! CLI flags) into `queue::filter::JobFilter`, with errors naming the field.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::OpsError;
-
-/// A job row's state.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum JobState {
-    /// Waiting to run (now, or after a delay or backoff).
-    Pending,
-    /// Claimed by a worker.
-    Running,
-    /// Finished.
-    Done,
-    /// Failed for good; kept until an operator acts.
-    Dead,
-    /// Cancelled by an operator; kept as a record.
-    Discarded,
-}
-
-impl JobState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [Self; 5] = [
-        Self::Pending,
-        Self::Running,
-        Self::Done,
-        Self::Dead,
-        Self::Discarded,
-    ];
-
-    /// The name stored in `malipo_jobs.state`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Dead => "dead",
-            Self::Discarded => "discarded",
-        }
-    }
-
-    /// Parses a stored or typed state name.
-    pub fn parse(text: &str) -> Result<Self, OpsError> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == text.trim())
-            .ok_or_else(|| {
-                OpsError::Invalid(format!(
-                    "state `{text}` is not one of pending, running, done, dead, discarded"
-                ))
-            })
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::queue::filter::{JobFilter, JobState};
 
 /// A filter as typed by an operator: every field optional text, nothing else accepted.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
@@ -85,29 +24,6 @@ pub struct JobFilterInput {
     pub from: Option<String>,
     /// Created before this instant (RFC 3339).
     pub to: Option<String>,
-}
-
-/// A validated job filter; `None` fields match everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct JobFilter {
-    /// Only this queue.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue: Option<String>,
-    /// Only this kind.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Only this state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<JobState>,
-    /// Only jobs of this intent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub intent_id: Option<Uuid>,
-    /// Created at or after.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<DateTime<Utc>>,
-    /// Created before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<JobFilterInput> for JobFilter {
@@ -135,7 +51,9 @@ impl TryFrom<JobFilterInput> for JobFilter {
                 known.join(", ")
             )));
         }
-        let state = text(input.state).map(|s| JobState::parse(&s)).transpose()?;
+        let state = text(input.state)
+            .map(|s| JobState::parse(&s).map_err(|error| OpsError::Invalid(error.to_string())))
+            .transpose()?;
         let intent_id = text(input.intent_id)
             .map(|id| {
                 Uuid::parse_str(&id)
@@ -159,18 +77,6 @@ impl TryFrom<JobFilterInput> for JobFilter {
             from,
             to,
         })
-    }
-}
-
-impl JobFilter {
-    /// Whether the filter narrows anything at all.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
-    /// The filter as JSON, for the audit log.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

@@ -1,6 +1,5 @@
 //! One job in full: its row, payload, every failed attempt's error, and what operators did to it.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -10,21 +9,7 @@ use super::{
     list::JobSummary,
 };
 use crate::queue::admin;
-
-/// A failed run (or a lease rescue), as `malipo_job_attempts` records it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AttemptRecord {
-    /// Which run (1-based; restarts at 1 after an operator retry).
-    pub attempt: i32,
-    /// When it ended.
-    pub at: DateTime<Utc>,
-    /// `retry`, `exhausted`, `permanent`, `lease_expired`.
-    pub outcome: String,
-    /// The error.
-    pub error: String,
-    /// The worker that ran it.
-    pub worker: Option<String>,
-}
+pub use crate::queue::admin::AttemptRecord;
 
 /// A job with everything an operator needs to decide what to do with it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -5,7 +5,6 @@
 pub mod actor;
 pub mod audit;
 pub mod capped;
-pub mod console;
 pub mod cursor;
 pub mod discard;
 pub mod disputes;

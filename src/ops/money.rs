@@ -2,8 +2,6 @@
 //! person (stuck in a non-terminal state, or flagged) — shared by `/ops` and the CLI. Resolving
 //! writes its audit row in the same transaction.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -13,6 +11,7 @@ use super::{
     audit::{self, Action},
 };
 use crate::db::discrepancies::{self, DiscrepancyRow, Resolution, ResolveError};
+pub use crate::db::intents::StuckIntent;
 
 /// Open discrepancies (every one with `all`), newest first.
 pub async fn discrepancies(
@@ -65,23 +64,6 @@ pub async fn resolve(
     .await?;
     tx.commit().await?;
     Ok(resolved)
-}
-
-/// An intent that needs a person.
-#[derive(Debug, Clone, Serialize)]
-pub struct StuckIntent {
-    /// The intent.
-    pub id: Uuid,
-    /// Its status.
-    pub status: String,
-    /// Its provider.
-    pub provider: String,
-    /// Why it is listed: `stuck_in_status`, `payout_in_doubt` or `flagged`.
-    pub reason: String,
-    /// The flag's text, when flagged.
-    pub detail: Option<String>,
-    /// When it last changed.
-    pub since: DateTime<Utc>,
 }
 
 /// Intents in `releasing` or `refunding` longer than `older_than`, with a payout in flight that

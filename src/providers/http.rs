@@ -122,7 +122,7 @@ impl HttpClient {
             Ok(_) => "other_status",
             Err(_) => "transport_error",
         };
-        crate::ops::metrics::provider_call(self.provider, outcome, started.elapsed());
+        crate::telemetry::metrics::provider_call(self.provider, outcome, started.elapsed());
         let (status, headers, body) = read.map_err(|error| transport_error(&error, effect))?;
         Ok(Reply {
             status,

@@ -7,9 +7,58 @@
 //! [`filtered!`] and pasted into each statement at compile time, so every statement here is a
 //! literal the query macros check.
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
-use crate::ops::{JobFilter, JobState, inspect::AttemptRecord, list::JobSummary};
+use super::filter::{JobFilter, JobState};
+
+/// One job as listings show it (no payload; `ops::inspect` adds it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobSummary {
+    /// The job id.
+    pub id: i64,
+    /// Its queue.
+    pub queue: String,
+    /// Its kind.
+    pub kind: String,
+    /// `pending`, `running`, `done`, `dead` or `discarded`.
+    pub state: String,
+    /// Runs so far since it was enqueued or last retried by an operator.
+    pub attempts: i32,
+    /// Runs allowed before it is dead.
+    pub max_attempts: i32,
+    /// When it may run next (pending jobs).
+    pub run_at: DateTime<Utc>,
+    /// The intent it works on, when it has one.
+    pub intent_id: Option<Uuid>,
+    /// The last failure's error.
+    pub last_error: Option<String>,
+    /// The worker holding it (running jobs).
+    pub locked_by: Option<String>,
+    /// Enqueued at.
+    pub created_at: DateTime<Utc>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+    /// Done, dead or discarded at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A failed run (or a lease rescue), as `malipo_job_attempts` records it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AttemptRecord {
+    /// Which run (1-based; restarts at 1 after an operator retry).
+    pub attempt: i32,
+    /// When it ended.
+    pub at: DateTime<Utc>,
+    /// `retry`, `exhausted`, `permanent`, `lease_expired`.
+    pub outcome: String,
+    /// The error.
+    pub error: String,
+    /// The worker that ran it.
+    pub worker: Option<String>,
+}
 
 /// Runs `$kind!` (`query`, `query_scalar`, or `query_as` with a row type) over
 /// `$head + <filter fragment> + $tail`, binding the filter's six parameters then `$extra`.

@@ -237,7 +237,7 @@ where
                 &policy,
                 rand::random::<f64>(),
             );
-            crate::ops::metrics::job_finished(
+            crate::telemetry::metrics::job_finished(
                 &job.kind,
                 resolution.label(),
                 started.elapsed(),

@@ -11,6 +11,7 @@ pub mod budget;
 pub mod claim;
 pub mod complete;
 pub mod enqueue;
+pub mod filter;
 mod finish_waiting;
 pub mod glance;
 pub mod handlers;

@@ -46,7 +46,7 @@ impl Runner {
         app: C,
     ) -> anyhow::Result<Self> {
         // Job metrics are recorded from here on; without a recorder they would be dropped.
-        crate::ops::metrics::install();
+        crate::telemetry::metrics::install();
         let worker_id: Arc<str> = Arc::from(unique_worker_id());
         let wakers = Wakers::new(&settings.queues);
         let sink = CompletionSink::spawn(pool.clone(), 512, Duration::from_millis(10));

@@ -11,13 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Item, Report};
+use super::{Item, Reach, Report};
 use crate::{
     db::{fincra_payouts, payouts},
     domain::PayoutStatus,
     escrow::payout::{self as effects, PayoutEffect},
     providers::TransferStatus,
-    worker::WorkerState,
 };
 
 /// What to reconcile.
@@ -32,10 +31,10 @@ pub struct Options {
 }
 
 /// Runs one reconciliation and stores its report.
-pub async fn run(state: &WorkerState, options: Options) -> anyhow::Result<Report> {
+pub async fn run(state: &impl Reach, options: Options) -> anyhow::Result<Report> {
     let cutoff =
         options.until - chrono::Duration::from_std(options.pending_after).unwrap_or_default();
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.pool().acquire().await?;
     let ids = fincra_payouts::to_recheck(&mut conn, options.since, cutoff).await?;
     drop(conn);
     let mut items = Vec::with_capacity(ids.len());
@@ -45,20 +44,20 @@ pub async fn run(state: &WorkerState, options: Options) -> anyhow::Result<Report
         }
     }
     let report = Report::new("fincra", options.since, options.until, items);
-    report.store(&state.pool).await?;
+    report.store(state.pool()).await?;
     tracing::info!(report = %report.id, summary = ?report.summary, "Fincra reconciliation stored");
     Ok(report)
 }
 
-async fn recheck(state: &WorkerState, id: uuid::Uuid) -> anyhow::Result<Option<Item>> {
-    let mut conn = state.pool.acquire().await?;
+async fn recheck(state: &impl Reach, id: uuid::Uuid) -> anyhow::Result<Option<Item>> {
+    let mut conn = state.pool().acquire().await?;
     let Some(payout) = payouts::load(&mut conn, id, false).await? else {
         return Ok(None);
     };
     drop(conn);
     let subject = payout.id.to_string();
     let recorded = payout.status;
-    let answer = match crate::worker::calls::check_transfer_of(state, &payout).await {
+    let answer = match state.check_transfer(&payout).await {
         Ok(answer) => answer,
         Err(error) => {
             return Ok(Some(Item::new(
@@ -89,7 +88,7 @@ async fn recheck(state: &WorkerState, id: uuid::Uuid) -> anyhow::Result<Option<I
             detail,
         )));
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.pool().begin().await?;
     let Some(current) = payouts::load(&mut tx, payout.id, true).await? else {
         return Ok(None);
     };

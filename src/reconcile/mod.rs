@@ -18,7 +18,9 @@
 pub mod c2b;
 pub mod fincra;
 pub mod mpesa;
+mod reach;
 pub mod recent;
 mod report;
 
+pub use reach::Reach;
 pub use report::{Item, Report, load, to_csv};

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{
-    Item, Report,
+    Item, Reach, Report,
     c2b::{self, Credit},
 };
 use crate::{
@@ -15,7 +15,6 @@ use crate::{
     domain::PayoutStatus,
     escrow::deposit::{self, DepositEffect},
     providers::MpesaClient,
-    worker::WorkerState,
 };
 
 /// What to reconcile.
@@ -36,8 +35,8 @@ const NOMINATED_NUMBER: &str = "254700000000";
 const PULL_WINDOW: chrono::Duration = chrono::Duration::hours(48);
 
 /// Runs one reconciliation and stores its report.
-pub async fn run(state: &WorkerState, options: Options) -> anyhow::Result<Report> {
-    let Some(client) = state.providers.mpesa() else {
+pub async fn run(state: &impl Reach, options: Options) -> anyhow::Result<Report> {
+    let Some(client) = state.providers().mpesa() else {
         anyhow::bail!("M-Pesa is not configured (MPESA_CONSUMER_KEY …): nothing to reconcile");
     };
     let pending_after = chrono::Duration::from_std(options.pending_after).unwrap_or_default();
@@ -46,9 +45,9 @@ pub async fn run(state: &WorkerState, options: Options) -> anyhow::Result<Report
     items.extend(stk(state, client, &options, cutoff).await?);
     items.extend(deposit_mismatches(state, &options).await?);
     items.extend(c2b_payments(state, client, &options).await?);
-    items.extend(b2c(state, &options, cutoff).await?);
+    items.extend(b2c(state, client, &options, cutoff).await?);
     let report = Report::new("mpesa", options.since, options.until, items);
-    report.store(&state.pool).await?;
+    report.store(state.pool()).await?;
     tracing::info!(report = %report.id, summary = ?report.summary, "M-Pesa reconciliation stored");
     Ok(report)
 }
@@ -57,10 +56,10 @@ pub async fn run(state: &WorkerState, options: Options) -> anyhow::Result<Report
 /// answered may still have been paid) and places them: the intent is funded when one matches.
 /// Returns whether the intent is now funded.
 pub async fn pull_for_intent(
-    state: &WorkerState,
+    state: &impl Reach,
     intent: &intents::IntentRecord,
 ) -> anyhow::Result<bool> {
-    let (Some(client), Some(account)) = (state.providers.mpesa(), &intent.account_number) else {
+    let (Some(client), Some(account)) = (state.providers().mpesa(), &intent.account_number) else {
         return Ok(false);
     };
     let from = intent.created_at - chrono::Duration::minutes(1);
@@ -91,10 +90,10 @@ async fn pull(
 /// Records one pulled payment (first sight wins) and places it; whether it was new, and where
 /// it went.
 async fn place_pulled(
-    state: &WorkerState,
+    state: &impl Reach,
     payment: &crate::providers::mpesa::PulledPayment,
 ) -> anyhow::Result<(bool, Option<Credit>)> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.pool().begin().await?;
     let new = c2b::record(
         &mut tx,
         &payment.receipt,
@@ -109,16 +108,16 @@ async fn place_pulled(
 }
 
 async fn stk(
-    state: &WorkerState,
+    state: &impl Reach,
     client: &MpesaClient,
     options: &Options,
     cutoff: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Item>> {
     let waiting =
-        intents::mpesa_awaiting_payment(&state.pool, options.since, options.until, cutoff).await?;
+        intents::mpesa_awaiting_payment(state.pool(), options.since, options.until, cutoff).await?;
     let mut items = Vec::new();
     for id in waiting {
-        let mut conn = state.pool.acquire().await?;
+        let mut conn = state.pool().acquire().await?;
         let Some(intent) = intents::load(&mut conn, id, false).await? else {
             continue;
         };
@@ -138,7 +137,7 @@ async fn stk(
                 continue;
             }
         };
-        let mut tx = state.pool.begin().await?;
+        let mut tx = state.pool().begin().await?;
         let Some(locked) = intents::load(&mut tx, id, true).await? else {
             continue;
         };
@@ -174,8 +173,9 @@ async fn stk(
     Ok(items)
 }
 
-async fn deposit_mismatches(state: &WorkerState, options: &Options) -> anyhow::Result<Vec<Item>> {
-    let rows = intents::mpesa_deposit_mismatches(&state.pool, options.since, options.until).await?;
+async fn deposit_mismatches(state: &impl Reach, options: &Options) -> anyhow::Result<Vec<Item>> {
+    let rows =
+        intents::mpesa_deposit_mismatches(state.pool(), options.since, options.until).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -190,7 +190,7 @@ async fn deposit_mismatches(state: &WorkerState, options: &Options) -> anyhow::R
 }
 
 async fn c2b_payments(
-    state: &WorkerState,
+    state: &impl Reach,
     client: &MpesaClient,
     options: &Options,
 ) -> anyhow::Result<Vec<Item>> {
@@ -251,7 +251,7 @@ async fn c2b_payments(
         });
     }
     let confirmed =
-        crate::db::reconciliation::confirmed_mpesa_receipts(&state.pool, from, options.until)
+        crate::db::reconciliation::confirmed_mpesa_receipts(state.pool(), from, options.until)
             .await?;
     for receipt in confirmed.into_iter().filter(|r| !seen.contains(r)) {
         items.push(Item::new(
@@ -265,7 +265,8 @@ async fn c2b_payments(
 }
 
 async fn b2c(
-    state: &WorkerState,
+    state: &impl Reach,
+    client: &MpesaClient,
     options: &Options,
     cutoff: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Item>> {
@@ -273,7 +274,7 @@ async fn b2c(
     // asked about again, so a provider that delivered after all (or a record changed by hand)
     // surfaces as a payout_contradiction discrepancy when the answer arrives.
     let stuck =
-        crate::db::payouts::mpesa_to_check(&state.pool, cutoff, options.since, options.until)
+        crate::db::payouts::mpesa_to_check(state.pool(), cutoff, options.since, options.until)
             .await?;
     let mut items = Vec::new();
     for crate::db::payouts::PayoutToCheck {
@@ -285,8 +286,7 @@ async fn b2c(
         // Transaction Status answers asynchronously: its result completes an in-flight payout
         // through the normal callback path, or turns a recorded failure the provider contradicts
         // into a payout_contradiction discrepancy.
-        let queried =
-            crate::worker::calls::query_mpesa_transfer(&state.providers, &reference).await;
+        let queried = client.transaction_status(&reference, None).await;
         let recorded_failed = status == PayoutStatus::Failed;
         items.push(match (queried, recorded_failed) {
             (Err(error), _) => Item::new(

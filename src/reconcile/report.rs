@@ -8,31 +8,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// One finding.
-#[derive(Debug, Clone, Serialize)]
-pub struct Item {
-    /// `matched`, `missing_internal`, `missing_at_provider`, `amount_mismatch`, `status_mismatch`
-    /// or `resolved`.
-    pub class: String,
-    /// What was compared: `stk`, `c2b`, `b2c`, `deposit`.
-    pub kind: String,
-    /// The intent, payout or receipt concerned.
-    pub subject: String,
-    /// Details.
-    pub detail: Value,
-}
-
-impl Item {
-    /// A finding.
-    pub fn new(class: &str, kind: &str, subject: impl Into<String>, detail: Value) -> Self {
-        Self {
-            class: class.to_owned(),
-            kind: kind.to_owned(),
-            subject: subject.into(),
-            detail,
-        }
-    }
-}
+pub use crate::db::reconciliation::Item;
 
 /// A stored run.
 #[derive(Debug, Clone, Serialize)]

@@ -90,14 +90,6 @@ pub async fn check_refund(
     dispatch!(providers, kind, |client| client.check_refund(provider_ref))
 }
 
-/// Where a transfer payout stands, by its provider's own query (for reconciliation).
-pub async fn check_transfer_of(
-    state: &super::WorkerState,
-    payout: &crate::db::payouts::PayoutRecord,
-) -> Result<TransferStatus, ProviderError> {
-    super::payout::check_transfer(state, payout).await
-}
-
 /// A provider that could not answer a question (where a deposit, transfer or refund stands)
 /// as the job's outcome: ask again later, honouring the provider's Retry-After. Every error
 /// class is retried, `Permanent` and `InDoubt` included, on purpose: a failed question says

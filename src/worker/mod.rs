@@ -19,7 +19,8 @@ mod release_escrow;
 mod state;
 pub mod verify_deposit;
 
-pub use state::{WorkerState, commission_from};
+pub use crate::settings::commission_from;
+pub use state::WorkerState;
 
 use malipo_jobs::{
     AutoRelease, ConfirmDeposit, DeliverEvent, InitiateDeposit, Job, Noop, Payout,

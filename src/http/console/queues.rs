@@ -24,7 +24,7 @@ use crate::{
         known_queues, queues,
     },
     queue::{glance, throughput},
-    startup, worker,
+    worker,
 };
 
 /// Counts on the queues page stop here.
@@ -148,7 +148,7 @@ pub async fn drain(
             .max(Duration::from_secs(1)),
     };
     let actor = action.actor();
-    let settings = startup::queue_settings(&state.config);
+    let settings = state.config.queue_settings();
     let pool = state.pool.clone();
     let name = queue.clone();
     let app = state.workers_for_drain()?;

@@ -15,7 +15,7 @@ use crate::{
         drain::{self, DrainOptions, DrainReport},
         queues::{self, QueueOverview},
     },
-    startup, worker,
+    worker,
 };
 
 /// Every queue: counts per state, runnable jobs, oldest waiting job, paused flag.
@@ -118,7 +118,7 @@ pub async fn drain(
         timeout,
     };
     let actor = actor(&operator);
-    let settings = startup::queue_settings(&state.config);
+    let settings = state.config.queue_settings();
     let app = state.workers_for_drain()?;
     // Its own task: a client that hangs up must not drop the drain halfway, with its workers
     // still running and no report or audit row written.

@@ -3,7 +3,6 @@
 //! webhook, and checkout collections (a hosted checkout opened under our deposit reference and
 //! verified by it; `client/checkout.rs`). Refunds are not Fincra's: they answer `Permanent`.
 
-pub mod banks;
 mod checkout_wire;
 mod client;
 pub mod webhook;
@@ -14,6 +13,7 @@ mod checkout_tests;
 #[cfg(test)]
 mod tests;
 
+pub use crate::domain::fincra_banks as banks;
 pub use client::{AccountCheck, FincraClient};
 pub use webhook::{
     FincraEvent, FincraEventError, FincraEventKind, fincra_signature, interpret_webhook,

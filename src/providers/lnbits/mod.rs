@@ -1,7 +1,6 @@
 //! LNbits: Lightning invoices to receive, payments out, and the (unsigned, string-wrapped)
 //! settlement webhook.
 
-pub mod bolt11;
 mod client;
 pub mod webhook;
 mod wire;
@@ -9,6 +8,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use crate::domain::bolt11;
 pub use client::LnbitsClient;
 pub use webhook::{LnbitsWebhook, interpret_webhook, parse_webhook};
 

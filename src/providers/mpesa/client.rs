@@ -134,7 +134,7 @@ impl Refusal {
 
 impl MpesaClient {
     /// A client for `config`, sharing tokens through `store` (a [`super::MemoryTokenStore`] for
-    /// one process, a [`super::PgTokenStore`] across processes).
+    /// one process, `db::mpesa_token_store::PgTokenStore` across processes).
     pub fn new(
         config: &MpesaConfig,
         http: &HttpSettings,

@@ -8,7 +8,6 @@ mod fields;
 pub mod msisdn;
 pub mod password;
 pub mod token;
-mod token_pg;
 mod wire;
 
 #[cfg(test)]
@@ -17,7 +16,6 @@ mod tests;
 pub use client::{MpesaClient, PulledPayment, StatusQueryAck};
 pub use msisdn::Msisdn;
 pub use token::{CachedToken, MemoryTokenStore, TokenFetch, TokenStore};
-pub use token_pg::PgTokenStore;
 
 use super::{
     DepositCheck, DepositInitiation, DepositRequest, DepositStatus, Provider, ProviderError,

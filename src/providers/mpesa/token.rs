@@ -1,7 +1,7 @@
 //! Daraja OAuth tokens. Issuing a new token invalidates the previous one, so every process
 //! using one credential set must share a single cached token: one refresh at a time in a
 //! process (a `tokio::sync::Mutex`), and across processes through a [`TokenStore`] whose refresh
-//! is single-flight (PostgreSQL: [`PgTokenStore`](super::PgTokenStore)).
+//! is single-flight (PostgreSQL: `db::mpesa_token_store::PgTokenStore`).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 

@@ -12,7 +12,7 @@ use crate::{
         queues, table,
     },
     settings::Settings,
-    startup, worker,
+    worker,
 };
 
 pub(super) async fn run(
@@ -54,7 +54,7 @@ pub(super) async fn run(
                 actor,
                 &queue,
                 DrainOptions { limit, timeout },
-                startup::queue_settings(&settings.app),
+                settings.app.queue_settings(),
                 worker::handlers(),
                 app,
             )

@@ -8,9 +8,9 @@ use anyhow::Context;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::{Actor, audit, page_size, table};
 use crate::{
     cli::{AuditCommand, Command},
+    ops::{Actor, audit, page_size, table},
     settings::Settings,
 };
 

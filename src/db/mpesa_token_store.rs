@@ -6,9 +6,11 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use sqlx::PgPool;
 
-use super::token::{CachedToken, TokenFetch, TokenStore};
-use crate::db::mpesa_tokens;
-use crate::providers::{ProviderError, Secret};
+use super::mpesa_tokens;
+use crate::providers::{
+    ProviderError, Secret,
+    mpesa::{CachedToken, TokenFetch, TokenStore},
+};
 
 /// Advisory-lock class for M-Pesa token refreshes (the first key of the two-key form), so the
 /// lock cannot collide with other advisory locks in the database.
