@@ -1,5 +1,6 @@
 //! Benchmarks behind `malipo bench …`: they print JSON reports, they assert nothing.
 
+mod command;
 mod cpu;
 pub mod e2e;
 pub mod intake;
@@ -15,7 +16,9 @@ pub mod webhooks;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::{cli::BenchCommand, config::Config};
+pub use command::BenchCommand;
+
+use crate::config::Config;
 
 /// Runs one benchmark on `pool` (its URL for the worker processes some start) and returns
 /// its report.
