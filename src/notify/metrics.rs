@@ -7,6 +7,8 @@
 use metrics::gauge;
 use sqlx::PgPool;
 
+use crate::domain::DeliveryStatus;
+
 /// Refreshes the gauges.
 pub async fn refresh(pool: &PgPool) -> Result<(), sqlx::Error> {
     let crate::db::webhook_deliveries::Gauges {
@@ -19,8 +21,11 @@ pub async fn refresh(pool: &PgPool) -> Result<(), sqlx::Error> {
     } = crate::db::webhook_deliveries::gauges(pool).await?;
     // Succeeded deliveries are not counted here (the table only grows; the attempts counter
     // has them); pending and failed are read through partial indexes.
-    for (status, count) in [("pending", pending), ("failed", failed)] {
-        gauge!("malipo_notification_deliveries", "status" => status).set(count as f64);
+    for (status, count) in [
+        (DeliveryStatus::Pending, pending),
+        (DeliveryStatus::Failed, failed),
+    ] {
+        gauge!("malipo_notification_deliveries", "status" => status.as_str()).set(count as f64);
     }
     gauge!("malipo_notification_oldest_undelivered_age_seconds").set(oldest);
     for (state, count) in [

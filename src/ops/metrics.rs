@@ -20,6 +20,7 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use super::queues;
+use crate::queue::filter::JobState;
 pub use crate::telemetry::metrics::{
     http_request, install, job_finished, provider_call, webhook_event,
 };
@@ -36,13 +37,14 @@ pub async fn render(pool: &PgPool, stuck_after: Duration) -> Result<String, sqlx
     let mut written = HashSet::new();
     for queue in &overview {
         let states = [
-            ("pending", queue.pending),
-            ("running", queue.running),
-            ("done", queue.done),
-            ("dead", queue.dead),
-            ("discarded", queue.discarded),
+            (JobState::Pending, queue.pending),
+            (JobState::Running, queue.running),
+            (JobState::Done, queue.done),
+            (JobState::Dead, queue.dead),
+            (JobState::Discarded, queue.discarded),
         ];
         for (state, count) in states {
+            let state = state.as_str();
             gauge!("malipo_queue_jobs", "queue" => queue.queue.clone(), "state" => state)
                 .set(count as f64);
             written.insert((queue.queue.clone(), state.to_owned()));

@@ -31,6 +31,7 @@ use super::{
     QueueSettings,
     claim::ClaimedJob,
     complete::{Completion, CompletionSink},
+    filter::JobState,
     outcome::JobOutcome,
     persistence::{PersistenceError, PgPersistence},
 };
@@ -239,11 +240,11 @@ where
             );
             crate::telemetry::metrics::job_finished(
                 &job.kind,
-                resolution.label(),
+                resolution.result().as_str(),
                 started.elapsed(),
                 job.attempts,
             );
-            if resolution.state == "dead" {
+            if resolution.state == JobState::Dead {
                 tracing::warn!(job_id = job.id, kind = %job.kind, error = ?resolution.error, "job is dead");
             }
             sink.send(Completion {

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use super::{outcome::Resolution, tally::Tally};
+use super::{filter::JobState, outcome::Resolution, tally::Tally};
 
 /// One run's result, fenced by the claim's lease token.
 #[derive(Debug, Clone)]
@@ -27,7 +27,9 @@ pub struct Completion {
 /// ids whose lease had been taken over (their results are discarded).
 pub async fn write_batch(pool: &PgPool, batch: &[Completion]) -> Result<Vec<i64>, sqlx::Error> {
     let (done, other): (Vec<&Completion>, Vec<&Completion>) = batch.iter().partition(|c| {
-        c.resolution.state == "done" && c.resolution.error.is_none() && !c.resolution.refund_attempt
+        c.resolution.state == JobState::Done
+            && c.resolution.error.is_none()
+            && !c.resolution.refund_attempt
     });
     let mut applied = write_done(pool, &done).await?;
     applied.extend(write_other(pool, &other).await?);
@@ -63,7 +65,7 @@ async fn write_other(pool: &PgPool, batch: &[&Completion]) -> Result<Vec<i64>, s
     }
     let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
     let tokens: Vec<i64> = batch.iter().map(|c| c.lease_token).collect();
-    let states: Vec<&str> = batch.iter().map(|c| c.resolution.state).collect();
+    let states: Vec<JobState> = batch.iter().map(|c| c.resolution.state).collect();
     let delays: Vec<f64> = batch
         .iter()
         .map(|c| c.resolution.delay.as_secs_f64())
@@ -80,7 +82,7 @@ async fn write_other(pool: &PgPool, batch: &[&Completion]) -> Result<Vec<i64>, s
         r#"SELECT malipo_complete_other($1, $2, $3, $4, $5, $6, $7, $8) AS "id!""#,
         &ids,
         &tokens,
-        &states as &[&str],
+        &states as &[JobState],
         &delays,
         &errors as &[Option<String>],
         &labels as &[Option<&str>],

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use malipo_jobs::RetryPolicy;
 
+use super::filter::JobState;
+
 /// The result of one run, as the handler classifies it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobOutcome {
@@ -32,8 +34,8 @@ pub enum JobOutcome {
 /// The row update a run's outcome resolves to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolution {
-    /// `done`, `pending` or `dead`.
-    pub state: &'static str,
+    /// `Done`, `Pending` or `Dead`.
+    pub state: JobState,
     /// Delay before the next run, for `pending`.
     pub delay: Duration,
     /// Error recorded for operators.
@@ -44,14 +46,39 @@ pub struct Resolution {
     pub refund_attempt: bool,
 }
 
+/// What one run came to, as metrics and the tally count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunResult {
+    /// The job is finished.
+    Done,
+    /// It failed and waits for its backoff.
+    Retried,
+    /// It asked to run again later without spending an attempt.
+    Snoozed,
+    /// It is dead.
+    Dead,
+}
+
+impl RunResult {
+    /// The name in metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Retried => "retried",
+            Self::Snoozed => "snoozed",
+            Self::Dead => "dead",
+        }
+    }
+}
+
 impl Resolution {
-    /// The outcome's name in metrics and reports: `done`, `retried`, `snoozed` or `dead`.
-    pub fn label(&self) -> &'static str {
+    /// What the run came to.
+    pub fn result(&self) -> RunResult {
         match (self.state, self.refund_attempt) {
-            ("done", _) => "done",
-            ("dead", _) => "dead",
-            (_, true) => "snoozed",
-            _ => "retried",
+            (JobState::Done, _) => RunResult::Done,
+            (JobState::Dead, _) => RunResult::Dead,
+            (_, true) => RunResult::Snoozed,
+            _ => RunResult::Retried,
         }
     }
 }
@@ -71,21 +98,21 @@ impl JobOutcome {
     ) -> Resolution {
         match self {
             Self::Done => Resolution {
-                state: "done",
+                state: JobState::Done,
                 delay: Duration::ZERO,
                 error: None,
                 attempt_label: None,
                 refund_attempt: false,
             },
             Self::Snooze { after } => Resolution {
-                state: "pending",
+                state: JobState::Pending,
                 delay: *after,
                 error: None,
                 attempt_label: None,
                 refund_attempt: true,
             },
             Self::Permanent { error } => Resolution {
-                state: "dead",
+                state: JobState::Dead,
                 delay: Duration::ZERO,
                 error: Some(bounded(error)),
                 attempt_label: Some("permanent"),
@@ -94,7 +121,7 @@ impl JobOutcome {
             Self::Retry { error, after } => {
                 if attempts >= max_attempts {
                     return Resolution {
-                        state: "dead",
+                        state: JobState::Dead,
                         delay: Duration::ZERO,
                         error: Some(bounded(&format!(
                             "attempts exhausted ({attempts}/{max_attempts}): {error}"
@@ -106,7 +133,7 @@ impl JobOutcome {
                 let backoff = policy.delay(attempts.max(1) as u32, unit_sample);
                 let delay = after.map_or(backoff, |hint| hint.max(backoff));
                 Resolution {
-                    state: "pending",
+                    state: JobState::Pending,
                     delay,
                     error: Some(bounded(error)),
                     attempt_label: Some("retry"),
@@ -144,12 +171,12 @@ mod tests {
         let first = retry.resolve(1, 3, &POLICY, 0.5);
         assert_eq!(
             (first.state, first.delay),
-            ("pending", Duration::from_secs(1))
+            (JobState::Pending, Duration::from_secs(1))
         );
         let second = retry.resolve(2, 3, &POLICY, 0.5);
         assert_eq!(second.delay, Duration::from_secs(2));
         let last = retry.resolve(3, 3, &POLICY, 0.5);
-        assert_eq!(last.state, "dead");
+        assert_eq!(last.state, JobState::Dead);
         assert!(
             last.error
                 .as_deref()
@@ -163,13 +190,16 @@ mod tests {
             JobOutcome::Permanent { error: "no".into() }
                 .resolve(1, 3, &POLICY, 0.1)
                 .state,
-            "dead"
+            JobState::Dead
         );
         let snooze = JobOutcome::Snooze {
             after: Duration::from_secs(5),
         }
         .resolve(3, 3, &POLICY, 0.1);
-        assert_eq!((snooze.state, snooze.refund_attempt), ("pending", true));
+        assert_eq!(
+            (snooze.state, snooze.refund_attempt),
+            (JobState::Pending, true)
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::outcome::Resolution;
+use super::outcome::{Resolution, RunResult};
 
 /// Outcomes written so far.
 #[derive(Debug, Default)]
@@ -38,11 +38,11 @@ impl TallySnapshot {
 impl Tally {
     /// Counts one written resolution.
     pub fn record(&self, resolution: &Resolution) {
-        let counter = match resolution.label() {
-            "done" => &self.done,
-            "snoozed" => &self.snoozed,
-            "dead" => &self.dead,
-            _ => &self.retried,
+        let counter = match resolution.result() {
+            RunResult::Done => &self.done,
+            RunResult::Snoozed => &self.snoozed,
+            RunResult::Dead => &self.dead,
+            RunResult::Retried => &self.retried,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use malipo::queue::{
-    EnqueueOptions, JobOutcome, claim, complete, enqueue, outcome::Resolution, pause,
+    EnqueueOptions, JobOutcome, claim, complete, enqueue, filter::JobState, outcome::Resolution,
+    pause,
 };
 use malipo_jobs::{ConfirmDeposit, Job, Noop};
 use malipo_testing::test_database;
@@ -99,7 +100,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_complete_the_job() {
     assert!(second[0].lease_token > first[0].lease_token);
 
     let done = Resolution {
-        state: "done",
+        state: JobState::Done,
         delay: Duration::ZERO,
         error: None,
         attempt_label: None,
