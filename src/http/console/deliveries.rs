@@ -38,20 +38,22 @@ pub async fn list(
 ) -> Result<Markup, ApiError> {
     let Query(query) = query.map_err(bad_query)?;
     let status = match query.status.as_deref() {
-        None | Some("" | "failed") => DeliveryStatus::Failed,
-        Some("pending") => DeliveryStatus::Pending,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "status `{other}` is not failed or pending"
-            )));
-        }
+        None | Some("") => DeliveryStatus::Failed,
+        Some(text) => match DeliveryStatus::parse(text) {
+            Some(status @ (DeliveryStatus::Failed | DeliveryStatus::Pending)) => status,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "status `{text}` is not failed or pending"
+                )));
+            }
+        },
     };
     let rows = webhook_deliveries::unfinished(&state.pool, status, 200).await?;
     let body = html! {
         (layout::notice(query.done.as_deref()))
         p {
-            @for (name, label) in [("failed", "Failed (every retry spent)"), ("pending", "Being retried")] {
-                @if name == status.as_str() { strong { (label) } } @else { a href=(link("/console/deliveries", &[("status", name)])) { (label) } }
+            @for (shown, label) in [(DeliveryStatus::Failed, "Failed (every retry spent)"), (DeliveryStatus::Pending, "Being retried")] {
+                @if shown == status { strong { (label) } } @else { a href=(link("/console/deliveries", &[("status", shown.as_str())])) { (label) } }
                 " "
             }
         }
