@@ -315,6 +315,38 @@ pub async fn reopen_after_late_refund(
     Ok(())
 }
 
+/// Takes what discrepancy `id` put into suspense (a credit for money in, a debit for money out)
+/// back out into `settled_outside`, so suspense always equals the open rows' money.
+async fn settle_outside(
+    conn: &mut PgConnection,
+    id: Uuid,
+    intent: Option<Uuid>,
+    currency: crate::domain::Currency,
+    resolution: Resolution,
+    note: &str,
+) -> anyhow::Result<()> {
+    let suspense = Account::suspense(currency);
+    let parked = ledger::posted_amount(conn, &format!("discrepancy:{id}"), &suspense)
+        .await?
+        .unwrap_or_default();
+    if parked.is_zero() {
+        return Ok(());
+    }
+    ledger::post(
+        conn,
+        &format!("discrepancy:{id}:resolved"),
+        TransactionKind::DiscrepancyResolved,
+        intent,
+        &format!("discrepancy {id} {}: {note}", resolution.as_str()),
+        &[
+            (suspense, -parked),
+            (Account::settled_outside(currency), parked),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Resolves an open discrepancy in the caller's transaction: clears its suspense money into
 /// `settled_outside` (where the business settled it: returned to the payer by hand, written
 /// off, applied by hand) and records who and why.
@@ -359,31 +391,9 @@ pub async fn resolve(
             return Err(ResolveError::MoneyInSuspense(id));
         }
         let currency: crate::domain::Currency = currency.parse().map_err(anyhow::Error::from)?;
-        // What this row put into suspense (a credit for money in, a debit for money out) is
-        // taken back out, so suspense always equals the open rows' money.
-        let parked = ledger::posted_amount(
-            conn,
-            &format!("discrepancy:{id}"),
-            &Account::suspense(currency),
-        )
-        .await
-        .map_err(anyhow::Error::from)?
-        .unwrap_or_default();
-        if !parked.is_zero() {
-            ledger::post(
-                conn,
-                &format!("discrepancy:{id}:resolved"),
-                TransactionKind::DiscrepancyResolved,
-                intent,
-                &format!("discrepancy {id} {}: {note}", resolution.as_str()),
-                &[
-                    (Account::suspense(currency), -parked),
-                    (Account::settled_outside(currency), parked),
-                ],
-            )
+        settle_outside(conn, id, intent, currency, resolution, note)
             .await
             .map_err(anyhow::Error::from)?;
-        }
     }
     let resolved = sqlx::query_as!(
         DiscrepancyRow,
