@@ -13,6 +13,7 @@ pub mod fincra_banks;
 pub mod fincra_destination;
 pub mod intent_status;
 pub mod money;
+pub mod msisdn;
 pub mod new_intent;
 pub mod parties;
 pub mod payout_state;

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::msisdn::Msisdn;
+
 /// A payment provider malipo drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,44 +66,6 @@ impl ProviderKind {
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A Kenyan mobile number in Daraja's form, `2547XXXXXXXX` or `2541XXXXXXXX`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Msisdn(String);
-
-impl TryFrom<String> for Msisdn {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        let valid = value.len() == 12
-            && value.bytes().all(|b| b.is_ascii_digit())
-            && (value.starts_with("2547") || value.starts_with("2541"));
-        if valid {
-            Ok(Self(value))
-        } else {
-            Err("must be a Kenyan MSISDN like 254708374149 (12 digits, 2547… or 2541…)".to_owned())
-        }
-    }
-}
-
-impl From<Msisdn> for String {
-    fn from(msisdn: Msisdn) -> Self {
-        msisdn.0
-    }
-}
-
-impl Msisdn {
-    /// The digits.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// For logs: never a full phone number.
-    pub fn masked(&self) -> String {
-        format!("{}****{}", &self.0[..4], &self.0[9..])
     }
 }
 

@@ -12,11 +12,11 @@ use reqwest::{StatusCode, header::HeaderMap};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
+    Msisdn,
     callbacks::unpaid_status,
     fields::{
         account_reference, check_conversation_id, remarks, transaction_desc, whole_shillings,
     },
-    msisdn::Msisdn,
     password::{stk_password, timestamp},
     token::{CachedToken, TokenFetch, TokenManager, TokenStore, credential_key},
     wire::{

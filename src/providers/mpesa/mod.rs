@@ -5,7 +5,6 @@
 pub mod callbacks;
 mod client;
 mod fields;
-pub mod msisdn;
 pub mod password;
 pub mod token;
 mod wire;
@@ -13,8 +12,8 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use crate::domain::Msisdn;
 pub use client::{MpesaClient, PulledPayment, StatusQueryAck};
-pub use msisdn::Msisdn;
 pub use token::{CachedToken, MemoryTokenStore, TokenFetch, TokenStore};
 
 use super::{

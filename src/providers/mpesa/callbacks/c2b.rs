@@ -4,12 +4,9 @@ use chrono::{DateTime, Utc};
 
 use super::shillings;
 use crate::{
-    domain::Money,
+    domain::{Money, Msisdn, msisdn::mask},
     providers::{
-        mpesa::{
-            msisdn::{Msisdn, mask},
-            password::parse_timestamp,
-        },
+        mpesa::password::parse_timestamp,
         payload::{PayloadError, json, required_text, text},
     },
 };

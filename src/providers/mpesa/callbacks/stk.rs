@@ -5,10 +5,10 @@ use serde_json::Value;
 
 use super::{one_or_many, shillings};
 use crate::{
-    domain::Money,
+    domain::{Money, Msisdn},
     providers::{
         DepositStatus,
-        mpesa::{msisdn::Msisdn, password::parse_timestamp},
+        mpesa::password::parse_timestamp,
         payload::{PayloadError, json, required_text, text},
     },
 };

@@ -1,13 +1,41 @@
-//! Kenyan phone numbers as Daraja takes them (`2547XXXXXXXX`), and masking them for logs.
+//! Kenyan mobile numbers: one type for the API (which takes Daraja's canonical form and nothing
+//! else), the provider's callbacks (which may spell a number any common way) and logs (which
+//! never show one whole).
 
 use std::fmt;
 
-/// A Safaricom-format MSISDN: 12 digits, `254` then `7` or `1`.
-#[derive(Clone, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// A Kenyan mobile number in Daraja's form, `2547XXXXXXXX` or `2541XXXXXXXX`. `Debug` masks it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Msisdn(String);
 
+/// What the API accepts: the canonical form only, so a stored number reads back as sent.
+impl TryFrom<String> for Msisdn {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let valid = value.len() == 12
+            && value.bytes().all(|b| b.is_ascii_digit())
+            && (value.starts_with("2547") || value.starts_with("2541"));
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err("must be a Kenyan MSISDN like 254708374149 (12 digits, 2547… or 2541…)".to_owned())
+        }
+    }
+}
+
+impl From<Msisdn> for String {
+    fn from(msisdn: Msisdn) -> Self {
+        msisdn.0
+    }
+}
+
 impl Msisdn {
-    /// Accepts `2547…`, `+2547…`, `07…`, `7…` (and the `1` ranges), with spaces or dashes.
+    /// Reads a number as people and providers write it: `2547…`, `+2547…`, `07…`, `7…` (and
+    /// the `1` ranges), with spaces or dashes; the result is the canonical form.
     pub fn parse(input: &str) -> Result<Self, String> {
         let digits: String = input
             .chars()
@@ -29,7 +57,7 @@ impl Msisdn {
         Ok(Self(format!("254{national}")))
     }
 
-    /// The number, `2547XXXXXXXX`.
+    /// The digits, `2547XXXXXXXX`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -63,7 +91,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalizes_kenyan_formats() {
+    fn parse_normalizes_kenyan_formats() {
         for input in [
             "254708374149",
             "+254708374149",
@@ -84,6 +112,15 @@ mod tests {
         assert!(Msisdn::parse("254808374149").is_err());
         assert!(Msisdn::parse("25470837414").is_err());
         assert!(Msisdn::parse("phone").is_err());
+    }
+
+    #[test]
+    fn the_api_takes_the_canonical_form_only() {
+        assert!(Msisdn::try_from("254708374149".to_owned()).is_ok());
+        assert!(Msisdn::try_from("254110123456".to_owned()).is_ok());
+        assert!(Msisdn::try_from("0708374149".to_owned()).is_err());
+        assert!(Msisdn::try_from("+254708374149".to_owned()).is_err());
+        assert!(Msisdn::try_from("254808374149".to_owned()).is_err());
     }
 
     #[test]
