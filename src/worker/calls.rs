@@ -117,16 +117,3 @@ pub async fn find_paystack_refund(
     };
     client.find_refund(deposit_ref, our_reference).await
 }
-
-/// Asks Daraja where a B2C payout stands (Transaction Status). The answer comes later, at a
-/// ResultURL naming the payout, so this is always `Pending`.
-pub async fn query_mpesa_transfer(
-    providers: &Providers,
-    reference: &str,
-) -> Result<TransferStatus, ProviderError> {
-    let Some(client) = providers.mpesa() else {
-        return Err(disabled(ProviderKind::Mpesa));
-    };
-    client.transaction_status(reference, None).await?;
-    Ok(TransferStatus::Pending)
-}

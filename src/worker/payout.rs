@@ -147,11 +147,7 @@ async fn check(state: &WorkerState, payout: &PayoutRecord) -> Result<Answer, Pro
         }
         PayoutTarget::Destination(destination) => {
             let request = transfer_request(payout, destination)?;
-            let status = if payout.provider == crate::domain::ProviderKind::Mpesa {
-                calls::query_mpesa_transfer(&state.providers, &payout.reference).await?
-            } else {
-                calls::check_transfer(&state.providers, payout.provider, &request).await?
-            };
+            let status = calls::check_transfer(&state.providers, payout.provider, &request).await?;
             match status {
                 // Never seen by the provider: the earlier initiation did not arrive. The same
                 // reference makes a second attempt safe (the provider rejects duplicates).
@@ -250,9 +246,6 @@ pub(super) async fn check_transfer(
     let PayoutTarget::Destination(destination) = &payout.target else {
         return Err(ProviderError::permanent("a refund is not a transfer"));
     };
-    if payout.provider == crate::domain::ProviderKind::Mpesa {
-        return calls::query_mpesa_transfer(&state.providers, &payout.reference).await;
-    }
     let request = transfer_request(payout, destination)?;
     calls::check_transfer(&state.providers, payout.provider, &request).await
 }
