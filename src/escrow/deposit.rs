@@ -78,15 +78,7 @@ pub async fn apply(
             DepositStatus::Succeeded {
                 amount,
                 provider_ref,
-            } => {
-                let key = own_payment_key(intent.id);
-                // The intent's own deposit, paid after it closed: its payer is known, so the
-                // money goes back where the provider can send it.
-                if late_payment(conn, intent, *amount, provider_ref, key.clone()).await? {
-                    super::late_refund::start(conn, intent, *amount, &key).await?;
-                }
-                Ok(DepositEffect::LatePayment)
-            }
+            } => paid_after_closing(conn, intent, *amount, provider_ref).await,
             _ => Ok(DepositEffect::AlreadySettled),
         };
     }
@@ -98,104 +90,140 @@ pub async fn apply(
         DepositStatus::Succeeded {
             amount,
             provider_ref,
-        } if *amount == intent.amount => {
-            if transition(
-                conn,
-                intent.id,
-                IntentMove::DepositConfirmed,
-                json!({"provider_ref": provider_ref}),
-            )
-            .await?
-            .is_none()
-            {
-                return Ok(DepositEffect::AlreadySettled);
-            }
-            let posted = ledger::post(
-                conn,
-                &format!("deposit:{}", intent.id),
-                TransactionKind::Deposit,
-                Some(intent.id),
-                &format!("deposit {provider_ref}"),
-                &[
-                    (
-                        Account::clearing(intent.provider, amount.currency()),
-                        amount.amount(),
-                    ),
-                    (
-                        Account::escrow(intent.id, amount.currency()),
-                        -amount.amount(),
-                    ),
-                ],
-            )
-            .await?;
-            if !posted {
-                anyhow::bail!(
-                    "deposit for intent {} was already posted while it awaited payment",
-                    intent.id
-                );
-            }
-            end_the_polls(conn, intent).await?;
-            if intent.capture == crate::domain::Capture::Immediate {
-                super::collect::collect(conn, intent).await?;
-                return Ok(DepositEffect::Held);
-            }
-            // A release time given at creation starts counting now that there is money.
-            if let Some(at) = intent.auto_release_at {
-                super::auto_release::schedule(conn, intent.id, at).await?;
-            }
-            Ok(DepositEffect::Held)
-        }
+        } if *amount == intent.amount => hold(conn, intent, *amount, provider_ref).await,
         DepositStatus::Succeeded {
             amount,
             provider_ref,
-        } => {
-            let reason = format!(
-                "amount mismatch: expected {}, provider {} reported {amount} ({provider_ref}); the payment waits in suspense for an operator",
-                intent.amount, intent.provider
-            );
-            if !fail(conn, intent.id, IntentMove::DepositMismatch, &reason).await? {
-                return Ok(DepositEffect::AlreadySettled);
-            }
-            discrepancies::record(
-                conn,
-                &NewDiscrepancy {
-                    kind: DiscrepancyKind::AmountMismatch,
-                    dedupe_key: own_payment_key(intent.id),
-                    intent_id: Some(intent.id),
-                    payout_id: None,
-                    provider: intent.provider,
-                    moved: Moved::In(*amount),
-                    evidence: json!({"expected": intent.amount.amount().to_string(), "expected_currency": intent.amount.currency().code(),
-                                     "paid": amount.amount().to_string(), "currency": amount.currency().code(),
-                                     "provider_ref": provider_ref}),
-                },
-            )
-            .await?;
-            Ok(DepositEffect::Mismatch(reason))
-        }
+        } => mismatch(conn, intent, *amount, provider_ref).await,
         DepositStatus::Failed { code, reason } => {
             let text = format!("deposit failed ({code}): {reason}");
-            if fail(conn, intent.id, IntentMove::DepositFailed, &text).await? {
-                Ok(DepositEffect::Closed)
-            } else {
-                Ok(DepositEffect::AlreadySettled)
-            }
+            Ok(closed(
+                fail(conn, intent.id, IntentMove::DepositFailed, &text).await?,
+            ))
         }
-        DepositStatus::Expired => {
-            if fail(
+        DepositStatus::Expired => Ok(closed(
+            fail(
                 conn,
                 intent.id,
                 IntentMove::DepositExpired,
                 "the buyer did not pay before the deadline",
             )
-            .await?
-            {
-                Ok(DepositEffect::Closed)
-            } else {
-                Ok(DepositEffect::AlreadySettled)
-            }
-        }
+            .await?,
+        )),
     }
+}
+
+/// `Closed` when the intent made its closing move, `AlreadySettled` when it could not.
+fn closed(moved: bool) -> DepositEffect {
+    if moved {
+        DepositEffect::Closed
+    } else {
+        DepositEffect::AlreadySettled
+    }
+}
+
+/// The intent's own deposit, paid after it closed: its payer is known, so the money goes back
+/// where the provider can send it.
+async fn paid_after_closing(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    amount: Money,
+    provider_ref: &str,
+) -> anyhow::Result<DepositEffect> {
+    let key = own_payment_key(intent.id);
+    if late_payment(conn, intent, amount, provider_ref, key.clone()).await? {
+        super::late_refund::start(conn, intent, amount, &key).await?;
+    }
+    Ok(DepositEffect::LatePayment)
+}
+
+/// The right amount arrived: the intent is `held` and the money posted from the provider's
+/// clearing account into the intent's escrow; its polls end, and its capture or release timer
+/// starts.
+async fn hold(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    amount: Money,
+    provider_ref: &str,
+) -> anyhow::Result<DepositEffect> {
+    if transition(
+        conn,
+        intent.id,
+        IntentMove::DepositConfirmed,
+        json!({"provider_ref": provider_ref}),
+    )
+    .await?
+    .is_none()
+    {
+        return Ok(DepositEffect::AlreadySettled);
+    }
+    let posted = ledger::post(
+        conn,
+        &format!("deposit:{}", intent.id),
+        TransactionKind::Deposit,
+        Some(intent.id),
+        &format!("deposit {provider_ref}"),
+        &[
+            (
+                Account::clearing(intent.provider, amount.currency()),
+                amount.amount(),
+            ),
+            (
+                Account::escrow(intent.id, amount.currency()),
+                -amount.amount(),
+            ),
+        ],
+    )
+    .await?;
+    if !posted {
+        anyhow::bail!(
+            "deposit for intent {} was already posted while it awaited payment",
+            intent.id
+        );
+    }
+    end_the_polls(conn, intent).await?;
+    if intent.capture == crate::domain::Capture::Immediate {
+        super::collect::collect(conn, intent).await?;
+        return Ok(DepositEffect::Held);
+    }
+    // A release time given at creation starts counting now that there is money.
+    if let Some(at) = intent.auto_release_at {
+        super::auto_release::schedule(conn, intent.id, at).await?;
+    }
+    Ok(DepositEffect::Held)
+}
+
+/// Another amount than the intent's arrived: the intent closes, and the money waits in
+/// suspense under an `amount_mismatch` discrepancy for an operator.
+async fn mismatch(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    amount: Money,
+    provider_ref: &str,
+) -> anyhow::Result<DepositEffect> {
+    let reason = format!(
+        "amount mismatch: expected {}, provider {} reported {amount} ({provider_ref}); the payment waits in suspense for an operator",
+        intent.amount, intent.provider
+    );
+    if !fail(conn, intent.id, IntentMove::DepositMismatch, &reason).await? {
+        return Ok(DepositEffect::AlreadySettled);
+    }
+    discrepancies::record(
+        conn,
+        &NewDiscrepancy {
+            kind: DiscrepancyKind::AmountMismatch,
+            dedupe_key: own_payment_key(intent.id),
+            intent_id: Some(intent.id),
+            payout_id: None,
+            provider: intent.provider,
+            moved: Moved::In(amount),
+            evidence: json!({"expected": intent.amount.amount().to_string(), "expected_currency": intent.amount.currency().code(),
+                             "paid": amount.amount().to_string(), "currency": amount.currency().code(),
+                             "provider_ref": provider_ref}),
+        },
+    )
+    .await?;
+    Ok(DepositEffect::Mismatch(reason))
 }
 
 /// Closes the intent by `movement` (failed, expired) with a reason; false if it could not make

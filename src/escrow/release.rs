@@ -19,8 +19,8 @@ use crate::{
         transitions::transition,
     },
     domain::{
-        Currency, IntentMove, IntentNote, IntentStatus, Money, PayeePayout, PayoutDestination,
-        PayoutKind,
+        Currency, IntentMove, IntentNote, IntentStatus, Money, Payee, PayeePayout,
+        PayoutDestination, PayoutKind,
         commission::Split,
         format_amount,
         new_intent::invoice_pays,
@@ -130,15 +130,9 @@ pub async fn request(
     };
     let currency = intent.amount.currency();
     let remaining = intent.remaining();
-    let amount = match (&ask.amount, &ask.milestone) {
-        (Some(_), Some(_)) => return Ok(Err(Refusal::AmountAndMilestone)),
-        (Some(amount), None) => *amount,
-        (None, None) => remaining,
-        (None, Some(id)) => match releases::milestone(conn, intent.id, id).await? {
-            None => return Ok(Err(Refusal::UnknownMilestone(id.clone()))),
-            Some((_, true)) => return Ok(Err(Refusal::MilestoneReleased(id.clone()))),
-            Some((amount, false)) => Money::new(amount, currency)?,
-        },
+    let amount = match asked_amount(conn, intent, ask, remaining).await? {
+        Ok(amount) => amount,
+        Err(refusal) => return Ok(Err(refusal)),
     };
     // The Lightning payee's share of this part is known here (no M-Pesa rounding applies to
     // it), so its invoice is checked before anything is recorded.
@@ -157,30 +151,10 @@ pub async fn request(
         return Ok(Err(Refusal::NotWholeUnits));
     }
     let last = amount == remaining;
-    let bolt11 = match (payee.payout.destination(), &ask.bolt11) {
-        (Some(PayoutDestination::Lightning { .. }), Some(invoice)) => {
-            if let Err(why) = invoice_pays(invoice, split.payee) {
-                return Ok(Err(Refusal::Invoice(format!("{why} (the payee's share)"))));
-            }
-            Some(invoice.clone())
-        }
-        (Some(PayoutDestination::Lightning { bolt11: Some(_) }), None)
-            if last && intent.released_amount.is_zero() =>
-        {
-            None
-        }
-        (Some(PayoutDestination::Lightning { .. }), None) if split.payee.is_positive() => {
-            return Ok(Err(Refusal::Invoice(
-                "the payee is paid by Lightning: give an invoice (`bolt11`) for this release's payee share"
-                    .to_owned(),
-            )));
-        }
-        (_, Some(_)) => {
-            return Ok(Err(Refusal::Invoice(
-                "only a Lightning payee takes an invoice".to_owned(),
-            )));
-        }
-        _ => None,
+    let whole_release = last && intent.released_amount.is_zero();
+    let bolt11 = match part_invoice(payee, ask, split.payee, whole_release) {
+        Ok(bolt11) => bolt11,
+        Err(refusal) => return Ok(Err(refusal)),
     };
     let seq = match releases::record(
         conn,
@@ -203,6 +177,70 @@ pub async fn request(
         }
         Err(RecordError::Database(e)) => return Err(e.into()),
     };
+    start_posting(conn, intent, ask, source, seq, amount, last).await?;
+    Ok(Ok(Requested { seq, amount, last }))
+}
+
+/// What a release asks for: the amount given, a milestone's amount, or everything left.
+async fn asked_amount(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    ask: &ReleaseAsk,
+    remaining: Money,
+) -> anyhow::Result<Result<Money, Refusal>> {
+    Ok(Ok(match (&ask.amount, &ask.milestone) {
+        (Some(_), Some(_)) => return Ok(Err(Refusal::AmountAndMilestone)),
+        (Some(amount), None) => *amount,
+        (None, None) => remaining,
+        (None, Some(id)) => match releases::milestone(conn, intent.id, id).await? {
+            None => return Ok(Err(Refusal::UnknownMilestone(id.clone()))),
+            Some((_, true)) => return Ok(Err(Refusal::MilestoneReleased(id.clone()))),
+            Some((amount, false)) => Money::new(amount, intent.amount.currency())?,
+        },
+    }))
+}
+
+/// The invoice a part's payee share is paid to: the one given with the release (a Lightning
+/// payee's, for exactly that share), the one given at creation when the release is the whole
+/// intent, or none for other payees.
+fn part_invoice(
+    payee: &Payee,
+    ask: &ReleaseAsk,
+    payee_share: Money,
+    whole_release: bool,
+) -> Result<Option<String>, Refusal> {
+    match (payee.payout.destination(), &ask.bolt11) {
+        (Some(PayoutDestination::Lightning { .. }), Some(invoice)) => {
+            if let Err(why) = invoice_pays(invoice, payee_share) {
+                return Err(Refusal::Invoice(format!("{why} (the payee's share)")));
+            }
+            Ok(Some(invoice.clone()))
+        }
+        (Some(PayoutDestination::Lightning { bolt11: Some(_) }), None) if whole_release => Ok(None),
+        (Some(PayoutDestination::Lightning { .. }), None) if payee_share.is_positive() => {
+            Err(Refusal::Invoice(
+                "the payee is paid by Lightning: give an invoice (`bolt11`) for this release's payee share"
+                    .to_owned(),
+            ))
+        }
+        (_, Some(_)) => Err(Refusal::Invoice(
+            "only a Lightning payee takes an invoice".to_owned(),
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// Records release `seq` on the intent (the last one moves it to `releasing`) and enqueues the
+/// job that posts it.
+async fn start_posting(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    ask: &ReleaseAsk,
+    source: ReleaseSource,
+    seq: i32,
+    amount: Money,
+    last: bool,
+) -> anyhow::Result<()> {
     let detail = json!({"release": seq, "amount": amount.amount().to_string(),
                         "milestone": ask.milestone, "source": source.as_str()});
     if last {
@@ -228,7 +266,7 @@ pub async fn request(
         },
     )
     .await?;
-    Ok(Ok(Requested { seq, amount, last }))
+    Ok(())
 }
 
 fn terms(intent: &IntentRecord, places: u32) -> ReleaseTerms {
@@ -286,8 +324,39 @@ async fn post_part(
     part: &PendingRelease,
     destinations: &CommissionDestinations,
 ) -> anyhow::Result<serde_json::Value> {
-    let currency = intent.amount.currency();
     let split = terms.part(part.released_before, part.amount)?;
+    post_split(conn, intent, payee, part, &split).await?;
+    let commission_kept = create_payouts(conn, intent, payee, part, &split, destinations).await?;
+    releases::mark_posted(conn, intent.id, part.seq, split.payee, split.commission).await?;
+    let detail = json!({"release": part.seq, "payee": split.payee.amount().to_string(),
+                        "commission": split.commission.amount().to_string(),
+                        "commission_kept_in_platform_account": commission_kept,
+                        "payee_to_balance": payee.is_balance()});
+    notify_part(conn, intent, part, &split, payee.is_balance()).await?;
+    // The last part is told by the `releasing → released` move itself.
+    let last = part.released_before.checked_add(part.amount)? == intent.amount;
+    if !last {
+        intents::record_event(
+            &mut *conn,
+            intent.id,
+            IntentNote::PartReleased,
+            detail.clone(),
+        )
+        .await?;
+    }
+    Ok(detail)
+}
+
+/// Posts part `part` of the escrow: the payee's share to the intent's payable account (or the
+/// client's balance), the commission to the platform's account.
+async fn post_split(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    payee: &PayeePayout,
+    part: &PendingRelease,
+    split: &Split,
+) -> anyhow::Result<()> {
+    let currency = intent.amount.currency();
     // The first release keeps the key a whole release always had.
     let key = if part.seq == 1 {
         format!("release:{}", intent.id)
@@ -328,7 +397,21 @@ async fn post_part(
         ],
     )
     .await?;
+    Ok(())
+}
 
+/// The payouts part `part` pays out — the payee's share (to a provider), the commission (when
+/// the platform has a destination for its currency) — each with its job. Returns whether the
+/// commission stays in the platform's account.
+async fn create_payouts(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    payee: &PayeePayout,
+    part: &PendingRelease,
+    split: &Split,
+    destinations: &CommissionDestinations,
+) -> anyhow::Result<bool> {
+    let currency = intent.amount.currency();
     let mut created: Vec<Uuid> = Vec::new();
     if let (PayeePayout::Provider(payee), true) = (payee, split.payee.is_positive()) {
         let mut destination = payee.clone();
@@ -384,24 +467,7 @@ async fn post_part(
         )
         .await?;
     }
-    releases::mark_posted(conn, intent.id, part.seq, split.payee, split.commission).await?;
-    let detail = json!({"release": part.seq, "payee": split.payee.amount().to_string(),
-                        "commission": split.commission.amount().to_string(),
-                        "commission_kept_in_platform_account": commission_kept,
-                        "payee_to_balance": payee.is_balance()});
-    notify_part(conn, intent, part, &split, payee.is_balance()).await?;
-    // The last part is told by the `releasing → released` move itself.
-    let last = part.released_before.checked_add(part.amount)? == intent.amount;
-    if !last {
-        intents::record_event(
-            &mut *conn,
-            intent.id,
-            IntentNote::PartReleased,
-            detail.clone(),
-        )
-        .await?;
-    }
-    Ok(detail)
+    Ok(commission_kept)
 }
 
 /// Tells the client about a posted part that moved money without a status change: a part of
