@@ -391,9 +391,7 @@ pub async fn resolve(
             return Err(ResolveError::MoneyInSuspense(id));
         }
         let currency: crate::domain::Currency = currency.parse().map_err(anyhow::Error::from)?;
-        settle_outside(conn, id, intent, currency, resolution, note)
-            .await
-            .map_err(anyhow::Error::from)?;
+        settle_outside(conn, id, intent, currency, resolution, note).await?;
     }
     let resolved = sqlx::query_as!(
         DiscrepancyRow,
