@@ -69,9 +69,10 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 /// only the highest: a migration numbered below one already applied (0051 after 0050's
 /// siblings) would otherwise pass unapplied.
 pub async fn is_migrated(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    // Runtime SQL: `_sqlx_migrations` is sqlx's own table and may not exist yet (42P01 below).
+    // `_sqlx_migrations` is sqlx's own table: it exists when the query is checked (after the
+    // migrations ran) but may not yet on a new database (42P01 below).
     let applied: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        sqlx::query_scalar!("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(pool)
             .await
             .or_else(|error| match &error {
