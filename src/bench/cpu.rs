@@ -15,6 +15,7 @@ pub struct CpuSample {
     machine_busy: u64,
     own: u64,
     workers: u64,
+    serves: u64,
 }
 
 /// CPU milliseconds spent per unit of work (a lifecycle, a request) between two samples.
@@ -22,25 +23,26 @@ pub struct CpuSample {
 pub struct CpuSplit {
     /// The whole machine's busy time.
     pub machine_ms: f64,
-    /// This process: the HTTP front, the provider fakes and the benchmark driver.
+    /// This process: the provider fakes, the benchmark driver and (without `--serves`) the
+    /// HTTP front.
     pub bench_process_ms: f64,
     /// The worker processes.
     pub workers_ms: f64,
+    /// The `malipo serve` processes, when the front ran in its own processes.
+    pub serves_ms: f64,
     /// Everything else: PostgreSQL, and the kernel's work not charged to a process.
     pub database_and_rest_ms: f64,
 }
 
 impl CpuSample {
-    /// Reads the counters for the machine, this process and the `workers` (process ids).
-    pub fn now(workers: &[u32]) -> Option<Self> {
-        let mut workers_ticks = 0;
-        for pid in workers {
-            workers_ticks += process_ticks(&format!("/proc/{pid}/stat"))?;
-        }
+    /// Reads the counters for the machine, this process, the `workers` and the `serves`
+    /// (process ids).
+    pub fn now(workers: &[u32], serves: &[u32]) -> Option<Self> {
         Some(Self {
             machine_busy: machine_busy_ticks()?,
             own: process_ticks("/proc/self/stat")?,
-            workers: workers_ticks,
+            workers: processes_ticks(workers)?,
+            serves: processes_ticks(serves)?,
         })
     }
 
@@ -55,11 +57,13 @@ impl CpuSample {
         let machine = later.machine_busy.saturating_sub(self.machine_busy);
         let own = later.own.saturating_sub(self.own);
         let workers = later.workers.saturating_sub(self.workers);
+        let serves = later.serves.saturating_sub(self.serves);
         Some(CpuSplit {
             machine_ms: per_unit(machine),
             bench_process_ms: per_unit(own),
             workers_ms: per_unit(workers),
-            database_and_rest_ms: per_unit(machine.saturating_sub(own + workers)),
+            serves_ms: per_unit(serves),
+            database_and_rest_ms: per_unit(machine.saturating_sub(own + workers + serves)),
         })
     }
 }
@@ -82,6 +86,12 @@ fn machine_busy_ticks() -> Option<u64> {
 }
 
 /// User plus system ticks of a process (all its threads) from its `stat` file.
+fn processes_ticks(pids: &[u32]) -> Option<u64> {
+    pids.iter()
+        .map(|pid| process_ticks(&format!("/proc/{pid}/stat")))
+        .sum()
+}
+
 fn process_ticks(path: &str) -> Option<u64> {
     let stat = fs::read_to_string(path).ok()?;
     // The command name (field 2) may contain spaces and parentheses; fields after its closing
@@ -99,7 +109,7 @@ mod tests {
 
     #[test]
     fn a_busy_process_shows_up_in_its_own_and_the_machines_ticks() {
-        let Some(before) = CpuSample::now(&[]) else {
+        let Some(before) = CpuSample::now(&[], &[]) else {
             return; // not Linux
         };
         // Spin until this process has used 200 ms of CPU by its own account — on a busy machine
@@ -111,7 +121,7 @@ mod tests {
             while slice.elapsed() < std::time::Duration::from_millis(50) {
                 spin = std::hint::black_box(spin.wrapping_add(1));
             }
-            let after = CpuSample::now(&[]).expect("readable a moment ago");
+            let after = CpuSample::now(&[], &[]).expect("readable a moment ago");
             let split = before.split_until(&after, 1).expect("one unit");
             if split.bench_process_ms >= 200.0 {
                 break split;

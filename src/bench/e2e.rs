@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use super::{
     cpu::{CpuSample, CpuSplit},
     loopback::Port,
+    serves::{Serves, reserve_bases},
     statements::{StatementCounter, StatementCounts},
     stats::{Latency, round},
     watch::Watcher,
@@ -57,6 +58,10 @@ pub struct E2eOptions {
     /// `malipo work` processes doing the jobs.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// `malipo serve` processes taking the API requests (lifecycles spread over them) and the
+    /// providers' callbacks (at the first); 0 serves from the benchmark's own process.
+    #[arg(long, default_value_t = 0)]
+    pub serves: usize,
     /// The `malipo` executable the worker processes run (this one when unset; a test names the
     /// built binary).
     #[arg(skip)]
@@ -72,6 +77,7 @@ impl E2eOptions {
             notify: false,
             provider: BenchProvider::Mpesa,
             workers: 2,
+            serves: 0,
             worker_exe: None,
         }
     }
@@ -92,6 +98,8 @@ pub struct E2eReport {
     pub creation_to_settled: Latency,
     /// Worker processes.
     pub worker_processes: usize,
+    /// `malipo serve` processes (0: the front ran in the benchmark's process).
+    pub serve_processes: usize,
     /// Lifecycles in flight at once.
     pub concurrency: usize,
     /// Why lifecycles did not settle (the first few).
@@ -158,6 +166,7 @@ pub async fn run(
         notify,
         provider,
         workers: worker_count,
+        serves: serve_count,
         ..
     } = options.clone();
     let settings = SandboxSettings {
@@ -169,7 +178,14 @@ pub async fn run(
     };
     let fakes = Arc::new(FakeProviders::start(settings).await?);
     let port = Port::bind().await?;
-    let base = port.base.clone();
+    let serve_bases = reserve_bases(serve_count)?;
+    // Where the providers call back: the first serve process, or this process's front.
+    let base = serve_bases.first().unwrap_or(&port.base).clone();
+    let bases = if serve_bases.is_empty() {
+        vec![port.base.clone()]
+    } else {
+        serve_bases.clone()
+    };
     fakes.set_fincra_webhook_url(Some(format!("{base}/webhooks/fincra")));
     let (consumer_key, consumer_secret) = fakes.mpesa_consumer_credentials();
     let (shortcode, passkey) = fakes.mpesa_shortcode_and_passkey();
@@ -210,11 +226,16 @@ pub async fn run(
     settings.app = config.clone();
     settings.app.rate_limit_per_sec = 1_000_000;
     settings.app.rate_limit_burst = 1_000_000;
-    let front = port.serve(pool, settings, |_| {}).await?;
     let exe = match &options.worker_exe {
         Some(exe) => exe.clone(),
         None => std::env::current_exe().context("cannot find the malipo binary")?,
     };
+    let front = if serve_bases.is_empty() {
+        Some(port.serve(pool, settings, |_| {}).await?)
+    } else {
+        None
+    };
+    let serves = Serves::start(&exe, database_url, &env, &serve_bases).await?;
     let mut workers = Workers(Vec::new());
     for _ in 0..worker_count {
         let mut command = Command::new(&exe);
@@ -246,14 +267,16 @@ pub async fn run(
 
     let watcher = Watcher::start(pool.clone());
     let worker_ids: Vec<u32> = workers.0.iter().map(Child::id).collect();
+    let serve_ids = serves.pids();
     let counter = StatementCounter::start(pool).await;
-    let cpu_before = CpuSample::now(&worker_ids);
+    let cpu_before = CpuSample::now(&worker_ids, &serve_ids);
     let started = Instant::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut tasks = Vec::new();
     for n in 0..lifecycles {
         let permit = semaphore.clone().acquire_owned().await?;
-        let (http, base, key, watcher) = (http.clone(), base.clone(), key.clone(), watcher.clone());
+        let base = bases[n % bases.len()].clone();
+        let (http, key, watcher) = (http.clone(), key.clone(), watcher.clone());
         let fakes = Arc::clone(&fakes);
         tasks.push(tokio::spawn(async move {
             let _permit = permit;
@@ -272,7 +295,7 @@ pub async fn run(
         }
     }
     let elapsed = started.elapsed();
-    let cpu_after = CpuSample::now(&worker_ids);
+    let cpu_after = CpuSample::now(&worker_ids, &serve_ids);
     let settled = durations.len();
     let statements = match counter {
         Some(counter) => counter.finish(pool, settled).await,
@@ -284,7 +307,10 @@ pub async fn run(
     };
     watcher.stop();
     drop(workers);
-    front.stop().await;
+    drop(serves);
+    if let Some(front) = front {
+        front.stop().await;
+    }
     // Payout jobs snooze to check again after their webhook settled them; leave nothing for
     // the next run's workers on this database.
     sqlx::query(
@@ -314,6 +340,7 @@ pub async fn run(
         lifecycles_per_sec: round(settled as f64 / elapsed.as_secs_f64()),
         creation_to_settled: Latency::of(durations),
         worker_processes: worker_count,
+        serve_processes: serve_count,
         concurrency,
         failures,
         callback_deliveries_failed,

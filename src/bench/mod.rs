@@ -8,6 +8,7 @@ mod loopback;
 pub mod notifications;
 pub mod preload;
 pub mod queue;
+mod serves;
 pub mod statements;
 mod stats;
 mod watch;
