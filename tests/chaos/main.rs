@@ -497,6 +497,12 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     if failures.is_empty() {
         // Every CI run would otherwise leave ~40 process logs in the temp dir.
         let _ = std::fs::remove_dir_all(&stack.log_dir);
+        return;
     }
-    assert!(failures.is_empty(), "{}", verdict::report(&failures, 8));
+    // CI keeps only the head and the tail of a failing run's output, and a panic's backtrace
+    // would fill the tail. So the verdict is printed last, its one-line-per-rule headline at the
+    // very end, and the test fails by unwinding without the panic hook (no message, no trace).
+    println!("{}", verdict::report(&failures, 8));
+    println!("{}", verdict::headline(&failures));
+    std::panic::resume_unwind(Box::new("the chaos verdict found broken promises (above)"));
 }

@@ -192,3 +192,17 @@ pub fn report(violations: &[Violation], per_rule: usize) -> String {
     }
     out
 }
+
+/// The report's last lines: each broken rule with its count and its first violation, shortened.
+pub fn headline(violations: &[Violation]) -> String {
+    let mut out = format!("chaos verdict: {} broken promises", violations.len());
+    for (rule, _) in RULES {
+        let mut of_rule = violations.iter().filter(|v| v.rule == rule);
+        let Some(first) = of_rule.next() else {
+            continue;
+        };
+        let text: String = first.text.chars().take(160).collect();
+        let _ = write!(out, "\n  [{rule}] x{}: {text}", 1 + of_rule.count());
+    }
+    out
+}
