@@ -271,13 +271,17 @@ pub async fn attempts(pool: &PgPool, id: i64) -> Result<Vec<AttemptRecord>, sqlx
 }
 
 /// Records a run of the `noop` test job, so tests can count executions per job.
-pub async fn record_noop_run(pool: &PgPool, job_id: i64, attempt: i32) -> Result<(), sqlx::Error> {
+pub async fn record_noop_run(
+    executor: impl sqlx::PgExecutor<'_>,
+    job_id: i64,
+    attempt: i32,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO malipo_job_attempts (job_id, attempt, outcome, error) VALUES ($1, $2, 'noop_ran', '')",
         job_id,
         attempt,
     )
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }

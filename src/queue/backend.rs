@@ -247,6 +247,11 @@ where
             if resolution.state == JobState::Dead {
                 tracing::warn!(job_id = job.id, kind = %job.kind, error = ?resolution.error, "job is dead");
             }
+            if outcome == JobOutcome::DoneWithEffect {
+                // Written and committed with the effect; the batch has nothing left to do.
+                sink.tally().record(&resolution);
+                return Ok(());
+            }
             sink.send(Completion {
                 id: job.id,
                 lease_token: job.lease_token,

@@ -4,13 +4,17 @@ use std::{
     collections::HashMap,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
 
 use apalis_core::{error::BoxDynError, task::Task};
 use malipo_jobs::Job;
+use sqlx::PgConnection;
 use tower::Service;
 
 use super::{claim::ClaimedJob, outcome::JobOutcome};
@@ -54,6 +58,33 @@ pub struct JobContext<C> {
     pub attempt: i32,
     /// The application's shared state.
     pub app: C,
+    /// The token of the claim this run holds.
+    lease_token: i64,
+    /// Set once [`Self::complete_within`] marked the row done in the handler's transaction.
+    done_within: Arc<AtomicBool>,
+}
+
+impl<C> JobContext<C> {
+    /// Marks this job done inside the caller's transaction, fenced by this run's lease, so the
+    /// run's effect and its completion commit together or not at all (River's transactional
+    /// completion): a crash after the commit cannot run the effect again, and a crash before it
+    /// leaves neither. Call it last, just before the commit. When another worker has taken the
+    /// lease over (this run outlived it), it refuses: the caller's transaction must roll back,
+    /// and the new holder of the lease does the work.
+    pub async fn complete_within(&self, conn: &mut PgConnection) -> Result<(), JobError> {
+        if !super::complete::done_within(conn, self.job_id, self.lease_token).await? {
+            return Err(JobError::Retry(
+                anyhow::anyhow!(
+                    "job {} no longer holds its lease; its effect is rolled back",
+                    self.job_id
+                ),
+                None,
+            ));
+        }
+        // Read only when the handler returns `Ok`, i.e. after its commit succeeded.
+        self.done_within.store(true, Ordering::Release);
+        Ok(())
+    }
 }
 
 type BoxedHandler<C> = Arc<
@@ -103,7 +134,13 @@ impl<C: Clone + Send + Sync + 'static> Handlers<C> {
                         };
                     }
                 };
-                into_outcome(handler(job, context).await)
+                let done_within = context.done_within.clone();
+                match into_outcome(handler(job, context).await) {
+                    JobOutcome::Done if done_within.load(Ordering::Acquire) => {
+                        JobOutcome::DoneWithEffect
+                    }
+                    outcome => outcome,
+                }
             })
         });
         self.by_kind.insert(J::KIND, boxed);
@@ -123,6 +160,8 @@ impl<C: Clone + Send + Sync + 'static> Handlers<C> {
             job_id: job.id,
             attempt: job.attempts,
             app,
+            lease_token: job.lease_token,
+            done_within: Arc::new(AtomicBool::new(false)),
         };
         tracing::Instrument::instrument(handler(job.payload, context), span).await
     }

@@ -11,6 +11,9 @@ use super::filter::JobState;
 pub enum JobOutcome {
     /// Finished; never run again.
     Done,
+    /// Finished, and already marked done inside the transaction that wrote the run's effect
+    /// ([`super::JobContext::complete_within`]): the completion writer has nothing to write.
+    DoneWithEffect,
     /// Failed in a way another attempt may fix; `after` overrides the backoff (e.g. a provider's
     /// `Retry-After`), still within the policy's attempts.
     Retry {
@@ -97,7 +100,7 @@ impl JobOutcome {
         unit_sample: f64,
     ) -> Resolution {
         match self {
-            Self::Done => Resolution {
+            Self::Done | Self::DoneWithEffect => Resolution {
                 state: JobState::Done,
                 delay: Duration::ZERO,
                 error: None,

@@ -15,7 +15,10 @@ pub async fn run(job: AutoRelease, context: JobContext<WorkerState>) -> Result<(
     let mut tx = state.pool.begin().await?;
     let intent = super::job_intent::load(&mut tx, job.intent_id, true).await?;
     match auto_release::fire(&mut tx, &intent, job.at_unix).await? {
-        Fired::Released(_) | Fired::NotDue => tx.commit().await?,
+        Fired::Released(_) | Fired::NotDue => {
+            context.complete_within(&mut tx).await?;
+            tx.commit().await?;
+        }
         Fired::Early(wait) => return Err(JobError::Snooze(wait)),
         Fired::Refused(refusal) => {
             drop(tx);

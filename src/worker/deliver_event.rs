@@ -104,18 +104,18 @@ pub async fn run(job: DeliverEvent, context: JobContext<WorkerState>) -> Result<
             &secrets,
         )
         .await;
-    record(app, notifier.settings.schedule_scale, &job, &outcome).await
+    record(&context, notifier.settings.schedule_scale, &job, &outcome).await
 }
 
 /// Writes the attempt and its consequence in one transaction; the snooze it may return is the
 /// wait before the next attempt.
 async fn record(
-    app: &WorkerState,
+    context: &JobContext<WorkerState>,
     scale: f64,
     job: &DeliverEvent,
     outcome: &Outcome,
 ) -> Result<(), JobError> {
-    let mut tx = app.pool.begin().await?;
+    let mut tx = context.app.pool.begin().await?;
     let Some(delivery) = webhook_deliveries::lock(&mut tx, job.delivery_id).await? else {
         return Err(JobError::permanent("no such delivery"));
     };
@@ -133,6 +133,7 @@ async fn record(
     webhook_deliveries::log_attempt(&mut tx, delivery.id, &attempt).await?;
     if delivery.status != DeliveryStatus::Pending || delivery.round != job.round {
         // A manual retry started a new round meanwhile; that round's job carries on.
+        context.complete_within(&mut tx).await?;
         tx.commit().await?;
         return Ok(());
     }
@@ -177,6 +178,9 @@ async fn record(
             )
             .await?;
         }
+    }
+    if snooze.is_none() {
+        context.complete_within(&mut tx).await?;
     }
     tx.commit().await?;
     match snooze {

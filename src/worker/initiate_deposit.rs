@@ -66,6 +66,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             return Err(calls::ask_again_later(error));
         }
     }
+    context.complete_within(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `noop`: the benchmark and test job. An empty tag succeeds at once; other tags script a
 //! behaviour so tests can drive the queue through real worker processes:
-//! `sleep:<ms>`, `fail` (retryable), `permanent`, `snooze:<ms>`, `panic`.
+//! `sleep:<ms>`, `effect-then-sleep:<ms>`, `fail` (retryable), `permanent`, `snooze:<ms>`,
+//! `panic`.
 
 use std::time::Duration;
 
@@ -24,6 +25,16 @@ pub async fn run(job: Noop, context: JobContext<WorkerState>) -> Result<(), JobE
                 context.attempt,
             )
             .await?;
+            Ok(())
+        }
+        "effect-then-sleep" => {
+            // The run's record is its effect, committed with the job's own completion; the
+            // sleep after it is the window in which a test kills the process.
+            let mut tx = context.app.pool.begin().await?;
+            crate::queue::admin::record_noop_run(&mut *tx, context.job_id, context.attempt).await?;
+            context.complete_within(&mut tx).await?;
+            tx.commit().await?;
+            tokio::time::sleep(millis()).await;
             Ok(())
         }
         "fail" => Err(JobError::Retry(

@@ -91,6 +91,9 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
         Answer::Transfer(status) => effects::apply_transfer(&mut tx, &current, status).await?,
         Answer::Refund(status) => effects::apply_refund(&mut tx, &current, status).await?,
     };
+    if effect != PayoutEffect::Pending {
+        context.complete_within(&mut tx).await?;
+    }
     tx.commit().await?;
     match effect {
         PayoutEffect::Pending => check_again_later(&current),

@@ -72,6 +72,7 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
         },
     )
     .await?;
+    context.complete_within(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -16,6 +16,7 @@ pub async fn run(job: ReleaseEscrow, context: JobContext<WorkerState>) -> Result
     let mut tx = state.pool.begin().await?;
     let intent = super::job_intent::load(&mut tx, job.intent_id, true).await?;
     release::release(&mut tx, &intent, &state.commission).await?;
+    context.complete_within(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

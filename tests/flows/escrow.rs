@@ -246,6 +246,18 @@ async fn running_every_job_again_changes_nothing() {
     let handlers = malipo::worker::handlers();
     let state = harness.worker_state.clone();
     for (id, queue, kind, payload, attempts, max_attempts) in jobs {
+        // Claimed again for real, so a handler that completes within its effect's transaction
+        // holds a valid lease: a repeated effect would commit, not be fenced off. The two runs
+        // share the claim; the fence lets at most one of them complete.
+        let lease_token: i64 = sqlx::query_scalar(
+            "UPDATE malipo_jobs SET state = 'running', locked_by = 'again', locked_until = now() + interval '1 hour',
+                    lease_token = lease_token + 1
+              WHERE id = $1 RETURNING lease_token",
+        )
+        .bind(id)
+        .fetch_one(&harness.pool)
+        .await
+        .expect("claim again");
         let job = malipo::queue::claim::ClaimedJob {
             id,
             queue,
@@ -253,7 +265,7 @@ async fn running_every_job_again_changes_nothing() {
             payload,
             attempts: attempts + 1,
             max_attempts: max_attempts.max(attempts + 1),
-            lease_token: 0,
+            lease_token,
         };
         let (a, b) = tokio::join!(
             handlers.run(job.clone(), state.clone()),
@@ -264,7 +276,12 @@ async fn running_every_job_again_changes_nothing() {
                 matches!(
                     outcome,
                     malipo::queue::outcome::JobOutcome::Done
+                        | malipo::queue::outcome::JobOutcome::DoneWithEffect
                         | malipo::queue::outcome::JobOutcome::Snooze { .. }
+                ) || matches!(
+                    &outcome,
+                    malipo::queue::outcome::JobOutcome::Retry { error, .. }
+                        if error.contains("no longer holds its lease")
                 ),
                 "re-running {kind} job {id} answered {outcome:?}"
             );
