@@ -62,6 +62,10 @@ pub struct E2eOptions {
     /// providers' callbacks (at the first); 0 serves from the benchmark's own process.
     #[arg(long, default_value_t = 0)]
     pub serves: usize,
+    /// Settled lifecycles put in the tables first (intents, events, keys, callbacks, payouts,
+    /// finished jobs, ledger postings), to measure growth; e.g. 1000000.
+    #[arg(long, default_value_t = 0)]
+    pub preload: i64,
     /// The `malipo` executable the worker processes run (this one when unset; a test names the
     /// built binary).
     #[arg(skip)]
@@ -78,6 +82,7 @@ impl E2eOptions {
             provider: BenchProvider::Mpesa,
             workers: 2,
             serves: 0,
+            preload: 0,
             worker_exe: None,
         }
     }
@@ -100,6 +105,8 @@ pub struct E2eReport {
     pub worker_processes: usize,
     /// `malipo serve` processes (0: the front ran in the benchmark's process).
     pub serve_processes: usize,
+    /// Settled lifecycles in the tables before the run (`--preload`).
+    pub preloaded: i64,
     /// Lifecycles in flight at once.
     pub concurrency: usize,
     /// Why lifecycles did not settle (the first few).
@@ -255,6 +262,9 @@ pub async fn run(
         );
     }
     let client = clients::create(pool, "bench-e2e", "client", 1_000).await?;
+    if options.preload > 0 {
+        super::preload::lifecycles(pool, client.id, options.preload).await?;
+    }
     let key = client.key.clone();
     let receiver = if notify {
         Some(super::notifications::register_receiver(pool, client.id, &notify_key).await?)
@@ -341,6 +351,7 @@ pub async fn run(
         creation_to_settled: Latency::of(durations),
         worker_processes: worker_count,
         serve_processes: serve_count,
+        preloaded: options.preload,
         concurrency,
         failures,
         callback_deliveries_failed,
