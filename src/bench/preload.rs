@@ -13,15 +13,7 @@ const BATCH: i64 = 100_000;
 /// Adds `rows` settled intents of `client` — each with two events, its idempotency key and a
 /// finished job — as the intake endpoint would have left them.
 pub async fn intents(pool: &PgPool, client: Uuid, rows: i64) -> anyhow::Result<()> {
-    let run = run_tag();
-    for start in (0..rows).step_by(BATCH as usize) {
-        let end = (start + BATCH).min(rows);
-        let mut tx = pool.begin().await?;
-        batch_ids(&mut tx, &run, start, end).await?;
-        insert_intents(&mut tx, client).await?;
-        tx.commit().await?;
-    }
-    analyze(pool).await
+    intents_in_batches(pool, client, rows, false).await
 }
 
 /// Adds `rows` settled M-Pesa escrow lifecycles of `client`, as `bench e2e` leaves them: the
@@ -31,13 +23,26 @@ pub async fn intents(pool: &PgPool, client: Uuid, rows: i64) -> anyhow::Result<(
 /// ledger: an escrow account and a deposit and a payout posting (four entries), the provider
 /// clearing side on the one shared clearing account the live lifecycles post to as well.
 pub async fn lifecycles(pool: &PgPool, client: Uuid, rows: i64) -> anyhow::Result<()> {
+    intents_in_batches(pool, client, rows, true).await
+}
+
+/// Writes `rows` intents in batches of [`BATCH`], each batch with what settling left when
+/// `settled_through` is set.
+async fn intents_in_batches(
+    pool: &PgPool,
+    client: Uuid,
+    rows: i64,
+    settled_through: bool,
+) -> anyhow::Result<()> {
     let run = run_tag();
     for start in (0..rows).step_by(BATCH as usize) {
         let end = (start + BATCH).min(rows);
         let mut tx = pool.begin().await?;
         batch_ids(&mut tx, &run, start, end).await?;
         insert_intents(&mut tx, client).await?;
-        insert_settlements(&mut tx).await?;
+        if settled_through {
+            insert_settlements(&mut tx).await?;
+        }
         tx.commit().await?;
     }
     analyze(pool).await

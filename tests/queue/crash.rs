@@ -22,20 +22,23 @@ fn spawn_worker(database_url: &str) -> std::process::Child {
         .expect("worker process starts")
 }
 
+/// Enqueues a `noop` job scripted by `tag`, due after `delay_secs` (now when `None`).
+async fn enqueue_noop(conn: &mut sqlx::PgConnection, tag: &str, delay_secs: Option<f64>) -> i64 {
+    let options = EnqueueOptions {
+        delay_secs,
+        ..Default::default()
+    };
+    enqueue(conn, &Noop { tag: tag.into() }, options)
+        .await
+        .expect("enqueue")
+        .id
+}
+
 #[tokio::test]
 async fn a_killed_worker_s_job_runs_again_exactly_once_after_its_lease_expires() {
     let db = test_database().await.expect("database");
     let mut conn = db.pool.acquire().await.expect("conn");
-    let id = enqueue(
-        &mut conn,
-        &Noop {
-            tag: "sleep:1500".into(),
-        },
-        EnqueueOptions::default(),
-    )
-    .await
-    .expect("enqueue")
-    .id;
+    let id = enqueue_noop(&mut conn, "sleep:1500", None).await;
 
     let mut victim = spawn_worker(&db.url);
     let claimed = eventually(Duration::from_secs(20), || async {
@@ -101,17 +104,8 @@ async fn effects_of(pool: &sqlx::PgPool, id: i64) -> i64 {
 async fn a_worker_killed_after_its_effect_committed_leaves_the_job_done_and_never_reruns_it() {
     let db = test_database().await.expect("database");
     let mut conn = db.pool.acquire().await.expect("conn");
-    let id = enqueue(
-        &mut conn,
-        &Noop {
-            // Long enough that only the SIGKILL ends the run.
-            tag: "effect-then-sleep:120000".into(),
-        },
-        EnqueueOptions::default(),
-    )
-    .await
-    .expect("enqueue")
-    .id;
+    // Long enough that only the SIGKILL ends the run.
+    let id = enqueue_noop(&mut conn, "effect-then-sleep:120000", None).await;
 
     let mut victim = spawn_worker(&db.url);
     let committed = eventually(Duration::from_secs(20), || async {
@@ -130,19 +124,7 @@ async fn a_worker_killed_after_its_effect_committed_leaves_the_job_done_and_neve
     );
     // A fresh worker, past the dead one's whole lease: a done job is never claimed or rescued.
     let runner = bench_runner(&db.pool, Duration::from_secs(3)).await;
-    let sentinel = enqueue(
-        &mut conn,
-        &Noop {
-            tag: "sleep:0".into(),
-        },
-        EnqueueOptions {
-            delay_secs: Some(4.0),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("enqueue sentinel")
-    .id;
+    let sentinel = enqueue_noop(&mut conn, "sleep:0", Some(4.0)).await;
     let later = eventually(Duration::from_secs(30), || async {
         job_state(&db.pool, sentinel).await.0 == "done"
     })
@@ -167,16 +149,7 @@ async fn a_worker_killed_after_its_effect_committed_leaves_the_job_done_and_neve
 async fn a_run_that_lost_its_lease_rolls_its_effect_back() {
     let db = test_database().await.expect("database");
     let mut conn = db.pool.acquire().await.expect("conn");
-    let id = enqueue(
-        &mut conn,
-        &Noop {
-            tag: "effect-then-sleep:0".into(),
-        },
-        EnqueueOptions::default(),
-    )
-    .await
-    .expect("enqueue")
-    .id;
+    let id = enqueue_noop(&mut conn, "effect-then-sleep:0", None).await;
     let claimed = malipo::queue::claim::claim(
         &db.pool,
         malipo_jobs::queues::BENCH,
