@@ -107,6 +107,11 @@ pub async fn quiesce(
             }
             last_reconcile = Some(Instant::now());
         }
+        // Counted before the client looks at its intents: with no job open, nothing can move
+        // one to `held` behind the look below, so a quiet answer after it is final. (Counted
+        // after, a deposit confirmed between the look and the count left a held intent nobody
+        // acts on.)
+        let idle = open_jobs(pool).await == 0;
         let mut retried = false;
         let late: Vec<String> = std::mem::take(
             &mut ctx
@@ -169,7 +174,7 @@ pub async fn quiesce(
         if !retried && cancel_abandoned(ctx, settled).await {
             continue;
         }
-        if !retried && open_jobs(pool).await == 0 {
+        if !retried && idle {
             settled.quiet = true;
             return;
         }

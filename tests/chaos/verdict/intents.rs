@@ -9,8 +9,14 @@ use super::{Violation, push};
 /// Intents left where they should not be, failed ones without a reason, and the settled share.
 pub async fn intent_violations(pool: &PgPool, created: usize) -> (Vec<Violation>, f64) {
     let mut out = Vec::new();
-    let left: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT i.id::text, i.status, i.provider, i.flagged_reason FROM intents i
+    // Each with its history and payouts, so a leftover in CI's output names how it got there.
+    let left: Vec<(String, String, String, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT i.id::text, i.status, i.provider, i.flagged_reason,
+                coalesce((SELECT string_agg(e.type, ' > ' ORDER BY e.id) FROM intent_events e
+                           WHERE e.intent_id = i.id), ''),
+                coalesce((SELECT string_agg(p.kind::text || ' ' || p.status::text, ', ' ORDER BY p.created_at)
+                            FROM payouts p WHERE p.intent_id = i.id), '')
+           FROM intents i
           WHERE NOT (i.status IN ('settled', 'refunded', 'failed', 'expired', 'cancelled')
                  OR (i.status = 'released' AND i.flagged_reason IS NOT NULL
                      AND EXISTS (SELECT 1 FROM payouts p WHERE p.intent_id = i.id
@@ -24,7 +30,7 @@ pub async fn intent_violations(pool: &PgPool, created: usize) -> (Vec<Violation>
     .await
     .expect("intents");
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, status, provider, flag) in &left {
+    for (_, status, provider, flag, _, _) in &left {
         *kinds
             .entry(format!(
                 "{provider} {status}{}",
@@ -39,11 +45,13 @@ pub async fn intent_violations(pool: &PgPool, created: usize) -> (Vec<Violation>
             format!("by provider and state: {kinds:?}"),
         );
     }
-    for (id, status, provider, flag) in left {
+    for (id, status, provider, flag, events, payouts) in left {
         push(
             &mut out,
             "leftover",
-            format!("intent {id} ({provider}) left {status}, flagged {flag:?}"),
+            format!(
+                "intent {id} ({provider}) left {status}, flagged {flag:?}; events: {events}; payouts: [{payouts}]"
+            ),
         );
     }
     let reasonless: Vec<(String, String)> = sqlx::query_as(
