@@ -590,3 +590,48 @@ async fn a_worker_killed_mid_delivery_leads_to_a_redelivery_with_the_same_webhoo
     let _ = second.kill();
     let _ = second.wait();
 }
+
+/// Issue #15: a move carries its own `from` set, so asking one of an intent in another status
+/// is refused by the guarded UPDATE — `None`, the status unchanged, no history and no client
+/// event — rather than read as "another run already moved it" and applied anyway.
+#[tokio::test]
+async fn a_move_from_a_status_outside_its_from_set_changes_nothing() {
+    let harness = Harness::start().await;
+    let created = harness.create(mpesa_intent("700")).await;
+    let id = created["id"].as_str().expect("id");
+    harness.wait_for(id, "held", LIMIT).await;
+    let intent = Uuid::parse_str(id).expect("uuid");
+    let written = || async {
+        sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT (SELECT status FROM intents WHERE id = $1),
+                    (SELECT count(*) FROM intent_events WHERE intent_id = $1),
+                    (SELECT count(*) FROM events WHERE intent_id = $1)",
+        )
+        .bind(intent)
+        .fetch_one(&harness.pool)
+        .await
+        .expect("count")
+    };
+    let before = written().await;
+    assert_eq!(before.0, "held");
+    // Each starts elsewhere: awaiting payment, disputed, refunding, settled.
+    for movement in [
+        IntentMove::DepositConfirmed,
+        IntentMove::DisputeWithdrawn,
+        IntentMove::RefundFailed,
+        IntentMove::PayoutReversed,
+    ] {
+        assert!(
+            !movement
+                .from()
+                .contains(&malipo::domain::IntentStatus::Held)
+        );
+        let mut tx = harness.pool.begin().await.expect("tx");
+        let moved = transitions::transition(&mut tx, intent, movement, json!({}))
+            .await
+            .expect("transition");
+        tx.commit().await.expect("commit");
+        assert_eq!(moved, None, "{movement:?} moved a held intent");
+        assert_eq!(written().await, before, "{movement:?} wrote something");
+    }
+}
