@@ -309,13 +309,14 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     );
     let _ = writeln!(
         summary,
-        "  drivers: {} intents created ({} create replays), {} deposits paid, {} releases, {} refunds ({} asked again after a failed refund), {} release/refund races, {} repeated-key replays, {} repeated-key in-flight answers, {} unfinished at patience ({} acted on once held, {} cancelled unpaid, after the storm)",
+        "  drivers: {} intents created ({} create replays), {} deposits paid, {} releases, {} refunds ({} asked again after a failed refund), {} failed payee shares sent again, {} release/refund races, {} repeated-key replays, {} repeated-key in-flight answers, {} unfinished at patience ({} acted on once held, {} cancelled unpaid, after the storm)",
         tally.created,
         tally.create_replays,
         tally.paid,
         tally.releases,
         tally.refunds,
         settled.refund_retries,
+        settled.share_retries,
         tally.races,
         tally.action_replays,
         tally.action_in_flight,

@@ -1,5 +1,6 @@
 //! After the storm: reconciliation runs (what an operator's `malipo reconcile` does), the
-//! client's reaction to a failed refund (it asks again), and waiting — bounded — until no job is
+//! client's reaction to a failed refund (it asks again) and to a failed payee share (it sends
+//! it again to a new destination), and waiting — bounded — until no job is
 //! open. The harness never moves money itself: it pays no deposit, releases nothing and
 //! rewrites no job; whatever is left is for the verdict to judge.
 
@@ -47,6 +48,48 @@ async fn refund_failed(pool: &PgPool) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// Payee shares whose payout the provider confirmed failed and that were not sent again:
+/// `(intent id, payout id, provider, amount, currency)`.
+async fn failed_shares(pool: &PgPool) -> Vec<(String, String, String, String, String)> {
+    sqlx::query_as(
+        "SELECT intent_id::text, id::text, provider, amount::text, currency FROM payouts
+          WHERE kind = 'payee' AND status = 'failed' AND superseded_by IS NULL
+            AND intent_id IS NOT NULL AND provider <> 'balance'
+          ORDER BY created_at",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default()
+}
+
+/// Where the client sends a failed share again: a destination of the same provider (a fresh
+/// invoice for exactly the share on Lightning).
+fn destination_again(
+    provider: &str,
+    amount: &str,
+    currency: &str,
+    recipients: &[String],
+) -> serde_json::Value {
+    use serde_json::json;
+    match (provider, currency) {
+        ("mpesa", _) => json!({"provider": "mpesa", "msisdn": "254700000001"}),
+        ("paystack", _) => json!({"provider": "paystack", "recipient_code": recipients[0]}),
+        ("lightning", _) => {
+            let sats = amount
+                .split('.')
+                .next()
+                .and_then(|whole| whole.parse::<u64>().ok())
+                .unwrap_or(1);
+            json!({"provider": "lightning", "bolt11": malipo_sandbox::payee_invoice(sats)})
+        }
+        (_, "KES") => {
+            json!({"provider": "fincra", "destination": "mobile_money", "msisdn": "254700000002"})
+        }
+        _ => json!({"provider": "fincra", "destination": "bank_account", "bank_code": "058",
+                    "account_number": "0124775489", "account_name": "Chaos Seller"}),
+    }
+}
+
 /// What the settle phase did.
 #[derive(Debug, Default)]
 pub struct Settled {
@@ -60,6 +103,8 @@ pub struct Settled {
     pub last_reconciliation: String,
     /// Refunds the client asked again after a failed one.
     pub refund_retries: u32,
+    /// Failed payee shares the client sent again to a new destination.
+    pub share_retries: u32,
     /// Intents the client released or refunded after the storm, once they became held.
     pub late_actions: u32,
     /// Unpaid intents the client gave up on and cancelled once everything else was quiet.
@@ -84,6 +129,7 @@ pub async fn quiesce(
     let deadline = Instant::now() + limit;
     let mut last_reconcile: Option<Instant> = None;
     let mut asked: std::collections::HashMap<String, u32> = Default::default();
+    let mut resent: std::collections::HashMap<String, u32> = Default::default();
     while Instant::now() < deadline {
         if last_reconcile.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
             settled.reconciliations += 1;
@@ -165,6 +211,30 @@ pub async fn quiesce(
                 .await;
             if answer.status == 202 {
                 settled.refund_retries += 1;
+                retried = true;
+            }
+        }
+        // Told `payout.failed`, the client sends the payee's share again (at most twice per
+        // intent), as a marketplace would with the seller's corrected details.
+        for (intent, payout, provider, amount, currency) in failed_shares(pool).await {
+            let times = resent.entry(intent.clone()).or_default();
+            if *times >= 2 {
+                continue;
+            }
+            *times += 1;
+            let body = serde_json::json!({
+                "payout": destination_again(&provider, &amount, &currency, ctx.recipients)
+            });
+            let answer = ctx
+                .api
+                .post(
+                    &format!("/v1/intents/{intent}/payouts/{payout}/retry"),
+                    &body,
+                    &format!("share-again-{payout}"),
+                )
+                .await;
+            if answer.status == 202 {
+                settled.share_retries += 1;
                 retried = true;
             }
         }
