@@ -59,24 +59,21 @@ async fn write_done(pool: &PgPool, done: &[&Completion]) -> Result<Vec<i64>, sql
 }
 
 /// Marks one running job done inside the caller's transaction, fenced by its lease token as
-/// the batch is; `false` when the lease was taken over (or the run already completed).
+/// the batch is (the batch's own function, for one row); `false` when the lease was taken over
+/// (or the run already completed).
 pub async fn done_within(
     conn: &mut sqlx::PgConnection,
     id: i64,
     lease_token: i64,
 ) -> Result<bool, sqlx::Error> {
-    // The same update as `malipo_complete_done` (migration 0051) for one row.
-    let done = sqlx::query!(
-        "UPDATE malipo_jobs
-            SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL,
-                updated_at = now()
-          WHERE id = $1 AND lease_token = $2 AND locked_by IS NOT NULL",
+    let done = sqlx::query_scalar!(
+        r#"SELECT malipo_complete_done(ARRAY[$1::int8], ARRAY[$2::int8]) AS "id!""#,
         id,
         lease_token,
     )
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done.is_some())
 }
 
 /// Retries, snoozes and dead letters, with the attempt log for failed runs.

@@ -90,6 +90,17 @@ fn destination_again(
     }
 }
 
+/// The client asks again at most twice per intent: the number of this ask, or `None` when
+/// it has asked twice already.
+fn once_more(asked: &mut std::collections::HashMap<String, u32>, intent: &str) -> Option<u32> {
+    let times = asked.entry(intent.to_owned()).or_default();
+    if *times >= 2 {
+        return None;
+    }
+    *times += 1;
+    Some(*times)
+}
+
 /// What the settle phase did.
 #[derive(Debug, Default)]
 pub struct Settled {
@@ -193,11 +204,9 @@ pub async fn quiesce(
             .unfinished_ids
             .extend(still);
         for id in refund_failed(pool).await {
-            let times = asked.entry(id.clone()).or_default();
-            if *times >= 2 {
+            let Some(times) = once_more(&mut asked, &id) else {
                 continue;
-            }
-            *times += 1;
+            };
             let Some(intent) = ctx.api.get(&id).await else {
                 continue;
             };
@@ -217,11 +226,9 @@ pub async fn quiesce(
         // Told `payout.failed`, the client sends the payee's share again (at most twice per
         // intent), as a marketplace would with the seller's corrected details.
         for (intent, payout, provider, amount, currency) in failed_shares(pool).await {
-            let times = resent.entry(intent.clone()).or_default();
-            if *times >= 2 {
+            if once_more(&mut resent, &intent).is_none() {
                 continue;
             }
-            *times += 1;
             let body = serde_json::json!({
                 "payout": destination_again(&provider, &amount, &currency, ctx.recipients)
             });

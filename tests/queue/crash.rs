@@ -65,15 +65,9 @@ async fn a_killed_worker_s_job_runs_again_exactly_once_after_its_lease_expires()
 
     let (_, attempts, _) = job_state(&db.pool, id).await;
     assert_eq!(attempts, 2, "one killed run, one completed run");
-    let completed_runs: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM malipo_job_attempts WHERE job_id = $1 AND outcome = 'noop_ran'",
-    )
-    .bind(id)
-    .fetch_one(&db.pool)
-    .await
-    .expect("runs");
     assert_eq!(
-        completed_runs, 1,
+        effects_of(&db.pool, id).await,
+        1,
         "the killed run never completed; the rescue ran exactly once"
     );
     let rescued: i64 = sqlx::query_scalar("SELECT count(*) FROM malipo_job_attempts WHERE job_id = $1 AND outcome = 'lease_expired' AND error LIKE '%' || $2 || '%'")
