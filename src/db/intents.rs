@@ -611,6 +611,34 @@ pub async fn record_deposit_handle(
     Ok(())
 }
 
+/// Notes, before the buyer is prompted, that intent `id`'s deposit is being asked for; false
+/// when an earlier run already asked (its answer never recorded) or the intent moved on. The
+/// mark outlives the run, so a run that dies after the prompt leaves it behind.
+pub async fn claim_deposit_request(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query!(
+        "UPDATE intents SET deposit_requested_at = now()
+          WHERE id = $1 AND status = $2 AND deposit_requested_at IS NULL",
+        id,
+        IntentStatus::Initiating as IntentStatus,
+    )
+    .execute(conn)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Takes back [`claim_deposit_request`]'s mark when the provider's answer proved nothing was
+/// sent, so the next run asks again.
+pub async fn forget_deposit_request(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intents SET deposit_requested_at = NULL WHERE id = $1 AND status = $2",
+        id,
+        IntentStatus::Initiating as IntentStatus,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// An intent still initiating whose STK push went unanswered: shows the Paybill instructions,
 /// brings the deadline forward to `deadline` and flags it with `reason`.
 pub async fn offer_paybill(

@@ -38,6 +38,13 @@ impl ProviderKind {
         matches!(self, Self::Paystack | Self::Fincra)
     }
 
+    /// Whether starting a deposit prompts the buyer at once, under no key a second request
+    /// could be recognised by (M-Pesa's STK push): asking twice prompts twice, and either
+    /// prompt may be paid. Such a deposit is asked for at most once per intent.
+    pub fn prompts_the_buyer(self) -> bool {
+        matches!(self, Self::Mpesa)
+    }
+
     /// Every provider.
     pub const ALL: [ProviderKind; 4] = [Self::Paystack, Self::Mpesa, Self::Lightning, Self::Fincra];
 

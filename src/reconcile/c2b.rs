@@ -25,6 +25,10 @@ pub enum Credit {
     Credited(Uuid),
     /// The intent's own STK payment, seen again through Pull: nothing to do.
     OwnPayment(Uuid),
+    /// The intent's own payment (the first of its amount), paid after the intent closed: a
+    /// `late_payment` discrepancy holds it, shared with STK Query's sighting of the same payment
+    /// (`first_sighting` false when that one came first). A further payment is not this one.
+    LateOwnPayment { intent: Uuid, first_sighting: bool },
     /// Money that has no place in escrow: a discrepancy of this kind holds it in suspense.
     Discrepancy(DiscrepancyKind, Option<Uuid>),
     /// Unreadable: no amount to place (recorded for an operator).
@@ -70,14 +74,16 @@ pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Op
                 Some(record) => place(conn, &record, receipt, paid, &account_ref).await?,
                 None => {
                     let kind = DiscrepancyKind::UnmatchedPayment;
-                    suspend(conn, kind, None, receipt, paid, &account_ref, None).await?
+                    suspend(conn, kind, None, receipt, paid, &account_ref).await?
                 }
             }
         }
     };
     let (resolution, intent_id) = match &outcome {
         Credit::Credited(id) => ("credited", Some(*id)),
-        Credit::OwnPayment(id) => ("own_payment", Some(*id)),
+        Credit::OwnPayment(id) | Credit::LateOwnPayment { intent: id, .. } => {
+            ("own_payment", Some(*id))
+        }
         Credit::Discrepancy(_, id) => ("discrepancy", *id),
         Credit::Unreadable(_) => ("flagged", intent),
     };
@@ -115,7 +121,6 @@ async fn place(
                 receipt,
                 paid,
                 account_ref,
-                None,
             )
             .await;
         }
@@ -133,26 +138,28 @@ async fn place(
                     receipt,
                     paid,
                     account_ref,
-                    None,
                 )
                 .await?
             }
         });
     }
     if status.is_closed_unpaid() {
+        let own = own_unseen && record.provider_reference.is_some();
+        if !own {
+            let kind = DiscrepancyKind::LatePayment;
+            return suspend(conn, kind, Some(record), receipt, paid, account_ref).await;
+        }
         // The intent's own (STK) payment arriving after it closed shares its key with the STK
-        // Query path, so the two sightings make one discrepancy.
-        let key = (own_unseen && record.provider_reference.is_some()).then(|| own_payment_key(id));
-        return suspend(
-            conn,
-            DiscrepancyKind::LatePayment,
-            Some(record),
-            receipt,
-            paid,
-            account_ref,
-            key,
-        )
-        .await;
+        // Query path, so the two sightings make one discrepancy. It is resolved as the own
+        // payment: a second payment to the account number is then money paid twice, under a key
+        // of its own, never folded into this one's discrepancy.
+        let (kind, key) = (DiscrepancyKind::LatePayment, own_payment_key(id));
+        let late = payment_discrepancy(kind, key, Some(record), receipt, paid, account_ref);
+        let first_sighting = discrepancies::record(conn, &late).await?;
+        return Ok(Credit::LateOwnPayment {
+            intent: id,
+            first_sighting,
+        });
     }
     if status != IntentStatus::Initiating && own_unseen && record.provider_reference.is_some() {
         return Ok(Credit::OwnPayment(id));
@@ -164,7 +171,6 @@ async fn place(
         receipt,
         paid,
         account_ref,
-        None,
     )
     .await
 }
@@ -174,7 +180,7 @@ async fn own_payment_seen(conn: &mut PgConnection, intent: Uuid) -> Result<bool,
     reconciliation::own_payment_seen(conn, intent).await
 }
 
-/// Parks a payment in suspense with a discrepancy of `kind`.
+/// Parks a payment in suspense with a discrepancy of `kind`, under a key of its own.
 async fn suspend(
     conn: &mut PgConnection,
     kind: DiscrepancyKind,
@@ -182,23 +188,35 @@ async fn suspend(
     receipt: &str,
     paid: Money,
     account_ref: &str,
-    dedupe_key: Option<String>,
 ) -> anyhow::Result<Credit> {
+    let key = format!("payment:mpesa:{receipt}");
     discrepancies::record(
         conn,
-        &NewDiscrepancy {
-            kind,
-            dedupe_key: dedupe_key.unwrap_or_else(|| format!("payment:mpesa:{receipt}")),
-            intent_id: intent.map(|i| i.id),
-            payout_id: None,
-            provider: ProviderKind::Mpesa,
-            moved: Moved::In(paid),
-            evidence: json!({"receipt": receipt, "account_number": account_ref,
-                             "paid": paid.amount().to_string(), "currency": paid.currency().code(),
-                             "intent_status": intent.map(|i| i.status),
-                             "intent_amount": intent.map(|i| i.amount.amount().to_string())}),
-        },
+        &payment_discrepancy(kind, key, intent, receipt, paid, account_ref),
     )
     .await?;
     Ok(Credit::Discrepancy(kind, intent.map(|i| i.id)))
+}
+
+/// The discrepancy that holds a Paybill payment in suspense.
+fn payment_discrepancy(
+    kind: DiscrepancyKind,
+    dedupe_key: String,
+    intent: Option<&IntentRecord>,
+    receipt: &str,
+    paid: Money,
+    account_ref: &str,
+) -> NewDiscrepancy {
+    NewDiscrepancy {
+        kind,
+        dedupe_key,
+        intent_id: intent.map(|i| i.id),
+        payout_id: None,
+        provider: ProviderKind::Mpesa,
+        moved: Moved::In(paid),
+        evidence: json!({"receipt": receipt, "account_number": account_ref,
+                         "paid": paid.amount().to_string(), "currency": paid.currency().code(),
+                         "intent_status": intent.map(|i| i.status),
+                         "intent_amount": intent.map(|i| i.amount.amount().to_string())}),
+    }
 }

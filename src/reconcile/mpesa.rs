@@ -225,6 +225,19 @@ async fn c2b_payments(
                 &payment.receipt,
                 json!({"own_payment_of": intent, "payment": detail}),
             ),
+            (_, Some(Credit::LateOwnPayment { intent, first_sighting: true })) => Item::new(
+                "status_mismatch",
+                "c2b",
+                &payment.receipt,
+                json!({"discrepancy": DiscrepancyKind::LatePayment.as_str(), "intent": intent, "payment": detail}),
+            ),
+            // STK Query found this payment first: its discrepancy already holds the money.
+            (_, Some(Credit::LateOwnPayment { intent, first_sighting: false })) => Item::new(
+                "matched",
+                "c2b",
+                &payment.receipt,
+                json!({"late_own_payment_of": intent, "payment": detail}),
+            ),
             (_, Some(Credit::Discrepancy(kind, intent))) => Item::new(
                 match kind {
                     DiscrepancyKind::AmountMismatch => "amount_mismatch",

@@ -30,7 +30,15 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     else {
         return Ok(());
     };
-    let answer = ask_to_start(state, &intent, context.attempt).await;
+    let answer = if ask_at_most_once(state, &intent).await? {
+        ask_to_start(state, &intent, context.attempt).await
+    } else {
+        // An earlier run prompted the buyer and stopped before recording the answer (killed,
+        // or its database went away): the prompt may be paid, and a second would be paid too.
+        Err(ProviderError::in_doubt(
+            "the run that sent it stopped before recording it",
+        ))
+    };
     let mut tx = state.pool.begin().await?;
     match answer {
         Ok(DepositInitiation::Started { action }) => {
@@ -58,17 +66,34 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
             )
             .await?;
         }
-        Err(ProviderError::InDoubt { reason }) if intent.provider == ProviderKind::Mpesa => {
+        Err(ProviderError::InDoubt { reason }) if intent.provider.prompts_the_buyer() => {
             offer_paybill_after_unanswered_stk(&mut tx, &intent, &reason).await?;
         }
         Err(error) => {
             tx.rollback().await?;
+            if intent.provider.prompts_the_buyer() {
+                // Refused before anything was sent (M-Pesa's in-doubt answers are handled
+                // above): the next run may prompt the buyer after all.
+                let mut conn = state.pool.acquire().await?;
+                crate::db::intents::forget_deposit_request(&mut conn, intent.id).await?;
+            }
             return Err(calls::ask_again_later(error));
         }
     }
     context.complete_within(&mut tx).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether this run may ask the provider to start `intent`'s deposit: always, unless asking
+/// prompts the buyer (M-Pesa) and an earlier run already asked without recording the answer.
+/// The mark is committed before the prompt goes out, so a run that dies after it leaves it.
+async fn ask_at_most_once(state: &WorkerState, intent: &IntentRecord) -> Result<bool, JobError> {
+    if !intent.provider.prompts_the_buyer() {
+        return Ok(true);
+    }
+    let mut conn = state.pool.acquire().await?;
+    Ok(crate::db::intents::claim_deposit_request(&mut conn, intent.id).await?)
 }
 
 /// What the provider is asked to start for `intent`.
@@ -196,7 +221,8 @@ async fn schedule_settlement(
     Ok(())
 }
 
-/// M-Pesa did not answer the STK push. A second push would prompt the buyer twice, and without
+/// M-Pesa's answer to the STK push is unknown: it did not answer, or the run that asked died
+/// before recording the answer. A second push would prompt the buyer twice, and without
 /// Daraja's answer there is no CheckoutRequestID to query. The push may still have reached the
 /// phone and been paid: the intent waits (with the Paybill account number to pay to) until a
 /// deadline, reconciliation's Pull matches a payment by that number, and after the deadline a
@@ -214,7 +240,7 @@ async fn offer_paybill_after_unanswered_stk(
         intent.id,
         shown,
         deadline,
-        &format!("M-Pesa did not answer the STK push ({reason}); a payment is matched by account number until {deadline}"),
+        &format!("M-Pesa's answer to the STK push is unknown ({reason}); a payment is matched by account number until {deadline}"),
     )
     .await?;
     let moved = transition(
