@@ -295,6 +295,15 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         .fetch_one(&stack.pool)
         .await
         .expect("inbox");
+    // Deposits whose STK push went out from a run that died before recording the answer: the
+    // run after it treats them as in doubt instead of prompting the buyer again.
+    let pushed_then_died: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM intent_events
+          WHERE type = 'deposit_in_doubt' AND detail->>'reason' LIKE '%stopped before recording%'",
+    )
+    .fetch_one(&stack.pool)
+    .await
+    .expect("in-doubt deposits");
     let tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
     let faults = fault_counts(&storm_counters, bursts);
 
@@ -353,6 +362,12 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
         counters.webhooks_duplicated_concurrently,
         counters.webhook_failures,
         inbox_rows
+    );
+    let _ = writeln!(
+        summary,
+        "  STK pushes: {} account numbers prompted, {} of them by a run that died before recording the answer (then in doubt, not pushed again)",
+        counters.stk_pushes_per_account.len(),
+        pushed_then_died
     );
     summary.push_str(&money_table);
     let _ = writeln!(summary, "  discrepancies (kind, status): {discrepancies:?}");

@@ -17,6 +17,9 @@ pub struct CountersSnapshot {
     /// counts, rejected duplicates and timed-out calls included, so `== 1` means "the client
     /// asked exactly once".
     pub transfers_per_reference: HashMap<String, u32>,
+    /// STK pushes accepted per AccountReference: prompts sent to a buyer for one account
+    /// number (malipo issues one per intent, so `> 1` means a buyer was prompted twice).
+    pub stk_pushes_per_account: HashMap<String, u32>,
     /// Transfers actually created (a rejected duplicate is not one).
     pub transfers_created: u64,
     /// Webhook and callback HTTP deliveries attempted, retries and duplicates included.
@@ -120,6 +123,14 @@ impl Counters {
         self.bump(|c| {
             *c.transfers_per_reference
                 .entry(reference.to_owned())
+                .or_default() += 1
+        });
+    }
+
+    pub(crate) fn stk_push(&self, account_reference: &str) {
+        self.bump(|c| {
+            *c.stk_pushes_per_account
+                .entry(account_reference.to_owned())
                 .or_default() += 1
         });
     }

@@ -35,7 +35,7 @@ pub fn push(out: &mut Vec<Violation>, rule: &'static str, text: String) {
 }
 
 /// The rules, in the order the report lists them, with what each promises.
-pub const RULES: [(&str, &str); 24] = [
+pub const RULES: [(&str, &str); 25] = [
     (
         "event-missing",
         "every committed intent transition and payout status change has its event",
@@ -51,6 +51,10 @@ pub const RULES: [(&str, &str); 24] = [
     (
         "charge-unaccounted",
         "every charge a fake took belongs to an intent that is held, settled or refunded (or on its way there), or to an open/resolved discrepancy naming it",
+    ),
+    (
+        "prompted-twice",
+        "no buyer was prompted twice for one intent: at most one STK push per account number",
     ),
     (
         "charge-amount",

@@ -202,10 +202,25 @@ pub async fn money_violations(
     let money_in = charges(&books, &by_deposit, money, &mut out);
     let money_out = transfers(&books, &by_key, money, &mut out);
     out_exceeds_in(&books, &money_in, &money_out, &mut out);
+    prompted_twice(counters, &mut out);
     super::ledger::payouts(pool, &books.payouts, counters, &mut out).await;
     super::ledger::clearing(pool, money, &mut out).await;
     super::ledger::acted_twice(pool, &mut out).await;
     out
+}
+
+/// An STK push has no key a second one could be recognised by: a buyer prompted twice for one
+/// intent may pay twice, and the prompt malipo did not record is money it cannot place.
+fn prompted_twice(counters: &CountersSnapshot, out: &mut Vec<Violation>) {
+    for (account, pushes) in &counters.stk_pushes_per_account {
+        if *pushes > 1 {
+            push(
+                out,
+                "prompted-twice",
+                format!("account number {account} was sent {pushes} STK pushes"),
+            );
+        }
+    }
 }
 
 /// Money in: every charge belongs to an intent that holds (or held) it, for its amount.

@@ -106,6 +106,7 @@ pub(crate) async fn process_request(State(state): State<Arc<MpesaState>>, body: 
         Ok(push) => push,
         Err(rejection) => return rejection.respond(&shared),
     };
+    shared.counters.stk_push(&push.account_reference);
     let merchant_request_id = wire::request_id(&shared);
     let checkout_request_id = format!(
         "ws_CO_{}{}",
