@@ -641,6 +641,29 @@ async fn a_hand_made_double_payout_and_a_deleted_posting_are_detected() {
     );
 }
 
+/// Funds a first M-Pesa intent, which caches Daraja's token: a fault set afterwards holds the
+/// push itself, not the token request before it.
+async fn cache_the_daraja_token(harness: &Harness) {
+    let first = id_of(&harness.create(mpesa_intent("100")).await);
+    harness.wait_for(&first, "held", LIMIT).await;
+}
+
+/// The next STK push is performed and the buyer pays it, but Daraja's answer is held for `hold`
+/// (and so is every later M-Pesa call's, until the fault is lifted).
+fn hold_the_next_paid_push(harness: &Harness, hold: Duration) {
+    harness
+        .fakes
+        .mpesa_script_next_stk(StkOutcome::new(StkResult::Success));
+    harness
+        .fakes
+        .faults()
+        .update(malipo_sandbox::Provider::Mpesa, |faults| {
+            faults.timeout_probability = 1.0;
+            faults.timeout_hold = hold;
+            faults.timeout_performs_action = true;
+        });
+}
+
 /// An STK push Daraja did not answer (the prompt may still have reached the buyer, who pays) no
 /// longer fails the intent: it waits with its account number, and a payment Pull finds under
 /// that number funds it.
@@ -651,20 +674,8 @@ async fn an_unanswered_stk_push_is_funded_by_the_payment_pull_finds() {
         ..Default::default()
     })
     .await;
-    // A first intent caches Daraja's token, so the fault below hits the push itself.
-    let first = id_of(&harness.create(mpesa_intent("100")).await);
-    harness.wait_for(&first, "held", LIMIT).await;
-    harness
-        .fakes
-        .mpesa_script_next_stk(StkOutcome::new(StkResult::Success));
-    harness
-        .fakes
-        .faults()
-        .update(malipo_sandbox::Provider::Mpesa, |faults| {
-            faults.timeout_probability = 1.0;
-            faults.timeout_hold = Duration::from_secs(3);
-            faults.timeout_performs_action = true;
-        });
+    cache_the_daraja_token(&harness).await;
+    hold_the_next_paid_push(&harness, Duration::from_secs(3));
     let id = id_of(&harness.create(mpesa_intent("640")).await);
     let waiting = wait_for_event(&harness, &id, "deposit_in_doubt").await;
     harness
@@ -755,9 +766,7 @@ async fn a_run_that_died_after_its_stk_push_is_followed_by_no_second_push() {
         ..Default::default()
     })
     .await;
-    // A first intent caches Daraja's token, so the fault below holds the push itself.
-    let first = id_of(&harness.create(mpesa_intent("100")).await);
-    harness.wait_for(&first, "held", LIMIT).await;
+    cache_the_daraja_token(&harness).await;
     harness.stop_workers().await;
     let pushes = || {
         harness
@@ -767,18 +776,8 @@ async fn a_run_that_died_after_its_stk_push_is_followed_by_no_second_push() {
     };
     assert_eq!(pushes(), 1);
 
-    // The next push is performed, and the buyer pays it, but its answer is held past the run.
-    harness
-        .fakes
-        .mpesa_script_next_stk(StkOutcome::new(StkResult::Success));
-    harness
-        .fakes
-        .faults()
-        .update(malipo_sandbox::Provider::Mpesa, |faults| {
-            faults.timeout_probability = 1.0;
-            faults.timeout_hold = Duration::from_secs(20);
-            faults.timeout_performs_action = true;
-        });
+    // The answer is held past the run's life.
+    hold_the_next_paid_push(&harness, Duration::from_secs(20));
     let doomed = short_lease_workers(&harness).await;
     let id = id_of(&harness.create(mpesa_intent("640")).await);
     let paid = malipo_testing::eventually(LIMIT, || async {
