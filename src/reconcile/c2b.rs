@@ -29,6 +29,9 @@ pub enum Credit {
     /// `late_payment` discrepancy holds it, shared with STK Query's sighting of the same payment
     /// (`first_sighting` false when that one came first). A further payment is not this one.
     LateOwnPayment { intent: Uuid, first_sighting: bool },
+    /// Paid to an intent whose deposit is still being started: left unplaced (and unresolved),
+    /// so a later pass credits it once the intent awaits payment.
+    NotYet(Uuid),
     /// Money that has no place in escrow: a discrepancy of this kind holds it in suspense.
     Discrepancy(DiscrepancyKind, Option<Uuid>),
     /// Unreadable: no amount to place (recorded for an operator).
@@ -47,7 +50,7 @@ pub async fn record(
 }
 
 /// Places an unresolved recorded payment, when the rule allows; stores the resolution so a
-/// second pass does nothing.
+/// second pass does nothing (a payment left for later, [`Credit::NotYet`], stays unresolved).
 pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Option<Credit>> {
     let Some(row) = reconciliation::lock_mpesa_payment(&mut *conn, receipt).await? else {
         return Ok(None);
@@ -80,6 +83,7 @@ pub async fn credit(conn: &mut PgConnection, receipt: &str) -> anyhow::Result<Op
         }
     };
     let (resolution, intent_id) = match &outcome {
+        Credit::NotYet(_) => return Ok(Some(outcome)),
         Credit::Credited(id) => ("credited", Some(*id)),
         Credit::OwnPayment(id) | Credit::LateOwnPayment { intent: id, .. } => {
             ("own_payment", Some(*id))
@@ -108,6 +112,11 @@ async fn place(
 ) -> anyhow::Result<Credit> {
     let id = record.id;
     let status = record.status;
+    if status == IntentStatus::Initiating {
+        // Its deposit is still being started (an STK push may be in flight, or its run died
+        // after pushing): once it awaits payment, this payment funds it.
+        return Ok(Credit::NotYet(id));
+    }
     // An STK-funded intent's own payment also shows in Pull, under its account number: the
     // first one of the right amount is that payment (its receipt was never trusted from the
     // callback), anything beyond it is money paid twice.
@@ -161,7 +170,7 @@ async fn place(
             first_sighting,
         });
     }
-    if status != IntentStatus::Initiating && own_unseen && record.provider_reference.is_some() {
+    if own_unseen && record.provider_reference.is_some() {
         return Ok(Credit::OwnPayment(id));
     }
     suspend(

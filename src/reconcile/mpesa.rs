@@ -219,6 +219,12 @@ async fn c2b_payments(
                 &payment.receipt,
                 json!({"credited_to": intent, "payment": detail}),
             ),
+            (_, Some(Credit::NotYet(intent))) => Item::new(
+                "matched",
+                "c2b",
+                &payment.receipt,
+                json!({"paid_while_starting": intent, "note": "placed by a later pass, once the intent awaits payment", "payment": detail}),
+            ),
             (_, Some(Credit::OwnPayment(intent))) => Item::new(
                 "matched",
                 "c2b",

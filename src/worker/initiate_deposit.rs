@@ -18,6 +18,11 @@ use crate::{
 /// payment to its account number: an STK prompt lapses on the phone within about a minute (Daraja reports 1037 then).
 const IN_DOUBT_WINDOW: chrono::Duration = chrono::Duration::seconds(90);
 
+/// Why a deposit is in doubt when an earlier run claimed the STK push and never recorded
+/// Daraja's answer (the run may have died just before sending it, too).
+pub const EARLIER_RUN_STOPPED: &str =
+    "an earlier run may have sent it and stopped before recording the answer";
+
 /// When a Paystack checkout is first verified without its webhook.
 const PAYSTACK_FIRST_CHECK_SECS: f64 = 30.0;
 
@@ -33,11 +38,9 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     let answer = if ask_at_most_once(state, &intent).await? {
         ask_to_start(state, &intent, context.attempt).await
     } else {
-        // An earlier run prompted the buyer and stopped before recording the answer (killed,
-        // or its database went away): the prompt may be paid, and a second would be paid too.
-        Err(ProviderError::in_doubt(
-            "the run that sent it stopped before recording it",
-        ))
+        // An earlier run asked and stopped before recording the answer (killed, or its
+        // database went away): a prompt may be on the phone, and a second would be paid too.
+        Err(ProviderError::in_doubt(EARLIER_RUN_STOPPED))
     };
     let mut tx = state.pool.begin().await?;
     match answer {
@@ -72,10 +75,7 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
         Err(error) => {
             tx.rollback().await?;
             if intent.provider.prompts_the_buyer() {
-                // Refused before anything was sent (M-Pesa's in-doubt answers are handled
-                // above): the next run may prompt the buyer after all.
-                let mut conn = state.pool.acquire().await?;
-                crate::db::intents::forget_deposit_request(&mut conn, intent.id).await?;
+                forget_the_request(state, &intent).await;
             }
             return Err(calls::ask_again_later(error));
         }
@@ -94,6 +94,20 @@ async fn ask_at_most_once(state: &WorkerState, intent: &IntentRecord) -> Result<
     }
     let mut conn = state.pool.acquire().await?;
     Ok(crate::db::intents::claim_deposit_request(&mut conn, intent.id).await?)
+}
+
+/// Takes the request's mark back after a refusal that proves nothing was sent (M-Pesa's
+/// in-doubt answers never come here), so the next run may prompt the buyer after all. When that
+/// fails, the mark stays and the next run treats the deposit as in doubt: safe, so the
+/// provider's error, with its wait, is what the job reports.
+async fn forget_the_request(state: &WorkerState, intent: &IntentRecord) {
+    let forgotten = match state.pool.acquire().await {
+        Ok(mut conn) => crate::db::intents::forget_deposit_request(&mut conn, intent.id).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = forgotten {
+        tracing::warn!(%error, "could not take the STK push's mark back; the next run will treat the deposit as in doubt");
+    }
 }
 
 /// What the provider is asked to start for `intent`.

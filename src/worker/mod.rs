@@ -6,7 +6,7 @@ pub mod calls;
 mod confirm_deposit;
 mod deliver_event;
 mod fincra;
-mod initiate_deposit;
+pub mod initiate_deposit;
 mod job_intent;
 mod noop;
 mod payout;

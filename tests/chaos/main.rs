@@ -298,9 +298,9 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     // Deposits whose STK push went out from a run that died before recording the answer: the
     // run after it treats them as in doubt instead of prompting the buyer again.
     let pushed_then_died: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM intent_events
-          WHERE type = 'deposit_in_doubt' AND detail->>'reason' LIKE '%stopped before recording%'",
+        "SELECT count(*) FROM intent_events WHERE type = 'deposit_in_doubt' AND detail->>'reason' = $1",
     )
+    .bind(malipo::worker::initiate_deposit::EARLIER_RUN_STOPPED)
     .fetch_one(&stack.pool)
     .await
     .expect("in-doubt deposits");
@@ -365,7 +365,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     );
     let _ = writeln!(
         summary,
-        "  STK pushes: {} account numbers prompted, {} of them by a run that died before recording the answer (then in doubt, not pushed again)",
+        "  STK pushes: {} account numbers prompted; {} deposits claimed by a run that died before recording the answer (then in doubt, not pushed again)",
         counters.stk_pushes_per_account.len(),
         pushed_then_died
     );

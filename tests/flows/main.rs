@@ -13,6 +13,7 @@ mod fincra_checkout;
 mod lightning;
 mod marketplace;
 mod money_truth;
+mod mpesa_in_doubt;
 mod no_wasted_runs;
 mod notify;
 mod notify_api;
