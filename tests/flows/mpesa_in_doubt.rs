@@ -102,6 +102,44 @@ async fn a_closed_intent_paid_twice_by_paybill_keeps_both_payments_in_suspense()
     harness.assert_ledger_sound().await;
 }
 
+/// The other order: STK Query finds a cancelled intent's prompt paid first (its `late_payment`
+/// holds that money), then Pull lists that payment's receipt and a Paybill payment of the same
+/// amount. The receipt is the payment STK Query found; the Paybill payment is a second late
+/// payment, not folded into the first.
+#[tokio::test]
+async fn a_late_stk_payment_and_a_paybill_payment_are_two_late_payments() {
+    let mut sandbox = malipo_sandbox::SandboxSettings::default();
+    // The prompt is paid (and its callback sent) well after the client has cancelled.
+    sandbox.mpesa.callback_delay = Duration::from_secs(5);
+    let harness = Harness::start_with(super::support::Options {
+        sandbox,
+        ..Default::default()
+    })
+    .await;
+    let id = id_of(&harness.create(mpesa_intent("450")).await);
+    let waiting = harness.wait_for(&id, "awaiting_payment", LIMIT).await;
+    let path = format!("/v1/intents/{id}/cancel");
+    let cancelled = harness.post(&path, &serde_json::json!({}), "cancel").await;
+    assert_eq!(cancelled.status(), 200);
+    let late = "SELECT count(*) FROM discrepancies WHERE intent_id = $1 AND kind = 'late_payment'";
+    let found =
+        malipo_testing::eventually(LIMIT, || async { scalar(&harness, late, &id).await == 1 })
+            .await;
+    assert!(found, "STK Query found the late payment");
+
+    let account = waiting["account_number"].as_str().expect("account number");
+    let paybill = malipo_sandbox::C2bPayment::new("174379", 450, "254711000666", account);
+    harness
+        .fakes
+        .mpesa_simulate_c2b(paybill)
+        .await
+        .expect("c2b");
+    reconcile(&harness).await;
+    reconcile(&harness).await;
+    assert_eq!(scalar(&harness, late, &id).await, 2, "each payment waits");
+    harness.assert_ledger_sound().await;
+}
+
 /// Workers on every queue with a 2 s lease, on the harness's state: a run they hold dies with
 /// them when they are shut down without grace.
 async fn short_lease_workers(harness: &Harness) -> malipo::queue::Runner {
