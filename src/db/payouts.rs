@@ -238,20 +238,6 @@ pub async fn set_status(
     Ok(true)
 }
 
-/// Payee and commission payouts of `intent` that are not delivered and not followed by a
-/// successor: zero means every share reached its destination.
-pub async fn undelivered_shares(conn: &mut PgConnection, intent: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM payouts
-          WHERE intent_id = $1 AND kind = ANY($2) AND status <> $3 AND superseded_by IS NULL"#,
-        intent,
-        &[PayoutKind::Payee, PayoutKind::Commission] as &[PayoutKind],
-        PayoutStatus::Succeeded as PayoutStatus,
-    )
-    .fetch_one(conn)
-    .await
-}
-
 /// The newest refund payout of the Paystack transaction `refund_of`, locked by nobody.
 pub async fn latest_refund_of(
     conn: &mut PgConnection,

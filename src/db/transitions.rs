@@ -6,11 +6,12 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{IntentMove, IntentStatus};
+use crate::domain::{IntentMove, IntentStatus, PayoutKind, PayoutStatus};
 
 /// Makes `movement` on intent `id`, recording its event with `detail`; returns the previous
 /// status, or `None` (and changes nothing) when the intent was not in any of the move's `from`
-/// statuses — the guard that makes concurrent and repeated runs harmless.
+/// statuses — the guard that makes concurrent and repeated runs harmless — or, for a move that
+/// [needs every share delivered](IntentMove::needs_every_share_delivered), when one is not.
 pub async fn transition(
     conn: &mut PgConnection,
     id: Uuid,
@@ -26,6 +27,10 @@ pub async fn transition(
                 UPDATE intents AS i SET status = $3, updated_at = now()
                   FROM current
                  WHERE i.id = $1 AND current.status = ANY($2)
+                   AND (NOT $7 OR NOT EXISTS (
+                         SELECT 1 FROM payouts p
+                          WHERE p.intent_id = $1 AND p.kind = ANY($8) AND p.status <> $9
+                            AND p.superseded_by IS NULL))
                 RETURNING current.status AS previous, i.client_id, i.amount, i.currency,
                           i.reference, i.metadata, i.provider),
               recorded AS (
@@ -45,6 +50,9 @@ pub async fn transition(
         movement.event(),
         detail,
         crate::domain::event_type::of_intent(movement.to()),
+        movement.needs_every_share_delivered(),
+        &[PayoutKind::Payee, PayoutKind::Commission] as &[PayoutKind],
+        PayoutStatus::Succeeded as PayoutStatus,
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -162,6 +162,13 @@ impl IntentMove {
         }
     }
 
+    /// Whether the move is made only once every payee and commission share of the intent is
+    /// delivered (a failed share sent again counts through its successor): `transition` checks
+    /// it in the statement that moves the intent.
+    pub const fn needs_every_share_delivered(self) -> bool {
+        matches!(self, Self::Settled)
+    }
+
     /// The status the move ends in.
     pub const fn to(self) -> IntentStatus {
         use IntentStatus as S;

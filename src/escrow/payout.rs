@@ -354,17 +354,16 @@ async fn succeed(
         )
         .await?;
     } else {
-        // Settled once every live share is delivered: a failed share that was sent again
-        // counts through its successor; one not yet followed keeps the intent `released`.
-        if payouts::undelivered_shares(conn, intent).await? == 0 {
-            transition(
-                conn,
-                intent,
-                IntentMove::Settled,
-                json!({"payout": payout.id}),
-            )
-            .await?;
-        }
+        // Settled once every live share is delivered (the move itself checks): a failed share
+        // that was sent again counts through its successor; one not yet followed keeps the
+        // intent `released`.
+        transition(
+            conn,
+            intent,
+            IntentMove::Settled,
+            json!({"payout": payout.id}),
+        )
+        .await?;
     }
     Ok(PayoutEffect::Settled)
 }

@@ -309,9 +309,8 @@ pub async fn release(
     let fully_released = intent.released_amount == intent.amount;
     if intent.status == IntentStatus::Releasing && fully_released {
         transition(conn, intent.id, IntentMove::EscrowReleased, detail).await?;
-        if payouts::undelivered_shares(conn, intent.id).await? == 0 {
-            transition(conn, intent.id, IntentMove::Settled, json!({"payouts": 0})).await?;
-        }
+        // Settled at once when no share has to travel (the move checks every share).
+        transition(conn, intent.id, IntentMove::Settled, json!({"payouts": 0})).await?;
     }
     Ok(pending.len())
 }
