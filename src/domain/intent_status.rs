@@ -164,7 +164,9 @@ impl IntentMove {
 
     /// Whether the move is made only once every payee and commission share of the intent is
     /// delivered (a failed share sent again counts through its successor): `transition` checks
-    /// it in the statement that moves the intent.
+    /// it in the statement that moves the intent. Its callers lock the intent in an earlier
+    /// statement, so that check sees every share committed before them: two shares succeeding
+    /// at once cannot each miss the other and both leave the intent `released`.
     pub const fn needs_every_share_delivered(self) -> bool {
         matches!(self, Self::Settled)
     }

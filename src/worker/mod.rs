@@ -6,7 +6,7 @@ pub mod calls;
 mod confirm_deposit;
 mod deliver_event;
 mod fincra;
-pub mod initiate_deposit;
+mod initiate_deposit;
 mod job_intent;
 mod noop;
 mod payout;
@@ -20,6 +20,7 @@ mod state;
 pub mod verify_deposit;
 
 pub use crate::settings::commission_from;
+pub use initiate_deposit::EARLIER_RUN_STOPPED;
 pub use state::WorkerState;
 
 use malipo_jobs::{

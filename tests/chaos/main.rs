@@ -300,7 +300,7 @@ async fn a_storm_of_faults_lies_kills_and_crashes_loses_no_money_and_pays_nothin
     let pushed_then_died: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM intent_events WHERE type = 'deposit_in_doubt' AND detail->>'reason' = $1",
     )
-    .bind(malipo::worker::initiate_deposit::EARLIER_RUN_STOPPED)
+    .bind(malipo::worker::EARLIER_RUN_STOPPED)
     .fetch_one(&stack.pool)
     .await
     .expect("in-doubt deposits");
