@@ -60,9 +60,14 @@ pub async fn insert_received(
     delivery: &Received<'_>,
 ) -> Result<Reception, sqlx::Error> {
     let id = Uuid::now_v7();
-    let job = JobRow::of(&ProcessWebhook { inbox_id: id })?;
+    let job = JobRow::of(&ProcessWebhook {
+        inbox_id: id,
+        delivery: None,
+    })?;
     // The job is inserted only when the row is new (a duplicate delivery queues nothing); the
-    // NOTIFY trigger on malipo_jobs fires as for any enqueue.
+    // NOTIFY trigger on malipo_jobs fires as for any enqueue. Its payload carries the delivery
+    // (`malipo_jobs::InboxDelivery`, keys spelt as its fields) when the body is text, with the
+    // row's own `received_at`: the job applies it without reading the row back.
     let row = sqlx::query!(
         r#"WITH admitted AS (
              SELECT $12::text IS NULL
@@ -74,7 +79,14 @@ pub async fn insert_received(
              RETURNING id),
            queued AS (
              INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
-             SELECT $7, $8, $9, $10, $11 FROM stored
+             SELECT $7, $8,
+                    CASE WHEN $14::text IS NULL THEN $9
+                         ELSE $9 || jsonb_build_object('delivery', jsonb_build_object(
+                                'endpoint', $3::text, 'subject', $5::text, 'body', $14::text,
+                                'received_at', now()))
+                    END,
+                    $10, $11
+               FROM stored
              ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
              RETURNING id)
            SELECT yes AS "admitted!", EXISTS (SELECT 1 FROM stored) AS "stored!" FROM admitted"#,
@@ -91,6 +103,7 @@ pub async fn insert_received(
         job.dedupe_key.as_deref(),
         delivery.only_for_payout,
         InboxStatus::Received as InboxStatus,
+        std::str::from_utf8(delivery.body).ok(),
     )
     .fetch_one(conn)
     .await?;
@@ -184,6 +197,19 @@ pub struct InboxRow {
     pub body: Vec<u8>,
     /// When it arrived.
     pub received_at: DateTime<Utc>,
+}
+
+impl From<malipo_jobs::InboxDelivery> for InboxRow {
+    /// The row as the endpoint stored it, carried in its job's payload: still `received`.
+    fn from(delivery: malipo_jobs::InboxDelivery) -> Self {
+        Self {
+            endpoint: delivery.endpoint,
+            status: InboxStatus::Received,
+            subject: delivery.subject,
+            body: delivery.body.into_bytes(),
+            received_at: delivery.received_at,
+        }
+    }
 }
 
 /// Inbox row `id`.

@@ -431,57 +431,106 @@ struct RecordRow {
     created_at: DateTime<Utc>,
 }
 
+/// Reads an intent [`RecordRow`]: `$head` up to the column list (a `SELECT` or an
+/// `UPDATE … RETURNING`), then the columns, spelt here once, then `$tail`. The macros check
+/// whole literals only, so the pieces are pasted together at compile time.
+macro_rules! intent_record {
+    ($head:literal, $tail:literal, $($arg:expr),* $(,)?) => {
+        sqlx::query_as!(
+            RecordRow,
+            $head + r#" id, client_id, status AS "status: IntentStatus", amount, currency, provider, buyer, payee,
+                commission_bps, commission_fixed_fee, reference, provider_reference, deposit_expires_at,
+                release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture,
+                created_at "# + $tail,
+            $($arg),*
+        )
+    };
+}
+
 /// Loads intent `id` for a worker; `lock` takes its row lock for the transaction.
 pub async fn load(
     conn: &mut PgConnection,
     id: Uuid,
     lock: bool,
 ) -> anyhow::Result<Option<IntentRecord>> {
-    // Two statements rather than one built at run time: the macros check fixed SQL only.
     let row = if lock {
-        sqlx::query_as!(
-            RecordRow,
-            r#"SELECT id, client_id, status AS "status: IntentStatus", amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1 FOR UPDATE"#,
-            id
-        )
-        .fetch_optional(&mut *conn)
-        .await?
+        intent_record!("SELECT", "FROM intents WHERE id = $1 FOR UPDATE", id)
+            .fetch_optional(&mut *conn)
+            .await?
     } else {
-        sqlx::query_as!(
-            RecordRow,
-            r#"SELECT id, client_id, status AS "status: IntentStatus", amount, currency, provider, buyer, payee, commission_bps, commission_fixed_fee,
-                reference, provider_reference, deposit_expires_at, release_bolt11, refund_bolt11, account_number, released_amount, auto_release_at, capture, created_at FROM intents WHERE id = $1"#,
-            id
-        )
-        .fetch_optional(&mut *conn)
-        .await?
+        intent_record!("SELECT", "FROM intents WHERE id = $1", id)
+            .fetch_optional(&mut *conn)
+            .await?
     };
-    let Some(row) = row else { return Ok(None) };
-    let currency: crate::domain::Currency = row.currency.parse()?;
-    Ok(Some(IntentRecord {
-        id: row.id,
-        client_id: row.client_id,
-        status: row.status,
-        amount: crate::domain::Money::new(row.amount, currency)?,
-        provider: crate::domain::ProviderKind::parse(&row.provider)
-            .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
-        buyer: serde_json::from_value(row.buyer)?,
-        payee: serde_json::from_value(row.payee)?,
-        commission_bps: row.commission_bps,
-        commission_fixed_fee: crate::domain::Money::new(row.commission_fixed_fee, currency)?,
-        reference: row.reference,
-        provider_reference: row.provider_reference,
-        deposit_expires_at: row.deposit_expires_at,
-        release_bolt11: row.release_bolt11,
-        refund_bolt11: row.refund_bolt11,
-        account_number: row.account_number,
-        released_amount: crate::domain::Money::new(row.released_amount, currency)?,
-        auto_release_at: row.auto_release_at,
-        capture: crate::domain::Capture::parse(&row.capture)
-            .ok_or_else(|| anyhow::anyhow!("unknown capture {}", row.capture))?,
-        created_at: row.created_at,
-    }))
+    row.map(IntentRecord::try_from).transpose()
+}
+
+/// The intent whose deposit handle at `provider` is `handle`, locking nothing.
+pub async fn load_by_provider_handle(
+    conn: &mut PgConnection,
+    provider: crate::domain::ProviderKind,
+    handle: &str,
+) -> anyhow::Result<Option<IntentRecord>> {
+    let row = intent_record!(
+        "SELECT",
+        "FROM intents WHERE provider = $1 AND provider_reference = $2",
+        provider.as_str(),
+        handle,
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(IntentRecord::try_from).transpose()
+}
+
+/// Notes that intent `id`'s deposit is being asked for, and loads it: `None` when an earlier
+/// run already asked (its answer never recorded), or the intent is no longer `initiating` —
+/// the caller then loads it to tell which. The mark is committed before the provider is asked
+/// (for M-Pesa, before the buyer is prompted), so a run that dies after asking leaves it.
+pub async fn claim_deposit_request(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> anyhow::Result<Option<IntentRecord>> {
+    let row = intent_record!(
+        "UPDATE intents SET deposit_requested_at = now()
+          WHERE id = $1 AND status = $2 AND deposit_requested_at IS NULL RETURNING",
+        "",
+        id,
+        IntentStatus::Initiating as IntentStatus,
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(IntentRecord::try_from).transpose()
+}
+
+impl TryFrom<RecordRow> for IntentRecord {
+    type Error = anyhow::Error;
+
+    fn try_from(row: RecordRow) -> anyhow::Result<Self> {
+        let currency: crate::domain::Currency = row.currency.parse()?;
+        Ok(IntentRecord {
+            id: row.id,
+            client_id: row.client_id,
+            status: row.status,
+            amount: crate::domain::Money::new(row.amount, currency)?,
+            provider: crate::domain::ProviderKind::parse(&row.provider)
+                .ok_or_else(|| anyhow::anyhow!("unknown provider {}", row.provider))?,
+            buyer: serde_json::from_value(row.buyer)?,
+            payee: serde_json::from_value(row.payee)?,
+            commission_bps: row.commission_bps,
+            commission_fixed_fee: crate::domain::Money::new(row.commission_fixed_fee, currency)?,
+            reference: row.reference,
+            provider_reference: row.provider_reference,
+            deposit_expires_at: row.deposit_expires_at,
+            release_bolt11: row.release_bolt11,
+            refund_bolt11: row.refund_bolt11,
+            account_number: row.account_number,
+            released_amount: crate::domain::Money::new(row.released_amount, currency)?,
+            auto_release_at: row.auto_release_at,
+            capture: crate::domain::Capture::parse(&row.capture)
+                .ok_or_else(|| anyhow::anyhow!("unknown capture {}", row.capture))?,
+            created_at: row.created_at,
+        })
+    }
 }
 
 /// Serialises, until the transaction ends, everyone deciding whether `handle` (a provider's id
@@ -574,21 +623,6 @@ pub async fn handle_issued(
     .await
 }
 
-/// The intent whose deposit handle at `provider` is `handle`.
-pub async fn by_provider_handle(
-    conn: &mut PgConnection,
-    provider: crate::domain::ProviderKind,
-    handle: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT id FROM intents WHERE provider = $1 AND provider_reference = $2",
-        provider.as_str(),
-        handle,
-    )
-    .fetch_optional(conn)
-    .await
-}
-
 /// Records the provider's handle of the deposit and what the buyer is shown, once (kept even
 /// when the intent was cancelled meanwhile); the deadline only ever moves earlier.
 pub async fn record_deposit_handle(
@@ -609,21 +643,6 @@ pub async fn record_deposit_handle(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Notes, before the buyer is prompted, that intent `id`'s deposit is being asked for; false
-/// when an earlier run already asked (its answer never recorded) or the intent moved on. The
-/// mark outlives the run, so a run that dies after the prompt leaves it behind.
-pub async fn claim_deposit_request(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    let claimed = sqlx::query!(
-        "UPDATE intents SET deposit_requested_at = now()
-          WHERE id = $1 AND status = $2 AND deposit_requested_at IS NULL",
-        id,
-        IntentStatus::Initiating as IntentStatus,
-    )
-    .execute(conn)
-    .await?;
-    Ok(claimed.rows_affected() == 1)
 }
 
 /// Takes back [`claim_deposit_request`]'s mark when the provider's answer proved nothing was

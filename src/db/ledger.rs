@@ -154,9 +154,86 @@ pub enum PostingError {
     /// began, so it could not be seen; the caller's transaction must roll back and retry.
     #[error("posting `{key}`: an account was created concurrently; retry")]
     ConcurrentAccount { key: String },
+    /// A state change that happened now found its money already posted: the ledger and the
+    /// state disagree, and the caller's transaction must not commit.
+    #[error("posting `{key}` was already made before the move it belongs to")]
+    AlreadyPosted { key: String },
     /// The database refused it.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// A balanced transaction, checked when made and laid out as `malipo_post_ledger` takes it
+/// (migration 0051): written by [`post`], or by a statement that makes a state change and its
+/// posting together (`payouts::set_status`), so the two cost one round trip.
+#[derive(Debug, Clone)]
+pub struct Posting {
+    pub(super) key: String,
+    pub(super) kind: TransactionKind,
+    pub(super) intent: Option<Uuid>,
+    pub(super) memo: String,
+    pub(super) codes: Vec<String>,
+    pub(super) kinds: Vec<AccountKind>,
+    pub(super) currencies: Vec<&'static str>,
+    pub(super) intents: Vec<Option<Uuid>>,
+    pub(super) amounts: Vec<Decimal>,
+}
+
+impl Posting {
+    /// The transaction under idempotency `key`; refused when its entries do not balance in
+    /// every currency. Zero entries are left out.
+    pub fn new(
+        key: &str,
+        kind: TransactionKind,
+        intent: Option<Uuid>,
+        memo: &str,
+        entries: &[(Account, Decimal)],
+    ) -> Result<Self, PostingError> {
+        let mut totals: BTreeMap<&str, (Currency, Decimal)> = BTreeMap::new();
+        for (account, amount) in entries {
+            let slot = totals
+                .entry(account.currency.code())
+                .or_insert((account.currency, Decimal::ZERO));
+            slot.1 += *amount;
+        }
+        if let Some((currency, total)) = totals.values().find(|(_, total)| !total.is_zero()) {
+            return Err(PostingError::Unbalanced {
+                key: key.to_owned(),
+                currency: *currency,
+                total: *total,
+            });
+        }
+        let entries: Vec<&(Account, Decimal)> = entries
+            .iter()
+            .filter(|(_, amount)| !amount.is_zero())
+            .collect();
+        Ok(Self {
+            key: key.to_owned(),
+            kind,
+            intent,
+            memo: memo.to_owned(),
+            codes: entries.iter().map(|(a, _)| a.code.clone()).collect(),
+            kinds: entries.iter().map(|(a, _)| a.kind).collect(),
+            currencies: entries.iter().map(|(a, _)| a.currency.code()).collect(),
+            intents: entries.iter().map(|(a, _)| a.intent).collect(),
+            amounts: entries.iter().map(|(_, amount)| *amount).collect(),
+        })
+    }
+
+    /// What `malipo_post_ledger`'s answer means: `false` when the key was posted before (and
+    /// nothing was written); an error when an account it needs was created by a concurrent
+    /// transaction after the statement began, so its entries could not all be written.
+    pub(super) fn outcome(&self, inserted: i64, written: i64) -> Result<bool, PostingError> {
+        if inserted == 0 {
+            return Ok(false);
+        }
+        if usize::try_from(written).ok() != Some(self.codes.len()) {
+            return Err(PostingError::ConcurrentAccount {
+                key: self.key.clone(),
+            });
+        }
+        Ok(true)
+    }
 }
 
 /// Posts one balanced transaction; returns false (and writes nothing) when `key` was already
@@ -169,58 +246,26 @@ pub async fn post(
     memo: &str,
     entries: &[(Account, Decimal)],
 ) -> Result<bool, PostingError> {
-    let mut totals: BTreeMap<&str, (Currency, Decimal)> = BTreeMap::new();
-    for (account, amount) in entries {
-        let slot = totals
-            .entry(account.currency.code())
-            .or_insert((account.currency, Decimal::ZERO));
-        slot.1 += *amount;
-    }
-    if let Some((currency, total)) = totals.values().find(|(_, total)| !total.is_zero()) {
-        return Err(PostingError::Unbalanced {
-            key: key.to_owned(),
-            currency: *currency,
-            total: *total,
-        });
-    }
-    let entries: Vec<&(Account, Decimal)> = entries
-        .iter()
-        .filter(|(_, amount)| !amount.is_zero())
-        .collect();
-    // One round trip (postings sit on every job's path), through `malipo_post_ledger` (migration
-    // 0051, planned once per connection): the transaction row, the accounts it touches for the
-    // first time, and its entries. Nothing more is written when `key` was posted before. The
-    // balance is checked by the deferred trigger at commit.
-    let codes: Vec<&str> = entries.iter().map(|(a, _)| a.code.as_str()).collect();
-    let kinds: Vec<AccountKind> = entries.iter().map(|(a, _)| a.kind).collect();
-    let currencies: Vec<&str> = entries.iter().map(|(a, _)| a.currency.code()).collect();
-    let intents: Vec<Option<Uuid>> = entries.iter().map(|(a, _)| a.intent).collect();
-    let amounts: Vec<Decimal> = entries.iter().map(|(_, amount)| *amount).collect();
+    let posting = Posting::new(key, kind, intent, memo, entries)?;
+    // One round trip (postings sit on every job's path): the transaction row, the accounts it
+    // touches for the first time, and its entries. Nothing more is written when `key` was
+    // posted before. The balance is checked by the deferred trigger at commit.
     let row = sqlx::query!(
         r#"SELECT inserted AS "inserted!", written AS "written!"
              FROM malipo_post_ledger($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
-        key,
-        kind as TransactionKind,
-        intent,
-        memo,
-        &codes as &[&str],
-        &kinds as &[AccountKind],
-        &currencies as &[&str],
-        &intents as &[Option<Uuid>],
-        &amounts,
+        posting.key,
+        posting.kind as TransactionKind,
+        posting.intent,
+        posting.memo,
+        &posting.codes,
+        &posting.kinds as &[AccountKind],
+        &posting.currencies as &[&str],
+        &posting.intents as &[Option<Uuid>],
+        &posting.amounts,
     )
     .fetch_one(&mut *conn)
     .await?;
-    let (inserted, written) = (row.inserted, row.written);
-    if inserted == 0 {
-        return Ok(false);
-    }
-    if usize::try_from(written).ok() != Some(entries.len()) {
-        return Err(PostingError::ConcurrentAccount {
-            key: key.to_owned(),
-        });
-    }
-    Ok(true)
+    posting.outcome(row.inserted, row.written)
 }
 
 /// An account's balance (sum of its entries); zero for an account never used.

@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
 use crate::domain::{Currency, Money, PayoutDestination, PayoutKind, PayoutStatus, ProviderKind};
 
 /// Where a payout's money goes: a payout destination, or back through the deposit itself
@@ -122,15 +123,25 @@ struct Row {
 }
 
 /// Reads a payout [`Row`] with a fixed `WHERE …` tail: the macros check whole literals only, so
-/// the column list is spelt here once and pasted in at compile time.
+/// the column list is spelt here once and pasted in at compile time. `locked` takes the row
+/// lock of the payout and then of its intent (see [`load`]).
 macro_rules! select_payout {
     ($tail:literal, $($arg:expr),* $(,)?) => {
+        select_payout!(@ "", "payouts " + $tail, $($arg),*)
+    };
+    (locked $tail:literal, $($arg:expr),* $(,)?) => {
+        select_payout!(@
+            "WITH p AS (SELECT * FROM payouts " + $tail + " FOR UPDATE) ",
+            "p LEFT JOIN LATERAL (SELECT 1 FROM intents i WHERE i.id = p.intent_id FOR UPDATE) AS intent_locked ON true",
+            $($arg),*)
+    };
+    (@ $with:literal $(+ $with_more:literal)*, $from:literal $(+ $more:literal)*, $($arg:expr),*) => {
         sqlx::query_as!(
             Row,
-            r#"SELECT id, intent_id, client_id, kind AS "kind: PayoutKind", amount, currency, provider,
+            $with $(+ $with_more)* + r#"SELECT id, intent_id, client_id, kind AS "kind: PayoutKind", amount, currency, provider,
                       destination, reference, status AS "status: PayoutStatus", initiated_at, provider_ref,
                       release_seq
-                 FROM payouts "# + $tail,
+                 FROM "# + $from $(+ $more)*,
             $($arg),*
         )
     };
@@ -155,43 +166,63 @@ fn record(row: Row) -> anyhow::Result<PayoutRecord> {
     })
 }
 
-/// Loads payout `id`, locking its row when `lock` is set.
-pub async fn load(
-    conn: &mut PgConnection,
-    id: Uuid,
-    lock: bool,
-) -> anyhow::Result<Option<PayoutRecord>> {
-    let row = if lock {
-        select_payout!("WHERE id = $1 FOR UPDATE", id)
-            .fetch_optional(conn)
-            .await?
-    } else {
-        select_payout!("WHERE id = $1", id)
-            .fetch_optional(conn)
-            .await?
-    };
+/// A payout whose row, and then its intent's, the caller's transaction has locked ([`lock`],
+/// [`lock_by_reference`]), in one statement and always in that order. Whatever the caller then
+/// decides about the payout (succeeded, failed) and its intent (settled once every share is
+/// delivered) cannot be overtaken by another payout of the same intent: two shares succeeding
+/// at once would otherwise each see the other still in flight (write skew) and both skip
+/// settling it.
+#[derive(Debug, Clone)]
+pub struct LockedPayout(PayoutRecord);
+
+impl std::ops::Deref for LockedPayout {
+    type Target = PayoutRecord;
+
+    fn deref(&self) -> &PayoutRecord {
+        &self.0
+    }
+}
+
+/// Loads payout `id`, locking nothing.
+pub async fn load(conn: &mut PgConnection, id: Uuid) -> anyhow::Result<Option<PayoutRecord>> {
+    let row = select_payout!("WHERE id = $1", id)
+        .fetch_optional(conn)
+        .await?;
     row.map(record).transpose()
 }
 
-/// Finds a payout by its provider reference, locking its row when `lock` is set.
+/// Loads payout `id` and locks it and its intent for the rest of the transaction.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> anyhow::Result<Option<LockedPayout>> {
+    let row = select_payout!(locked "WHERE id = $1", id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(record).transpose()?.map(LockedPayout))
+}
+
+/// Finds a payout by its provider reference, locking nothing.
 pub async fn by_reference(
     conn: &mut PgConnection,
     reference: &str,
-    lock: bool,
 ) -> anyhow::Result<Option<PayoutRecord>> {
-    let row = if lock {
-        select_payout!("WHERE reference = $1 FOR UPDATE", reference)
-            .fetch_optional(conn)
-            .await?
-    } else {
-        select_payout!("WHERE reference = $1", reference)
-            .fetch_optional(conn)
-            .await?
-    };
+    let row = select_payout!("WHERE reference = $1", reference)
+        .fetch_optional(conn)
+        .await?;
     row.map(record).transpose()
 }
 
-/// Moves a payout between statuses under a guard; returns whether it moved.
+/// Finds a payout by its provider reference and locks it and its intent, as [`lock`] does.
+pub async fn lock_by_reference(
+    conn: &mut PgConnection,
+    reference: &str,
+) -> anyhow::Result<Option<LockedPayout>> {
+    let row = select_payout!(locked "WHERE reference = $1", reference)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(record).transpose()?.map(LockedPayout))
+}
+
+/// Moves a payout between statuses under a guard, with `posting` (the money the move moves)
+/// written by the same statement only when the move happened; returns whether it moved.
 pub async fn set_status(
     conn: &mut PgConnection,
     id: Uuid,
@@ -199,10 +230,11 @@ pub async fn set_status(
     to: PayoutStatus,
     provider_ref: Option<&str>,
     reason: Option<&str>,
-) -> Result<bool, sqlx::Error> {
-    // The client's notification (and its deliveries) is written by the same statement, from
-    // the UPDATE's result: only a move that happened is reported.
-    let moved = sqlx::query_scalar!(
+    posting: Option<&Posting>,
+) -> Result<bool, PostingError> {
+    // The client's notification (and its deliveries) and the posting are written by the same
+    // statement, from the UPDATE's result: only a move that happened is reported and posted.
+    let moved = sqlx::query!(
         r#"WITH current AS (SELECT status FROM payouts WHERE id = $1 FOR UPDATE),
               moved AS (
                 UPDATE payouts AS p SET status = $3, provider_ref = coalesce($4, p.provider_ref),
@@ -212,15 +244,24 @@ pub async fn set_status(
                   FROM current
                  WHERE p.id = $1 AND current.status = ANY($2)
                 RETURNING current.status AS previous, p.intent_id, p.kind, p.amount, p.currency,
-                          p.reference, p.failure_reason, p.client_id, p.client_reference, p.metadata)
-         -- A withdrawal has no intent: its client, reference and metadata are its own.
-         SELECT malipo_record_event(coalesce(i.client_id, m.client_id), $6, m.intent_id, $1, jsonb_build_object(
-                  'object', 'payout', 'id', $1, 'intent_id', m.intent_id, 'kind', m.kind,
-                  'status', $3, 'previous_status', m.previous, 'amount', m.amount::text,
-                  'currency', m.currency, 'payout_reference', m.reference,
-                  'failure_reason', m.failure_reason, 'reference', coalesce(i.reference, m.client_reference),
-                  'metadata', coalesce(i.metadata, m.metadata))) AS "deliveries!"
-           FROM moved m LEFT JOIN intents i ON i.id = m.intent_id"#,
+                          p.reference, p.failure_reason, p.client_id, p.client_reference, p.metadata),
+              -- A withdrawal has no intent: its client, reference and metadata are its own.
+              notified AS (
+                SELECT malipo_record_event(coalesce(i.client_id, m.client_id), $6, m.intent_id, $1, jsonb_build_object(
+                         'object', 'payout', 'id', $1, 'intent_id', m.intent_id, 'kind', m.kind,
+                         'status', $3, 'previous_status', m.previous, 'amount', m.amount::text,
+                         'currency', m.currency, 'payout_reference', m.reference,
+                         'failure_reason', m.failure_reason, 'reference', coalesce(i.reference, m.client_reference),
+                         'metadata', coalesce(i.metadata, m.metadata))) AS deliveries
+                  FROM moved m LEFT JOIN intents i ON i.id = m.intent_id),
+              -- Called once per moved row (none when the guard held it back).
+              posted AS (
+                SELECT malipo_post_ledger($8, $9, $10, $11, $12, $13, $14, $15, $16) AS answer
+                  FROM moved WHERE $8::text IS NOT NULL)
+         SELECT n.deliveries AS "deliveries!",
+                (SELECT (answer).inserted FROM posted) AS inserted,
+                (SELECT (answer).written FROM posted) AS written
+           FROM notified n"#,
         id,
         from as &[PayoutStatus],
         to as PayoutStatus,
@@ -228,13 +269,25 @@ pub async fn set_status(
         reason,
         crate::domain::event_type::of_payout(to),
         PayoutStatus::InFlight as PayoutStatus,
+        posting.map(|p| p.key.as_str()),
+        posting.map(|p| p.kind) as Option<TransactionKind>,
+        posting.and_then(|p| p.intent),
+        posting.map(|p| p.memo.as_str()),
+        posting.map(|p| p.codes.as_slice()),
+        posting.map(|p| p.kinds.as_slice()) as Option<&[AccountKind]>,
+        posting.map(|p| p.currencies.as_slice()) as Option<&[&str]>,
+        posting.map(|p| p.intents.as_slice()) as Option<&[Option<Uuid>]>,
+        posting.map(|p| p.amounts.as_slice()),
     )
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(deliveries) = moved else {
+    let Some(moved) = moved else {
         return Ok(false);
     };
-    super::events::enqueue_deliveries(conn, &deliveries).await?;
+    if let Some(posting) = posting {
+        posting.outcome(moved.inserted.unwrap_or(0), moved.written.unwrap_or(0))?;
+    }
+    super::events::enqueue_deliveries(conn, &moved.deliveries).await?;
     Ok(true)
 }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
 use crate::domain::{IntentMove, IntentStatus, PayoutKind, PayoutStatus};
 
 /// Makes `movement` on intent `id`, recording its event with `detail`; returns the previous
@@ -18,9 +19,28 @@ pub async fn transition(
     movement: IntentMove,
     detail: Value,
 ) -> Result<Option<IntentStatus>, sqlx::Error> {
+    match transition_posting(conn, id, movement, detail, None).await {
+        Ok(moved) => Ok(moved),
+        Err(PostingError::Database(error)) => Err(error),
+        // Without a posting there is nothing else to refuse.
+        Err(other) => Err(sqlx::Error::Protocol(other.to_string())),
+    }
+}
+
+/// [`transition`], with `posting` (the money the move moves) written by the same statement
+/// only when the move happened; returns the previous status as `transition` does. A posting
+/// whose key was posted before is refused: a move that happens now cannot have moved money
+/// already, so that is a bug, not a repeat.
+pub async fn transition_posting(
+    conn: &mut PgConnection,
+    id: Uuid,
+    movement: IntentMove,
+    detail: Value,
+    posting: Option<&Posting>,
+) -> Result<Option<IntentStatus>, PostingError> {
     // One round trip: the event rows (the intent's history and the client's notification, with
-    // its deliveries) are written from the UPDATE's result, so only a transition that happened
-    // is recorded, and a rolled-back one leaves no event.
+    // its deliveries) and the posting are written from the UPDATE's result, so only a
+    // transition that happened is recorded, and a rolled-back one leaves no event.
     let moved = sqlx::query!(
         r#"WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE),
               moved AS (
@@ -41,8 +61,14 @@ pub async fn transition(
                          'object', 'intent', 'id', $1, 'status', $3, 'previous_status', previous,
                          'amount', amount::text, 'currency', currency, 'provider', provider,
                          'reference', reference, 'metadata', metadata)) AS deliveries
-                  FROM moved)
-         SELECT moved.previous AS "previous!: IntentStatus", notified.deliveries AS "deliveries!"
+                  FROM moved),
+              -- Called once per moved row (none when the guard held it back).
+              posted AS (
+                SELECT malipo_post_ledger($10, $11, $12, $13, $14, $15, $16, $17, $18) AS answer
+                  FROM moved WHERE $10::text IS NOT NULL)
+         SELECT moved.previous AS "previous!: IntentStatus", notified.deliveries AS "deliveries!",
+                (SELECT (answer).inserted FROM posted) AS inserted,
+                (SELECT (answer).written FROM posted) AS written
            FROM moved, notified"#,
         id,
         movement.from() as &[IntentStatus],
@@ -53,12 +79,28 @@ pub async fn transition(
         movement.needs_every_share_delivered(),
         &[PayoutKind::Payee, PayoutKind::Commission] as &[PayoutKind],
         PayoutStatus::Succeeded as PayoutStatus,
+        posting.map(|p| p.key.as_str()),
+        posting.map(|p| p.kind) as Option<TransactionKind>,
+        posting.and_then(|p| p.intent),
+        posting.map(|p| p.memo.as_str()),
+        posting.map(|p| p.codes.as_slice()),
+        posting.map(|p| p.kinds.as_slice()) as Option<&[AccountKind]>,
+        posting.map(|p| p.currencies.as_slice()) as Option<&[&str]>,
+        posting.map(|p| p.intents.as_slice()) as Option<&[Option<Uuid>]>,
+        posting.map(|p| p.amounts.as_slice()),
     )
     .fetch_optional(&mut *conn)
     .await?;
     let Some(moved) = moved else {
         return Ok(None);
     };
+    if let Some(posting) = posting
+        && !posting.outcome(moved.inserted.unwrap_or(0), moved.written.unwrap_or(0))?
+    {
+        return Err(PostingError::AlreadyPosted {
+            key: posting.key.clone(),
+        });
+    }
     super::events::enqueue_deliveries(conn, &moved.deliveries).await?;
     Ok(Some(moved.previous))
 }

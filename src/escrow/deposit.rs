@@ -10,8 +10,8 @@ use crate::{
     db::{
         discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
         intents::IntentRecord,
-        ledger::{self, Account, TransactionKind},
-        transitions::transition,
+        ledger::{Account, Posting, TransactionKind},
+        transitions::{transition, transition_posting},
     },
     domain::{IntentMove, IntentStatus, Money},
     providers::DepositStatus,
@@ -146,19 +146,7 @@ async fn hold(
     amount: Money,
     provider_ref: &str,
 ) -> anyhow::Result<DepositEffect> {
-    if transition(
-        conn,
-        intent.id,
-        IntentMove::DepositConfirmed,
-        json!({"provider_ref": provider_ref}),
-    )
-    .await?
-    .is_none()
-    {
-        return Ok(DepositEffect::AlreadySettled);
-    }
-    let posted = ledger::post(
-        conn,
+    let deposit = Posting::new(
         &format!("deposit:{}", intent.id),
         TransactionKind::Deposit,
         Some(intent.id),
@@ -173,13 +161,19 @@ async fn hold(
                 -amount.amount(),
             ),
         ],
+    )?;
+    // A deposit posted before its intent was held is refused (`AlreadyPosted`) and rolls back.
+    if transition_posting(
+        conn,
+        intent.id,
+        IntentMove::DepositConfirmed,
+        json!({"provider_ref": provider_ref}),
+        Some(&deposit),
     )
-    .await?;
-    if !posted {
-        anyhow::bail!(
-            "deposit for intent {} was already posted while it awaited payment",
-            intent.id
-        );
+    .await?
+    .is_none()
+    {
+        return Ok(DepositEffect::AlreadySettled);
     }
     end_the_polls(conn, intent).await?;
     if intent.capture == crate::domain::Capture::Immediate {

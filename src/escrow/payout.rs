@@ -7,8 +7,8 @@ use sqlx::PgConnection;
 use crate::{
     db::{
         discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
-        ledger::{self, Account, TransactionKind},
-        payouts::{self, PayoutRecord},
+        ledger::{self, Account, Posting, PostingError, TransactionKind},
+        payouts::{self, LockedPayout, PayoutRecord},
         transitions::transition,
     },
     domain::{IntentMove, IntentNote, PayoutKind, PayoutStatus},
@@ -103,54 +103,40 @@ impl Step {
     }
 }
 
-/// Posts a payout's `step` once: its amount moves from `from` to `to` (debit `from`, credit
-/// `to`); `what` ends the memo.
-async fn post_move(
-    conn: &mut PgConnection,
+/// The posting of a payout's `step` (once per step, by its key): its amount moves from `from`
+/// to `to` (debit `from`, credit `to`); `what` ends the memo. Written with the status move
+/// that makes the step, in one statement.
+fn step_posting(
     payout: &PayoutRecord,
     step: Step,
     what: &str,
     from: Account,
     to: Account,
-) -> anyhow::Result<()> {
+) -> Result<Posting, PostingError> {
     let amount = payout.amount.amount();
-    ledger::post(
-        conn,
+    Posting::new(
         &format!("payout:{}:{}", payout.id, step.key_part()),
         step.kind(),
         payout.intent_id,
         &format!("{} payout {}{what}", payout.kind, payout.reference),
         &[(from, amount), (to, -amount)],
     )
-    .await?;
-    Ok(())
 }
 
 /// Marks a pending payout in flight and posts source → in flight. Returns true only for the
 /// caller that made the move: that caller, and only it, may call the provider to initiate.
 pub async fn begin(conn: &mut PgConnection, payout: &PayoutRecord) -> anyhow::Result<bool> {
-    if !payouts::set_status(
+    let sent = step_posting(payout, Step::Sent, "", source(payout), in_flight(payout))?;
+    Ok(payouts::set_status(
         conn,
         payout.id,
         &[PayoutStatus::Pending],
         PayoutStatus::InFlight,
         None,
         None,
+        Some(&sent),
     )
-    .await?
-    {
-        return Ok(false);
-    }
-    post_move(
-        conn,
-        payout,
-        Step::Sent,
-        "",
-        source(payout),
-        in_flight(payout),
-    )
-    .await?;
-    Ok(true)
+    .await?)
 }
 
 /// What applying a provider answer did.
@@ -170,7 +156,7 @@ pub enum PayoutEffect {
 /// Applies a transfer status to a payout (locked by the caller in this transaction).
 pub async fn apply_transfer(
     conn: &mut PgConnection,
-    payout: &PayoutRecord,
+    payout: &LockedPayout,
     status: &TransferStatus,
 ) -> anyhow::Result<PayoutEffect> {
     let effect = transfer_effect(conn, payout, status).await?;
@@ -224,7 +210,7 @@ async fn transfer_effect(
 /// Applies a refund status to a refund payout (locked by the caller).
 pub async fn apply_refund(
     conn: &mut PgConnection,
-    payout: &PayoutRecord,
+    payout: &LockedPayout,
     status: &RefundStatus,
 ) -> anyhow::Result<PayoutEffect> {
     let effect = refund_effect(conn, payout, status).await?;
@@ -309,11 +295,12 @@ async fn succeed(
     payout: &PayoutRecord,
     provider_ref: &str,
 ) -> anyhow::Result<PayoutEffect> {
-    // Lock the intent first: two payouts of one intent succeeding at once must not each see the
-    // other still in flight (write skew) and both skip settling it.
-    if let Some(intent) = payout.intent_id {
-        crate::db::transitions::lock_status(conn, intent).await?;
-    }
+    // The caller locked the intent with the payout ([`LockedPayout`]): two payouts of one intent
+    // succeeding at once must not each see the other still in flight (write skew) and both
+    // skip settling it.
+    let clearing = Account::clearing(payout.provider, payout.amount.currency());
+    let what = format!(" delivered ({provider_ref})");
+    let delivered = step_posting(payout, Step::Succeeded, &what, in_flight(payout), clearing)?;
     if !payouts::set_status(
         conn,
         payout.id,
@@ -321,22 +308,12 @@ async fn succeed(
         PayoutStatus::Succeeded,
         Some(provider_ref),
         None,
+        Some(&delivered),
     )
     .await?
     {
         return Ok(PayoutEffect::Unchanged);
     }
-    let clearing = Account::clearing(payout.provider, payout.amount.currency());
-    let what = format!(" delivered ({provider_ref})");
-    post_move(
-        conn,
-        payout,
-        Step::Succeeded,
-        &what,
-        in_flight(payout),
-        clearing,
-    )
-    .await?;
     if payout.kind == PayoutKind::LateRefund {
         // The payer has the money back: its discrepancy is settled by this refund.
         discrepancies::settle_by_late_refund(conn, payout.id, provider_ref).await?;
@@ -373,6 +350,20 @@ async fn fail(
     payout: &PayoutRecord,
     reason: &str,
 ) -> anyhow::Result<PayoutEffect> {
+    // Only money that went in flight comes back (`begin` moved it there). The caller locked
+    // the payout, so the status it read is the one the move starts from.
+    let what = format!(" failed: {reason}");
+    let returned = (payout.status == PayoutStatus::InFlight)
+        .then(|| {
+            step_posting(
+                payout,
+                Step::Failed,
+                &what,
+                in_flight(payout),
+                source(payout),
+            )
+        })
+        .transpose()?;
     if !payouts::set_status(
         conn,
         payout.id,
@@ -380,23 +371,11 @@ async fn fail(
         PayoutStatus::Failed,
         None,
         Some(reason),
+        returned.as_ref(),
     )
     .await?
     {
         return Ok(PayoutEffect::Unchanged);
-    }
-    // Only money that went in flight comes back (`begin` moved it there).
-    if payout.status == PayoutStatus::InFlight {
-        let what = format!(" failed: {reason}");
-        post_move(
-            conn,
-            payout,
-            Step::Failed,
-            &what,
-            in_flight(payout),
-            source(payout),
-        )
-        .await?;
     }
     return_to_balance(conn, payout, reason).await?;
     let Some(intent) = payout.intent_id else {
@@ -429,6 +408,10 @@ async fn reverse(
     payout: &PayoutRecord,
     reason: &str,
 ) -> anyhow::Result<PayoutEffect> {
+    // The money is back at the provider and owed to the payee again.
+    let clearing = Account::clearing(payout.provider, payout.amount.currency());
+    let what = format!(" reversed: {reason}");
+    let returned = step_posting(payout, Step::Reversed, &what, clearing, source(payout))?;
     if !payouts::set_status(
         conn,
         payout.id,
@@ -436,23 +419,12 @@ async fn reverse(
         PayoutStatus::Reversed,
         None,
         Some(reason),
+        Some(&returned),
     )
     .await?
     {
         return Ok(PayoutEffect::Unchanged);
     }
-    // The money is back at the provider and owed to the payee again.
-    let clearing = Account::clearing(payout.provider, payout.amount.currency());
-    let what = format!(" reversed: {reason}");
-    post_move(
-        conn,
-        payout,
-        Step::Reversed,
-        &what,
-        clearing,
-        source(payout),
-    )
-    .await?;
     return_to_balance(conn, payout, reason).await?;
     if payout.kind == PayoutKind::LateRefund {
         discrepancies::reopen_after_late_refund(conn, payout.id).await?;

@@ -99,7 +99,7 @@ async fn apply(
     let mut tx = state.pool.begin().await?;
     // The intent's lock orders this against the payout settling the intent.
     let intent = super::intents::load_owned(&mut tx, caller, intent_id).await?;
-    let failed = payouts::load(&mut tx, payout_id, true)
+    let failed = payouts::lock(&mut tx, payout_id)
         .await?
         .filter(|payout| payout.intent_id == Some(intent.id))
         .ok_or_else(|| ApiError::NotFound(String::new()))?;

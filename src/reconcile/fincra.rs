@@ -51,7 +51,7 @@ pub async fn run(state: &impl Reach, options: Options) -> anyhow::Result<Report>
 
 async fn recheck(state: &impl Reach, id: uuid::Uuid) -> anyhow::Result<Option<Item>> {
     let mut conn = state.pool().acquire().await?;
-    let Some(payout) = payouts::load(&mut conn, id, false).await? else {
+    let Some(payout) = payouts::load(&mut conn, id).await? else {
         return Ok(None);
     };
     drop(conn);
@@ -89,7 +89,7 @@ async fn recheck(state: &impl Reach, id: uuid::Uuid) -> anyhow::Result<Option<It
         )));
     }
     let mut tx = state.pool().begin().await?;
-    let Some(current) = payouts::load(&mut tx, payout.id, true).await? else {
+    let Some(current) = payouts::lock(&mut tx, payout.id).await? else {
         return Ok(None);
     };
     let effect = effects::apply_transfer(&mut tx, &current, &answer).await?;

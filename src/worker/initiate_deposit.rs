@@ -30,12 +30,10 @@ const PAYSTACK_FIRST_CHECK_SECS: f64 = 30.0;
 #[tracing::instrument(skip_all, fields(intent_id = %job.intent_id))]
 pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let Some(intent) =
-        super::job_intent::still(state, job.intent_id, IntentStatus::Initiating).await?
-    else {
+    let Some((intent, may_ask)) = claim_the_request(state, job.intent_id).await? else {
         return Ok(());
     };
-    let answer = if ask_at_most_once(state, &intent).await? {
+    let answer = if may_ask {
         ask_to_start(state, &intent, context.attempt).await
     } else {
         // An earlier run asked and stopped before recording the answer (killed, or its
@@ -85,15 +83,25 @@ pub async fn run(job: InitiateDeposit, context: JobContext<WorkerState>) -> Resu
     Ok(())
 }
 
-/// Whether this run may ask the provider to start `intent`'s deposit: always, unless asking
-/// prompts the buyer (M-Pesa) and an earlier run already asked without recording the answer.
-/// The mark is committed before the prompt goes out, so a run that dies after it leaves it.
-async fn ask_at_most_once(state: &WorkerState, intent: &IntentRecord) -> Result<bool, JobError> {
-    if !intent.provider.prompts_the_buyer() {
-        return Ok(true);
-    }
+/// The intent, while it is still `initiating`, and whether this run may ask the provider to
+/// start its deposit. The first run always may: its mark is committed before it asks (one
+/// statement that also loads the intent). A later run may unless asking prompts the buyer
+/// (M-Pesa): then an earlier run already asked without recording the answer, and a run that
+/// dies after the prompt leaves the mark behind.
+async fn claim_the_request(
+    state: &WorkerState,
+    id: uuid::Uuid,
+) -> Result<Option<(IntentRecord, bool)>, JobError> {
     let mut conn = state.pool.acquire().await?;
-    Ok(crate::db::intents::claim_deposit_request(&mut conn, intent.id).await?)
+    if let Some(intent) = crate::db::intents::claim_deposit_request(&mut conn, id).await? {
+        return Ok(Some((intent, true)));
+    }
+    drop(conn);
+    let intent = super::job_intent::still(state, id, IntentStatus::Initiating).await?;
+    Ok(intent.map(|intent| {
+        let may_ask = !intent.provider.prompts_the_buyer();
+        (intent, may_ask)
+    }))
 }
 
 /// Takes the request's mark back after a refusal that proves nothing was sent (M-Pesa's
@@ -312,7 +320,10 @@ async fn requeue_early_callbacks(
     for inbox_id in early {
         enqueue(
             &mut *tx,
-            &malipo_jobs::ProcessWebhook { inbox_id },
+            &malipo_jobs::ProcessWebhook {
+                inbox_id,
+                delivery: None,
+            },
             EnqueueOptions::default(),
         )
         .await?;

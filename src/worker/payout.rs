@@ -40,7 +40,7 @@ enum Answer {
 pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
     let mut conn = state.pool.acquire().await?;
-    let Some(payout) = payouts::load(&mut conn, job.payout_id, false).await? else {
+    let Some(payout) = payouts::load(&mut conn, job.payout_id).await? else {
         return Err(JobError::permanent(format!(
             "payout {} does not exist",
             job.payout_id
@@ -84,7 +84,7 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
         return check_again_later(&payout);
     }
     let mut tx = state.pool.begin().await?;
-    let Some(current) = payouts::load(&mut tx, payout.id, true).await? else {
+    let Some(current) = payouts::lock(&mut tx, payout.id).await? else {
         return Err(JobError::permanent("payout vanished"));
     };
     let effect = match &answer {
@@ -214,7 +214,7 @@ pub async fn resend_unseen(
     let Some(id) = claimed else {
         return Ok(None);
     };
-    let Some(payout) = payouts::load(&mut conn, id, false).await? else {
+    let Some(payout) = payouts::load(&mut conn, id).await? else {
         return Ok(None);
     };
     drop(conn);

@@ -38,6 +38,15 @@ pub async fn verify(state: &WorkerState, id: Uuid) -> Result<Verified, JobError>
     let mut conn = state.pool.acquire().await?;
     let intent = super::job_intent::load(&mut conn, id, false).await?;
     drop(conn);
+    verify_loaded(state, intent).await
+}
+
+/// [`verify`], for an intent the caller has just loaded (unlocked; the answer is applied to
+/// the intent as locked then).
+pub async fn verify_loaded(
+    state: &WorkerState,
+    intent: IntentRecord,
+) -> Result<Verified, JobError> {
     let open = intent.status == IntentStatus::AwaitingPayment || intent.status.is_closed_unpaid();
     if !open {
         return Ok(Verified::Funded(intent));

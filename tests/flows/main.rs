@@ -7,6 +7,7 @@ mod balances;
 mod escrow;
 mod escrow_properties;
 mod faults;
+mod fewer_round_trips;
 mod fincra;
 mod fincra_banks;
 mod fincra_checkout;

@@ -2,8 +2,6 @@
 //! (`verify_deposit`, the one place that decides), and a claim the answer contradicts becomes a
 //! `lying_callback` discrepancy.
 
-use uuid::Uuid;
-
 use super::Note;
 use crate::{
     db::{
@@ -27,12 +25,12 @@ pub(super) async fn claim(
     handle: &str,
     claim: &DepositStatus,
 ) -> Result<Note, JobError> {
-    let Some(id) = intent_by_handle(state, provider, handle).await? else {
+    let Some(intent) = intent_by_handle(state, provider, handle).await? else {
         return Ok(Note::Ignored(format!(
             "no {provider} intent with reference {handle}"
         )));
     };
-    Ok(match verify_deposit::verify(state, id).await? {
+    Ok(match verify_deposit::verify_loaded(state, intent).await? {
         Verified::Funded(intent) => Note::Ignored(format!(
             "intent already {}; nothing to verify",
             intent.status
@@ -70,9 +68,9 @@ async fn intent_by_handle(
     state: &WorkerState,
     provider: ProviderKind,
     handle: &str,
-) -> Result<Option<Uuid>, JobError> {
+) -> Result<Option<IntentRecord>, JobError> {
     let mut conn = state.pool.acquire().await?;
-    Ok(crate::db::intents::by_provider_handle(&mut conn, provider, handle).await?)
+    Ok(crate::db::intents::load_by_provider_handle(&mut conn, provider, handle).await?)
 }
 
 /// A callback whose claim the provider's own answer contradicts moved nothing, but someone sent

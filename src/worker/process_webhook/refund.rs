@@ -37,7 +37,7 @@ pub(super) async fn claim(
         .await
         .map_err(calls::ask_again_later)?;
     let mut tx = state.pool.begin().await?;
-    let Some(current) = payouts::load(&mut tx, refund.id, true).await? else {
+    let Some(current) = payouts::lock(&mut tx, refund.id).await? else {
         return Err(JobError::permanent("payout vanished"));
     };
     let effect = effects::apply_refund(&mut tx, &current, &status).await?;

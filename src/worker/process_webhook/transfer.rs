@@ -73,7 +73,7 @@ async fn payout_by_reference(
     reference: &str,
 ) -> Result<Option<PayoutRecord>, JobError> {
     let mut conn = state.pool.acquire().await?;
-    let payout = payouts::by_reference(&mut conn, reference, false).await?;
+    let payout = payouts::by_reference(&mut conn, reference).await?;
     Ok(payout.filter(|p| matches!(p.target, PayoutTarget::Destination(_))))
 }
 
@@ -83,7 +83,7 @@ async fn apply_transfer_by_reference(
     status: &TransferStatus,
 ) -> Result<Note, JobError> {
     let mut tx = state.pool.begin().await?;
-    let Some(payout) = payouts::by_reference(&mut tx, reference, true).await? else {
+    let Some(payout) = payouts::lock_by_reference(&mut tx, reference).await? else {
         return Ok(Note::Ignored(format!(
             "no payout with reference {reference}"
         )));

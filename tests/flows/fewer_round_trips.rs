@@ -1,0 +1,119 @@
+//! What the round trips cut for issue #21 must keep: a payout locked to apply a provider's
+//! answer still holds back every other share of its intent (the intent's lock now comes with
+//! the payout's, in one statement), and a callback's job carries the delivery exactly as its
+//! inbox row stores it (the job no longer reads the row back).
+
+use std::time::Duration;
+
+use malipo::db::payouts;
+use malipo_jobs::ProcessWebhook;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::support::{Harness, mpesa_intent};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// An inbox row: id, endpoint, subject, body, received_at.
+type InboxRow = (
+    Uuid,
+    String,
+    Option<String>,
+    Vec<u8>,
+    chrono::DateTime<chrono::Utc>,
+);
+
+/// A settled M-Pesa escrow's two shares (payee and commission).
+async fn two_shares(harness: &Harness) -> (Uuid, Uuid) {
+    let created = harness.create(mpesa_intent("1500")).await;
+    let id = created["id"].as_str().expect("id");
+    harness.wait_for(id, "held", LIMIT).await;
+    assert_eq!(harness.release(id, json!({})).await.status(), 202);
+    harness.wait_for(id, "settled", LIMIT).await;
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM payouts WHERE intent_id = $1::uuid ORDER BY kind")
+            .bind(id)
+            .fetch_all(&harness.pool)
+            .await
+            .expect("payouts");
+    assert_eq!(ids.len(), 2, "payee and commission");
+    (ids[0], ids[1])
+}
+
+#[tokio::test]
+async fn a_locked_payout_holds_back_the_other_share_of_its_intent() {
+    let harness = Harness::start().await;
+    let (first, second) = two_shares(&harness).await;
+
+    let mut holder = harness.pool.begin().await.expect("begin");
+    payouts::lock(&mut holder, first)
+        .await
+        .expect("lock")
+        .expect("the first share");
+
+    // Another transaction locking the other share must wait for the intent: asked to give
+    // up after a short wait instead of blocking, it gives up.
+    let mut other = harness.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL lock_timeout = '300ms'")
+        .execute(&mut *other)
+        .await
+        .expect("lock timeout");
+    let error = payouts::lock(&mut other, second)
+        .await
+        .expect_err("the intent is locked with the first share");
+    let code = error
+        .downcast_ref::<sqlx::Error>()
+        .and_then(|error| error.as_database_error())
+        .and_then(|error| error.code())
+        .map(|code| code.into_owned());
+    assert_eq!(
+        code.as_deref(),
+        Some("55P03"),
+        "lock_not_available: {error:#}"
+    );
+    other.rollback().await.expect("rollback");
+
+    // Once the first is released, the second is locked at once.
+    holder.commit().await.expect("commit");
+    let mut other = harness.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *other)
+        .await
+        .expect("lock timeout");
+    let locked = payouts::lock(&mut other, second)
+        .await
+        .expect("lock")
+        .expect("the second share");
+    assert_eq!(locked.id, second);
+}
+
+#[tokio::test]
+async fn a_callbacks_job_carries_the_delivery_as_its_inbox_row_stores_it() {
+    let harness = Harness::start().await;
+    let created = harness.create(mpesa_intent("700")).await;
+    let id = created["id"].as_str().expect("id");
+    harness.wait_for(id, "held", LIMIT).await;
+    let rows: Vec<InboxRow> = sqlx::query_as(
+        "SELECT id, endpoint, subject, body, received_at FROM webhook_inbox
+              WHERE provider = 'mpesa' AND endpoint = 'mpesa/stk'",
+    )
+    .fetch_all(&harness.pool)
+    .await
+    .expect("inbox");
+    assert_eq!(rows.len(), 1, "one STK callback: {rows:?}");
+    let (inbox_id, endpoint, subject, body, received_at) = rows.into_iter().next().expect("row");
+    let payload: serde_json::Value = sqlx::query_scalar(
+        "SELECT payload FROM malipo_jobs WHERE kind = 'process_webhook' AND payload->>'inbox_id' = $1",
+    )
+    .bind(inbox_id.to_string())
+    .fetch_one(&harness.pool)
+    .await
+    .expect("the callback's job");
+    let job: ProcessWebhook = serde_json::from_value(payload.clone()).expect("a ProcessWebhook");
+    let delivery = job.delivery.expect("the delivery is carried");
+    assert_eq!(job.inbox_id, inbox_id);
+    assert_eq!(delivery.endpoint, endpoint);
+    assert_eq!(delivery.subject, subject);
+    assert_eq!(delivery.body.as_bytes(), body.as_slice());
+    assert_eq!(delivery.received_at, received_at, "{payload}");
+}
