@@ -52,14 +52,20 @@ impl std::fmt::Display for InboxStatus {
 }
 
 /// Stores a delivery to be processed (`received`) with its `process_webhook` job, and says
-/// what happened. One statement instead of a transaction of three (a check, the row, the job):
-/// a webhook's acknowledgement is the busiest write malipo does. It is therefore the one
-/// statement outside `queue/` that writes a job row — the row `queue::JobRow` describes.
+/// what happened. One statement instead of a transaction of three (the admission check, the
+/// row, the job): a webhook's acknowledgement is the busiest write malipo does. It is
+/// therefore one of the two statements outside `queue/` that write a job row (the row
+/// `queue::JobRow` describes; `payouts::insert` is the other).
 pub async fn insert_received(
     conn: impl PgExecutor<'_>,
     delivery: &Received<'_>,
 ) -> Result<Reception, sqlx::Error> {
     let id = Uuid::now_v7();
+    let (payout_reference, deposit_handle) = match delivery.admit {
+        Admission::Any => (None, None),
+        Admission::PayoutReference(reference) => (Some(reference), None),
+        Admission::DepositHandle(provider, handle) => (None, Some((provider, handle))),
+    };
     let job = JobRow::of(&ProcessWebhook {
         inbox_id: id,
         delivery: None,
@@ -70,8 +76,12 @@ pub async fn insert_received(
     // row's own `received_at`: the job applies it without reading the row back.
     let row = sqlx::query!(
         r#"WITH admitted AS (
-             SELECT $12::text IS NULL
-                    OR EXISTS (SELECT 1 FROM payouts WHERE provider = $2 AND reference = $12) AS yes),
+             SELECT CASE WHEN $12::text IS NOT NULL
+                         THEN EXISTS (SELECT 1 FROM payouts WHERE provider = $2 AND reference = $12)
+                         WHEN $15::text IS NOT NULL
+                         THEN EXISTS (SELECT 1 FROM intents
+                                       WHERE provider = $16 AND provider_reference = $15)
+                         ELSE true END AS yes),
            stored AS (
              INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status)
              SELECT $1, $2, $3, $4, $5, $6, $13 FROM admitted WHERE yes
@@ -101,9 +111,11 @@ pub async fn insert_received(
         job.payload,
         job.max_attempts,
         job.dedupe_key.as_deref(),
-        delivery.only_for_payout,
+        payout_reference,
         InboxStatus::Received as InboxStatus,
         std::str::from_utf8(delivery.body).ok(),
+        deposit_handle.map(|(_, handle)| handle),
+        deposit_handle.map(|(provider, _)| provider.as_str()),
     )
     .fetch_one(conn)
     .await?;
@@ -121,8 +133,21 @@ pub enum Reception {
     Queued,
     /// Stored before under the same event key; nothing done.
     Duplicate,
-    /// Names a payout reference malipo never issued; nothing stored.
+    /// Names a payout reference or deposit handle malipo never issued; nothing stored.
     NotOurs,
+}
+
+/// Which deliveries [`insert_received`] stores: decided in its own statement.
+#[derive(Debug, Clone, Copy)]
+pub enum Admission<'a> {
+    /// Every one.
+    Any,
+    /// Only a result about this provider's payout with this reference (a payout result that
+    /// names a reference malipo never issued is not ours).
+    PayoutReference(&'a str),
+    /// Only a claim about a deposit whose handle (a CheckoutRequestID, an invoice's payment
+    /// hash) malipo recorded for this provider.
+    DepositHandle(crate::domain::ProviderKind, &'a str),
 }
 
 /// A verified delivery to store for processing.
@@ -138,9 +163,8 @@ pub struct Received<'a> {
     pub subject: Option<&'a str>,
     /// The raw body.
     pub body: &'a [u8],
-    /// Store it only if this provider's payout with this reference exists (a payout result
-    /// that names a reference malipo never issued is not ours).
-    pub only_for_payout: Option<&'a str>,
+    /// Which deliveries are stored.
+    pub admit: Admission<'a>,
 }
 
 /// A delivery stored without effect.

@@ -608,21 +608,6 @@ pub async fn mpesa_deposit_mismatches(
     .await
 }
 
-/// Whether `handle` is a deposit handle malipo issued for `provider`.
-pub async fn handle_issued(
-    conn: &mut PgConnection,
-    provider: crate::domain::ProviderKind,
-    handle: &str,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM intents WHERE provider = $1 AND provider_reference = $2) AS "exists!""#,
-        provider.as_str(),
-        handle,
-    )
-    .fetch_one(conn)
-    .await
-}
-
 /// Records the provider's handle of the deposit and what the buyer is shown, once (kept even
 /// when the intent was cancelled meanwhile); the deadline only ever moves earlier.
 pub async fn record_deposit_handle(

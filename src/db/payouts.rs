@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
 use crate::domain::{Currency, Money, PayoutDestination, PayoutKind, PayoutStatus, ProviderKind};
+use crate::queue::{EnqueueOptions, JobRow, enqueue};
 
 /// Where a payout's money goes: a payout destination, or back through the deposit itself
 /// (Paystack refunds go through its Refund API against the original transaction).
@@ -58,9 +59,19 @@ pub fn reference_for(id: Uuid) -> String {
     format!("po_{}", id.simple())
 }
 
-/// Inserts a payout row (status `pending`); a second insert while a live payout of the same
-/// intent, kind and release exists is a no-op that returns the existing id. A failed one does
-/// not count: its successor is a new row with its own reference.
+/// A payout [`insert`] asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// Its id.
+    pub id: Uuid,
+    /// Whether this call created it (rather than finding it live already).
+    pub new: bool,
+}
+
+/// Inserts a payout row (status `pending`) with its `payout` job, in one statement; a second
+/// insert while a live payout of the same intent, kind and release exists is a no-op that
+/// returns the existing id (its job is queued again, a no-op while it waits). A failed one
+/// does not count: its successor is a new row with its own reference.
 pub async fn insert(
     conn: &mut PgConnection,
     intent: Uuid,
@@ -69,14 +80,25 @@ pub async fn insert(
     amount: Money,
     provider: ProviderKind,
     target: &PayoutTarget,
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<Inserted, sqlx::Error> {
     let id = Uuid::now_v7();
+    let job = malipo_jobs::Payout { payout_id: id };
+    let row = JobRow::of(&job)?;
     // The ON CONFLICT target names the partial unique index, whose predicate must be spelt
-    // as in the index ('failed' literal) for PostgreSQL to infer it.
+    // as in the index ('failed' literal) for PostgreSQL to infer it. The job is inserted only
+    // with the payout; like `inbox::insert_received`, this writes the row `queue::JobRow`
+    // describes, and the NOTIFY trigger on malipo_jobs fires as for any enqueue.
     let inserted = sqlx::query_scalar!(
-        "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, release_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9)
-         ON CONFLICT (intent_id, kind, release_seq) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING RETURNING id",
+        "WITH inserted AS (
+           INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, release_seq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9)
+           ON CONFLICT (intent_id, kind, release_seq) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING
+           RETURNING id),
+         queued AS (
+           INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id)
+           SELECT $11, $12, $13, $14, $15, $2 FROM inserted
+           ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING)
+         SELECT id FROM inserted",
         id,
         intent,
         kind as PayoutKind,
@@ -87,23 +109,41 @@ pub async fn insert(
         reference_for(id),
         release_seq,
         PayoutStatus::Pending as PayoutStatus,
+        row.queue,
+        row.kind,
+        row.payload,
+        row.max_attempts,
+        row.dedupe_key.as_deref(),
     )
     .fetch_optional(&mut *conn)
     .await?;
-    match inserted {
-        Some(id) => Ok(id),
-        None => {
-            sqlx::query_scalar!(
-                "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND release_seq = $3 AND status <> $4 AND superseded_by IS NULL",
-                intent,
-                kind as PayoutKind,
-                release_seq,
-                PayoutStatus::Failed as PayoutStatus,
-            )
-            .fetch_one(conn)
-            .await
-        }
+    if let Some(id) = inserted {
+        return Ok(Inserted { id, new: true });
     }
+    let existing = sqlx::query_scalar!(
+        "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND release_seq = $3 AND status <> $4 AND superseded_by IS NULL",
+        intent,
+        kind as PayoutKind,
+        release_seq,
+        PayoutStatus::Failed as PayoutStatus,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    enqueue(
+        conn,
+        &malipo_jobs::Payout {
+            payout_id: existing,
+        },
+        EnqueueOptions {
+            intent_id: Some(intent),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(Inserted {
+        id: existing,
+        new: false,
+    })
 }
 
 struct Row {

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
 use crate::domain::{Money, escrow_terms::Milestone};
 
 /// Who asked for a release.
@@ -176,25 +177,49 @@ pub async fn pending(
         .collect()
 }
 
-/// Stamps release `seq` as posted with its shares.
+/// Stamps release `seq` as posted with its shares and writes its `posting` in the same
+/// statement; `false` (and nothing written) when it was posted before.
 pub async fn mark_posted(
     conn: &mut PgConnection,
     intent: Uuid,
     seq: i32,
     payee: Money,
     commission: Money,
-) -> Result<bool, sqlx::Error> {
+    posting: &Posting,
+) -> Result<bool, PostingError> {
     let done = sqlx::query!(
-        "UPDATE intent_releases SET payee_amount = $3, commission_amount = $4, released_at = now()
-          WHERE intent_id = $1 AND seq = $2 AND released_at IS NULL",
+        r#"WITH marked AS (
+             UPDATE intent_releases SET payee_amount = $3, commission_amount = $4, released_at = now()
+              WHERE intent_id = $1 AND seq = $2 AND released_at IS NULL
+             RETURNING seq),
+           -- Called once when the part was marked now (never for a part posted before).
+           posted AS (
+             SELECT malipo_post_ledger($5, $6, $7, $8, $9, $10, $11, $12, $13) AS answer
+               FROM marked)
+         SELECT (SELECT count(*) FROM marked) AS "marked!",
+                (SELECT (answer).inserted FROM posted) AS inserted,
+                (SELECT (answer).written FROM posted) AS written"#,
         intent,
         seq,
         payee.amount(),
         commission.amount(),
+        posting.key,
+        posting.kind as TransactionKind,
+        posting.intent,
+        posting.memo,
+        &posting.codes,
+        &posting.kinds as &[AccountKind],
+        &posting.currencies as &[&str],
+        &posting.intents as &[Option<Uuid>],
+        &posting.amounts,
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.marked == 0 {
+        return Ok(false);
+    }
+    posting.outcome(done.inserted.unwrap_or(0), done.written.unwrap_or(0))?;
+    Ok(true)
 }
 
 /// Sets (or clears) when `intent` is released by itself.

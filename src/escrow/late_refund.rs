@@ -4,7 +4,6 @@
 //! operator. The money sits in suspense under its `late_payment` discrepancy; the `late_refund`
 //! payout takes it from there, and its confirmed success resolves the discrepancy.
 
-use malipo_jobs::Payout;
 use sqlx::PgConnection;
 
 use super::deposit_reference;
@@ -15,7 +14,6 @@ use crate::{
         payouts::{self, PayoutTarget},
     },
     domain::{Buyer, Money, PayoutDestination, PayoutKind, ProviderKind},
-    queue::{EnqueueOptions, enqueue},
 };
 
 /// Starts the refund of `amount`, paid late for `intent`, whose discrepancy was recorded under
@@ -49,16 +47,8 @@ pub async fn start(
         intent.provider,
         &target,
     )
-    .await?;
+    .await?
+    .id;
     discrepancies::link_payout(conn, dedupe_key, payout).await?;
-    enqueue(
-        conn,
-        &Payout { payout_id: payout },
-        EnqueueOptions {
-            intent_id: Some(intent.id),
-            ..Default::default()
-        },
-    )
-    .await?;
     Ok(true)
 }

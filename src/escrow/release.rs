@@ -4,16 +4,15 @@
 
 use std::collections::HashMap;
 
-use malipo_jobs::{Payout, ReleaseEscrow};
+use malipo_jobs::ReleaseEscrow;
 use serde_json::json;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::{
     db::{
         balances, intent_notices,
         intents::{self, IntentRecord},
-        ledger::{self, Account, TransactionKind},
+        ledger::{Account, Posting, TransactionKind},
         payouts::{self, PayoutTarget},
         releases::{self, PendingRelease, RecordError, ReleaseSource},
         transitions::transition,
@@ -303,14 +302,21 @@ pub async fn release(
     let places = if via_mpesa { 0 } else { currency.minor_units() };
     let terms = terms(intent, places);
     let mut detail = json!({});
+    let mut new_payouts = 0;
     for part in &pending {
-        detail = post_part(conn, intent, &payee.payout, &terms, part, destinations).await?;
+        let posted = post_part(conn, intent, &payee.payout, &terms, part, destinations).await?;
+        detail = posted.detail;
+        new_payouts += posted.new_payouts;
     }
     let fully_released = intent.released_amount == intent.amount;
     if intent.status == IntentStatus::Releasing && fully_released {
         transition(conn, intent.id, IntentMove::EscrowReleased, detail).await?;
-        // Settled at once when no share has to travel (the move checks every share).
-        transition(conn, intent.id, IntentMove::Settled, json!({"payouts": 0})).await?;
+        // Settled at once when no share has to travel. A payout created just now cannot have
+        // been delivered, so the move is not even asked for then; otherwise it checks every
+        // share (earlier parts' included).
+        if new_payouts == 0 {
+            transition(conn, intent.id, IntentMove::Settled, json!({"payouts": 0})).await?;
+        }
     }
     Ok(pending.len())
 }
@@ -322,14 +328,22 @@ async fn post_part(
     terms: &ReleaseTerms,
     part: &PendingRelease,
     destinations: &CommissionDestinations,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<PostedPart> {
     let split = terms.part(part.released_before, part.amount)?;
-    post_split(conn, intent, payee, part, &split).await?;
-    let commission_kept = create_payouts(conn, intent, payee, part, &split, destinations).await?;
-    releases::mark_posted(conn, intent.id, part.seq, split.payee, split.commission).await?;
+    let posting = split_posting(conn, intent, payee, part, &split).await?;
+    let shares = create_payouts(conn, intent, payee, part, &split, destinations).await?;
+    releases::mark_posted(
+        conn,
+        intent.id,
+        part.seq,
+        split.payee,
+        split.commission,
+        &posting,
+    )
+    .await?;
     let detail = json!({"release": part.seq, "payee": split.payee.amount().to_string(),
                         "commission": split.commission.amount().to_string(),
-                        "commission_kept_in_platform_account": commission_kept,
+                        "commission_kept_in_platform_account": shares.commission_kept,
                         "payee_to_balance": payee.is_balance()});
     notify_part(conn, intent, part, &split, payee.is_balance()).await?;
     // The last part is told by the `releasing → released` move itself.
@@ -343,18 +357,28 @@ async fn post_part(
         )
         .await?;
     }
-    Ok(detail)
+    Ok(PostedPart {
+        detail,
+        new_payouts: shares.new_payouts,
+    })
 }
 
-/// Posts part `part` of the escrow: the payee's share to the intent's payable account (or the
-/// client's balance), the commission to the platform's account.
-async fn post_split(
+/// A posted part: its detail for the intent's history, and how many payouts it created.
+struct PostedPart {
+    detail: serde_json::Value,
+    new_payouts: usize,
+}
+
+/// The posting of part `part` of the escrow: the payee's share to the intent's payable account
+/// (or the client's balance), the commission to the platform's account. Written with the
+/// part's own mark (`releases::mark_posted`), in one statement.
+async fn split_posting(
     conn: &mut PgConnection,
     intent: &IntentRecord,
     payee: &PayeePayout,
     part: &PendingRelease,
     split: &Split,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Posting> {
     let currency = intent.amount.currency();
     // The first release keeps the key a whole release always had.
     let key = if part.seq == 1 {
@@ -383,8 +407,7 @@ async fn post_split(
             )
         }
     };
-    ledger::post(
-        conn,
+    Ok(Posting::new(
         &key,
         TransactionKind::Release,
         Some(intent.id),
@@ -394,14 +417,19 @@ async fn post_split(
             (payee_account, -split.payee.amount()),
             (Account::commission(currency), -split.commission.amount()),
         ],
-    )
-    .await?;
-    Ok(())
+    )?)
+}
+
+/// What a part's shares became.
+struct Shares {
+    /// The commission stays in the platform's account (no destination for its currency).
+    commission_kept: bool,
+    /// Payouts created now (each with its job), none delivered yet.
+    new_payouts: usize,
 }
 
 /// The payouts part `part` pays out — the payee's share (to a provider), the commission (when
-/// the platform has a destination for its currency) — each with its job. Returns whether the
-/// commission stays in the platform's account.
+/// the platform has a destination for its currency) — each with its job.
 async fn create_payouts(
     conn: &mut PgConnection,
     intent: &IntentRecord,
@@ -409,9 +437,9 @@ async fn create_payouts(
     part: &PendingRelease,
     split: &Split,
     destinations: &CommissionDestinations,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Shares> {
     let currency = intent.amount.currency();
-    let mut created: Vec<Uuid> = Vec::new();
+    let mut created: Vec<payouts::Inserted> = Vec::new();
     if let (PayeePayout::Provider(payee), true) = (payee, split.payee.is_positive()) {
         let mut destination = payee.clone();
         if let PayoutDestination::Lightning { bolt11 } = &mut destination {
@@ -455,18 +483,10 @@ async fn create_payouts(
         }
         _ => split.commission.is_positive(),
     };
-    for payout in &created {
-        enqueue(
-            conn,
-            &Payout { payout_id: *payout },
-            EnqueueOptions {
-                intent_id: Some(intent.id),
-                ..Default::default()
-            },
-        )
-        .await?;
-    }
-    Ok(commission_kept)
+    Ok(Shares {
+        commission_kept,
+        new_payouts: created.iter().filter(|payout| payout.new).count(),
+    })
 }
 
 /// Tells the client about a posted part that moved money without a status change: a part of

@@ -4,7 +4,6 @@
 //! payout with its own reference, so the provider sees a new transfer exactly once.
 
 use axum::{extract::State, http::StatusCode, response::Response};
-use malipo_jobs::Payout;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -25,7 +24,6 @@ use crate::{
         IntentNote, Money, PayoutDestination, PayoutKind, PayoutStatus,
         new_intent::{invoice_pays, parse_payout_destination},
     },
-    queue::{EnqueueOptions, enqueue},
 };
 
 /// Sends a failed payee payout again to a new destination.
@@ -184,24 +182,14 @@ async fn send_again(
         provider,
         &PayoutTarget::Destination(destination),
     )
-    .await?;
+    .await?
+    .id;
     payouts::supersede(&mut *conn, failed.id, successor).await?;
     intents::record_event(
         &mut *conn,
         intent,
         IntentNote::PayoutRetried,
         json!({"failed": failed.id, "payout": successor, "provider": provider.as_str()}),
-    )
-    .await?;
-    enqueue(
-        &mut *conn,
-        &Payout {
-            payout_id: successor,
-        },
-        EnqueueOptions {
-            intent_id: Some(intent),
-            ..Default::default()
-        },
     )
     .await?;
     Ok(())

@@ -22,8 +22,9 @@ pub struct EnqueueOptions {
     pub intent_id: Option<Uuid>,
 }
 
-/// A job's row as [`enqueue`] writes it, for the one statement that stores it together with
-/// the row that calls for it (a webhook's inbox row: `db::inbox::insert_received`).
+/// A job's row as [`enqueue`] writes it, for a statement that stores it together with the row
+/// that calls for it (a webhook's inbox row: `db::inbox::insert_received`; a payout:
+/// `db::payouts::insert`).
 #[derive(Debug, Clone)]
 pub struct JobRow {
     /// `Job::QUEUE`.

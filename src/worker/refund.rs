@@ -1,14 +1,14 @@
 //! `refund`: returns a refunding intent's escrow to the buyer through a refund payout row,
 //! which the `payout` job then sends at most once.
 
-use malipo_jobs::{Payout, Refund};
+use malipo_jobs::Refund;
 
 use super::WorkerState;
 use crate::{
     db::payouts::{self, PayoutTarget},
     domain::{Buyer, PayoutDestination, PayoutKind, ProviderKind},
     escrow::deposit_reference,
-    queue::{EnqueueOptions, JobContext, JobError, enqueue},
+    queue::{JobContext, JobError},
 };
 
 /// Runs while the intent is `refunding`.
@@ -60,18 +60,10 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
         intent.provider,
         &target,
     )
-    .await?;
+    .await?
+    .id;
     // An earlier refund whose failure the provider confirmed is followed by this one.
     payouts::supersede_failed(&mut tx, intent.id, PayoutKind::Refund, payout).await?;
-    enqueue(
-        &mut tx,
-        &Payout { payout_id: payout },
-        EnqueueOptions {
-            intent_id: Some(intent.id),
-            ..Default::default()
-        },
-    )
-    .await?;
     context.complete_within(&mut tx).await?;
     tx.commit().await?;
     Ok(())

@@ -4,7 +4,7 @@
 
 use axum::{extract::State, http::StatusCode};
 
-use super::{count, store_event, store_inert};
+use super::{count, record, store_deposit_event, store_inert};
 use crate::{
     db::inbox::InboxStatus,
     http::{
@@ -47,23 +47,17 @@ pub async fn receive(
             )));
         }
     };
-    let mut conn = state.pool.acquire().await?;
-    let issued = crate::db::intents::handle_issued(
-        &mut conn,
-        crate::domain::ProviderKind::Lightning,
-        &hook.payment_hash,
+    let stored = store_deposit_event(
+        &state.pool,
+        "lnbits",
+        InboxEndpoint::Lnbits,
+        &format!("paid:{}", hook.payment_hash),
+        (crate::domain::ProviderKind::Lightning, &hook.payment_hash),
+        &body,
     )
     .await?;
-    drop(conn);
-    if issued {
-        store_event(
-            &state.pool,
-            "lnbits",
-            InboxEndpoint::Lnbits,
-            &format!("paid:{}", hook.payment_hash),
-            &body,
-        )
-        .await?;
+    if let Some(stored) = stored {
+        record("lnbits", stored);
     } else {
         store_inert(
             &state.pool,

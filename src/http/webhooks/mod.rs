@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgExecutor, PgPool};
 
 use crate::{
-    db::inbox::{InboxStatus, Received, Reception, insert_received},
+    db::inbox::{Admission, InboxStatus, Received, Reception, insert_received},
+    domain::ProviderKind,
     providers::InboxEndpoint,
 };
 
@@ -55,7 +56,7 @@ pub async fn store_payout_event(
         event_key,
         subject: Some(reference),
         body,
-        only_for_payout: Some(reference),
+        admit: Admission::PayoutReference(reference),
     };
     let stored = match insert_received(pool, &delivery).await? {
         Reception::Queued => Stored::Queued,
@@ -82,12 +83,38 @@ pub async fn store_in(
         event_key,
         subject,
         body,
-        only_for_payout: None,
+        admit: Admission::Any,
     };
     Ok(match insert_received(conn, &delivery).await? {
         Reception::Queued => Stored::Queued,
-        // `NotOurs` needs a payout reference to check, and none is given here.
+        // `NotOurs` needs a reference or handle to check, and none is given here.
         Reception::Duplicate | Reception::NotOurs => Stored::Duplicate,
+    })
+}
+
+/// [`store_in`] for a claim about the deposit whose handle is `handle` at `provider`: `None`,
+/// with nothing stored, when malipo recorded no such handle (the check is part of the storing
+/// statement). Counted by the caller with [`record`].
+pub async fn store_deposit_event(
+    conn: impl PgExecutor<'_>,
+    inbox_provider: &str,
+    endpoint: InboxEndpoint,
+    event_key: &str,
+    (provider, handle): (ProviderKind, &str),
+    body: &[u8],
+) -> Result<Option<Stored>, sqlx::Error> {
+    let delivery = Received {
+        provider: inbox_provider,
+        endpoint,
+        event_key,
+        subject: None,
+        body,
+        admit: Admission::DepositHandle(provider, handle),
+    };
+    Ok(match insert_received(conn, &delivery).await? {
+        Reception::Queued => Some(Stored::Queued),
+        Reception::Duplicate => Some(Stored::Duplicate),
+        Reception::NotOurs => None,
     })
 }
 

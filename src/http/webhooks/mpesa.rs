@@ -11,7 +11,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{
-    count, record, store_event, store_in, store_inert, store_inert_about, store_payout_event,
+    count, record, store_deposit_event, store_event, store_inert, store_inert_about,
+    store_payout_event,
 };
 use crate::{
     db::inbox::InboxStatus,
@@ -75,18 +76,17 @@ pub async fn stk(
     let checkout = &callback.checkout_request_id;
     let mut tx = state.pool.begin().await?;
     crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
-    let issued = crate::db::intents::handle_issued(&mut tx, ProviderKind::Mpesa, checkout).await?;
     let endpoint = InboxEndpoint::MpesaStk;
-    if issued {
-        let stored = store_in(
-            &mut *tx,
-            "mpesa",
-            endpoint,
-            &callback.dedupe_key,
-            None,
-            &body,
-        )
-        .await?;
+    let stored = store_deposit_event(
+        &mut *tx,
+        "mpesa",
+        endpoint,
+        &callback.dedupe_key,
+        (ProviderKind::Mpesa, checkout),
+        &body,
+    )
+    .await?;
+    if let Some(stored) = stored {
         tx.commit().await?;
         record("mpesa", stored);
     } else {
