@@ -54,8 +54,8 @@ impl std::fmt::Display for InboxStatus {
 /// Stores a delivery to be processed (`received`) with its `process_webhook` job, and says
 /// what happened. One statement instead of a transaction of three (the admission check, the
 /// row, the job): a webhook's acknowledgement is the busiest write malipo does. It is
-/// therefore one of the two statements outside `queue/` that write a job row (the row
-/// `queue::JobRow` describes; `payouts::insert` is the other).
+/// therefore one of the few statements outside `queue/` that write a job row (the row
+/// `queue::JobRow` describes; `payouts::insert` and `intents::insert` are the others).
 pub async fn insert_received(
     conn: impl PgExecutor<'_>,
     delivery: &Received<'_>,

@@ -7,7 +7,10 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::domain::{IntentStatus, NewIntent};
+use crate::{
+    domain::{IntentStatus, NewIntent},
+    queue::JobRow,
+};
 
 /// An intent as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +86,8 @@ pub struct EventView {
     pub detail: Value,
 }
 
-/// Inserts a new intent in `initiating` with its `created` event.
+/// Inserts a new intent in `initiating` with its `created` event and the `initiate_deposit`
+/// job that starts its deposit, in one statement (and its milestones, when it has any).
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
@@ -92,11 +96,23 @@ pub async fn insert(
 ) -> Result<(), sqlx::Error> {
     let buyer = serde_json::to_value(&intent.buyer).unwrap_or(Value::Null);
     let payee = serde_json::to_value(&intent.payee).unwrap_or(Value::Null);
+    let start = JobRow::of(&malipo_jobs::InitiateDeposit { intent_id: id })?;
+    let created = crate::domain::IntentNote::Created;
+    // Like `inbox::insert_received`, this writes the row `queue::JobRow` describes, with the
+    // row that calls for it; the NOTIFY trigger on malipo_jobs fires as for any enqueue.
     sqlx::query!(
-        "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
-                              commission_fixed_fee, account_number, auto_release_at, deposit_expires_at, capture)
-         VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                 CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END, $12, $13, $14)",
+        "WITH inserted AS (
+           INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
+                                commission_fixed_fee, account_number, auto_release_at, deposit_expires_at, capture)
+           VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                   CASE WHEN $5 = 'mpesa' THEN malipo_next_account_number() END, $12, $13, $14)
+           RETURNING id),
+         recorded AS (
+           INSERT INTO intent_events (intent_id, type, from_status, to_status, detail)
+           SELECT id, $16, NULL, $15, '{}'::jsonb FROM inserted)
+         INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id)
+         SELECT $17, $18, $19, $20, $21, id FROM inserted
+         ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
         id,
         client,
         intent.amount.amount(),
@@ -112,17 +128,16 @@ pub async fn insert(
         intent.terms.expires_at,
         intent.capture.as_str(),
         IntentStatus::Initiating as IntentStatus,
+        created.event(),
+        start.queue,
+        start.kind,
+        start.payload,
+        start.max_attempts,
+        start.dedupe_key.as_deref(),
     )
     .execute(&mut *conn)
     .await?;
-    super::releases::insert_milestones(&mut *conn, id, &intent.terms.milestones).await?;
-    record_event(
-        &mut *conn,
-        id,
-        crate::domain::IntentNote::Created,
-        serde_json::json!({}),
-    )
-    .await
+    super::releases::insert_milestones(&mut *conn, id, &intent.terms.milestones).await
 }
 
 /// Keeps the buyer's invoice for a Lightning refund, for the `refund` job.

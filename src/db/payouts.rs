@@ -1,14 +1,17 @@
 //! Payout rows: created at release (or refund), sent at most once, settled by the provider's answer.
 
 use chrono::{DateTime, Utc};
+use malipo_jobs::{DeliverEvent, Job};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
-use crate::domain::{Currency, Money, PayoutDestination, PayoutKind, PayoutStatus, ProviderKind};
-use crate::queue::{EnqueueOptions, JobRow, enqueue};
+use crate::{
+    domain::{Currency, Money, PayoutDestination, PayoutKind, PayoutStatus, ProviderKind},
+    queue::{EnqueueOptions, JobRow, enqueue},
+};
 
 /// Where a payout's money goes: a payout destination, or back through the deposit itself
 /// (Paystack refunds go through its Refund API against the original transaction).
@@ -272,8 +275,9 @@ pub async fn set_status(
     reason: Option<&str>,
     posting: Option<&Posting>,
 ) -> Result<bool, PostingError> {
-    // The client's notification (and its deliveries) and the posting are written by the same
-    // statement, from the UPDATE's result: only a move that happened is reported and posted.
+    // The client's notification (with its deliveries and their jobs) and the posting are
+    // written by the same statement, from the UPDATE's result: only a move that happened is
+    // reported and posted, and a move is complete without a transaction around it.
     let moved = sqlx::query!(
         r#"WITH current AS (SELECT status FROM payouts WHERE id = $1 FOR UPDATE),
               moved AS (
@@ -287,19 +291,19 @@ pub async fn set_status(
                           p.reference, p.failure_reason, p.client_id, p.client_reference, p.metadata),
               -- A withdrawal has no intent: its client, reference and metadata are its own.
               notified AS (
-                SELECT malipo_record_event(coalesce(i.client_id, m.client_id), $6, m.intent_id, $1, jsonb_build_object(
+                SELECT malipo_record_event_queued(coalesce(i.client_id, m.client_id), $6, m.intent_id, $1, jsonb_build_object(
                          'object', 'payout', 'id', $1, 'intent_id', m.intent_id, 'kind', m.kind,
                          'status', $3, 'previous_status', m.previous, 'amount', m.amount::text,
                          'currency', m.currency, 'payout_reference', m.reference,
                          'failure_reason', m.failure_reason, 'reference', coalesce(i.reference, m.client_reference),
-                         'metadata', coalesce(i.metadata, m.metadata))) AS deliveries
+                         'metadata', coalesce(i.metadata, m.metadata)), $17, $18, $19) AS deliveries
                   FROM moved m LEFT JOIN intents i ON i.id = m.intent_id),
               -- Called once per moved row (none when the guard held it back).
               posted AS (
                 SELECT malipo_post_ledger($8, $9, $10, $11, $12, $13, $14, $15, $16) AS answer
                   FROM moved WHERE $8::text IS NOT NULL)
-         SELECT n.deliveries AS "deliveries!",
-                (SELECT (answer).inserted FROM posted) AS inserted,
+         -- `notified` is joined so that it runs for the moved row.
+         SELECT (SELECT (answer).inserted FROM posted) AS inserted,
                 (SELECT (answer).written FROM posted) AS written
            FROM notified n"#,
         id,
@@ -318,6 +322,9 @@ pub async fn set_status(
         posting.map(|p| p.currencies.as_slice()) as Option<&[&str]>,
         posting.map(|p| p.intents.as_slice()) as Option<&[Option<Uuid>]>,
         posting.map(|p| p.amounts.as_slice()),
+        DeliverEvent::QUEUE,
+        DeliverEvent::KIND,
+        DeliverEvent::POLICY.max_attempts as i32,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -327,7 +334,6 @@ pub async fn set_status(
     if let Some(posting) = posting {
         posting.outcome(moved.inserted.unwrap_or(0), moved.written.unwrap_or(0))?;
     }
-    super::events::enqueue_deliveries(conn, &moved.deliveries).await?;
     Ok(true)
 }
 

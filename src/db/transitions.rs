@@ -2,6 +2,7 @@
 //! caller's transaction. Which statuses a move starts from, where it ends and what it records
 //! are [`IntentMove`]'s, not the caller's.
 
+use malipo_jobs::{DeliverEvent, Job};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -39,8 +40,8 @@ pub async fn transition_posting(
     posting: Option<&Posting>,
 ) -> Result<Option<IntentStatus>, PostingError> {
     // One round trip: the event rows (the intent's history and the client's notification, with
-    // its deliveries) and the posting are written from the UPDATE's result, so only a
-    // transition that happened is recorded, and a rolled-back one leaves no event.
+    // its deliveries and their jobs) and the posting are written from the UPDATE's result, so
+    // only a transition that happened is recorded, and a rolled-back one leaves no event.
     let moved = sqlx::query!(
         r#"WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE),
               moved AS (
@@ -57,16 +58,16 @@ pub async fn transition_posting(
                 INSERT INTO intent_events (intent_id, type, from_status, to_status, detail)
                 SELECT $1, $4, previous, $3, $5 FROM moved),
               notified AS (
-                SELECT malipo_record_event(client_id, $6, $1, $1, jsonb_build_object(
+                SELECT malipo_record_event_queued(client_id, $6, $1, $1, jsonb_build_object(
                          'object', 'intent', 'id', $1, 'status', $3, 'previous_status', previous,
                          'amount', amount::text, 'currency', currency, 'provider', provider,
-                         'reference', reference, 'metadata', metadata)) AS deliveries
+                         'reference', reference, 'metadata', metadata), $19, $20, $21) AS deliveries
                   FROM moved),
               -- Called once per moved row (none when the guard held it back).
               posted AS (
                 SELECT malipo_post_ledger($10, $11, $12, $13, $14, $15, $16, $17, $18) AS answer
                   FROM moved WHERE $10::text IS NOT NULL)
-         SELECT moved.previous AS "previous!: IntentStatus", notified.deliveries AS "deliveries!",
+         SELECT moved.previous AS "previous!: IntentStatus",
                 (SELECT (answer).inserted FROM posted) AS inserted,
                 (SELECT (answer).written FROM posted) AS written
            FROM moved, notified"#,
@@ -88,6 +89,9 @@ pub async fn transition_posting(
         posting.map(|p| p.currencies.as_slice()) as Option<&[&str]>,
         posting.map(|p| p.intents.as_slice()) as Option<&[Option<Uuid>]>,
         posting.map(|p| p.amounts.as_slice()),
+        DeliverEvent::QUEUE,
+        DeliverEvent::KIND,
+        DeliverEvent::POLICY.max_attempts as i32,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -101,7 +105,6 @@ pub async fn transition_posting(
             key: posting.key.clone(),
         });
     }
-    super::events::enqueue_deliveries(conn, &moved.deliveries).await?;
     Ok(Some(moved.previous))
 }
 

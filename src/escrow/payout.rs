@@ -123,8 +123,9 @@ fn step_posting(
     )
 }
 
-/// Marks a pending payout in flight and posts source → in flight. Returns true only for the
-/// caller that made the move: that caller, and only it, may call the provider to initiate.
+/// Marks a pending payout in flight and posts source → in flight, in one statement (complete
+/// without a transaction around it). Returns true only for the caller that made the move: that
+/// caller, and only it, may call the provider to initiate.
 pub async fn begin(conn: &mut PgConnection, payout: &PayoutRecord) -> anyhow::Result<bool> {
     let sent = step_posting(payout, Step::Sent, "", source(payout), in_flight(payout))?;
     Ok(payouts::set_status(

@@ -1,7 +1,6 @@
 //! `POST /v1/intents` and `GET /v1/intents/{id}`.
 
 use axum::{Json, extract::State, http::StatusCode, response::Response};
-use malipo_jobs::InitiateDeposit;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -17,7 +16,6 @@ use crate::{
     db::intents,
     domain::{NewIntent, PayoutDestination},
     providers::paystack::RecipientCheck,
-    queue::{EnqueueOptions, enqueue},
 };
 
 #[derive(Deserialize)]
@@ -125,15 +123,6 @@ async fn insert_intent(
             }
             _ => ApiError::from(error),
         })?;
-    enqueue(
-        &mut tx,
-        &InitiateDeposit { intent_id: id },
-        EnqueueOptions {
-            intent_id: Some(id),
-            ..Default::default()
-        },
-    )
-    .await?;
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;

@@ -24,7 +24,7 @@ pub struct EnqueueOptions {
 
 /// A job's row as [`enqueue`] writes it, for a statement that stores it together with the row
 /// that calls for it (a webhook's inbox row: `db::inbox::insert_received`; a payout:
-/// `db::payouts::insert`).
+/// `db::payouts::insert`; a new intent: `db::intents::insert`).
 #[derive(Debug, Clone)]
 pub struct JobRow {
     /// `Job::QUEUE`.

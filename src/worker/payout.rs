@@ -49,9 +49,11 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
     drop(conn);
     let (answer, initiated_now) = match payout.status {
         PayoutStatus::Pending => {
-            let mut tx = state.pool.begin().await?;
-            let mine = effects::begin(&mut tx, &payout).await?;
-            tx.commit().await?;
+            // One statement, so no transaction: the move, its posting and its notification
+            // (with its deliveries' jobs) commit together, before the provider is called.
+            let mut conn = state.pool.acquire().await?;
+            let mine = effects::begin(&mut conn, &payout).await?;
+            drop(conn);
             if mine {
                 (initiate(state, &payout).await, true)
             } else {

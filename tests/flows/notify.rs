@@ -17,7 +17,9 @@ use malipo::{
         receiver::{Receiver, Script},
         schedule::SCHEDULE,
     },
+    queue::JobRow,
 };
+use malipo_jobs::DeliverEvent;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -142,6 +144,67 @@ impl Harness {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// A transition's and a payout move's deliveries get their `deliver_event` jobs from the move's
+/// own statement (`malipo_record_event_queued`, migration 0123), which spells the job's payload
+/// and dedupe key in SQL: they must be the rows `enqueue` writes for the same job.
+#[tokio::test]
+async fn deliveries_of_a_lifecycle_are_queued_as_enqueue_would_queue_them() {
+    let harness = Harness::start().await;
+    let receiver = receiver(Script::default()).await;
+    let (endpoint, secret) = harness.endpoint(&receiver.url()).await;
+    receiver.verify_with(secret);
+    let created = harness.create(mpesa_intent("1500")).await;
+    let id = created["id"].as_str().expect("id");
+    harness.wait_for(id, "held", LIMIT).await;
+    assert_eq!(harness.release(id, json!({})).await.status(), 202);
+    harness.wait_for(id, "settled", LIMIT).await;
+    harness.deliveries_settled(&endpoint).await;
+
+    let deliveries: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
+        .fetch_all(&harness.pool)
+        .await
+        .expect("deliveries");
+    // Five intent moves and two moves of each of the two payouts.
+    assert_eq!(deliveries.len(), 9, "{deliveries:?}");
+    let jobs: Vec<(String, String, Value, i32, Option<String>)> = sqlx::query_as(
+        "SELECT queue, kind, payload, max_attempts, dedupe_key FROM malipo_jobs
+          WHERE kind = 'deliver_event' ORDER BY id",
+    )
+    .fetch_all(&harness.pool)
+    .await
+    .expect("jobs");
+    assert_eq!(
+        jobs.len(),
+        deliveries.len(),
+        "one job per delivery: {jobs:?}"
+    );
+    for (queue, kind, payload, max_attempts, dedupe_key) in jobs {
+        let job: DeliverEvent = serde_json::from_value(payload.clone()).expect("a DeliverEvent");
+        assert!(deliveries.contains(&job.delivery_id), "{payload}");
+        let expected = JobRow::of(&DeliverEvent {
+            delivery_id: job.delivery_id,
+            round: 0,
+        })
+        .expect("row");
+        assert_eq!(
+            (
+                queue.as_str(),
+                kind.as_str(),
+                &payload,
+                max_attempts,
+                &dedupe_key
+            ),
+            (
+                expected.queue,
+                expected.kind,
+                &expected.payload,
+                expected.max_attempts,
+                &expected.dedupe_key
+            )
+        );
     }
 }
 
