@@ -186,9 +186,10 @@ impl Job for Refund {
 
 /// Applies the effect of one verified webhook stored in the inbox.
 ///
-/// Idempotency: the inbox row is unique per provider event key and carries a processed mark;
-/// every effect it triggers is itself a guarded transition, so a run repeated after a crash
-/// applies nothing twice.
+/// Idempotency: the inbox row is unique per provider event key, and every effect it triggers
+/// is itself a guarded transition, so a run repeated after a crash applies nothing twice. A
+/// run given its delivery in the payload does not read the row's processed mark: repeated, it
+/// asks the provider again (and changes nothing).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProcessWebhook {
     /// The inbox row.
@@ -196,20 +197,22 @@ pub struct ProcessWebhook {
     /// The delivery as the endpoint stored it, written into the payload by the same statement
     /// as the row, so the job need not read the row back. Absent when the job was queued for a
     /// row stored earlier (an STK callback that overtook its push, queued once the push is
-    /// recorded), or when the body is not UTF-8 text: the job then reads the row.
+    /// recorded), or when the body is not text a `text` column holds (UTF-8 without NUL): the
+    /// job then reads the row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<InboxDelivery>,
 }
 
-/// What a stored webhook delivery says, as its `process_webhook` job carries it. Unknown keys
-/// are refused, so a payload spelt differently from this struct fails loudly instead of
-/// losing a field.
+/// What a stored webhook delivery says, as its `process_webhook` job carries it (the raw body,
+/// as the inbox row keeps it, for as long as the job row is kept). Every field must be
+/// present, `subject` too (as `null`), so a payload spelt differently from this struct fails
+/// loudly instead of losing a field; keys added later are ignored by older workers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct InboxDelivery {
     /// Which endpoint received it.
     pub endpoint: String,
     /// What its callback URL named, when anything.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub subject: Option<String>,
     /// The raw body.
     pub body: String,
@@ -452,7 +455,7 @@ mod snapshots {
     }
 
     #[test]
-    fn a_carried_delivery_decodes_as_postgresql_writes_it_and_a_misspelt_key_is_refused() {
+    fn a_carried_delivery_decodes_as_postgresql_writes_it_and_a_missing_key_is_refused() {
         // `jsonb_build_object(…, 'received_at', now())`, as `db::inbox::insert_received` writes.
         let written = r#"{"inbox_id":"0193a6f2-7c1e-7a00-8000-000000000001",
             "delivery":{"endpoint":"mpesa/stk","subject":null,"body":"{}",

@@ -1,6 +1,7 @@
 //! Client notifications: events (written by `malipo_record_event` in the statement of the
-//! change they report, see `transitions.rs` and `payouts.rs`), their deliveries' jobs, and the
-//! reads behind `GET /v1/events`.
+//! change they report; transitions and payout moves queue their deliveries' jobs in that
+//! statement too, see `transitions.rs` and `payouts.rs`), the other changes' delivery jobs,
+//! and the reads behind `GET /v1/events`.
 
 use chrono::{DateTime, Utc};
 use malipo_jobs::DeliverEvent;

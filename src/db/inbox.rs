@@ -113,7 +113,10 @@ pub async fn insert_received(
         job.dedupe_key.as_deref(),
         payout_reference,
         InboxStatus::Received as InboxStatus,
-        std::str::from_utf8(delivery.body).ok(),
+        // A `text` parameter cannot hold NUL: such a body is left for the job to read back.
+        std::str::from_utf8(delivery.body)
+            .ok()
+            .filter(|body| !body.contains('\0')),
         deposit_handle.map(|(_, handle)| handle),
         deposit_handle.map(|(provider, _)| provider.as_str()),
     )

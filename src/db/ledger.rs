@@ -152,6 +152,9 @@ pub enum PostingError {
     },
     /// An account it needs was created by a concurrent transaction after this statement
     /// began, so it could not be seen; the caller's transaction must roll back and retry.
+    /// `malipo_post_ledger` raises (a serialization failure) before this could be seen since
+    /// migration 0124, so a statement that commits on its own never commits a partial
+    /// posting; this stays as the second check.
     #[error("posting `{key}`: an account was created concurrently; retry")]
     ConcurrentAccount { key: String },
     /// A state change that happened now found its money already posted: the ledger and the
@@ -164,8 +167,9 @@ pub enum PostingError {
 }
 
 /// A balanced transaction, checked when made and laid out as `malipo_post_ledger` takes it
-/// (migration 0051): written by [`post`], or by a statement that makes a state change and its
-/// posting together (`payouts::set_status`), so the two cost one round trip.
+/// (migrations 0051, 0124): written by [`post`], or by a statement that makes a state change
+/// and its posting together (`payouts::set_status`, `transitions::transition_posting`,
+/// `releases::mark_posted`), so the two cost one round trip.
 #[derive(Debug, Clone)]
 pub struct Posting {
     pub(super) key: String,

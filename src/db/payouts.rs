@@ -167,7 +167,7 @@ struct Row {
 
 /// Reads a payout [`Row`] with a fixed `WHERE …` tail: the macros check whole literals only, so
 /// the column list is spelt here once and pasted in at compile time. `locked` takes the row
-/// lock of the payout and then of its intent (see [`load`]).
+/// lock of the payout and then of its intent (see [`LockedPayout`]).
 macro_rules! select_payout {
     ($tail:literal, $($arg:expr),* $(,)?) => {
         select_payout!(@ "", "payouts " + $tail, $($arg),*)

@@ -20,12 +20,15 @@ pub async fn transition(
     movement: IntentMove,
     detail: Value,
 ) -> Result<Option<IntentStatus>, sqlx::Error> {
-    match transition_posting(conn, id, movement, detail, None).await {
-        Ok(moved) => Ok(moved),
-        Err(PostingError::Database(error)) => Err(error),
-        // Without a posting there is nothing else to refuse.
-        Err(other) => Err(sqlx::Error::Protocol(other.to_string())),
-    }
+    let moved = make_move(conn, id, movement, detail, None).await?;
+    Ok(moved.map(|moved| moved.previous))
+}
+
+/// What [`make_move`] did: the status moved from, and what the posting's call answered.
+struct Moved {
+    previous: IntentStatus,
+    inserted: Option<i64>,
+    written: Option<i64>,
 }
 
 /// [`transition`], with `posting` (the money the move moves) written by the same statement
@@ -39,10 +42,32 @@ pub async fn transition_posting(
     detail: Value,
     posting: Option<&Posting>,
 ) -> Result<Option<IntentStatus>, PostingError> {
+    let Some(moved) = make_move(conn, id, movement, detail, posting).await? else {
+        return Ok(None);
+    };
+    if let Some(posting) = posting
+        && !posting.outcome(moved.inserted.unwrap_or(0), moved.written.unwrap_or(0))?
+    {
+        return Err(PostingError::AlreadyPosted {
+            key: posting.key.clone(),
+        });
+    }
+    Ok(Some(moved.previous))
+}
+
+/// The one statement behind [`transition`] and [`transition_posting`].
+async fn make_move(
+    conn: &mut PgConnection,
+    id: Uuid,
+    movement: IntentMove,
+    detail: Value,
+    posting: Option<&Posting>,
+) -> Result<Option<Moved>, sqlx::Error> {
     // One round trip: the event rows (the intent's history and the client's notification, with
     // its deliveries and their jobs) and the posting are written from the UPDATE's result, so
     // only a transition that happened is recorded, and a rolled-back one leaves no event.
-    let moved = sqlx::query!(
+    sqlx::query_as!(
+        Moved,
         r#"WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE),
               moved AS (
                 UPDATE intents AS i SET status = $3, updated_at = now()
@@ -94,29 +119,5 @@ pub async fn transition_posting(
         DeliverEvent::POLICY.max_attempts as i32,
     )
     .fetch_optional(&mut *conn)
-    .await?;
-    let Some(moved) = moved else {
-        return Ok(None);
-    };
-    if let Some(posting) = posting
-        && !posting.outcome(moved.inserted.unwrap_or(0), moved.written.unwrap_or(0))?
-    {
-        return Err(PostingError::AlreadyPosted {
-            key: posting.key.clone(),
-        });
-    }
-    Ok(Some(moved.previous))
-}
-
-/// The intent's current status, locking its row for the rest of the transaction.
-pub async fn lock_status(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<Option<IntentStatus>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT status AS "status: IntentStatus" FROM intents WHERE id = $1 FOR UPDATE"#,
-        id
-    )
-    .fetch_optional(conn)
     .await
 }

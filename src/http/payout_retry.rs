@@ -95,10 +95,13 @@ async fn apply(
     destination: PayoutDestination,
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
-    // The intent's lock orders this against the payout settling the intent.
+    // The payout's lock and then its intent's (`payouts::lock`, the order every path applying
+    // a provider's answer takes) order this against a late answer about the payout and against
+    // another share settling the intent. Whose they are is checked after: the locks only last
+    // until this transaction ends.
+    let locked = payouts::lock(&mut tx, payout_id).await?;
     let intent = super::intents::load_owned(&mut tx, caller, intent_id).await?;
-    let failed = payouts::lock(&mut tx, payout_id)
-        .await?
+    let failed = locked
         .filter(|payout| payout.intent_id == Some(intent.id))
         .ok_or_else(|| ApiError::NotFound(String::new()))?;
     may_send_again(&mut tx, &failed).await?;

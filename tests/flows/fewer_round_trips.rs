@@ -117,3 +117,67 @@ async fn a_callbacks_job_carries_the_delivery_as_its_inbox_row_stores_it() {
     assert_eq!(delivery.body.as_bytes(), body.as_slice());
     assert_eq!(delivery.received_at, received_at, "{payload}");
 }
+
+/// A posting whose every account is created by another transaction while it is being written
+/// cannot see them, so none of its entries is written. Since a move and its posting commit on
+/// their own (a payout's `begin`), `malipo_post_ledger` must refuse that itself (migration
+/// 0124); before, it answered "posted, 0 entries written" and the empty transaction committed
+/// (balanced: it has no entries).
+#[tokio::test]
+async fn a_posting_whose_accounts_appear_meanwhile_is_refused_whole() {
+    let db = malipo_testing::test_database().await.expect("database");
+    let mut creator = db.pool.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO ledger_accounts (code, kind, currency) VALUES
+           ('commission:TST', 'platform_commission', 'KES'),
+           ('payouts_in_flight:TST', 'payouts_in_flight', 'KES')",
+    )
+    .execute(&mut *creator)
+    .await
+    .expect("accounts, not committed yet");
+
+    // The posting's insert of the same accounts waits for the creator's transaction.
+    let pool = db.pool.clone();
+    let posting = tokio::spawn(async move {
+        sqlx::query(
+            "SELECT inserted, written FROM malipo_post_ledger(
+               'payout:test:sent', 'payout_sent', NULL, 'test',
+               ARRAY['commission:TST', 'payouts_in_flight:TST'],
+               ARRAY['platform_commission', 'payouts_in_flight'], ARRAY['KES', 'KES'],
+               ARRAY[NULL, NULL]::uuid[], ARRAY[5, -5]::numeric[])",
+        )
+        .execute(&pool)
+        .await
+    });
+    let blocked = malipo_testing::eventually(LIMIT, || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'
+                AND query LIKE '%malipo_post_ledger(%'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("activity");
+        waiting == 1
+    })
+    .await;
+    assert!(blocked, "the posting never waited for the accounts");
+    creator.commit().await.expect("commit the accounts");
+
+    let error = posting
+        .await
+        .expect("join")
+        .expect_err("refused: none of its entries could be written");
+    let code = error
+        .as_database_error()
+        .and_then(|error| error.code())
+        .map(|code| code.into_owned());
+    assert_eq!(code.as_deref(), Some("40001"), "{error}");
+    let written: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ledger_transactions WHERE idempotency_key = 'payout:test:sent'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("transactions");
+    assert_eq!(written, 0, "nothing of the posting committed");
+}

@@ -147,21 +147,28 @@ impl Harness {
     }
 }
 
+/// An M-Pesa escrow run to `settled` while a receiver (kept alive by the caller) is
+/// subscribed to every event: the receiver, the intent's id, and the settled deliveries.
+async fn settled_escrow_told_to_a_receiver(harness: &Harness) -> (Receiver, String, Vec<Value>) {
+    let receiver = receiver(Script::default()).await;
+    let (endpoint, secret) = harness.endpoint(&receiver.url()).await;
+    receiver.verify_with(secret);
+    let created = harness.create(mpesa_intent("1500")).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    harness.wait_for(&id, "held", LIMIT).await;
+    assert_eq!(harness.release(&id, json!({})).await.status(), 202);
+    harness.wait_for(&id, "settled", LIMIT).await;
+    let deliveries = harness.deliveries_settled(&endpoint).await;
+    (receiver, id, deliveries)
+}
+
 /// A transition's and a payout move's deliveries get their `deliver_event` jobs from the move's
 /// own statement (`malipo_record_event_queued`, migration 0123), which spells the job's payload
 /// and dedupe key in SQL: they must be the rows `enqueue` writes for the same job.
 #[tokio::test]
 async fn deliveries_of_a_lifecycle_are_queued_as_enqueue_would_queue_them() {
     let harness = Harness::start().await;
-    let receiver = receiver(Script::default()).await;
-    let (endpoint, secret) = harness.endpoint(&receiver.url()).await;
-    receiver.verify_with(secret);
-    let created = harness.create(mpesa_intent("1500")).await;
-    let id = created["id"].as_str().expect("id");
-    harness.wait_for(id, "held", LIMIT).await;
-    assert_eq!(harness.release(id, json!({})).await.status(), 202);
-    harness.wait_for(id, "settled", LIMIT).await;
-    harness.deliveries_settled(&endpoint).await;
+    let (_receiver, _id, _deliveries) = settled_escrow_told_to_a_receiver(&harness).await;
 
     let deliveries: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
         .fetch_all(&harness.pool)
@@ -211,16 +218,8 @@ async fn deliveries_of_a_lifecycle_are_queued_as_enqueue_would_queue_them() {
 #[tokio::test]
 async fn every_event_of_an_escrow_lifecycle_arrives_signed_once_per_webhook_id() {
     let harness = Harness::start().await;
-    let receiver = receiver(Script::default()).await;
-    let (endpoint, secret) = harness.endpoint(&receiver.url()).await;
-    receiver.verify_with(secret);
-
-    let created = harness.create(mpesa_intent("1500")).await;
-    let id = created["id"].as_str().expect("id");
-    harness.wait_for(id, "held", LIMIT).await;
-    assert_eq!(harness.release(id, json!({})).await.status(), 202);
-    harness.wait_for(id, "settled", LIMIT).await;
-    let deliveries = harness.deliveries_settled(&endpoint).await;
+    let (receiver, id, deliveries) = settled_escrow_told_to_a_receiver(&harness).await;
+    let id = id.as_str();
 
     // The event log: every transition of the lifecycle, mechanically typed.
     let log: Value = harness
