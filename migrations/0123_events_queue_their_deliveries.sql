@@ -13,10 +13,14 @@ DECLARE
     v_deliveries uuid[];
 BEGIN
     v_deliveries := malipo_record_event(p_client, p_type, p_intent, p_object, p_data);
-    INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
-    SELECT job_queue, job_kind, jsonb_build_object('delivery_id', d, 'round', 0),
-           job_max_attempts, job_kind || ':' || d || ':0'
-      FROM unnest(v_deliveries) AS d
-    ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING;
+    -- Most clients subscribe no endpoint: no insert then, so the queue's NOTIFY trigger (a
+    -- statement trigger, which fires for an insert of no rows too) is not run for nothing.
+    IF cardinality(v_deliveries) > 0 THEN
+        INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
+        SELECT job_queue, job_kind, jsonb_build_object('delivery_id', d, 'round', 0),
+               job_max_attempts, job_kind || ':' || d || ':0'
+          FROM unnest(v_deliveries) AS d
+        ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING;
+    END IF;
     RETURN v_deliveries;
 END $$;

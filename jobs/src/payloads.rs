@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -186,38 +185,12 @@ impl Job for Refund {
 
 /// Applies the effect of one verified webhook stored in the inbox.
 ///
-/// Idempotency: the inbox row is unique per provider event key, and every effect it triggers
-/// is itself a guarded transition, so a run repeated after a crash applies nothing twice. A
-/// run given its delivery in the payload does not read the row's processed mark: repeated, it
-/// asks the provider again (and changes nothing).
+/// Idempotency: the inbox row is unique per provider event key and carries a processed mark;
+/// every effect it triggers is itself a guarded transition.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProcessWebhook {
     /// The inbox row.
     pub inbox_id: Uuid,
-    /// The delivery as the endpoint stored it, written into the payload by the same statement
-    /// as the row, so the job need not read the row back. Absent when the job was queued for a
-    /// row stored earlier (an STK callback that overtook its push, queued once the push is
-    /// recorded), or when the body is not text a `text` column holds (UTF-8 without NUL): the
-    /// job then reads the row.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivery: Option<InboxDelivery>,
-}
-
-/// What a stored webhook delivery says, as its `process_webhook` job carries it (the raw body,
-/// as the inbox row keeps it, for as long as the job row is kept). Every field must be
-/// present, `subject` too (as `null`), so a payload spelt differently from this struct fails
-/// loudly instead of losing a field; keys added later are ignored by older workers.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InboxDelivery {
-    /// Which endpoint received it.
-    pub endpoint: String,
-    /// What its callback URL named, when anything.
-    #[serde(deserialize_with = "Option::deserialize")]
-    pub subject: Option<String>,
-    /// The raw body.
-    pub body: String,
-    /// When it was stored (the database's clock, as the row's `received_at`).
-    pub received_at: DateTime<Utc>,
 }
 
 impl Job for ProcessWebhook {
@@ -347,11 +320,7 @@ mod snapshots {
                 format!("refund:{i}:2"),
             ),
             (
-                ProcessWebhook {
-                    inbox_id: id(),
-                    delivery: None,
-                }
-                .dedupe_key(),
+                ProcessWebhook { inbox_id: id() }.dedupe_key(),
                 format!("process_webhook:{i}"),
             ),
             (
@@ -427,10 +396,7 @@ mod snapshots {
                 r#"{"payout_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
             ),
             (
-                serde_json::to_string(&ProcessWebhook {
-                    inbox_id: id(),
-                    delivery: None,
-                }),
+                serde_json::to_string(&ProcessWebhook { inbox_id: id() }),
                 r#"{"inbox_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
             ),
             (
@@ -452,23 +418,6 @@ mod snapshots {
             serde_json::from_str(r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#)
                 .expect("decodes");
         assert_eq!(old.polls, 0);
-    }
-
-    #[test]
-    fn a_carried_delivery_decodes_as_postgresql_writes_it_and_a_missing_key_is_refused() {
-        // `jsonb_build_object(…, 'received_at', now())`, as `db::inbox::insert_received` writes.
-        let written = r#"{"inbox_id":"0193a6f2-7c1e-7a00-8000-000000000001",
-            "delivery":{"endpoint":"mpesa/stk","subject":null,"body":"{}",
-                        "received_at":"2026-12-05T10:10:00.123456+00:00"}}"#;
-        let job: ProcessWebhook = serde_json::from_str(written).expect("decodes");
-        let delivery = job.delivery.expect("carried");
-        assert_eq!(delivery.endpoint, "mpesa/stk");
-        assert_eq!(
-            delivery.received_at.timestamp_micros(),
-            1_796_465_400_123_456
-        );
-        let misspelt = written.replace("\"subject\"", "\"subjcet\"");
-        assert!(serde_json::from_str::<ProcessWebhook>(&misspelt).is_err());
     }
 
     #[test]

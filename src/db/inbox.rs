@@ -66,21 +66,16 @@ pub async fn insert_received(
         Admission::PayoutReference(reference) => (Some(reference), None),
         Admission::DepositHandle(provider, handle) => (None, Some((provider, handle))),
     };
-    let job = JobRow::of(&ProcessWebhook {
-        inbox_id: id,
-        delivery: None,
-    })?;
+    let job = JobRow::of(&ProcessWebhook { inbox_id: id })?;
     // The job is inserted only when the row is new (a duplicate delivery queues nothing); the
-    // NOTIFY trigger on malipo_jobs fires as for any enqueue. Its payload carries the delivery
-    // (`malipo_jobs::InboxDelivery`, keys spelt as its fields) when the body is text, with the
-    // row's own `received_at`: the job applies it without reading the row back.
+    // NOTIFY trigger on malipo_jobs fires as for any enqueue.
     let row = sqlx::query!(
         r#"WITH admitted AS (
              SELECT CASE WHEN $12::text IS NOT NULL
                          THEN EXISTS (SELECT 1 FROM payouts WHERE provider = $2 AND reference = $12)
-                         WHEN $15::text IS NOT NULL
+                         WHEN $14::text IS NOT NULL
                          THEN EXISTS (SELECT 1 FROM intents
-                                       WHERE provider = $16 AND provider_reference = $15)
+                                       WHERE provider = $15 AND provider_reference = $14)
                          ELSE true END AS yes),
            stored AS (
              INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status)
@@ -89,14 +84,7 @@ pub async fn insert_received(
              RETURNING id),
            queued AS (
              INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
-             SELECT $7, $8,
-                    CASE WHEN $14::text IS NULL THEN $9
-                         ELSE $9 || jsonb_build_object('delivery', jsonb_build_object(
-                                'endpoint', $3::text, 'subject', $5::text, 'body', $14::text,
-                                'received_at', now()))
-                    END,
-                    $10, $11
-               FROM stored
+             SELECT $7, $8, $9, $10, $11 FROM stored
              ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
              RETURNING id)
            SELECT yes AS "admitted!", EXISTS (SELECT 1 FROM stored) AS "stored!" FROM admitted"#,
@@ -113,10 +101,6 @@ pub async fn insert_received(
         job.dedupe_key.as_deref(),
         payout_reference,
         InboxStatus::Received as InboxStatus,
-        // A `text` parameter cannot hold NUL: such a body is left for the job to read back.
-        std::str::from_utf8(delivery.body)
-            .ok()
-            .filter(|body| !body.contains('\0')),
         deposit_handle.map(|(_, handle)| handle),
         deposit_handle.map(|(provider, _)| provider.as_str()),
     )
@@ -224,19 +208,6 @@ pub struct InboxRow {
     pub body: Vec<u8>,
     /// When it arrived.
     pub received_at: DateTime<Utc>,
-}
-
-impl From<malipo_jobs::InboxDelivery> for InboxRow {
-    /// The row as the endpoint stored it, carried in its job's payload: still `received`.
-    fn from(delivery: malipo_jobs::InboxDelivery) -> Self {
-        Self {
-            endpoint: delivery.endpoint,
-            status: InboxStatus::Received,
-            subject: delivery.subject,
-            body: delivery.body.into_bytes(),
-            received_at: delivery.received_at,
-        }
-    }
 }
 
 /// Inbox row `id`.

@@ -320,10 +320,7 @@ async fn requeue_early_callbacks(
     for inbox_id in early {
         enqueue(
             &mut *tx,
-            &malipo_jobs::ProcessWebhook {
-                inbox_id,
-                delivery: None,
-            },
+            &malipo_jobs::ProcessWebhook { inbox_id },
             EnqueueOptions::default(),
         )
         .await?;

@@ -15,7 +15,7 @@ use malipo_jobs::ProcessWebhook;
 
 use super::WorkerState;
 use crate::{
-    db::inbox::{self, InboxRow, InboxStatus},
+    db::inbox::{self, InboxStatus},
     providers::{InboxEndpoint, ProviderEvent, interpret_webhook},
     queue::{JobContext, JobError},
 };
@@ -28,23 +28,15 @@ const ASK_AGAIN_FOR: chrono::Duration = chrono::Duration::minutes(10);
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let row = match job.delivery {
-        // Carried by the payload: a repeated run (after a crash) applies it again, which
-        // changes nothing, and its `finish` finds the row finished.
-        Some(delivery) => InboxRow::from(delivery),
-        None => {
-            let Some(row) = inbox::load(&state.pool, job.inbox_id).await? else {
-                return Err(JobError::permanent(format!(
-                    "inbox row {} does not exist",
-                    job.inbox_id
-                )));
-            };
-            if row.status != InboxStatus::Received {
-                return Ok(());
-            }
-            row
-        }
+    let Some(row) = inbox::load(&state.pool, job.inbox_id).await? else {
+        return Err(JobError::permanent(format!(
+            "inbox row {} does not exist",
+            job.inbox_id
+        )));
     };
+    if row.status != InboxStatus::Received {
+        return Ok(());
+    }
     let note = match InboxEndpoint::parse(&row.endpoint) {
         Some(endpoint) => {
             // An unreadable body stays unreadable: a permanent failure, not a retry.

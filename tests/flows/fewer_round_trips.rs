@@ -1,27 +1,17 @@
 //! What the round trips cut for issue #21 must keep: a payout locked to apply a provider's
 //! answer still holds back every other share of its intent (the intent's lock now comes with
-//! the payout's, in one statement), and a callback's job carries the delivery exactly as its
-//! inbox row stores it (the job no longer reads the row back).
+//! the payout's, in one statement), and a posting written in the statement of its move (which
+//! may commit on its own) is never written in part.
 
 use std::time::Duration;
 
 use malipo::db::payouts;
-use malipo_jobs::ProcessWebhook;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::support::{Harness, mpesa_intent};
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// An inbox row: id, endpoint, subject, body, received_at.
-type InboxRow = (
-    Uuid,
-    String,
-    Option<String>,
-    Vec<u8>,
-    chrono::DateTime<chrono::Utc>,
-);
 
 /// A settled M-Pesa escrow's two shares (payee and commission).
 async fn two_shares(harness: &Harness) -> (Uuid, Uuid) {
@@ -85,37 +75,6 @@ async fn a_locked_payout_holds_back_the_other_share_of_its_intent() {
         .expect("lock")
         .expect("the second share");
     assert_eq!(locked.id, second);
-}
-
-#[tokio::test]
-async fn a_callbacks_job_carries_the_delivery_as_its_inbox_row_stores_it() {
-    let harness = Harness::start().await;
-    let created = harness.create(mpesa_intent("700")).await;
-    let id = created["id"].as_str().expect("id");
-    harness.wait_for(id, "held", LIMIT).await;
-    let rows: Vec<InboxRow> = sqlx::query_as(
-        "SELECT id, endpoint, subject, body, received_at FROM webhook_inbox
-              WHERE provider = 'mpesa' AND endpoint = 'mpesa/stk'",
-    )
-    .fetch_all(&harness.pool)
-    .await
-    .expect("inbox");
-    assert_eq!(rows.len(), 1, "one STK callback: {rows:?}");
-    let (inbox_id, endpoint, subject, body, received_at) = rows.into_iter().next().expect("row");
-    let payload: serde_json::Value = sqlx::query_scalar(
-        "SELECT payload FROM malipo_jobs WHERE kind = 'process_webhook' AND payload->>'inbox_id' = $1",
-    )
-    .bind(inbox_id.to_string())
-    .fetch_one(&harness.pool)
-    .await
-    .expect("the callback's job");
-    let job: ProcessWebhook = serde_json::from_value(payload.clone()).expect("a ProcessWebhook");
-    let delivery = job.delivery.expect("the delivery is carried");
-    assert_eq!(job.inbox_id, inbox_id);
-    assert_eq!(delivery.endpoint, endpoint);
-    assert_eq!(delivery.subject, subject);
-    assert_eq!(delivery.body.as_bytes(), body.as_slice());
-    assert_eq!(delivery.received_at, received_at, "{payload}");
 }
 
 /// A posting whose every account is created by another transaction while it is being written
