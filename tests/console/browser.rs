@@ -144,12 +144,17 @@ async fn screenshot(client: &Client, name: &str) {
 // The page re-reads itself every few seconds and swaps its <main>: an element found a moment
 // ago can be gone (stale) by the next command, so each lookup-and-use is retried until LIMIT.
 
+/// Clicks what `css` finds and waits for the page the click loads. Every click here submits a
+/// form or follows a link, and the click can return before the browser has replaced the page:
+/// read at once, the old page's text would be read (a CI run read the dead-letter list where
+/// the retry's confirmation was due).
 async fn click(client: &Client, css: &str) {
+    let old_page = client.find(Locator::Css("html")).await.expect("the page");
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
         let error = match client.find(Locator::Css(css)).await {
             Ok(element) => match element.click().await {
-                Ok(()) => return,
+                Ok(()) => break,
                 Err(e) => e.to_string(),
             },
             Err(e) => e.to_string(),
@@ -160,6 +165,16 @@ async fn click(client: &Client, css: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The old page's root goes stale once the new page replaces it.
+    let loaded = eventually(LIMIT, || async {
+        old_page.tag_name().await.is_err()
+            && client
+                .execute("return document.readyState", Vec::new())
+                .await
+                .is_ok_and(|state| state == "complete")
+    })
+    .await;
+    assert!(loaded, "clicking `{css}` loaded no new page");
 }
 
 async fn text(client: &Client, css: &str) -> String {
