@@ -169,21 +169,18 @@ pub async fn flag(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(),
     Ok(())
 }
 
-/// Appends a history entry that moves nothing (creation, a failed payout, a note for operators).
+/// Appends a history entry that moves nothing (a failed payout, a note for operators; the
+/// `created` entry is written by [`insert`]).
 pub async fn record_event(
     conn: impl PgExecutor<'_>,
     intent: Uuid,
     note: crate::domain::IntentNote,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
-    let to = (note == crate::domain::IntentNote::Created).then_some(IntentStatus::Initiating);
-    let (kind, from) = (note.event(), None::<IntentStatus>);
     sqlx::query!(
-        "INSERT INTO intent_events (intent_id, type, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO intent_events (intent_id, type, detail) VALUES ($1, $2, $3)",
         intent,
-        kind,
-        from as Option<IntentStatus>,
-        to as Option<IntentStatus>,
+        note.event(),
         detail,
     )
     .execute(conn)

@@ -35,7 +35,18 @@ pub async fn store_event(
     event_key: &str,
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
-    let stored = store_in(pool, provider, endpoint, event_key, None, body).await?;
+    // Admitting any delivery, nothing is refused as not ours.
+    let stored = store_admitted(
+        pool,
+        provider,
+        endpoint,
+        event_key,
+        None,
+        body,
+        Admission::Any,
+    )
+    .await?
+    .unwrap_or(Stored::Duplicate);
     record(provider, stored);
     Ok(stored)
 }
@@ -50,51 +61,26 @@ pub async fn store_payout_event(
     reference: &str,
     body: &[u8],
 ) -> Result<Option<Stored>, sqlx::Error> {
-    let delivery = Received {
+    let admit = Admission::PayoutReference(reference);
+    let stored = store_admitted(
+        pool,
         provider,
         endpoint,
         event_key,
-        subject: Some(reference),
+        Some(reference),
         body,
-        admit: Admission::PayoutReference(reference),
-    };
-    let stored = match insert_received(pool, &delivery).await? {
-        Reception::Queued => Stored::Queued,
-        Reception::Duplicate => Stored::Duplicate,
-        Reception::NotOurs => return Ok(None),
-    };
-    record(provider, stored);
-    Ok(Some(stored))
+        admit,
+    )
+    .await?;
+    if let Some(stored) = stored {
+        record(provider, stored);
+    }
+    Ok(stored)
 }
 
-/// [`store_event`] on `conn` — a pool, or the caller's transaction (which must commit it);
-/// counted by the caller with [`record`]. The inbox row and its job are one statement.
-pub async fn store_in(
-    conn: impl PgExecutor<'_>,
-    provider: &str,
-    endpoint: InboxEndpoint,
-    event_key: &str,
-    subject: Option<&str>,
-    body: &[u8],
-) -> Result<Stored, sqlx::Error> {
-    let delivery = Received {
-        provider,
-        endpoint,
-        event_key,
-        subject,
-        body,
-        admit: Admission::Any,
-    };
-    Ok(match insert_received(conn, &delivery).await? {
-        Reception::Queued => Stored::Queued,
-        // `NotOurs` needs a reference or handle to check, and none is given here.
-        Reception::Duplicate | Reception::NotOurs => Stored::Duplicate,
-    })
-}
-
-/// [`store_in`] for a claim about the deposit whose handle is `handle` at `provider`: `None`,
-/// with nothing stored, when malipo recorded no such handle (the check is part of the storing
-/// statement). Counted by the caller with [`record`].
+/// A claim about the deposit whose handle is `handle` at `provider`, stored on `conn` (a pool,
+/// or the caller's transaction, which must commit it): `None`, with nothing stored, when malipo
+/// recorded no such handle. Counted by the caller with [`record`].
 pub async fn store_deposit_event(
     conn: impl PgExecutor<'_>,
     inbox_provider: &str,
@@ -103,13 +89,28 @@ pub async fn store_deposit_event(
     (provider, handle): (ProviderKind, &str),
     body: &[u8],
 ) -> Result<Option<Stored>, sqlx::Error> {
+    let admit = Admission::DepositHandle(provider, handle);
+    store_admitted(conn, inbox_provider, endpoint, event_key, None, body, admit).await
+}
+
+/// Stores a verified delivery with its job when `admit` lets it in; `None` (nothing stored)
+/// when it is not ours. The check, the inbox row and its job are one statement.
+async fn store_admitted(
+    conn: impl PgExecutor<'_>,
+    provider: &str,
+    endpoint: InboxEndpoint,
+    event_key: &str,
+    subject: Option<&str>,
+    body: &[u8],
+    admit: Admission<'_>,
+) -> Result<Option<Stored>, sqlx::Error> {
     let delivery = Received {
-        provider: inbox_provider,
+        provider,
         endpoint,
         event_key,
-        subject: None,
+        subject,
         body,
-        admit: Admission::DepositHandle(provider, handle),
+        admit,
     };
     Ok(match insert_received(conn, &delivery).await? {
         Reception::Queued => Some(Stored::Queued),
