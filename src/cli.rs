@@ -77,6 +77,12 @@ pub enum Command {
         #[command(subcommand)]
         action: DiscrepanciesCommand,
     },
+    /// Payouts that need an operator: a failed commission sent again.
+    Payouts {
+        /// Payout action.
+        #[command(subcommand)]
+        action: PayoutsCommand,
+    },
     /// Intents that need an operator.
     Intents {
         /// Intent action.
@@ -176,6 +182,24 @@ pub enum IntentsCommand {
         /// How old a state must be to count (e.g. 30m); default MALIPO_STUCK_AFTER.
         #[arg(long)]
         older_than: Option<String>,
+    },
+}
+
+/// `malipo payouts …`
+#[derive(Debug, Subcommand)]
+pub enum PayoutsCommand {
+    /// Send a commission payout the provider confirmed failed again, as a new payout (audited);
+    /// prints its intent (JSON).
+    ResendCommission {
+        /// The failed payout's id.
+        id: uuid::Uuid,
+        /// Why, for the next person (required).
+        #[arg(long)]
+        note: String,
+        /// Where to, instead of where it went before: `mpesa:<msisdn>`, `paystack:<RCP_…>`,
+        /// `fincra:bank:<code>:<account>:<name>` or `fincra:mpesa:<msisdn>`.
+        #[arg(long)]
+        to: Option<String>,
     },
 }
 

@@ -7,7 +7,10 @@ use clap::Parser;
 #[cfg(feature = "sandbox")]
 use malipo::{bench, startup::sandbox as wiring};
 use malipo::{
-    cli::{Cli, Command, DiscrepanciesCommand, IntentsCommand, LedgerCommand, ReconcileCommand},
+    cli::{
+        Cli, Command, DiscrepanciesCommand, IntentsCommand, LedgerCommand, PayoutsCommand,
+        ReconcileCommand,
+    },
     config::Config,
     ops,
     settings::Settings,
@@ -37,6 +40,7 @@ async fn main() -> ExitCode {
             | Command::Audit { .. }
             | Command::Discrepancies { .. }
             | Command::Intents { .. }
+            | Command::Payouts { .. }
             | Command::Webhooks { .. }
     ) || cli.command.is_bench();
     let default_filter = if cli.command.is_bench() {
@@ -109,6 +113,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 let rows =
                     ops::money::stuck_intents(&pool, older_than, Some(ops::MAX_PAGE)).await?;
                 println!("{}", serde_json::to_string_pretty(&rows)?);
+                Ok(())
+            })
+            .await
+        }
+        Command::Payouts {
+            action: PayoutsCommand::ResendCommission { id, note, to },
+        } => {
+            let to = to
+                .map(|text| malipo::settings::destination_from_text(&text))
+                .transpose()
+                .map_err(|error| anyhow::anyhow!("--to: {error}"))?;
+            with_database(config, false, |pool| async move {
+                let intent =
+                    ops::payouts::resend_commission(&pool, &ops::Actor::cli(), id, to, &note)
+                        .await?;
+                println!("{}", serde_json::to_string_pretty(&intent)?);
                 Ok(())
             })
             .await

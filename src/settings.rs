@@ -6,7 +6,7 @@ mod commission;
 
 use anyhow::Context;
 
-pub use commission::commission_from;
+pub use commission::{commission_from, destination_from_text};
 
 use crate::{
     config::Config, escrow::release::CommissionDestinations, notify::NotifySettings,

@@ -9,6 +9,7 @@ pub mod late_refund;
 pub mod payout;
 pub mod refund;
 pub mod release;
+pub mod send_again;
 pub mod withdraw;
 
 /// The reference malipo gives a deposit at its provider: derived from the intent id, so a

@@ -19,7 +19,7 @@ use super::{
     paths(
         health::healthz, health::readyz, intents::create, intents::get, metrics::scrape,
         intent_actions::release, intent_actions::refund, intent_cancel::cancel,
-        intent_dispute::dispute, intent_dispute::auto_release, ops::disputes::resolve,
+        intent_dispute::dispute, intent_dispute::auto_release, ops::disputes::resolve, ops::payouts::resend,
         withdrawals::create, withdrawals::get, withdrawals::list, withdrawals::statement,
         ops::queues::overview, ops::queues::pause, ops::queues::resume, ops::queues::drain,
         ops::jobs::list, ops::jobs::show, ops::jobs::retry, ops::jobs::discard,

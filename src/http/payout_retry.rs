@@ -4,8 +4,7 @@
 //! payout with its own reference, so the provider sees a new transfer exactly once.
 
 use axum::{extract::State, http::StatusCode, response::Response};
-use serde_json::{Value, json};
-use sqlx::PgConnection;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
@@ -16,14 +15,9 @@ use super::{
     problem::{ApiError, FieldError},
 };
 use crate::{
-    db::{
-        intents,
-        payouts::{self, PayoutRecord, PayoutTarget},
-    },
-    domain::{
-        IntentNote, Money, PayoutDestination, PayoutKind, PayoutStatus,
-        new_intent::{invoice_pays, parse_payout_destination},
-    },
+    db::{intents, payouts},
+    domain::{PayoutDestination, PayoutKind, new_intent::parse_payout_destination},
+    escrow::send_again::{self, SendAgainError},
 };
 
 /// Sends a failed payee payout again to a new destination.
@@ -104,96 +98,25 @@ async fn apply(
     let failed = locked
         .filter(|payout| payout.intent_id == Some(intent.id))
         .ok_or_else(|| ApiError::NotFound(String::new()))?;
-    may_send_again(&mut tx, &failed).await?;
-    destination_can_receive(&destination, failed.amount)?;
-    send_again(&mut tx, intent.id, &failed, destination).await?;
+    let sent = async {
+        send_again::may_send_again(&mut tx, &failed, PayoutKind::Payee, "its client").await?;
+        send_again::destination_can_receive(&destination, failed.amount)?;
+        send_again::send_again(&mut tx, intent.id, &failed, destination).await
+    };
+    sent.await.map_err(refused)?;
     let view = intents::view(&mut tx, Some(caller.id), intent.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {intent_id} vanished inside its own transaction"))?;
     idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
 }
 
-/// Only a payee payout the provider confirmed failed, and not yet sent again, may be.
-async fn may_send_again(conn: &mut PgConnection, failed: &PayoutRecord) -> Result<(), ApiError> {
-    let payout_id = failed.id;
-    if failed.kind != PayoutKind::Payee {
-        return Err(ApiError::Conflict(format!(
-            "payout `{payout_id}` is a {} payout; only the payee's share is sent again by its client",
-            failed.kind
-        )));
+/// A refusal as the client's problem: 409 for the payout's state, 422 for the destination.
+fn refused(error: SendAgainError) -> ApiError {
+    match error {
+        SendAgainError::Conflict(message) => ApiError::Conflict(message),
+        SendAgainError::Unfit { field, message } => {
+            ApiError::Validation(vec![FieldError::new(field, message)])
+        }
+        SendAgainError::Database(error) => error.into(),
     }
-    if failed.status != PayoutStatus::Failed {
-        return Err(ApiError::Conflict(format!(
-            "payout `{payout_id}` is `{}`; only a payout the provider confirmed failed can be sent again",
-            failed.status
-        )));
-    }
-    if let Some(successor) = payouts::successor_of(conn, failed.id).await? {
-        return Err(ApiError::Conflict(format!(
-            "payout `{payout_id}` was already sent again as `{successor}`"
-        )));
-    }
-    Ok(())
-}
-
-/// What stops `destination` from receiving `amount`: a provider that does not carry the
-/// currency, a Fincra destination for another currency, an invoice for another amount.
-fn destination_can_receive(destination: &PayoutDestination, amount: Money) -> Result<(), ApiError> {
-    if !destination.provider().carries(amount.currency()) {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "payout.provider",
-            format!(
-                "cannot pay {} through {}",
-                amount.currency(),
-                destination.provider()
-            ),
-        )]));
-    }
-    if let PayoutDestination::Fincra(fincra) = destination
-        && let Err(message) = crate::domain::fincra_destination::pays_out(fincra, amount.currency())
-    {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "payout.destination",
-            message,
-        )]));
-    }
-    if let PayoutDestination::Lightning {
-        bolt11: Some(invoice),
-    } = destination
-    {
-        invoice_pays(invoice, amount)
-            .map_err(|why| ApiError::Validation(vec![FieldError::new("payout.bolt11", why)]))?;
-    }
-    Ok(())
-}
-
-/// The successor payout to `destination`, linked from `failed`, in the intent's history and
-/// queued.
-async fn send_again(
-    conn: &mut PgConnection,
-    intent: Uuid,
-    failed: &PayoutRecord,
-    destination: PayoutDestination,
-) -> Result<(), ApiError> {
-    let provider = destination.provider();
-    let successor = payouts::insert(
-        &mut *conn,
-        intent,
-        failed.release_seq,
-        PayoutKind::Payee,
-        failed.amount,
-        provider,
-        &PayoutTarget::Destination(destination),
-    )
-    .await?
-    .id;
-    payouts::supersede(&mut *conn, failed.id, successor).await?;
-    intents::record_event(
-        &mut *conn,
-        intent,
-        IntentNote::PayoutRetried,
-        json!({"failed": failed.id, "payout": successor, "provider": provider.as_str()}),
-    )
-    .await?;
-    Ok(())
 }

@@ -17,6 +17,7 @@ pub mod list;
 pub mod metrics;
 pub mod money;
 pub mod notifications;
+pub mod payouts;
 pub mod queues;
 pub mod retry;
 pub mod row;

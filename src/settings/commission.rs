@@ -16,29 +16,38 @@ pub fn commission_from(
         let Some(value) = lookup(&name).filter(|v| !v.trim().is_empty()) else {
             continue;
         };
-        let destination = match value.trim().split_once(':') {
-            Some(("mpesa", msisdn)) => PayoutDestination::Mpesa {
-                msisdn: Msisdn::try_from(msisdn.to_owned())
-                    .map_err(|error| anyhow::anyhow!("{name}: {error}"))?,
-            },
-            Some(("paystack", code)) if code.starts_with("RCP_") => PayoutDestination::Paystack {
-                recipient_code: code.to_owned(),
-            },
-            Some(("fincra", rest)) => {
-                let destination = crate::domain::fincra_destination::from_setting(rest)
-                    .and_then(|d| {
-                        crate::domain::fincra_destination::pays_out(&d, currency).map(|()| d)
-                    })
-                    .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
-                PayoutDestination::Fincra(destination)
-            }
-            _ => anyhow::bail!(
-                "{name}={value:?} is invalid; expected mpesa:<msisdn>, paystack:<RCP_ recipient code>, fincra:bank:<bank code>:<account number>:<account name> or fincra:mpesa:<msisdn>"
-            ),
-        };
+        let destination = destination_from_text(&value)
+            .and_then(|destination| match &destination {
+                PayoutDestination::Fincra(fincra) => {
+                    crate::domain::fincra_destination::pays_out(fincra, currency)
+                        .map(|()| destination)
+                        .map_err(|error| error.to_string())
+                }
+                _ => Ok(destination),
+            })
+            .map_err(|error| anyhow::anyhow!("{name}={value:?} is invalid: {error}"))?;
         destinations.insert(currency, destination);
     }
     Ok(destinations)
+}
+
+/// A destination written on one line, as the commission settings and `malipo payouts
+/// resend-commission --to` take it: `mpesa:<msisdn>`, `paystack:<RCP_ recipient code>`,
+/// `fincra:bank:<code>:<account>:<name>` or `fincra:mpesa:<msisdn>`. Whether it can pay a
+/// currency is the caller's check.
+pub fn destination_from_text(text: &str) -> Result<PayoutDestination, String> {
+    match text.trim().split_once(':') {
+        Some(("mpesa", msisdn)) => Ok(PayoutDestination::Mpesa {
+            msisdn: Msisdn::try_from(msisdn.to_owned()).map_err(|error| error.to_string())?,
+        }),
+        Some(("paystack", code)) if code.starts_with("RCP_") => Ok(PayoutDestination::Paystack {
+            recipient_code: code.to_owned(),
+        }),
+        Some(("fincra", rest)) => crate::domain::fincra_destination::from_setting(rest)
+            .map(PayoutDestination::Fincra)
+            .map_err(|error| error.to_string()),
+        _ => Err("expected mpesa:<msisdn>, paystack:<RCP_ recipient code>, fincra:bank:<bank code>:<account number>:<account name> or fincra:mpesa:<msisdn>".to_owned()),
+    }
 }
 
 #[cfg(test)]

@@ -348,3 +348,87 @@ async fn a_failed_notification_delivery_is_listed_and_redelivered_with_an_audit_
             .contains("Redeliver")
     );
 }
+
+#[tokio::test]
+async fn a_failed_commission_is_sent_again_from_the_intent_page_and_audited() {
+    let stack = Stack::start().await;
+    let intent = stack.create_intent().await;
+    let intent_id = Uuid::parse_str(&intent).expect("uuid");
+    // Paused, so the successor is seen queued rather than paid by the stack's workers.
+    sqlx::query("INSERT INTO malipo_queues (name, paused) VALUES ('payouts', true) ON CONFLICT (name) DO UPDATE SET paused = true")
+        .execute(&stack.pool)
+        .await
+        .expect("pause");
+    let failed: Uuid = sqlx::query_scalar(
+        "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, failure_reason)
+         VALUES (gen_random_uuid(), $1, 'commission', 100, 'KES', 'mpesa', '{\"provider\": \"mpesa\", \"msisdn\": \"254700000099\"}',
+                 'po_cm_' || $1::text, 'failed', 'unregistered customer')
+         RETURNING id",
+    )
+    .bind(intent_id)
+    .fetch_one(&stack.pool)
+    .await
+    .expect("failed commission");
+    let mut user = ConsoleUser::new(&stack);
+    user.login(&stack.operator_key).await;
+    let path = format!("/console/intents/{intent}");
+    let action = format!("{path}/payouts/{failed}/resend");
+    assert!(stack_page_offers(&user, &path, &action).await);
+    let csrf = user.csrf(&path).await;
+    let without_note = user
+        .post(
+            &action,
+            &[("csrf", &csrf), ("note", " ")],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(without_note.status(), 400, "a note is required");
+    let sent = user
+        .post(
+            &action,
+            &[("csrf", &csrf), ("note", "wallet re-registered")],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(sent.status(), 303);
+    let (successor, destination): (Uuid, String) = sqlx::query_as(
+        "SELECT s.id, s.destination::text FROM payouts f JOIN payouts s ON s.id = f.superseded_by
+          WHERE f.id = $1 AND s.kind = 'commission' AND s.status = 'pending'",
+    )
+    .bind(failed)
+    .fetch_one(&stack.pool)
+    .await
+    .expect("a pending successor");
+    assert!(destination.contains("254700000099"), "{destination}");
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM malipo_jobs WHERE kind = 'payout' AND payload->>'payout_id' = $1::text",
+    )
+    .bind(successor)
+    .fetch_one(&stack.pool)
+    .await
+    .expect("job");
+    assert_eq!(queued, 1, "the successor is queued");
+    assert_eq!(
+        stack.audit_actions().await.first().map(String::as_str),
+        Some("payout.resend_commission")
+    );
+    assert!(
+        !stack_page_offers(&user, &path, &action).await,
+        "sent again once: the form is gone"
+    );
+    let again = user
+        .post(
+            &action,
+            &[("csrf", &csrf), ("note", "twice")],
+            Some("same-origin"),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+}
+
+/// Whether the intent page at `path` has a form posting to `action`.
+async fn stack_page_offers(user: &ConsoleUser, path: &str, action: &str) -> bool {
+    user.page(path)
+        .await
+        .contains(&format!("action=\"{action}\""))
+}

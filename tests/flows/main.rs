@@ -4,6 +4,7 @@
 mod auto_release_processes;
 mod balance_payee;
 mod balances;
+mod commission_resend;
 mod escrow;
 mod escrow_properties;
 mod faults;

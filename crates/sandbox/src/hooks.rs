@@ -51,6 +51,11 @@ impl FakeProviders {
         self.mpesa.store().b2c_script.push(outcome);
     }
 
+    /// The next B2C payment to `msisdn` (`2547…`) ends this way, before anything queued.
+    pub fn mpesa_script_next_b2c_to(&self, msisdn: &str, outcome: B2cOutcome) {
+        self.mpesa.store().b2c_to.push((msisdn.to_owned(), outcome));
+    }
+
     /// A customer pays a paybill: validation callback (if registered, and its answer is
     /// honoured), then the record kept for Pull, then the confirmation callback.
     pub async fn mpesa_simulate_c2b(&self, payment: C2bPayment) -> anyhow::Result<C2bOutcome> {

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     db::intents::IntentView,
     db::{console_intent, intents},
-    domain::PayoutStatus,
+    domain::{PayoutKind, PayoutStatus},
     http::{AppState, problem::ApiError},
     ops::{JobFilter, list},
 };
@@ -192,6 +192,14 @@ fn payouts(session: &ConsoleSession, id: Uuid, payouts: &[console_intent::Payout
                         td { @if session.can_act() && p.status == PayoutStatus::InFlight {
                             form.inline method="post" action={ "/console/intents/" (id) "/payouts/" (p.id) "/ask" } {
                                 (csrf(session)) button type="submit" { "Ask the provider now" }
+                            }
+                        }
+                        @if session.can_act() && p.kind == PayoutKind::Commission
+                            && p.status == PayoutStatus::Failed && p.superseded_by.is_none() {
+                            form.inline method="post" action={ "/console/intents/" (id) "/payouts/" (p.id) "/resend" } {
+                                (csrf(session))
+                                label { "Note (required)" input name="note" required; }
+                                button type="submit" { "Send the commission again" }
                             }
                         } }
                     }

@@ -7,6 +7,7 @@
 mod assets;
 mod audit;
 mod chart;
+mod commission;
 mod dead;
 mod deliveries;
 mod disputes;
@@ -62,6 +63,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/console/intents/{id}/payouts/{payout_id}/ask",
             post(intents::ask_provider),
+        )
+        .route(
+            "/console/intents/{id}/payouts/{payout_id}/resend",
+            post(commission::resend),
         )
         .route("/console/discrepancies", get(money::list))
         .route("/console/discrepancies/{id}/resolve", post(money::resolve))

@@ -8,6 +8,7 @@ pub mod fincra;
 pub mod jobs;
 pub mod money;
 pub mod notifications;
+pub mod payouts;
 pub mod queues;
 pub mod reconciliations;
 
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ops/intents/stuck", get(money::stuck))
         .route("/ops/fincra/banks/refresh", post(fincra::refresh_banks))
         .route("/ops/intents/{id}/resolve", post(disputes::resolve))
+        .route("/ops/payouts/{id}/resend", post(payouts::resend))
         .route(
             "/ops/webhook_deliveries/{id}/retry",
             post(notifications::retry),

@@ -123,7 +123,12 @@ pub(crate) async fn payment_request(State(state): State<Arc<MpesaState>>, body: 
             .faults
             .get(Provider::Mpesa)
             .payout_failure_probability;
-        let outcome = match store.b2c_script.scripted() {
+        let for_this_msisdn = store
+            .b2c_to
+            .iter()
+            .position(|(msisdn, _)| *msisdn == request.party_b)
+            .map(|at| store.b2c_to.remove(at).1);
+        let outcome = match for_this_msisdn.or_else(|| store.b2c_script.scripted()) {
             Some(outcome) => outcome,
             None if shared.chance(failure_probability) => {
                 shared

@@ -48,6 +48,8 @@ pub(crate) struct Store {
     pub(crate) stk_rules: Vec<(StkMatch, StkOutcome)>,
     b2c: HashMap<String, b2c::B2cRecord>,
     pub(crate) b2c_script: Script<B2cOutcome>,
+    /// Outcomes for the next B2C payment to an MSISDN, each used once, before the queue.
+    pub(crate) b2c_to: Vec<(String, B2cOutcome)>,
     utility_balance: u64,
     /// Completed payments by receipt number (STK, B2C, C2B), for Transaction Status.
     receipts: HashMap<String, status::Receipt>,
@@ -73,6 +75,7 @@ impl MpesaState {
                 settings.b2c_outcomes.clone(),
                 B2cOutcome::new(B2cResult::Success),
             ),
+            b2c_to: Vec::new(),
             utility_balance: settings.b2c_utility_balance,
             receipts: HashMap::new(),
             c2b_urls: HashMap::new(),
