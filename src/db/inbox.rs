@@ -67,11 +67,13 @@ pub async fn insert_received(
         Admission::DepositHandle(provider, handle) => (None, Some((provider, handle))),
     };
     let job = JobRow::of(&ProcessWebhook { inbox_id: id })?;
-    // The job is inserted only when the row is new (a duplicate delivery queues nothing); the
-    // NOTIFY trigger on malipo_jobs fires as for any enqueue.
+    // The job is inserted only when the row is new (a duplicate delivery queues nothing). The
+    // caller rings the job bell once this is committed (`Reception::Queued`), so the statement
+    // keeps the notification trigger quiet (`queue::bell`).
     let row = sqlx::query!(
         r#"WITH admitted AS (
-             SELECT CASE WHEN $12::text IS NOT NULL
+             SELECT set_config('malipo.rings_itself', $16, true) IS NOT NULL AS quiet,
+                    CASE WHEN $12::text IS NOT NULL
                          THEN EXISTS (SELECT 1 FROM payouts WHERE provider = $2 AND reference = $12)
                          WHEN $14::text IS NOT NULL
                          THEN EXISTS (SELECT 1 FROM intents
@@ -87,7 +89,7 @@ pub async fn insert_received(
              SELECT $7, $8, $9, $10, $11 FROM stored
              ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
              RETURNING id)
-           SELECT yes AS "admitted!", EXISTS (SELECT 1 FROM stored) AS "stored!" FROM admitted"#,
+           SELECT yes AS "admitted!", EXISTS (SELECT 1 FROM stored) AS "stored!" FROM admitted WHERE quiet"#,
         id,
         delivery.provider,
         delivery.endpoint.as_str(),
@@ -103,6 +105,7 @@ pub async fn insert_received(
         InboxStatus::Received as InboxStatus,
         deposit_handle.map(|(_, handle)| handle),
         deposit_handle.map(|(provider, _)| provider.as_str()),
+        crate::queue::bell::SILENCE,
     )
     .fetch_one(conn)
     .await?;
@@ -116,7 +119,8 @@ pub async fn insert_received(
 /// What [`insert_received`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reception {
-    /// Stored and queued.
+    /// Stored and queued, with the notification left to the caller: ring the job bell for
+    /// `ProcessWebhook`'s queue once the statement's transaction committed.
     Queued,
     /// Stored before under the same event key; nothing done.
     Duplicate,

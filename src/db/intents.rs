@@ -99,9 +99,11 @@ pub async fn insert(
     let start = JobRow::of(&malipo_jobs::InitiateDeposit { intent_id: id })?;
     let created = crate::domain::IntentNote::Created;
     // Like `inbox::insert_received`, this writes the row `queue::JobRow` describes, with the
-    // row that calls for it; the NOTIFY trigger on malipo_jobs fires as for any enqueue.
+    // row that calls for it, and leaves the workers' wake-up to the caller: it rings the job
+    // bell for `InitiateDeposit`'s queue after committing (`queue::bell`).
     sqlx::query!(
-        "WITH inserted AS (
+        "WITH quiet AS (SELECT set_config('malipo.rings_itself', $22, true)),
+         inserted AS (
            INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, reference, metadata,
                                 commission_fixed_fee, account_number, auto_release_at, deposit_expires_at, capture)
            VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11,
@@ -111,7 +113,7 @@ pub async fn insert(
            INSERT INTO intent_events (intent_id, type, from_status, to_status, detail)
            SELECT id, $16, NULL, $15, '{}'::jsonb FROM inserted)
          INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id)
-         SELECT $17, $18, $19, $20, $21, id FROM inserted
+         SELECT $17, $18, $19, $20, $21, id FROM inserted, quiet
          ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
         id,
         client,
@@ -134,6 +136,7 @@ pub async fn insert(
         start.payload,
         start.max_attempts,
         start.dedupe_key.as_deref(),
+        crate::queue::bell::SILENCE,
     )
     .execute(&mut *conn)
     .await?;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
 use crate::{
     domain::{Currency, Money, PayoutDestination, PayoutKind, PayoutStatus, ProviderKind},
-    queue::{EnqueueOptions, JobRow, enqueue},
+    queue::{EnqueueOptions, JobRow, bell::Wake, enqueue},
 };
 
 /// Where a payout's money goes: a payout destination, or back through the deposit itself
@@ -71,35 +71,57 @@ pub struct Inserted {
     pub new: bool,
 }
 
+/// A payout of an intent's money, as [`insert`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPayout<'a> {
+    /// The intent it pays out of.
+    pub intent: Uuid,
+    /// The release (part) it belongs to; 1 for a whole release and for refunds.
+    pub release_seq: i32,
+    /// What it pays.
+    pub kind: PayoutKind,
+    /// How much.
+    pub amount: Money,
+    /// Through which provider.
+    pub provider: ProviderKind,
+    /// Where to.
+    pub target: &'a PayoutTarget,
+}
+
 /// Inserts a payout row (status `pending`) with its `payout` job, in one statement; a second
 /// insert while a live payout of the same intent, kind and release exists is a no-op that
 /// returns the existing id (its job is queued again, a no-op while it waits). A failed one
 /// does not count: its successor is a new row with its own reference.
 pub async fn insert(
     conn: &mut PgConnection,
-    intent: Uuid,
-    release_seq: i32,
-    kind: PayoutKind,
-    amount: Money,
-    provider: ProviderKind,
-    target: &PayoutTarget,
+    payout: &NewPayout<'_>,
+    wake: Wake,
 ) -> Result<Inserted, sqlx::Error> {
+    let &NewPayout {
+        intent,
+        release_seq,
+        kind,
+        amount,
+        provider,
+        target,
+    } = payout;
     let id = Uuid::now_v7();
     let job = malipo_jobs::Payout { payout_id: id };
     let row = JobRow::of(&job)?;
     // The ON CONFLICT target names the partial unique index, whose predicate must be spelt
     // as in the index ('failed' literal) for PostgreSQL to infer it. The job is inserted only
     // with the payout; like `inbox::insert_received`, this writes the row `queue::JobRow`
-    // describes, and the NOTIFY trigger on malipo_jobs fires as for any enqueue.
+    // describes. With `Wake::CallerRings` the statement keeps the notification trigger quiet.
     let inserted = sqlx::query_scalar!(
-        "WITH inserted AS (
+        "WITH quiet AS (SELECT set_config('malipo.rings_itself', $16, true)),
+         inserted AS (
            INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, release_seq)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9)
            ON CONFLICT (intent_id, kind, release_seq) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING
            RETURNING id),
          queued AS (
            INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id)
-           SELECT $11, $12, $13, $14, $15, $2 FROM inserted
+           SELECT $11, $12, $13, $14, $15, $2 FROM quiet, inserted
            ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING)
          SELECT id FROM inserted",
         id,
@@ -117,6 +139,7 @@ pub async fn insert(
         row.payload,
         row.max_attempts,
         row.dedupe_key.as_deref(),
+        wake.silence(),
     )
     .fetch_optional(&mut *conn)
     .await?;

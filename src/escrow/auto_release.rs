@@ -36,6 +36,7 @@ pub async fn schedule(
         EnqueueOptions {
             delay_secs: Some(delay_secs),
             intent_id: Some(intent),
+            ..Default::default()
         },
     )
     .await?;

@@ -11,7 +11,7 @@ use crate::{
     db::{
         discrepancies,
         intents::IntentRecord,
-        payouts::{self, PayoutTarget},
+        payouts::{self, NewPayout, PayoutTarget},
     },
     domain::{Buyer, Money, PayoutDestination, PayoutKind, ProviderKind},
 };
@@ -40,12 +40,15 @@ pub async fn start(
     };
     let payout = payouts::insert(
         conn,
-        intent.id,
-        1,
-        PayoutKind::LateRefund,
-        amount,
-        intent.provider,
-        &target,
+        &NewPayout {
+            intent: intent.id,
+            release_seq: 1,
+            kind: PayoutKind::LateRefund,
+            amount,
+            provider: intent.provider,
+            target: &target,
+        },
+        crate::queue::bell::Wake::Trigger,
     )
     .await?
     .id;

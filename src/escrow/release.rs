@@ -13,7 +13,7 @@ use crate::{
         balances, intent_notices,
         intents::{self, IntentRecord},
         ledger::{Account, Posting, TransactionKind},
-        payouts::{self, PayoutTarget},
+        payouts::{self, NewPayout, PayoutTarget},
         releases::{self, PendingRelease, RecordError, ReleaseSource},
         transitions::transition,
     },
@@ -26,7 +26,7 @@ use crate::{
         release_parts::{PartError, ReleaseTerms},
     },
     notify::event_type,
-    queue::{EnqueueOptions, enqueue},
+    queue::{EnqueueOptions, bell::Wake, enqueue},
 };
 
 /// Where each currency's commission is paid out (`MALIPO_COMMISSION_PAYOUT_<CURRENCY>`); a
@@ -261,6 +261,12 @@ async fn start_posting(
         },
         EnqueueOptions {
             intent_id: Some(intent.id),
+            // A client's request is answered by the front, which rings after its commit.
+            wake: if source == ReleaseSource::Client {
+                Wake::CallerRings
+            } else {
+                Wake::Trigger
+            },
             ..Default::default()
         },
     )
@@ -455,12 +461,16 @@ async fn create_payouts(
         created.push(
             payouts::insert(
                 conn,
-                intent.id,
-                part.seq,
-                PayoutKind::Payee,
-                split.payee,
-                provider,
-                &PayoutTarget::Destination(destination),
+                &NewPayout {
+                    intent: intent.id,
+                    release_seq: part.seq,
+                    kind: PayoutKind::Payee,
+                    amount: split.payee,
+                    provider,
+                    target: &PayoutTarget::Destination(destination),
+                },
+                // The `release_escrow` job rings once its transaction committed.
+                Wake::CallerRings,
             )
             .await?,
         );
@@ -470,12 +480,15 @@ async fn create_payouts(
             created.push(
                 payouts::insert(
                     conn,
-                    intent.id,
-                    part.seq,
-                    PayoutKind::Commission,
-                    split.commission,
-                    destination.provider(),
-                    &PayoutTarget::Destination(destination.clone()),
+                    &NewPayout {
+                        intent: intent.id,
+                        release_seq: part.seq,
+                        kind: PayoutKind::Commission,
+                        amount: split.commission,
+                        provider: destination.provider(),
+                        target: &PayoutTarget::Destination(destination.clone()),
+                    },
+                    Wake::CallerRings,
                 )
                 .await?,
             );

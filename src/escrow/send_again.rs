@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     db::{
         intents,
-        payouts::{self, PayoutRecord, PayoutTarget},
+        payouts::{self, NewPayout, PayoutRecord, PayoutTarget},
     },
     domain::{
         IntentNote, Money, PayoutDestination, PayoutKind, PayoutStatus, new_intent::invoice_pays,
@@ -133,12 +133,15 @@ pub async fn send_again(
     let provider = destination.provider();
     let successor = payouts::insert(
         &mut *conn,
-        intent,
-        failed.release_seq,
-        failed.kind,
-        failed.amount,
-        provider,
-        &PayoutTarget::Destination(destination),
+        &NewPayout {
+            intent,
+            release_seq: failed.release_seq,
+            kind: failed.kind,
+            amount: failed.amount,
+            provider,
+            target: &PayoutTarget::Destination(destination),
+        },
+        crate::queue::bell::Wake::Trigger,
     )
     .await?
     .id;

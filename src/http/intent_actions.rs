@@ -28,7 +28,7 @@ use crate::{
     },
 };
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
     Release,
     Refund,
@@ -212,7 +212,15 @@ async fn apply(
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
-    idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
+    let answer =
+        idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await?;
+    if action == Action::Release {
+        // `release::request` left the wake-up for a client's release to this, after the commit.
+        state
+            .bell
+            .ring(<malipo_jobs::ReleaseEscrow as malipo_jobs::Job>::QUEUE);
+    }
+    Ok(answer)
 }
 
 /// A release refusal as the API tells it: 409 for the intent's state, 422 naming the field.

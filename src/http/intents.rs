@@ -128,6 +128,10 @@ async fn insert_intent(
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
     let response =
         idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::CREATED, &view).await?;
+    // `intents::insert` left the workers' wake-up for its deposit job to this, after the commit.
+    state
+        .bell
+        .ring(<malipo_jobs::InitiateDeposit as malipo_jobs::Job>::QUEUE);
     tracing::info!(intent_id = %id, provider = %intent.provider, "intent created");
     Ok(response)
 }

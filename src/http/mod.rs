@@ -139,6 +139,9 @@ pub struct AppState {
     /// The workers' state of this process's [`crate::startup::Application`]: what an operator's
     /// drain runs jobs with (none: a front assembled without one, which cannot drain).
     pub workers: Option<crate::worker::WorkerState>,
+    /// Wakes the workers for jobs this front committed without notifying from inside the
+    /// transaction (`queue::bell`).
+    pub bell: crate::queue::bell::JobBell,
 }
 
 impl AppState {
@@ -155,6 +158,7 @@ impl AppState {
             config.front.auth_failures_per_min,
             config.front.negative_key_cache,
         );
+        let bell = crate::queue::bell::JobBell::new(pool.clone());
         Self {
             pool,
             config: Arc::new(config),
@@ -166,6 +170,7 @@ impl AppState {
             fincra_checks: None,
             notify: Arc::new(crate::notify::NotifySettings::default()),
             workers: None,
+            bell,
         }
     }
 

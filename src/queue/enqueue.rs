@@ -4,6 +4,8 @@ use malipo_jobs::Job;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::bell::Wake;
+
 /// Where a job was enqueued: the new row, or the existing row with the same dedupe key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Enqueued {
@@ -14,12 +16,25 @@ pub struct Enqueued {
 }
 
 /// Options beyond the job's own contract.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EnqueueOptions {
     /// Run no earlier than this many seconds from now.
     pub delay_secs: Option<f64>,
     /// The intent the job works on, for operator filters.
     pub intent_id: Option<Uuid>,
+    /// Who wakes the workers: the notification trigger, unless the caller rings the job bell
+    /// for the job's queue once its transaction committed (`queue::bell`).
+    pub wake: Wake,
+}
+
+impl Default for EnqueueOptions {
+    fn default() -> Self {
+        Self {
+            delay_secs: None,
+            intent_id: None,
+            wake: Wake::Trigger,
+        }
+    }
 }
 
 /// A job's row as [`enqueue`] writes it, for a statement that stores it together with the row
@@ -65,8 +80,9 @@ pub async fn enqueue<J: Job>(
     let row = JobRow::of(job)?;
     let dedupe_key = row.dedupe_key;
     let inserted = sqlx::query_scalar!(
-        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id, run_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+        "WITH quiet AS (SELECT set_config('malipo.rings_itself', $8, true))
+         INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id, run_at)
+         SELECT $1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7) FROM quiet
          ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
          RETURNING id",
         row.queue,
@@ -76,6 +92,7 @@ pub async fn enqueue<J: Job>(
         dedupe_key.as_deref(),
         options.intent_id,
         options.delay_secs.unwrap_or(0.0),
+        options.wake.silence(),
     )
     .fetch_optional(&mut *conn)
     .await?;

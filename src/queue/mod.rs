@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod bell;
 pub mod budget;
 pub mod claim;
 pub mod complete;

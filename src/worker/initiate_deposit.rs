@@ -227,6 +227,7 @@ async fn schedule_settlement(
             EnqueueOptions {
                 intent_id: Some(intent.id),
                 delay_secs: Some(2.0),
+                ..Default::default()
             },
         )
         .await?;
@@ -300,6 +301,7 @@ async fn confirm_later(
         EnqueueOptions {
             intent_id: Some(intent),
             delay_secs: Some(delay_secs),
+            ..Default::default()
         },
     )
     .await?;

@@ -5,7 +5,7 @@ use malipo_jobs::Refund;
 
 use super::WorkerState;
 use crate::{
-    db::payouts::{self, PayoutTarget},
+    db::payouts::{self, NewPayout, PayoutTarget},
     domain::{Buyer, PayoutDestination, PayoutKind, ProviderKind},
     escrow::deposit_reference,
     queue::{JobContext, JobError},
@@ -53,12 +53,15 @@ pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), Jo
     // What is left after any releases in parts is what goes back.
     let payout = payouts::insert(
         &mut tx,
-        intent.id,
-        1,
-        PayoutKind::Refund,
-        intent.remaining(),
-        intent.provider,
-        &target,
+        &NewPayout {
+            intent: intent.id,
+            release_seq: 1,
+            kind: PayoutKind::Refund,
+            amount: intent.remaining(),
+            provider: intent.provider,
+            target: &target,
+        },
+        crate::queue::bell::Wake::Trigger,
     )
     .await?
     .id;

@@ -18,5 +18,9 @@ pub async fn run(job: ReleaseEscrow, context: JobContext<WorkerState>) -> Result
     release::release(&mut tx, &intent, &state.commission).await?;
     context.complete_within(&mut tx).await?;
     tx.commit().await?;
+    // `release::release` left the wake-up for the payouts it wrote to this, after the commit.
+    state
+        .bell
+        .ring(<malipo_jobs::Payout as malipo_jobs::Job>::QUEUE);
     Ok(())
 }

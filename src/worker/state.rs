@@ -29,12 +29,16 @@ pub struct WorkerState {
     pub notifier: Option<Arc<crate::notify::Notifier>>,
     /// Reconciliation periods and thresholds.
     pub reconcile: ReconcileSettings,
+    /// Wakes the workers (of every process) for jobs a handler committed without notifying
+    /// from inside its transaction (`queue::bell`).
+    pub bell: crate::queue::bell::JobBell,
 }
 
 impl WorkerState {
     /// From explicit parts (tests, the sandbox).
     pub fn new(pool: PgPool, providers: Providers, commission: CommissionDestinations) -> Self {
         Self {
+            bell: crate::queue::bell::JobBell::new(pool.clone()),
             pool,
             providers: Arc::new(providers),
             commission: Arc::new(commission),

@@ -45,7 +45,7 @@ pub async fn receive(
     match fincra::parse_webhook(&body) {
         Ok(event) => {
             store_event(
-                &state.pool,
+                &state,
                 "fincra",
                 InboxEndpoint::Fincra,
                 &event.dedupe_key,

@@ -4,7 +4,7 @@
 
 use axum::{extract::State, http::StatusCode};
 
-use super::{count, record, store_deposit_event, store_inert};
+use super::{committed, count, store_deposit_event, store_inert};
 use crate::{
     db::inbox::InboxStatus,
     http::{
@@ -57,7 +57,7 @@ pub async fn receive(
     )
     .await?;
     if let Some(stored) = stored {
-        record("lnbits", stored);
+        committed(&state, "lnbits", stored);
     } else {
         store_inert(
             &state.pool,

@@ -7,9 +7,11 @@ pub mod lnbits;
 pub mod mpesa;
 pub mod paystack;
 
+use malipo_jobs::{Job, ProcessWebhook};
 use sha2::{Digest, Sha256};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 
+use super::AppState;
 use crate::{
     db::inbox::{Admission, InboxStatus, Received, Reception, insert_received},
     domain::ProviderKind,
@@ -27,9 +29,9 @@ pub enum Stored {
     Recorded,
 }
 
-/// Stores a verified event and queues its processing, atomically.
+/// Stores a verified event and queues its processing, atomically, and wakes the workers.
 pub async fn store_event(
-    pool: &PgPool,
+    state: &AppState,
     provider: &str,
     endpoint: InboxEndpoint,
     event_key: &str,
@@ -37,7 +39,7 @@ pub async fn store_event(
 ) -> Result<Stored, sqlx::Error> {
     // Admitting any delivery, nothing is refused as not ours.
     let stored = store_admitted(
-        pool,
+        &state.pool,
         provider,
         endpoint,
         event_key,
@@ -47,14 +49,14 @@ pub async fn store_event(
     )
     .await?
     .unwrap_or(Stored::Duplicate);
-    record(provider, stored);
+    committed(state, provider, stored);
     Ok(stored)
 }
 
 /// [`store_event`] for a result about the payout `reference` (its subject): `None`, with nothing
 /// stored, when this provider has no payout with that reference.
 pub async fn store_payout_event(
-    pool: &PgPool,
+    state: &AppState,
     provider: &str,
     endpoint: InboxEndpoint,
     event_key: &str,
@@ -63,7 +65,7 @@ pub async fn store_payout_event(
 ) -> Result<Option<Stored>, sqlx::Error> {
     let admit = Admission::PayoutReference(reference);
     let stored = store_admitted(
-        pool,
+        &state.pool,
         provider,
         endpoint,
         event_key,
@@ -73,14 +75,15 @@ pub async fn store_payout_event(
     )
     .await?;
     if let Some(stored) = stored {
-        record(provider, stored);
+        committed(state, provider, stored);
     }
     Ok(stored)
 }
 
 /// A claim about the deposit whose handle is `handle` at `provider`, stored on `conn` (a pool,
 /// or the caller's transaction, which must commit it): `None`, with nothing stored, when malipo
-/// recorded no such handle. Counted by the caller with [`record`].
+/// recorded no such handle. Once it is committed the caller calls [`committed`], which counts it
+/// and wakes the workers.
 pub async fn store_deposit_event(
     conn: impl PgExecutor<'_>,
     inbox_provider: &str,
@@ -117,6 +120,15 @@ async fn store_admitted(
         Reception::Duplicate => Some(Stored::Duplicate),
         Reception::NotOurs => None,
     })
+}
+
+/// After the commit of what a store returned: counts the delivery, and rings the job bell for a
+/// queued one (its statement kept the notification trigger quiet).
+pub fn committed(state: &AppState, provider: &str, stored: Stored) {
+    record(provider, stored);
+    if stored == Stored::Queued {
+        state.bell.ring(ProcessWebhook::QUEUE);
+    }
 }
 
 /// Stores an authenticated delivery that will have no effect (`Rejected` or `Ignored`), with

@@ -11,7 +11,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{
-    count, record, store_deposit_event, store_event, store_inert, store_inert_about,
+    committed, count, store_deposit_event, store_event, store_inert, store_inert_about,
     store_payout_event,
 };
 use crate::{
@@ -88,7 +88,7 @@ pub async fn stk(
     .await?;
     if let Some(stored) = stored {
         tx.commit().await?;
-        record("mpesa", stored);
+        committed(&state, "mpesa", stored);
     } else {
         // Kept with the id as its subject: the job recording the id finds it by that.
         let reason = format!("unknown CheckoutRequestID {checkout}");
@@ -247,7 +247,7 @@ pub async fn c2b_confirmation(
     match callbacks::parse_c2b(&body) {
         Ok(payment) => {
             store_event(
-                &state.pool,
+                &state,
                 "mpesa",
                 InboxEndpoint::MpesaC2bConfirmation,
                 &payment.dedupe_key,
@@ -273,8 +273,7 @@ async fn payout_event(
     dedupe_key: &str,
     body: &[u8],
 ) -> Result<Json<Value>, ApiError> {
-    let stored =
-        store_payout_event(&state.pool, "mpesa", endpoint, dedupe_key, reference, body).await?;
+    let stored = store_payout_event(state, "mpesa", endpoint, dedupe_key, reference, body).await?;
     if stored.is_none() {
         store_inert(
             &state.pool,

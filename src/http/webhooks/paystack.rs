@@ -38,7 +38,7 @@ pub async fn receive(
     match paystack::parse_webhook(&body) {
         Ok(event) => {
             store_event(
-                &state.pool,
+                &state,
                 "paystack",
                 InboxEndpoint::Paystack,
                 &event.dedupe_key,

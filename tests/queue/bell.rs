@@ -1,0 +1,83 @@
+//! Waking workers after a commit (migration 0125, `queue::bell`): a statement whose writer
+//! rings the bell itself issues no NOTIFY from inside its transaction — a transaction that
+//! notifies commits under one cluster-wide lock held through its WAL flush — while every other
+//! statement, in the same transaction too, is notified as before.
+
+use std::time::Duration;
+
+use malipo::queue::{
+    EnqueueOptions,
+    bell::{JobBell, Wake},
+    enqueue,
+    wake::CHANNEL,
+};
+use malipo_jobs::{Job, Noop};
+use malipo_testing::test_database;
+use sqlx::postgres::{PgListener, PgNotification};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn next(listener: &mut PgListener) -> PgNotification {
+    tokio::time::timeout(LIMIT, listener.recv())
+        .await
+        .expect("a notification in time")
+        .expect("the listener's connection")
+}
+
+#[tokio::test]
+async fn a_statement_that_rings_itself_sends_no_notify_and_the_next_statement_does() {
+    let db = test_database().await.expect("database");
+    let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
+    listener.listen(CHANNEL).await.expect("listen");
+    let mut tx = db.pool.begin().await.expect("begin");
+    let quiet = EnqueueOptions {
+        wake: Wake::CallerRings,
+        ..Default::default()
+    };
+    enqueue(
+        &mut tx,
+        &Noop {
+            tag: "quiet".into(),
+        },
+        quiet,
+    )
+    .await
+    .expect("enqueue");
+    // Notifications arrive in the order the transaction sent them: the marker is first only
+    // when the quiet statement sent none.
+    sqlx::query("SELECT pg_notify($1, 'marker')")
+        .bind(CHANNEL)
+        .execute(&mut *tx)
+        .await
+        .expect("marker");
+    enqueue(
+        &mut tx,
+        &Noop { tag: "loud".into() },
+        EnqueueOptions::default(),
+    )
+    .await
+    .expect("enqueue");
+    tx.commit().await.expect("commit");
+    assert_eq!(next(&mut listener).await.payload(), "marker");
+    assert_eq!(
+        next(&mut listener).await.payload(),
+        Noop::QUEUE,
+        "the statement after the quiet one is notified by the trigger"
+    );
+}
+
+#[tokio::test]
+async fn rings_go_out_as_notifications_for_their_queues() {
+    let db = test_database().await.expect("database");
+    let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
+    listener.listen(CHANNEL).await.expect("listen");
+    let bell = JobBell::new(db.pool.clone());
+    bell.ring("webhooks");
+    bell.ring("payouts");
+    let mut heard = vec![
+        next(&mut listener).await.payload().to_owned(),
+        next(&mut listener).await.payload().to_owned(),
+    ];
+    heard.sort();
+    assert_eq!(heard, ["payouts", "webhooks"]);
+}
