@@ -6,7 +6,10 @@ use malipo_jobs::ProcessWebhook;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::{providers::InboxEndpoint, queue::JobRow};
+use crate::{
+    providers::InboxEndpoint,
+    queue::{JobRow, Lease},
+};
 
 /// Where an inbox row stands (`webhook_inbox.status`, CHECKed in `migrations/0003_escrow.sql`).
 #[derive(
@@ -229,24 +232,33 @@ pub async fn load(
     .await
 }
 
-/// Records what processing row `id` came to (`Processed` or `Ignored`), unless another run did
-/// first.
-pub async fn finish(
+/// Records what processing row `id` came to (`Processed` or `Ignored`, unless another run did
+/// first) and completes its `process_webhook` job, as one statement fenced by the run's lease:
+/// the row is finished only when the job is marked done, so a run whose lease was taken over
+/// changes nothing (its successor finishes the row). Returns whether it completed.
+/// Like `queue::complete::done_within`, it completes through `malipo_complete_done`.
+pub async fn finish_completing(
     executor: impl PgExecutor<'_>,
     id: Uuid,
     status: InboxStatus,
     reason: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now() WHERE id = $1 AND status = $4",
+    job: Lease,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"WITH done AS (SELECT malipo_complete_done(ARRAY[$5::int8], ARRAY[$6::int8]) AS job),
+              finished AS (
+                UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now()
+                 WHERE id = $1 AND status = $4 AND EXISTS (SELECT 1 FROM done))
+           SELECT EXISTS (SELECT 1 FROM done) AS "completed!""#,
         id,
         status as InboxStatus,
         reason,
         InboxStatus::Received as InboxStatus,
+        job.job_id,
+        job.token,
     )
-    .execute(executor)
-    .await?;
-    Ok(())
+    .fetch_one(executor)
+    .await
 }
 
 /// STK callbacks for `checkout_request_id` that arrived in the last 15 minutes before malipo

@@ -49,6 +49,15 @@ impl From<sqlx::Error> for JobError {
     }
 }
 
+/// A run's claim on its job: what a statement completing the job names.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease {
+    /// The job row id.
+    pub job_id: i64,
+    /// The claim's fencing token.
+    pub token: i64,
+}
+
 /// What a handler sees besides its payload.
 #[derive(Clone)]
 pub struct JobContext<C> {
@@ -72,7 +81,26 @@ impl<C> JobContext<C> {
     /// lease over (this run outlived it), it refuses: the caller's transaction must roll back,
     /// and the new holder of the lease does the work.
     pub async fn complete_within(&self, conn: &mut PgConnection) -> Result<(), JobError> {
-        if !super::complete::done_within(conn, self.job_id, self.lease_token).await? {
+        let done = super::complete::done_within(conn, self.job_id, self.lease_token).await?;
+        self.completed_with_effect(done)
+    }
+
+    /// This run's claim, for one statement that writes the run's effect and marks the job done
+    /// only together (fenced by the token, as [`Self::complete_within`] is): the statement calls
+    /// `malipo_complete_done(ARRAY[job_id], ARRAY[token])` and writes the effect only when it
+    /// returned the job. Report what it did with [`Self::completed_with_effect`].
+    pub fn lease(&self) -> Lease {
+        Lease {
+            job_id: self.job_id,
+            token: self.lease_token,
+        }
+    }
+
+    /// After an effect written together with this job's completion (`done`: the completion
+    /// happened; false when another worker took the lease over, and the effect was not
+    /// written): the batch writer then leaves the job alone.
+    pub fn completed_with_effect(&self, done: bool) -> Result<(), JobError> {
+        if !done {
             return Err(JobError::Retry(
                 anyhow::anyhow!(
                     "job {} no longer holds its lease; its effect is rolled back",

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 pub use enqueue::{EnqueueOptions, Enqueued, JobRow, enqueue, enqueue_batch};
 pub use finish_waiting::finish_waiting;
-pub use handlers::{Handlers, JobContext, JobError};
+pub use handlers::{Handlers, JobContext, JobError, Lease};
 pub use malipo_jobs::RetryPolicy;
 pub use outcome::JobOutcome;
 pub use runner::Runner;

@@ -61,8 +61,16 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
             )
         }
     };
-    inbox::finish(&state.pool, job.inbox_id, status, reason.as_deref()).await?;
-    Ok(())
+    // The row's outcome and the job's completion commit together: one statement, no batch.
+    let done = inbox::finish_completing(
+        &state.pool,
+        job.inbox_id,
+        status,
+        reason.as_deref(),
+        context.lease(),
+    )
+    .await?;
+    context.completed_with_effect(done)
 }
 
 /// What an event came to.

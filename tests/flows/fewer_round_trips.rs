@@ -140,3 +140,66 @@ async fn a_posting_whose_accounts_appear_meanwhile_is_refused_whole() {
     .expect("transactions");
     assert_eq!(written, 0, "nothing of the posting committed");
 }
+
+/// A callback's outcome and its `process_webhook` job's completion are one statement fenced by
+/// the run's lease: a run whose lease another worker took over finishes nothing.
+#[tokio::test]
+async fn a_webhook_row_is_finished_only_with_its_jobs_completion_under_the_runs_lease() {
+    use malipo::{
+        db::inbox::{self, Admission, InboxStatus, Received, Reception},
+        providers::InboxEndpoint,
+        queue::Lease,
+    };
+    let db = malipo_testing::test_database().await.expect("database");
+    let delivery = Received {
+        provider: "paystack",
+        endpoint: InboxEndpoint::Paystack,
+        event_key: "charge.success:1",
+        subject: None,
+        body: b"{}",
+        admit: Admission::Any,
+    };
+    let reception = inbox::insert_received(&db.pool, &delivery)
+        .await
+        .expect("stored");
+    assert_eq!(reception, Reception::Queued);
+    // Claimed by a run holding token 7.
+    let (row, job): (Uuid, i64) = sqlx::query_as(
+        "UPDATE malipo_jobs SET state = 'running', locked_by = 'test', lease_token = 7,
+                locked_until = now() + interval '1 minute'
+          WHERE kind = 'process_webhook'
+          RETURNING (payload->>'inbox_id')::uuid, id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("claimed");
+    let states = || async {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT (SELECT status FROM webhook_inbox WHERE id = $1),
+                    (SELECT state FROM malipo_jobs WHERE id = $2)",
+        )
+        .bind(row)
+        .bind(job)
+        .fetch_one(&db.pool)
+        .await
+        .expect("states")
+    };
+    let stale = Lease {
+        job_id: job,
+        token: 6,
+    };
+    let finished = inbox::finish_completing(&db.pool, row, InboxStatus::Processed, None, stale)
+        .await
+        .expect("statement");
+    assert!(!finished, "a stale lease completes nothing");
+    assert_eq!(states().await, ("received".into(), "running".into()));
+    let held = Lease {
+        job_id: job,
+        token: 7,
+    };
+    let finished = inbox::finish_completing(&db.pool, row, InboxStatus::Processed, None, held)
+        .await
+        .expect("statement");
+    assert!(finished);
+    assert_eq!(states().await, ("processed".into(), "done".into()));
+}
