@@ -108,7 +108,7 @@ pub async fn insert_received(
         InboxStatus::Received as InboxStatus,
         deposit_handle.map(|(_, handle)| handle),
         deposit_handle.map(|(provider, _)| provider.as_str()),
-        crate::queue::bell::SILENCE,
+        crate::queue::bell::Wake::CallerRings.quiet_about(job.queue),
     )
     .fetch_one(conn)
     .await?;

@@ -136,7 +136,7 @@ pub async fn insert(
         start.payload,
         start.max_attempts,
         start.dedupe_key.as_deref(),
-        crate::queue::bell::SILENCE,
+        crate::queue::bell::Wake::CallerRings.quiet_about(start.queue),
     )
     .execute(&mut *conn)
     .await?;

@@ -139,7 +139,7 @@ pub async fn insert(
         row.payload,
         row.max_attempts,
         row.dedupe_key.as_deref(),
-        wake.silence(),
+        wake.quiet_about(row.queue),
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -123,7 +123,8 @@ pub fn destination_can_receive(
 }
 
 /// The successor of `failed` to `destination`: inserted with its `payout` job, linked from
-/// `failed`, and noted in the intent's history. Returns its id.
+/// `failed`, and noted in the intent's history. Returns its id. Refused (the caller rolls back)
+/// when the share turns out to be covered already.
 pub async fn send_again(
     conn: &mut PgConnection,
     intent: Uuid,
@@ -143,9 +144,22 @@ pub async fn send_again(
         },
         crate::queue::bell::Wake::Trigger,
     )
-    .await?
-    .id;
-    payouts::supersede(&mut *conn, failed.id, successor).await?;
+    .await?;
+    // Under the failed payout's lock neither can happen; refused rather than linking a live
+    // payout that was not made here, or leaving a successor unlinked.
+    if !successor.new {
+        return Err(SendAgainError::Conflict(format!(
+            "a live {} payout `{}` already covers this share",
+            failed.kind, successor.id
+        )));
+    }
+    let successor = successor.id;
+    if !payouts::supersede(&mut *conn, failed.id, successor).await? {
+        return Err(SendAgainError::Conflict(format!(
+            "payout `{}` is no longer a failed payout without a successor",
+            failed.id
+        )));
+    }
     intents::record_event(
         &mut *conn,
         intent,

@@ -212,15 +212,14 @@ async fn apply(
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
-    let answer =
-        idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await?;
-    if action == Action::Release {
-        // `release::request` left the wake-up for a client's release to this, after the commit.
+    // `release::request` left the wake-up for a client's release to this ring, which goes out
+    // once the commit below is over, however this handler ends.
+    let _ring = (action == Action::Release).then(|| {
         state
             .bell
-            .ring(<malipo_jobs::ReleaseEscrow as malipo_jobs::Job>::QUEUE);
-    }
-    Ok(answer)
+            .ring_when_dropped(<malipo_jobs::ReleaseEscrow as malipo_jobs::Job>::QUEUE)
+    });
+    idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::ACCEPTED, &view).await
 }
 
 /// A release refusal as the API tells it: 409 for the intent's state, 422 naming the field.

@@ -126,12 +126,13 @@ async fn insert_intent(
     let view = intents::view(&mut tx, Some(caller.id), id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("intent {id} vanished inside its own transaction"))?;
+    // `intents::insert` left the workers' wake-up for its deposit job to this ring, which goes
+    // out once the commit below is over, however this handler ends.
+    let _ring = state
+        .bell
+        .ring_when_dropped(<malipo_jobs::InitiateDeposit as malipo_jobs::Job>::QUEUE);
     let response =
         idempotency::commit_answer(tx, caller.id, &key.0, StatusCode::CREATED, &view).await?;
-    // `intents::insert` left the workers' wake-up for its deposit job to this, after the commit.
-    state
-        .bell
-        .ring(<malipo_jobs::InitiateDeposit as malipo_jobs::Job>::QUEUE);
     tracing::info!(intent_id = %id, provider = %intent.provider, "intent created");
     Ok(response)
 }

@@ -6,6 +6,15 @@ pub enum OpsError {
     /// A filter, cursor or argument that does not parse or is out of range; nothing was written.
     #[error("{0}")]
     Invalid(String),
+    /// A named field of the operator's request is unfit (a destination that cannot receive the
+    /// money); nothing was written.
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// No such job or queue.
     #[error("{0}")]
     NotFound(String),

@@ -45,6 +45,7 @@ pub async fn resend_commission(
             "payout `{id}` is a withdrawal; only an intent's commission is sent again here"
         ))
     })?;
+    let redirected = to.is_some();
     let successor = async {
         send_again::may_send_again(&mut tx, &failed, PayoutKind::Commission, "an operator").await?;
         let destination = match to {
@@ -58,7 +59,7 @@ pub async fn resend_commission(
     };
     let (successor, provider) = successor.await.map_err(|error| match error {
         SendAgainError::Conflict(message) => OpsError::Conflict(message),
-        unfit @ SendAgainError::Unfit { .. } => OpsError::Invalid(unfit.to_string()),
+        SendAgainError::Unfit { field, message } => OpsError::InvalidField { field, message },
         SendAgainError::Database(error) => OpsError::Database(error),
     })?;
     audit::record(
@@ -72,7 +73,9 @@ pub async fn resend_commission(
             dry_run: false,
             affected: 1,
             detail: json!({"intent": intent, "successor": successor,
-                           "provider": provider.as_str(), "note": note}),
+                           "provider": provider.as_str(),
+                           "destination": if redirected { "given by the operator" } else { "where it went before" },
+                           "note": note}),
         },
     )
     .await?;

@@ -92,7 +92,7 @@ pub async fn enqueue<J: Job>(
         dedupe_key.as_deref(),
         options.intent_id,
         options.delay_secs.unwrap_or(0.0),
-        options.wake.silence(),
+        options.wake.quiet_about(row.queue),
     )
     .fetch_optional(&mut *conn)
     .await?;

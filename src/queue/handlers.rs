@@ -89,7 +89,7 @@ impl<C> JobContext<C> {
     /// only together (fenced by the token, as [`Self::complete_within`] is): the statement calls
     /// `malipo_complete_done(ARRAY[job_id], ARRAY[token])` and writes the effect only when it
     /// returned the job. Report what it did with [`Self::completed_with_effect`].
-    pub fn lease(&self) -> Lease {
+    pub(crate) fn lease(&self) -> Lease {
         Lease {
             job_id: self.job_id,
             token: self.lease_token,
@@ -99,7 +99,7 @@ impl<C> JobContext<C> {
     /// After an effect written together with this job's completion (`done`: the completion
     /// happened; false when another worker took the lease over, and the effect was not
     /// written): the batch writer then leaves the job alone.
-    pub fn completed_with_effect(&self, done: bool) -> Result<(), JobError> {
+    pub(crate) fn completed_with_effect(&self, done: bool) -> Result<(), JobError> {
         if !done {
             return Err(JobError::Retry(
                 anyhow::anyhow!(

@@ -15,12 +15,13 @@ pub async fn run(job: ReleaseEscrow, context: JobContext<WorkerState>) -> Result
     let state = &context.app;
     let mut tx = state.pool.begin().await?;
     let intent = super::job_intent::load(&mut tx, job.intent_id, true).await?;
+    // `release::release` left the wake-up for the payouts it writes to this ring, which goes out
+    // once the commit below is over, however this run ends.
+    let _ring = state
+        .bell
+        .ring_when_dropped(<malipo_jobs::Payout as malipo_jobs::Job>::QUEUE);
     release::release(&mut tx, &intent, &state.commission).await?;
     context.complete_within(&mut tx).await?;
     tx.commit().await?;
-    // `release::release` left the wake-up for the payouts it wrote to this, after the commit.
-    state
-        .bell
-        .ring(<malipo_jobs::Payout as malipo_jobs::Job>::QUEUE);
     Ok(())
 }

@@ -108,10 +108,7 @@ async fn asking_the_provider_makes_the_payout_job_run_now_and_is_audited() {
     let intent = stack.create_intent().await;
     let intent_id = Uuid::parse_str(&intent).expect("uuid");
     // Paused, so the job is seen waiting rather than run by the stack's workers.
-    sqlx::query("INSERT INTO malipo_queues (name, paused) VALUES ('payouts', true) ON CONFLICT (name) DO UPDATE SET paused = true")
-        .execute(&stack.pool)
-        .await
-        .expect("pause");
+    stack.pause("payouts").await;
     let payout: Uuid = sqlx::query_scalar(
         "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, initiated_at)
          VALUES (gen_random_uuid(), $1, 'payee', 100, 'KES', 'mpesa', '{}', 'po_ask_' || $1::text, 'in_flight', now())
@@ -355,10 +352,7 @@ async fn a_failed_commission_is_sent_again_from_the_intent_page_and_audited() {
     let intent = stack.create_intent().await;
     let intent_id = Uuid::parse_str(&intent).expect("uuid");
     // Paused, so the successor is seen queued rather than paid by the stack's workers.
-    sqlx::query("INSERT INTO malipo_queues (name, paused) VALUES ('payouts', true) ON CONFLICT (name) DO UPDATE SET paused = true")
-        .execute(&stack.pool)
-        .await
-        .expect("pause");
+    stack.pause("payouts").await;
     let failed: Uuid = sqlx::query_scalar(
         "INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, failure_reason)
          VALUES (gen_random_uuid(), $1, 'commission', 100, 'KES', 'mpesa', '{\"provider\": \"mpesa\", \"msisdn\": \"254700000099\"}',

@@ -119,6 +119,18 @@ impl Stack {
             .expect("job")
     }
 
+    /// Pauses `queue` behind the stack's workers' back (its jobs are then seen waiting).
+    pub async fn pause(&self, queue: &str) {
+        sqlx::query(
+            "INSERT INTO malipo_queues (name, paused) VALUES ($1, true)
+             ON CONFLICT (name) DO UPDATE SET paused = true",
+        )
+        .bind(queue)
+        .execute(&self.pool)
+        .await
+        .expect("pause");
+    }
+
     /// Whether `queue` is paused.
     pub async fn paused(&self, queue: &str) -> bool {
         sqlx::query_scalar(

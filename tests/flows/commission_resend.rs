@@ -118,7 +118,7 @@ async fn an_operator_sends_a_failed_commission_again_and_the_intent_settles() {
             &operator,
             failed.clone(),
             json!({"note": "x", "payout": {"provider": "lightning", "bolt11": null}}),
-            400,
+            422,
         ),
         (&operator, payee.clone(), json!({"note": "x"}), 409),
         (

@@ -12,6 +12,7 @@ mod fewer_round_trips;
 mod fincra;
 mod fincra_banks;
 mod fincra_checkout;
+mod job_bell;
 mod lightning;
 mod marketplace;
 mod money_truth;

@@ -51,6 +51,8 @@ pub struct Options {
     pub sandbox: SandboxSettings,
     /// Lifetime of the Lightning invoices malipo asks for.
     pub lnbits_invoice_expiry: Option<Duration>,
+    /// The workers' idle poll (`MALIPO_POLL_INTERVAL`); the test app's 100 ms when unset.
+    pub idle_poll: Option<Duration>,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             commission_kes: Some("mpesa:254700000099"),
             sandbox: SandboxSettings::default(),
             lnbits_invoice_expiry: None,
+            idle_poll: None,
         }
     }
 }
@@ -95,6 +98,9 @@ impl Harness {
             .settings(|settings| {
                 settings.commission = commission;
                 settings.notify = notify;
+                if let Some(poll) = options.idle_poll {
+                    settings.app.poll_interval = poll;
+                }
             })
             .workers()
             .start()

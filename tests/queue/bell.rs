@@ -81,3 +81,71 @@ async fn rings_go_out_as_notifications_for_their_queues() {
     heard.sort();
     assert_eq!(heard, ["payouts", "webhooks"]);
 }
+
+#[tokio::test]
+async fn the_trigger_stays_quiet_only_about_the_queue_named_and_only_for_one_statement() {
+    let db = test_database().await.expect("database");
+    let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
+    listener.listen(CHANNEL).await.expect("listen");
+    let mut tx = db.pool.begin().await.expect("begin");
+    sqlx::query(
+        "WITH quiet AS (SELECT set_config('malipo.rings_itself', 'bench', true))
+         INSERT INTO malipo_jobs (queue, kind, payload, max_attempts)
+         SELECT q, 'noop', '{}', 1 FROM quiet, unnest(ARRAY['bench', 'webhooks']) AS q",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("two queues in one statement");
+    sqlx::query("SELECT pg_notify($1, 'marker')")
+        .bind(CHANNEL)
+        .execute(&mut *tx)
+        .await
+        .expect("marker");
+    sqlx::query("INSERT INTO malipo_jobs (queue, kind, payload, max_attempts) VALUES ('bench', 'noop', '{}', 1)")
+        .execute(&mut *tx)
+        .await
+        .expect("the next statement");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        next(&mut listener).await.payload(),
+        "webhooks",
+        "the other queue of the quiet statement is notified, and only it"
+    );
+    assert_eq!(next(&mut listener).await.payload(), "marker");
+    assert_eq!(
+        next(&mut listener).await.payload(),
+        "bench",
+        "the setting lasted one statement"
+    );
+}
+
+#[tokio::test]
+async fn a_callbacks_admission_leaves_its_wake_up_to_the_ring() {
+    use malipo::{
+        db::inbox::{self, Admission, Received, Reception},
+        providers::InboxEndpoint,
+    };
+    let db = test_database().await.expect("database");
+    let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
+    listener.listen(CHANNEL).await.expect("listen");
+    let mut tx = db.pool.begin().await.expect("begin");
+    let delivery = Received {
+        provider: "paystack",
+        endpoint: InboxEndpoint::Paystack,
+        event_key: "charge.success:bell",
+        subject: None,
+        body: b"{}",
+        admit: Admission::Any,
+    };
+    let reception = inbox::insert_received(&mut *tx, &delivery)
+        .await
+        .expect("stored");
+    assert_eq!(reception, Reception::Queued);
+    sqlx::query("SELECT pg_notify($1, 'marker')")
+        .bind(CHANNEL)
+        .execute(&mut *tx)
+        .await
+        .expect("marker");
+    tx.commit().await.expect("commit");
+    assert_eq!(next(&mut listener).await.payload(), "marker");
+}

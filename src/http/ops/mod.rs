@@ -63,6 +63,9 @@ impl From<OpsError> for ApiError {
     fn from(error: OpsError) -> Self {
         match error {
             OpsError::Invalid(message) => Self::BadRequest(message),
+            OpsError::InvalidField { field, message } => {
+                Self::Validation(vec![super::problem::FieldError::new(field, message)])
+            }
             OpsError::NotFound(message) => Self::NotFound(message),
             OpsError::Conflict(message) => Self::Conflict(message),
             OpsError::Database(error) => error.into(),

@@ -4,7 +4,7 @@
 
 use axum::{extract::State, http::StatusCode};
 
-use super::{committed, count, store_deposit_event, store_inert};
+use super::{committed, count, ring_for_callback, store_deposit_event, store_inert};
 use crate::{
     db::inbox::InboxStatus,
     http::{
@@ -47,6 +47,7 @@ pub async fn receive(
             )));
         }
     };
+    let ring = ring_for_callback(&state);
     let stored = store_deposit_event(
         &state.pool,
         "lnbits",
@@ -57,8 +58,9 @@ pub async fn receive(
     )
     .await?;
     if let Some(stored) = stored {
-        committed(&state, "lnbits", stored);
+        committed("lnbits", stored, ring);
     } else {
+        ring.disarm();
         store_inert(
             &state.pool,
             "lnbits",

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
 
 use super::AppState;
+use crate::queue::bell::RingOnDrop;
 use crate::{
     db::inbox::{Admission, InboxStatus, Received, Reception, insert_received},
     domain::ProviderKind,
@@ -38,6 +39,7 @@ pub async fn store_event(
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
     // Admitting any delivery, nothing is refused as not ours.
+    let ring = state.bell.ring_when_dropped(ProcessWebhook::QUEUE);
     let stored = store_admitted(
         &state.pool,
         provider,
@@ -49,7 +51,7 @@ pub async fn store_event(
     )
     .await?
     .unwrap_or(Stored::Duplicate);
-    committed(state, provider, stored);
+    committed(provider, stored, ring);
     Ok(stored)
 }
 
@@ -64,6 +66,7 @@ pub async fn store_payout_event(
     body: &[u8],
 ) -> Result<Option<Stored>, sqlx::Error> {
     let admit = Admission::PayoutReference(reference);
+    let ring = state.bell.ring_when_dropped(ProcessWebhook::QUEUE);
     let stored = store_admitted(
         &state.pool,
         provider,
@@ -74,16 +77,17 @@ pub async fn store_payout_event(
         admit,
     )
     .await?;
-    if let Some(stored) = stored {
-        committed(state, provider, stored);
+    match stored {
+        Some(stored) => committed(provider, stored, ring),
+        None => ring.disarm(),
     }
     Ok(stored)
 }
 
 /// A claim about the deposit whose handle is `handle` at `provider`, stored on `conn` (a pool,
 /// or the caller's transaction, which must commit it): `None`, with nothing stored, when malipo
-/// recorded no such handle. Once it is committed the caller calls [`committed`], which counts it
-/// and wakes the workers.
+/// recorded no such handle. The caller arms [`ring_for_callback`] before the statement (or its
+/// commit) and hands it to [`committed`] after, or disarms it when nothing was stored.
 pub async fn store_deposit_event(
     conn: impl PgExecutor<'_>,
     inbox_provider: &str,
@@ -122,12 +126,19 @@ async fn store_admitted(
     })
 }
 
-/// After the commit of what a store returned: counts the delivery, and rings the job bell for a
-/// queued one (its statement kept the notification trigger quiet).
-pub fn committed(state: &AppState, provider: &str, stored: Stored) {
+/// The ring for a callback's `process_webhook` job, armed before the statement (or the commit)
+/// that stores it: it goes out however the handler ends, once its statement kept the
+/// notification trigger quiet.
+pub fn ring_for_callback(state: &AppState) -> RingOnDrop {
+    state.bell.ring_when_dropped(ProcessWebhook::QUEUE)
+}
+
+/// After the commit of what a store returned: counts the delivery, and lets `ring` wake the
+/// workers for a queued one (a duplicate queued nothing: no ring).
+pub fn committed(provider: &str, stored: Stored, ring: RingOnDrop) {
     record(provider, stored);
-    if stored == Stored::Queued {
-        state.bell.ring(ProcessWebhook::QUEUE);
+    if stored != Stored::Queued {
+        ring.disarm();
     }
 }
 

@@ -11,8 +11,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{
-    committed, count, store_deposit_event, store_event, store_inert, store_inert_about,
-    store_payout_event,
+    committed, count, ring_for_callback, store_deposit_event, store_event, store_inert,
+    store_inert_about, store_payout_event,
 };
 use crate::{
     db::inbox::InboxStatus,
@@ -74,6 +74,7 @@ pub async fn stk(
     // The callback can overtake the job that records this CheckoutRequestID: decided under the
     // id's lock, so either this sees it issued or the job sees the callback kept as ignored.
     let checkout = &callback.checkout_request_id;
+    let ring = ring_for_callback(&state);
     let mut tx = state.pool.begin().await?;
     crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
     let endpoint = InboxEndpoint::MpesaStk;
@@ -88,8 +89,9 @@ pub async fn stk(
     .await?;
     if let Some(stored) = stored {
         tx.commit().await?;
-        committed(&state, "mpesa", stored);
+        committed("mpesa", stored, ring);
     } else {
+        ring.disarm();
         // Kept with the id as its subject: the job recording the id finds it by that.
         let reason = format!("unknown CheckoutRequestID {checkout}");
         let outcome = (InboxStatus::Ignored, reason.as_str());
