@@ -271,8 +271,12 @@ pub async fn run(
     } else {
         None
     };
+    // Idle connections are dropped well before the front closes them (its keep-alive timeout):
+    // a request sent on a connection the front is closing at that moment fails with "connection
+    // closed before message completed", which lost a lifecycle in one 3,000-lifecycle run.
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
+        .pool_idle_timeout(config.front.keep_alive_timeout / 2)
         .build()?;
 
     let watcher = Watcher::start(pool.clone());
