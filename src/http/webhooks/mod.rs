@@ -39,9 +39,8 @@ pub async fn store_event(
     body: &[u8],
 ) -> Result<Stored, sqlx::Error> {
     // Admitting any delivery, nothing is refused as not ours.
-    let ring = state.bell.ring_when_dropped(ProcessWebhook::QUEUE);
-    let stored = store_admitted(
-        &state.pool,
+    let stored = store_now(
+        state,
         provider,
         endpoint,
         event_key,
@@ -49,10 +48,8 @@ pub async fn store_event(
         body,
         Admission::Any,
     )
-    .await?
-    .unwrap_or(Stored::Duplicate);
-    committed(provider, stored, ring);
-    Ok(stored)
+    .await?;
+    Ok(stored.unwrap_or(Stored::Duplicate))
 }
 
 /// [`store_event`] for a result about the payout `reference` (its subject): `None`, with nothing
@@ -66,13 +63,36 @@ pub async fn store_payout_event(
     body: &[u8],
 ) -> Result<Option<Stored>, sqlx::Error> {
     let admit = Admission::PayoutReference(reference);
-    let ring = state.bell.ring_when_dropped(ProcessWebhook::QUEUE);
+    store_now(
+        state,
+        provider,
+        endpoint,
+        event_key,
+        Some(reference),
+        body,
+        admit,
+    )
+    .await
+}
+
+/// [`store_admitted`] in a statement of its own, with the ring for its job armed before it and
+/// let go (counted) after, or disarmed when nothing was stored.
+async fn store_now(
+    state: &AppState,
+    provider: &str,
+    endpoint: InboxEndpoint,
+    event_key: &str,
+    subject: Option<&str>,
+    body: &[u8],
+    admit: Admission<'_>,
+) -> Result<Option<Stored>, sqlx::Error> {
+    let ring = ring_for_callback(state);
     let stored = store_admitted(
         &state.pool,
         provider,
         endpoint,
         event_key,
-        Some(reference),
+        subject,
         body,
         admit,
     )
