@@ -7,7 +7,7 @@ use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-/// The channel the `malipo_jobs_notify` trigger notifies on, with the queue name as payload.
+/// The channel the `malipo_jobs` notification triggers notify on, with the queue name as payload.
 pub const CHANNEL: &str = "malipo_jobs";
 
 /// Per-queue wake signals shared by every worker in the process.

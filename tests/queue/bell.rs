@@ -149,3 +149,67 @@ async fn a_callbacks_admission_leaves_its_wake_up_to_the_ring() {
     tx.commit().await.expect("commit");
     assert_eq!(next(&mut listener).await.payload(), "marker");
 }
+
+/// Migration 0126: the notification triggers pass only a row that becomes pending and due, so
+/// a claim, a completion or a snooze into the future runs no trigger function and sends
+/// nothing, while a job made due again (a retry, an operator's retry) still wakes the workers.
+#[tokio::test]
+async fn only_a_job_that_becomes_due_is_notified() {
+    let db = test_database().await.expect("database");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts) VALUES ('bench', 'noop', '{}', 3) RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("job");
+    let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
+    listener.listen(CHANNEL).await.expect("listen");
+    let mut tx = db.pool.begin().await.expect("begin");
+    // Counts the transaction's plpgsql calls (the test cluster's user may set this).
+    sqlx::query("SET LOCAL track_functions = 'pl'")
+        .execute(&mut *tx)
+        .await
+        .expect("track functions");
+    let moves = [
+        "UPDATE malipo_jobs SET state = 'running', locked_until = now() + interval '1 minute' WHERE id = $1",
+        "UPDATE malipo_jobs SET state = 'pending', run_at = now() + interval '1 hour' WHERE id = $1",
+        "UPDATE malipo_jobs SET state = 'done', finished_at = now() WHERE id = $1",
+    ];
+    for statement in moves {
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .expect(statement);
+    }
+    let calls: Vec<(String, i64)> =
+        sqlx::query_as("SELECT funcname::text, calls FROM pg_stat_xact_user_functions")
+            .fetch_all(&mut *tx)
+            .await
+            .expect("function calls");
+    assert!(
+        calls.is_empty(),
+        "a claim, a snooze and a completion call no trigger function: {calls:?}"
+    );
+    sqlx::query("SELECT pg_notify($1, 'marker')")
+        .bind(CHANNEL)
+        .execute(&mut *tx)
+        .await
+        .expect("marker");
+    sqlx::query("UPDATE malipo_jobs SET state = 'pending', run_at = now(), finished_at = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .expect("due again");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        next(&mut listener).await.payload(),
+        "marker",
+        "a claim, a snooze into the future and a completion send nothing"
+    );
+    assert_eq!(
+        next(&mut listener).await.payload(),
+        "bench",
+        "a job made due again wakes the workers"
+    );
+}
