@@ -301,6 +301,17 @@ pub async fn set_status(
     // The client's notification (with its deliveries and their jobs) and the posting are
     // written by the same statement, from the UPDATE's result: only a move that happened is
     // reported and posted, and a move is complete without a transaction around it.
+    //
+    // A conclusive move also ends the payout job's waiting status check (snoozed, or not yet
+    // run), as `queue::finish_waiting` does, by the key `queue::JobRow` gives it: that run could
+    // only find the payout settled and do nothing. A running job (the one applying its own
+    // answer) is left to complete as usual.
+    let check = match to {
+        PayoutStatus::Succeeded | PayoutStatus::Failed | PayoutStatus::Reversed => {
+            JobRow::of(&malipo_jobs::Payout { payout_id: id })?.dedupe_key
+        }
+        PayoutStatus::Pending | PayoutStatus::InFlight => None,
+    };
     let moved = sqlx::query!(
         r#"WITH current AS (SELECT status FROM payouts WHERE id = $1 FOR UPDATE),
               moved AS (
@@ -324,7 +335,12 @@ pub async fn set_status(
               -- Called once per moved row (none when the guard held it back).
               posted AS (
                 SELECT malipo_post_ledger($8, $9, $10, $11, $12, $13, $14, $15, $16) AS answer
-                  FROM moved WHERE $8::text IS NOT NULL)
+                  FROM moved WHERE $8::text IS NOT NULL),
+              ended AS (
+                UPDATE malipo_jobs SET state = 'done', finished_at = now(), updated_at = now(),
+                       last_error = 'finished early: its reason was settled elsewhere'
+                 WHERE queue = $20 AND dedupe_key = $21 AND state = 'pending'
+                   AND EXISTS (SELECT 1 FROM moved))
          -- `notified` is joined so that it runs for the moved row.
          SELECT (SELECT (answer).inserted FROM posted) AS inserted,
                 (SELECT (answer).written FROM posted) AS written
@@ -348,6 +364,8 @@ pub async fn set_status(
         DeliverEvent::QUEUE,
         DeliverEvent::KIND,
         DeliverEvent::POLICY.max_attempts as i32,
+        <malipo_jobs::Payout as Job>::QUEUE,
+        check.as_deref(),
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -160,26 +160,9 @@ pub async fn apply_transfer(
     payout: &LockedPayout,
     status: &TransferStatus,
 ) -> anyhow::Result<PayoutEffect> {
-    let effect = transfer_effect(conn, payout, status).await?;
-    end_the_check(conn, payout, effect).await?;
-    Ok(effect)
-}
-
-/// Once a payout is settled by a webhook's verified answer, its job's next status check could
-/// only find that out; it ends in the same transaction instead of running. (When the payout job
-/// itself settles it, the job is running and this matches nothing.)
-async fn end_the_check(
-    conn: &mut PgConnection,
-    payout: &PayoutRecord,
-    effect: PayoutEffect,
-) -> anyhow::Result<()> {
-    if effect == PayoutEffect::Settled {
-        let check = malipo_jobs::Payout {
-            payout_id: payout.id,
-        };
-        crate::queue::finish_waiting(conn, &check).await?;
-    }
-    Ok(())
+    // A settling move ends the payout's waiting status check in its own statement
+    // (`payouts::set_status`).
+    transfer_effect(conn, payout, status).await
 }
 
 async fn transfer_effect(
@@ -214,9 +197,7 @@ pub async fn apply_refund(
     payout: &LockedPayout,
     status: &RefundStatus,
 ) -> anyhow::Result<PayoutEffect> {
-    let effect = refund_effect(conn, payout, status).await?;
-    end_the_check(conn, payout, effect).await?;
-    Ok(effect)
+    refund_effect(conn, payout, status).await
 }
 
 async fn refund_effect(

@@ -1,6 +1,8 @@
 //! Ending a waiting job whose reason is gone, in the transaction that removed the reason: a
-//! payout's next status check once a webhook has settled the payout. Its run could only have
-//! found nothing to do — a claim, a load and a completion spent on a no-op.
+//! Lightning invoice's next poll once a webhook has confirmed the deposit. Its run could only
+//! have found nothing to do — a claim, a load and a completion spent on a no-op. (A payout's
+//! status check ends the same way inside the statement that settles the payout,
+//! `db::payouts::set_status`.)
 
 use malipo_jobs::Job;
 use sqlx::PgConnection;
