@@ -5,19 +5,23 @@
 -- one statement trigger over the posting's entries: its transition table cost what the calls
 -- it saved did, so they stay row triggers.)
 --
--- 1. The job notification triggers were statement triggers with a transition table: every
---    claim, completion and snooze copied its rows into a tuplestore and ran the plpgsql
---    function (~20 runs per lifecycle), only for it to find no row that became due. They are
---    now row triggers whose WHEN — evaluated by the executor, no function call — passes only a
---    row that is pending and due and either new or newly so (a retry, a lease given back, an
---    operator's retry, a run moved earlier), and not of the queue the statement's writer rings
---    for itself (`queue::bell`, migration 0125). PostgreSQL folds a transaction's identical
---    notifications into one, so a statement that makes many rows due still sends one per queue.
---    The setting `malipo.rings_itself` still lasts one statement: a statement trigger, called
---    only when the setting is set, clears it.
-DROP TRIGGER malipo_jobs_notify_insert ON malipo_jobs;
+-- 1. The job notification trigger on UPDATE was a statement trigger with a transition table:
+--    every claim, completion and snooze (some eleven statements per lifecycle) copied its rows
+--    into a tuplestore and ran the plpgsql function, only for it to find no row that became
+--    due. It is now a row trigger whose WHEN — evaluated by the executor, no function call —
+--    passes only a row that becomes pending and due (a retry, a lease given back, an operator's
+--    retry, a run moved earlier) and is not of the queue the statement's writer rings for
+--    itself (`queue::bell`, migration 0125). PostgreSQL folds a transaction's identical
+--    notifications into one, so an update that makes many rows due still sends one per queue;
+--    it calls the function once per such row, which only an operator's bulk retry does.
+--
+--    Inserts keep the statement trigger (`malipo_jobs_notify`, migration 0125): a batch of new
+--    jobs is one call, not one per row, and it is what clears `malipo.rings_itself` after the
+--    statement that set it. (Migration 0123's note that it fires for an insert of no rows
+--    still holds.) An UPDATE statement that set the setting would be cleared by the statement
+--    trigger below, called only while the setting is set, so quiet lasts one statement
+--    whichever kind it is.
 DROP TRIGGER malipo_jobs_notify_update ON malipo_jobs;
-DROP FUNCTION malipo_jobs_notify();
 
 CREATE FUNCTION malipo_job_due() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -33,17 +37,13 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER malipo_jobs_notify_insert AFTER INSERT ON malipo_jobs FOR EACH ROW
-    WHEN (NEW.state = 'pending' AND NEW.run_at <= now()
-          AND NEW.queue IS DISTINCT FROM current_setting('malipo.rings_itself', true))
-    EXECUTE FUNCTION malipo_job_due();
 CREATE TRIGGER malipo_jobs_notify_update AFTER UPDATE ON malipo_jobs FOR EACH ROW
     WHEN (NEW.state = 'pending' AND NEW.run_at <= now()
           AND (OLD.state IS DISTINCT FROM NEW.state OR OLD.run_at IS DISTINCT FROM NEW.run_at)
           AND NEW.queue IS DISTINCT FROM current_setting('malipo.rings_itself', true))
     EXECUTE FUNCTION malipo_job_due();
-CREATE TRIGGER malipo_jobs_quiet_for_one_statement AFTER INSERT ON malipo_jobs FOR EACH STATEMENT
-    WHEN (current_setting('malipo.rings_itself', true) <> '')
+CREATE TRIGGER malipo_jobs_update_quiet_for_one_statement AFTER UPDATE ON malipo_jobs
+    FOR EACH STATEMENT WHEN (current_setting('malipo.rings_itself', true) <> '')
     EXECUTE FUNCTION malipo_jobs_forget_quiet();
 
 -- 2. `ledger_entries_account (account_id)` is the prefix of `ledger_entries_account_order

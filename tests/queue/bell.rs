@@ -150,9 +150,9 @@ async fn a_callbacks_admission_leaves_its_wake_up_to_the_ring() {
     assert_eq!(next(&mut listener).await.payload(), "marker");
 }
 
-/// Migration 0126: the notification triggers pass only a row that becomes pending and due, so
-/// a claim, a completion or a snooze into the future runs no trigger function and sends
-/// nothing, while a job made due again (a retry, an operator's retry) still wakes the workers.
+/// Migration 0126: the update trigger passes only a row that becomes pending and due, so a
+/// claim, a completion or a snooze into the future runs no trigger function and sends nothing,
+/// while a job made due again (a retry, an operator's retry) still wakes the workers.
 #[tokio::test]
 async fn only_a_job_that_becomes_due_is_notified() {
     let db = test_database().await.expect("database");
@@ -165,7 +165,8 @@ async fn only_a_job_that_becomes_due_is_notified() {
     let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
     listener.listen(CHANNEL).await.expect("listen");
     let mut tx = db.pool.begin().await.expect("begin");
-    // Counts the transaction's plpgsql calls (the test cluster's user may set this).
+    // Counts the transaction's plpgsql calls (a superuser setting: the test cluster's own user
+    // is one; a `DATABASE_URL` whose role is not fails here, saying so).
     sqlx::query("SET LOCAL track_functions = 'pl'")
         .execute(&mut *tx)
         .await
@@ -212,4 +213,26 @@ async fn only_a_job_that_becomes_due_is_notified() {
         "bench",
         "a job made due again wakes the workers"
     );
+}
+
+/// A lease given back (`release`, `release_all`: running → pending with `run_at` already past
+/// and unchanged) makes the job due again without moving `run_at`: still notified.
+#[tokio::test]
+async fn a_lease_given_back_is_notified() {
+    let db = test_database().await.expect("database");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, state, locked_until)
+         VALUES ('bench', 'noop', '{}', 3, 'running', now() + interval '1 minute') RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("a running job");
+    let mut listener = PgListener::connect_with(&db.pool).await.expect("listener");
+    listener.listen(CHANNEL).await.expect("listen");
+    sqlx::query("UPDATE malipo_jobs SET state = 'pending', locked_until = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("give the lease back");
+    assert_eq!(next(&mut listener).await.payload(), "bench");
 }
