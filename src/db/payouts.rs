@@ -338,7 +338,7 @@ pub async fn set_status(
                   FROM moved WHERE $8::text IS NOT NULL),
               ended AS (
                 UPDATE malipo_jobs SET state = 'done', finished_at = now(), updated_at = now(),
-                       last_error = 'finished early: its reason was settled elsewhere'
+                       last_error = $22
                  WHERE queue = $20 AND dedupe_key = $21 AND state = 'pending'
                    AND EXISTS (SELECT 1 FROM moved))
          -- `notified` is joined so that it runs for the moved row.
@@ -366,6 +366,7 @@ pub async fn set_status(
         DeliverEvent::POLICY.max_attempts as i32,
         <malipo_jobs::Payout as Job>::QUEUE,
         check.as_deref(),
+        crate::queue::FINISHED_EARLY,
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -9,6 +9,9 @@ use sqlx::PgConnection;
 
 use super::enqueue::JobRow;
 
+/// The note a job ended this way carries (`last_error`), wherever the statement that ends it is.
+pub const FINISHED_EARLY: &str = "finished early: its reason was settled elsewhere";
+
 /// Marks `job` done if it is waiting (pending: snoozed, or not yet run), found by its dedupe
 /// key; whether it was. A running job is left alone: its run finds nothing to do and completes
 /// as usual. A job without a dedupe key cannot be named and is left alone too.
@@ -20,10 +23,11 @@ pub async fn finish_waiting<J: Job>(conn: &mut PgConnection, job: &J) -> Result<
     let finished = sqlx::query!(
         "UPDATE malipo_jobs
             SET state = 'done', finished_at = now(), updated_at = now(),
-                last_error = 'finished early: its reason was settled elsewhere'
+                last_error = $3
           WHERE queue = $1 AND dedupe_key = $2 AND state = 'pending'",
         row.queue,
         key,
+        FINISHED_EARLY,
     )
     .execute(conn)
     .await?;

@@ -28,7 +28,7 @@ pub mod wake;
 use std::time::Duration;
 
 pub use enqueue::{EnqueueOptions, Enqueued, JobRow, enqueue, enqueue_batch};
-pub use finish_waiting::finish_waiting;
+pub use finish_waiting::{FINISHED_EARLY, finish_waiting};
 pub use handlers::{Handlers, JobContext, JobError, Lease};
 pub use malipo_jobs::RetryPolicy;
 pub use outcome::JobOutcome;

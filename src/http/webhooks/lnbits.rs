@@ -4,7 +4,7 @@
 
 use axum::{extract::State, http::StatusCode};
 
-use super::{committed, count, ring_for_callback, store_deposit_event, store_inert};
+use super::{count, store_deposit_now, store_inert};
 use crate::{
     db::inbox::InboxStatus,
     http::{
@@ -47,9 +47,8 @@ pub async fn receive(
             )));
         }
     };
-    let ring = ring_for_callback(&state);
-    let stored = store_deposit_event(
-        &state.pool,
+    let stored = store_deposit_now(
+        &state,
         "lnbits",
         InboxEndpoint::Lnbits,
         &format!("paid:{}", hook.payment_hash),
@@ -57,10 +56,7 @@ pub async fn receive(
         &body,
     )
     .await?;
-    if let Some(stored) = stored {
-        committed("lnbits", stored, ring);
-    } else {
-        ring.disarm();
+    if stored.is_none() {
         store_inert(
             &state.pool,
             "lnbits",

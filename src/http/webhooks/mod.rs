@@ -104,6 +104,28 @@ async fn store_now(
     Ok(stored)
 }
 
+/// [`store_deposit_event`] in a statement of its own, with its ring, as [`store_now`] does.
+pub async fn store_deposit_now(
+    state: &AppState,
+    inbox_provider: &str,
+    endpoint: InboxEndpoint,
+    event_key: &str,
+    (provider, handle): (ProviderKind, &str),
+    body: &[u8],
+) -> Result<Option<Stored>, sqlx::Error> {
+    let admit = Admission::DepositHandle(provider, handle);
+    store_now(
+        state,
+        inbox_provider,
+        endpoint,
+        event_key,
+        None,
+        body,
+        admit,
+    )
+    .await
+}
+
 /// A claim about the deposit whose handle is `handle` at `provider`, stored on `conn` (a pool,
 /// or the caller's transaction, which must commit it): `None`, with nothing stored, when malipo
 /// recorded no such handle. The caller arms [`ring_for_callback`] before the statement (or its
