@@ -150,11 +150,11 @@ pub enum PostingError {
         /// The residue.
         total: Decimal,
     },
-    /// An account it needs was created by a concurrent transaction after this statement
-    /// began, so it could not be seen; the caller's transaction must roll back and retry.
-    /// `malipo_post_ledger` raises (a serialization failure) before this could be seen since
-    /// migration 0124, so a statement that commits on its own never commits a partial
-    /// posting; this stays as the second check.
+    /// Its entries could not all be written: an account it needs was created by a concurrent
+    /// transaction and stayed out of sight. `malipo_post_ledger` writes the entries of an
+    /// account it waited for in a second statement (migration 0127), and raises (a
+    /// serialization failure) when still short (migration 0124), so a statement that commits
+    /// on its own never commits a partial posting; this stays as the second check.
     #[error("posting `{key}`: an account was created concurrently; retry")]
     ConcurrentAccount { key: String },
     /// A state change that happened now found its money already posted: the ledger and the
@@ -225,8 +225,8 @@ impl Posting {
     }
 
     /// What `malipo_post_ledger`'s answer means: `false` when the key was posted before (and
-    /// nothing was written); an error when an account it needs was created by a concurrent
-    /// transaction after the statement began, so its entries could not all be written.
+    /// nothing was written); an error when its entries could not all be written
+    /// ([`PostingError::ConcurrentAccount`]).
     pub(super) fn outcome(&self, inserted: i64, written: i64) -> Result<bool, PostingError> {
         if inserted == 0 {
             return Ok(false);
