@@ -339,8 +339,10 @@ pub async fn set_status(
               ended AS (
                 UPDATE malipo_jobs SET state = 'done', finished_at = now(), updated_at = now(),
                        last_error = $22
-                 WHERE queue = $20 AND dedupe_key = $21 AND state = 'pending'
-                   AND EXISTS (SELECT 1 FROM moved))
+                 -- By its key's unique index and never the claim index, as (and for the
+                 -- reason) `queue::finish_waiting` says.
+                 WHERE id = (SELECT id FROM malipo_jobs WHERE queue = $20 AND dedupe_key = $21)
+                   AND state IS NOT DISTINCT FROM 'pending' AND EXISTS (SELECT 1 FROM moved))
          -- `notified` is joined so that it runs for the moved row.
          SELECT (SELECT (answer).inserted FROM posted) AS inserted,
                 (SELECT (answer).written FROM posted) AS written

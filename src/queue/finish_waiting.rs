@@ -21,10 +21,17 @@ pub async fn finish_waiting<J: Job>(conn: &mut PgConnection, job: &J) -> Result<
         return Ok(false);
     };
     let finished = sqlx::query!(
+        // The job is found through its key's unique index, and its state checked on the row
+        // found. Any `state = 'pending'` would let the planner use the claim index (pending
+        // jobs only), which statistics from a quiet moment make look empty and cheapest: it
+        // then read every waiting job of the queue (or of all queues) to end one.
+        // `IS NOT DISTINCT FROM` means the same here (`state` is never null) and matches no
+        // index's predicate.
         "UPDATE malipo_jobs
             SET state = 'done', finished_at = now(), updated_at = now(),
                 last_error = $3
-          WHERE queue = $1 AND dedupe_key = $2 AND state = 'pending'",
+          WHERE id = (SELECT id FROM malipo_jobs WHERE queue = $1 AND dedupe_key = $2)
+            AND state IS NOT DISTINCT FROM 'pending'",
         row.queue,
         key,
         FINISHED_EARLY,
