@@ -188,3 +188,55 @@ async fn ending_a_waiting_job_reads_that_job_not_its_queue() {
         "{fetched} jobs fetched to end one waiting check"
     );
 }
+
+/// Bringing an intent's waiting jobs forward (a cancel, the console's "retry payouts now") reads
+/// that intent's jobs, not every waiting job, whatever the statistics last saw.
+#[tokio::test]
+async fn bringing_an_intents_jobs_forward_reads_that_intents_jobs() {
+    let db = test_database().await.expect("test database");
+    let mut conn = planner_connection(
+        &db,
+        "ALTER TABLE malipo_jobs SET (autovacuum_enabled = false)",
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, state, finished_at, intent_id)
+         SELECT 'payouts', 'payout', '{}', 3, 'done', now(), gen_random_uuid()
+           FROM generate_series(1, 2000)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("finished jobs of other intents");
+    sqlx::query("ANALYZE malipo_jobs")
+        .execute(&mut conn)
+        .await
+        .expect("statistics with nothing waiting");
+    sqlx::query(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, intent_id, run_at)
+         SELECT 'payouts', 'payout', '{}', 3, gen_random_uuid(), now() + interval '1 hour'
+           FROM generate_series(1, 3000)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("other intents' waiting jobs");
+    let intent = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, intent_id, run_at)
+         VALUES ('payouts', 'payout', '{}', 3, $1, now() + interval '1 hour')",
+    )
+    .bind(intent)
+    .execute(&mut conn)
+    .await
+    .expect("this intent's waiting job");
+
+    let mut tx = conn.begin().await.expect("begin");
+    let moved = malipo::queue::enqueue::run_now_for_intent(&mut tx, intent, "payout")
+        .await
+        .expect("bring forward");
+    assert_eq!(moved, 1, "the intent's waiting job runs now");
+    let (_, fetched) = scans(&mut tx, "malipo_jobs").await;
+    assert!(
+        fetched <= 2,
+        "{fetched} jobs fetched to bring one intent's job forward"
+    );
+}
