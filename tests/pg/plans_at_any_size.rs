@@ -140,6 +140,39 @@ async fn a_posting_planned_on_a_young_ledger_still_finds_its_accounts_by_code() 
     tx.commit().await.expect("commit");
 }
 
+/// A connection whose statistics last saw the payouts queue with nothing waiting (2,000
+/// finished jobs, then ANALYZE, as after a quiet spell), and 3,000 jobs of other payouts and
+/// intents waiting since, which the statistics do not know of.
+async fn waiting_jobs_the_statistics_missed(db: &TestDatabase) -> PgConnection {
+    let mut conn = planner_connection(
+        db,
+        "ALTER TABLE malipo_jobs SET (autovacuum_enabled = false)",
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, state, finished_at, intent_id)
+         SELECT 'payouts', 'payout', '{}', 3, 'done', now(), gen_random_uuid()
+           FROM generate_series(1, 2000)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("finished jobs");
+    sqlx::query("ANALYZE malipo_jobs")
+        .execute(&mut conn)
+        .await
+        .expect("statistics with nothing waiting");
+    sqlx::query(
+        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id, run_at)
+         SELECT 'payouts', 'payout', '{}', 3, 'other:' || n, gen_random_uuid(),
+                now() + interval '1 hour'
+           FROM generate_series(1, 3000) AS n",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("other payouts' waiting jobs");
+    conn
+}
+
 /// A settled payout ends its waiting status check by the check's key (`queue::finish_waiting`,
 /// and the same clause in `payouts::set_status`). Written with `state = 'pending'` beside the
 /// key, the planner — whose statistics last saw the queue with nothing waiting, as after a
@@ -147,29 +180,7 @@ async fn a_posting_planned_on_a_young_ledger_still_finds_its_accounts_by_code() 
 #[tokio::test]
 async fn ending_a_waiting_job_reads_that_job_not_its_queue() {
     let db = test_database().await.expect("test database");
-    let mut conn = planner_connection(
-        &db,
-        "ALTER TABLE malipo_jobs SET (autovacuum_enabled = false)",
-    )
-    .await;
-    sqlx::query(
-        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, state, finished_at)
-         SELECT 'payouts', 'payout', '{}', 3, 'done', now() FROM generate_series(1, 2000)",
-    )
-    .execute(&mut conn)
-    .await
-    .expect("finished checks");
-    sqlx::query("ANALYZE malipo_jobs")
-        .execute(&mut conn)
-        .await
-        .expect("statistics with nothing waiting");
-    sqlx::query(
-        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key)
-         SELECT 'payouts', 'payout', '{}', 3, 'other:' || n FROM generate_series(1, 3000) AS n",
-    )
-    .execute(&mut conn)
-    .await
-    .expect("other payouts' waiting checks");
+    let mut conn = waiting_jobs_the_statistics_missed(&db).await;
     let check = malipo_jobs::Payout {
         payout_id: uuid::Uuid::new_v4(),
     };
@@ -194,31 +205,7 @@ async fn ending_a_waiting_job_reads_that_job_not_its_queue() {
 #[tokio::test]
 async fn bringing_an_intents_jobs_forward_reads_that_intents_jobs() {
     let db = test_database().await.expect("test database");
-    let mut conn = planner_connection(
-        &db,
-        "ALTER TABLE malipo_jobs SET (autovacuum_enabled = false)",
-    )
-    .await;
-    sqlx::query(
-        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, state, finished_at, intent_id)
-         SELECT 'payouts', 'payout', '{}', 3, 'done', now(), gen_random_uuid()
-           FROM generate_series(1, 2000)",
-    )
-    .execute(&mut conn)
-    .await
-    .expect("finished jobs of other intents");
-    sqlx::query("ANALYZE malipo_jobs")
-        .execute(&mut conn)
-        .await
-        .expect("statistics with nothing waiting");
-    sqlx::query(
-        "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, intent_id, run_at)
-         SELECT 'payouts', 'payout', '{}', 3, gen_random_uuid(), now() + interval '1 hour'
-           FROM generate_series(1, 3000)",
-    )
-    .execute(&mut conn)
-    .await
-    .expect("other intents' waiting jobs");
+    let mut conn = waiting_jobs_the_statistics_missed(&db).await;
     let intent = uuid::Uuid::new_v4();
     sqlx::query(
         "INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, intent_id, run_at)
