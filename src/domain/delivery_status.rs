@@ -40,10 +40,10 @@ mod tests {
 
     #[test]
     fn delivery_statuses_match_the_schema() {
-        let migration = include_str!("../../migrations/0090_notifications.sql");
+        let allowed = crate::domain::checked_names("webhook_deliveries_status_check");
         for status in DeliveryStatus::ALL {
             assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
-            assert!(migration.contains(&format!("'{}'", status.as_str())));
+            assert!(allowed.contains(&status.as_str()));
         }
     }
 }

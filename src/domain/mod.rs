@@ -3,6 +3,8 @@
 pub mod balance_payee;
 pub mod bolt11;
 pub mod capture;
+#[cfg(test)]
+mod checked_names;
 pub mod client_role;
 pub mod commission;
 pub mod currency;
@@ -21,6 +23,8 @@ pub mod release_parts;
 pub mod validation;
 
 pub use capture::Capture;
+#[cfg(test)]
+pub(crate) use checked_names::checked_names;
 pub use client_role::{KeyMode, Role, UnknownRole};
 pub use currency::Currency;
 pub use delivery_status::DeliveryStatus;

@@ -1,5 +1,6 @@
 //! The local PostgreSQL cluster and per-test databases, against real PostgreSQL binaries.
 
+mod checks_as_array_constants;
 mod cluster;
 mod plans_at_any_size;
 mod shared_parents;
