@@ -350,4 +350,70 @@ mod tests {
             "a requeued callback is not requeued twice"
         );
     }
+
+    /// The race between the STK endpoint and the job that records the CheckoutRequestID: a
+    /// callback that found the id unknown keeps itself as ignored under the id's lock, and the
+    /// job's recording of the id takes the same lock, so the job's look for such callbacks
+    /// (after the recording, in its transaction) waits for that callback's commit and finds it.
+    #[tokio::test]
+    async fn recording_a_handle_waits_for_a_callback_deciding_under_its_lock() {
+        let db = malipo_testing::test_database()
+            .await
+            .expect("test database");
+        let checkout = "ws_CO_race_1";
+        let body = format!(r#"{{"CheckoutRequestID":"{checkout}"}}"#);
+        let mut endpoint = db.pool.begin().await.expect("begin");
+        crate::db::intents::lock_provider_handle(&mut endpoint, "mpesa", checkout)
+            .await
+            .expect("the handle's lock");
+        insert_inert(
+            &mut *endpoint,
+            early_stk(Some(checkout), "race"),
+            body.as_bytes(),
+        )
+        .await
+        .expect("kept as ignored, not committed yet");
+
+        let pool = db.pool.clone();
+        let job = tokio::spawn(async move {
+            let mut tx = pool.begin().await?;
+            // No such intent is needed: the lock is taken whether or not a row is recorded.
+            crate::db::intents::record_deposit_handle(
+                &mut tx,
+                Uuid::now_v7(),
+                crate::domain::ProviderKind::Mpesa,
+                serde_json::json!({}),
+                checkout,
+                None,
+            )
+            .await?;
+            let found = requeue_early_stk(&mut tx, checkout).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(found)
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let waiting: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("locks");
+            if waiting {
+                break;
+            }
+            assert!(
+                !job.is_finished(),
+                "the job recorded the id without waiting for the callback's lock"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job never reached the handle's lock"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        endpoint.commit().await.expect("the callback commits");
+        let found = job.await.expect("joined").expect("the job's transaction");
+        assert_eq!(found.len(), 1, "the early callback is queued by the job");
+    }
 }

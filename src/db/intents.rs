@@ -549,8 +549,9 @@ impl TryFrom<RecordRow> for IntentRecord {
 }
 
 /// Serialises, until the transaction ends, everyone deciding whether `handle` (a provider's id
-/// for a deposit, e.g. a CheckoutRequestID) is one malipo issued: the job recording it and a
-/// callback naming it, which can arrive first. Whichever comes second sees the other's work.
+/// for a deposit, e.g. a CheckoutRequestID) is one malipo issued: the job recording it (which
+/// takes this lock inside [`record_deposit_handle`]'s statement) and a callback naming it,
+/// which can arrive first. Whichever comes second sees the other's work.
 pub async fn lock_provider_handle(
     conn: &mut PgConnection,
     provider: &str,
@@ -624,21 +625,29 @@ pub async fn mpesa_deposit_mismatches(
 }
 
 /// Records the provider's handle of the deposit and what the buyer is shown, once (kept even
-/// when the intent was cancelled meanwhile); the deadline only ever moves earlier.
+/// when the intent was cancelled meanwhile); the deadline only ever moves earlier. The
+/// handle's lock ([`lock_provider_handle`]) is taken in the same statement and held to the
+/// commit: a callback that found the handle unknown decides again under it, and the caller's
+/// later look for callbacks kept as unknown (`inbox::requeue_early_stk`) sees what such a
+/// callback stored.
 pub async fn record_deposit_handle(
     conn: &mut PgConnection,
     id: Uuid,
+    provider: crate::domain::ProviderKind,
     shown: Value,
     handle: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = LEAST($4, deposit_expires_at)
-          WHERE id = $1 AND provider_reference IS NULL",
+        "WITH recorded AS (
+           UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = LEAST($4, deposit_expires_at)
+            WHERE id = $1 AND provider_reference IS NULL)
+         SELECT pg_advisory_xact_lock(hashtextextended($5 || ':' || $3, 0))",
         id,
         shown,
         handle,
         expires_at,
+        provider.as_str(),
     )
     .execute(conn)
     .await?;

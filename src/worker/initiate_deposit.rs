@@ -183,6 +183,7 @@ async fn record_started(
     crate::db::intents::record_deposit_handle(
         &mut *tx,
         intent.id,
+        intent.provider,
         shown,
         &handle,
         action.expires_at(),
@@ -311,13 +312,13 @@ async fn confirm_later(
 /// Daraja may deliver the STK callback before this job has committed the CheckoutRequestID it
 /// was answered with; the endpoint then kept the callback as `ignored` (an id nobody issued).
 /// Now that the id is ours, such a callback is queued for processing after all. The handle's
-/// lock, held to commit, closes the gap where the endpoint checked before this commit but
-/// stored after this scan.
+/// lock, taken when the id was recorded earlier in this transaction and held to commit,
+/// closes the gap where the endpoint checked before this commit but stored after this scan
+/// (this scan's snapshot is taken after the lock was granted).
 async fn requeue_early_callbacks(
     tx: &mut sqlx::PgConnection,
     checkout_request_id: &str,
 ) -> Result<(), sqlx::Error> {
-    crate::db::intents::lock_provider_handle(&mut *tx, "mpesa", checkout_request_id).await?;
     let early = crate::db::inbox::requeue_early_stk(&mut *tx, checkout_request_id).await?;
     for inbox_id in early {
         enqueue(

@@ -71,19 +71,38 @@ pub async fn stk(
         callbacks::parse_stk_callback,
     )
     .await?;
-    // The callback can overtake the job that records this CheckoutRequestID: decided under the
-    // id's lock, so either this sees it issued or the job sees the callback kept as ignored.
     let checkout = &callback.checkout_request_id;
     let ring = ring_for_callback(&state);
+    let endpoint = InboxEndpoint::MpesaStk;
+    let handle = (ProviderKind::Mpesa, checkout.as_str());
+    // A buyer answers the prompt seconds after the job recorded this CheckoutRequestID, so the
+    // callback usually finds it issued: one statement stores it with its job. Finding the id
+    // issued needs no lock — the job committed it, and nothing takes it back.
+    let stored = store_deposit_event(
+        &state.pool,
+        "mpesa",
+        endpoint,
+        &callback.dedupe_key,
+        handle,
+        &body,
+    )
+    .await?;
+    if let Some(stored) = stored {
+        committed("mpesa", stored, ring);
+        return Ok(accepted());
+    }
+    // Not issued yet: the callback may have overtaken the job that records the id. Decided
+    // again under the id's lock, so either this sees it issued or the job (which records the
+    // id under the same lock, `intents::record_deposit_handle`) sees the callback kept as
+    // ignored and queues it.
     let mut tx = state.pool.begin().await?;
     crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
-    let endpoint = InboxEndpoint::MpesaStk;
     let stored = store_deposit_event(
         &mut *tx,
         "mpesa",
         endpoint,
         &callback.dedupe_key,
-        (ProviderKind::Mpesa, checkout),
+        handle,
         &body,
     )
     .await?;
