@@ -74,20 +74,10 @@ pub async fn stk(
     let checkout = &callback.checkout_request_id;
     let ring = ring_for_callback(&state);
     let endpoint = InboxEndpoint::MpesaStk;
-    let handle = (ProviderKind::Mpesa, checkout.as_str());
     // A buyer answers the prompt seconds after the job recorded this CheckoutRequestID, so the
     // callback usually finds it issued: one statement stores it with its job. Finding the id
     // issued needs no lock — the job committed it, and nothing takes it back.
-    let stored = store_deposit_event(
-        &state.pool,
-        "mpesa",
-        endpoint,
-        &callback.dedupe_key,
-        handle,
-        &body,
-    )
-    .await?;
-    if let Some(stored) = stored {
+    if let Some(stored) = store_if_issued(&state.pool, &callback, &body).await? {
         committed("mpesa", stored, ring);
         return Ok(accepted());
     }
@@ -97,16 +87,7 @@ pub async fn stk(
     // ignored and queues it.
     let mut tx = state.pool.begin().await?;
     crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
-    let stored = store_deposit_event(
-        &mut *tx,
-        "mpesa",
-        endpoint,
-        &callback.dedupe_key,
-        handle,
-        &body,
-    )
-    .await?;
-    if let Some(stored) = stored {
+    if let Some(stored) = store_if_issued(&mut *tx, &callback, &body).await? {
         tx.commit().await?;
         committed("mpesa", stored, ring);
     } else {
@@ -118,6 +99,18 @@ pub async fn stk(
         tx.commit().await?;
     }
     Ok(accepted())
+}
+
+/// Stores an STK callback with its `process_webhook` job when its CheckoutRequestID is one
+/// malipo issued; `None` (nothing stored) when it is not, or not yet.
+async fn store_if_issued(
+    conn: impl sqlx::PgExecutor<'_>,
+    callback: &callbacks::StkCallback,
+    body: &[u8],
+) -> Result<Option<super::Stored>, sqlx::Error> {
+    let handle = (ProviderKind::Mpesa, callback.checkout_request_id.as_str());
+    let endpoint = InboxEndpoint::MpesaStk;
+    store_deposit_event(conn, "mpesa", endpoint, &callback.dedupe_key, handle, body).await
 }
 
 /// B2C result: stored when it names a payout reference malipo issued.
