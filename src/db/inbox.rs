@@ -363,9 +363,13 @@ mod tests {
         let checkout = "ws_CO_race_1";
         let body = format!(r#"{{"CheckoutRequestID":"{checkout}"}}"#);
         let mut endpoint = db.pool.begin().await.expect("begin");
-        crate::db::intents::lock_provider_handle(&mut endpoint, "mpesa", checkout)
-            .await
-            .expect("the handle's lock");
+        crate::db::intents::lock_provider_handle(
+            &mut endpoint,
+            crate::domain::ProviderKind::Mpesa,
+            checkout,
+        )
+        .await
+        .expect("the handle's lock");
         insert_inert(
             &mut *endpoint,
             early_stk(Some(checkout), "race"),
@@ -394,7 +398,8 @@ mod tests {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let waiting: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)",
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
             )
             .fetch_one(&db.pool)
             .await

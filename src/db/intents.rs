@@ -554,12 +554,12 @@ impl TryFrom<RecordRow> for IntentRecord {
 /// which can arrive first. Whichever comes second sees the other's work.
 pub async fn lock_provider_handle(
     conn: &mut PgConnection,
-    provider: &str,
+    provider: crate::domain::ProviderKind,
     handle: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
-        provider,
+        "SELECT malipo_lock_provider_handle($1, $2)",
+        provider.as_str(),
         handle
     )
     .execute(conn)
@@ -642,7 +642,7 @@ pub async fn record_deposit_handle(
         "WITH recorded AS (
            UPDATE intents SET next_action = $2, provider_reference = $3, deposit_expires_at = LEAST($4, deposit_expires_at)
             WHERE id = $1 AND provider_reference IS NULL)
-         SELECT pg_advisory_xact_lock(hashtextextended($5 || ':' || $3, 0))",
+         SELECT malipo_lock_provider_handle($5, $3)",
         id,
         shown,
         handle,

@@ -22,7 +22,7 @@ const CONCURRENCY: usize = 32;
 /// commits (migration 0125) — 2.4–2.6 of them the bell's own `pg_notify`, and fewer claims;
 /// 84.3–85.8 once a callback's outcome and its job's completion were one statement;
 /// 83.1–83.7 once a settling payout move ended its waiting status check itself; 80.5–81.2 on
-/// 2026-12-05 before, and 77.6–78.6 after, an STK callback naming an id already issued was
+/// 2026-12-05 before, and 77.6–79.4 after, an STK callback naming an id already issued was
 /// stored in one statement (the handle's lock only on the path where the callback may have
 /// overtaken the job, which now takes the lock in the statement recording the id).
 const BUDGET: f64 = 81.0;

@@ -86,7 +86,7 @@ pub async fn stk(
     // id under the same lock, `intents::record_deposit_handle`) sees the callback kept as
     // ignored and queues it.
     let mut tx = state.pool.begin().await?;
-    crate::db::intents::lock_provider_handle(&mut tx, "mpesa", checkout).await?;
+    crate::db::intents::lock_provider_handle(&mut tx, ProviderKind::Mpesa, checkout).await?;
     if let Some(stored) = store_if_issued(&mut *tx, &callback, &body).await? {
         tx.commit().await?;
         committed("mpesa", stored, ring);
