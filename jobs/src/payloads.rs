@@ -191,6 +191,26 @@ impl Job for Refund {
 pub struct ProcessWebhook {
     /// The inbox row.
     pub inbox_id: Uuid,
+    /// The delivery as its row stores it, written by the statement that wrote the row, so the
+    /// job need not read the row back (issue #21). Absent when the row was queued again later
+    /// (an STK callback that overtook its job), when its body is not UTF-8 text, and in jobs
+    /// queued before it existed: the job then reads the row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<WebhookDelivery>,
+}
+
+/// What a webhook's inbox row holds for processing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// Which endpoint received it.
+    pub endpoint: String,
+    /// What its callback URL named, when anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The raw body, as text.
+    pub body: String,
+    /// When it arrived: the row's `received_at`, to the microsecond.
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Job for ProcessWebhook {
@@ -320,7 +340,11 @@ mod snapshots {
                 format!("refund:{i}:2"),
             ),
             (
-                ProcessWebhook { inbox_id: id() }.dedupe_key(),
+                ProcessWebhook {
+                    inbox_id: id(),
+                    delivery: None,
+                }
+                .dedupe_key(),
                 format!("process_webhook:{i}"),
             ),
             (
@@ -396,7 +420,10 @@ mod snapshots {
                 r#"{"payout_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
             ),
             (
-                serde_json::to_string(&ProcessWebhook { inbox_id: id() }),
+                serde_json::to_string(&ProcessWebhook {
+                    inbox_id: id(),
+                    delivery: None,
+                }),
                 r#"{"inbox_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
             ),
             (

@@ -1,8 +1,8 @@
 //! The provider webhook inbox (`webhook_inbox`): each verified delivery stored once (deduplicated
 //! on the provider's event key), then applied by the `process_webhook` job.
 
-use chrono::{DateTime, Utc};
-use malipo_jobs::ProcessWebhook;
+use chrono::{DateTime, SubsecRound, Utc};
+use malipo_jobs::{ProcessWebhook, WebhookDelivery};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -69,7 +69,20 @@ pub async fn insert_received(
         Admission::PayoutReference(reference) => (Some(reference), None),
         Admission::DepositHandle(provider, handle) => (None, Some((provider, handle))),
     };
-    let job = JobRow::of(&ProcessWebhook { inbox_id: id })?;
+    // The row's arrival time is set here, not by the column's default, so the row and the
+    // job's copy of the delivery carry the same instant (PostgreSQL keeps microseconds).
+    let received_at = Utc::now().trunc_subsecs(6);
+    let job = JobRow::of(&ProcessWebhook {
+        inbox_id: id,
+        delivery: std::str::from_utf8(delivery.body)
+            .ok()
+            .map(|body| WebhookDelivery {
+                endpoint: delivery.endpoint.as_str().to_owned(),
+                subject: delivery.subject.map(str::to_owned),
+                body: body.to_owned(),
+                received_at,
+            }),
+    })?;
     // The job is inserted only when the row is new (a duplicate delivery queues nothing). The
     // caller rings the job bell once this is committed (`Reception::Queued`), so the statement
     // keeps the notification trigger quiet (`queue::bell`).
@@ -83,8 +96,8 @@ pub async fn insert_received(
                                        WHERE provider = $15 AND provider_reference = $14)
                          ELSE true END AS yes),
            stored AS (
-             INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status)
-             SELECT $1, $2, $3, $4, $5, $6, $13 FROM admitted WHERE yes
+             INSERT INTO webhook_inbox (id, provider, endpoint, event_key, subject, body, status, received_at)
+             SELECT $1, $2, $3, $4, $5, $6, $13, $17 FROM admitted WHERE yes
              ON CONFLICT (provider, event_key) DO NOTHING
              RETURNING id),
            queued AS (
@@ -109,6 +122,7 @@ pub async fn insert_received(
         deposit_handle.map(|(_, handle)| handle),
         deposit_handle.map(|(provider, _)| provider.as_str()),
         crate::queue::bell::Wake::CallerRings.quiet_about(job.queue),
+        received_at,
     )
     .fetch_one(conn)
     .await?;
@@ -349,6 +363,62 @@ mod tests {
             again.is_empty(),
             "a requeued callback is not requeued twice"
         );
+    }
+
+    /// An inbox row's endpoint, subject, body and arrival, with its job's payload.
+    type StoredWithJob = (
+        String,
+        Option<String>,
+        Vec<u8>,
+        DateTime<Utc>,
+        serde_json::Value,
+    );
+
+    /// A stored delivery's job carries the delivery as its row holds it (so processing need
+    /// not read the row back), to the microsecond; a body that is not UTF-8 text is left to
+    /// the row.
+    #[tokio::test]
+    async fn a_queued_deliverys_job_carries_what_its_row_holds() {
+        let db = malipo_testing::test_database()
+            .await
+            .expect("test database");
+        let stored = |event_key: &'static str, body: &'static [u8]| Received {
+            provider: "mpesa",
+            endpoint: InboxEndpoint::MpesaB2cResult,
+            event_key,
+            subject: Some("payout-ref-1"),
+            body,
+            admit: Admission::Any,
+        };
+        let text = br#"{"Result":{"ConversationID":"AG_1"}}"#;
+        for (key, body) in [("text", &text[..]), ("bytes", &b"\xff\xfe"[..])] {
+            let reception = insert_received(&db.pool, &stored(key, body))
+                .await
+                .expect("stored");
+            assert_eq!(reception, Reception::Queued);
+        }
+        let rows: Vec<StoredWithJob> = sqlx::query_as(
+            "SELECT i.endpoint, i.subject, i.body, i.received_at, j.payload
+                   FROM webhook_inbox i JOIN malipo_jobs j ON j.payload->>'inbox_id' = i.id::text
+                  ORDER BY i.event_key",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .expect("rows and jobs");
+        assert_eq!(rows.len(), 2, "one job per stored delivery");
+        let (_, _, _, _, payload) = &rows[0];
+        let job: ProcessWebhook = serde_json::from_value(payload.clone()).expect("payload");
+        assert_eq!(
+            job.delivery, None,
+            "a body that is not text is read from its row"
+        );
+        let (endpoint, subject, body, received_at, payload) = &rows[1];
+        let job: ProcessWebhook = serde_json::from_value(payload.clone()).expect("payload");
+        let carried = job.delivery.expect("a text body travels with its job");
+        assert_eq!(&carried.endpoint, endpoint);
+        assert_eq!(&carried.subject, subject);
+        assert_eq!(carried.body.as_bytes(), body.as_slice());
+        assert_eq!(&carried.received_at, received_at);
     }
 
     /// The race between the STK endpoint and the job that records the CheckoutRequestID: a

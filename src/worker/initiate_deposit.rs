@@ -323,7 +323,11 @@ async fn requeue_early_callbacks(
     for inbox_id in early {
         enqueue(
             &mut *tx,
-            &malipo_jobs::ProcessWebhook { inbox_id },
+            // The row was put back to `received` just now; its job reads it.
+            &malipo_jobs::ProcessWebhook {
+                inbox_id,
+                delivery: None,
+            },
             EnqueueOptions::default(),
         )
         .await?;

@@ -15,7 +15,7 @@ use malipo_jobs::ProcessWebhook;
 
 use super::WorkerState;
 use crate::{
-    db::inbox::{self, InboxStatus},
+    db::inbox::{self, InboxRow, InboxStatus},
     providers::{InboxEndpoint, ProviderEvent, interpret_webhook},
     queue::{JobContext, JobError},
 };
@@ -28,15 +28,9 @@ const ASK_AGAIN_FOR: chrono::Duration = chrono::Duration::minutes(10);
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let Some(row) = inbox::load(&state.pool, job.inbox_id).await? else {
-        return Err(JobError::permanent(format!(
-            "inbox row {} does not exist",
-            job.inbox_id
-        )));
-    };
-    if row.status != InboxStatus::Received {
+    let Some(row) = delivery(state, &job).await? else {
         return Ok(());
-    }
+    };
     let note = match InboxEndpoint::parse(&row.endpoint) {
         Some(endpoint) => {
             // An unreadable body stays unreadable: a permanent failure, not a retry.
@@ -71,6 +65,34 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
     )
     .await?;
     context.completed_with_effect(done)
+}
+
+/// The delivery to apply: the copy the job carries, or else the row, read; `None` when the
+/// row was already finished.
+///
+/// The copy is as good as the row: a `process_webhook` job exists only while its row is
+/// `received` (the row and its job are written by one statement, or put back to `received` in
+/// the transaction that queues a new job), and the row leaves `received` only by
+/// [`inbox::finish_completing`], which completes the job in the same statement, fenced by its
+/// lease. A run that finds its row finished is therefore a run that lost its lease, and its
+/// finish changes nothing.
+async fn delivery(state: &WorkerState, job: &ProcessWebhook) -> Result<Option<InboxRow>, JobError> {
+    if let Some(carried) = &job.delivery {
+        return Ok(Some(InboxRow {
+            endpoint: carried.endpoint.clone(),
+            status: InboxStatus::Received,
+            subject: carried.subject.clone(),
+            body: carried.body.as_bytes().to_vec(),
+            received_at: carried.received_at,
+        }));
+    }
+    let Some(row) = inbox::load(&state.pool, job.inbox_id).await? else {
+        return Err(JobError::permanent(format!(
+            "inbox row {} does not exist",
+            job.inbox_id
+        )));
+    };
+    Ok((row.status == InboxStatus::Received).then_some(row))
 }
 
 /// What an event came to.
