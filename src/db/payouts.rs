@@ -97,60 +97,103 @@ pub async fn insert(
     payout: &NewPayout<'_>,
     wake: Wake,
 ) -> Result<Inserted, sqlx::Error> {
-    let &NewPayout {
-        intent,
-        release_seq,
-        kind,
-        amount,
-        provider,
-        target,
-    } = payout;
-    let id = Uuid::now_v7();
-    let job = malipo_jobs::Payout { payout_id: id };
-    let row = JobRow::of(&job)?;
-    // The ON CONFLICT target names the partial unique index, whose predicate must be spelt
-    // as in the index ('failed' literal) for PostgreSQL to infer it. The job is inserted only
-    // with the payout; like `inbox::insert_received`, this writes the row `queue::JobRow`
-    // describes. With `Wake::CallerRings` the statement keeps the notification trigger quiet.
-    let inserted = sqlx::query_scalar!(
-        "WITH quiet AS (SELECT set_config('malipo.rings_itself', $16, true)),
-         inserted AS (
-           INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, release_seq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9)
-           ON CONFLICT (intent_id, kind, release_seq) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING
-           RETURNING id),
-         queued AS (
-           INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id)
-           SELECT $11, $12, $13, $14, $15, $2 FROM quiet, inserted
-           ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING)
-         SELECT id FROM inserted",
-        id,
-        intent,
-        kind as PayoutKind,
-        amount.amount(),
-        amount.currency().code(),
-        provider.as_str(),
-        serde_json::to_value(target).unwrap_or(Value::Null),
-        reference_for(id),
-        release_seq,
-        PayoutStatus::Pending as PayoutStatus,
-        row.queue,
-        row.kind,
-        row.payload,
-        row.max_attempts,
-        row.dedupe_key.as_deref(),
-        wake.quiet_about(row.queue),
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(id) = inserted {
-        return Ok(Inserted { id, new: true });
+    let mut inserted = insert_all(conn, std::slice::from_ref(payout), wake).await?;
+    Ok(inserted.remove(0))
+}
+
+/// [`insert`] for several payouts (a release's payee share and commission) in one statement;
+/// one [`Inserted`] per payout, in order.
+pub async fn insert_all(
+    conn: &mut PgConnection,
+    payouts: &[NewPayout<'_>],
+    wake: Wake,
+) -> Result<Vec<Inserted>, sqlx::Error> {
+    if payouts.is_empty() {
+        return Ok(Vec::new());
     }
+    let ids: Vec<Uuid> = payouts.iter().map(|_| Uuid::now_v7()).collect();
+    let jobs = ids
+        .iter()
+        .map(|&payout_id| JobRow::of(&malipo_jobs::Payout { payout_id }))
+        .collect::<Result<Vec<_>, _>>()?;
+    let targets = payouts
+        .iter()
+        .map(|p| serde_json::to_value(p.target).unwrap_or(Value::Null))
+        .collect::<Vec<_>>();
+    // The ON CONFLICT target names the partial unique index, whose predicate must be spelt
+    // as in the index ('failed' literal) for PostgreSQL to infer it. A job is inserted only
+    // with its payout; like `inbox::insert_received`, this writes the row `queue::JobRow`
+    // describes. With `Wake::CallerRings` the statement keeps the notification trigger quiet.
+    let created = sqlx::query_scalar!(
+        r#"WITH quiet AS (SELECT set_config('malipo.rings_itself', $16, true)),
+              wanted AS (
+                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::numeric[], $5::text[],
+                                     $6::text[], $7::jsonb[], $8::text[], $9::int4[], $10::jsonb[],
+                                     $11::text[])
+                    AS w (id, intent_id, kind, amount, currency, provider, destination, reference,
+                          release_seq, payload, dedupe_key)),
+              inserted AS (
+                INSERT INTO payouts (id, intent_id, kind, amount, currency, provider, destination, reference, status, release_seq)
+                SELECT id, intent_id, kind, amount, currency, provider, destination, reference, $12, release_seq
+                  FROM wanted
+                ON CONFLICT (intent_id, kind, release_seq) WHERE status <> 'failed' AND superseded_by IS NULL DO NOTHING
+                RETURNING id),
+              queued AS (
+                INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id)
+                SELECT $13, $14, w.payload, $15, w.dedupe_key, w.intent_id
+                  FROM quiet, wanted w JOIN inserted USING (id)
+                ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING)
+           SELECT id AS "id!" FROM inserted"#,
+        &ids,
+        &payouts.iter().map(|p| p.intent).collect::<Vec<_>>(),
+        &payouts.iter().map(|p| p.kind).collect::<Vec<_>>() as &[PayoutKind],
+        &payouts.iter().map(|p| p.amount.amount()).collect::<Vec<_>>(),
+        &payouts
+            .iter()
+            .map(|p| p.amount.currency().code())
+            .collect::<Vec<_>>() as &[&str],
+        &payouts
+            .iter()
+            .map(|p| p.provider.as_str())
+            .collect::<Vec<_>>() as &[&str],
+        &targets,
+        &ids.iter().map(|&id| reference_for(id)).collect::<Vec<_>>(),
+        &payouts.iter().map(|p| p.release_seq).collect::<Vec<_>>(),
+        &jobs.iter().map(|job| job.payload.clone()).collect::<Vec<_>>(),
+        &jobs
+            .iter()
+            .map(|job| job.dedupe_key.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+        PayoutStatus::Pending as PayoutStatus,
+        <malipo_jobs::Payout as Job>::QUEUE,
+        <malipo_jobs::Payout as Job>::KIND,
+        i32::try_from(<malipo_jobs::Payout as Job>::POLICY.max_attempts).unwrap_or(i32::MAX),
+        wake.quiet_about(<malipo_jobs::Payout as Job>::QUEUE),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut answers = Vec::with_capacity(payouts.len());
+    for (payout, id) in payouts.iter().zip(ids) {
+        answers.push(if created.contains(&id) {
+            Inserted { id, new: true }
+        } else {
+            live_one(conn, payout).await?
+        });
+    }
+    Ok(answers)
+}
+
+/// The live payout a refused insert of `payout` met, with its job queued again (a no-op while
+/// it waits).
+async fn live_one(
+    conn: &mut PgConnection,
+    payout: &NewPayout<'_>,
+) -> Result<Inserted, sqlx::Error> {
     let existing = sqlx::query_scalar!(
         "SELECT id FROM payouts WHERE intent_id = $1 AND kind = $2 AND release_seq = $3 AND status <> $4 AND superseded_by IS NULL",
-        intent,
-        kind as PayoutKind,
-        release_seq,
+        payout.intent,
+        payout.kind as PayoutKind,
+        payout.release_seq,
         PayoutStatus::Failed as PayoutStatus,
     )
     .fetch_one(&mut *conn)
@@ -161,7 +204,7 @@ pub async fn insert(
             payout_id: existing,
         },
         EnqueueOptions {
-            intent_id: Some(intent),
+            intent_id: Some(payout.intent),
             ..Default::default()
         },
     )
@@ -626,4 +669,99 @@ pub async fn note_provider_ref(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    }
+
+    /// A release's two shares are written by one statement, each with its own job; asked for
+    /// again while they are live, the same payouts come back as found (not new), and no second
+    /// row or job is written.
+    #[tokio::test]
+    async fn shares_written_together_are_found_again_when_asked_twice() {
+        let db = malipo_testing::test_database()
+            .await
+            .expect("test database");
+        let client = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO api_clients (id, name, role, key_hash, key_prefix, commission_bps)
+             VALUES ($1, 'payouts', 'client', 'hash', 'prefix', 0)",
+        )
+        .bind(client)
+        .execute(&db.pool)
+        .await
+        .expect("client");
+        let intent = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO intents (id, client_id, status, amount, currency, provider, buyer, payee, commission_bps, metadata)
+             VALUES ($1, $2, 'releasing', 100, 'KES', 'mpesa', '{}', '{}', 0, '{}')",
+        )
+        .bind(intent)
+        .bind(client)
+        .execute(&db.pool)
+        .await
+        .expect("intent");
+        let to = |msisdn: &str| {
+            PayoutTarget::Destination(PayoutDestination::Mpesa {
+                msisdn: msisdn.to_owned().try_into().expect("msisdn"),
+            })
+        };
+        let (seller, platform) = (to("254700000001"), to("254700000002"));
+        let share = |kind, minor, target| NewPayout {
+            intent,
+            release_seq: 1,
+            kind,
+            amount: Money::from_minor(minor, Currency::Kes),
+            provider: ProviderKind::Mpesa,
+            target,
+        };
+        let shares = [
+            share(PayoutKind::Payee, 9_000, &seller),
+            share(PayoutKind::Commission, 1_000, &platform),
+        ];
+        let mut conn = db.pool.acquire().await.expect("connection");
+        let first = insert_all(&mut conn, &shares, Wake::Trigger)
+            .await
+            .expect("first insert");
+        assert!(first.iter().all(|payout| payout.new), "{first:?}");
+        assert_ne!(first[0].id, first[1].id);
+        let again = insert_all(&mut conn, &shares, Wake::Trigger)
+            .await
+            .expect("second insert");
+        assert_eq!(
+            again.iter().map(|p| (p.id, p.new)).collect::<Vec<_>>(),
+            first.iter().map(|p| (p.id, false)).collect::<Vec<_>>(),
+            "the live payouts are found, in order"
+        );
+        assert_eq!(count(&db.pool, "SELECT count(*) FROM payouts").await, 2);
+        assert_eq!(
+            count(
+                &db.pool,
+                "SELECT count(*) FROM malipo_jobs WHERE kind = 'payout'"
+            )
+            .await,
+            2,
+            "one job per payout"
+        );
+        let kinds: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, amount::text FROM payouts ORDER BY id")
+                .fetch_all(&db.pool)
+                .await
+                .expect("payouts");
+        assert_eq!(
+            kinds,
+            [
+                ("payee".to_owned(), "90.00".to_owned()),
+                ("commission".to_owned(), "10.00".to_owned())
+            ]
+        );
+    }
 }

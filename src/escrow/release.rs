@@ -15,7 +15,7 @@ use crate::{
         ledger::{Account, Posting, TransactionKind},
         payouts::{self, NewPayout, PayoutTarget},
         releases::{self, PendingRelease, RecordError, ReleaseSource},
-        transitions::transition,
+        transitions::{transition, transition_queueing},
     },
     domain::{
         Currency, IntentMove, IntentNote, IntentStatus, Money, Payee, PayeePayout,
@@ -26,7 +26,7 @@ use crate::{
         release_parts::{PartError, ReleaseTerms},
     },
     notify::event_type,
-    queue::{EnqueueOptions, bell::Wake, enqueue},
+    queue::{EnqueueOptions, JobRow, bell::Wake, enqueue},
 };
 
 /// Where each currency's commission is paid out (`MALIPO_COMMISSION_PAYOUT_<CURRENCY>`); a
@@ -242,31 +242,49 @@ async fn start_posting(
 ) -> anyhow::Result<()> {
     let detail = json!({"release": seq, "amount": amount.amount().to_string(),
                         "milestone": ask.milestone, "source": source.as_str()});
-    if last {
-        transition(conn, intent.id, IntentMove::ReleaseRequested, detail).await?;
+    let job = ReleaseEscrow {
+        intent_id: intent.id,
+        release: u32::try_from(seq).unwrap_or(0),
+    };
+    // A client's request is answered by the front, which rings after its commit.
+    let wake = if source == ReleaseSource::Client {
+        Wake::CallerRings
     } else {
-        intents::record_event(
-            &mut *conn,
+        Wake::Trigger
+    };
+    if last {
+        // The caller holds the intent, checked `held`: the move cannot be refused, and the job
+        // is written by its statement.
+        let row = JobRow::of(&job)?;
+        let moved = transition_queueing(
+            conn,
             intent.id,
-            IntentNote::PartReleaseRequested,
+            IntentMove::ReleaseRequested,
             detail,
+            &row,
+            wake,
         )
         .await?;
+        anyhow::ensure!(
+            moved.is_some(),
+            "intent {} could not move to releasing",
+            intent.id
+        );
+        return Ok(());
     }
+    intents::record_event(
+        &mut *conn,
+        intent.id,
+        IntentNote::PartReleaseRequested,
+        detail,
+    )
+    .await?;
     enqueue(
         conn,
-        &ReleaseEscrow {
-            intent_id: intent.id,
-            release: u32::try_from(seq).unwrap_or(0),
-        },
+        &job,
         EnqueueOptions {
             intent_id: Some(intent.id),
-            // A client's request is answered by the front, which rings after its commit.
-            wake: if source == ReleaseSource::Client {
-                Wake::CallerRings
-            } else {
-                Wake::Trigger
-            },
+            wake,
             ..Default::default()
         },
     )
@@ -445,59 +463,53 @@ async fn create_payouts(
     destinations: &CommissionDestinations,
 ) -> anyhow::Result<Shares> {
     let currency = intent.amount.currency();
-    let mut created: Vec<payouts::Inserted> = Vec::new();
-    if let (PayeePayout::Provider(payee), true) = (payee, split.payee.is_positive()) {
-        let mut destination = payee.clone();
-        if let PayoutDestination::Lightning { bolt11 } = &mut destination {
-            // This part's own invoice; else the one on file (a whole release); else one given
-            // at release before parts existed.
-            if let Some(invoice) = &part.bolt11 {
-                *bolt11 = Some(invoice.clone());
-            } else if bolt11.is_none() {
-                bolt11.clone_from(&intent.release_bolt11);
+    let payee_share = match (payee, split.payee.is_positive()) {
+        (PayeePayout::Provider(payee), true) => {
+            let mut destination = payee.clone();
+            if let PayoutDestination::Lightning { bolt11 } = &mut destination {
+                // This part's own invoice; else the one on file (a whole release); else one
+                // given at release before parts existed.
+                if let Some(invoice) = &part.bolt11 {
+                    *bolt11 = Some(invoice.clone());
+                } else if bolt11.is_none() {
+                    bolt11.clone_from(&intent.release_bolt11);
+                }
             }
+            Some((
+                destination.provider(),
+                PayoutTarget::Destination(destination),
+            ))
         }
-        let provider = destination.provider();
-        created.push(
-            payouts::insert(
-                conn,
-                &NewPayout {
-                    intent: intent.id,
-                    release_seq: part.seq,
-                    kind: PayoutKind::Payee,
-                    amount: split.payee,
-                    provider,
-                    target: &PayoutTarget::Destination(destination),
-                },
-                // The `release_escrow` job rings once its transaction committed.
-                Wake::CallerRings,
-            )
-            .await?,
-        );
-    }
-    let commission_kept = match destinations.get(&currency) {
-        Some(destination) if split.commission.is_positive() => {
-            created.push(
-                payouts::insert(
-                    conn,
-                    &NewPayout {
-                        intent: intent.id,
-                        release_seq: part.seq,
-                        kind: PayoutKind::Commission,
-                        amount: split.commission,
-                        provider: destination.provider(),
-                        target: &PayoutTarget::Destination(destination.clone()),
-                    },
-                    Wake::CallerRings,
-                )
-                .await?,
-            );
-            false
-        }
-        _ => split.commission.is_positive(),
+        _ => None,
     };
+    let commission_share = match destinations.get(&currency) {
+        Some(destination) if split.commission.is_positive() => Some((
+            destination.provider(),
+            PayoutTarget::Destination(destination.clone()),
+        )),
+        _ => None,
+    };
+    let wanted: Vec<NewPayout> = [
+        (PayoutKind::Payee, split.payee, &payee_share),
+        (PayoutKind::Commission, split.commission, &commission_share),
+    ]
+    .into_iter()
+    .filter_map(|(kind, amount, share)| {
+        share.as_ref().map(|(provider, target)| NewPayout {
+            intent: intent.id,
+            release_seq: part.seq,
+            kind,
+            amount,
+            provider: *provider,
+            target,
+        })
+    })
+    .collect();
+    // Both shares in one statement; the `release_escrow` job rings once its transaction
+    // committed.
+    let created = payouts::insert_all(conn, &wanted, Wake::CallerRings).await?;
     Ok(Shares {
-        commission_kept,
+        commission_kept: commission_share.is_none() && split.commission.is_positive(),
         new_payouts: created.iter().filter(|payout| payout.new).count(),
     })
 }

@@ -39,7 +39,8 @@ impl Default for EnqueueOptions {
 
 /// A job's row as [`enqueue`] writes it, for a statement that stores it together with the row
 /// that calls for it (a webhook's inbox row: `db::inbox::insert_received`; a payout:
-/// `db::payouts::insert`; a new intent: `db::intents::insert`).
+/// `db::payouts::insert`; a new intent: `db::intents::insert`; an intent move and the work it
+/// starts: `db::transitions::transition_queueing`).
 #[derive(Debug, Clone)]
 pub struct JobRow {
     /// `Job::QUEUE`.
