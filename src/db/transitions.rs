@@ -8,10 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
-use crate::{
-    domain::{IntentMove, IntentStatus, PayoutKind, PayoutStatus},
-    queue::{JobRow, bell::Wake},
-};
+use crate::domain::{IntentMove, IntentStatus, PayoutKind, PayoutStatus};
 
 /// Makes `movement` on intent `id`, recording its event with `detail`; returns the previous
 /// status, or `None` (and changes nothing) when the intent was not in any of the move's `from`
@@ -23,23 +20,7 @@ pub async fn transition(
     movement: IntentMove,
     detail: Value,
 ) -> Result<Option<IntentStatus>, sqlx::Error> {
-    let moved = make_move(conn, id, movement, detail, None, None).await?;
-    Ok(moved.map(|moved| moved.previous))
-}
-
-/// [`transition`], with `job` (the work the move starts, for intent `id`) queued by the same
-/// statement only when the move happened; `wake` says who wakes the workers, as
-/// `queue::EnqueueOptions::wake` does. A job whose dedupe key is queued already is not queued
-/// twice. One round trip for what was a move and an enqueue (issue #21).
-pub async fn transition_queueing(
-    conn: &mut PgConnection,
-    id: Uuid,
-    movement: IntentMove,
-    detail: Value,
-    job: &JobRow,
-    wake: Wake,
-) -> Result<Option<IntentStatus>, sqlx::Error> {
-    let moved = make_move(conn, id, movement, detail, None, Some((job, wake))).await?;
+    let moved = make_move(conn, id, movement, detail, None).await?;
     Ok(moved.map(|moved| moved.previous))
 }
 
@@ -61,7 +42,7 @@ pub async fn transition_posting(
     detail: Value,
     posting: Option<&Posting>,
 ) -> Result<Option<IntentStatus>, PostingError> {
-    let Some(moved) = make_move(conn, id, movement, detail, posting, None).await? else {
+    let Some(moved) = make_move(conn, id, movement, detail, posting).await? else {
         return Ok(None);
     };
     if let Some(posting) = posting
@@ -81,7 +62,6 @@ async fn make_move(
     movement: IntentMove,
     detail: Value,
     posting: Option<&Posting>,
-    job: Option<(&JobRow, Wake)>,
 ) -> Result<Option<Moved>, sqlx::Error> {
     // One round trip: the event rows (the intent's history and the client's notification, with
     // its deliveries and their jobs) and the posting are written from the UPDATE's result, so
@@ -111,15 +91,7 @@ async fn make_move(
               -- Called once per moved row (none when the guard held it back).
               posted AS (
                 SELECT malipo_post_ledger($10, $11, $12, $13, $14, $15, $16, $17, $18) AS answer
-                  FROM moved WHERE $10::text IS NOT NULL),
-              -- The job, like `queue::enqueue`'s: its trigger quiet when the caller rings.
-              quiet AS (
-                SELECT set_config('malipo.rings_itself', $27, true) FROM moved
-                 WHERE $22::text IS NOT NULL),
-              queued AS (
-                INSERT INTO malipo_jobs (queue, kind, payload, max_attempts, dedupe_key, intent_id)
-                SELECT $22, $23, $24, $25, $26, $1 FROM quiet
-                ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING)
+                  FROM moved WHERE $10::text IS NOT NULL)
          SELECT moved.previous AS "previous!: IntentStatus",
                 (SELECT (answer).inserted FROM posted) AS inserted,
                 (SELECT (answer).written FROM posted) AS written
@@ -145,12 +117,6 @@ async fn make_move(
         DeliverEvent::QUEUE,
         DeliverEvent::KIND,
         DeliverEvent::POLICY.max_attempts as i32,
-        job.map(|(job, _)| job.queue),
-        job.map(|(job, _)| job.kind),
-        job.map(|(job, _)| &job.payload),
-        job.map(|(job, _)| job.max_attempts),
-        job.and_then(|(job, _)| job.dedupe_key.as_deref()),
-        job.map(|(job, wake)| wake.quiet_about(job.queue)),
     )
     .fetch_optional(&mut *conn)
     .await

@@ -15,7 +15,7 @@ use crate::{
         ledger::{Account, Posting, TransactionKind},
         payouts::{self, NewPayout, PayoutTarget},
         releases::{self, PendingRelease, RecordError, ReleaseSource},
-        transitions::{transition, transition_queueing},
+        transitions::transition,
     },
     domain::{
         Currency, IntentMove, IntentNote, IntentStatus, Money, Payee, PayeePayout,
@@ -26,7 +26,7 @@ use crate::{
         release_parts::{PartError, ReleaseTerms},
     },
     notify::event_type,
-    queue::{EnqueueOptions, JobRow, bell::Wake, enqueue},
+    queue::{EnqueueOptions, bell::Wake, enqueue},
 };
 
 /// Where each currency's commission is paid out (`MALIPO_COMMISSION_PAYOUT_<CURRENCY>`); a
@@ -253,32 +253,16 @@ async fn start_posting(
         Wake::Trigger
     };
     if last {
-        // The caller holds the intent, checked `held`: the move cannot be refused, and the job
-        // is written by its statement.
-        let row = JobRow::of(&job)?;
-        let moved = transition_queueing(
-            conn,
+        transition(conn, intent.id, IntentMove::ReleaseRequested, detail).await?;
+    } else {
+        intents::record_event(
+            &mut *conn,
             intent.id,
-            IntentMove::ReleaseRequested,
+            IntentNote::PartReleaseRequested,
             detail,
-            &row,
-            wake,
         )
         .await?;
-        anyhow::ensure!(
-            moved.is_some(),
-            "intent {} could not move to releasing",
-            intent.id
-        );
-        return Ok(());
     }
-    intents::record_event(
-        &mut *conn,
-        intent.id,
-        IntentNote::PartReleaseRequested,
-        detail,
-    )
-    .await?;
     enqueue(
         conn,
         &job,

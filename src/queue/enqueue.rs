@@ -39,8 +39,7 @@ impl Default for EnqueueOptions {
 
 /// A job's row as [`enqueue`] writes it, for a statement that stores it together with the row
 /// that calls for it (a webhook's inbox row: `db::inbox::insert_received`; a payout:
-/// `db::payouts::insert`; a new intent: `db::intents::insert`; an intent move and the work it
-/// starts: `db::transitions::transition_queueing`).
+/// `db::payouts::insert_all`; a new intent: `db::intents::insert`).
 #[derive(Debug, Clone)]
 pub struct JobRow {
     /// `Job::QUEUE`.
