@@ -116,10 +116,14 @@ pub async fn insert_all(
         .iter()
         .map(|&payout_id| JobRow::of(&malipo_jobs::Payout { payout_id }))
         .collect::<Result<Vec<_>, _>>()?;
+    // A destination that cannot be written is an error, never a payout to nowhere.
     let targets = payouts
         .iter()
-        .map(|p| serde_json::to_value(p.target).unwrap_or(Value::Null))
-        .collect::<Vec<_>>();
+        .map(|p| serde_json::to_value(p.target))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    // Every row is a `payout` job: one queue, kind and policy.
+    let job = &jobs[0];
     // The ON CONFLICT target names the partial unique index, whose predicate must be spelt
     // as in the index ('failed' literal) for PostgreSQL to infer it. A job is inserted only
     // with its payout; like `inbox::insert_received`, this writes the row `queue::JobRow`
@@ -165,10 +169,10 @@ pub async fn insert_all(
             .map(|job| job.dedupe_key.clone())
             .collect::<Vec<_>>() as &[Option<String>],
         PayoutStatus::Pending as PayoutStatus,
-        <malipo_jobs::Payout as Job>::QUEUE,
-        <malipo_jobs::Payout as Job>::KIND,
-        i32::try_from(<malipo_jobs::Payout as Job>::POLICY.max_attempts).unwrap_or(i32::MAX),
-        wake.quiet_about(<malipo_jobs::Payout as Job>::QUEUE),
+        job.queue,
+        job.kind,
+        job.max_attempts,
+        wake.quiet_about(job.queue),
     )
     .fetch_all(&mut *conn)
     .await?;

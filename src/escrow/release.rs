@@ -242,16 +242,6 @@ async fn start_posting(
 ) -> anyhow::Result<()> {
     let detail = json!({"release": seq, "amount": amount.amount().to_string(),
                         "milestone": ask.milestone, "source": source.as_str()});
-    let job = ReleaseEscrow {
-        intent_id: intent.id,
-        release: u32::try_from(seq).unwrap_or(0),
-    };
-    // A client's request is answered by the front, which rings after its commit.
-    let wake = if source == ReleaseSource::Client {
-        Wake::CallerRings
-    } else {
-        Wake::Trigger
-    };
     if last {
         transition(conn, intent.id, IntentMove::ReleaseRequested, detail).await?;
     } else {
@@ -265,10 +255,18 @@ async fn start_posting(
     }
     enqueue(
         conn,
-        &job,
+        &ReleaseEscrow {
+            intent_id: intent.id,
+            release: u32::try_from(seq).unwrap_or(0),
+        },
         EnqueueOptions {
             intent_id: Some(intent.id),
-            wake,
+            // A client's request is answered by the front, which rings after its commit.
+            wake: if source == ReleaseSource::Client {
+                Wake::CallerRings
+            } else {
+                Wake::Trigger
+            },
             ..Default::default()
         },
     )

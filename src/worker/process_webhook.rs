@@ -11,7 +11,7 @@ mod refund;
 mod transfer;
 
 use chrono::{DateTime, Utc};
-use malipo_jobs::ProcessWebhook;
+use malipo_jobs::{ProcessWebhook, WebhookDelivery};
 
 use super::WorkerState;
 use crate::{
@@ -28,7 +28,7 @@ const ASK_AGAIN_FOR: chrono::Duration = chrono::Duration::minutes(10);
 #[tracing::instrument(skip_all, fields(inbox_id = %job.inbox_id))]
 pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let Some(row) = delivery(state, &job).await? else {
+    let Some(row) = delivery(state, job.inbox_id, job.delivery).await? else {
         return Ok(());
     };
     let note = match InboxEndpoint::parse(&row.endpoint) {
@@ -76,20 +76,23 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
 /// [`inbox::finish_completing`], which completes the job in the same statement, fenced by its
 /// lease. A run that finds its row finished is therefore a run that lost its lease, and its
 /// finish changes nothing.
-async fn delivery(state: &WorkerState, job: &ProcessWebhook) -> Result<Option<InboxRow>, JobError> {
-    if let Some(carried) = &job.delivery {
+async fn delivery(
+    state: &WorkerState,
+    inbox_id: uuid::Uuid,
+    carried: Option<WebhookDelivery>,
+) -> Result<Option<InboxRow>, JobError> {
+    if let Some(carried) = carried {
         return Ok(Some(InboxRow {
-            endpoint: carried.endpoint.clone(),
+            endpoint: carried.endpoint,
             status: InboxStatus::Received,
-            subject: carried.subject.clone(),
-            body: carried.body.as_bytes().to_vec(),
+            subject: carried.subject,
+            body: carried.body.into_bytes(),
             received_at: carried.received_at,
         }));
     }
-    let Some(row) = inbox::load(&state.pool, job.inbox_id).await? else {
+    let Some(row) = inbox::load(&state.pool, inbox_id).await? else {
         return Err(JobError::permanent(format!(
-            "inbox row {} does not exist",
-            job.inbox_id
+            "inbox row {inbox_id} does not exist"
         )));
     };
     Ok((row.status == InboxStatus::Received).then_some(row))
