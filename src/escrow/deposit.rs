@@ -137,6 +137,37 @@ async fn paid_after_closing(
     Ok(DepositEffect::LatePayment)
 }
 
+/// Holds `intent` when `status` says its full amount was paid and the hold is the only thing
+/// to write: an escrow capture with no release time set, of a provider with no polls to end.
+/// `intent` may be unlocked and read before the provider was asked: the move is guarded by
+/// `awaiting_payment`, and what else the decision reads (amount, provider, capture, release
+/// time) does not change while an intent awaits payment (a release time is set only on a held
+/// intent), so a move that happens is the one [`apply`] would make under the intent's lock —
+/// in one statement, without a transaction around it. `None`, with nothing written, when the
+/// answer is another or the move did not happen: [`apply`] decides, under the lock.
+pub async fn hold_alone(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    status: &DepositStatus,
+) -> anyhow::Result<Option<DepositEffect>> {
+    let DepositStatus::Succeeded {
+        amount,
+        provider_ref,
+    } = status
+    else {
+        return Ok(None);
+    };
+    let alone = intent.status == IntentStatus::AwaitingPayment
+        && *amount == intent.amount
+        && intent.capture == crate::domain::Capture::Escrow
+        && intent.auto_release_at.is_none()
+        && intent.provider != crate::domain::ProviderKind::Lightning;
+    if !alone || !post_hold(conn, intent, *amount, provider_ref).await? {
+        return Ok(None);
+    }
+    Ok(Some(DepositEffect::Held))
+}
+
 /// The right amount arrived: the intent is `held` and the money posted from the provider's
 /// clearing account into the intent's escrow; its polls end, and its capture or release timer
 /// starts.
@@ -146,6 +177,29 @@ async fn hold(
     amount: Money,
     provider_ref: &str,
 ) -> anyhow::Result<DepositEffect> {
+    if !post_hold(conn, intent, amount, provider_ref).await? {
+        return Ok(DepositEffect::AlreadySettled);
+    }
+    end_the_polls(conn, intent).await?;
+    if intent.capture == crate::domain::Capture::Immediate {
+        super::collect::collect(conn, intent).await?;
+        return Ok(DepositEffect::Held);
+    }
+    // A release time given at creation starts counting now that there is money.
+    if let Some(at) = intent.auto_release_at {
+        super::auto_release::schedule(conn, intent.id, at).await?;
+    }
+    Ok(DepositEffect::Held)
+}
+
+/// The `held` move with its deposit posting, in one statement; false when the intent was not
+/// awaiting payment.
+async fn post_hold(
+    conn: &mut PgConnection,
+    intent: &IntentRecord,
+    amount: Money,
+    provider_ref: &str,
+) -> anyhow::Result<bool> {
     let deposit = Posting::new(
         &format!("deposit:{}", intent.id),
         TransactionKind::Deposit,
@@ -163,7 +217,7 @@ async fn hold(
         ],
     )?;
     // A deposit posted before its intent was held is refused (`AlreadyPosted`) and rolls back.
-    if transition_posting(
+    Ok(transition_posting(
         conn,
         intent.id,
         IntentMove::DepositConfirmed,
@@ -171,20 +225,7 @@ async fn hold(
         Some(&deposit),
     )
     .await?
-    .is_none()
-    {
-        return Ok(DepositEffect::AlreadySettled);
-    }
-    end_the_polls(conn, intent).await?;
-    if intent.capture == crate::domain::Capture::Immediate {
-        super::collect::collect(conn, intent).await?;
-        return Ok(DepositEffect::Held);
-    }
-    // A release time given at creation starts counting now that there is money.
-    if let Some(at) = intent.auto_release_at {
-        super::auto_release::schedule(conn, intent.id, at).await?;
-    }
-    Ok(DepositEffect::Held)
+    .is_some())
 }
 
 /// Another amount than the intent's arrived: the intent closes, and the money waits in

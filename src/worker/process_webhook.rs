@@ -31,20 +31,25 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
     let Some(row) = delivery(state, job.inbox_id, job.delivery).await? else {
         return Ok(());
     };
-    let note = match InboxEndpoint::parse(&row.endpoint) {
+    let outcome = match InboxEndpoint::parse(&row.endpoint) {
         Some(endpoint) => {
             // An unreadable body stays unreadable: a permanent failure, not a retry.
             let event = interpret_webhook(endpoint, &row.body, row.subject.as_deref())
                 .map_err(|error| JobError::permanent(error.to_string()))?;
             apply(state, event, row.received_at).await?
         }
-        None => Note::Ignored(format!("unknown endpoint {}", row.endpoint)),
+        None => Note::Ignored(format!("unknown endpoint {}", row.endpoint)).into(),
     };
+    let Outcome { note, open } = outcome;
     let (status, reason) = match note {
         Note::Applied => (InboxStatus::Processed, None),
         Note::Ignored(reason) => (InboxStatus::Ignored, Some(reason)),
         Note::AskAgain(reason) => {
             if Utc::now() - row.received_at < ASK_AGAIN_FOR {
+                // What the answer wrote stands; the callback is asked about again.
+                if let Some(effect) = open {
+                    effect.commit().await?;
+                }
                 return Err(JobError::Snooze(std::time::Duration::from_secs(5)));
             }
             (
@@ -55,15 +60,30 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
             )
         }
     };
-    // The row's outcome and the job's completion commit together: one statement, no batch.
-    let done = inbox::finish_completing(
-        &state.pool,
-        job.inbox_id,
-        status,
-        reason.as_deref(),
-        context.lease(),
-    )
-    .await?;
+    // The row's outcome and the job's completion commit together (one statement, no batch),
+    // and with the effect when it was left open for them; a run that lost its lease rolls the
+    // effect back.
+    let lease = context.lease();
+    let done = match open {
+        Some(mut effect) => {
+            let done = inbox::finish_completing(
+                &mut *effect,
+                job.inbox_id,
+                status,
+                reason.as_deref(),
+                lease,
+            )
+            .await?;
+            if done {
+                effect.commit().await?;
+            }
+            done
+        }
+        None => {
+            inbox::finish_completing(&state.pool, job.inbox_id, status, reason.as_deref(), lease)
+                .await?
+        }
+    };
     context.completed_with_effect(done)
 }
 
@@ -108,26 +128,43 @@ enum Note {
     AskAgain(String),
 }
 
+/// What an event came to, with the transaction its effect was written in when that was left
+/// open: the row's outcome and the job's completion then commit with the effect (transactional
+/// completion), so no crash can leave an applied answer with its callback still to process.
+struct Outcome {
+    note: Note,
+    open: Option<sqlx::Transaction<'static, sqlx::Postgres>>,
+}
+
+impl From<Note> for Outcome {
+    /// A note whose effect, if any, committed by itself.
+    fn from(note: Note) -> Self {
+        Self { note, open: None }
+    }
+}
+
 /// Applies what a delivery stored at `received_at` means.
 async fn apply(
     state: &WorkerState,
     event: ProviderEvent,
     received_at: DateTime<Utc>,
-) -> Result<Note, JobError> {
-    match event {
+) -> Result<Outcome, JobError> {
+    Ok(match event {
         ProviderEvent::DepositClaim {
             provider,
             handle,
             claim,
-        } => deposit::claim(state, provider, &handle, &claim).await,
+        } => deposit::claim(state, provider, &handle, &claim)
+            .await?
+            .into(),
         ProviderEvent::TransferClaim {
             provider,
             reference,
             claim,
             next,
-        } => transfer::claim(state, provider, &reference, claim.as_ref(), next).await,
+        } => transfer::claim(state, provider, &reference, claim.as_ref(), next).await?,
         ProviderEvent::TransferAnswer { reference, status } => {
-            transfer::answer(state, &reference, &status, received_at).await
+            transfer::answer(state, &reference, &status, received_at).await?
         }
         ProviderEvent::RefundClaim {
             provider,
@@ -140,14 +177,16 @@ async fn apply(
                 &transaction_reference,
                 refund_id.as_deref(),
             )
-            .await
+            .await?
         }
         ProviderEvent::OffChannelPayment {
             provider,
             receipt,
             amount,
             account_reference,
-        } => off_channel::record(state, provider, &receipt, amount, &account_reference).await,
-        ProviderEvent::NoAction(reason) => Ok(Note::Ignored(reason)),
-    }
+        } => off_channel::record(state, provider, &receipt, amount, &account_reference)
+            .await?
+            .into(),
+        ProviderEvent::NoAction(reason) => Note::Ignored(reason).into(),
+    })
 }

@@ -21,7 +21,9 @@ use crate::{
 /// What verification found.
 #[derive(Debug)]
 pub enum Verified {
-    /// The provider answered and its answer was applied (or changed nothing).
+    /// The provider answered and its answer was applied (or changed nothing), to the intent as
+    /// it stood before the answer: read under its lock, or for a lone hold (one guarded
+    /// statement, `deposit::hold_alone`) the record read before the provider was asked.
     Answered(IntentRecord, DepositStatus, DepositEffect),
     /// There is nothing to ask: the intent is already funded (a duplicate or late claim).
     Funded(IntentRecord),
@@ -77,6 +79,12 @@ pub async fn verify_loaded(
     {
         status = DepositStatus::Expired;
     }
+    // The usual answer, a full payment whose hold is the only write, is one guarded statement.
+    let mut conn = state.pool.acquire().await?;
+    if let Some(effect) = deposit::hold_alone(&mut conn, &intent, &status).await? {
+        return Ok(Verified::Answered(intent, status, effect));
+    }
+    drop(conn);
     let mut tx = state.pool.begin().await?;
     let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
         return Err(JobError::permanent("intent vanished"));

@@ -152,6 +152,69 @@ async fn a_posting_whose_account_appears_meanwhile_is_written_whole() {
     );
 }
 
+/// A provider's answer that settles a payout commits with its callback's outcome and its job's
+/// completion (issue #21's transactional completion, for callbacks): each payout row was last
+/// written by the transaction that finished a processed callback, so no crash can leave an
+/// applied answer with its callback still to process.
+#[tokio::test]
+async fn a_payouts_answer_commits_with_its_callbacks_completion() {
+    let harness = Harness::start().await;
+    let (first, second) = two_shares(&harness).await;
+    for payout in [first, second] {
+        let together: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_inbox w JOIN payouts p ON w.xmin = p.xmin
+              WHERE p.id = $1 AND p.status = 'succeeded' AND w.status = 'processed'",
+        )
+        .bind(payout)
+        .fetch_one(&harness.pool)
+        .await
+        .expect("count");
+        assert_eq!(
+            together, 1,
+            "payout {payout} and its answer's callback, one transaction"
+        );
+    }
+}
+
+/// A lone hold (`deposit::hold_alone`, one statement without a transaction) decides on a record
+/// read before the provider was asked: an intent that has moved on since is not held again and
+/// nothing is posted twice; the locked path decides instead.
+#[tokio::test]
+async fn a_lone_hold_on_a_record_the_intent_has_left_writes_nothing() {
+    use malipo::{db::intents, domain::IntentStatus, escrow::deposit, providers::DepositStatus};
+    let harness = Harness::start().await;
+    let created = harness.create(mpesa_intent("1500")).await;
+    let id = created["id"].as_str().expect("id");
+    harness.wait_for(id, "held", LIMIT).await;
+    let id: Uuid = id.parse().expect("uuid");
+    let mut conn = harness.pool.acquire().await.expect("connection");
+    let mut stale = intents::load(&mut conn, id, false)
+        .await
+        .expect("load")
+        .expect("the intent");
+    stale.status = IntentStatus::AwaitingPayment;
+    let paid = DepositStatus::Succeeded {
+        amount: stale.amount,
+        provider_ref: "PAID-AGAIN".into(),
+    };
+    let written = || async {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT (SELECT count(*) FROM ledger_transactions WHERE intent_id = $1),
+                    (SELECT count(*) FROM intent_events WHERE intent_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&harness.pool)
+        .await
+        .expect("counts")
+    };
+    let before = written().await;
+    let effect = deposit::hold_alone(&mut conn, &stale, &paid)
+        .await
+        .expect("a refused move is no error");
+    assert_eq!(effect, None, "the intent is no longer awaiting payment");
+    assert_eq!(written().await, before, "nothing posted or recorded");
+}
+
 /// A callback's outcome and its `process_webhook` job's completion are one statement fenced by
 /// the run's lease: a run whose lease another worker took over finishes nothing.
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! found by its transaction when the initiation answer was lost), and only that answer is
 //! applied, through `escrow::payout::apply_refund`.
 
-use super::Note;
+use super::{Note, Outcome};
 use crate::{
     db::payouts,
     domain::ProviderKind,
@@ -17,21 +17,22 @@ pub(super) async fn claim(
     provider: ProviderKind,
     transaction_reference: &str,
     refund_id: Option<&str>,
-) -> Result<Note, JobError> {
+) -> Result<Outcome, JobError> {
     let mut conn = state.pool.acquire().await?;
     let refund = payouts::latest_refund_of(&mut conn, transaction_reference).await?;
     drop(conn);
     let Some(refund) = refund.filter(|refund| refund.provider == provider) else {
-        return Ok(Note::Ignored(format!(
-            "no refund for transaction {transaction_reference}"
-        )));
+        return Ok(
+            Note::Ignored(format!("no refund for transaction {transaction_reference}")).into(),
+        );
     };
     if let (Some(ours), Some(theirs)) = (&refund.provider_ref, refund_id)
         && ours != theirs
     {
         return Ok(Note::Ignored(format!(
             "event names refund {theirs}; malipo's refund is {ours}"
-        )));
+        ))
+        .into());
     }
     let status = payout::check_refund(state, &refund)
         .await
@@ -41,8 +42,8 @@ pub(super) async fn claim(
         return Err(JobError::permanent("payout vanished"));
     };
     let effect = effects::apply_refund(&mut tx, &current, &status).await?;
-    tx.commit().await?;
-    Ok(match effect {
+    // Left open: the callback's outcome and completion commit with the effect.
+    let note = match effect {
         PayoutEffect::Settled => Note::Applied,
         PayoutEffect::Pending => Note::Ignored(format!(
             "{provider} still calls the refund pending; the payout job checks again"
@@ -50,5 +51,9 @@ pub(super) async fn claim(
         PayoutEffect::Unchanged | PayoutEffect::Contradicted => {
             Note::Ignored(format!("refund already {}", current.status))
         }
+    };
+    Ok(Outcome {
+        note,
+        open: Some(tx),
     })
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Note;
+use super::{Note, Outcome};
 use crate::{
     db::payouts::{self, PayoutRecord, PayoutTarget},
     domain::ProviderKind,
@@ -23,16 +23,14 @@ pub(super) async fn claim(
     reference: &str,
     claim: Option<&TransferStatus>,
     next: TransferCheck,
-) -> Result<Note, JobError> {
+) -> Result<Outcome, JobError> {
     let Some(payout) = payout_by_reference(state, reference).await? else {
-        return Ok(Note::Ignored(format!(
-            "no payout with reference {reference}"
-        )));
+        return Ok(Note::Ignored(format!("no payout with reference {reference}")).into());
     };
     if payout.provider != provider {
-        return Ok(Note::Ignored(format!(
-            "{provider} event for a payout of another provider"
-        )));
+        return Ok(
+            Note::Ignored(format!("{provider} event for a payout of another provider")).into(),
+        );
     }
     let status = payout::check_transfer(state, &payout)
         .await
@@ -44,7 +42,8 @@ pub(super) async fn claim(
             "claimed {} while malipo has it {}; asked {provider}, whose answer decides",
             claim.map_or_else(|| "an outcome".to_owned(), |claim| format!("{claim:?}")),
             payout.status
-        ))),
+        ))
+        .into()),
     }
 }
 
@@ -55,7 +54,7 @@ pub(super) async fn answer(
     reference: &str,
     status: &TransferStatus,
     received_at: DateTime<Utc>,
-) -> Result<Note, JobError> {
+) -> Result<Outcome, JobError> {
     if *status != TransferStatus::NotFound {
         return apply_transfer_by_reference(state, reference, status).await;
     }
@@ -63,7 +62,8 @@ pub(super) async fn answer(
         Some(status) => apply_transfer_by_reference(state, reference, &status).await,
         None => Ok(Note::Ignored(
             "the provider does not know the payout yet; too early to send it again".to_owned(),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -77,20 +77,19 @@ async fn payout_by_reference(
     Ok(payout.filter(|p| matches!(p.target, PayoutTarget::Destination(_))))
 }
 
+/// Applies `status` to payout `reference` in a transaction left open for the callback's own
+/// outcome and completion.
 async fn apply_transfer_by_reference(
     state: &WorkerState,
     reference: &str,
     status: &TransferStatus,
-) -> Result<Note, JobError> {
+) -> Result<Outcome, JobError> {
     let mut tx = state.pool.begin().await?;
     let Some(payout) = payouts::lock_by_reference(&mut tx, reference).await? else {
-        return Ok(Note::Ignored(format!(
-            "no payout with reference {reference}"
-        )));
+        return Ok(Note::Ignored(format!("no payout with reference {reference}")).into());
     };
     let effect = effects::apply_transfer(&mut tx, &payout, status).await?;
-    tx.commit().await?;
-    Ok(match effect {
+    let note = match effect {
         PayoutEffect::Settled => Note::Applied,
         PayoutEffect::Contradicted => Note::Ignored(format!(
             "the provider's answer contradicts the payout's recorded `{}`: discrepancy recorded",
@@ -98,5 +97,9 @@ async fn apply_transfer_by_reference(
         )),
         PayoutEffect::Pending => Note::Ignored("transfer not conclusive yet".to_owned()),
         PayoutEffect::Unchanged => Note::Ignored(format!("payout already {}", payout.status)),
+    };
+    Ok(Outcome {
+        note,
+        open: Some(tx),
     })
 }
