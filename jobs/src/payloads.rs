@@ -142,6 +142,31 @@ impl Job for AutoRelease {
 pub struct Payout {
     /// The payout row to send.
     pub payout_id: Uuid,
+    /// What the row held when it was written with this job, so the first run sends it without
+    /// reading it back; absent for jobs queued apart from their row (and by older builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<PayoutCopy>,
+}
+
+/// The parts of a new payout row that never change once written, as the row holds them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PayoutCopy {
+    /// The intent it pays out of.
+    pub intent_id: Uuid,
+    /// `payee`, `commission`, `refund`, ….
+    pub kind: String,
+    /// The amount, as decimal text.
+    pub amount: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The provider it is sent through.
+    pub provider: String,
+    /// Where to, as the row's `destination`.
+    pub destination: serde_json::Value,
+    /// The provider-side idempotency key.
+    pub reference: String,
+    /// The release it pays a share of.
+    pub release_seq: i32,
 }
 
 impl Job for Payout {
@@ -320,7 +345,11 @@ mod snapshots {
                 format!("auto_release:{i}:1700000000"),
             ),
             (
-                Payout { payout_id: id() }.dedupe_key(),
+                Payout {
+                    payout_id: id(),
+                    copy: None,
+                }
+                .dedupe_key(),
                 format!("payout:{i}"),
             ),
             (
@@ -416,7 +445,10 @@ mod snapshots {
                 r#"{"intent_id":"0193a6f2-7c1e-7a00-8000-000000000001","at_unix":1800000000}"#,
             ),
             (
-                serde_json::to_string(&Payout { payout_id: id() }),
+                serde_json::to_string(&Payout {
+                    payout_id: id(),
+                    copy: None,
+                }),
                 r#"{"payout_id":"0193a6f2-7c1e-7a00-8000-000000000001"}"#,
             ),
             (

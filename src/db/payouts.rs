@@ -112,16 +112,33 @@ pub async fn insert_all(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = payouts.iter().map(|_| Uuid::now_v7()).collect();
-    let jobs = ids
-        .iter()
-        .map(|&payout_id| JobRow::of(&malipo_jobs::Payout { payout_id }))
-        .collect::<Result<Vec<_>, _>>()?;
     // A destination that cannot be written is an error, never a payout to nowhere.
     let targets = payouts
         .iter()
         .map(|p| serde_json::to_value(p.target))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+    // Each job carries a copy of its row (`from_copy` reads it back).
+    let jobs = ids
+        .iter()
+        .zip(payouts)
+        .zip(&targets)
+        .map(|((&payout_id, payout), destination)| {
+            JobRow::of(&malipo_jobs::Payout {
+                payout_id,
+                copy: Some(malipo_jobs::PayoutCopy {
+                    intent_id: payout.intent,
+                    kind: payout.kind.as_str().to_owned(),
+                    amount: payout.amount.amount().to_string(),
+                    currency: payout.amount.currency().code().to_owned(),
+                    provider: payout.provider.as_str().to_owned(),
+                    destination: destination.clone(),
+                    reference: reference_for(payout_id),
+                    release_seq: payout.release_seq,
+                }),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     // Every row is a `payout` job: one queue, kind and policy.
     let job = &jobs[0];
     // The ON CONFLICT target names the partial unique index, whose predicate must be spelt
@@ -206,6 +223,7 @@ async fn live_one(
         conn,
         &malipo_jobs::Payout {
             payout_id: existing,
+            copy: None,
         },
         EnqueueOptions {
             intent_id: Some(payout.intent),
@@ -258,6 +276,27 @@ macro_rules! select_payout {
             $($arg),*
         )
     };
+}
+
+/// Payout `id` as [`insert_all`] wrote it with its job: `pending`, not yet initiated.
+pub fn from_copy(id: Uuid, copy: malipo_jobs::PayoutCopy) -> anyhow::Result<PayoutRecord> {
+    let currency: Currency = copy.currency.parse()?;
+    Ok(PayoutRecord {
+        id,
+        intent_id: Some(copy.intent_id),
+        client_id: None,
+        kind: PayoutKind::parse(&copy.kind)
+            .ok_or_else(|| anyhow::anyhow!("unknown payout kind {}", copy.kind))?,
+        amount: Money::new(copy.amount.parse()?, currency)?,
+        provider: ProviderKind::parse(&copy.provider)
+            .ok_or_else(|| anyhow::anyhow!("unknown provider {}", copy.provider))?,
+        target: serde_json::from_value(copy.destination)?,
+        reference: copy.reference,
+        status: PayoutStatus::Pending,
+        initiated_at: None,
+        provider_ref: None,
+        release_seq: copy.release_seq,
+    })
 }
 
 fn record(row: Row) -> anyhow::Result<PayoutRecord> {
@@ -355,7 +394,11 @@ pub async fn set_status(
     // answer) is left to complete as usual.
     let check = match to {
         PayoutStatus::Succeeded | PayoutStatus::Failed | PayoutStatus::Reversed => {
-            JobRow::of(&malipo_jobs::Payout { payout_id: id })?.dedupe_key
+            JobRow::of(&malipo_jobs::Payout {
+                payout_id: id,
+                copy: None,
+            })?
+            .dedupe_key
         }
         PayoutStatus::Pending | PayoutStatus::InFlight => None,
     };
@@ -767,5 +810,21 @@ mod tests {
                 ("commission".to_owned(), "10.00".to_owned())
             ]
         );
+        // Each job's copy reads back as its row: what the job's first run sends.
+        let payloads: Vec<serde_json::Value> =
+            sqlx::query_scalar("SELECT payload FROM malipo_jobs WHERE kind = 'payout'")
+                .fetch_all(&db.pool)
+                .await
+                .expect("jobs");
+        for payload in payloads {
+            let job: malipo_jobs::Payout = serde_json::from_value(payload).expect("payload");
+            let copy = job.copy.expect("a copy of the row");
+            let carried = from_copy(job.payout_id, copy).expect("a readable copy");
+            let stored = load(&mut conn, job.payout_id)
+                .await
+                .expect("load")
+                .expect("the row");
+            assert_eq!(format!("{carried:?}"), format!("{stored:?}"));
+        }
     }
 }

@@ -72,7 +72,10 @@ pub async fn request(
     }
     enqueue(
         conn,
-        &Payout { payout_id: payout },
+        &Payout {
+            payout_id: payout,
+            copy: None,
+        },
         EnqueueOptions::default(),
     )
     .await?;

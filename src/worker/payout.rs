@@ -39,15 +39,13 @@ enum Answer {
 #[tracing::instrument(skip_all, fields(payout_id = %job.payout_id))]
 pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
-    let mut conn = state.pool.acquire().await?;
-    let Some(payout) = payouts::load(&mut conn, job.payout_id).await? else {
-        return Err(JobError::permanent(format!(
-            "payout {} does not exist",
-            job.payout_id
-        )));
+    // The copy the job carries is the row as written, `pending`: the run tries to send it, and
+    // reads the row only when that is not its to do.
+    let payout = match job.copy {
+        Some(copy) => payouts::from_copy(job.payout_id, copy)?,
+        None => stored(state, job.payout_id).await?,
     };
-    drop(conn);
-    let (answer, initiated_now) = match payout.status {
+    let (answer, initiated_now, payout) = match payout.status {
         PayoutStatus::Pending => {
             // One statement, so no transaction: the move, its posting and its notification
             // (with its deliveries' jobs) commit together, before the provider is called.
@@ -55,12 +53,21 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
             let mine = effects::begin(&mut conn, &payout).await?;
             drop(conn);
             if mine {
-                (initiate(state, &payout).await, true)
+                (initiate(state, &payout).await, true, payout)
             } else {
-                (check(state, &payout).await, false)
+                // Another run sent it (a run before a crash, or a concurrent one): the row
+                // says where it stands, and when it went in flight.
+                let payout = stored(state, job.payout_id).await?;
+                if !matches!(
+                    payout.status,
+                    PayoutStatus::Pending | PayoutStatus::InFlight
+                ) {
+                    return Ok(());
+                }
+                (check(state, &payout).await, false, payout)
             }
         }
-        PayoutStatus::InFlight => (check(state, &payout).await, false),
+        PayoutStatus::InFlight => (check(state, &payout).await, false, payout),
         _ => return Ok(()),
     };
     let answer = match answer {
@@ -101,6 +108,14 @@ pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), Jo
         PayoutEffect::Pending => check_again_later(&current),
         PayoutEffect::Settled | PayoutEffect::Unchanged | PayoutEffect::Contradicted => Ok(()),
     }
+}
+
+/// Payout `id` as its row holds it now.
+async fn stored(state: &WorkerState, id: uuid::Uuid) -> Result<PayoutRecord, JobError> {
+    let mut conn = state.pool.acquire().await?;
+    payouts::load(&mut conn, id)
+        .await?
+        .ok_or_else(|| JobError::permanent(format!("payout {id} does not exist")))
 }
 
 /// Snoozes an in-flight payout until its next check, or hands it to an operator after 24 h.

@@ -29,7 +29,10 @@ const CONCURRENCY: usize = 32;
 /// reading its inbox row back; 72.0–73.1 once `release_escrow` wrote both payouts in one
 /// statement. (A client's release writing its move and its job in one statement took it to
 /// 69.5–71.6 but was taken back: the job's CTE made every other move dearer to start.)
-const BUDGET: f64 = 75.0;
+/// 69.5–71.1 on 2026-12-06 once a full payment's hold was one statement without a transaction
+/// (`escrow::deposit::hold_alone`); 67.2–68.0 once a `payout` job carried a copy of its new
+/// row instead of reading it back (67.6 with the rest of the flows suite running beside it).
+const BUDGET: f64 = 71.0;
 
 #[tokio::test]
 async fn a_lifecycle_stays_within_its_statement_budget() {

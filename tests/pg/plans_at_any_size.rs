@@ -183,6 +183,7 @@ async fn ending_a_waiting_job_reads_that_job_not_its_queue() {
     let mut conn = waiting_jobs_the_statistics_missed(&db).await;
     let check = malipo_jobs::Payout {
         payout_id: uuid::Uuid::new_v4(),
+        copy: None,
     };
     malipo::queue::enqueue(&mut conn, &check, Default::default())
         .await
