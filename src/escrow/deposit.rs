@@ -157,15 +157,20 @@ pub async fn hold_alone(
     else {
         return Ok(None);
     };
-    let alone = intent.status == IntentStatus::AwaitingPayment
-        && *amount == intent.amount
-        && intent.capture == crate::domain::Capture::Escrow
-        && intent.auto_release_at.is_none()
-        && intent.provider != crate::domain::ProviderKind::Lightning;
-    if !alone || !post_hold(conn, intent, *amount, provider_ref).await? {
+    if !is_lone_hold(intent, status) || !post_hold(conn, intent, *amount, provider_ref).await? {
         return Ok(None);
     }
     Ok(Some(DepositEffect::Held))
+}
+
+/// Whether `status` would hold `intent` (as read) with nothing else to write: the case
+/// [`hold_alone`] takes.
+pub fn is_lone_hold(intent: &IntentRecord, status: &DepositStatus) -> bool {
+    matches!(status, DepositStatus::Succeeded { amount, .. } if *amount == intent.amount)
+        && intent.status == IntentStatus::AwaitingPayment
+        && intent.capture == crate::domain::Capture::Escrow
+        && intent.auto_release_at.is_none()
+        && intent.provider != crate::domain::ProviderKind::Lightning
 }
 
 /// The right amount arrived: the intent is `held` and the money posted from the provider's
@@ -216,7 +221,10 @@ async fn post_hold(
             ),
         ],
     )?;
-    // A deposit posted before its intent was held is refused (`AlreadyPosted`) and rolls back.
+    // A deposit posted before its intent was held is refused (`AlreadyPosted`): in a caller's
+    // transaction the move rolls back with it; alone (`hold_alone`) the move has committed by
+    // then, beside the posting that was already there, and only the error tells (an intent
+    // never returns to `awaiting_payment`, so neither should happen).
     Ok(transition_posting(
         conn,
         intent.id,

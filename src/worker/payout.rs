@@ -40,9 +40,15 @@ enum Answer {
 pub async fn run(job: Payout, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
     // The copy the job carries is the row as written, `pending`: the run tries to send it, and
-    // reads the row only when that is not its to do.
-    let payout = match job.copy {
-        Some(copy) => payouts::from_copy(job.payout_id, copy)?,
+    // reads the row only when that is not its to do (every later run of the job, such as the
+    // in-flight checks, pays that one refused move before its read).
+    let copied = job.copy.map(|copy| payouts::from_copy(job.payout_id, copy));
+    let payout = match copied {
+        Some(Ok(payout)) => payout,
+        Some(Err(error)) => {
+            tracing::warn!(%error, "the job's copy of its payout does not read; reading the row");
+            stored(state, job.payout_id).await?
+        }
         None => stored(state, job.payout_id).await?,
     };
     let (answer, initiated_now, payout) = match payout.status {

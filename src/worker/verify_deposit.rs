@@ -43,8 +43,8 @@ pub async fn verify(state: &WorkerState, id: Uuid) -> Result<Verified, JobError>
     verify_loaded(state, intent).await
 }
 
-/// [`verify`], for an intent the caller has just loaded (unlocked; the answer is applied to
-/// the intent as locked then).
+/// [`verify`], for an intent the caller has just loaded (unlocked; a lone hold is one guarded
+/// statement, and any other answer is applied to the intent as locked then).
 pub async fn verify_loaded(
     state: &WorkerState,
     intent: IntentRecord,
@@ -80,11 +80,12 @@ pub async fn verify_loaded(
         status = DepositStatus::Expired;
     }
     // The usual answer, a full payment whose hold is the only write, is one guarded statement.
-    let mut conn = state.pool.acquire().await?;
-    if let Some(effect) = deposit::hold_alone(&mut conn, &intent, &status).await? {
-        return Ok(Verified::Answered(intent, status, effect));
+    if deposit::is_lone_hold(&intent, &status) {
+        let mut conn = state.pool.acquire().await?;
+        if let Some(effect) = deposit::hold_alone(&mut conn, &intent, &status).await? {
+            return Ok(Verified::Answered(intent, status, effect));
+        }
     }
-    drop(conn);
     let mut tx = state.pool.begin().await?;
     let Some(locked) = intents::load(&mut tx, intent.id, true).await? else {
         return Err(JobError::permanent("intent vanished"));

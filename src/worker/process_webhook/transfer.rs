@@ -59,7 +59,15 @@ pub(super) async fn answer(
         return apply_transfer_by_reference(state, reference, status).await;
     }
     match payout::resend_unseen(state, reference, received_at).await? {
-        Some(status) => apply_transfer_by_reference(state, reference, &status).await,
+        Some(status) => {
+            // The payout went out again, and a run after this one would not send it again to
+            // learn the answer: it commits now, whatever becomes of this run's lease.
+            let mut outcome = apply_transfer_by_reference(state, reference, &status).await?;
+            if let Some(effect) = outcome.open.take() {
+                effect.commit().await?;
+            }
+            Ok(outcome)
+        }
         None => Ok(Note::Ignored(
             "the provider does not know the payout yet; too early to send it again".to_owned(),
         )
