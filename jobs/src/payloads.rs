@@ -161,10 +161,9 @@ pub struct PayoutCopy {
     pub currency: String,
     /// The provider it is sent through.
     pub provider: String,
-    /// Where to, as the row's `destination`.
+    /// Where to, as the row's `destination`. (Its provider reference is not copied: it is
+    /// derived from the payout id.)
     pub destination: serde_json::Value,
-    /// The provider-side idempotency key.
-    pub reference: String,
     /// The release it pays a share of.
     pub release_seq: i32,
 }

@@ -133,7 +133,6 @@ pub async fn insert_all(
                     currency: payout.amount.currency().code().to_owned(),
                     provider: payout.provider.as_str().to_owned(),
                     destination: destination.clone(),
-                    reference: reference_for(payout_id),
                     release_seq: payout.release_seq,
                 }),
             })
@@ -291,7 +290,7 @@ pub fn from_copy(id: Uuid, copy: malipo_jobs::PayoutCopy) -> anyhow::Result<Payo
         provider: ProviderKind::parse(&copy.provider)
             .ok_or_else(|| anyhow::anyhow!("unknown provider {}", copy.provider))?,
         target: serde_json::from_value(copy.destination)?,
-        reference: copy.reference,
+        reference: reference_for(id),
         status: PayoutStatus::Pending,
         initiated_at: None,
         provider_ref: None,
