@@ -258,12 +258,9 @@ pub async fn finish_completing(
     reason: Option<&str>,
     job: Lease,
 ) -> Result<bool, sqlx::Error> {
+    // `malipo_finish_callback` (migration 0131), which `malipo_settle_share` calls too.
     sqlx::query_scalar!(
-        r#"WITH done AS (SELECT malipo_complete_done(ARRAY[$5::int8], ARRAY[$6::int8]) AS job),
-              finished AS (
-                UPDATE webhook_inbox SET status = $2, reason = $3, processed_at = now()
-                 WHERE id = $1 AND status = $4 AND EXISTS (SELECT 1 FROM done))
-           SELECT EXISTS (SELECT 1 FROM done) AS "completed!""#,
+        r#"SELECT malipo_finish_callback($1, $2, $3, $4, $5, $6) AS "completed!""#,
         id,
         status as InboxStatus,
         reason,

@@ -21,6 +21,7 @@ pub mod ops_audit;
 pub mod payouts;
 pub mod reconciliation;
 pub mod releases;
+pub mod share_settlement;
 pub mod transitions;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

@@ -372,6 +372,21 @@ pub async fn lock_by_reference(
     Ok(row.map(record).transpose()?.map(LockedPayout))
 }
 
+/// The dedupe key of payout `id`'s job, whose waiting status check a move to `to` ends when it
+/// is conclusive (`None` for a move that is not).
+pub(super) fn status_check_key(id: Uuid, to: PayoutStatus) -> Result<Option<String>, PostingError> {
+    Ok(match to {
+        PayoutStatus::Succeeded | PayoutStatus::Failed | PayoutStatus::Reversed => {
+            JobRow::of(&malipo_jobs::Payout {
+                payout_id: id,
+                copy: None,
+            })?
+            .dedupe_key
+        }
+        PayoutStatus::Pending | PayoutStatus::InFlight => None,
+    })
+}
+
 /// Moves a payout between statuses under a guard, with `posting` (the money the move moves)
 /// written by the same statement only when the move happened; returns whether it moved.
 pub async fn set_status(
@@ -391,51 +406,12 @@ pub async fn set_status(
     // run), as `queue::finish_waiting` does, by the key `queue::JobRow` gives it: that run could
     // only find the payout settled and do nothing. A running job (the one applying its own
     // answer) is left to complete as usual.
-    let check = match to {
-        PayoutStatus::Succeeded | PayoutStatus::Failed | PayoutStatus::Reversed => {
-            JobRow::of(&malipo_jobs::Payout {
-                payout_id: id,
-                copy: None,
-            })?
-            .dedupe_key
-        }
-        PayoutStatus::Pending | PayoutStatus::InFlight => None,
-    };
+    let check = status_check_key(id, to)?;
     let moved = sqlx::query!(
-        r#"WITH current AS (SELECT status FROM payouts WHERE id = $1 FOR UPDATE),
-              moved AS (
-                UPDATE payouts AS p SET status = $3, provider_ref = coalesce($4, p.provider_ref),
-                       failure_reason = coalesce($5, p.failure_reason),
-                       initiated_at = CASE WHEN $3 = $7 THEN coalesce(p.initiated_at, now()) ELSE p.initiated_at END,
-                       updated_at = now()
-                  FROM current
-                 WHERE p.id = $1 AND current.status = ANY($2)
-                RETURNING current.status AS previous, p.intent_id, p.kind, p.amount, p.currency,
-                          p.reference, p.failure_reason, p.client_id, p.client_reference, p.metadata),
-              -- A withdrawal has no intent: its client, reference and metadata are its own.
-              notified AS (
-                SELECT malipo_record_event_queued(coalesce(i.client_id, m.client_id), $6, m.intent_id, $1, jsonb_build_object(
-                         'object', 'payout', 'id', $1, 'intent_id', m.intent_id, 'kind', m.kind,
-                         'status', $3, 'previous_status', m.previous, 'amount', m.amount::text,
-                         'currency', m.currency, 'payout_reference', m.reference,
-                         'failure_reason', m.failure_reason, 'reference', coalesce(i.reference, m.client_reference),
-                         'metadata', coalesce(i.metadata, m.metadata)), $17, $18, $19) AS deliveries
-                  FROM moved m LEFT JOIN intents i ON i.id = m.intent_id),
-              -- Called once per moved row (none when the guard held it back).
-              posted AS (
-                SELECT malipo_post_ledger($8, $9, $10, $11, $12, $13, $14, $15, $16) AS answer
-                  FROM moved WHERE $8::text IS NOT NULL),
-              ended AS (
-                UPDATE malipo_jobs SET state = 'done', finished_at = now(), updated_at = now(),
-                       last_error = $22
-                 -- By its key's unique index and never the claim index, as (and for the
-                 -- reason) `queue::finish_waiting` says.
-                 WHERE id = (SELECT id FROM malipo_jobs WHERE queue = $20 AND dedupe_key = $21)
-                   AND state IS NOT DISTINCT FROM 'pending' AND EXISTS (SELECT 1 FROM moved))
-         -- `notified` is joined so that it runs for the moved row.
-         SELECT (SELECT (answer).inserted FROM posted) AS inserted,
-                (SELECT (answer).written FROM posted) AS written
-           FROM notified n"#,
+        // `malipo_move_payout` (migration 0131), which `malipo_settle_share` calls too.
+        r#"SELECT posted_inserted AS inserted, posted_written AS written
+             FROM malipo_move_payout($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                                     $15, $16, $17, $18, $19, $20, $21, $22)"#,
         id,
         from as &[PayoutStatus],
         to as PayoutStatus,

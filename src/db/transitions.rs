@@ -10,6 +10,10 @@ use uuid::Uuid;
 use super::ledger::{AccountKind, Posting, PostingError, TransactionKind};
 use crate::domain::{IntentMove, IntentStatus, PayoutKind, PayoutStatus};
 
+/// The payouts an intent's money leaves in when it is released: the shares a move that
+/// [needs every share delivered](IntentMove::needs_every_share_delivered) waits for.
+pub(super) const SHARE_KINDS: [PayoutKind; 2] = [PayoutKind::Payee, PayoutKind::Commission];
+
 /// Makes `movement` on intent `id`, recording its event with `detail`; returns the previous
 /// status, or `None` (and changes nothing) when the intent was not in any of the move's `from`
 /// statuses — the guard that makes concurrent and repeated runs harmless — or, for a move that
@@ -63,39 +67,16 @@ async fn make_move(
     detail: Value,
     posting: Option<&Posting>,
 ) -> Result<Option<Moved>, sqlx::Error> {
-    // One round trip: the event rows (the intent's history and the client's notification, with
-    // its deliveries and their jobs) and the posting are written from the UPDATE's result, so
-    // only a transition that happened is recorded, and a rolled-back one leaves no event.
+    // One round trip (`malipo_move_intent`, migration 0131, which `malipo_settle_share` calls
+    // too): the event rows (the intent's history and the client's notification, with its
+    // deliveries and their jobs) and the posting are written from the UPDATE's result, so only
+    // a transition that happened is recorded, and a rolled-back one leaves no event.
     sqlx::query_as!(
         Moved,
-        r#"WITH current AS (SELECT status FROM intents WHERE id = $1 FOR UPDATE),
-              moved AS (
-                UPDATE intents AS i SET status = $3, updated_at = now()
-                  FROM current
-                 WHERE i.id = $1 AND current.status = ANY($2)
-                   AND (NOT $7 OR NOT EXISTS (
-                         SELECT 1 FROM payouts p
-                          WHERE p.intent_id = $1 AND p.kind = ANY($8) AND p.status <> $9
-                            AND p.superseded_by IS NULL))
-                RETURNING current.status AS previous, i.client_id, i.amount, i.currency,
-                          i.reference, i.metadata, i.provider),
-              recorded AS (
-                INSERT INTO intent_events (intent_id, type, from_status, to_status, detail)
-                SELECT $1, $4, previous, $3, $5 FROM moved),
-              notified AS (
-                SELECT malipo_record_event_queued(client_id, $6, $1, $1, jsonb_build_object(
-                         'object', 'intent', 'id', $1, 'status', $3, 'previous_status', previous,
-                         'amount', amount::text, 'currency', currency, 'provider', provider,
-                         'reference', reference, 'metadata', metadata), $19, $20, $21) AS deliveries
-                  FROM moved),
-              -- Called once per moved row (none when the guard held it back).
-              posted AS (
-                SELECT malipo_post_ledger($10, $11, $12, $13, $14, $15, $16, $17, $18) AS answer
-                  FROM moved WHERE $10::text IS NOT NULL)
-         SELECT moved.previous AS "previous!: IntentStatus",
-                (SELECT (answer).inserted FROM posted) AS inserted,
-                (SELECT (answer).written FROM posted) AS written
-           FROM moved, notified"#,
+        r#"SELECT moved_from AS "previous!: IntentStatus", posted_inserted AS inserted,
+                  posted_written AS written
+             FROM malipo_move_intent($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                                     $15, $16, $17, $18, $19, $20, $21)"#,
         id,
         movement.from() as &[IntentStatus],
         movement.to() as IntentStatus,
@@ -103,7 +84,7 @@ async fn make_move(
         detail,
         crate::domain::event_type::of_intent(movement.to()),
         movement.needs_every_share_delivered(),
-        &[PayoutKind::Payee, PayoutKind::Commission] as &[PayoutKind],
+        &SHARE_KINDS as &[PayoutKind],
         PayoutStatus::Succeeded as PayoutStatus,
         posting.map(|p| p.key.as_str()),
         posting.map(|p| p.kind) as Option<TransactionKind>,

@@ -9,6 +9,7 @@ use crate::{
         discrepancies::{self, DiscrepancyKind, Moved, NewDiscrepancy},
         ledger::{self, Account, Posting, PostingError, TransactionKind},
         payouts::{self, LockedPayout, PayoutRecord},
+        share_settlement::DeliveredShare,
         transitions::transition,
     },
     domain::{IntentMove, IntentNote, PayoutKind, PayoutStatus},
@@ -272,6 +273,38 @@ async fn contradiction(
     Ok(PayoutEffect::Contradicted)
 }
 
+/// A payout's money, delivered: in flight → the provider's clearing account.
+fn delivered_posting(payout: &PayoutRecord, provider_ref: &str) -> Result<Posting, PostingError> {
+    let clearing = Account::clearing(payout.provider, payout.amount.currency());
+    let what = format!(" delivered ({provider_ref})");
+    step_posting(payout, Step::Succeeded, &what, in_flight(payout), clearing)
+}
+
+/// A delivery the provider answered for a payee or commission share that was in flight when
+/// read (`payout`, locked by nobody), as one call to make: exactly what [`apply_transfer`]
+/// writes for it (the share's move and posting, then the intent's `settled` move, which waits
+/// for every live share), but without a transaction and locks held across round trips. The
+/// call locks and moves under the same guards, and writes nothing when the payout has left
+/// `in_flight` since: the caller then goes the locked way. `None` for any other payout
+/// (refunds, withdrawals, one not in flight), which goes the locked way at once.
+pub fn delivered_share(
+    payout: &PayoutRecord,
+    provider_ref: &str,
+) -> anyhow::Result<Option<DeliveredShare>> {
+    let (PayoutStatus::InFlight, PayoutKind::Payee | PayoutKind::Commission, Some(intent)) =
+        (payout.status, payout.kind, payout.intent_id)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(DeliveredShare {
+        payout: payout.id,
+        reference: payout.reference.clone(),
+        intent,
+        provider_ref: provider_ref.to_owned(),
+        posting: delivered_posting(payout, provider_ref)?,
+    }))
+}
+
 async fn succeed(
     conn: &mut PgConnection,
     payout: &PayoutRecord,
@@ -280,9 +313,7 @@ async fn succeed(
     // The caller locked the intent with the payout ([`LockedPayout`]): two payouts of one intent
     // succeeding at once must not each see the other still in flight (write skew) and both
     // skip settling it.
-    let clearing = Account::clearing(payout.provider, payout.amount.currency());
-    let what = format!(" delivered ({provider_ref})");
-    let delivered = step_posting(payout, Step::Succeeded, &what, in_flight(payout), clearing)?;
+    let delivered = delivered_posting(payout, provider_ref)?;
     if !payouts::set_status(
         conn,
         payout.id,

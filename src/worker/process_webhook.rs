@@ -40,14 +40,27 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
         }
         None => Note::Ignored(format!("unknown endpoint {}", row.endpoint)).into(),
     };
-    let Outcome { note, open } = outcome;
+    let lease = context.lease();
+    let outcome = match outcome.effect {
+        Some(Effect::DeliveredShare(share)) => {
+            match transfer::settle_delivered(state, share, job.inbox_id, lease).await? {
+                transfer::Settlement::Finished(done) => return context.completed_with_effect(done),
+                transfer::Settlement::Locked(outcome) => *outcome,
+            }
+        }
+        effect => Outcome {
+            note: outcome.note,
+            effect,
+        },
+    };
+    let Outcome { note, effect } = outcome;
     let (status, reason) = match note {
         Note::Applied => (InboxStatus::Processed, None),
         Note::Ignored(reason) => (InboxStatus::Ignored, Some(reason)),
         Note::AskAgain(reason) => {
             if Utc::now() - row.received_at < ASK_AGAIN_FOR {
                 // What the answer wrote stands; the callback is asked about again.
-                if let Some(effect) = open {
+                if let Some(Effect::Open(effect)) = effect {
                     effect.commit().await?;
                 }
                 return Err(JobError::Snooze(std::time::Duration::from_secs(5)));
@@ -63,9 +76,8 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
     // The row's outcome and the job's completion commit together (one statement, no batch),
     // and with the effect when it was left open for them; a run that lost its lease rolls the
     // effect back.
-    let lease = context.lease();
-    let done = match open {
-        Some(mut effect) => {
+    let done = match effect {
+        Some(Effect::Open(mut effect)) => {
             let done = inbox::finish_completing(
                 &mut *effect,
                 job.inbox_id,
@@ -79,7 +91,8 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
             }
             done
         }
-        None => {
+        // A delivered share is settled above, or its answer applied the locked way.
+        Some(Effect::DeliveredShare(_)) | None => {
             inbox::finish_completing(&state.pool, job.inbox_id, status, reason.as_deref(), lease)
                 .await?
         }
@@ -128,18 +141,26 @@ enum Note {
     AskAgain(String),
 }
 
-/// What an event came to, with the transaction its effect was written in when that was left
-/// open: the row's outcome and the job's completion then commit with the effect (transactional
+/// What an event came to, with its effect when that is left for the callback's finish: the
+/// row's outcome and the job's completion then commit with the effect (transactional
 /// completion), so no crash can leave an applied answer with its callback still to process.
 struct Outcome {
     note: Note,
-    open: Option<sqlx::Transaction<'static, sqlx::Postgres>>,
+    effect: Option<Effect>,
+}
+
+/// An effect that commits with its callback's finish.
+enum Effect {
+    /// Written in this transaction, left open.
+    Open(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// Not written yet: a delivered share, settled with the finish in one call.
+    DeliveredShare(Box<crate::db::share_settlement::DeliveredShare>),
 }
 
 impl From<Note> for Outcome {
     /// A note whose effect, if any, committed by itself.
     fn from(note: Note) -> Self {
-        Self { note, open: None }
+        Self { note, effect: None }
     }
 }
 

@@ -277,3 +277,152 @@ async fn a_webhook_row_is_finished_only_with_its_jobs_completion_under_the_runs_
     assert!(finished);
     assert_eq!(states().await, ("processed".into(), "done".into()));
 }
+
+/// A callback row and its claimed `process_webhook` job (lease token 7), for settling a share
+/// by hand with the workers stopped.
+async fn claimed_callback(pool: &sqlx::PgPool, event_key: &str) -> (Uuid, i64) {
+    use malipo::{
+        db::inbox::{self, Admission, Received, Reception},
+        providers::InboxEndpoint,
+    };
+    let delivery = Received {
+        provider: "mpesa",
+        endpoint: InboxEndpoint::MpesaB2cResult,
+        event_key,
+        subject: None,
+        body: b"{}",
+        admit: Admission::Any,
+    };
+    let reception = inbox::insert_received(pool, &delivery)
+        .await
+        .expect("stored");
+    assert_eq!(reception, Reception::Queued);
+    sqlx::query_as(
+        "UPDATE malipo_jobs SET state = 'running', locked_by = 'test', lease_token = 7,
+                locked_until = now() + interval '1 minute'
+          WHERE kind = 'process_webhook' AND state = 'pending'
+          RETURNING (payload->>'inbox_id')::uuid, id",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("claimed")
+}
+
+/// A delivered share settles in one call (`malipo_settle_share`): the payout's move, the
+/// intent's `settled` move once it is the last share, and the callback's finish with its job's
+/// completion — all in one transaction, and only under the run's lease. A run that lost its
+/// lease writes nothing; a payout that left `in_flight` after it was read writes nothing and
+/// leaves the callback to the locked way.
+#[tokio::test]
+async fn a_delivered_share_settles_in_one_call_under_its_runs_lease() {
+    use malipo::{
+        db::share_settlement::{self, ShareSettled},
+        escrow::payout as effects,
+        queue::Lease,
+    };
+    let mut harness = Harness::start().await;
+    let (first, _) = two_shares(&harness).await;
+    harness.stop_workers().await;
+    let mut conn = harness.pool.acquire().await.expect("connection");
+    let mut read = payouts::load(&mut conn, first)
+        .await
+        .expect("load")
+        .expect("the share");
+    let intent = read.intent_id.expect("a share of an intent");
+    // As read before it moved: in flight.
+    read.status = malipo::domain::PayoutStatus::InFlight;
+    let share = effects::delivered_share(&read, "B2C-ONE-CALL")
+        .expect("posting")
+        .expect("an in-flight payee or commission share settles in one call");
+    let (row, job) = claimed_callback(&harness.pool, "one-call:not-moved").await;
+    let held = Lease {
+        job_id: job,
+        token: 7,
+    };
+    let state = || async {
+        sqlx::query_as::<_, (String, String, String, String, i64)>(
+            "SELECT (SELECT status FROM payouts WHERE id = $1),
+                    (SELECT status FROM intents WHERE id = $2),
+                    (SELECT status FROM webhook_inbox WHERE id = $3),
+                    (SELECT state FROM malipo_jobs WHERE id = $4),
+                    (SELECT count(*) FROM events WHERE object_id = $1)",
+        )
+        .bind(first)
+        .bind(intent)
+        .bind(row)
+        .bind(job)
+        .fetch_one(&harness.pool)
+        .await
+        .expect("state")
+    };
+
+    // The payout is in fact settled: nothing moves, and the callback is not finished.
+    let before = state().await;
+    let settled = share_settlement::settle_finishing(&harness.pool, &share, row, held)
+        .await
+        .expect("call");
+    assert_eq!(settled, ShareSettled::NotMoved);
+    assert_eq!(state().await, before);
+    assert_eq!(
+        (before.0.as_str(), before.2.as_str(), before.3.as_str()),
+        ("succeeded", "received", "running")
+    );
+
+    // Put back in flight, its intent released again: a stale lease writes nothing.
+    sqlx::query(
+        "WITH p AS (UPDATE payouts SET status = 'in_flight' WHERE id = $1)
+         UPDATE intents SET status = 'released' WHERE id = $2",
+    )
+    .bind(first)
+    .bind(intent)
+    .execute(&harness.pool)
+    .await
+    .expect("back in flight");
+    let before = state().await;
+    let stale = Lease {
+        job_id: job,
+        token: 6,
+    };
+    let settled = share_settlement::settle_finishing(&harness.pool, &share, row, stale)
+        .await
+        .expect("call");
+    assert_eq!(settled, ShareSettled::LeaseLost);
+    assert_eq!(
+        state().await,
+        before,
+        "a lost lease rolls the settlement back"
+    );
+    assert_eq!(
+        (before.0.as_str(), before.1.as_str()),
+        ("in_flight", "released")
+    );
+
+    // Under the held lease: the share, its intent (the other share is delivered) and the
+    // callback, in one transaction.
+    let settled = share_settlement::settle_finishing(&harness.pool, &share, row, held)
+        .await
+        .expect("call");
+    assert_eq!(settled, ShareSettled::Settled);
+    let after = state().await;
+    assert_eq!(
+        (
+            after.0.as_str(),
+            after.1.as_str(),
+            after.2.as_str(),
+            after.3.as_str()
+        ),
+        ("succeeded", "settled", "processed", "done")
+    );
+    assert_eq!(after.4, before.4 + 1, "the share's notification");
+    let together: bool = sqlx::query_scalar(
+        "SELECT (SELECT xmin FROM payouts WHERE id = $1) = (SELECT xmin FROM intents WHERE id = $2)
+            AND (SELECT xmin FROM intents WHERE id = $2) = (SELECT xmin FROM webhook_inbox WHERE id = $3)",
+    )
+    .bind(first)
+    .bind(intent)
+    .bind(row)
+    .fetch_one(&harness.pool)
+    .await
+    .expect("xmin");
+    assert!(together, "one transaction");
+}

@@ -2,7 +2,7 @@
 //! found by its transaction when the initiation answer was lost), and only that answer is
 //! applied, through `escrow::payout::apply_refund`.
 
-use super::{Note, Outcome};
+use super::{Effect, Note, Outcome};
 use crate::{
     db::payouts,
     domain::ProviderKind,
@@ -54,6 +54,6 @@ pub(super) async fn claim(
     };
     Ok(Outcome {
         note,
-        open: Some(tx),
+        effect: Some(Effect::Open(tx)),
     })
 }

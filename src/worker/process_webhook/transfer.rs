@@ -3,14 +3,18 @@
 //! is applied through `escrow::payout::apply_transfer`, which decides.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
-use super::{Note, Outcome};
+use super::{Effect, Note, Outcome};
 use crate::{
-    db::payouts::{self, PayoutRecord, PayoutTarget},
+    db::{
+        payouts::{self, PayoutRecord, PayoutTarget},
+        share_settlement::{self, DeliveredShare, ShareSettled},
+    },
     domain::ProviderKind,
     escrow::payout::{self as effects, PayoutEffect},
     providers::{TransferCheck, TransferStatus},
-    queue::JobError,
+    queue::{JobError, Lease},
     worker::{WorkerState, calls, payout},
 };
 
@@ -55,6 +59,16 @@ pub(super) async fn answer(
     status: &TransferStatus,
     received_at: DateTime<Utc>,
 ) -> Result<Outcome, JobError> {
+    if let TransferStatus::Succeeded { provider_ref } = status
+        && let Some(payout) = payout_by_reference(state, reference).await?
+        && let Some(share) = effects::delivered_share(&payout, provider_ref)?
+    {
+        // Settled with the callback's own finish, in one call (`settle_delivered`).
+        return Ok(Outcome {
+            note: Note::Applied,
+            effect: Some(Effect::DeliveredShare(Box::new(share))),
+        });
+    }
     if *status != TransferStatus::NotFound {
         return apply_transfer_by_reference(state, reference, status).await;
     }
@@ -63,7 +77,7 @@ pub(super) async fn answer(
             // The payout went out again, and a run after this one would not send it again to
             // learn the answer: it commits now, whatever becomes of this run's lease.
             let mut outcome = apply_transfer_by_reference(state, reference, &status).await?;
-            if let Some(effect) = outcome.open.take() {
+            if let Some(Effect::Open(effect)) = outcome.effect.take() {
                 effect.commit().await?;
             }
             Ok(outcome)
@@ -108,6 +122,36 @@ async fn apply_transfer_by_reference(
     };
     Ok(Outcome {
         note,
-        open: Some(tx),
+        effect: Some(Effect::Open(tx)),
     })
+}
+
+/// What settling a delivered share with its callback's finish came to.
+pub(super) enum Settlement {
+    /// Done in one call; whether the run still held its lease (and so wrote it).
+    Finished(bool),
+    /// The payout left `in_flight` after it was read: the answer, applied the locked way, for
+    /// the callback's finish to commit with.
+    Locked(Box<Outcome>),
+}
+
+/// Settles `share` and finishes callback `inbox_id` with its job, in one call
+/// (`share_settlement::settle_finishing`).
+pub(super) async fn settle_delivered(
+    state: &WorkerState,
+    share: Box<DeliveredShare>,
+    inbox_id: Uuid,
+    lease: Lease,
+) -> Result<Settlement, JobError> {
+    match share_settlement::settle_finishing(&state.pool, &share, inbox_id, lease).await? {
+        ShareSettled::Settled => Ok(Settlement::Finished(true)),
+        ShareSettled::LeaseLost => Ok(Settlement::Finished(false)),
+        ShareSettled::NotMoved => {
+            let status = TransferStatus::Succeeded {
+                provider_ref: share.provider_ref,
+            };
+            let outcome = apply_transfer_by_reference(state, &share.reference, &status).await?;
+            Ok(Settlement::Locked(Box::new(outcome)))
+        }
+    }
 }
