@@ -6,7 +6,7 @@
 //! [`super::inbox::finish_completing`] run, as functions they share.
 
 use malipo_jobs::{DeliverEvent, Job};
-use sqlx::PgExecutor;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
@@ -48,9 +48,10 @@ pub enum ShareSettled {
 const LEASE_LOST: &str = "ML001";
 
 /// Settles `share` and finishes callback `inbox_id` (processed) with the job of `lease`, in
-/// one statement that commits by itself.
+/// one statement that commits by itself (hence a pool, never a caller's transaction, which a
+/// lost lease would abort).
 pub async fn settle_finishing(
-    executor: impl PgExecutor<'_>,
+    pool: &PgPool,
     share: &DeliveredShare,
     inbox_id: Uuid,
     lease: Lease,
@@ -95,7 +96,7 @@ pub async fn settle_finishing(
         lease.job_id,
         lease.token,
     )
-    .fetch_one(executor)
+    .fetch_one(pool)
     .await;
     let answer = match answer {
         Ok(answer) => answer,
@@ -106,9 +107,13 @@ pub async fn settle_finishing(
     };
     match answer.answer.as_str() {
         "settled" => {
-            // A move that happened now cannot find its posting made before; the function
-            // refuses a short one itself (`malipo_post_ledger`).
-            posting.outcome(answer.inserted.unwrap_or(0), answer.written.unwrap_or(0))?;
+            // Committed already: a posting made before (which a move that happened now cannot
+            // find) is reported, not returned as the job's error. A short one cannot commit:
+            // `malipo_post_ledger` refuses it.
+            let posted = posting.outcome(answer.inserted.unwrap_or(0), answer.written.unwrap_or(0));
+            if !matches!(posted, Ok(true)) {
+                tracing::error!(key = %posting.key, ?posted, "a settled share found its posting made before");
+            }
             Ok(ShareSettled::Settled)
         }
         "not_moved" => Ok(ShareSettled::NotMoved),

@@ -41,26 +41,23 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
         None => Note::Ignored(format!("unknown endpoint {}", row.endpoint)).into(),
     };
     let lease = context.lease();
-    let outcome = match outcome.effect {
+    let (note, open) = match outcome.effect {
         Some(Effect::DeliveredShare(share)) => {
             match transfer::settle_delivered(state, share, job.inbox_id, lease).await? {
                 transfer::Settlement::Finished(done) => return context.completed_with_effect(done),
-                transfer::Settlement::Locked(outcome) => *outcome,
+                transfer::Settlement::Locked(note, open) => (note, open),
             }
         }
-        effect => Outcome {
-            note: outcome.note,
-            effect,
-        },
+        Some(Effect::Open(open)) => (outcome.note, Some(open)),
+        None => (outcome.note, None),
     };
-    let Outcome { note, effect } = outcome;
     let (status, reason) = match note {
         Note::Applied => (InboxStatus::Processed, None),
         Note::Ignored(reason) => (InboxStatus::Ignored, Some(reason)),
         Note::AskAgain(reason) => {
             if Utc::now() - row.received_at < ASK_AGAIN_FOR {
                 // What the answer wrote stands; the callback is asked about again.
-                if let Some(Effect::Open(effect)) = effect {
+                if let Some(effect) = open {
                     effect.commit().await?;
                 }
                 return Err(JobError::Snooze(std::time::Duration::from_secs(5)));
@@ -76,8 +73,8 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
     // The row's outcome and the job's completion commit together (one statement, no batch),
     // and with the effect when it was left open for them; a run that lost its lease rolls the
     // effect back.
-    let done = match effect {
-        Some(Effect::Open(mut effect)) => {
+    let done = match open {
+        Some(mut effect) => {
             let done = inbox::finish_completing(
                 &mut *effect,
                 job.inbox_id,
@@ -91,8 +88,7 @@ pub async fn run(job: ProcessWebhook, context: JobContext<WorkerState>) -> Resul
             }
             done
         }
-        // A delivered share is settled above, or its answer applied the locked way.
-        Some(Effect::DeliveredShare(_)) | None => {
+        None => {
             inbox::finish_completing(&state.pool, job.inbox_id, status, reason.as_deref(), lease)
                 .await?
         }

@@ -5,7 +5,12 @@
 
 use std::time::Duration;
 
-use malipo::db::payouts;
+use malipo::{
+    db::payouts::{self, PayoutRecord},
+    domain::PayoutKind,
+    escrow::payout as effects,
+};
+use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -287,7 +292,7 @@ async fn claimed_callback(pool: &sqlx::PgPool, event_key: &str) -> (Uuid, i64) {
     };
     let delivery = Received {
         provider: "mpesa",
-        endpoint: InboxEndpoint::MpesaB2cResult,
+        endpoint: InboxEndpoint::MpesaStatusResult,
         event_key,
         subject: None,
         body: b"{}",
@@ -301,128 +306,278 @@ async fn claimed_callback(pool: &sqlx::PgPool, event_key: &str) -> (Uuid, i64) {
         "UPDATE malipo_jobs SET state = 'running', locked_by = 'test', lease_token = 7,
                 locked_until = now() + interval '1 minute'
           WHERE kind = 'process_webhook' AND state = 'pending'
+            AND payload->>'inbox_id' = (SELECT id::text FROM webhook_inbox
+                                         WHERE provider = 'mpesa' AND event_key = $1)
           RETURNING (payload->>'inbox_id')::uuid, id",
     )
+    .bind(event_key)
     .fetch_one(pool)
     .await
     .expect("claimed")
 }
 
-/// A delivered share settles in one call (`malipo_settle_share`): the payout's move, the
-/// intent's `settled` move once it is the last share, and the callback's finish with its job's
-/// completion — all in one transaction, and only under the run's lease. A run that lost its
-/// lease writes nothing; a payout that left `in_flight` after it was read writes nothing and
-/// leaves the callback to the locked way.
+/// A released M-Pesa escrow's two shares, sent (in flight) by hand with the workers stopped, so
+/// that nothing but the test settles them: (intent, payee share, commission share).
+async fn two_shares_in_flight(harness: &mut Harness) -> (Uuid, PayoutRecord, PayoutRecord) {
+    use malipo::{db::intents, escrow::release};
+    let created = harness.create(mpesa_intent("1500")).await;
+    let id = created["id"].as_str().expect("id");
+    harness.wait_for(id, "held", LIMIT).await;
+    harness.stop_workers().await;
+    assert_eq!(harness.release(id, json!({})).await.status(), 202);
+    let intent: Uuid = id.parse().expect("uuid");
+    // What `release_escrow` would do.
+    let mut tx = harness.pool.begin().await.expect("begin");
+    let record = intents::load(&mut tx, intent, true)
+        .await
+        .expect("load")
+        .expect("the intent");
+    release::release(&mut tx, &record, &harness.worker_state.commission)
+        .await
+        .expect("released");
+    tx.commit().await.expect("commit");
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM payouts WHERE intent_id = $1 ORDER BY kind DESC")
+            .bind(intent)
+            .fetch_all(&harness.pool)
+            .await
+            .expect("payouts");
+    assert_eq!(ids.len(), 2, "payee and commission");
+    let mut conn = harness.pool.acquire().await.expect("connection");
+    let mut shares = Vec::new();
+    for id in ids {
+        let pending = payouts::load(&mut conn, id)
+            .await
+            .expect("load")
+            .expect("the share");
+        // What the `payout` job does before it calls the provider.
+        assert!(effects::begin(&mut conn, &pending).await.expect("begin"));
+        shares.push(
+            payouts::load(&mut conn, id)
+                .await
+                .expect("load")
+                .expect("the share"),
+        );
+    }
+    let commission = shares.pop().expect("commission");
+    let payee = shares.pop().expect("payee");
+    assert_eq!(
+        (payee.kind, commission.kind),
+        (PayoutKind::Payee, PayoutKind::Commission)
+    );
+    (intent, payee, commission)
+}
+
+/// What a settlement may have written for `payout` of `intent`, with the callback row and job.
+#[derive(Debug, PartialEq, Eq)]
+struct Written {
+    payout: String,
+    intent: String,
+    callback: String,
+    job: String,
+    /// The `succeeded` posting's entries: (account, amount).
+    posting: Vec<(String, Decimal)>,
+    /// The payout's notifications.
+    notified: i64,
+    /// The intent's `settled` history rows, with their detail.
+    settled: Vec<serde_json::Value>,
+    /// The payout job's state.
+    payout_job: String,
+}
+
+async fn written(pool: &sqlx::PgPool, payout: Uuid, intent: Uuid, row: Uuid, job: i64) -> Written {
+    let (payout_status, intent_status, callback, job_state, notified, payout_job): (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+    ) = sqlx::query_as(
+        "SELECT (SELECT status FROM payouts WHERE id = $1),
+                (SELECT status FROM intents WHERE id = $2),
+                (SELECT status FROM webhook_inbox WHERE id = $3),
+                (SELECT state FROM malipo_jobs WHERE id = $4),
+                (SELECT count(*) FROM events WHERE object_id = $1),
+                (SELECT state FROM malipo_jobs WHERE kind = 'payout' AND payload->>'payout_id' = $1::text)",
+    )
+    .bind(payout)
+    .bind(intent)
+    .bind(row)
+    .bind(job)
+    .fetch_one(pool)
+    .await
+    .expect("state");
+    let posting = sqlx::query_as(
+        "SELECT a.code, e.amount FROM ledger_entries e
+           JOIN ledger_transactions t ON t.id = e.transaction_id
+           JOIN ledger_accounts a ON a.id = e.account_id
+          WHERE t.idempotency_key = 'payout:' || $1::text || ':succeeded' ORDER BY a.code",
+    )
+    .bind(payout)
+    .fetch_all(pool)
+    .await
+    .expect("entries");
+    let settled = sqlx::query_scalar(
+        "SELECT detail FROM intent_events WHERE intent_id = $1 AND to_status = 'settled'",
+    )
+    .bind(intent)
+    .fetch_all(pool)
+    .await
+    .expect("history");
+    Written {
+        payout: payout_status,
+        intent: intent_status,
+        callback,
+        job: job_state,
+        posting,
+        notified,
+        settled,
+        payout_job,
+    }
+}
+
+/// A delivered share settles in one call (`malipo_settle_share`): the payout's move and its
+/// posting, the end of its job's waiting status check, the intent's `settled` move once it is
+/// the last share, and the callback's finish with its job's completion, all in one
+/// transaction and only under the run's lease. A run that lost its lease writes nothing; a
+/// payout that left `in_flight` after it was read writes nothing and leaves the callback to the
+/// locked way.
 #[tokio::test]
 async fn a_delivered_share_settles_in_one_call_under_its_runs_lease() {
     use malipo::{
         db::share_settlement::{self, ShareSettled},
-        escrow::payout as effects,
         queue::Lease,
     };
     let mut harness = Harness::start().await;
-    let (first, _) = two_shares(&harness).await;
-    harness.stop_workers().await;
-    let mut conn = harness.pool.acquire().await.expect("connection");
-    let mut read = payouts::load(&mut conn, first)
-        .await
-        .expect("load")
-        .expect("the share");
-    let intent = read.intent_id.expect("a share of an intent");
-    // As read before it moved: in flight.
-    read.status = malipo::domain::PayoutStatus::InFlight;
-    let share = effects::delivered_share(&read, "B2C-ONE-CALL")
+    let (intent, payee, commission) = two_shares_in_flight(&mut harness).await;
+    let pool = &harness.pool;
+    let share = effects::delivered_share(&payee, "B2C-PAYEE")
         .expect("posting")
-        .expect("an in-flight payee or commission share settles in one call");
-    let (row, job) = claimed_callback(&harness.pool, "one-call:not-moved").await;
-    let held = Lease {
-        job_id: job,
-        token: 7,
-    };
-    let state = || async {
-        sqlx::query_as::<_, (String, String, String, String, i64)>(
-            "SELECT (SELECT status FROM payouts WHERE id = $1),
-                    (SELECT status FROM intents WHERE id = $2),
-                    (SELECT status FROM webhook_inbox WHERE id = $3),
-                    (SELECT state FROM malipo_jobs WHERE id = $4),
-                    (SELECT count(*) FROM events WHERE object_id = $1)",
-        )
-        .bind(first)
-        .bind(intent)
-        .bind(row)
-        .bind(job)
-        .fetch_one(&harness.pool)
-        .await
-        .expect("state")
-    };
+        .expect("an in-flight payee share settles in one call");
 
-    // The payout is in fact settled: nothing moves, and the callback is not finished.
-    let before = state().await;
-    let settled = share_settlement::settle_finishing(&harness.pool, &share, row, held)
-        .await
-        .expect("call");
-    assert_eq!(settled, ShareSettled::NotMoved);
-    assert_eq!(state().await, before);
+    // A run that lost its lease: nothing is written.
+    let (row, job) = claimed_callback(pool, "one-call:payee").await;
+    let before = written(pool, payee.id, intent, row, job).await;
     assert_eq!(
-        (before.0.as_str(), before.2.as_str(), before.3.as_str()),
-        ("succeeded", "received", "running")
+        (
+            before.payout.as_str(),
+            before.intent.as_str(),
+            before.callback.as_str()
+        ),
+        ("in_flight", "released", "received")
     );
-
-    // Put back in flight, its intent released again: a stale lease writes nothing.
-    sqlx::query(
-        "WITH p AS (UPDATE payouts SET status = 'in_flight' WHERE id = $1)
-         UPDATE intents SET status = 'released' WHERE id = $2",
-    )
-    .bind(first)
-    .bind(intent)
-    .execute(&harness.pool)
-    .await
-    .expect("back in flight");
-    let before = state().await;
     let stale = Lease {
         job_id: job,
         token: 6,
     };
-    let settled = share_settlement::settle_finishing(&harness.pool, &share, row, stale)
+    let settled = share_settlement::settle_finishing(pool, &share, row, stale)
         .await
         .expect("call");
     assert_eq!(settled, ShareSettled::LeaseLost);
-    assert_eq!(
-        state().await,
-        before,
-        "a lost lease rolls the settlement back"
-    );
-    assert_eq!(
-        (before.0.as_str(), before.1.as_str()),
-        ("in_flight", "released")
-    );
+    assert_eq!(written(pool, payee.id, intent, row, job).await, before);
 
-    // Under the held lease: the share, its intent (the other share is delivered) and the
-    // callback, in one transaction.
-    let settled = share_settlement::settle_finishing(&harness.pool, &share, row, held)
+    // Under the held lease: the share, its posting and its notification, its job's check
+    // ended, the callback finished; the intent waits for the commission, still in flight.
+    let held = Lease {
+        job_id: job,
+        token: 7,
+    };
+    let settled = share_settlement::settle_finishing(pool, &share, row, held)
         .await
         .expect("call");
     assert_eq!(settled, ShareSettled::Settled);
-    let after = state().await;
+    let amount = payee.amount.amount();
+    let after = written(pool, payee.id, intent, row, job).await;
     assert_eq!(
-        (
-            after.0.as_str(),
-            after.1.as_str(),
-            after.2.as_str(),
-            after.3.as_str()
-        ),
-        ("succeeded", "settled", "processed", "done")
+        after,
+        Written {
+            payout: "succeeded".into(),
+            intent: "released".into(),
+            callback: "processed".into(),
+            job: "done".into(),
+            posting: vec![
+                ("clearing:mpesa:KES".into(), -amount),
+                ("payouts_in_flight:KES".into(), amount),
+            ],
+            notified: before.notified + 1,
+            settled: vec![],
+            payout_job: "done".into(),
+        }
     );
-    assert_eq!(after.4, before.4 + 1, "the share's notification");
     let together: bool = sqlx::query_scalar(
-        "SELECT (SELECT xmin FROM payouts WHERE id = $1) = (SELECT xmin FROM intents WHERE id = $2)
-            AND (SELECT xmin FROM intents WHERE id = $2) = (SELECT xmin FROM webhook_inbox WHERE id = $3)",
+        "SELECT (SELECT xmin FROM payouts WHERE id = $1) = (SELECT xmin FROM webhook_inbox WHERE id = $2)",
     )
-    .bind(first)
-    .bind(intent)
+    .bind(payee.id)
     .bind(row)
-    .fetch_one(&harness.pool)
+    .fetch_one(pool)
     .await
     .expect("xmin");
-    assert!(together, "one transaction");
+    assert!(together, "the share and its callback, one transaction");
+
+    // The same answer again, on the record read before the move: nothing moves, and the
+    // callback is left for the locked way.
+    let (again, again_job) = claimed_callback(pool, "one-call:payee-again").await;
+    let before = written(pool, payee.id, intent, again, again_job).await;
+    let settled = share_settlement::settle_finishing(
+        pool,
+        &share,
+        again,
+        Lease {
+            job_id: again_job,
+            token: 7,
+        },
+    )
+    .await
+    .expect("call");
+    assert_eq!(settled, ShareSettled::NotMoved);
+    assert_eq!(
+        written(pool, payee.id, intent, again, again_job).await,
+        before
+    );
+    assert_eq!(
+        (before.callback.as_str(), before.job.as_str()),
+        ("received", "running")
+    );
+
+    // The last share: the intent settles with it, recording which payout settled it.
+    let last = effects::delivered_share(&commission, "B2C-COMMISSION")
+        .expect("posting")
+        .expect("an in-flight commission share settles in one call");
+    let (row, job) = claimed_callback(pool, "one-call:commission").await;
+    let settled = share_settlement::settle_finishing(
+        pool,
+        &last,
+        row,
+        Lease {
+            job_id: job,
+            token: 7,
+        },
+    )
+    .await
+    .expect("call");
+    assert_eq!(settled, ShareSettled::Settled);
+    let after = written(pool, commission.id, intent, row, job).await;
+    assert_eq!(
+        (
+            after.payout.as_str(),
+            after.intent.as_str(),
+            after.callback.as_str()
+        ),
+        ("succeeded", "settled", "processed")
+    );
+    assert_eq!(after.settled, vec![json!({"payout": commission.id})]);
+    let together: bool = sqlx::query_scalar(
+        "SELECT (SELECT xmin FROM intents WHERE id = $1) = (SELECT xmin FROM webhook_inbox WHERE id = $2)",
+    )
+    .bind(intent)
+    .bind(row)
+    .fetch_one(pool)
+    .await
+    .expect("xmin");
+    assert!(
+        together,
+        "the intent's move and the last share's callback, one transaction"
+    );
+    harness.assert_ledger_sound().await;
 }

@@ -3,6 +3,7 @@
 //! is applied through `escrow::payout::apply_transfer`, which decides.
 
 use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Effect, Note, Outcome};
@@ -63,7 +64,9 @@ pub(super) async fn answer(
         && let Some(payout) = payout_by_reference(state, reference).await?
         && let Some(share) = effects::delivered_share(&payout, provider_ref)?
     {
-        // Settled with the callback's own finish, in one call (`settle_delivered`).
+        // Settled with the callback's own finish, in one call (`settle_delivered`). Any other
+        // delivered answer (a duplicate, a refund's, a withdrawal's) pays this read before the
+        // locked way.
         return Ok(Outcome {
             note: Note::Applied,
             effect: Some(Effect::DeliveredShare(Box::new(share))),
@@ -106,9 +109,24 @@ async fn apply_transfer_by_reference(
     reference: &str,
     status: &TransferStatus,
 ) -> Result<Outcome, JobError> {
+    let (note, open) = apply_locked(state, reference, status).await?;
+    Ok(Outcome {
+        note,
+        effect: open.map(Effect::Open),
+    })
+}
+
+/// [`apply_transfer_by_reference`]'s note and open transaction (none when there is no such
+/// payout).
+async fn apply_locked(
+    state: &WorkerState,
+    reference: &str,
+    status: &TransferStatus,
+) -> Result<(Note, Option<Transaction<'static, Postgres>>), JobError> {
     let mut tx = state.pool.begin().await?;
     let Some(payout) = payouts::lock_by_reference(&mut tx, reference).await? else {
-        return Ok(Note::Ignored(format!("no payout with reference {reference}")).into());
+        let note = Note::Ignored(format!("no payout with reference {reference}"));
+        return Ok((note, None));
     };
     let effect = effects::apply_transfer(&mut tx, &payout, status).await?;
     let note = match effect {
@@ -120,19 +138,16 @@ async fn apply_transfer_by_reference(
         PayoutEffect::Pending => Note::Ignored("transfer not conclusive yet".to_owned()),
         PayoutEffect::Unchanged => Note::Ignored(format!("payout already {}", payout.status)),
     };
-    Ok(Outcome {
-        note,
-        effect: Some(Effect::Open(tx)),
-    })
+    Ok((note, Some(tx)))
 }
 
 /// What settling a delivered share with its callback's finish came to.
 pub(super) enum Settlement {
     /// Done in one call; whether the run still held its lease (and so wrote it).
     Finished(bool),
-    /// The payout left `in_flight` after it was read: the answer, applied the locked way, for
-    /// the callback's finish to commit with.
-    Locked(Box<Outcome>),
+    /// The payout left `in_flight` after it was read: the answer's note, applied the locked way
+    /// in a transaction left open for the callback's finish.
+    Locked(Note, Option<Transaction<'static, Postgres>>),
 }
 
 /// Settles `share` and finishes callback `inbox_id` with its job, in one call
@@ -150,8 +165,8 @@ pub(super) async fn settle_delivered(
             let status = TransferStatus::Succeeded {
                 provider_ref: share.provider_ref,
             };
-            let outcome = apply_transfer_by_reference(state, &share.reference, &status).await?;
-            Ok(Settlement::Locked(Box::new(outcome)))
+            let (note, open) = apply_locked(state, &share.reference, &status).await?;
+            Ok(Settlement::Locked(note, open))
         }
     }
 }
