@@ -279,9 +279,8 @@ pub async fn requeue_early_stk(
     conn: &mut PgConnection,
     checkout_request_id: &str,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    // `status = 'ignored'` stays a literal: it is the predicate of the partial index
-    // `webhook_inbox_ignored_recent` (migration 0012), which a bound value would not match in a
-    // generic plan.
+    // Found by their subject (`webhook_inbox_subject`): a handful of rows per id at most. No
+    // index names `status` (migration 0132), so a row's finish can stay on its page.
     sqlx::query_scalar!(
         "UPDATE webhook_inbox SET status = $3, reason = NULL, processed_at = NULL
           WHERE provider = 'mpesa' AND endpoint = $2 AND status = 'ignored'

@@ -2,6 +2,7 @@
 
 mod checks_as_array_constants;
 mod cluster;
+mod finish_in_place;
 mod plans_at_any_size;
 mod shared_parents;
 mod test_database;
