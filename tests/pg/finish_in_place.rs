@@ -16,16 +16,12 @@ use malipo::{
 use malipo_testing::test_database;
 use sqlx::PgConnection;
 
+use super::table_activity;
+
 /// Updates of `table` in the current transaction so far: (all, HOT).
 async fn updates(conn: &mut PgConnection, table: &str) -> (i64, i64) {
-    sqlx::query_as(
-        "SELECT coalesce(sum(n_tup_upd), 0)::int8, coalesce(sum(n_tup_hot_upd), 0)::int8
-           FROM pg_stat_xact_user_tables WHERE relname = $1",
-    )
-    .bind(table)
-    .fetch_one(conn)
-    .await
-    .expect("transaction statistics")
+    let activity = table_activity::of(conn, table).await;
+    (activity.updates, activity.hot_updates)
 }
 
 #[tokio::test]

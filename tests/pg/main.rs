@@ -5,4 +5,5 @@ mod cluster;
 mod finish_in_place;
 mod plans_at_any_size;
 mod shared_parents;
+mod table_activity;
 mod test_database;

@@ -9,19 +9,15 @@
 use malipo_testing::{TestDatabase, test_database};
 use sqlx::{Connection, PgConnection};
 
+use super::table_activity;
+
 /// Rows added before the call that is checked: past the size where an index probe wins.
 const GROWN_TO: i64 = 20_000;
 
 /// Sequential scans and index-fetched rows of `table` in the current transaction so far.
 async fn scans(conn: &mut PgConnection, table: &str) -> (i64, i64) {
-    sqlx::query_as(
-        "SELECT coalesce(sum(seq_scan), 0)::int8, coalesce(sum(idx_tup_fetch), 0)::int8
-           FROM pg_stat_xact_user_tables WHERE relname = $1",
-    )
-    .bind(table)
-    .fetch_one(conn)
-    .await
-    .expect("transaction statistics")
+    let activity = table_activity::of(conn, table).await;
+    (activity.seq_scans, activity.fetched_by_index)
 }
 
 /// A connection of its own (plans are cached per connection), after `hold_off` turned
