@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::filter::{JobFilter, JobState};
@@ -84,7 +84,7 @@ macro_rules! filtered {
 
 /// The jobs matching `filter` with ids below `before`, newest first, at most `limit`.
 pub async fn list(
-    pool: &PgPool,
+    executor: impl PgExecutor<'_>,
     filter: &JobFilter,
     before: Option<i64>,
     limit: i64,
@@ -99,7 +99,7 @@ pub async fn list(
         before,
         limit,
     )
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await
 }
 

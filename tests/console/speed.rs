@@ -41,6 +41,11 @@ async fn console_pages_answer_within_100_ms_p99_with_1m_jobs_and_100k_intents() 
         .execute(&stack.pool)
         .await
         .expect("analyze");
+    // What autovacuum does as ranges fill (`autosummarize`, migration 0133), done now.
+    sqlx::query("SELECT brin_summarize_new_values('malipo_jobs_kind_ranges')")
+        .execute(&stack.pool)
+        .await
+        .expect("summarize");
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM malipo_jobs")
         .fetch_one(&stack.pool)
         .await

@@ -3,6 +3,7 @@
 mod checks_as_array_constants;
 mod cluster;
 mod finish_in_place;
+mod jobs_by_kind;
 mod plans_at_any_size;
 mod shared_parents;
 mod table_activity;
