@@ -126,10 +126,10 @@ END $$;
 
 -- A delivered share, settled. Locks the payout and then its intent (the order every payout
 -- answer takes, `payouts::lock`), so a concurrent answer for the intent's other share cannot
--- see this one still in flight (write skew) and leave the intent unsettled. Answers:
--- `settled` (all of it written), `not_moved` (the payout was no longer in flight: nothing
--- written, the caller goes the locked way). A run that lost its lease raises SQLSTATE `ML001`,
--- which rolls everything back with it.
+-- see this one still in flight (write skew) and leave the intent unsettled. `moved` is true
+-- when all of it was written, false when the payout was no longer in flight (nothing written:
+-- the caller goes the locked way). A run that lost its lease raises SQLSTATE `ML001`, which
+-- rolls everything back with it.
 CREATE FUNCTION malipo_settle_share(
     p_payout uuid, p_provider_ref text, p_payout_event_type text, p_in_flight text,
     p_delivered text,
@@ -140,7 +140,7 @@ CREATE FUNCTION malipo_settle_share(
     p_intent uuid, p_intent_from text[], p_intent_to text, p_intent_event text,
     p_intent_detail jsonb, p_intent_event_type text, p_share_kinds text[],
     inbox_id uuid, inbox_status text, inbox_received text, p_job bigint, p_token bigint,
-    OUT answer text, OUT inserted bigint, OUT written bigint)
+    OUT moved boolean, OUT inserted bigint, OUT written bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM payouts WHERE id = p_payout FOR UPDATE;
@@ -152,8 +152,8 @@ BEGIN
                               post_currencies, post_intents, post_amounts,
                               job_queue, job_kind, job_max_attempts,
                               check_queue, check_key, check_note) AS m;
-    IF NOT FOUND THEN
-        answer := 'not_moved';
+    moved := FOUND;
+    IF NOT moved THEN
         RETURN;
     END IF;
     -- Settled once every live share is delivered (the move checks, seeing this one's move).
@@ -165,5 +165,4 @@ BEGIN
         RAISE EXCEPTION 'job % no longer holds its lease: the share is left to its successor', p_job
             USING ERRCODE = 'ML001';
     END IF;
-    answer := 'settled';
 END $$;

@@ -5,11 +5,11 @@
 -- entered the job again in that btree: ~30 entries per lifecycle, for an index the hot path
 -- never reads (issue #21).
 --
--- A bloom BRIN index keeps, per range of 32 pages, a small filter of the kinds in it. A new row
--- version only sets bits already set in the range it lands in (a queue's rows of every kind
--- arrive together), which writes nothing; a listing of a rare kind reads only the ranges that
--- may hold it. Ranges are summarized as they fill (`autosummarize`); the unsummarized tail is
--- always read, which the newest-first listing reads first anyway.
+-- A bloom BRIN index keeps, per range of 32 pages, a small filter of the kinds in it. New row
+-- versions land in the table's last range, which is not summarized yet and so costs them
+-- nothing; autovacuum summarizes each range once it has filled (`autosummarize`), in one pass.
+-- A listing of a rare kind reads only the ranges that may hold it, and the unsummarized tail,
+-- which a newest-first listing reads first anyway.
 DROP INDEX malipo_jobs_kind;
 CREATE INDEX malipo_jobs_kind_ranges ON malipo_jobs
     USING brin (kind text_bloom_ops (n_distinct_per_range = 32, false_positive_rate = 0.01))

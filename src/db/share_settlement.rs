@@ -59,7 +59,7 @@ pub async fn settle_finishing(
     let posting = &share.posting;
     let settled = IntentMove::Settled;
     let answer = sqlx::query!(
-        r#"SELECT answer AS "answer!", inserted, written
+        r#"SELECT moved AS "moved!", inserted, written
              FROM malipo_settle_share($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                                       $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
                                       $27, $28, $29, $30, $31, $32)"#,
@@ -105,18 +105,15 @@ pub async fn settle_finishing(
         }
         Err(error) => return Err(error.into()),
     };
-    match answer.answer.as_str() {
-        "settled" => {
-            // Committed already: a posting made before (which a move that happened now cannot
-            // find) is reported, not returned as the job's error. A short one cannot commit:
-            // `malipo_post_ledger` refuses it.
-            let posted = posting.outcome(answer.inserted.unwrap_or(0), answer.written.unwrap_or(0));
-            if !matches!(posted, Ok(true)) {
-                tracing::error!(key = %posting.key, ?posted, "a settled share found its posting made before");
-            }
-            Ok(ShareSettled::Settled)
-        }
-        "not_moved" => Ok(ShareSettled::NotMoved),
-        other => anyhow::bail!("malipo_settle_share answered {other:?}"),
+    if !answer.moved {
+        return Ok(ShareSettled::NotMoved);
     }
+    // Committed already: a posting made before (which a move that happened now cannot find) is
+    // reported, not returned as the job's error. A short one cannot commit:
+    // `malipo_post_ledger` refuses it.
+    let posted = posting.outcome(answer.inserted.unwrap_or(0), answer.written.unwrap_or(0));
+    if !matches!(posted, Ok(true)) {
+        tracing::error!(key = %posting.key, ?posted, "a settled share found its posting made before");
+    }
+    Ok(ShareSettled::Settled)
 }

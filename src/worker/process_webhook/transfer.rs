@@ -1,6 +1,7 @@
 //! Transfer claims and answers. A claim makes the payout be checked with its provider (now, or
-//! by a question whose answer comes back as its own event); an answer to malipo's own question
-//! is applied through `escrow::payout::apply_transfer`, which decides.
+//! by a question whose answer comes back as its own event); the provider's answer is applied
+//! through `escrow::payout::apply_transfer`, which decides, or, for a delivered share in
+//! flight, settled in one call that makes the same moves (`apply_answer`).
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
@@ -41,7 +42,7 @@ pub(super) async fn claim(
         .await
         .map_err(calls::ask_again_later)?;
     match next {
-        TransferCheck::CheckNow => apply_transfer_by_reference(state, reference, &status).await,
+        TransferCheck::CheckNow => apply_answer(state, Some(&payout), reference, &status).await,
         // The question is asked; its answer, a `TransferAnswer` event, decides.
         TransferCheck::AskAndAwait => Ok(Note::Ignored(format!(
             "claimed {} while malipo has it {}; asked {provider}, whose answer decides",
@@ -60,17 +61,9 @@ pub(super) async fn answer(
     status: &TransferStatus,
     received_at: DateTime<Utc>,
 ) -> Result<Outcome, JobError> {
-    if let TransferStatus::Succeeded { provider_ref } = status
-        && let Some(payout) = payout_by_reference(state, reference).await?
-        && let Some(share) = effects::delivered_share(&payout, provider_ref)?
-    {
-        // Settled with the callback's own finish, in one call (`settle_delivered`). Any other
-        // delivered answer (a duplicate, a refund's, a withdrawal's) pays this read before the
-        // locked way.
-        return Ok(Outcome {
-            note: Note::Applied,
-            effect: Some(Effect::DeliveredShare(Box::new(share))),
-        });
+    if let TransferStatus::Succeeded { .. } = status {
+        let read = payout_by_reference(state, reference).await?;
+        return apply_answer(state, read.as_ref(), reference, status).await;
     }
     if *status != TransferStatus::NotFound {
         return apply_transfer_by_reference(state, reference, status).await;
@@ -90,6 +83,27 @@ pub(super) async fn answer(
         )
         .into()),
     }
+}
+
+/// Applies the provider's `status` for payout `reference`, whose row was `read` (locked by
+/// nobody) when the caller holds it. A delivered payee or commission share that was in flight
+/// is settled with the callback's own finish, in one call (`settle_delivered`); every other
+/// answer, and a share that has moved since it was read, goes the locked way.
+async fn apply_answer(
+    state: &WorkerState,
+    read: Option<&PayoutRecord>,
+    reference: &str,
+    status: &TransferStatus,
+) -> Result<Outcome, JobError> {
+    if let (Some(payout), TransferStatus::Succeeded { provider_ref }) = (read, status)
+        && let Some(share) = effects::delivered_share(payout, provider_ref)?
+    {
+        return Ok(Outcome {
+            note: Note::Applied,
+            effect: Some(Effect::DeliveredShare(Box::new(share))),
+        });
+    }
+    apply_transfer_by_reference(state, reference, status).await
 }
 
 /// The transfer payout with `reference` (refunds excluded).
