@@ -477,6 +477,27 @@ pub async fn failed_of_kind(
     .await
 }
 
+/// Locks the failed, not yet followed payouts of `kind` of `intent` (not their intent), for a
+/// caller that then locks the intent and links them to a successor ([`supersede_failed`]): the
+/// payout-then-intent order of [`lock`], which every path applying a provider's answer takes.
+pub async fn lock_failed_of_kind(
+    conn: &mut PgConnection,
+    intent: Uuid,
+    kind: PayoutKind,
+) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM payouts
+          WHERE intent_id = $1 AND kind = $2 AND status = $3 AND superseded_by IS NULL
+          ORDER BY id FOR UPDATE",
+        intent,
+        kind as PayoutKind,
+        PayoutStatus::Failed as PayoutStatus,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(())
+}
+
 /// Links every failed, not yet followed payout of `kind` of `intent` to `successor`.
 pub async fn supersede_failed(
     conn: &mut PgConnection,

@@ -16,6 +16,12 @@ use crate::{
 pub async fn run(job: Refund, context: JobContext<WorkerState>) -> Result<(), JobError> {
     let state = &context.app;
     let mut tx = state.pool.begin().await?;
+    // The failed refunds this one will follow are locked before the intent. Locked after it, a
+    // late answer about one of them (holding that payout, waiting for the intent) and this job
+    // (holding the intent, waiting to link that payout) would deadlock, and PostgreSQL would
+    // abort one of them. An intent is asked to refund again only once its last refund failed,
+    // so none is in flight to fail meanwhile: these are all the rows the link below touches.
+    payouts::lock_failed_of_kind(&mut tx, job.intent_id, PayoutKind::Refund).await?;
     let intent = super::job_intent::load(&mut tx, job.intent_id, true).await?;
     if intent.status != crate::domain::IntentStatus::Refunding {
         return Ok(());

@@ -21,6 +21,7 @@ mod no_wasted_runs;
 mod notify;
 mod notify_api;
 mod reconcile;
+mod refund_lock_order;
 mod statement_budget;
 mod support;
 mod webhooks;

@@ -18,7 +18,7 @@ pub(super) fn id_of(intent: &Value) -> String {
     intent["id"].as_str().expect("id").to_owned()
 }
 
-async fn refund(harness: &Harness, id: &str, body: Value) -> reqwest::Response {
+pub(super) async fn refund(harness: &Harness, id: &str, body: Value) -> reqwest::Response {
     harness
         .post(
             &format!("/v1/intents/{id}/refund"),
@@ -80,7 +80,7 @@ pub(super) async fn reconcile(harness: &Harness) {
         .expect("reconcile");
 }
 
-async fn held_paystack(harness: &Harness) -> String {
+pub(super) async fn held_paystack(harness: &Harness) -> String {
     let mut intent = paystack_intent("3000.00");
     intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
     let id = id_of(&harness.create(intent).await);
