@@ -80,7 +80,7 @@ pub(super) async fn reconcile(harness: &Harness) {
         .expect("reconcile");
 }
 
-pub(super) async fn held_paystack(harness: &Harness) -> String {
+async fn held_paystack(harness: &Harness) -> String {
     let mut intent = paystack_intent("3000.00");
     intent["payee"]["payout"]["recipient_code"] = harness.paystack_recipient().await.into();
     let id = id_of(&harness.create(intent).await);
@@ -107,21 +107,20 @@ async fn held_lightning(harness: &Harness, sats: &str) -> String {
     id
 }
 
-/// Finding 1: a refund asked again after its first attempt failed runs (the job's dedupe key
-/// named only the intent, so the second enqueue matched the finished first job).
-#[tokio::test]
-async fn a_refund_asked_again_after_a_confirmed_failure_is_sent() {
-    let harness = Harness::start().await;
-    let id = held_paystack(&harness).await;
+/// A held Paystack intent whose first refund the provider confirmed failed, held again.
+pub(super) async fn held_after_a_failed_refund(harness: &Harness) -> String {
+    let id = held_paystack(harness).await;
     harness
         .fakes
         .paystack_script_next_refund(RefundOutcome::Failed);
-    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
-    wait_for_event(&harness, &id, "refund_failed").await;
+    assert_eq!(refund(harness, &id, json!({})).await.status(), 202);
+    wait_for_event(harness, &id, "refund_failed").await;
     harness.wait_for(&id, "held", LIMIT).await;
+    id
+}
 
-    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
-    let refunded = harness.wait_for(&id, "refunded", LIMIT).await;
+/// `refunded` has two refunds: the failed first one, linked to the second.
+pub(super) fn assert_second_refund_follows_the_failed_one(refunded: &Value) {
     let refunds: Vec<&Value> = refunded["payouts"]
         .as_array()
         .expect("payouts")
@@ -129,8 +128,20 @@ async fn a_refund_asked_again_after_a_confirmed_failure_is_sent() {
         .filter(|p| p["kind"] == "refund")
         .collect();
     assert_eq!(refunds.len(), 2, "{refunded}");
-    assert_eq!(refunds[0]["status"], "failed");
-    assert_eq!(refunds[0]["superseded_by"], refunds[1]["id"]);
+    assert_eq!(refunds[0]["status"], "failed", "{refunded}");
+    assert_eq!(refunds[0]["superseded_by"], refunds[1]["id"], "{refunded}");
+}
+
+/// Finding 1: a refund asked again after its first attempt failed runs (the job's dedupe key
+/// named only the intent, so the second enqueue matched the finished first job).
+#[tokio::test]
+async fn a_refund_asked_again_after_a_confirmed_failure_is_sent() {
+    let harness = Harness::start().await;
+    let id = held_after_a_failed_refund(&harness).await;
+
+    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
+    let refunded = harness.wait_for(&id, "refunded", LIMIT).await;
+    assert_second_refund_follows_the_failed_one(&refunded);
     harness.assert_ledger_sound().await;
 
     // Lightning: an invoice that is not one is refused at once instead of stranding the money.

@@ -6,24 +6,18 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use malipo_sandbox::RefundOutcome;
-
 use super::{
-    money_truth::{LIMIT, held_paystack, refund, wait_for_event},
+    money_truth::{
+        LIMIT, assert_second_refund_follows_the_failed_one, held_after_a_failed_refund, refund,
+    },
     support::Harness,
 };
 
 #[tokio::test]
 async fn a_refund_asked_again_waits_for_a_late_answer_about_the_failed_one_without_deadlock() {
     let harness = Harness::start().await;
-    let id = held_paystack(&harness).await;
+    let id = held_after_a_failed_refund(&harness).await;
     let intent = Uuid::parse_str(&id).expect("uuid");
-    harness
-        .fakes
-        .paystack_script_next_refund(RefundOutcome::Failed);
-    assert_eq!(refund(&harness, &id, json!({})).await.status(), 202);
-    wait_for_event(&harness, &id, "refund_failed").await;
-    harness.wait_for(&id, "held", LIMIT).await;
     let failed: Uuid = sqlx::query_scalar(
         "SELECT id FROM payouts WHERE intent_id = $1 AND kind = 'refund' AND status = 'failed'",
     )
@@ -87,13 +81,6 @@ async fn a_refund_asked_again_waits_for_a_late_answer_about_the_failed_one_witho
         (1, None),
         "the refund asked again ran once, without a deadlock"
     );
-    let refunds: Vec<&serde_json::Value> = refunded["payouts"]
-        .as_array()
-        .expect("payouts")
-        .iter()
-        .filter(|p| p["kind"] == "refund")
-        .collect();
-    assert_eq!(refunds.len(), 2, "{refunded}");
-    assert_eq!(refunds[0]["superseded_by"], refunds[1]["id"], "{refunded}");
+    assert_second_refund_follows_the_failed_one(&refunded);
     harness.assert_ledger_sound().await;
 }
