@@ -43,11 +43,12 @@ pub(crate) fn render(s: &Settings<'_>) -> String {
         .unwrap_or_default();
     let safe = s.durability == Durability::Durable;
     let on_off = |on: bool| if on { "on" } else { "off" };
-    // A durable commit waits for its WAL flush. Waiting up to 1 ms more, when at least five
-    // other transactions are open (`commit_siblings`' default), lets one flush cover the
-    // commits that arrive meanwhile: under `bench e2e` the fdatasyncs per lifecycle halved
-    // (8.3 to 4.3) and the rate rose ~3% (BENCHMARKS.md). A lone commit never waits; a
-    // throwaway cluster does not flush at all.
+    // A durable commit waits for its WAL flush. With `commit_delay`, the backend about to
+    // flush first sleeps 1 ms when at least five other backends are in a writing transaction
+    // (`commit_siblings`' default), so its one fdatasync covers the commits that arrived
+    // meanwhile: under `bench e2e` the fdatasyncs per lifecycle halved (8.3 to 4.3) and the
+    // rate rose 1–2% (BENCHMARKS.md). A quiet server never sleeps; a throwaway cluster does
+    // not flush at all.
     let commit_delay = if safe { 1000 } else { 0 };
     let preload = if s.statement_stats {
         // Room for a test run's many databases, so a counted run's statements are not evicted.
