@@ -398,12 +398,17 @@ pub async fn check(pool: &PgPool) -> Result<Vec<Violation>, sqlx::Error> {
                         JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'suspense'
                        WHERE d.status = 'open' GROUP BY d.currency) d ON d.currency = s.currency
           WHERE s.total <> coalesce(d.total, 0)"#,
-        // Enforced by a trigger, not a foreign key (migration 0052): reported here too,
-        // since `DISABLE TRIGGER USER` switches the trigger off.
+        // Enforced by triggers, not foreign keys (migrations 0052, 0134): reported here too,
+        // since `DISABLE TRIGGER USER` and a hand-set `malipo.posting` switch them off.
         // entries post to existing accounts
         r#"SELECT 'entry posts to an existing account of its currency' AS "rule!", e.id::text AS "subject!",
                 'account ' || e.account_id::text || ' in ' || e.currency AS "detail!"
            FROM ledger_entries e
           WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = e.account_id AND a.currency = e.currency)"#,
+        // entries belong to existing transactions
+        r#"SELECT 'entry belongs to an existing transaction' AS "rule!", e.id::text AS "subject!",
+                'transaction ' || e.transaction_id::text AS "detail!"
+           FROM ledger_entries e
+          WHERE NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.id = e.transaction_id)"#,
     ))
 }
