@@ -61,6 +61,12 @@ async fn calls(conn: &mut PgConnection, function: &str) -> i64 {
     .expect("calls")
 }
 
+/// `malipo ledger check` finds nothing wrong.
+async fn assert_ledger_sound(db: &TestDatabase) {
+    let violations = malipo::db::ledger::check(&db.pool).await.expect("check");
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
 const ROW_CHECKS: [&str; 4] = [
     "ledger_transaction_balances",
     "entry_account_exists",
@@ -111,12 +117,7 @@ async fn a_posting_runs_no_row_check_and_a_direct_insert_runs_them_all() {
         );
     }
     tx.commit().await.expect("commit");
-    assert!(
-        malipo::db::ledger::check(&db.pool)
-            .await
-            .expect("check")
-            .is_empty()
-    );
+    assert_ledger_sound(&db).await;
 }
 
 #[tokio::test]
@@ -271,12 +272,7 @@ async fn a_posting_moves_a_clients_balance_and_refuses_an_overdraft() {
     ];
     post(&mut conn, "withdrawn", &some).await.expect("posted");
     assert_eq!(available(&mut conn).await, "60.00");
-    assert!(
-        malipo::db::ledger::check(&db.pool)
-            .await
-            .expect("check")
-            .is_empty()
-    );
+    assert_ledger_sound(&db).await;
 }
 
 #[tokio::test]
