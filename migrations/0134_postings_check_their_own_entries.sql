@@ -13,20 +13,24 @@
 --
 -- The function knows each of these by construction or checks it set-based:
 --   * balance: its entries are its arguments, all written or none (migration 0124), so it
---     sums them per currency and refuses an unbalanced posting;
+--     sums them per currency as the column stores them (rounded to `numeric(20,2)`) and
+--     refuses an unbalanced posting;
 --   * account: it joins each entry to its account by code *and currency*, and refuses an entry
 --     whose code names an account of another currency (23503, as the trigger did);
---   * client balances: its statement returns the entries on `client_balance` accounts, and one
---     UPDATE, run only when there are any, moves their rows (the CHECK on `available` still
---     refuses an overdraft in the posting's own call);
+--   * client balances: its statement returns the entries on accounts that have a
+--     `client_balances` row (the rows the trigger's UPDATE would find), and one UPDATE, run
+--     only when there are any, moves those rows by each account's net amount (the CHECK on
+--     `available` still refuses an overdraft in the posting's own call);
 --   * transaction: it writes the entries with the transaction it has just inserted.
 --
 -- The row checks stay, for every other writer: they skip only while `malipo.posting` is
 -- 'checked', which this function's SET clause sets for the length of its call and restores
 -- after (a WHEN clause, evaluated by the executor: no function call). A direct INSERT, or one
 -- after a posting in the same transaction, is checked as before. Setting `malipo.posting` by
--- hand switches the checks off, as `ALTER TABLE … DISABLE TRIGGER USER` does; `malipo ledger
--- check` reports what either lets through.
+-- hand switches the checks off, as `ALTER TABLE … DISABLE TRIGGER USER` does, but needs no
+-- privilege: it guards against a mistaken writer, not a hostile one (malipo's one database
+-- role owns the tables and could disable the triggers anyway). `malipo ledger check` reports
+-- what either lets through.
 --
 -- The foreign key to `ledger_transactions` becomes such a check, without a lock, as migration
 -- 0052 did for accounts: transactions are immutable (`ledger_transactions_immutable` refuses
@@ -65,11 +69,11 @@ BEGIN
         INSERT INTO ledger_accounts AS a (code, kind, currency, intent_id)
         SELECT DISTINCT ON (w.code) w.code, w.kind, w.currency, w.intent_id FROM wanted w
          WHERE EXISTS (SELECT 1 FROM tx)
-        ON CONFLICT (code) DO NOTHING RETURNING a.id, a.code, a.kind, a.currency
+        ON CONFLICT (code) DO NOTHING RETURNING a.id, a.code, a.currency
     ), accounts AS (
-        SELECT c.id, c.code, c.kind, c.currency FROM created c
+        SELECT c.id, c.code, c.currency FROM created c
         UNION ALL
-        SELECT a.id, a.code, a.kind, a.currency FROM ledger_accounts a
+        SELECT a.id, a.code, a.currency FROM ledger_accounts a
          WHERE a.code IN (SELECT w.code FROM wanted w)
     ), entries AS (
         INSERT INTO ledger_entries (transaction_id, account_id, currency, amount)
@@ -80,11 +84,12 @@ BEGIN
         RETURNING account_id, amount
     ), balances AS (
         SELECT e.account_id, sum(e.amount) AS amount FROM entries e
-         WHERE e.account_id IN (SELECT a.id FROM accounts a WHERE a.kind = 'client_balance')
+         WHERE EXISTS (SELECT 1 FROM client_balances b WHERE b.account_id = e.account_id)
          GROUP BY e.account_id
     )
     SELECT (SELECT id FROM tx), (SELECT count(*) FROM entries),
-           (SELECT w.currency FROM wanted w GROUP BY w.currency HAVING sum(w.amount) <> 0 LIMIT 1),
+           (SELECT w.currency FROM wanted w GROUP BY w.currency
+            HAVING sum(w.amount::numeric(20, 2)) <> 0 LIMIT 1),
            (SELECT array_agg(b.account_id ORDER BY b.account_id) FROM balances b),
            (SELECT array_agg(b.amount ORDER BY b.account_id) FROM balances b)
       INTO tx_id, written, unbalanced, balance_accounts, balance_amounts;
@@ -111,9 +116,8 @@ BEGIN
              ORDER BY w.n
             RETURNING account_id, amount
         ), balances AS (
-            SELECT e.account_id, sum(e.amount) AS amount
-              FROM entries e JOIN ledger_accounts a ON a.id = e.account_id
-             WHERE a.kind = 'client_balance'
+            SELECT e.account_id, sum(e.amount) AS amount FROM entries e
+             WHERE EXISTS (SELECT 1 FROM client_balances b WHERE b.account_id = e.account_id)
              GROUP BY e.account_id
         )
         SELECT (SELECT count(*) FROM entries),

@@ -142,6 +142,16 @@ async fn a_posting_that_does_not_balance_writes_nothing() {
         sqlstate(post(&mut conn, "deposit", &mixed).await),
         CHECK_VIOLATION
     );
+    // Balanced as given, not as stored: the column keeps cents, so 0.005 is stored as 0.01.
+    let rounded = [
+        ("clearing:mpesa:KES", "provider_clearing", "KES", "0.005"),
+        ("escrow:test", "escrow", "KES", "0.005"),
+        ("payee:test", "payee_payable", "KES", "-0.01"),
+    ];
+    assert_eq!(
+        sqlstate(post(&mut conn, "deposit", &rounded).await),
+        CHECK_VIOLATION
+    );
     assert_eq!(
         count(&db, "SELECT count(*) FROM ledger_transactions").await,
         0
