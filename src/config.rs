@@ -30,7 +30,8 @@ pub struct Config {
     pub rate_limit_per_sec: u32,
     /// `MALIPO_RATE_LIMIT_BURST`: requests an API client may burst above the sustained rate.
     pub rate_limit_burst: u32,
-    /// `MALIPO_DB_POOL_SIZE`: connections per process.
+    /// `MALIPO_DB_POOL_SIZE`: connections per process (at least 2: a worker's wake-up listener
+    /// keeps one for as long as it runs).
     pub db_pool_size: u32,
     /// `MALIPO_WORKER_CONCURRENCY`: jobs run at once per queue loop.
     pub worker_concurrency: usize,
@@ -139,7 +140,11 @@ impl Config {
                 "MALIPO_RATE_LIMIT_BURST",
                 &parsed("MALIPO_RATE_LIMIT_BURST", "200")?,
             )?,
-            db_pool_size: positive("MALIPO_DB_POOL_SIZE", &parsed("MALIPO_DB_POOL_SIZE", "20")?)?,
+            // 10, not more: PostgreSQL does the work on its own cores, and on two of them 20
+            // per process cost the database 3 ms more CPU per lifecycle than 10, for less
+            // throughput (BENCHMARKS.md, "A smaller pool"). No handler holds a connection while
+            // it waits on a provider, so a job waits for one only while others use the database.
+            db_pool_size: pool_size(&parsed("MALIPO_DB_POOL_SIZE", "10")?)?,
             worker_concurrency: positive::<u32>(
                 "MALIPO_WORKER_CONCURRENCY",
                 &parsed("MALIPO_WORKER_CONCURRENCY", "32")?,
@@ -231,6 +236,18 @@ where
     Ok(parsed)
 }
 
+/// `MALIPO_DB_POOL_SIZE`: a worker's wake-up listener keeps one connection for good, so one
+/// would leave its jobs none.
+fn pool_size(value: &str) -> anyhow::Result<u32> {
+    let size: u32 = positive("MALIPO_DB_POOL_SIZE", value)?;
+    if size < 2 {
+        bail!(
+            "MALIPO_DB_POOL_SIZE must be at least 2 (a worker's listener keeps one), got {value:?}"
+        );
+    }
+    Ok(size)
+}
+
 /// `value` parsed as a duration when given, else `default`; errors name the variable.
 fn parsed_duration(name: &str, value: Option<&str>, default: Duration) -> anyhow::Result<Duration> {
     value.map_or(Ok(default), |text| duration(text).context(name.to_owned()))
@@ -280,6 +297,18 @@ mod tests {
         let error = Config::from_lookup(|name| env.get(name).map(|v| (*v).to_owned()))
             .expect_err("invalid");
         assert!(error.to_string().contains("MALIPO_DB_POOL_SIZE"));
+    }
+
+    #[test]
+    fn a_pool_leaves_a_worker_a_connection_beside_its_listener() {
+        assert_eq!(Config::from_lookup(|_| None).unwrap().db_pool_size, 10);
+        let size = |value: &str| {
+            let env = HashMap::from([("MALIPO_DB_POOL_SIZE", value.to_owned())]);
+            Config::from_lookup(|name| env.get(name).cloned()).map(|config| config.db_pool_size)
+        };
+        let error = size("1").expect_err("a pool of one");
+        assert!(error.to_string().contains("at least 2"), "{error:#}");
+        assert_eq!(size("2").ok(), Some(2));
     }
 
     #[test]
