@@ -143,7 +143,8 @@ impl Config {
             // 10, not more: PostgreSQL does the work on its own cores, and on two of them 20
             // per process cost the database 3 ms more CPU per lifecycle than 10, for less
             // throughput (BENCHMARKS.md, "A smaller pool"). No handler holds a connection while
-            // it waits on a provider, so a job waits for one only while others use the database.
+            // it waits on a provider (the hourly M-Pesa token refresh, one connection, aside),
+            // so a job waits for one only while others use the database.
             db_pool_size: pool_size(&parsed("MALIPO_DB_POOL_SIZE", "10")?)?,
             worker_concurrency: positive::<u32>(
                 "MALIPO_WORKER_CONCURRENCY",
@@ -239,7 +240,7 @@ where
 /// `MALIPO_DB_POOL_SIZE`: a worker's wake-up listener keeps one connection for good, so one
 /// would leave its jobs none.
 fn pool_size(value: &str) -> anyhow::Result<u32> {
-    let size: u32 = positive("MALIPO_DB_POOL_SIZE", value)?;
+    let size: u32 = number("MALIPO_DB_POOL_SIZE", value)?;
     if size < 2 {
         bail!(
             "MALIPO_DB_POOL_SIZE must be at least 2 (a worker's listener keeps one), got {value:?}"
